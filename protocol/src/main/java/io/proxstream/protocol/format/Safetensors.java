@@ -1,0 +1,253 @@
+package io.proxstream.protocol.format;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The {@code .safetensors} format of Hugging Face: an 8-byte little-endian header length N, N bytes
+ * of JSON mapping tensor names to {@code {dtype, shape, data_offsets}} (offsets relative to the end
+ * of the header) plus an optional {@code __metadata__} string map, then the raw little-endian data.
+ * Reads F32, F64, F16 and BF16 tensors as float32; writes F32.
+ */
+public final class Safetensors {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long MAX_HEADER = 100L << 20;
+
+    private Safetensors() {
+    }
+
+    /** A tensor's entry in the header. */
+    public record Info(String name, ElementType type, long[] shape, long begin, long end) {
+        /** Number of elements. */
+        public long elements() {
+            long n = 1;
+            for (long s : shape) {
+                n *= s;
+            }
+            return n;
+        }
+    }
+
+    /** A tensor held in memory as float32, row-major. */
+    public record Tensor(long[] shape, float[] data) {
+        public Tensor {
+            long n = 1;
+            for (long s : shape) {
+                n *= s;
+            }
+            if (n != data.length) {
+                throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape) + " does not hold " + data.length + " values");
+            }
+        }
+    }
+
+    /** The parsed header: tensors in file order, metadata, and where the data starts. */
+    public record Header(Map<String, Info> tensors, Map<String, String> metadata, long dataStart) {
+    }
+
+    public static Header readHeader(FileChannel ch, Path name) throws IOException {
+        long size = ch.size();
+        if (size < 8) {
+            throw new FormatException(name, "truncated: " + size + " bytes, a .safetensors file starts with an 8-byte header length");
+        }
+        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        ch.read(lenBuf, 0);
+        long n = lenBuf.getLong(0);
+        if (n <= 0 || n > MAX_HEADER) {
+            throw new FormatException(name, "header length " + n + " is out of range (not a .safetensors file?)");
+        }
+        if (8 + n > size) {
+            throw new FormatException(name, "truncated: header declares " + n + " bytes, file has " + size);
+        }
+        ByteBuffer hb = ByteBuffer.allocate((int) n);
+        while (hb.hasRemaining()) {
+            if (ch.read(hb, 8 + hb.position()) < 0) {
+                throw new FormatException(name, "truncated header");
+            }
+        }
+        JsonNode root;
+        try {
+            root = JSON.readTree(new String(hb.array(), StandardCharsets.UTF_8));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new FormatException(name, "header is not valid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject()) {
+            throw new FormatException(name, "header is not a JSON object");
+        }
+        long dataStart = 8 + n;
+        long dataLen = size - dataStart;
+        Map<String, Info> tensors = new LinkedHashMap<>();
+        Map<String, String> meta = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (e.getKey().equals("__metadata__")) {
+                e.getValue().fields().forEachRemaining(m -> meta.put(m.getKey(), m.getValue().asText()));
+                continue;
+            }
+            tensors.put(e.getKey(), info(name, e.getKey(), e.getValue(), dataLen));
+        }
+        return new Header(tensors, meta, dataStart);
+    }
+
+    private static Info info(Path file, String tensor, JsonNode node, long dataLen) throws FormatException {
+        JsonNode dt = node.get("dtype");
+        JsonNode sh = node.get("shape");
+        JsonNode off = node.get("data_offsets");
+        if (dt == null || sh == null || off == null || !sh.isArray() || !off.isArray() || off.size() != 2) {
+            throw new FormatException(file, "tensor '" + tensor + "' lacks dtype, shape or data_offsets");
+        }
+        ElementType type = switch (dt.asText()) {
+            case "F32" -> ElementType.F32;
+            case "F64" -> ElementType.F64;
+            case "F16" -> ElementType.F16;
+            case "BF16" -> ElementType.BF16;
+            default -> throw new FormatException(file, "tensor '" + tensor + "' has dtype " + dt.asText()
+                    + "; need F32, F64, F16 or BF16");
+        };
+        long[] shape = new long[sh.size()];
+        long count = 1;
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = sh.get(i).asLong(-1);
+            if (shape[i] < 0) {
+                throw new FormatException(file, "tensor '" + tensor + "' has a negative dimension");
+            }
+            count *= shape[i];
+        }
+        long begin = off.get(0).asLong(-1);
+        long end = off.get(1).asLong(-1);
+        if (begin < 0 || end < begin || end - begin != count * type.bytes()) {
+            throw new FormatException(file, "tensor '" + tensor + "' has data_offsets [" + begin + ", " + end
+                    + "] inconsistent with shape " + java.util.Arrays.toString(shape) + " of " + dt.asText());
+        }
+        if (end > dataLen) {
+            throw new FormatException(file, "truncated: tensor '" + tensor + "' ends at data byte " + end
+                    + ", file holds " + dataLen);
+        }
+        return new Info(tensor, type, shape, begin, end);
+    }
+
+    /** Reads every tensor of a file into memory. */
+    public static Map<String, Tensor> readAll(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            Header h = readHeader(ch, file);
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            for (Info i : h.tensors().values()) {
+                long n = i.elements();
+                if (n > Integer.MAX_VALUE - 8) {
+                    throw new FormatException(file, "tensor '" + i.name() + "' too large to load at once");
+                }
+                float[] data = new float[(int) n];
+                int cols = i.shape().length == 0 ? 1 : (int) Math.max(1, i.shape()[i.shape().length - 1]);
+                long rows = cols == 0 ? 0 : n / cols;
+                RowReader r = new Npy.ChannelRowReader(ch, file, h.dataStart() + i.begin(), rows, cols, i.type(), ByteOrder.LITTLE_ENDIAN);
+                float[] buf = new float[1024 * cols];
+                int off = 0;
+                int got;
+                while ((got = r.read(buf, 1024)) > 0) {
+                    System.arraycopy(buf, 0, data, off, got * cols);
+                    off += got * cols;
+                }
+                out.put(i.name(), new Tensor(i.shape(), data));
+            }
+            return out;
+        }
+    }
+
+    /** Reads the metadata map only. */
+    public static Map<String, String> readMetadata(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return readHeader(ch, file).metadata();
+        }
+    }
+
+    /**
+     * Opens a 2-D tensor for streaming rows. With {@code tensor == null} the file must hold exactly
+     * one tensor.
+     */
+    public static RowReader openRows(Path file, String tensor) throws IOException {
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+        try {
+            Header h = readHeader(ch, file);
+            Info i;
+            if (tensor == null) {
+                if (h.tensors().size() != 1) {
+                    throw new FormatException(file, "holds " + h.tensors().size() + " tensors " + h.tensors().keySet()
+                            + "; name the one to read");
+                }
+                i = h.tensors().values().iterator().next();
+            } else {
+                i = h.tensors().get(tensor);
+                if (i == null) {
+                    throw new FormatException(file, "no tensor '" + tensor + "'; has " + h.tensors().keySet());
+                }
+            }
+            if (i.shape().length != 2) {
+                throw new FormatException(file, "tensor '" + i.name() + "' has shape " + java.util.Arrays.toString(i.shape())
+                        + "; expected 2-D [rows, cols]");
+            }
+            if (i.shape()[1] <= 0 || i.shape()[1] > Integer.MAX_VALUE / 8) {
+                throw new FormatException(file, "row width " + i.shape()[1] + " is out of range");
+            }
+            return new Npy.ChannelRowReader(ch, file, h.dataStart() + i.begin(), i.shape()[0], (int) i.shape()[1],
+                    i.type(), ByteOrder.LITTLE_ENDIAN);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    /** Writes float32 tensors (in map order) and metadata, atomically. */
+    public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        ObjectNode header = JSON.createObjectNode();
+        if (metadata != null && !metadata.isEmpty()) {
+            ObjectNode m = header.putObject("__metadata__");
+            metadata.forEach(m::put);
+        }
+        long offset = 0;
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            ObjectNode t = header.putObject(e.getKey());
+            t.put("dtype", "F32");
+            var shape = t.putArray("shape");
+            for (long s : e.getValue().shape()) {
+                shape.add(s);
+            }
+            long len = 4L * e.getValue().data().length;
+            var off = t.putArray("data_offsets");
+            off.add(offset);
+            off.add(offset + len);
+            offset += len;
+        }
+        byte[] json = JSON.writeValueAsBytes(header);
+        int pad = (8 - json.length % 8) % 8;
+        byte[] padded = new byte[json.length + pad];
+        System.arraycopy(json, 0, padded, 0, json.length);
+        java.util.Arrays.fill(padded, json.length, padded.length, (byte) ' ');
+        AtomicFiles.write(file, out -> {
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length);
+            out.write(len.array());
+            out.write(padded);
+            ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+            for (Tensor t : tensors.values()) {
+                for (float v : t.data()) {
+                    if (!buf.hasRemaining()) {
+                        out.write(buf.array(), 0, buf.position());
+                        buf.clear();
+                    }
+                    buf.putFloat(v);
+                }
+            }
+            out.write(buf.array(), 0, buf.position());
+        });
+    }
+}

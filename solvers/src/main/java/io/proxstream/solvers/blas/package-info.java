@@ -1,0 +1,2 @@
+/** Facts about the BLAS in use, for benchmarks and logs. */
+package io.proxstream.solvers.blas;

@@ -1,0 +1,69 @@
+package io.proxstream.solvers.linalg;
+
+/**
+ * Small vector kernels on slices of float arrays, written so that the JIT vectorises them
+ * (independent accumulators for reductions, simple counted loops for updates).
+ */
+public final class Vec {
+    private Vec() {
+    }
+
+    /** {@code Σ a[ao+i]·b[bo+i]} for i < n, accumulated in float with 8 independent partial sums. */
+    public static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+            s0 += a[ao + i] * b[bo + i];
+            s1 += a[ao + i + 1] * b[bo + i + 1];
+            s2 += a[ao + i + 2] * b[bo + i + 2];
+            s3 += a[ao + i + 3] * b[bo + i + 3];
+            s4 += a[ao + i + 4] * b[bo + i + 4];
+            s5 += a[ao + i + 5] * b[bo + i + 5];
+            s6 += a[ao + i + 6] * b[bo + i + 6];
+            s7 += a[ao + i + 7] * b[bo + i + 7];
+        }
+        for (; i < n; i++) {
+            s0 += a[ao + i] * b[bo + i];
+        }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    }
+
+    /** {@code y[yo+i] += alpha·x[xo+i]} for i < n. Modifies {@code y}. */
+    public static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yo + i] += alpha * x[xo + i];
+        }
+    }
+
+    /** {@code y[yo+i] = alpha·x[xo+i]} for i < n. Modifies {@code y}. */
+    public static void scaleInto(float alpha, float[] x, int xo, float[] y, int yo, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yo + i] = alpha * x[xo + i];
+        }
+    }
+
+    /** {@code y[yo+i] += alpha·x[xo+i]} in double, for i < n. Modifies {@code y}. */
+    public static void axpy(double alpha, float[] x, int xo, double[] y, int yo, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yo + i] += alpha * x[xo + i];
+        }
+    }
+
+    /** Sum of squares of {@code a[ao .. ao+n)} in double. */
+    public static double sumSquares(float[] a, int ao, int n) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = 0;
+        for (; i + 4 <= n; i += 4) {
+            double v0 = a[ao + i], v1 = a[ao + i + 1], v2 = a[ao + i + 2], v3 = a[ao + i + 3];
+            s0 += v0 * v0;
+            s1 += v1 * v1;
+            s2 += v2 * v2;
+            s3 += v3 * v3;
+        }
+        for (; i < n; i++) {
+            double v = a[ao + i];
+            s0 += v * v;
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+}

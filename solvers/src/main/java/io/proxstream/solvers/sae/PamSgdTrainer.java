@@ -1,0 +1,275 @@
+package io.proxstream.solvers.sae;
+
+import io.proxstream.solvers.data.Dataset;
+import java.util.Objects;
+import java.util.SplittableRandom;
+
+/**
+ * PAM-SGD: the proximal alternating method with SGD of Budd et al., "SplInterp: Improving our
+ * Understanding and Training of Sparse Autoencoders" (arXiv 2505.11836), Algorithm 3.1.
+ *
+ * <p>The parameters split into the encoder block E = (W_enc, b_enc), trained by Adam with the
+ * decoder held fixed, and the decoder block D = (W_dec, b_dec), set in closed form from the decoder
+ * statistics ({@link DecoderStatistics#solveInto}).
+ *
+ * <p><b>Offline</b> ({@link #offlineEpoch}): one epoch is an encoder pass of Adam steps over shuffled
+ * minibatches and a decoder solve over all rows, in the configured order; the encoder anchor of the
+ * proximal term is the encoder at the start of the epoch. <b>Streaming</b> ({@link #step}): the
+ * statistics are accumulated batch by batch with exponential forgetting γ and the decoder is
+ * re-solved every {@code solveEvery} batches; the encoder anchor is re-set at each solve. With
+ * {@link BlockOrder#DECODER_FIRST} a batch's codes are computed once and used both for the
+ * statistics and for the first encoder step (one GEMM per batch); with
+ * {@link BlockOrder#ENCODER_FIRST} the statistics see the codes of the updated encoder (one more
+ * GEMM per batch).
+ */
+public final class PamSgdTrainer implements SaeTrainer {
+
+    /** Which block moves first within an epoch (offline) or a batch (streaming). */
+    public enum BlockOrder { ENCODER_FIRST, DECODER_FIRST }
+
+    /**
+     * @param adam        Adam settings of the encoder step
+     * @param sgdRepeats  s, Adam steps per minibatch (≥ 1)
+     * @param muEnc       μ_E of the anchor {@code μ_E‖W_enc − W_enc_prev‖²}
+     * @param nuEnc       ν_E of the anchor {@code ν_E‖b_enc − b_enc_prev‖²}
+     * @param clipNorm    global gradient-norm clip of the encoder step (0 = off)
+     * @param rho         ridge ρ of the decoder solve
+     * @param muDec       proximal weight μ_D of the decoder solve
+     * @param order       block order
+     * @param solveEvery  streaming: batches between decoder solves (≥ 1)
+     * @param forgetting  streaming: γ ∈ (0,1] applied to the statistics before each batch
+     * @param holdUnfired latents that never fired in the statistics keep their atom (see
+     *                    {@link DecoderStatistics#solveInto})
+     */
+    public record Options(Adam.Options adam, int sgdRepeats, double muEnc, double nuEnc, double clipNorm,
+                          double rho, double muDec, BlockOrder order, int solveEvery, double forgetting,
+                          boolean holdUnfired) {
+        public Options {
+            Objects.requireNonNull(adam, "adam");
+            Objects.requireNonNull(order, "order");
+            if (sgdRepeats < 1) {
+                throw new IllegalArgumentException("sgdRepeats must be >= 1, got " + sgdRepeats);
+            }
+            requireNonNegative("muEnc", muEnc);
+            requireNonNegative("nuEnc", nuEnc);
+            requireNonNegative("clipNorm", clipNorm);
+            requireNonNegative("rho", rho);
+            requireNonNegative("muDec", muDec);
+            if (solveEvery < 1) {
+                throw new IllegalArgumentException("solveEvery must be >= 1, got " + solveEvery);
+            }
+            if (!(forgetting > 0 && forgetting <= 1)) {
+                throw new IllegalArgumentException("forgetting must be in (0,1], got " + forgetting);
+            }
+        }
+
+        private static void requireNonNegative(String name, double v) {
+            if (!(v >= 0) || Double.isInfinite(v)) {
+                throw new IllegalArgumentException(name + " must be finite and >= 0, got " + v);
+            }
+        }
+
+        /**
+         * The settings of the paper's MNIST script (lr 3e-3, μ = ν = 0, ρ = 1e-6, encoder first),
+         * with the streaming settings of {@link #streamingDefaults()}.
+         */
+        public static Options paperMnist() {
+            return new Options(Adam.Options.withLr(3e-3), 1, 0, 0, 0, 1e-6, 0, BlockOrder.ENCODER_FIRST, 8, 0.995, true);
+        }
+
+        /** The settings of the paper's LLM script (lr 1e-3, μ = ν = 1e-3 with clip 1, ρ = 1e-10, decoder first). */
+        public static Options paperLm() {
+            return new Options(Adam.Options.withLr(1e-3), 1, 1e-3, 1e-3, 1.0, 1e-10, 0, BlockOrder.DECODER_FIRST, 8, 0.995, true);
+        }
+
+        /** Defaults of the streaming trainer ({@code ./proxstream train}). */
+        public static Options streamingDefaults() {
+            return new Options(Adam.Options.withLr(1e-3), 1, 0, 0, 0, 1e-6, 0, BlockOrder.DECODER_FIRST, 8, 0.995, true);
+        }
+    }
+
+    private final SaeModel model;
+    private final Options options;
+    private final SparseStep sparse;
+    private final SaeGradients grads;
+    private final DecoderStatistics stats;
+    private final Adam adam;
+    private final Adam.State wEncState;
+    private final Adam.State bEncState;
+    private final float[] wEncAnchor;
+    private final float[] bEncAnchor;
+    private final StepResult result;
+    private int batchesSinceSolve;
+    private long samples;
+
+    public PamSgdTrainer(SaeModel model, Options options) {
+        if (model.spec().tied()) {
+            throw new IllegalArgumentException("PAM-SGD needs an untied model");
+        }
+        this.model = model;
+        this.options = Objects.requireNonNull(options, "options");
+        SaeSpec spec = model.spec();
+        this.sparse = new SparseStep(spec);
+        this.grads = new SaeGradients(spec, false);
+        this.stats = new DecoderStatistics(spec.latents(), spec.inputDim());
+        this.adam = new Adam(options.adam());
+        this.wEncState = new Adam.State(spec.latents() * spec.inputDim());
+        this.bEncState = new Adam.State(spec.latents());
+        this.wEncAnchor = options.muEnc() > 0 ? model.encoderWeights().clone() : null;
+        this.bEncAnchor = options.nuEnc() > 0 ? model.encoderBias().clone() : null;
+        this.result = new StepResult(spec.latents());
+    }
+
+    @Override
+    public SaeModel model() {
+        return model;
+    }
+
+    @Override
+    public String algorithm() {
+        return "pam";
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    /** The streaming decoder statistics (live). */
+    public DecoderStatistics statistics() {
+        return stats;
+    }
+
+    @Override
+    public long samplesSeen() {
+        return samples;
+    }
+
+    @Override
+    public StepResult step(float[] x, int rows) {
+        DecoderStatistics.SolveReport solve;
+        if (options.order() == BlockOrder.DECODER_FIRST) {
+            sparse.encode(model, x, rows);
+            solve = accumulateAndMaybeSolve(x, rows);
+            sparse.decode(model, x);
+            result.capture(sparse);
+            encoderSteps(x, rows);
+        } else {
+            sparse.forward(model, x, rows);
+            result.capture(sparse);
+            encoderSteps(x, rows);
+            sparse.encode(model, x, rows);
+            solve = accumulateAndMaybeSolve(x, rows);
+        }
+        result.solve = solve;
+        samples += rows;
+        return result;
+    }
+
+    private DecoderStatistics.SolveReport accumulateAndMaybeSolve(float[] x, int rows) {
+        stats.forget(options.forgetting());
+        stats.accumulate(sparse.codes(), x, rows);
+        if (++batchesSinceSolve >= options.solveEvery()) {
+            batchesSinceSolve = 0;
+            return solveDecoder();
+        }
+        return null;
+    }
+
+    /** Solves the decoder from the current statistics and re-anchors the encoder's proximal term. */
+    public DecoderStatistics.SolveReport solveDecoder() {
+        DecoderStatistics.SolveReport r = stats.solveInto(model, options.rho(), options.muDec(), options.holdUnfired());
+        reanchor();
+        return r;
+    }
+
+    private void reanchor() {
+        if (wEncAnchor != null) {
+            System.arraycopy(model.encoderWeights(), 0, wEncAnchor, 0, wEncAnchor.length);
+        }
+        if (bEncAnchor != null) {
+            System.arraycopy(model.encoderBias(), 0, bEncAnchor, 0, bEncAnchor.length);
+        }
+    }
+
+    /** s Adam steps on the encoder; the first reuses the forward pass held by {@code sparse}. */
+    private void encoderSteps(float[] x, int rows) {
+        for (int r = 0; r < options.sgdRepeats(); r++) {
+            if (r > 0) {
+                sparse.forward(model, x, rows);
+            }
+            sparse.backward(model, x, grads, true, false);
+            encoderAdamStep();
+        }
+    }
+
+    private void encoderAdamStep() {
+        int d = model.spec().inputDim();
+        float cw = (float) (2 * options.muEnc());
+        float cb = (float) (2 * options.nuEnc());
+        float scale = 1f;
+        if (options.clipNorm() > 0) {
+            double norm = Math.sqrt(Adam.gradNormSq(model.encoderWeights(), grads.wEnc, grads.touched, d, wEncAnchor, cw)
+                    + Adam.gradNormSq(model.encoderBias(), grads.bEnc, null, model.spec().latents(), bEncAnchor, cb));
+            if (norm > options.clipNorm()) {
+                scale = (float) (options.clipNorm() / (norm + 1e-6));
+            }
+        }
+        adam.beginStep();
+        adam.update(model.encoderWeights(), grads.wEnc, grads.touched, d, wEncState, wEncAnchor, cw, scale);
+        adam.update(model.encoderBias(), grads.bEnc, null, model.spec().latents(), bEncState, bEncAnchor, cb, scale);
+        model.encoderChanged();
+    }
+
+    /**
+     * One offline epoch of Algorithm 3.1 on {@code data}: an encoder pass of Adam steps over
+     * minibatches in a seeded random order and a decoder solve over all rows (fresh statistics, no
+     * forgetting), in the configured order. The proximal anchor is the encoder at the start of the
+     * epoch.
+     *
+     * @return the decoder solve's report
+     */
+    public DecoderStatistics.SolveReport offlineEpoch(Dataset data, int batchSize, SplittableRandom rnd) {
+        if (data.dim() != model.spec().inputDim()) {
+            throw new IllegalArgumentException("data width " + data.dim() + " != model input " + model.spec().inputDim());
+        }
+        reanchor();
+        DecoderStatistics.SolveReport report;
+        if (options.order() == BlockOrder.DECODER_FIRST) {
+            report = fullDecoderSolve(data, batchSize);
+            encoderPass(data, batchSize, rnd);
+        } else {
+            encoderPass(data, batchSize, rnd);
+            report = fullDecoderSolve(data, batchSize);
+        }
+        return report;
+    }
+
+    private void encoderPass(Dataset data, int batchSize, SplittableRandom rnd) {
+        int[] perm = data.permutation(rnd);
+        float[] buf = new float[batchSize * data.dim()];
+        for (int from = 0; from < data.rows(); from += batchSize) {
+            int to = Math.min(data.rows(), from + batchSize);
+            data.gather(perm, from, to, buf);
+            sparse.forward(model, buf, to - from);
+            encoderSteps(buf, to - from);
+            samples += to - from;
+        }
+    }
+
+    private DecoderStatistics.SolveReport fullDecoderSolve(Dataset data, int chunk) {
+        stats.clear();
+        float[] buf = new float[chunk * data.dim()];
+        for (int from = 0; from < data.rows(); from += chunk) {
+            int to = Math.min(data.rows(), from + chunk);
+            data.copyRows(from, to, buf);
+            sparse.encode(model, buf, to - from);
+            stats.accumulate(sparse.codes(), buf, to - from);
+        }
+        return stats.solveInto(model, options.rho(), options.muDec(), options.holdUnfired());
+    }
+
+    @Override
+    public void close() {
+        sparse.close();
+    }
+}

@@ -1,0 +1,54 @@
+package io.proxstream.solvers.sae;
+
+import io.proxstream.solvers.data.Dataset;
+
+/** Reconstruction metrics of a model on a held-out data set (no parameter changes). */
+public final class SaeEvaluator {
+    private SaeEvaluator() {
+    }
+
+    /**
+     * @param mse  Σ‖x̂ − x‖²/(n·d)
+     * @param fvu  Σ‖x̂ − x‖²/Σ‖x − x̄‖² with x̄ the data set's mean
+     * @param l0   mean non-zeros per code
+     * @param loss the training objective (MSE plus the L1 term of the spec)
+     */
+    public record Result(double mse, double fvu, double l0, double loss) {
+    }
+
+    /** Evaluates {@code model} on all rows of {@code data} in chunks of {@code batch} rows. */
+    public static Result evaluate(SaeModel model, Dataset data, int batch) {
+        int d = data.dim();
+        if (d != model.spec().inputDim()) {
+            throw new IllegalArgumentException("data width " + d + " != model input " + model.spec().inputDim());
+        }
+        double sse = 0;
+        double l1 = 0;
+        long nz = 0;
+        double[] sum = new double[d];
+        double sq = 0;
+        float[] buf = new float[batch * d];
+        try (SparseStep step = new SparseStep(model.spec())) {
+            for (int from = 0; from < data.rows(); from += batch) {
+                int to = Math.min(data.rows(), from + batch);
+                data.copyRows(from, to, buf);
+                step.forward(model, buf, to - from);
+                sse += step.sse();
+                l1 += step.l1Sum();
+                nz += step.codes().nonZeros();
+                for (int i = 0; i < (to - from) * d; i++) {
+                    sum[i % d] += buf[i];
+                    sq += (double) buf[i] * buf[i];
+                }
+            }
+        }
+        double n = data.rows();
+        double mean2 = 0;
+        for (double s : sum) {
+            mean2 += s * s;
+        }
+        double centred = sq - mean2 / n;
+        double mse = sse / (n * d);
+        return new Result(mse, sse / centred, nz / n, mse + model.spec().l1() * l1 / n);
+    }
+}

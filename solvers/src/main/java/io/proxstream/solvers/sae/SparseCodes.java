@@ -1,0 +1,86 @@
+package io.proxstream.solvers.sae;
+
+import java.util.Arrays;
+
+/**
+ * Codes of a minibatch in compressed-row form: row {@code b} holds entries
+ * {@code e ∈ [rowStart(b), rowEnd(b))} with latent {@link #index(int)} and value {@link #value(int)}.
+ * TopK rows hold exactly k entries (some may be 0 after the ReLU of {@code topk}); ReLU rows hold
+ * their positive entries. The arrays are reused between batches; an instance is owned by one thread.
+ */
+public final class SparseCodes {
+    private int rows;
+    private int latents;
+    int[] rowPtr = new int[1];
+    int[] idx = new int[0];
+    float[] val = new float[0];
+
+    /** Makes room for {@code rows} rows and {@code nnz} entries; contents are undefined afterwards. */
+    void reset(int rows, int latents, int nnz) {
+        this.rows = rows;
+        this.latents = latents;
+        if (rowPtr.length < rows + 1) {
+            rowPtr = new int[rows + 1];
+        }
+        if (idx.length < nnz) {
+            idx = new int[nnz];
+            val = new float[nnz];
+        }
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int latents() {
+        return latents;
+    }
+
+    public int rowStart(int b) {
+        return rowPtr[b];
+    }
+
+    public int rowEnd(int b) {
+        return rowPtr[b + 1];
+    }
+
+    /** Number of stored entries (including explicit zeros of {@code topk}). */
+    public int entries() {
+        return rowPtr[rows];
+    }
+
+    public int index(int e) {
+        return idx[e];
+    }
+
+    public float value(int e) {
+        return val[e];
+    }
+
+    /** Number of non-zero code values. */
+    public long nonZeros() {
+        long c = 0;
+        for (int e = 0, n = entries(); e < n; e++) {
+            if (val[e] != 0f) {
+                c++;
+            }
+        }
+        return c;
+    }
+
+    /** The sorted latent indices of row {@code b} (a copy; for tests and geometry). */
+    public int[] support(int b) {
+        int[] s = Arrays.copyOfRange(idx, rowPtr[b], rowPtr[b + 1]);
+        Arrays.sort(s);
+        return s;
+    }
+
+    /** Row {@code b} as a dense vector of length {@code latents} (a copy). */
+    public float[] denseRow(int b) {
+        float[] z = new float[latents];
+        for (int e = rowPtr[b]; e < rowPtr[b + 1]; e++) {
+            z[idx[e]] = val[e];
+        }
+        return z;
+    }
+}

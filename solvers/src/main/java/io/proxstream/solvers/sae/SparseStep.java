@@ -1,0 +1,261 @@
+package io.proxstream.solvers.sae;
+
+import io.proxstream.solvers.linalg.Vec;
+import io.proxstream.solvers.parallel.Parallel;
+
+/**
+ * Forward and backward pass of an SAE on one minibatch, exploiting the sparsity of the code.
+ *
+ * <p>Only the encoder product {@code X W_encᵀ} is dense (one GEMM, {@link EncoderGemm}). Everything
+ * after the sparsifier touches only the stored entries of the code: with TopK that is k latents per
+ * row, so the decode costs O(B·k·d) instead of O(B·m·d), and so do the gradients with respect to the
+ * code, the encoder rows and the decoder atoms.
+ *
+ * <p>The loss is {@code L = (1/(B·d)) Σ_b ‖x̂_b − x_b‖² + (λ/B) Σ_b ‖z_b‖₁}: the mean over all
+ * entries, as {@code torch.nn.MSELoss}, plus the optional L1 term of the spec. With
+ * {@code r_b = x̂_b − x_b} and {@code c = 2/(B·d)} the backward pass is
+ * <pre>
+ *   ∂L/∂a_bj   = σ'(a_bj) · (c · r_b·W_dec[j] + (λ/B) sign z_bj)     for j in the support of row b
+ *   ∂L/∂W_enc[j] = Σ_b ∂L/∂a_bj · x_b          ∂L/∂b_enc[j] = Σ_b ∂L/∂a_bj
+ *   ∂L/∂W_dec[j] = c Σ_b z_bj · r_b            ∂L/∂b_dec    = c Σ_b r_b
+ * </pre>
+ * and for a tied model both weight terms land on the shared rows. The TopK support is piecewise
+ * constant in the parameters, so these are the gradients almost everywhere.
+ *
+ * <p>An instance owns its work buffers and belongs to one thread.
+ */
+public final class SparseStep implements AutoCloseable {
+    private final SaeSpec spec;
+    private final int d;
+    private final int m;
+    private final EncoderGemm gemm;
+    private float[] pre = new float[0];
+    private float[] resid = new float[0];
+    private float[] gradA = new float[0];
+    private double[] rowSse = new double[0];
+    private int[] entryRow = new int[0];
+    private int[] colEntry = new int[0];
+    private final int[] colPtr;
+    private final SparseCodes codes = new SparseCodes();
+    private int rows;
+    private double sse;
+    private double l1Sum;
+
+    public SparseStep(SaeSpec spec) {
+        this.spec = spec;
+        this.d = spec.inputDim();
+        this.m = spec.latents();
+        this.gemm = new EncoderGemm(d, m);
+        this.colPtr = new int[m + 1];
+    }
+
+    public SaeSpec spec() {
+        return spec;
+    }
+
+    /** Encodes {@code rows} rows of {@code x} (row-major, not modified) into {@link #codes()}. */
+    public void encode(SaeModel model, float[] x, int rows) {
+        if (x.length < rows * d) {
+            throw new IllegalArgumentException("x holds " + x.length + " values, need " + rows + "x" + d);
+        }
+        this.rows = rows;
+        if (pre.length < rows * m) {
+            pre = new float[rows * m];
+        }
+        gemm.preActivations(model, x, rows, pre);
+        Sparsify.apply(spec, pre, rows, codes);
+    }
+
+    /**
+     * Decodes the current codes with the model's decoder, stores the residuals {@code x̂ − x} and the
+     * loss parts. Call after {@link #encode}; {@code x} must be the same rows.
+     */
+    public void decode(SaeModel model, float[] x) {
+        int n = rows * d;
+        if (resid.length < n) {
+            resid = new float[n];
+            rowSse = new double[rows];
+        }
+        if (rowSse.length < rows) {
+            rowSse = new double[rows];
+        }
+        float[] wDec = model.decoderWeights();
+        float[] bDec = model.decoderBias();
+        Parallel.forRange(rows, 4, (from, to) -> {
+            for (int b = from; b < to; b++) {
+                int o = b * d;
+                for (int i = 0; i < d; i++) {
+                    resid[o + i] = bDec[i] - x[o + i];
+                }
+                for (int e = codes.rowPtr[b], end = codes.rowPtr[b + 1]; e < end; e++) {
+                    float v = codes.val[e];
+                    if (v != 0f) {
+                        Vec.axpy(v, wDec, codes.idx[e] * d, resid, o, d);
+                    }
+                }
+                rowSse[b] = Vec.sumSquares(resid, o, d);
+            }
+        });
+        double s = 0;
+        for (int b = 0; b < rows; b++) {
+            s += rowSse[b];
+        }
+        sse = s;
+        double l1 = 0;
+        if (spec.l1() > 0) {
+            for (int e = 0, end = codes.entries(); e < end; e++) {
+                l1 += Math.abs(codes.val[e]);
+            }
+        }
+        l1Sum = l1;
+    }
+
+    /** {@link #encode} then {@link #decode}. */
+    public void forward(SaeModel model, float[] x, int rows) {
+        encode(model, x, rows);
+        decode(model, x);
+    }
+
+    /**
+     * Gradients of the batch loss at the current forward pass.
+     *
+     * @param encoder write encoder gradients ({@code W_enc}, {@code b_enc})
+     * @param decoder write decoder gradients ({@code W_dec} or, tied, into {@code W_enc}; {@code b_dec})
+     * @param g       receives the gradients; modified
+     */
+    public void backward(SaeModel model, float[] x, SaeGradients g, boolean encoder, boolean decoder) {
+        if (spec.tied() && encoder != decoder) {
+            throw new IllegalArgumentException("a tied model trains encoder and decoder together");
+        }
+        final float c = 2f / (rows * (float) d);
+        final float l1c = (float) (spec.l1() / rows);
+        final Sparsifier sp = spec.sparsifier();
+        final float[] wDec = model.decoderWeights();
+        int nnz = codes.entries();
+        if (gradA.length < nnz) {
+            gradA = new float[nnz];
+            entryRow = new int[nnz];
+            colEntry = new int[nnz];
+        }
+        if (encoder) {
+            Parallel.forRange(rows, 4, (from, to) -> {
+                for (int b = from; b < to; b++) {
+                    for (int e = codes.rowPtr[b], end = codes.rowPtr[b + 1]; e < end; e++) {
+                        float v = codes.val[e];
+                        float der = Sparsify.derivative(sp, v);
+                        float gz = c * Vec.dot(resid, b * d, wDec, codes.idx[e] * d, d) + l1c * Math.signum(v);
+                        gradA[e] = der * gz;
+                    }
+                }
+            });
+        }
+        // compressed-column index of the code: entries of each latent, in row order
+        java.util.Arrays.fill(colPtr, 0);
+        for (int b = 0; b < rows; b++) {
+            for (int e = codes.rowPtr[b], end = codes.rowPtr[b + 1]; e < end; e++) {
+                entryRow[e] = b;
+                colPtr[codes.idx[e] + 1]++;
+            }
+        }
+        for (int j = 0; j < m; j++) {
+            colPtr[j + 1] += colPtr[j];
+        }
+        int[] fill = new int[m];
+        for (int e = 0; e < nnz; e++) {
+            int j = codes.idx[e];
+            colEntry[colPtr[j] + fill[j]++] = e;
+        }
+        final boolean tied = spec.tied();
+        final boolean untiedDec = decoder && !tied;
+        Parallel.forRange(m, 16, (from, to) -> {
+            for (int j = from; j < to; j++) {
+                int start = colPtr[j];
+                int end = colPtr[j + 1];
+                boolean touched = end > start;
+                g.touched[j] = touched;
+                if (encoder) {
+                    g.bEnc[j] = 0f;
+                }
+                if (!touched) {
+                    continue;
+                }
+                int row0 = j * d;
+                float biasG = 0f;
+                for (int p = start; p < end; p++) {
+                    int e = colEntry[p];
+                    int xo = entryRow[e] * d;
+                    boolean first = p == start;
+                    if (encoder) {
+                        float ga = gradA[e];
+                        biasG += ga;
+                        if (first) {
+                            Vec.scaleInto(ga, x, xo, g.wEnc, row0, d);
+                        } else {
+                            Vec.axpy(ga, x, xo, g.wEnc, row0, d);
+                        }
+                        if (tied) {
+                            Vec.axpy(c * codes.val[e], resid, xo, g.wEnc, row0, d);
+                        }
+                    }
+                    if (untiedDec) {
+                        float cv = c * codes.val[e];
+                        if (first) {
+                            Vec.scaleInto(cv, resid, xo, g.wDec, row0, d);
+                        } else {
+                            Vec.axpy(cv, resid, xo, g.wDec, row0, d);
+                        }
+                    }
+                }
+                if (encoder) {
+                    g.bEnc[j] = biasG;
+                }
+            }
+        });
+        if (decoder) {
+            float[] gb = g.bDec;
+            java.util.Arrays.fill(gb, 0f);
+            for (int b = 0; b < rows; b++) {
+                Vec.axpy(c, resid, b * d, gb, 0, d);
+            }
+        }
+    }
+
+    /** Codes of the last {@link #encode}; valid until the next call. */
+    public SparseCodes codes() {
+        return codes;
+    }
+
+    /** Pre-activations of the last {@link #encode} ({@code rows × m}); valid until the next call. */
+    public float[] preActivations() {
+        return pre;
+    }
+
+    /** Residuals {@code x̂ − x} of the last {@link #decode}; valid until the next call. */
+    public float[] residuals() {
+        return resid;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    /** Σ‖x̂ − x‖² of the last decode. */
+    public double sse() {
+        return sse;
+    }
+
+    /** Σ_b ‖z_b‖₁ of the last decode (0 when the spec has no L1 term). */
+    public double l1Sum() {
+        return l1Sum;
+    }
+
+    /** The loss of the last decode: MSE over all entries plus the L1 term. */
+    public double loss() {
+        return sse / ((double) rows * d) + (rows == 0 ? 0 : spec.l1() * l1Sum / rows);
+    }
+
+    @Override
+    public void close() {
+        gemm.close();
+    }
+}

@@ -1,0 +1,66 @@
+package io.proxstream.solvers.sae;
+
+/**
+ * What one training step measured on its minibatch, before its own parameter update: the numbers a
+ * metrics window needs. Owned and reused by the trainer; valid until its next step.
+ */
+public final class StepResult {
+    int rows;
+    double sse;
+    double loss;
+    long nonZeros;
+    final boolean[] fired;
+    DecoderStatistics.SolveReport solve;
+
+    public StepResult(int latents) {
+        fired = new boolean[latents];
+    }
+
+    /** Rows in the minibatch. */
+    public int rows() {
+        return rows;
+    }
+
+    /** Σ‖x̂ − x‖² over the minibatch. */
+    public double sse() {
+        return sse;
+    }
+
+    /** The training objective on the minibatch (MSE over entries plus penalties of the loss). */
+    public double loss() {
+        return loss;
+    }
+
+    /** Non-zero code entries over the minibatch (L0 × rows). */
+    public long nonZeros() {
+        return nonZeros;
+    }
+
+    /** {@code fired[j]}: latent j was non-zero on at least one row of the minibatch. */
+    public boolean[] fired() {
+        return fired;
+    }
+
+    /** The decoder solve performed during this step, or null. */
+    public DecoderStatistics.SolveReport solve() {
+        return solve;
+    }
+
+    /** Records the forward pass held by {@code step}. */
+    void capture(SparseStep step) {
+        rows = step.rows();
+        sse = step.sse();
+        loss = step.loss();
+        java.util.Arrays.fill(fired, false);
+        SparseCodes c = step.codes();
+        long nz = 0;
+        for (int e = 0, n = c.entries(); e < n; e++) {
+            if (c.val[e] != 0f) {
+                nz++;
+                fired[c.idx[e]] = true;
+            }
+        }
+        nonZeros = nz;
+        solve = null;
+    }
+}
