@@ -16,7 +16,6 @@ public final class AdamTrainer implements SaeTrainer {
     private final Adam.State bEncState;
     private final Adam.State wDecState;
     private final Adam.State bDecState;
-    private final StepResult result;
     private long samples;
 
     public AdamTrainer(SaeModel model, Adam.Options options) {
@@ -30,7 +29,6 @@ public final class AdamTrainer implements SaeTrainer {
         this.bEncState = new Adam.State(spec.latents());
         this.wDecState = spec.tied() ? null : new Adam.State(md);
         this.bDecState = new Adam.State(spec.inputDim());
-        this.result = new StepResult(spec.latents());
     }
 
     @Override
@@ -49,9 +47,9 @@ public final class AdamTrainer implements SaeTrainer {
     }
 
     @Override
-    public StepResult step(float[] x, int rows) {
+    public EncodedBatch encoderStage(float[] x, int rows) {
         sparse.forward(model, x, rows);
-        result.capture(sparse);
+        StepResult result = StepResult.of(sparse);
         sparse.backward(model, x, grads, true, true);
         SaeSpec spec = model.spec();
         int d = spec.inputDim();
@@ -64,7 +62,13 @@ public final class AdamTrainer implements SaeTrainer {
         adam.update(model.decoderBias(), grads.bDec, null, d, bDecState, null, 0f, 1f);
         model.encoderChanged();
         samples += rows;
-        return result;
+        return new EncodedBatch(x, rows, null, result);
+    }
+
+    /** Adam has no decoder statistics: the decoder was updated by gradient in the encoder stage. */
+    @Override
+    public StepResult decoderStage(EncodedBatch batch) {
+        return batch.result();
     }
 
     @Override

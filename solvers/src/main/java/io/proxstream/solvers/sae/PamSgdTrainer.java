@@ -16,11 +16,12 @@ import java.util.SplittableRandom;
  * minibatches and a decoder solve over all rows, in the configured order; the encoder anchor of the
  * proximal term is the encoder at the start of the epoch. <b>Streaming</b> ({@link #step}): the
  * statistics are accumulated batch by batch with exponential forgetting γ and the decoder is
- * re-solved every {@code solveEvery} batches; the encoder anchor is re-set at each solve. With
- * {@link BlockOrder#DECODER_FIRST} a batch's codes are computed once and used both for the
- * statistics and for the first encoder step (one GEMM per batch); with
- * {@link BlockOrder#ENCODER_FIRST} the statistics see the codes of the updated encoder (one more
- * GEMM per batch).
+ * re-solved every {@code solveEvery} batches; the encoder anchor is re-set at each solve. A batch
+ * runs through the encoder stage (Adam steps on the encoder with the current decoder) and then the
+ * decoder-statistics stage (accumulate its codes, solve when due). With
+ * {@link BlockOrder#DECODER_FIRST} the statistics take the codes computed before the batch's encoder
+ * update, so one forward pass (one GEMM) serves both blocks; with {@link BlockOrder#ENCODER_FIRST}
+ * they take the codes of the updated encoder, at the cost of a second GEMM.
  */
 public final class PamSgdTrainer implements SaeTrainer {
 
@@ -98,7 +99,6 @@ public final class PamSgdTrainer implements SaeTrainer {
     private final Adam.State bEncState;
     private final float[] wEncAnchor;
     private final float[] bEncAnchor;
-    private final StepResult result;
     private int batchesSinceSolve;
     private long samples;
 
@@ -117,7 +117,6 @@ public final class PamSgdTrainer implements SaeTrainer {
         this.bEncState = new Adam.State(spec.latents());
         this.wEncAnchor = options.muEnc() > 0 ? model.encoderWeights().clone() : null;
         this.bEncAnchor = options.nuEnc() > 0 ? model.encoderBias().clone() : null;
-        this.result = new StepResult(spec.latents());
     }
 
     @Override
@@ -145,34 +144,34 @@ public final class PamSgdTrainer implements SaeTrainer {
     }
 
     @Override
-    public StepResult step(float[] x, int rows) {
-        DecoderStatistics.SolveReport solve;
+    public EncodedBatch encoderStage(float[] x, int rows) {
+        StepResult result;
+        SparseCodes forStatistics;
         if (options.order() == BlockOrder.DECODER_FIRST) {
-            sparse.encode(model, x, rows);
-            solve = accumulateAndMaybeSolve(x, rows);
-            sparse.decode(model, x);
-            result.capture(sparse);
+            sparse.forward(model, x, rows);
+            result = StepResult.of(sparse);
+            forStatistics = sparse.codes().copy();
             encoderSteps(x, rows);
         } else {
             sparse.forward(model, x, rows);
-            result.capture(sparse);
+            result = StepResult.of(sparse);
             encoderSteps(x, rows);
             sparse.encode(model, x, rows);
-            solve = accumulateAndMaybeSolve(x, rows);
+            forStatistics = sparse.codes().copy();
         }
-        result.solve = solve;
         samples += rows;
-        return result;
+        return new EncodedBatch(x, rows, forStatistics, result);
     }
 
-    private DecoderStatistics.SolveReport accumulateAndMaybeSolve(float[] x, int rows) {
+    @Override
+    public StepResult decoderStage(EncodedBatch batch) {
         stats.forget(options.forgetting());
-        stats.accumulate(sparse.codes(), x, rows);
+        stats.accumulate(batch.codes(), batch.x(), batch.rows());
         if (++batchesSinceSolve >= options.solveEvery()) {
             batchesSinceSolve = 0;
-            return solveDecoder();
+            batch.result().solve = solveDecoder();
         }
-        return null;
+        return batch.result();
     }
 
     /** Solves the decoder from the current statistics and re-anchors the encoder's proximal term. */

@@ -2,7 +2,12 @@ package io.proxstream.solvers.sae;
 
 /**
  * An online SAE trainer: consumes minibatches one at a time and updates its model in place.
- * Implementations are not thread-safe; one stream stage owns a trainer.
+ *
+ * <p>A step has two stages, so that a stream can run them as its encoder stage and its
+ * decoder-statistics stage: {@link #encoderStage} does the gradient updates and returns the codes
+ * that {@link #decoderStage} accumulates (and solves from, when due). {@link #step} runs both.
+ * Both stages of one trainer must run on one thread, in order: the decoder stage writes the
+ * decoder the next encoder stage reads. Implementations are not thread-safe.
  */
 public interface SaeTrainer extends AutoCloseable {
 
@@ -12,11 +17,16 @@ public interface SaeTrainer extends AutoCloseable {
     /** Short name of the algorithm, as on the command line ({@code pam}, {@code adam-tied}, ...). */
     String algorithm();
 
-    /**
-     * One training step on {@code rows} rows of {@code x} (row-major {@code rows × d}, not modified).
-     * The returned result is reused by the next call.
-     */
-    StepResult step(float[] x, int rows);
+    /** Gradient updates on {@code rows} rows of {@code x} (row-major {@code rows × d}, not modified). */
+    EncodedBatch encoderStage(float[] x, int rows);
+
+    /** Decoder statistics and closed-form solve, if the trainer has them; records the solve in the result. */
+    StepResult decoderStage(EncodedBatch batch);
+
+    /** One whole training step. */
+    default StepResult step(float[] x, int rows) {
+        return decoderStage(encoderStage(x, rows));
+    }
 
     /** Samples consumed so far. */
     long samplesSeen();

@@ -68,6 +68,17 @@ public final class SparseCodes {
         return c;
     }
 
+    /** An independent copy holding exactly this batch's entries. */
+    public SparseCodes copy() {
+        SparseCodes c = new SparseCodes();
+        int nnz = entries();
+        c.reset(rows, latents, nnz);
+        System.arraycopy(rowPtr, 0, c.rowPtr, 0, rows + 1);
+        System.arraycopy(idx, 0, c.idx, 0, nnz);
+        System.arraycopy(val, 0, c.val, 0, nnz);
+        return c;
+    }
+
     /** The sorted latent indices of row {@code b} (a copy; for tests and geometry). */
     public int[] support(int b) {
         int[] s = Arrays.copyOfRange(idx, rowPtr[b], rowPtr[b + 1]);

@@ -2,7 +2,7 @@ package io.proxstream.solvers.sae;
 
 /**
  * What one training step measured on its minibatch, before its own parameter update: the numbers a
- * metrics window needs. Owned and reused by the trainer; valid until its next step.
+ * metrics window needs, and the decoder solve the step triggered (if any).
  */
 public final class StepResult {
     int rows;
@@ -46,7 +46,13 @@ public final class StepResult {
         return solve;
     }
 
-    /** Records the forward pass held by {@code step}. */
+    /** The measurements of the forward pass held by {@code step}. */
+    static StepResult of(SparseStep step) {
+        StepResult r = new StepResult(step.spec().latents());
+        r.capture(step);
+        return r;
+    }
+
     void capture(SparseStep step) {
         rows = step.rows();
         sse = step.sse();

@@ -1,0 +1,277 @@
+package io.proxstream.actors.bench;
+
+import io.proxstream.actors.stream.Chunk;
+import io.proxstream.actors.stream.TrainingStages;
+import io.proxstream.monitoring.Meters;
+import io.proxstream.monitoring.StreamMeters;
+import io.proxstream.solvers.blas.BlasInfo;
+import io.proxstream.solvers.parallel.Parallel;
+import io.proxstream.solvers.sae.Adam;
+import io.proxstream.solvers.sae.DecoderStatistics;
+import io.proxstream.solvers.sae.DenseEncoderStep;
+import io.proxstream.solvers.sae.EncodedBatch;
+import io.proxstream.solvers.sae.PamSgdTrainer;
+import io.proxstream.solvers.sae.SaeGradients;
+import io.proxstream.solvers.sae.SaeModel;
+import io.proxstream.solvers.sae.SaeSpec;
+import io.proxstream.solvers.sae.SparseStep;
+import io.proxstream.solvers.sae.Sparsifier;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * {@code proxstream bench sae}: throughput of the SAE training kernels at two shapes, measured in
+ * one process so that every comparison shares the machine state:
+ * <ul>
+ *   <li>the PAM-SGD encoder step on the sparse path (one GEMM + O(B·k·d) work + Adam) against a
+ *       dense implementation of the same step (four GEMMs + Adam);</li>
+ *   <li>decoder-statistics accumulation and the closed-form decoder solve;</li>
+ *   <li>a 1024³ float32 GEMM, for the machine's BLAS throughput;</li>
+ *   <li>the whole training stream against the same trainer driven by a plain loop on the same
+ *       in-memory data.</li>
+ * </ul>
+ * Each timing is the median of {@code repeats} runs after a warm-up.
+ */
+public final class SaeBench {
+
+    /** One benchmark shape. */
+    public record Shape(String name, int d, int m, int k, int batch) {
+    }
+
+    public static final Shape MNIST = new Shape("MNIST", 784, 256, 15, 128);
+    public static final Shape TRANSFORMER = new Shape("transformer", 384, 3072, 32, 256);
+
+    /** Results of one shape. */
+    public record Result(Shape shape, double sparseStep, double denseStep, double statsRate, double solveMs,
+                         double streamRate, double loopRate) {
+    }
+
+    private final boolean quick;
+    private final PrintStream out;
+    private final ActorSystem<?> system;
+
+    public SaeBench(ActorSystem<?> system, boolean quick, PrintStream out) {
+        this.system = system;
+        this.quick = quick;
+        this.out = out;
+    }
+
+    public List<Result> run() throws Exception {
+        BlasInfo blas = BlasInfo.current();
+        out.println("== proxstream bench sae ==");
+        out.printf(Locale.ROOT, "machine: %d cores (%s), Java %s, heap max %d MiB%n", Runtime.getRuntime().availableProcessors(),
+                System.getProperty("os.arch"), System.getProperty("java.version"), Runtime.getRuntime().maxMemory() >> 20);
+        out.println("BLAS: " + blas.describe());
+        out.printf(Locale.ROOT, "Java kernel threads: %d; mode: %s%n", Parallel.threads(), quick ? "quick" : "full");
+        double gflops = gemmGflops();
+        out.printf(Locale.ROOT, "GEMM 1024x1024x1024 float32: %.1f GFLOP/s%n%n", gflops);
+        List<Result> results = new ArrayList<>();
+        for (Shape s : new Shape[] {MNIST, TRANSFORMER}) {
+            results.add(shape(s));
+        }
+        out.println();
+        out.println("| shape | d | m | k | batch | sparse encoder step (vec/s) | dense encoder step (vec/s) | sparse/dense "
+                + "| decoder stats (vec/s) | decoder solve (ms) | stream (vec/s) | plain loop (vec/s) | stream/loop |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        for (Result r : results) {
+            Shape s = r.shape();
+            out.printf(Locale.ROOT, "| %s | %d | %d | %d | %d | %,.0f | %,.0f | %.2f | %,.0f | %.1f | %,.0f | %,.0f | %.3f |%n",
+                    s.name(), s.d(), s.m(), s.k(), s.batch(), r.sparseStep(), r.denseStep(), r.sparseStep() / r.denseStep(),
+                    r.statsRate(), r.solveMs(), r.streamRate(), r.loopRate(), r.streamRate() / r.loopRate());
+        }
+        out.println();
+        Result mn = results.get(0);
+        Result tr = results.get(1);
+        target("PAM-SGD encoder step at the MNIST shape >= 20000 vec/s", mn.sparseStep() >= 20_000);
+        target("PAM-SGD encoder step at the transformer shape >= 5000 vec/s", tr.sparseStep() >= 5_000);
+        target("sparse step >= 2x dense step at the transformer shape", tr.sparseStep() >= 2 * tr.denseStep());
+        target("stream >= 0.9 x plain loop (MNIST shape)", mn.streamRate() >= 0.9 * mn.loopRate());
+        target("stream >= 0.9 x plain loop (transformer shape)", tr.streamRate() >= 0.9 * tr.loopRate());
+        return results;
+    }
+
+    private void target(String what, boolean met) {
+        out.println((met ? "[met]     " : "[NOT MET] ") + what);
+    }
+
+    private static double gemmGflops() {
+        int n = 1024;
+        try (INDArray a = Nd4j.rand(DataType.FLOAT, n, n); INDArray b = Nd4j.rand(DataType.FLOAT, n, n);
+             INDArray c = Nd4j.create(DataType.FLOAT, n, n)) {
+            for (int i = 0; i < 3; i++) {
+                Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
+            }
+            double[] t = new double[5];
+            for (int r = 0; r < t.length; r++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < 4; i++) {
+                    Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
+                }
+                t[r] = (System.nanoTime() - t0) / 4e9;
+            }
+            return 2.0 * n * n * n / median(t) / 1e9;
+        }
+    }
+
+    private Result shape(Shape s) throws Exception {
+        out.printf(Locale.ROOT, "-- %s shape: d=%d m=%d k=%d batch=%d (topk, untied, Adam lr 1e-3)%n", s.name(), s.d(), s.m(), s.k(), s.batch());
+        SaeSpec spec = new SaeSpec(s.d(), s.m(), Sparsifier.TOPK, s.k(), 0, false);
+        int nb = 32;
+        float[][] batches = new float[nb][];
+        SplittableRandom rnd = new SplittableRandom(1);
+        for (int i = 0; i < nb; i++) {
+            batches[i] = new float[s.batch() * s.d()];
+            for (int j = 0; j < batches[i].length; j++) {
+                batches[i][j] = (float) SaeModel.gaussian(rnd);
+            }
+        }
+        int repeats = quick ? 3 : 5;
+
+        // sparse PAM encoder step, as the stream runs it (no decoder solve in the timed part)
+        SaeModel model = SaeModel.initialise(spec, SaeModel.Init.UNIT, 1);
+        PamSgdTrainer.Options noSolve = new PamSgdTrainer.Options(Adam.Options.withLr(1e-3), 1, 0, 0, 0, 1e-6, 0,
+                PamSgdTrainer.BlockOrder.DECODER_FIRST, Integer.MAX_VALUE, 1.0, true);
+        double sparse;
+        try (PamSgdTrainer t = new PamSgdTrainer(model, noSolve)) {
+            sparse = rate(s.batch(), repeats, i -> t.encoderStage(batches[i % nb], s.batch()));
+        }
+        out.printf(Locale.ROOT, "  PAM-SGD encoder step, sparse path:  %,10.0f vec/s%n", sparse);
+
+        // dense implementation of the same step: gradient by four ND4J GEMMs, same Adam update
+        SaeModel dm = SaeModel.initialise(spec, SaeModel.Init.UNIT, 1);
+        SaeGradients g = new SaeGradients(spec, false);
+        Adam adam = new Adam(Adam.Options.withLr(1e-3));
+        Adam.State sw = new Adam.State(s.m() * s.d());
+        Adam.State sb = new Adam.State(s.m());
+        double dense;
+        try (DenseEncoderStep ds = new DenseEncoderStep(spec, s.batch())) {
+            dense = rate(s.batch(), repeats, i -> {
+                ds.encoderGradient(dm, batches[i % nb], g);
+                adam.beginStep();
+                adam.update(dm.encoderWeights(), g.wEnc, null, s.d(), sw, null, 0f, 1f);
+                adam.update(dm.encoderBias(), g.bEnc, null, s.m(), sb, null, 0f, 1f);
+                dm.encoderChanged();
+            });
+        }
+        out.printf(Locale.ROOT, "  same step, dense implementation:    %,10.0f vec/s  (sparse/dense %.2fx)%n", dense, sparse / dense);
+
+        // decoder statistics accumulation
+        DecoderStatistics stats = new DecoderStatistics(s.m(), s.d());
+        SparseStep step = new SparseStep(spec);
+        EncodedBatch[] encoded = new EncodedBatch[nb];
+        for (int i = 0; i < nb; i++) {
+            step.encode(model, batches[i], s.batch());
+            encoded[i] = new EncodedBatch(batches[i], s.batch(), step.codes().copy(), null);
+        }
+        step.close();
+        double statsRate = rate(s.batch(), repeats, i -> {
+            stats.forget(0.999);
+            stats.accumulate(encoded[i % nb].codes(), encoded[i % nb].x(), s.batch());
+        });
+        out.printf(Locale.ROOT, "  decoder statistics accumulation:    %,10.0f vec/s%n", statsRate);
+
+        // closed-form decoder solve (m x m Cholesky in double + right-hand sides)
+        stats.solveInto(model, 1e-6, 0, true); // warm-up (JIT, LAPACK buffers)
+        double[] solve = new double[quick ? 2 : 3];
+        for (int r = 0; r < solve.length; r++) {
+            solve[r] = stats.solveInto(model, 1e-6, 0, true).millis();
+        }
+        double solveMs = median(solve);
+        out.printf(Locale.ROOT, "  decoder solve (m=%d):               %10.1f ms%n", s.m(), solveMs);
+
+        // the whole stream vs a plain loop of the same trainer on the same data
+        int streamBatches = quick ? 60 : 200;
+        int solveEvery = 32;
+        PamSgdTrainer.Options opts = new PamSgdTrainer.Options(Adam.Options.withLr(1e-3), 1, 0, 0, 0, 1e-6, 0,
+                PamSgdTrainer.BlockOrder.DECODER_FIRST, solveEvery, 0.995, true);
+        double loop = 0;
+        double stream = 0;
+        // alternate loop and stream runs so that drifting machine load affects both alike
+        double[] loops = new double[repeats];
+        double[] streams = new double[repeats];
+        for (int r = -1; r < repeats; r++) {
+            SaeModel lm = SaeModel.initialise(spec, SaeModel.Init.UNIT, 2);
+            long t0 = System.nanoTime();
+            try (PamSgdTrainer t = new PamSgdTrainer(lm, opts)) {
+                for (int i = 0; i < streamBatches; i++) {
+                    t.step(batches[i % nb], s.batch());
+                }
+            }
+            double lr = streamBatches * (double) s.batch() / ((System.nanoTime() - t0) / 1e9);
+            SaeModel sm = SaeModel.initialise(spec, SaeModel.Init.UNIT, 2);
+            double sr;
+            try (PamSgdTrainer t = new PamSgdTrainer(sm, opts)) {
+                sr = streamRate(t, batches, s, streamBatches);
+            }
+            if (r >= 0) {
+                loops[r] = lr;
+                streams[r] = sr;
+            }
+        }
+        loop = median(loops);
+        stream = median(streams);
+        out.printf(Locale.ROOT, "  training stream (solve every %d):   %,10.0f vec/s%n", solveEvery, stream);
+        out.printf(Locale.ROOT, "  same trainer, plain loop:           %,10.0f vec/s  (stream/loop %.3f)%n", loop, stream / loop);
+        return new Result(s, sparse, dense, statsRate, solveMs, stream, loop);
+    }
+
+    private double streamRate(PamSgdTrainer t, float[][] batches, Shape s, int streamBatches) throws Exception {
+        int nb = batches.length;
+        StreamMeters meters = new StreamMeters(new Meters().registry(), "bench");
+        Source<Chunk, ?> chunks = Source.range(0, streamBatches - 1)
+                .map(i -> new Chunk(batches[i % nb], s.batch(), s.d(), (long) i * s.batch(), "bench"));
+        long t0 = System.nanoTime();
+        TrainingStages.graph(chunks, t, s.batch(), 0, 0, 10_000, 1_000_000, meters)
+                .runWith(Sink.ignore(), system)
+                .toCompletableFuture().get(10, TimeUnit.MINUTES);
+        return streamBatches * (double) s.batch() / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    @FunctionalInterface
+    private interface Step {
+        void run(int i) throws Exception;
+    }
+
+    /**
+     * Vectors per second of {@code f}: warm-up for {@code warmSeconds} (the JIT compiles the kernels
+     * only after many calls), then {@code repeats} timings of at least {@code minSeconds} each; median.
+     */
+    private double rate(int batch, int repeats, Step f) throws Exception {
+        double warmSeconds = quick ? 1.0 : 3.0;
+        double minSeconds = quick ? 0.5 : 1.5;
+        int i = 0;
+        long warmEnd = System.nanoTime() + (long) (warmSeconds * 1e9);
+        while (System.nanoTime() < warmEnd) {
+            f.run(i++);
+        }
+        double[] r = new double[repeats];
+        for (int k = 0; k < repeats; k++) {
+            long t0 = System.nanoTime();
+            long end = t0 + (long) (minSeconds * 1e9);
+            int n = 0;
+            do {
+                f.run(i++);
+                n++;
+            } while (System.nanoTime() < end);
+            r[k] = n * (double) batch / ((System.nanoTime() - t0) / 1e9);
+        }
+        return median(r);
+    }
+
+    static double median(double[] v) {
+        double[] c = v.clone();
+        Arrays.sort(c);
+        return c.length % 2 == 1 ? c[c.length / 2] : 0.5 * (c[c.length / 2 - 1] + c[c.length / 2]);
+    }
+}

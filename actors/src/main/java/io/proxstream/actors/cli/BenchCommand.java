@@ -1,0 +1,38 @@
+package io.proxstream.actors.cli;
+
+import io.proxstream.actors.bench.SaeBench;
+import java.io.PrintStream;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/** {@code proxstream bench NAME}: benchmarks that print their setting, hardware and comparisons. */
+final class BenchCommand {
+    private BenchCommand() {
+    }
+
+    static int run(List<String> args, PrintStream out) throws Exception {
+        Flags flags = new Flags("bench").option("quick", "shorter timings (for CI smoke runs)");
+        Flags.Parsed p = flags.parse(args);
+        if (p.has("help") || p.positionals().isEmpty()) {
+            out.print(flags.help("proxstream bench sae [--quick]", """
+                    Benchmarks. Available: sae (SAE training kernels, decoder statistics and solve,
+                    the training stream against a plain loop, at the MNIST and a transformer shape).
+                    Run on an otherwise idle machine; figures are medians of repeated timings."""));
+            return p.has("help") ? 0 : 2;
+        }
+        String name = p.positionals().get(0);
+        if (!name.equals("sae")) {
+            throw new Flags.UsageException("unknown benchmark '" + name + "'; available: sae");
+        }
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "proxstream-bench");
+        try {
+            new SaeBench(system, p.has("quick"), out).run();
+            return 0;
+        } finally {
+            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package io.proxstream.actors.stream;
+
+import io.proxstream.solvers.sae.DecoderStatistics;
+import io.proxstream.solvers.sae.EncodedBatch;
+import io.proxstream.solvers.sae.SaeTrainer;
+import io.proxstream.solvers.sae.TrainingMetrics;
+import io.proxstream.monitoring.StreamMeters;
+import java.time.Duration;
+import java.util.Optional;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.ActorAttributes;
+import org.apache.pekko.stream.Attributes;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.UniqueKillSwitch;
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Source;
+
+/**
+ * The training stages of the stream: encoder stage → decoder-statistics stage → metrics
+ * aggregation. The two trainer stages share the trainer's model (the decoder stage writes the
+ * decoder the next encoder stage reads), so they must stay in one fused island; the caller places
+ * the async boundary in front of them.
+ */
+public final class TrainingStages {
+    /** Dispatcher of the training island (see reference.conf). */
+    public static final String TRAINING_DISPATCHER = "proxstream.training-dispatcher";
+
+    private TrainingStages() {
+    }
+
+    /**
+     * The whole training stream up to its sink:
+     * <pre>
+     *   chunks → kill switch → time budget → validate → rebatch → back-pressure probe → [async]
+     *          → encoder stage → decoder-statistics stage → metrics aggregation
+     * </pre>
+     * The ingest part runs in its own island so that data preparation overlaps training; the
+     * island boundary buffers at most two minibatches. The training island runs on
+     * {@value #TRAINING_DISPATCHER}. The materialised kill switch ends the stream gracefully.
+     *
+     * @param maxSamples  stop after this many rows (0 = no limit)
+     * @param maxSeconds  stop taking input after this much time (0 = no limit)
+     */
+    public static Source<WindowReport, UniqueKillSwitch> graph(Source<Chunk, ?> chunks, SaeTrainer trainer, int batchSize,
+                                                                long maxSamples, double maxSeconds, long reportEvery,
+                                                                long deadWindow, StreamMeters meters) {
+        int d = trainer.model().spec().inputDim();
+        int m = trainer.model().spec().latents();
+        Source<Chunk, UniqueKillSwitch> in = chunks.viaMat(KillSwitches.single(), Keep.right());
+        if (maxSeconds > 0) {
+            in = in.takeWithin(Duration.ofMillis((long) (maxSeconds * 1000)));
+        }
+        return in.via(Validate.flow(d, meters))
+                .via(new Rebatch(batchSize, maxSamples))
+                .via(new BackpressureProbe<>(nanos -> meters.backpressureWait("trainer", nanos)))
+                .async()
+                .via(encoder(trainer)
+                        .via(decoderStatistics(trainer))
+                        .via(metrics(d, m, deadWindow, reportEvery))
+                        .withAttributes(ActorAttributes.dispatcher(TRAINING_DISPATCHER).and(Attributes.inputBuffer(1, 2))));
+    }
+
+    /** Gradient updates; emits the batch with the codes the statistics need. */
+    public static Flow<Minibatch, EncodedBatch, NotUsed> encoder(SaeTrainer trainer) {
+        return Flow.<Minibatch>create().map(b -> trainer.encoderStage(b.x(), b.rows())).named("encoder-stage");
+    }
+
+    /** Accumulates decoder statistics and re-solves the decoder when due (no-op for Adam trainers). */
+    public static Flow<EncodedBatch, EncodedBatch, NotUsed> decoderStatistics(SaeTrainer trainer) {
+        return Flow.<EncodedBatch>create().map(b -> {
+            trainer.decoderStage(b);
+            return b;
+        }).named("decoder-statistics-stage");
+    }
+
+    /**
+     * Aggregates step results into a {@link WindowReport} every {@code reportEvery} samples, and
+     * once more at the end of the stream for the remainder.
+     */
+    public static Flow<EncodedBatch, WindowReport, NotUsed> metrics(int inputDim, int latents, long deadWindow, long reportEvery) {
+        return Flow.<EncodedBatch>create().statefulMap(
+                () -> new Window(new TrainingMetrics(inputDim, latents, deadWindow)),
+                (w, b) -> Pair.create(w, w.add(b, reportEvery)),
+                w -> w.metrics.windowRows() > 0 || w.reports == 0 ? Optional.of(Optional.of(w.report(true))) : Optional.empty())
+                .filter(Optional::isPresent)
+                .map(Optional::get)
+                .named("metrics-aggregation");
+    }
+
+    private static final class Window {
+        final TrainingMetrics metrics;
+        final long start = System.nanoTime();
+        long lastReport = start;
+        int solves;
+        double solveMillis;
+        int reports;
+
+        Window(TrainingMetrics metrics) {
+            this.metrics = metrics;
+        }
+
+        Optional<WindowReport> add(EncodedBatch b, long reportEvery) {
+            metrics.add(b.x(), b.rows(), b.result());
+            DecoderStatistics.SolveReport s = b.result().solve();
+            if (s != null) {
+                solves++;
+                solveMillis += s.millis();
+            }
+            return metrics.windowRows() >= reportEvery ? Optional.of(report(false)) : Optional.empty();
+        }
+
+        WindowReport report(boolean last) {
+            long now = System.nanoTime();
+            WindowReport r = new WindowReport(metrics.report((now - lastReport) / 1e9), solves, solveMillis,
+                    (now - start) / 1e9, last);
+            lastReport = now;
+            solves = 0;
+            solveMillis = 0;
+            reports++;
+            return r;
+        }
+    }
+}

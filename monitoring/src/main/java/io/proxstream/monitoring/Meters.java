@@ -1,0 +1,43 @@
+package io.proxstream.monitoring;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+/**
+ * The process's meter registry, in Prometheus format. Meter names follow DESIGN.md: lowercase,
+ * dot-separated, with tags ({@code sae.train.fvu{run,algo}}); Prometheus sees them with
+ * underscores ({@code sae_train_fvu}) and counters with {@code _total}.
+ */
+public final class Meters {
+    public static final String TRAIN_LOSS = "sae.train.loss";
+    public static final String TRAIN_MSE = "sae.train.mse";
+    public static final String TRAIN_FVU = "sae.train.fvu";
+    public static final String L0 = "sae.l0";
+    public static final String DEAD_LATENTS = "sae.latents.dead";
+    public static final String THROUGHPUT = "sae.train.throughput";
+    public static final String SAMPLES = "sae.train.samples";
+    public static final String DECODER_SOLVES = "sae.decoder.solve";
+    public static final String RECORDS_ACCEPTED = "stream.records.accepted";
+    public static final String RECORDS_REJECTED = "stream.records.rejected";
+    public static final String BACKPRESSURE_WAIT = "stream.backpressure.wait";
+
+    private final PrometheusMeterRegistry registry;
+
+    public Meters() {
+        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        new JvmMemoryMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    /** The Prometheus text exposition of all meters. */
+    public String scrape() {
+        return registry.scrape();
+    }
+}
