@@ -191,7 +191,8 @@ public final class SaeBench {
         out.printf(Locale.ROOT, "  decoder solve (m=%d):               %10.1f ms%n", s.m(), solveMs);
 
         // the whole stream vs a plain loop of the same trainer on the same data
-        int streamBatches = quick ? 60 : 200;
+        // about 4 s per timing at full size: long enough to average out the decoder solves
+        int streamBatches = (int) Math.max(quick ? 40 : 150, (quick ? 0.3 : 1.0) * 4.0 * sparse / s.batch() / 2);
         int solveEvery = 32;
         PamSgdTrainer.Options opts = new PamSgdTrainer.Options(Adam.Options.withLr(1e-3), 1, 0, 0, 0, 1e-6, 0,
                 PamSgdTrainer.BlockOrder.DECODER_FIRST, solveEvery, 0.995, true);

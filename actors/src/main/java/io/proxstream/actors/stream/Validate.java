@@ -1,6 +1,7 @@
 package io.proxstream.actors.stream;
 
 import io.proxstream.monitoring.StreamMeters;
+import io.proxstream.solvers.linalg.Vec;
 import java.util.Optional;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.stream.javadsl.Flow;
@@ -68,12 +69,7 @@ public final class Validate {
     }
 
     private static boolean finiteRow(float[] x, int off, int d) {
-        float acc = 0f;
-        for (int i = 0; i < d; i++) {
-            acc += x[off + i] * 0f;
-        }
-        // x·0 is 0 for finite x and NaN for NaN or ±Inf; one NaN makes the sum NaN
-        return acc == 0f;
+        return Vec.allFinite(x, off, d);
     }
 
     private static boolean shouldLog(long[] logged, int reason, long n) {

@@ -66,4 +66,21 @@ public final class Vec {
         }
         return (s0 + s1) + (s2 + s3);
     }
+
+    /** True if every value of {@code a[ao .. ao+n)} is finite (neither NaN nor ±Inf). */
+    public static boolean allFinite(float[] a, int ao, int n) {
+        // v·0 is 0 for finite v and NaN otherwise; any NaN makes its partial sum NaN
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = 0;
+        for (; i + 4 <= n; i += 4) {
+            s0 += a[ao + i] * 0f;
+            s1 += a[ao + i + 1] * 0f;
+            s2 += a[ao + i + 2] * 0f;
+            s3 += a[ao + i + 3] * 0f;
+        }
+        for (; i < n; i++) {
+            s0 += a[ao + i] * 0f;
+        }
+        return (s0 + s1) + (s2 + s3) == 0f;
+    }
 }

@@ -1,6 +1,7 @@
 package io.proxstream.solvers.sae;
 
 import io.proxstream.solvers.linalg.Lapack;
+import io.proxstream.solvers.linalg.Vec;
 import io.proxstream.solvers.parallel.Parallel;
 import java.util.Arrays;
 
@@ -104,39 +105,55 @@ public final class DecoderStatistics {
             colEntry[colPtr[j] + fill[j]++] = e;
         }
         Parallel.forRange(m, 8, (from, to) -> {
+            float[] rowSum = new float[d];
             for (int j = from; j < to; j++) {
+                int start = colPtr[j];
+                int end = colPtr[j + 1];
+                if (start == end) {
+                    continue;
+                }
                 int rowZz = j * m;
                 int rowZx = j * d;
+                // this batch's contribution to row j of S_zx, Σ_b z_bj x_b, summed in float (at most
+                // B terms, SIMD-wide), then added to the double totals with the forgetting scale
+                java.util.Arrays.fill(rowSum, 0f);
                 double zsum = 0;
-                for (int p = colPtr[j], end = colPtr[j + 1]; p < end; p++) {
+                boolean any = false;
+                for (int p = start; p < end; p++) {
                     int e = colEntry[p];
                     float v = codes.val[e];
                     if (v == 0f) {
                         continue;
                     }
+                    any = true;
                     double w = v * inv;
                     int b = entryRow[e];
                     zsum += w;
                     for (int q = codes.rowPtr[b], qe = codes.rowPtr[b + 1]; q < qe; q++) {
                         zz[rowZz + codes.idx[q]] += w * codes.val[q];
                     }
-                    int xo = b * d;
-                    for (int i = 0; i < d; i++) {
-                        zx[rowZx + i] += w * xs[xo + i];
-                    }
+                    Vec.axpy(v, xs, b * d, rowSum, 0, d);
                 }
-                z[j] += zsum;
+                if (any) {
+                    for (int i = 0; i < d; i++) {
+                        zx[rowZx + i] += inv * rowSum[i];
+                    }
+                    z[j] += zsum;
+                }
             }
         });
-        double sq = 0;
-        for (int b = 0; b < rows; b++) {
-            int xo = b * d;
-            for (int i = 0; i < d; i++) {
-                double v = xs[xo + i];
-                x[i] += v * inv;
-                sq += v * v;
+        double sq = Parallel.sum(d, 64, (from, to) -> {
+            double part = 0;
+            for (int b = 0; b < rows; b++) {
+                int xo = b * d;
+                for (int i = from; i < to; i++) {
+                    double v = xs[xo + i];
+                    x[i] += v * inv;
+                    part += v * v;
+                }
             }
-        }
+            return part;
+        });
         xx += sq * inv;
         n += rows * inv;
     }

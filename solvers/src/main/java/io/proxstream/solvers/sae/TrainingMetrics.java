@@ -1,5 +1,7 @@
 package io.proxstream.solvers.sae;
 
+import io.proxstream.solvers.parallel.Parallel;
+
 /**
  * Training metrics over a reporting window of minibatches, plus dead latents over a sample window.
  *
@@ -46,16 +48,19 @@ public final class TrainingMetrics {
 
     /** Adds a minibatch {@code x} ({@code rows × d}, not modified) and the step's measurements. */
     public void add(float[] x, int batchRows, StepResult r) {
-        for (int b = 0; b < batchRows; b++) {
-            int o = b * d;
-            double s = 0;
-            for (int i = 0; i < d; i++) {
-                float v = x[o + i];
-                sumX[i] += v;
-                s += (double) v * v;
+        double[] sum = sumX;
+        sumSq += Parallel.sum(d, 64, (from, to) -> {
+            double part = 0;
+            for (int b = 0; b < batchRows; b++) {
+                int o = b * d;
+                for (int i = from; i < to; i++) {
+                    double v = x[o + i];
+                    sum[i] += v;
+                    part += v * v;
+                }
             }
-            sumSq += s;
-        }
+            return part;
+        });
         samples += batchRows;
         rows += batchRows;
         sse += r.sse();
