@@ -11,7 +11,9 @@ import org.apache.pekko.stream.stage.GraphStageLogic;
 
 /**
  * Cuts chunks of any size into minibatches of exactly {@code batchRows} rows (the last one of a
- * finite stream may be shorter), stopping after {@code limit} rows in total (0 = no limit). Holds
+ * finite stream may be shorter), stopping after {@code limit} rows in total (0 = no limit). A chunk
+ * that is exactly one minibatch passes through without a copy (chunks are owned by the stream once
+ * emitted, so its array becomes the minibatch's). Holds
  * at most one chunk and one partial minibatch, and pulls upstream only when downstream wants a
  * minibatch that the rows held cannot fill: back-pressure passes through unchanged.
  */
@@ -87,6 +89,17 @@ public final class Rebatch extends GraphStage<FlowShape<Chunk, Minibatch>> {
             private void fill() {
                 if (remaining() <= 0) {
                     completeStage();
+                    return;
+                }
+                if (current != null && partial == null && used == 0 && current.rows() == batchRows
+                        && current.data().length == batchRows * cols && remaining() >= batchRows && isAvailable(out)) {
+                    // a chunk that is exactly one minibatch passes through without a copy
+                    push(out, new Minibatch(current.data(), batchRows, cols));
+                    emitted += batchRows;
+                    current = null;
+                    if (remaining() <= 0) {
+                        completeStage();
+                    }
                     return;
                 }
                 if (current != null) {

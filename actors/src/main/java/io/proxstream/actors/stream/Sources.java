@@ -4,6 +4,7 @@ import io.proxstream.protocol.format.Mnist;
 import io.proxstream.protocol.format.Npy;
 import io.proxstream.protocol.format.RowReader;
 import io.proxstream.protocol.format.Safetensors;
+import io.proxstream.solvers.data.Dataset;
 import io.proxstream.solvers.data.PlantedDictionary;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -98,7 +99,7 @@ public final class Sources {
     public static Source<Chunk, NotUsed> images(float[] pixels, int rows, int cols, int chunkRows, int epochs, long seed) {
         return Source.fromIterator(() -> new Iterator<Chunk>() {
             private final SplittableRandom rnd = new SplittableRandom(seed);
-            private int[] order = permutation(rows, rnd);
+            private int[] order = Dataset.permutation(rows, rnd);
             private int pos;
             private int epoch;
 
@@ -119,7 +120,7 @@ public final class Sources {
                 if (pos == rows) {
                     pos = 0;
                     epoch++;
-                    order = permutation(rows, rnd);
+                    order = Dataset.permutation(rows, rnd);
                 }
                 return c;
             }
@@ -132,19 +133,5 @@ public final class Sources {
         for (int i = 0; i < p.length; i++) {
             p[i] = (p[i] - 0.1307f) / 0.3081f;
         }
-    }
-
-    private static int[] permutation(int n, SplittableRandom rnd) {
-        int[] p = new int[n];
-        for (int i = 0; i < n; i++) {
-            p[i] = i;
-        }
-        for (int i = n - 1; i > 0; i--) {
-            int j = rnd.nextInt(i + 1);
-            int t = p[i];
-            p[i] = p[j];
-            p[j] = t;
-        }
-        return p;
     }
 }

@@ -48,6 +48,17 @@ class RebatchTest {
     }
 
     @Test
+    void passesChunksOfExactlyOneBatchThroughWithoutCopying() throws Exception {
+        List<Chunk> chunks = List.of(chunk(0, 4), chunk(4, 3), chunk(7, 1), chunk(8, 4));
+        List<Minibatch> out = Source.from(chunks).via(new Rebatch(4, 0)).runWith(Sink.seq(), KIT.system())
+                .toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertEquals(3, out.size());
+        assertTrue(out.get(0).x() == chunks.get(0).data(), "first chunk passed through");
+        assertArrayEquals(new float[] {4, -4, 5, -5, 6, -6, 7, -7}, out.get(1).x());
+        assertTrue(out.get(2).x() == chunks.get(3).data(), "last chunk passed through");
+    }
+
+    @Test
     void stopsExactlyAtTheRowLimit() throws Exception {
         List<Minibatch> out = Source.repeat(0).zipWithIndex().map(p -> chunk((int) (long) p.second() * 5, 5))
                 .via(new Rebatch(4, 10)).runWith(Sink.seq(), KIT.system()).toCompletableFuture().get(10, TimeUnit.SECONDS);

@@ -50,11 +50,16 @@ public final class Dataset {
 
     /** A random permutation of the row indices (Fisher-Yates). */
     public int[] permutation(SplittableRandom rnd) {
-        int[] p = new int[rows];
-        for (int i = 0; i < rows; i++) {
+        return permutation(rows, rnd);
+    }
+
+    /** A random permutation of {@code 0 .. n-1} (Fisher-Yates). */
+    public static int[] permutation(int n, SplittableRandom rnd) {
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) {
             p[i] = i;
         }
-        for (int i = rows - 1; i > 0; i--) {
+        for (int i = n - 1; i > 0; i--) {
             int j = rnd.nextInt(i + 1);
             int t = p[i];
             p[i] = p[j];
