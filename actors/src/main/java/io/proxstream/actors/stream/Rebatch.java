@@ -13,7 +13,8 @@ import org.apache.pekko.stream.stage.GraphStageLogic;
  * Cuts chunks of any size into minibatches of exactly {@code batchRows} rows (the last one of a
  * finite stream may be shorter), stopping after {@code limit} rows in total (0 = no limit). A chunk
  * that is exactly one minibatch passes through without a copy (chunks are owned by the stream once
- * emitted, so its array becomes the minibatch's). Holds
+ * emitted, so its array becomes the minibatch's). Control tokens are passed on at once, ahead of
+ * the rows of a partial minibatch. Holds
  * at most one chunk and one partial minibatch, and pulls upstream only when downstream wants a
  * minibatch that the rows held cannot fill: back-pressure passes through unchanged.
  */
@@ -44,6 +45,7 @@ public final class Rebatch extends GraphStage<FlowShape<Chunk, Minibatch>> {
     public GraphStageLogic createLogic(Attributes inheritedAttributes) {
         return new GraphStageLogic(shape) {
             private Chunk current;
+            private Runnable pendingControl;
             private int used;
             private float[] partial;
             private int partialRows;
@@ -54,7 +56,20 @@ public final class Rebatch extends GraphStage<FlowShape<Chunk, Minibatch>> {
                 setHandler(in, new AbstractInHandler() {
                     @Override
                     public void onPush() {
-                        current = grab(in);
+                        Chunk c = grab(in);
+                        if (c.isControl()) {
+                            // a control token overtakes the rows of a partial minibatch (not trained yet)
+                            if (isAvailable(out)) {
+                                push(out, new Minibatch(null, 0, 0, c.control()));
+                            } else {
+                                pendingControl = c.control();
+                            }
+                            if (!isClosed(in) && !hasBeenPulled(in) && isAvailable(out)) {
+                                pull(in);
+                            }
+                            return;
+                        }
+                        current = c;
                         used = 0;
                         if (cols < 0) {
                             cols = current.cols();
@@ -68,7 +83,7 @@ public final class Rebatch extends GraphStage<FlowShape<Chunk, Minibatch>> {
 
                     @Override
                     public void onUpstreamFinish() {
-                        if (current == null) {
+                        if (current == null && pendingControl == null) {
                             flushAndComplete();
                         }
                     }
@@ -87,6 +102,13 @@ public final class Rebatch extends GraphStage<FlowShape<Chunk, Minibatch>> {
 
             /** Moves rows from the current chunk into the partial batch; emits when full. */
             private void fill() {
+                if (pendingControl != null) {
+                    if (isAvailable(out)) {
+                        push(out, new Minibatch(null, 0, 0, pendingControl));
+                        pendingControl = null;
+                    }
+                    return;
+                }
                 if (remaining() <= 0) {
                     completeStage();
                     return;

@@ -7,6 +7,7 @@ import io.proxstream.solvers.sae.TrainingMetrics;
 import io.proxstream.monitoring.StreamMeters;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.ActorAttributes;
@@ -48,6 +49,20 @@ public final class TrainingStages {
                                                                 long deadWindow, StreamMeters meters) {
         int d = trainer.model().spec().inputDim();
         int m = trainer.model().spec().latents();
+        return graph(chunks, trainer, batchSize, maxSamples, maxSeconds, reportEvery, new TrainingMetrics(d, m, deadWindow),
+                w -> { }, meters);
+    }
+
+    /**
+     * The training stream with a caller-owned metrics window and a hook called with each report on
+     * the training thread, between steps: the place where a consistent snapshot of the trainer
+     * (a checkpoint) can be taken.
+     */
+    public static Source<WindowReport, UniqueKillSwitch> graph(Source<Chunk, ?> chunks, SaeTrainer trainer, int batchSize,
+                                                                long maxSamples, double maxSeconds, long reportEvery,
+                                                                TrainingMetrics window, Consumer<WindowReport> onReport,
+                                                                StreamMeters meters) {
+        int d = trainer.model().spec().inputDim();
         Source<Chunk, UniqueKillSwitch> in = chunks.viaMat(KillSwitches.single(), Keep.right());
         if (maxSeconds > 0) {
             in = in.takeWithin(Duration.ofMillis((long) (maxSeconds * 1000)));
@@ -58,32 +73,53 @@ public final class TrainingStages {
                 .async()
                 .via(encoder(trainer)
                         .via(decoderStatistics(trainer))
-                        .via(metrics(d, m, deadWindow, reportEvery))
+                        .via(metrics(window, reportEvery, onReport))
                         .withAttributes(ActorAttributes.dispatcher(TRAINING_DISPATCHER).and(Attributes.inputBuffer(1, 2))));
     }
 
-    /** Gradient updates; emits the batch with the codes the statistics need. */
-    public static Flow<Minibatch, EncodedBatch, NotUsed> encoder(SaeTrainer trainer) {
-        return Flow.<Minibatch>create().map(b -> trainer.encoderStage(b.x(), b.rows())).named("encoder-stage");
+    /** Gradient updates; emits the batch with the codes the statistics need (control tokens pass). */
+    public static Flow<Minibatch, Staged, NotUsed> encoder(SaeTrainer trainer) {
+        return Flow.<Minibatch>create().map(b -> b.control() != null
+                ? new Staged(null, b.control())
+                : new Staged(trainer.encoderStage(b.x(), b.rows()), null)).named("encoder-stage");
     }
 
     /** Accumulates decoder statistics and re-solves the decoder when due (no-op for Adam trainers). */
-    public static Flow<EncodedBatch, EncodedBatch, NotUsed> decoderStatistics(SaeTrainer trainer) {
-        return Flow.<EncodedBatch>create().map(b -> {
-            trainer.decoderStage(b);
+    public static Flow<Staged, Staged, NotUsed> decoderStatistics(SaeTrainer trainer) {
+        return Flow.<Staged>create().map(b -> {
+            if (b.batch() != null) {
+                trainer.decoderStage(b.batch());
+            }
             return b;
         }).named("decoder-statistics-stage");
     }
 
     /**
      * Aggregates step results into a {@link WindowReport} every {@code reportEvery} samples, and
-     * once more at the end of the stream for the remainder.
+     * once more at the end of the stream for the remainder. Runs control tokens' actions: at that
+     * point every batch ahead of the token has passed all training stages.
      */
-    public static Flow<EncodedBatch, WindowReport, NotUsed> metrics(int inputDim, int latents, long deadWindow, long reportEvery) {
-        return Flow.<EncodedBatch>create().statefulMap(
-                () -> new Window(new TrainingMetrics(inputDim, latents, deadWindow)),
-                (w, b) -> Pair.create(w, w.add(b, reportEvery)),
-                w -> w.metrics.windowRows() > 0 || w.reports == 0 ? Optional.of(Optional.of(w.report(true))) : Optional.empty())
+    public static Flow<Staged, WindowReport, NotUsed> metrics(int inputDim, int latents, long deadWindow, long reportEvery) {
+        return metrics(new TrainingMetrics(inputDim, latents, deadWindow), reportEvery, r -> { });
+    }
+
+    /** As {@link #metrics(int, int, long, long)} with a given window and a per-report hook (training thread). */
+    public static Flow<Staged, WindowReport, NotUsed> metrics(TrainingMetrics window, long reportEvery,
+                                                              Consumer<WindowReport> onReport) {
+        return Flow.<Staged>create().statefulMap(
+                () -> new Window(window),
+                (w, b) -> Pair.create(w, w.add(b, reportEvery).map(r -> {
+                    onReport.accept(r);
+                    return r;
+                })),
+                w -> {
+                    if (w.metrics.windowRows() > 0 || w.reports == 0) {
+                        WindowReport r = w.report(true);
+                        onReport.accept(r);
+                        return Optional.of(Optional.of(r));
+                    }
+                    return Optional.empty();
+                })
                 .filter(Optional::isPresent)
                 .map(Optional::get)
                 .named("metrics-aggregation");
@@ -101,7 +137,13 @@ public final class TrainingStages {
             this.metrics = metrics;
         }
 
-        Optional<WindowReport> add(EncodedBatch b, long reportEvery) {
+        Optional<WindowReport> add(Staged staged, long reportEvery) {
+            if (staged.control() != null) {
+                // every batch before the token is trained and counted: the barrier
+                staged.control().run();
+                return Optional.empty();
+            }
+            EncodedBatch b = staged.batch();
             metrics.add(b.x(), b.rows(), b.result());
             DecoderStatistics.SolveReport s = b.result().solve();
             if (s != null) {

@@ -33,6 +33,9 @@ public final class Validate {
 
     /** Returns the valid part of {@code c} (possibly {@code c} itself), or empty. */
     static Optional<Chunk> check(Chunk c, int expectedCols, StreamMeters meters, long[] logged) {
+        if (c.isControl()) {
+            return Optional.of(c);
+        }
         if (c.cols() != expectedCols) {
             meters.rejected("width", c.rows());
             if (shouldLog(logged, 0, c.rows())) {

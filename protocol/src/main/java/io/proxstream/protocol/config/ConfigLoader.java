@@ -33,6 +33,25 @@ public final class ConfigLoader {
         return JSON;
     }
 
+    /**
+     * Builds a config from its defaults and a JSON document of overrides (e.g. a request body);
+     * {@code origin} names the document in errors.
+     */
+    public static <T> T loadJson(Class<T> type, T defaults, String json, String origin) {
+        JsonNode doc;
+        try {
+            doc = JSON.readTree(json);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(origin + " is not valid JSON: " + e.getMessage(), e);
+        }
+        if (doc == null || !doc.isObject()) {
+            throw new IllegalArgumentException(origin + " is not a JSON object");
+        }
+        ObjectNode tree = JSON.valueToTree(defaults);
+        merge(tree, (ObjectNode) doc, "", origin);
+        return convert(type, tree);
+    }
+
     public static <T> T load(Class<T> type, T defaults, Iterable<Path> files, Map<String, String> overrides) {
         ObjectNode tree = JSON.valueToTree(defaults);
         for (Path f : files) {
@@ -50,6 +69,10 @@ public final class ConfigLoader {
         for (Map.Entry<String, String> o : overrides.entrySet()) {
             set(tree, o.getKey(), o.getValue());
         }
+        return convert(type, tree);
+    }
+
+    private static <T> T convert(Class<T> type, ObjectNode tree) {
         try {
             return JSON.treeToValue(tree, type);
         } catch (ValueInstantiationException e) {

@@ -2,9 +2,9 @@ package io.proxstream.protocol.format;
 
 import java.nio.ByteBuffer;
 
-/** Element types of activation files, with their conversion to float32 (little-endian). */
+/** Element types of tensor files, with the conversion of the float types to float32 (little-endian). */
 public enum ElementType {
-    F32(4), F64(8), F16(2), BF16(2);
+    F32(4), F64(8), F16(2), BF16(2), I64(8);
 
     private final int bytes;
 
@@ -23,6 +23,7 @@ public enum ElementType {
             case F64 -> (float) b.getDouble();
             case F16 -> halfToFloat(b.getShort());
             case BF16 -> Float.intBitsToFloat((b.getShort() & 0xffff) << 16);
+            case I64 -> throw new IllegalStateException("I64 is not a float type");
         };
     }
 

@@ -14,4 +14,9 @@ public final class FormatException extends IOException {
     public FormatException(Path file, String reason) {
         super(file + ": " + reason);
     }
+
+    /** For inputs that are not files (a request body, a frame): {@code name} says which. */
+    public FormatException(String name, String reason) {
+        super(name + ": " + reason);
+    }
 }

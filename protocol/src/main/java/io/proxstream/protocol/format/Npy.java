@@ -30,7 +30,7 @@ public final class Npy {
     }
 
     /** Parses the header at the start of {@code ch}; {@code name} is used in error messages. */
-    public static Header readHeader(FileChannel ch, Path name) throws IOException {
+    public static Header readHeader(ByteSource ch, String name) throws IOException {
         ByteBuffer pre = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
         readFully(ch, pre, 0, name, "header");
         for (int i = 0; i < MAGIC.length; i++) {
@@ -76,7 +76,7 @@ public final class Npy {
         return new Header(type, order, shape, mf.group(1).equals("True"), start + headerLen);
     }
 
-    private static void readFully(FileChannel ch, ByteBuffer b, long pos, Path name, String what) throws IOException {
+    private static void readFully(ByteSource ch, ByteBuffer b, long pos, String name, String what) throws IOException {
         while (b.hasRemaining()) {
             int n = ch.read(b, pos + b.position());
             if (n < 0) {
@@ -88,7 +88,36 @@ public final class Npy {
 
     /** Opens a 2-D float .npy file for streaming; validates the header and the file size. */
     public static RowReader open(Path file) throws IOException {
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+        return open(ByteSource.of(FileChannel.open(file, StandardOpenOption.READ)), file.toString());
+    }
+
+    /** Reads a whole .npy body held in memory (e.g. an HTTP request); {@code name} is used in errors. */
+    public static float[] decode(byte[] body, String name, int[] shapeOut) throws IOException {
+        try (RowReader r = open(ByteSource.of(body), name)) {
+            return readRemaining(r, name, shapeOut);
+        }
+    }
+
+    /** Reads all rows of {@code r} into one array; {@code shapeOut} receives rows and cols. */
+    static float[] readRemaining(RowReader r, String name, int[] shapeOut) throws IOException {
+        long n = r.rows() * r.cols();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new FormatException(name, "too large to load at once (" + n + " values)");
+        }
+        float[] out = new float[(int) n];
+        int off = 0;
+        int got;
+        float[] buf = new float[4096 * r.cols()];
+        while ((got = r.read(buf, 4096)) > 0) {
+            System.arraycopy(buf, 0, out, off, got * r.cols());
+            off += got * r.cols();
+        }
+        shapeOut[0] = (int) r.rows();
+        shapeOut[1] = r.cols();
+        return out;
+    }
+
+    static RowReader open(ByteSource ch, String file) throws IOException {
         try {
             Header h = readHeader(ch, file);
             if (h.shape().length != 2) {
@@ -118,19 +147,7 @@ public final class Npy {
     /** Reads a whole 2-D .npy file into memory. */
     public static float[] readAll(Path file) throws IOException {
         try (RowReader r = open(file)) {
-            long n = r.rows() * r.cols();
-            if (n > Integer.MAX_VALUE - 8) {
-                throw new FormatException(file, "too large to load at once (" + n + " values); stream it instead");
-            }
-            float[] out = new float[(int) n];
-            float[] buf = new float[4096 * r.cols()];
-            int off = 0;
-            int got;
-            while ((got = r.read(buf, 4096)) > 0) {
-                System.arraycopy(buf, 0, out, off, got * r.cols());
-                off += got * r.cols();
-            }
-            return out;
+            return readRemaining(r, file.toString(), new int[2]);
         }
     }
 
@@ -207,8 +224,8 @@ public final class Npy {
 
     /** Streams rows from a channel at a fixed offset, converting to float. */
     static final class ChannelRowReader implements RowReader {
-        private final FileChannel ch;
-        private final Path name;
+        private final ByteSource ch;
+        private final String name;
         private final long rows;
         private final int cols;
         private final ElementType type;
@@ -217,7 +234,7 @@ public final class Npy {
         private long next;
         private ByteBuffer buf = ByteBuffer.allocate(0);
 
-        ChannelRowReader(FileChannel ch, Path name, long offset, long rows, int cols, ElementType type, ByteOrder order) {
+        ChannelRowReader(ByteSource ch, String name, long offset, long rows, int cols, ElementType type, ByteOrder order) {
             this.ch = ch;
             this.name = name;
             this.pos = offset;

@@ -56,7 +56,7 @@ public final class Safetensors {
     public record Header(Map<String, Info> tensors, Map<String, String> metadata, long dataStart) {
     }
 
-    public static Header readHeader(FileChannel ch, Path name) throws IOException {
+    public static Header readHeader(ByteSource ch, String name) throws IOException {
         long size = ch.size();
         if (size < 8) {
             throw new FormatException(name, "truncated: " + size + " bytes, a .safetensors file starts with an 8-byte header length");
@@ -100,7 +100,7 @@ public final class Safetensors {
         return new Header(tensors, meta, dataStart);
     }
 
-    private static Info info(Path file, String tensor, JsonNode node, long dataLen) throws FormatException {
+    private static Info info(String file, String tensor, JsonNode node, long dataLen) throws FormatException {
         JsonNode dt = node.get("dtype");
         JsonNode sh = node.get("shape");
         JsonNode off = node.get("data_offsets");
@@ -112,8 +112,9 @@ public final class Safetensors {
             case "F64" -> ElementType.F64;
             case "F16" -> ElementType.F16;
             case "BF16" -> ElementType.BF16;
+            case "I64" -> ElementType.I64;
             default -> throw new FormatException(file, "tensor '" + tensor + "' has dtype " + dt.asText()
-                    + "; need F32, F64, F16 or BF16");
+                    + "; need F32, F64, F16, BF16 or I64");
         };
         long[] shape = new long[sh.size()];
         long count = 1;
@@ -139,10 +140,13 @@ public final class Safetensors {
 
     /** Reads every tensor of a file into memory. */
     public static Map<String, Tensor> readAll(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            Header h = readHeader(ch, file);
+        try (ByteSource ch = ByteSource.of(FileChannel.open(file, StandardOpenOption.READ))) {
+            Header h = readHeader(ch, file.toString());
             Map<String, Tensor> out = new LinkedHashMap<>();
             for (Info i : h.tensors().values()) {
+                if (i.type() == ElementType.I64) {
+                    throw new FormatException(file, "tensor '" + i.name() + "' is I64, not a float tensor");
+                }
                 long n = i.elements();
                 if (n > Integer.MAX_VALUE - 8) {
                     throw new FormatException(file, "tensor '" + i.name() + "' too large to load at once");
@@ -150,7 +154,7 @@ public final class Safetensors {
                 float[] data = new float[(int) n];
                 int cols = i.shape().length == 0 ? 1 : (int) Math.max(1, i.shape()[i.shape().length - 1]);
                 long rows = cols == 0 ? 0 : n / cols;
-                RowReader r = new Npy.ChannelRowReader(ch, file, h.dataStart() + i.begin(), rows, cols, i.type(), ByteOrder.LITTLE_ENDIAN);
+                RowReader r = new Npy.ChannelRowReader(ch, file.toString(), h.dataStart() + i.begin(), rows, cols, i.type(), ByteOrder.LITTLE_ENDIAN);
                 float[] buf = new float[1024 * cols];
                 int off = 0;
                 int got;
@@ -166,8 +170,8 @@ public final class Safetensors {
 
     /** Reads the metadata map only. */
     public static Map<String, String> readMetadata(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return readHeader(ch, file).metadata();
+        try (ByteSource ch = ByteSource.of(FileChannel.open(file, StandardOpenOption.READ))) {
+            return readHeader(ch, file.toString()).metadata();
         }
     }
 
@@ -176,7 +180,17 @@ public final class Safetensors {
      * one tensor.
      */
     public static RowReader openRows(Path file, String tensor) throws IOException {
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+        return openRows(ByteSource.of(FileChannel.open(file, StandardOpenOption.READ)), file.toString(), tensor);
+    }
+
+    /** Reads one 2-D tensor of a .safetensors body held in memory (e.g. an HTTP request). */
+    public static float[] decodeRows(byte[] body, String name, String tensor, int[] shapeOut) throws IOException {
+        try (RowReader r = openRows(ByteSource.of(body), name, tensor)) {
+            return Npy.readRemaining(r, name, shapeOut);
+        }
+    }
+
+    static RowReader openRows(ByteSource ch, String file, String tensor) throws IOException {
         try {
             Header h = readHeader(ch, file);
             Info i;
@@ -192,6 +206,9 @@ public final class Safetensors {
                     throw new FormatException(file, "no tensor '" + tensor + "'; has " + h.tensors().keySet());
                 }
             }
+            if (i.type() == ElementType.I64) {
+                throw new FormatException(file, "tensor '" + i.name() + "' is I64, not a float tensor");
+            }
             if (i.shape().length != 2) {
                 throw new FormatException(file, "tensor '" + i.name() + "' has shape " + java.util.Arrays.toString(i.shape())
                         + "; expected 2-D [rows, cols]");
@@ -205,6 +222,192 @@ public final class Safetensors {
             ch.close();
             throw e;
         }
+    }
+
+    /** Metadata key of the CRC-32C of the data section written by {@link #writeArrays}. */
+    public static final String CHECKSUM_KEY = "proxstream.crc32c";
+
+    /**
+     * An array of one of the exact types F32 ({@code float[]}), F64 ({@code double[]}) or I64
+     * ({@code long[]}) with its shape.
+     */
+    public record Array(ElementType type, long[] shape, Object data) {
+        public Array {
+            long n = 1;
+            for (long s : shape) {
+                n *= s;
+            }
+            int len = switch (type) {
+                case F32 -> ((float[]) data).length;
+                case F64 -> ((double[]) data).length;
+                case I64 -> ((long[]) data).length;
+                default -> throw new IllegalArgumentException("arrays are F32, F64 or I64, not " + type);
+            };
+            if (n != len) {
+                throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape) + " does not hold " + len + " values");
+            }
+        }
+
+        public static Array of(float[] a) {
+            return new Array(ElementType.F32, new long[] {a.length}, a);
+        }
+
+        public static Array of(double[] a) {
+            return new Array(ElementType.F64, new long[] {a.length}, a);
+        }
+
+        public static Array of(long[] a) {
+            return new Array(ElementType.I64, new long[] {a.length}, a);
+        }
+
+        long bytes() {
+            return switch (type) {
+                case F32 -> 4L * ((float[]) data).length;
+                case F64 -> 8L * ((double[]) data).length;
+                default -> 8L * ((long[]) data).length;
+            };
+        }
+    }
+
+    /**
+     * Writes arrays of exact types with metadata, atomically, adding the CRC-32C of the data section
+     * under {@link #CHECKSUM_KEY} so that {@link #readArrays} detects corruption and truncation.
+     */
+    public static void writeArrays(Path file, Map<String, Array> arrays, Map<String, String> metadata) throws IOException {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        forEachChunk(arrays, (buf, len) -> crc.update(buf, 0, len));
+        Map<String, String> meta = new LinkedHashMap<>(metadata);
+        meta.put(CHECKSUM_KEY, Long.toHexString(crc.getValue()));
+        ObjectNode header = JSON.createObjectNode();
+        ObjectNode m = header.putObject("__metadata__");
+        meta.forEach(m::put);
+        long offset = 0;
+        for (Map.Entry<String, Array> e : arrays.entrySet()) {
+            ObjectNode t = header.putObject(e.getKey());
+            t.put("dtype", e.getValue().type().name());
+            var shape = t.putArray("shape");
+            for (long sdim : e.getValue().shape()) {
+                shape.add(sdim);
+            }
+            var off = t.putArray("data_offsets");
+            off.add(offset);
+            off.add(offset + e.getValue().bytes());
+            offset += e.getValue().bytes();
+        }
+        byte[] padded = paddedHeader(header);
+        AtomicFiles.write(file, out -> {
+            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length).array());
+            out.write(padded);
+            forEachChunk(arrays, (buf, len) -> out.write(buf, 0, len));
+        });
+    }
+
+    @FunctionalInterface
+    private interface ChunkSink {
+        void accept(byte[] buf, int len) throws IOException;
+    }
+
+    private static void forEachChunk(Map<String, Array> arrays, ChunkSink sink) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+        for (Array a : arrays.values()) {
+            switch (a.type()) {
+                case F32 -> {
+                    for (float v : (float[]) a.data()) {
+                        if (buf.remaining() < 8) {
+                            sink.accept(buf.array(), buf.position());
+                            buf.clear();
+                        }
+                        buf.putFloat(v);
+                    }
+                }
+                case F64 -> {
+                    for (double v : (double[]) a.data()) {
+                        if (buf.remaining() < 8) {
+                            sink.accept(buf.array(), buf.position());
+                            buf.clear();
+                        }
+                        buf.putDouble(v);
+                    }
+                }
+                default -> {
+                    for (long v : (long[]) a.data()) {
+                        if (buf.remaining() < 8) {
+                            sink.accept(buf.array(), buf.position());
+                            buf.clear();
+                        }
+                        buf.putLong(v);
+                    }
+                }
+            }
+        }
+        sink.accept(buf.array(), buf.position());
+    }
+
+    /** Arrays and metadata read back with their exact types; the checksum is verified when present. */
+    public record Contents(Map<String, Array> arrays, Map<String, String> metadata) {
+    }
+
+    /** Reads a file written by {@link #writeArrays} (or any F32/F64/I64 file), verifying its checksum. */
+    public static Contents readArrays(Path file) throws IOException {
+        try (ByteSource ch = ByteSource.of(FileChannel.open(file, StandardOpenOption.READ))) {
+            Header h = readHeader(ch, file.toString());
+            long end = 0;
+            for (Info i : h.tensors().values()) {
+                end = Math.max(end, i.end());
+            }
+            java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+            Map<String, Array> out = new LinkedHashMap<>();
+            for (Info i : h.tensors().values()) {
+                long n = i.elements();
+                if (n > Integer.MAX_VALUE - 8) {
+                    throw new FormatException(file, "tensor '" + i.name() + "' too large to load at once");
+                }
+                ByteBuffer b = ByteBuffer.allocate((int) (i.end() - i.begin())).order(ByteOrder.LITTLE_ENDIAN);
+                while (b.hasRemaining()) {
+                    if (ch.read(b, h.dataStart() + i.begin() + b.position()) < 0) {
+                        throw new FormatException(file, "truncated in tensor '" + i.name() + "'");
+                    }
+                }
+                crc.update(b.array());
+                b.flip();
+                Object data = switch (i.type()) {
+                    case F64 -> {
+                        double[] a = new double[(int) n];
+                        b.asDoubleBuffer().get(a);
+                        yield a;
+                    }
+                    case I64 -> {
+                        long[] a = new long[(int) n];
+                        b.asLongBuffer().get(a);
+                        yield a;
+                    }
+                    default -> {
+                        float[] a = new float[(int) n];
+                        for (int k = 0; k < n; k++) {
+                            a[k] = i.type().read(b);
+                        }
+                        yield a;
+                    }
+                };
+                ElementType t = i.type() == ElementType.F64 || i.type() == ElementType.I64 ? i.type() : ElementType.F32;
+                out.put(i.name(), new Array(t, i.shape(), data));
+            }
+            String expected = h.metadata().get(CHECKSUM_KEY);
+            if (expected != null && !expected.equals(Long.toHexString(crc.getValue()))) {
+                throw new FormatException(file, "checksum mismatch (stored " + expected + ", computed "
+                        + Long.toHexString(crc.getValue()) + "): the file is corrupt");
+            }
+            return new Contents(out, h.metadata());
+        }
+    }
+
+    private static byte[] paddedHeader(ObjectNode header) throws IOException {
+        byte[] json = JSON.writeValueAsBytes(header);
+        int pad = (8 - json.length % 8) % 8;
+        byte[] padded = new byte[json.length + pad];
+        System.arraycopy(json, 0, padded, 0, json.length);
+        java.util.Arrays.fill(padded, json.length, padded.length, (byte) ' ');
+        return padded;
     }
 
     /** Writes float32 tensors (in map order) and metadata, atomically. */
@@ -228,11 +431,7 @@ public final class Safetensors {
             off.add(offset + len);
             offset += len;
         }
-        byte[] json = JSON.writeValueAsBytes(header);
-        int pad = (8 - json.length % 8) % 8;
-        byte[] padded = new byte[json.length + pad];
-        System.arraycopy(json, 0, padded, 0, json.length);
-        java.util.Arrays.fill(padded, json.length, padded.length, (byte) ' ');
+        byte[] padded = paddedHeader(header);
         AtomicFiles.write(file, out -> {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length);
             out.write(len.array());

@@ -98,4 +98,33 @@ class SafetensorsTest {
         assertTrue(e.getMessage().contains(fragment) && e.getMessage().contains(p.getFileName().toString()),
                 "message '" + e.getMessage() + "' should name the file and say '" + fragment + "'");
     }
+
+    @Test
+    void exactTypedArraysRoundTripAndCorruptionIsDetected() throws IOException {
+        Map<String, Safetensors.Array> a = new LinkedHashMap<>();
+        a.put("f", new Safetensors.Array(ElementType.F32, new long[] {2, 2}, new float[] {1, -2, 3.5f, Float.MIN_VALUE}));
+        a.put("d", Safetensors.Array.of(new double[] {Math.PI, -1e-300, 1e300}));
+        a.put("l", Safetensors.Array.of(new long[] {Long.MAX_VALUE, -7}));
+        Path p = tmp.resolve("ckpt.safetensors");
+        Safetensors.writeArrays(p, a, Map.of("algorithm", "pam"));
+        Safetensors.Contents back = Safetensors.readArrays(p);
+        assertArrayEquals((float[]) a.get("f").data(), (float[]) back.arrays().get("f").data(), 0f);
+        assertArrayEquals(new long[] {2, 2}, back.arrays().get("f").shape());
+        assertArrayEquals((double[]) a.get("d").data(), (double[]) back.arrays().get("d").data(), 0.0);
+        assertArrayEquals((long[]) a.get("l").data(), (long[]) back.arrays().get("l").data());
+        assertEquals("pam", back.metadata().get("algorithm"));
+        assertTrue(back.metadata().containsKey(Safetensors.CHECKSUM_KEY));
+
+        byte[] bytes = Files.readAllBytes(p);
+        byte[] flipped = bytes.clone();
+        flipped[flipped.length - 3] ^= 0x10;
+        Path bad = tmp.resolve("flipped.safetensors");
+        Files.write(bad, flipped);
+        IOException e = assertThrows(IOException.class, () -> Safetensors.readArrays(bad));
+        assertTrue(e.getMessage().contains("checksum mismatch") && e.getMessage().contains("flipped.safetensors"), e.getMessage());
+        Path cut = tmp.resolve("cut.safetensors");
+        Files.write(cut, java.util.Arrays.copyOf(bytes, bytes.length - 9));
+        e = assertThrows(IOException.class, () -> Safetensors.readArrays(cut));
+        assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+    }
 }

@@ -88,6 +88,17 @@ public final class Adam {
         this.step = t;
     }
 
+    /** Adds the moments of {@code state} under {@code prefix + ".m1"} / {@code ".m2"}. */
+    public static void saveMoments(TrainerState.Builder b, String prefix, State state) {
+        b.put(prefix + ".m1", state.m1).put(prefix + ".m2", state.m2);
+    }
+
+    /** Loads moments written by {@link #saveMoments}. */
+    public static void loadMoments(TrainerState s, String prefix, State state) {
+        s.copy(prefix + ".m1", state.m1);
+        s.copy(prefix + ".m2", state.m2);
+    }
+
     /** Starts a new step: all parameter blocks updated until the next call share its bias correction. */
     public void beginStep() {
         step++;

@@ -16,7 +16,8 @@ public final class AdamTrainer implements SaeTrainer {
     private final Adam.State bEncState;
     private final Adam.State wDecState;
     private final Adam.State bDecState;
-    private long samples;
+    /** Written by the training thread, read by monitors: volatile. */
+    private volatile long samples;
 
     public AdamTrainer(SaeModel model, Adam.Options options) {
         this.model = Objects.requireNonNull(model, "model");
@@ -69,6 +70,34 @@ public final class AdamTrainer implements SaeTrainer {
     @Override
     public StepResult decoderStage(EncodedBatch batch) {
         return batch.result();
+    }
+
+    @Override
+    public TrainerState snapshot() {
+        TrainerState.Builder b = new TrainerState.Builder(algorithm());
+        model.saveTo(b);
+        Adam.saveMoments(b, "adam.W_enc", wEncState);
+        Adam.saveMoments(b, "adam.b_enc", bEncState);
+        if (wDecState != null) {
+            Adam.saveMoments(b, "adam.W_dec", wDecState);
+        }
+        Adam.saveMoments(b, "adam.b_dec", bDecState);
+        b.put("adam.steps", adam.steps()).put("samples", samples);
+        return b.build();
+    }
+
+    @Override
+    public void restore(TrainerState s) {
+        s.requireAlgorithm(algorithm());
+        model.loadFrom(s);
+        Adam.loadMoments(s, "adam.W_enc", wEncState);
+        Adam.loadMoments(s, "adam.b_enc", bEncState);
+        if (wDecState != null) {
+            Adam.loadMoments(s, "adam.W_dec", wDecState);
+        }
+        Adam.loadMoments(s, "adam.b_dec", bDecState);
+        adam.setSteps(s.counter("adam.steps"));
+        samples = s.counter("samples");
     }
 
     @Override

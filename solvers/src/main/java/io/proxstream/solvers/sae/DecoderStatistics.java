@@ -226,6 +226,26 @@ public final class DecoderStatistics {
         scale = 1.0;
     }
 
+    /** Adds the statistics at true scale under {@code stats.*}. */
+    public void saveTo(TrainerState.Builder b) {
+        foldScale();
+        b.put("stats.zz", zz).put("stats.zx", zx).put("stats.z", z).put("stats.x", x)
+                .put("stats.n_xx", new double[] {n, xx});
+    }
+
+    /** Loads statistics written by {@link #saveTo}. */
+    public void loadFrom(TrainerState s) {
+        s.copy("stats.zz", zz);
+        s.copy("stats.zx", zx);
+        s.copy("stats.z", z);
+        s.copy("stats.x", x);
+        double[] nxx = new double[2];
+        s.copy("stats.n_xx", nxx);
+        n = nxx[0];
+        xx = nxx[1];
+        scale = 1.0;
+    }
+
     /** {@code (S_zz)_{ij}} at true scale. */
     public double zz(int i, int j) {
         return zz[i * m + j] * scale;

@@ -100,7 +100,8 @@ public final class PamSgdTrainer implements SaeTrainer {
     private final float[] wEncAnchor;
     private final float[] bEncAnchor;
     private int batchesSinceSolve;
-    private long samples;
+    /** Written by the training thread, read by monitors: volatile. */
+    private volatile long samples;
 
     public PamSgdTrainer(SaeModel model, Options options) {
         if (model.spec().tied()) {
@@ -265,6 +266,41 @@ public final class PamSgdTrainer implements SaeTrainer {
             stats.accumulate(sparse.codes(), buf, to - from);
         }
         return stats.solveInto(model, options.rho(), options.muDec(), options.holdUnfired());
+    }
+
+    @Override
+    public TrainerState snapshot() {
+        TrainerState.Builder b = new TrainerState.Builder(algorithm());
+        model.saveTo(b);
+        Adam.saveMoments(b, "adam.W_enc", wEncState);
+        Adam.saveMoments(b, "adam.b_enc", bEncState);
+        if (wEncAnchor != null) {
+            b.put("anchor.W_enc", wEncAnchor);
+        }
+        if (bEncAnchor != null) {
+            b.put("anchor.b_enc", bEncAnchor);
+        }
+        stats.saveTo(b);
+        b.put("adam.steps", adam.steps()).put("samples", samples).put("batchesSinceSolve", batchesSinceSolve);
+        return b.build();
+    }
+
+    @Override
+    public void restore(TrainerState s) {
+        s.requireAlgorithm(algorithm());
+        model.loadFrom(s);
+        Adam.loadMoments(s, "adam.W_enc", wEncState);
+        Adam.loadMoments(s, "adam.b_enc", bEncState);
+        if (wEncAnchor != null) {
+            s.copy("anchor.W_enc", wEncAnchor);
+        }
+        if (bEncAnchor != null) {
+            s.copy("anchor.b_enc", bEncAnchor);
+        }
+        stats.loadFrom(s);
+        adam.setSteps(s.counter("adam.steps"));
+        samples = s.counter("samples");
+        batchesSinceSolve = (int) s.counter("batchesSinceSolve");
     }
 
     @Override

@@ -169,6 +169,25 @@ public final class SaeModel {
         encoderChanged();
     }
 
+    /** Adds the parameters to a state under {@code W_enc}, {@code b_enc}, {@code W_dec}, {@code b_dec} (latent-major). */
+    public void saveTo(TrainerState.Builder b) {
+        b.put("W_enc", wEnc).put("b_enc", bEnc).put("b_dec", bDec);
+        if (!spec.tied()) {
+            b.put("W_dec", wDec);
+        }
+    }
+
+    /** Loads the parameters written by {@link #saveTo}. */
+    public void loadFrom(TrainerState s) {
+        s.copy("W_enc", wEnc);
+        s.copy("b_enc", bEnc);
+        s.copy("b_dec", bDec);
+        if (!spec.tied()) {
+            s.copy("W_dec", wDec);
+        }
+        encoderChanged();
+    }
+
     /** True if every parameter is finite. */
     public boolean isFinite() {
         return finite(wEnc) && finite(bEnc) && finite(wDec) && finite(bDec);

@@ -31,6 +31,15 @@ public interface SaeTrainer extends AutoCloseable {
     /** Samples consumed so far. */
     long samplesSeen();
 
+    /**
+     * A copy of the trainer's complete state (call between steps, on the trainer's thread).
+     * Restoring it into a fresh trainer of the same kind and shape continues training exactly.
+     */
+    TrainerState snapshot();
+
+    /** Replaces the trainer's state (model included) by {@code state}. */
+    void restore(TrainerState state);
+
     @Override
     void close();
 }

@@ -75,6 +75,23 @@ public final class TrainingMetrics {
         }
     }
 
+    /** Adds the dead-latent tracker under {@code metrics.*} (the report window itself is not kept). */
+    public void saveTo(TrainerState.Builder b) {
+        b.put("metrics.lastFired", lastFired).put("metrics.samples", samples);
+    }
+
+    /** Loads the dead-latent tracker written by {@link #saveTo}, if present. */
+    public void loadFrom(TrainerState s) {
+        if (s.longs().containsKey("metrics.lastFired")) {
+            long[] lf = s.longs().get("metrics.lastFired");
+            if (lf.length != m) {
+                throw new IllegalArgumentException("metrics state has " + lf.length + " latents, expected " + m);
+            }
+            System.arraycopy(lf, 0, lastFired, 0, m);
+            samples = s.counter("metrics.samples");
+        }
+    }
+
     /** Samples added so far. */
     public long samples() {
         return samples;

@@ -1,0 +1,390 @@
+package io.proxstream.actors.serve;
+
+import io.proxstream.actors.stream.Chunk;
+import io.proxstream.actors.stream.TrainingStages;
+import io.proxstream.actors.stream.WindowReport;
+import io.proxstream.actors.train.SaeModelFiles;
+import io.proxstream.actors.train.Trainers;
+import io.proxstream.monitoring.IngestMeters;
+import io.proxstream.monitoring.Meters;
+import io.proxstream.monitoring.SaeRunMeters;
+import io.proxstream.monitoring.StreamMeters;
+import io.proxstream.protocol.config.ConfigLoader;
+import io.proxstream.protocol.config.RunConfig;
+import io.proxstream.solvers.sae.SaeModel;
+import io.proxstream.solvers.sae.SaeTrainer;
+import io.proxstream.solvers.sae.TrainerState;
+import io.proxstream.solvers.sae.TrainingMetrics;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.typed.javadsl.ActorSink;
+
+/**
+ * One served run: owns its trainer, its training stream (fed by a bounded queue that the ingest
+ * endpoints fill through the run's {@link RunHandle}) and its checkpoints.
+ *
+ * <p>Checkpoints are snapshots taken on the training thread between steps: periodically, at the
+ * first report after every {@code checkpointEvery} vectors (skipped while the previous one is still
+ * being written), and on demand through a control token that travels down the stream behind the
+ * data already queued. Files are written by a single writer thread. Stopping completes the queue;
+ * when the stream has drained, the trainer is idle and the final checkpoint is written from here.
+ * On start the run resumes from its newest intact checkpoint.
+ */
+public final class RunActor extends AbstractBehavior<RunActor.Command> {
+
+    /** The run's protocol; local only. */
+    public sealed interface Command extends NoSerializationVerificationNeeded {
+    }
+
+    /** Stops the run after the data already queued is trained; replies once the final checkpoint is written. */
+    public record Stop(ActorRef<StatusReply<RunStatus>> replyTo) implements Command {
+    }
+
+    /** Writes the SAELens export of the model as trained on everything queued so far; replies with the directory. */
+    public record Export(ActorRef<StatusReply<String>> replyTo) implements Command {
+    }
+
+    /** Writes a checkpoint now (behind the queued data); replies with the file. */
+    public record Checkpoint(ActorRef<StatusReply<String>> replyTo) implements Command {
+    }
+
+    record Started(ActorRef<Ack> replyTo) implements Command {
+    }
+
+    record Window(WindowReport report, ActorRef<Ack> replyTo) implements Command {
+    }
+
+    enum Completed implements Command { INSTANCE }
+
+    record Failed(Throwable cause) implements Command {
+    }
+
+    private enum Purpose { CHECKPOINT, FINAL, EXPORT }
+
+    private record SnapshotTaken(TrainerState state, long samples, Purpose purpose, ActorRef<StatusReply<String>> replyTo)
+            implements Command {
+    }
+
+    private record Written(Purpose purpose, long samples, String path, String error, ActorRef<StatusReply<String>> replyTo)
+            implements Command {
+    }
+
+    /** Acknowledgement to the stream. */
+    enum Ack implements NoSerializationVerificationNeeded { INSTANCE }
+
+    private final RunConfig config;
+    private final Path dir;
+    private final SaeTrainer trainer;
+    private final TrainingMetrics window;
+    private final CheckpointStore store;
+    private final ExecutorService writer;
+    private final SaeRunMeters runMeters;
+    private final IngestMeters ingestMeters;
+    private final RunHandle handle;
+    private final long startNanos = System.nanoTime();
+    private final AtomicBoolean writing = new AtomicBoolean();
+    private final AtomicLong lastCheckpointSamples = new AtomicLong();
+    /** Samples trained, published by the training thread at each report. */
+    private final AtomicLong trained = new AtomicLong();
+    private final List<ActorRef<StatusReply<RunStatus>>> stopping = new ArrayList<>();
+    private String state = "TRAINING";
+    private String error = "";
+    private String resumedFrom = "";
+    private String lastCheckpoint = "";
+    private WindowReport last;
+    private long lastIngestRows;
+    private double lastPointSeconds;
+
+    /** Hears whether the run started. */
+    public interface StartListener {
+        /** The stream runs; called before any message is processed. */
+        void started(RunHandle handle);
+
+        /** The run could not start (unreadable initFrom, ...). */
+        void failed(Throwable cause);
+    }
+
+    public static Behavior<Command> create(RunConfig config, Path runDir, Meters meters, int historyPoints,
+                                           StartListener listener) {
+        return Behaviors.setup(ctx -> {
+            try {
+                return new RunActor(ctx, config, runDir, meters, historyPoints, listener);
+            } catch (Exception | Error e) {
+                listener.failed(e);
+                throw e;
+            }
+        });
+    }
+
+    private RunActor(ActorContext<Command> ctx, RunConfig config, Path dir, Meters meters, int historyPoints,
+                     StartListener listener) throws IOException {
+        super(ctx);
+        this.config = config;
+        this.dir = dir;
+        this.store = new CheckpointStore(dir.resolve("checkpoints"), config.keepCheckpoints());
+        SaeModel model = Trainers.initialModel(config.sae(), config.trainer(), config.inputDim(), config.seed());
+        this.trainer = Trainers.create(config.trainer(), model);
+        this.window = new TrainingMetrics(config.inputDim(), config.sae().latents(), config.deadWindow());
+        Optional<CheckpointStore.Loaded> loaded = store.loadLatest(
+                skipped -> ctx.getLog().warn("run {}: skipping unreadable checkpoint {}", config.name(), skipped));
+        if (loaded.isPresent()) {
+            TrainerState s = loaded.get().state();
+            trainer.restore(s);
+            window.loadFrom(s);
+            resumedFrom = loaded.get().file().getFileName().toString();
+            lastCheckpoint = resumedFrom;
+            lastCheckpointSamples.set(trainer.samplesSeen());
+            trained.set(trainer.samplesSeen());
+            ctx.getLog().info("run {}: resumed from {} at {} samples", config.name(), resumedFrom, trainer.samplesSeen());
+        } else if (!config.initFrom().isBlank()) {
+            SaeModel init = SaeModelFiles.read(Path.of(config.initFrom()));
+            if (!init.spec().withTied(model.spec().tied()).equals(model.spec())) {
+                throw new IllegalArgumentException("initFrom " + config.initFrom() + " holds " + init.spec()
+                        + ", the run needs " + model.spec());
+            }
+            model.copyFrom(init.spec().tied() == model.spec().tied() ? init : SaeModel.of(model.spec(),
+                    init.encoderWeights(), init.encoderBias(), init.decoderWeights(), init.decoderBias()));
+            ctx.getLog().info("run {}: initialised from {}", config.name(), config.initFrom());
+        }
+        this.writer = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "checkpoint-writer-" + config.name());
+            t.setDaemon(true);
+            return t;
+        });
+        this.runMeters = new SaeRunMeters(meters.registry(), config.name(), trainer.algorithm());
+        StreamMeters streamMeters = new StreamMeters(meters.registry(), config.name());
+        long budgetBytes = config.queueBytes();
+        ByteBudget budget = new ByteBudget(budgetBytes, Scheduler.SHARED);
+        this.ingestMeters = new IngestMeters(meters.registry(), config.name(), budget::reserved);
+        Pair<BoundedSourceQueue<Chunk>, Source<Chunk, org.apache.pekko.NotUsed>> q =
+                Source.<Chunk>queue(4096).preMaterialize(ctx.getSystem());
+        this.handle = new RunHandle(config, dir, ctx.getSelf(), budget, q.first(), ingestMeters, new History(historyPoints),
+                trainer::samplesSeen);
+        Source<Chunk, org.apache.pekko.NotUsed> fed = q.second().map(c -> {
+            if (!c.isControl()) {
+                budget.release(4L * c.rows() * c.cols());
+            }
+            return c;
+        });
+        ActorRef<Command> self = ctx.getSelf();
+        TrainingStages.graph(fed, trainer, config.batchSize(), 0, 0, config.reportEvery(), window, this::onReportTrainingThread,
+                        streamMeters)
+                .to(ActorSink.<WindowReport, Command, Ack>actorRefWithBackpressure(self,
+                        (replyTo, r) -> new Window(r, replyTo), Started::new, Ack.INSTANCE, Completed.INSTANCE, Failed::new))
+                .run(ctx.getSystem());
+        publish();
+        listener.started(handle);
+    }
+
+    /** Runs on the training thread at each report: the periodic checkpoint. */
+    private void onReportTrainingThread(WindowReport r) {
+        long samples = trainer.samplesSeen();
+        trained.set(samples);
+        if (samples - lastCheckpointSamples.get() >= config.checkpointEvery() && writing.compareAndSet(false, true)) {
+            lastCheckpointSamples.set(samples);
+            getContext().getSelf().tell(new SnapshotTaken(snapshot(), samples, Purpose.CHECKPOINT, null));
+        }
+    }
+
+    /** Trainer and dead-latent tracker; call on the training thread or when the stream is finished. */
+    private TrainerState snapshot() {
+        TrainerState.Builder m = new TrainerState.Builder(trainer.algorithm());
+        window.saveTo(m);
+        return CheckpointStore.merge(trainer.snapshot(), m.build());
+    }
+
+    public RunHandle handle() {
+        return handle;
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Started.class, this::onStarted)
+                .onMessage(Window.class, this::onWindow)
+                .onMessageEquals(Completed.INSTANCE, this::onCompleted)
+                .onMessage(Failed.class, this::onFailed)
+                .onMessage(Stop.class, this::onStop)
+                .onMessage(Export.class, this::onExport)
+                .onMessage(Checkpoint.class, this::onCheckpoint)
+                .onMessage(SnapshotTaken.class, this::onSnapshot)
+                .onMessage(Written.class, this::onWritten)
+                .onSignal(PostStop.class, s -> onPostStop())
+                .build();
+    }
+
+    private Behavior<Command> onStarted(Started s) {
+        s.replyTo().tell(Ack.INSTANCE);
+        return this;
+    }
+
+    private Behavior<Command> onWindow(Window w) {
+        last = w.report();
+        var m = last.metrics();
+        long reported = trained.get();
+        runMeters.report(m.loss(), m.mse(), m.fvu(), m.l0(), m.deadLatents(), m.vectorsPerSecond(), m.windowRows());
+        if (last.solves() > 0) {
+            runMeters.solve(last.solveMillis() / last.solves());
+        }
+        double seconds = (System.nanoTime() - startNanos) / 1e9;
+        long rows = handle.ingestedRows();
+        double ingestRate = seconds > lastPointSeconds ? (rows - lastIngestRows) / (seconds - lastPointSeconds) : 0;
+        lastIngestRows = rows;
+        lastPointSeconds = seconds;
+        handle.history().add(new History.Point(reported, seconds, m.loss(), m.fvu(), m.l0(), m.deadLatents(),
+                m.vectorsPerSecond(), ingestRate, (long) ingestMeters.rejectedTotal()));
+        publish();
+        w.replyTo().tell(Ack.INSTANCE);
+        return this;
+    }
+
+    private Behavior<Command> onCompleted() {
+        // the stream has drained: the trainer is idle, so it can be read from this thread
+        if (!state.equals("FAILED")) {
+            long samples = trainer.samplesSeen();
+            trained.set(samples);
+            TrainerState s = snapshot();
+            writer.submit(() -> write(Purpose.FINAL, samples, s, null));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onFailed(Failed f) {
+        state = "FAILED";
+        error = String.valueOf(f.cause());
+        getContext().getLog().error("run {}: training stream failed: {}", config.name(), error);
+        handle.stopAccepting();
+        publish();
+        stopping.forEach(r -> r.tell(StatusReply.error("run failed: " + error)));
+        stopping.clear();
+        return this;
+    }
+
+    private Behavior<Command> onStop(Stop s) {
+        if (state.equals("STOPPED") || state.equals("FAILED")) {
+            s.replyTo().tell(StatusReply.success(handle.status()));
+            return this;
+        }
+        stopping.add(s.replyTo());
+        if (state.equals("TRAINING")) {
+            state = "STOPPING";
+            handle.stopAccepting();
+            handle.completeQueue();
+            publish();
+        }
+        return this;
+    }
+
+    private Behavior<Command> onExport(Export e) {
+        return requestSnapshot(Purpose.EXPORT, e.replyTo());
+    }
+
+    private Behavior<Command> onCheckpoint(Checkpoint c) {
+        return requestSnapshot(Purpose.CHECKPOINT, c.replyTo());
+    }
+
+    private Behavior<Command> requestSnapshot(Purpose purpose, ActorRef<StatusReply<String>> replyTo) {
+        ActorRef<Command> self = getContext().getSelf();
+        if (state.equals("TRAINING")) {
+            boolean queued = handle.offerControl(() -> self.tell(new SnapshotTaken(snapshot(), trainer.samplesSeen(), purpose, replyTo)));
+            if (!queued) {
+                replyTo.tell(StatusReply.error("the run's queue refused the request; try again"));
+            }
+        } else if (state.equals("STOPPED")) {
+            self.tell(new SnapshotTaken(snapshot(), trained.get(), purpose, replyTo));
+        } else {
+            replyTo.tell(StatusReply.error("run is " + state));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onSnapshot(SnapshotTaken s) {
+        writer.submit(() -> write(s.purpose(), s.samples(), s.state(), s.replyTo()));
+        return this;
+    }
+
+    /** On the writer thread. */
+    private void write(Purpose purpose, long samples, TrainerState state, ActorRef<StatusReply<String>> replyTo) {
+        String path = null;
+        String err = null;
+        try {
+            if (purpose != Purpose.EXPORT) {
+                path = store.write(samples, state, Map.of("run", config.name(), "config", ConfigLoader.toJson(config))).toString();
+            } else {
+                SaeModel model = Trainers.initialModel(config.sae(), config.trainer(), config.inputDim(), config.seed());
+                model.loadFrom(state);
+                Path exportDir = dir.resolve("export");
+                SaeModelFiles.exportSaeLens(exportDir, model, Map.of("run", config.name(), "samples", samples,
+                        "algorithm", trainer.algorithm()));
+                path = exportDir.toString();
+            }
+        } catch (IOException | RuntimeException e) {
+            err = e.toString();
+        }
+        getContext().getSelf().tell(new Written(purpose, samples, path, err, replyTo));
+    }
+
+    private Behavior<Command> onWritten(Written w) {
+        if (w.purpose() != Purpose.EXPORT) {
+            if (w.purpose() == Purpose.CHECKPOINT && w.replyTo() == null) {
+                writing.set(false);
+            }
+            if (w.error() == null) {
+                lastCheckpoint = Path.of(w.path()).getFileName().toString();
+                lastCheckpointSamples.set(Math.max(lastCheckpointSamples.get(), w.samples()));
+            } else {
+                getContext().getLog().error("run {}: checkpoint failed: {}", config.name(), w.error());
+            }
+        }
+        if (w.replyTo() != null) {
+            w.replyTo().tell(w.error() == null ? StatusReply.success(w.path()) : StatusReply.error(w.error()));
+        }
+        if (w.purpose() == Purpose.FINAL) {
+            state = w.error() == null ? "STOPPED" : "FAILED";
+            if (w.error() != null) {
+                error = "final checkpoint failed: " + w.error();
+            }
+            publish();
+            stopping.forEach(r -> r.tell(StatusReply.success(handle.status())));
+            stopping.clear();
+        }
+        publish();
+        return this;
+    }
+
+    private void publish() {
+        var m = last == null ? null : last.metrics();
+        handle.status(new RunStatus(config.name(), state, trainer.algorithm(), config.inputDim(), config.sae().latents(),
+                config.sae().sparsifier(), config.sae().k(), trained.get(),
+                m == null ? Double.NaN : m.loss(), m == null ? Double.NaN : m.fvu(), m == null ? Double.NaN : m.l0(),
+                m == null ? 0 : m.deadLatents(), m == null ? 0 : m.vectorsPerSecond(), handle.ingestedRows(),
+                (long) ingestMeters.rejectedTotal(), (long) ingestMeters.busyTotal(), handle.budget().reserved(),
+                lastCheckpointSamples.get(), lastCheckpoint, resumedFrom, error));
+    }
+
+    private Behavior<Command> onPostStop() {
+        writer.shutdown();
+        trainer.close();
+        return this;
+    }
+}

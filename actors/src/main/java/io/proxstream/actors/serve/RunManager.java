@@ -1,0 +1,176 @@
+package io.proxstream.actors.serve;
+
+import io.proxstream.monitoring.Meters;
+import io.proxstream.protocol.config.ConfigLoader;
+import io.proxstream.protocol.config.RunConfig;
+import io.proxstream.protocol.config.ServeConfig;
+import io.proxstream.protocol.format.AtomicFiles;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.stream.Stream;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.pattern.StatusReply;
+
+/**
+ * The served runs: creates them (and resumes the ones found in the runs directory at start), keeps
+ * the registry the ingest endpoints read, and stops them all on shutdown.
+ */
+public final class RunManager extends AbstractBehavior<RunManager.Command> {
+
+    public sealed interface Command extends NoSerializationVerificationNeeded {
+    }
+
+    /** Creates a new run (its directory must not exist yet); replies with its status. */
+    public record Create(RunConfig config, ActorRef<StatusReply<RunStatus>> replyTo) implements Command {
+    }
+
+    /** Stops every run (each writes its final checkpoint); replies when all are stopped. */
+    public record StopAll(ActorRef<Done> replyTo) implements Command {
+    }
+
+    private record Started(String name) implements Command {
+    }
+
+    private record StartFailed(String name, String reason) implements Command {
+    }
+
+    private final ServeConfig serve;
+    private final Meters meters;
+    private final ConcurrentMap<String, RunHandle> registry;
+    private final Path runsDir;
+    private final Map<String, ActorRef<StatusReply<RunStatus>>> pending = new java.util.HashMap<>();
+
+    public static Behavior<Command> create(ServeConfig serve, Meters meters, ConcurrentMap<String, RunHandle> registry) {
+        return Behaviors.setup(ctx -> new RunManager(ctx, serve, meters, registry));
+    }
+
+    private RunManager(ActorContext<Command> ctx, ServeConfig serve, Meters meters, ConcurrentMap<String, RunHandle> registry)
+            throws IOException {
+        super(ctx);
+        this.serve = serve;
+        this.meters = meters;
+        this.registry = registry;
+        this.runsDir = Path.of(serve.runsDir());
+        Files.createDirectories(runsDir);
+        try (Stream<Path> dirs = Files.list(runsDir)) {
+            for (Path d : dirs.filter(p -> Files.isRegularFile(p.resolve("run.json"))).sorted().toList()) {
+                try {
+                    RunConfig c = ConfigLoader.load(RunConfig.class, RunConfig.defaults("x", 1), List.of(d.resolve("run.json")), Map.of());
+                    if (!c.name().equals(d.getFileName().toString())) {
+                        throw new IllegalArgumentException("run.json names run '" + c.name() + "' but lives in " + d.getFileName());
+                    }
+                    spawn(c, d);
+                    ctx.getLog().info("resuming run {} from {}", c.name(), d);
+                } catch (RuntimeException e) {
+                    ctx.getLog().error("cannot resume the run in {}: {}", d, e.getMessage());
+                }
+            }
+        }
+    }
+
+    private void spawn(RunConfig c, Path dir) {
+        ActorRef<Command> self = getContext().getSelf();
+        Behavior<RunActor.Command> b = RunActor.create(c, dir, meters, serve.historyPoints(), new RunActor.StartListener() {
+            @Override
+            public void started(RunHandle handle) {
+                registry.put(c.name(), handle);
+                self.tell(new Started(c.name()));
+            }
+
+            @Override
+            public void failed(Throwable cause) {
+                self.tell(new StartFailed(c.name(), String.valueOf(cause.getMessage() == null ? cause : cause.getMessage())));
+            }
+        });
+        getContext().spawn(Behaviors.supervise(b).onFailure(SupervisorStrategy.stop()), "run-" + c.name());
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Create.class, this::onCreate)
+                .onMessage(StopAll.class, this::onStopAll)
+                .onMessage(Started.class, this::onStarted)
+                .onMessage(StartFailed.class, this::onStartFailed)
+                .build();
+    }
+
+    private Behavior<Command> onCreate(Create c) {
+        RunConfig cfg = c.config();
+        Path dir = runsDir.resolve(cfg.name());
+        if (registry.containsKey(cfg.name()) || Files.exists(dir)) {
+            c.replyTo().tell(StatusReply.error("run '" + cfg.name() + "' already exists"));
+            return this;
+        }
+        if (pending.containsKey(cfg.name())) {
+            c.replyTo().tell(StatusReply.error("run '" + cfg.name() + "' is being created"));
+            return this;
+        }
+        try {
+            Files.createDirectories(dir);
+            AtomicFiles.writeString(dir.resolve("run.json"), ConfigLoader.toJson(cfg) + "\n");
+            pending.put(cfg.name(), c.replyTo());
+            spawn(cfg, dir);
+        } catch (IOException | RuntimeException e) {
+            pending.remove(cfg.name());
+            c.replyTo().tell(StatusReply.error("cannot create run '" + cfg.name() + "': " + e.getMessage()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onStarted(Started s) {
+        ActorRef<StatusReply<RunStatus>> r = pending.remove(s.name());
+        if (r != null) {
+            r.tell(StatusReply.success(registry.get(s.name()).status()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onStartFailed(StartFailed f) {
+        ActorRef<StatusReply<RunStatus>> r = pending.remove(f.name());
+        if (r != null) {
+            // a run that never started leaves nothing behind, so the name can be used again
+            deleteRecursively(runsDir.resolve(f.name()));
+            r.tell(StatusReply.error("run '" + f.name() + "' failed to start: " + f.reason()));
+        } else {
+            getContext().getLog().error("run {} failed to start: {}", f.name(), f.reason());
+        }
+        return this;
+    }
+
+    private static void deleteRecursively(Path p) {
+        try (Stream<Path> s = Files.walk(p)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
+        } catch (IOException ignored) {
+            // best effort: a leftover directory only blocks reusing the name
+        }
+    }
+
+    private Behavior<Command> onStopAll(StopAll s) {
+        List<CompletableFuture<StatusReply<RunStatus>>> all = new ArrayList<>();
+        for (RunHandle h : registry.values()) {
+            all.add(AskPattern.<RunActor.Command, StatusReply<RunStatus>>ask(h.actor(), RunActor.Stop::new,
+                    Duration.ofMinutes(5), getContext().getSystem().scheduler()).toCompletableFuture()
+                    .exceptionally(StatusReply::error));
+        }
+        CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenRun(() -> s.replyTo().tell(Done.getInstance()));
+        return this;
+    }
+}

@@ -1,0 +1,39 @@
+package io.proxstream.actors.serve;
+
+/**
+ * A served run as the {@code /runs} API shows it.
+ *
+ * @param name            run name
+ * @param state           TRAINING, STOPPING, STOPPED or FAILED
+ * @param algorithm       trainer
+ * @param inputDim        accepted width
+ * @param latents         dictionary size
+ * @param sparsifier      sparsifier id
+ * @param k               TopK k
+ * @param samples         vectors trained on (resumed runs count from their checkpoint)
+ * @param loss            training loss of the last report window
+ * @param fvu             training FVU of the last window
+ * @param l0              L0 of the last window
+ * @param deadLatents     dead latents
+ * @param vectorsPerSecond training throughput of the last window
+ * @param ingestedRows    rows accepted by the ingest endpoints since start
+ * @param rejectedBatches batches rejected at ingest since start
+ * @param busyReplies     pushes answered 503 since start
+ * @param queuedBytes     bytes waiting for training
+ * @param checkpointSamples samples of the newest checkpoint written (or resumed from)
+ * @param checkpoint      its file name
+ * @param resumedFrom     the checkpoint this process resumed from, or empty
+ * @param error           why the run failed, or empty
+ */
+public record RunStatus(String name, String state, String algorithm, int inputDim, int latents, String sparsifier, int k,
+                        long samples, double loss, double fvu, double l0, int deadLatents, double vectorsPerSecond,
+                        long ingestedRows, long rejectedBatches, long busyReplies, long queuedBytes,
+                        long checkpointSamples, String checkpoint, String resumedFrom, String error) {
+
+    /** The same status with a fresher sample count. */
+    public RunStatus withSamples(long n) {
+        return new RunStatus(name, state, algorithm, inputDim, latents, sparsifier, k, n, loss, fvu, l0, deadLatents,
+                vectorsPerSecond, ingestedRows, rejectedBatches, busyReplies, queuedBytes, checkpointSamples, checkpoint,
+                resumedFrom, error);
+    }
+}

@@ -1,0 +1,136 @@
+// proxstream dashboard: polls the server and draws canvas line charts (no external libraries).
+"use strict";
+
+const CHARTS = [
+  { key: "loss", title: "training loss", log: true },
+  { key: "fvu", title: "FVU (fraction of variance unexplained)", log: true },
+  { key: "l0", title: "L0 (active latents per vector)", log: false },
+  { key: "dead", title: "dead latents", log: false },
+  { key: "ingestRate", title: "ingest rate (rows/s)", log: false, second: "trainRate", secondTitle: "trained (vectors/s)" },
+  { key: "rejectedBatches", title: "rejected batches (total)", log: false },
+];
+const COLORS = ["#1f77b4", "#d62728"];
+const runs = new Map(); // name -> { points: [], el, canvases }
+
+function fmt(v, digits = 4) {
+  if (v === null || v === undefined || v === "NaN" || Number.isNaN(v)) return "–";
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return Number(v).toExponential(2);
+  if (a >= 1000) return Math.round(v).toLocaleString("en");
+  return Number(v).toPrecision(digits).replace(/\.?0+$/, "");
+}
+
+function niceTicks(lo, hi, n) {
+  const span = hi - lo || 1, raw = span / n, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map(m => m * mag).find(s => s >= raw);
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step) out.push(Math.abs(v) < 1e-12 * step ? 0 : v);
+  return out;
+}
+
+function draw(canvas, spec, pts) {
+  const dpr = window.devicePixelRatio || 1, w = canvas.clientWidth, h = canvas.clientHeight;
+  canvas.width = w * dpr; canvas.height = h * dpr;
+  const g = canvas.getContext("2d");
+  g.scale(dpr, dpr);
+  g.clearRect(0, 0, w, h);
+  const L = 58, R = 10, T = 22, B = 26, pw = w - L - R, ph = h - T - B;
+  g.fillStyle = "#1d2329"; g.font = "12px system-ui, sans-serif"; g.fillText(spec.title, L, 14);
+  const keys = [spec.key].concat(spec.second ? [spec.second] : []);
+  const usable = (v) => typeof v === "number" && isFinite(v) && (!spec.log || v > 0);
+  const tr = (v) => spec.log ? Math.log10(v) : v;
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (const p of pts) for (const k of keys) if (usable(p[k])) {
+    x0 = Math.min(x0, p.samples); x1 = Math.max(x1, p.samples); y0 = Math.min(y0, tr(p[k])); y1 = Math.max(y1, tr(p[k]));
+  }
+  canvas.dataset.points = String(pts.filter(p => usable(p[spec.key])).length);
+  g.strokeStyle = "#d5dbe0"; g.strokeRect(L, T, pw, ph);
+  if (!(x0 <= x1)) { g.fillStyle = "#8a949e"; g.fillText("waiting for data…", L + 10, T + ph / 2); return; }
+  if (x1 === x0) x1 = x0 + 1;
+  if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
+  const pad = 0.06 * (y1 - y0); y0 -= pad; y1 += pad;
+  if (!spec.log && y0 < 0 && y0 + pad >= 0) y0 = 0;
+  const X = (v) => L + (v - x0) / (x1 - x0) * pw, Y = (v) => T + ph - (v - y0) / (y1 - y0) * ph;
+  g.font = "11px system-ui, sans-serif"; g.fillStyle = "#66707a"; g.strokeStyle = "#eef1f4";
+  let yt = niceTicks(y0, y1, 4);
+  if (spec.log) {
+    // decades, or 1-2-5 (then 1..9) multiples when the range spans less than a few decades
+    const cands = [];
+    for (let e = Math.floor(y0); e <= Math.ceil(y1); e++) for (const m of [1, 2, 3, 4, 5, 6, 7, 8, 9]) cands.push(e + Math.log10(m));
+    const inRange = cands.filter(t => t >= y0 && t <= y1);
+    const pick = (ms) => inRange.filter(t => ms.some(m => Math.abs((t - Math.floor(t + 1e-9)) - Math.log10(m)) < 1e-9));
+    yt = [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]].map(pick).find(t => t.length >= 3) || inRange;
+  }
+  for (const t of yt) {
+    g.beginPath(); g.moveTo(L, Y(t)); g.lineTo(L + pw, Y(t)); g.stroke();
+    const label = spec.log ? fmt(Math.pow(10, t), 2) : fmt(t, 3);
+    g.fillText(label, L - 6 - g.measureText(label).width, Y(t) + 4);
+  }
+  for (const t of niceTicks(x0, x1, 4)) {
+    const label = fmt(t, 3), lw = g.measureText(label).width;
+    g.fillText(label, Math.min(Math.max(X(t) - lw / 2, L), L + pw - lw), T + ph + 16);
+  }
+  keys.forEach((k, i) => {
+    g.strokeStyle = COLORS[i]; g.lineWidth = 1.8; g.beginPath();
+    let pen = false;
+    for (const p of pts) {
+      if (!usable(p[k])) { pen = false; continue; }
+      const x = X(p.samples), y = Y(tr(p[k]));
+      if (pen) g.lineTo(x, y); else { g.moveTo(x, y); pen = true; }
+    }
+    g.stroke();
+  });
+  if (spec.second) {
+    g.font = "11px system-ui, sans-serif";
+    [spec.title.split(" (")[0], spec.secondTitle].forEach((t, i) => {
+      g.fillStyle = COLORS[i]; g.fillRect(L + 8, T + 8 + i * 14, 10, 3);
+      g.fillStyle = "#1d2329"; g.fillText(t, L + 22, T + 12 + i * 14);
+    });
+  }
+}
+
+function card(name) {
+  const el = document.createElement("section");
+  el.className = "run"; el.id = "run-" + name;
+  el.innerHTML = `<h2>${name}<span class="state"></span></h2><div class="facts"></div><div class="charts"></div>`;
+  const canvases = CHARTS.map(spec => {
+    const c = document.createElement("canvas");
+    c.dataset.chart = spec.key; c.dataset.points = "0";
+    el.querySelector(".charts").appendChild(c);
+    return c;
+  });
+  document.getElementById("runs").appendChild(el);
+  return { points: [], el, canvases, last: -1 };
+}
+
+async function refresh() {
+  try {
+    const list = await (await fetch("/runs")).json();
+    document.getElementById("empty").hidden = list.length > 0;
+    let total = 0;
+    for (const s of list) {
+      if (!runs.has(s.name)) runs.set(s.name, card(s.name));
+      const r = runs.get(s.name);
+      const fresh = await (await fetch(`/runs/${encodeURIComponent(s.name)}/history?after=${r.last}`)).json();
+      for (const p of fresh) { r.points.push(p); r.last = Math.max(r.last, p.samples); }
+      if (r.points.length > 5000) r.points.splice(0, r.points.length - 5000);
+      total += r.points.length;
+      const st = r.el.querySelector(".state"); st.textContent = s.state; st.className = "state " + s.state;
+      r.el.querySelector(".facts").innerHTML =
+        `<b>${fmt(s.samples, 6)}</b> vectors · <b>${fmt(s.vectorsPerSecond, 4)}</b> vec/s · FVU <b>${fmt(s.fvu)}</b> · ` +
+        `L0 <b>${fmt(s.l0)}</b> · dead <b>${s.deadLatents}</b>/${s.latents} · ${s.algorithm}, ${s.sparsifier}` +
+        `${s.sparsifier === "relu" ? "" : " k=" + s.k}, d=${s.inputDim} · ingested <b>${fmt(s.ingestedRows, 6)}</b> rows · ` +
+        `rejected <b>${s.rejectedBatches}</b> batches · busy ${s.busyReplies} · queued ${fmt(s.queuedBytes / 1048576, 3)} MiB · ` +
+        `checkpoint ${s.checkpoint ? s.checkpoint + " (" + fmt(s.checkpointSamples, 6) + ")" : "none yet"}` +
+        `${s.resumedFrom ? " · resumed from " + s.resumedFrom : ""}${s.error ? " · <b>error:</b> " + s.error : ""}`;
+      CHARTS.forEach((spec, i) => draw(r.canvases[i], spec, r.points));
+    }
+    document.getElementById("summary").textContent =
+      `${list.length} run${list.length === 1 ? "" : "s"} · ${total} points · updated ${new Date().toLocaleTimeString()}`;
+  } catch (e) {
+    document.getElementById("summary").textContent = "server unreachable: " + e;
+  }
+}
+
+refresh();
+setInterval(refresh, 1000);

@@ -1,0 +1,57 @@
+package io.proxstream.actors.serve;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.proxstream.solvers.sae.TrainerState;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CheckpointStoreTest {
+    @TempDir
+    Path tmp;
+
+    private static TrainerState state(float v) {
+        return new TrainerState.Builder("pam").put("W", new float[] {v, 2 * v}).put("S", new double[] {Math.PI * v})
+                .put("samples", (long) v).build();
+    }
+
+    @Test
+    void keepsTheNewestAndFallsBackPastACorruptOne() throws Exception {
+        CheckpointStore s = new CheckpointStore(tmp.resolve("ck"), 2);
+        s.write(100, state(1), Map.of("run", "r"));
+        s.write(200, state(2), Map.of("run", "r"));
+        Path newest = s.write(300, state(3), Map.of("run", "r"));
+        assertEquals(2, s.list().size(), "only the newest two are kept");
+        assertEquals(newest, s.list().get(0));
+        CheckpointStore.Loaded l = s.loadLatest(x -> { }).orElseThrow();
+        assertArrayEquals(new float[] {3, 6}, l.state().floats().get("W"));
+        assertEquals(Math.PI * 3, l.state().doubles().get("S")[0]);
+        assertEquals(3, l.state().counter("samples"));
+        assertEquals("r", l.metadata().get("run"));
+
+        // truncate the newest: the previous one is used, and the skip is reported
+        byte[] b = Files.readAllBytes(newest);
+        Files.write(newest, java.util.Arrays.copyOf(b, b.length - 10));
+        List<String> skipped = new ArrayList<>();
+        l = s.loadLatest(skipped::add).orElseThrow();
+        assertArrayEquals(new float[] {2, 4}, l.state().floats().get("W"));
+        assertEquals(1, skipped.size());
+        assertTrue(skipped.get(0).contains("ckpt-000000000000300") && skipped.get(0).contains("truncated"), skipped.get(0));
+
+        // flip a data byte of the other one too: nothing usable is left
+        Path other = s.list().get(1);
+        byte[] o = Files.readAllBytes(other);
+        o[o.length - 2] ^= 1;
+        Files.write(other, o);
+        skipped.clear();
+        assertTrue(s.loadLatest(skipped::add).isEmpty());
+        assertTrue(skipped.get(1).contains("checksum mismatch"), skipped.toString());
+    }
+}

@@ -1,0 +1,246 @@
+package io.proxstream.actors.serve;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.proxstream.actors.train.SaeModelFiles;
+import io.proxstream.protocol.config.ConfigLoader;
+import io.proxstream.protocol.config.ServeConfig;
+import io.proxstream.protocol.format.Npy;
+import io.proxstream.protocol.format.Safetensors;
+import io.proxstream.protocol.ingest.IngestFrame;
+import io.proxstream.solvers.data.PlantedDictionary;
+import io.proxstream.solvers.sae.SaeModel;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The online service in process: every ingest path, every rejection, the API, restart and resume. */
+class ServeTest {
+    private static final int D = 32;
+    private static final PlantedDictionary GEN = new PlantedDictionary(new PlantedDictionary.Options(D, 64, 5, 0.99, 0, 3));
+    private static final String RUN_JSON = "{\"name\": \"r1\", \"inputDim\": 32, \"sae\": {\"latents\": 128, \"k\": 4},"
+            + " \"batchSize\": 64, \"checkpointEvery\": 4000, \"reportEvery\": 512, \"keepCheckpoints\": 2}";
+
+    @TempDir
+    Path tmp;
+
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    private ServeServer start() throws Exception {
+        return ServeServer.start(new ServeConfig("127.0.0.1", 0, 0, tmp.resolve("runs").toString(), "", 1 << 20, 500, 100));
+    }
+
+    private HttpResponse<String> send(ServeServer s, String method, String path, byte[] body, String... headers) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.httpPort() + path))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static byte[] raw(float[] x) {
+        ByteBuffer b = ByteBuffer.allocate(4 * x.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(x);
+        return b.array();
+    }
+
+    private static float[] rows(int n, long seed) {
+        return GEN.sample(n, seed).data();
+    }
+
+    private JsonNode status(ServeServer s) throws Exception {
+        return ConfigLoader.mapper().readTree(send(s, "GET", "/runs/r1", null).body());
+    }
+
+    private JsonNode awaitSamples(ServeServer s, long atLeast) throws Exception {
+        long end = System.currentTimeMillis() + 60_000;
+        JsonNode st = status(s);
+        while (st.get("samples").asLong() < atLeast && System.currentTimeMillis() < end) {
+            Thread.sleep(50);
+            st = status(s);
+        }
+        assertTrue(st.get("samples").asLong() >= atLeast, "trained " + st.get("samples") + " of " + atLeast);
+        return st;
+    }
+
+    private static IngestFrame.Reply tcp(Socket sock, ByteBuffer frame) throws IOException {
+        OutputStream o = sock.getOutputStream();
+        o.write(frame.array(), frame.arrayOffset() + frame.position(), frame.remaining());
+        o.flush();
+        DataInputStream in = new DataInputStream(sock.getInputStream());
+        byte[] len = new byte[4];
+        in.readFully(len);
+        int n = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getInt();
+        byte[] body = new byte[n];
+        in.readFully(body);
+        return IngestFrame.decodeReply(ByteBuffer.wrap(body));
+    }
+
+    @Test
+    void everyFormatAndTransportTrainsAndEveryBadBatchIsRejectedWithItsReason() throws Exception {
+        try (ServeServer s = start()) {
+            HttpResponse<String> created = send(s, "POST", "/runs", RUN_JSON.getBytes(), "Content-Type", "application/json");
+            assertEquals(201, created.statusCode(), created.body());
+            assertEquals(409, send(s, "POST", "/runs", RUN_JSON.getBytes()).statusCode(), "duplicate name");
+            HttpResponse<String> bad = send(s, "POST", "/runs", "{\"name\": \"r2\", \"inputDim\": 8, \"sae\": {\"k\": 0}}".getBytes());
+            assertEquals(400, bad.statusCode());
+            assertTrue(bad.body().contains("sae.k must be in [1, latents=1024]"), bad.body());
+            assertEquals(400, send(s, "POST", "/runs", "{\"inputDim\": 8}".getBytes()).statusCode());
+
+            long sent = 0;
+            HttpResponse<String> r = send(s, "POST", "/runs/r1/batches", raw(rows(500, 1)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "500,32");
+            assertEquals(200, r.statusCode(), r.body());
+            sent += 500;
+            Path npy = tmp.resolve("b.npy");
+            Npy.write(npy, rows(300, 2), 300, D);
+            assertEquals(200, send(s, "POST", "/runs/r1/batches", Files.readAllBytes(npy), "Content-Type", "application/x-npy").statusCode());
+            sent += 300;
+            Path st = tmp.resolve("b.safetensors");
+            Safetensors.write(st, Map.of("acts", new Safetensors.Tensor(new long[] {200, D}, rows(200, 3))), Map.of());
+            assertEquals(200, send(s, "POST", "/runs/r1/batches?tensor=acts", Files.readAllBytes(st), "Content-Type",
+                    "application/x-safetensors").statusCode());
+            sent += 200;
+            try (Socket sock = new Socket("127.0.0.1", s.tcpPort())) {
+                for (int i = 0; i < 5; i++) {
+                    IngestFrame.Reply rep = tcp(sock, IngestFrame.encode("r1", rows(400, 10 + i), 400, D));
+                    assertEquals(IngestFrame.ACCEPTED, rep.status(), rep.reason());
+                    assertEquals(400, rep.rows());
+                    sent += 400;
+                }
+                // TCP rejections keep the connection usable
+                ByteBuffer badMagic = IngestFrame.encode("r1", rows(2, 5), 2, D);
+                badMagic.put(4, (byte) 'X');
+                assertReply(tcp(sock, badMagic), IngestFrame.REJECTED, "bad magic");
+                assertReply(tcp(sock, IngestFrame.encode("r1", new float[2 * 31], 2, 31)), IngestFrame.REJECTED, "width 31");
+                float[] nan = rows(3, 6);
+                nan[40] = Float.NaN;
+                assertReply(tcp(sock, IngestFrame.encode("r1", nan, 3, D)), IngestFrame.REJECTED, "row 1 holds NaN");
+                assertReply(tcp(sock, IngestFrame.encode("nobody", rows(1, 1), 1, D)), IngestFrame.REJECTED, "no run 'nobody'");
+                assertReply(tcp(sock, IngestFrame.encode("r1", rows(100, 7), 100, D)), IngestFrame.ACCEPTED, "");
+                sent += 100;
+            }
+            try (Socket sock = new Socket("127.0.0.1", s.tcpPort())) {
+                // a length field beyond the frame limit breaks the framing: fatal reply, then the server closes
+                ByteBuffer huge = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(Integer.MAX_VALUE - 100).putInt(0);
+                huge.flip();
+                assertReply(tcp(sock, huge), IngestFrame.FATAL, "broken framing");
+                assertEquals(-1, sock.getInputStream().read(), "connection closed after a fatal frame");
+            }
+
+            float[] wide = rows(4, 8);
+            assertRejected(send(s, "POST", "/runs/r1/batches", raw(java.util.Arrays.copyOf(wide, 4 * 31)), "Content-Type",
+                    "application/octet-stream", "X-Shape", "4,31"), 422, "width 31");
+            float[] inf = rows(5, 9);
+            inf[3 * D + 1] = Float.POSITIVE_INFINITY;
+            assertRejected(send(s, "POST", "/runs/r1/batches", raw(inf), "Content-Type", "application/octet-stream", "X-Shape", "5,32"),
+                    422, "row 3 holds NaN or Inf");
+            byte[] body = raw(rows(10, 10));
+            assertRejected(send(s, "POST", "/runs/r1/batches", java.util.Arrays.copyOf(body, body.length - 6), "Content-Type",
+                    "application/octet-stream", "X-Shape", "10,32"), 400, "truncated");
+            assertRejected(send(s, "POST", "/runs/r1/batches", body, "Content-Type", "application/octet-stream", "X-Shape", "ten,32"),
+                    400, "not ROWS,COLS");
+            assertRejected(send(s, "POST", "/runs/r1/batches", body, "Content-Type", "application/octet-stream"), 400, "X-Shape");
+            assertRejected(send(s, "POST", "/runs/r1/batches", "this is definitely not a numpy file".getBytes(), "Content-Type", "application/x-npy"), 400,
+                    "bad magic");
+            assertRejected(send(s, "POST", "/runs/r1/batches", new byte[] {1, 2, 3}, "Content-Type", "application/x-safetensors"), 400,
+                    "truncated");
+            assertRejected(send(s, "POST", "/runs/r1/batches", body, "Content-Type", "text/csv"), 415, "unsupported Content-Type");
+            assertRejected(send(s, "POST", "/runs/r1/batches", body, "Content-Type", "application/octet-stream", "X-Shape",
+                    "5000000,32"), 413, "exceeds the limit");
+            assertRejected(send(s, "POST", "/runs/r1/batches", new byte[(1 << 20) + 4], "Content-Type", "application/x-npy"), 413,
+                    "exceeds the limit");
+            assertEquals(404, send(s, "POST", "/runs/nobody/batches", body, "Content-Type", "application/octet-stream",
+                    "X-Shape", "10,32").statusCode());
+
+            // the run goes on: a last good batch is trained
+            assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(640, 11)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "640,32").statusCode());
+            sent += 640;
+            JsonNode stat = awaitSamples(s, sent - 64);
+            assertEquals("TRAINING", stat.get("state").asText());
+            assertEquals(sent, stat.get("ingestedRows").asLong());
+            assertEquals(12, stat.get("rejectedBatches").asLong(), stat.toString());
+            String metrics = send(s, "GET", "/metrics", null).body();
+            assertTrue(metrics.contains("ingest_rejected_total{reason=\"width\",run=\"r1\"} 2.0"), metrics);
+            assertTrue(metrics.contains("ingest_rejected_total{reason=\"non_finite\",run=\"r1\"} 2.0"), metrics);
+            assertTrue(metrics.contains("ingest_rejected_total{reason=\"too_large\",run=\"r1\"} 2.0"), metrics);
+            assertTrue(metrics.contains("ingest_rejected_total{reason=\"malformed\",run=\"r1\"} 6.0"), metrics);
+            assertTrue(metrics.contains("ingest_rows_total{run=\"r1\",transport=\"tcp\"} 2100.0"), metrics);
+            JsonNode hist = ConfigLoader.mapper().readTree(send(s, "GET", "/runs/r1/history?after=0", null).body());
+            assertTrue(hist.size() >= 3, hist.toString());
+            assertTrue(hist.get(hist.size() - 1).get("fvu").asDouble() < hist.get(0).get("fvu").asDouble(), "FVU falls: " + hist);
+        }
+    }
+
+    private static void assertReply(IngestFrame.Reply r, byte status, String fragment) {
+        assertEquals(status, r.status(), r.reason());
+        assertTrue(r.reason().contains(fragment), "'" + r.reason() + "' should say '" + fragment + "'");
+    }
+
+    private static void assertRejected(HttpResponse<String> r, int status, String fragment) {
+        assertEquals(status, r.statusCode(), r.body());
+        assertTrue(r.body().contains(fragment), "'" + r.body() + "' should say '" + fragment + "'");
+    }
+
+    @Test
+    void checkpointsExportsStopsAndResumesAfterARestart() throws Exception {
+        long trained;
+        float[] exportedDecoder;
+        try (ServeServer s = start()) {
+            assertEquals(201, send(s, "POST", "/runs", RUN_JSON.getBytes()).statusCode());
+            for (int i = 0; i < 20; i++) {
+                assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 100 + i)), "Content-Type",
+                        "application/octet-stream", "X-Shape", "512,32").statusCode());
+            }
+            awaitSamples(s, 20 * 512);
+            HttpResponse<String> ck = send(s, "POST", "/runs/r1/checkpoint", null);
+            assertEquals(200, ck.statusCode(), ck.body());
+            assertTrue(ck.body().contains("ckpt-000000000010240.safetensors"), ck.body());
+            HttpResponse<String> ex = send(s, "POST", "/runs/r1/export", null);
+            assertEquals(200, ex.statusCode(), ex.body());
+            HttpResponse<byte[]> cfg = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.httpPort()
+                    + "/runs/r1/export/cfg.json")).build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertTrue(new String(cfg.body()).contains("\"d_sae\" : 128"));
+            SaeModel exported = SaeModelFiles.importSaeLens(tmp.resolve("runs/r1/export"));
+            exportedDecoder = exported.decoderWeights();
+            HttpResponse<String> stop = send(s, "POST", "/runs/r1/stop", null);
+            assertEquals(200, stop.statusCode(), stop.body());
+            assertTrue(stop.body().contains("\"state\" : \"STOPPED\""), stop.body());
+            assertEquals(409, send(s, "POST", "/runs/r1/batches", raw(rows(2, 1)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "2,32").statusCode(), "a stopped run takes no data");
+            trained = status(s).get("samples").asLong();
+            assertEquals(20 * 512, trained);
+            // export of a stopped run reads the idle trainer directly
+            assertEquals(200, send(s, "POST", "/runs/r1/export", null).statusCode());
+        }
+        try (ServeServer s = start()) {
+            s.awaitRuns(java.util.List.of("r1"), java.time.Duration.ofSeconds(30));
+            JsonNode st = status(s);
+            assertEquals("TRAINING", st.get("state").asText());
+            assertEquals(trained, st.get("samples").asLong());
+            assertEquals("ckpt-000000000010240.safetensors", st.get("resumedFrom").asText());
+            SaeModel resumed = SaeModelFiles.importSaeLens(tmp.resolve("runs/r1/export"));
+            assertArrayEquals(exportedDecoder, resumed.decoderWeights(), "the stopped run's export is the trained model");
+            assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(640, 999)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "640,32").statusCode());
+            awaitSamples(s, trained + 640);
+        }
+    }
+}

@@ -1,0 +1,276 @@
+"""Stream activations to a running ``proxstream serve`` (numpy only, Python 3.8+).
+
+    from proxstream_client import Client
+    c = Client("http://127.0.0.1:8080", run="layer6")
+    c.create_run(input_dim=768, sae={"latents": 16384, "k": 32})   # once; 409 if it exists
+    c.push(acts)                       # acts: numpy array [rows, 768]; float32 on the wire
+    print(c.status()["fvu"])
+    c.export("sae_out/")               # cfg.json + sae_weights.safetensors (SAELens layout)
+
+``push`` honours the server's back-pressure: a 503 answer (the run is behind) is retried after
+its Retry-After, and connection errors (a restarting server) are retried for ``retry_seconds``.
+``TcpClient`` speaks the length-prefixed TCP framing instead (see the README); its writes block
+when the server stops reading, which is the TCP form of the same back-pressure.
+
+Hooking a PyTorch layer (torch is not needed by this module; see example_torch_hook.py):
+
+    handle = model.transformer.h[6].register_forward_hook(torch_hook(c))
+
+Command line (used by the tests): stream the planted-dictionary benchmark of spec/sae.md:
+
+    python3 proxstream_client.py synthetic --url http://127.0.0.1:8080 --run demo --dim 64 \
+        --features 128 --rows 200000 --save-dictionary F.npy
+"""
+
+import argparse
+import io
+import json
+import socket
+import struct
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+__all__ = ["Client", "TcpClient", "ProxstreamError", "torch_hook", "PlantedDictionary"]
+
+
+class ProxstreamError(RuntimeError):
+    """The server rejected a request; ``status`` is the HTTP status, the message its reason."""
+
+    def __init__(self, status, message):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class Client:
+    """HTTP client of one run."""
+
+    def __init__(self, url="http://127.0.0.1:8080", run="default", timeout=120.0, retry_seconds=120.0):
+        self.url = url.rstrip("/")
+        self.run = run
+        self.timeout = timeout
+        self.retry_seconds = retry_seconds
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _request(self, method, path, body=None, headers=None, retry=True):
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.2
+        while True:
+            req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                    data = r.read()
+                    return r.status, data
+            except urllib.error.HTTPError as e:
+                data = e.read()
+                if e.code == 503 and retry and time.monotonic() < deadline:
+                    time.sleep(float(e.headers.get("Retry-After", "1")))
+                    continue
+                try:
+                    msg = json.loads(data.decode()).get("error", data.decode())
+                except ValueError:
+                    msg = data.decode(errors="replace")
+                raise ProxstreamError(e.code, msg) from None
+            except (urllib.error.URLError, ConnectionError, socket.timeout) as e:
+                if retry and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(2.0, delay * 2)
+                    continue
+                raise
+
+    def _json(self, method, path, payload=None, retry=True):
+        body = None if payload is None else json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        _, data = self._request(method, path, body, headers, retry)
+        return json.loads(data.decode())
+
+    # -- API ----------------------------------------------------------------------------------
+    def create_run(self, input_dim, **config):
+        """Creates this client's run; ``config`` holds RunConfig keys (sae, trainer, batchSize, ...)."""
+        return self._json("POST", "/runs", dict(config, name=self.run, inputDim=int(input_dim)))
+
+    def push(self, x):
+        """Pushes rows ``x`` ([rows, dim], any float dtype; sent as little-endian float32).
+        Returns the number of rows accepted. Raises ProxstreamError when the batch is rejected."""
+        x = np.ascontiguousarray(np.asarray(x, dtype="<f4"))
+        if x.ndim != 2:
+            raise ValueError(f"push takes a 2-D array [rows, dim], got shape {x.shape}")
+        _, data = self._request("POST", f"/runs/{self.run}/batches", x.tobytes(),
+                                {"Content-Type": "application/octet-stream", "X-Shape": f"{x.shape[0]},{x.shape[1]}"})
+        return json.loads(data.decode())["accepted"]
+
+    def push_npy(self, x):
+        """Pushes ``x`` as an .npy body (keeps float16/float64 on the wire)."""
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(x))
+        _, data = self._request("POST", f"/runs/{self.run}/batches", buf.getvalue(), {"Content-Type": "application/x-npy"})
+        return json.loads(data.decode())["accepted"]
+
+    def status(self):
+        return self._json("GET", f"/runs/{self.run}")
+
+    def history(self, after=-1):
+        return self._json("GET", f"/runs/{self.run}/history?after={after}")
+
+    def checkpoint(self):
+        return self._json("POST", f"/runs/{self.run}/checkpoint")
+
+    def stop(self):
+        return self._json("POST", f"/runs/{self.run}/stop")
+
+    def export(self, directory):
+        """Writes the SAELens export (cfg.json, sae_weights.safetensors) into ``directory``."""
+        import os
+        self._json("POST", f"/runs/{self.run}/export")
+        os.makedirs(directory, exist_ok=True)
+        for name in ("cfg.json", "sae_weights.safetensors"):
+            _, data = self._request("GET", f"/runs/{self.run}/export/{name}")
+            with open(os.path.join(directory, name), "wb") as f:
+                f.write(data)
+        return directory
+
+
+class TcpClient:
+    """TCP client: one length-prefixed frame per batch, one reply per frame (see the README)."""
+
+    ACCEPTED, REJECTED, FATAL = 0, 1, 2
+
+    def __init__(self, host="127.0.0.1", port=9090, run="default", timeout=300.0):
+        self.addr = (host, port)
+        self.run = run.encode("ascii")
+        self.timeout = timeout
+        self.sock = None
+
+    def _connect(self):
+        if self.sock is None:
+            self.sock = socket.create_connection(self.addr, timeout=self.timeout)
+
+    def _recv(self, n):
+        out = bytearray()
+        while len(out) < n:
+            chunk = self.sock.recv(n - len(out))
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            out += chunk
+        return bytes(out)
+
+    def push(self, x):
+        x = np.ascontiguousarray(np.asarray(x, dtype="<f4"))
+        rows, cols = x.shape
+        head = struct.pack("<BBBB", 0x50, 1, 1, len(self.run)) + self.run + struct.pack("<II", rows, cols)
+        frame = struct.pack("<I", len(head) + x.nbytes) + head + x.tobytes()
+        self._connect()
+        try:
+            self.sock.sendall(frame)
+            (n,) = struct.unpack("<I", self._recv(4))
+            body = self._recv(n)
+        except OSError:
+            self.close()
+            raise
+        status, accepted = struct.unpack("<BI", body[:5])
+        reason = body[5:].decode("utf-8", errors="replace")
+        if status == self.FATAL:
+            self.close()
+        if status != self.ACCEPTED:
+            raise ProxstreamError(status, reason)
+        return accepted
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def torch_hook(client, every=1):
+    """A forward hook that pushes a layer's output ([..., dim] -> [-1, dim]) every ``every`` calls."""
+    calls = [0]
+
+    def hook(module, inputs, output):
+        calls[0] += 1
+        if calls[0] % every:
+            return
+        out = output[0] if isinstance(output, tuple) else output
+        client.push(out.detach().reshape(-1, out.shape[-1]).float().cpu().numpy())
+
+    return hook
+
+
+class PlantedDictionary:
+    """The synthetic benchmark: unit features F; feature i fires with p_i = decay^i * base / n, magnitude U(0,1)."""
+
+    def __init__(self, dim, features, base=5.0, decay=0.99, seed=0):
+        rng = np.random.default_rng(seed)
+        f = rng.standard_normal((features, dim))
+        self.F = (f / np.linalg.norm(f, axis=1, keepdims=True)).astype(np.float32)
+        self.p = decay ** np.arange(features) * base / features
+        self.rng = rng
+
+    def sample(self, rows):
+        fired = self.rng.random((rows, len(self.p))) < self.p
+        c = fired * self.rng.random((rows, len(self.p)))
+        return (c @ self.F).astype(np.float32)
+
+
+def _synthetic(args):
+    gen = PlantedDictionary(args.dim, args.features, seed=args.seed)
+    if args.save_dictionary:
+        np.save(args.save_dictionary, gen.F)
+    if args.transport == "tcp":
+        client = TcpClient(args.tcp_host, args.tcp_port, args.run)
+        http = Client(args.url, args.run)
+    else:
+        client = http = Client(args.url, args.run, retry_seconds=args.retry_seconds)
+    if args.create:
+        try:
+            http.create_run(args.dim, **json.loads(args.create))
+        except ProxstreamError as e:
+            if e.status != 409:
+                raise
+    sent = 0
+    t0 = time.monotonic()
+    while sent < args.rows:
+        n = min(args.batch, args.rows - sent)
+        x = gen.sample(n)
+        while True:
+            try:
+                client.push(x)
+                break
+            except (ConnectionError, OSError):
+                if args.transport != "tcp":
+                    raise
+                time.sleep(0.5)  # the server restarts: reconnect and resend this batch
+        sent += n
+        if args.progress and sent % (args.batch * args.progress) == 0:
+            print(f"sent {sent} rows, {sent / (time.monotonic() - t0):.0f} rows/s", flush=True)
+    print(f"done: {sent} rows in {time.monotonic() - t0:.1f} s", flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("synthetic", help="stream the planted-dictionary benchmark")
+    s.add_argument("--url", default="http://127.0.0.1:8080")
+    s.add_argument("--run", default="demo")
+    s.add_argument("--dim", type=int, default=64)
+    s.add_argument("--features", type=int, default=128)
+    s.add_argument("--rows", type=int, default=100000)
+    s.add_argument("--batch", type=int, default=1024)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--transport", choices=["http", "tcp"], default="http")
+    s.add_argument("--tcp-host", default="127.0.0.1")
+    s.add_argument("--tcp-port", type=int, default=9090)
+    s.add_argument("--create", default="", help="create the run first with this JSON RunConfig (e.g. '{}')")
+    s.add_argument("--save-dictionary", default="", help="write the planted features to this .npy file")
+    s.add_argument("--retry-seconds", type=float, default=300.0)
+    s.add_argument("--progress", type=int, default=0, help="print every N batches")
+    args = ap.parse_args(argv)
+    if args.cmd == "synthetic":
+        _synthetic(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

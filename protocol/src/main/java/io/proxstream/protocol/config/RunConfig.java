@@ -1,0 +1,50 @@
+package io.proxstream.protocol.config;
+
+import java.util.Objects;
+
+/**
+ * A training run served by {@code proxstream serve}: one SAE trained continuously on the batches
+ * pushed to it. Stored as {@code run.json} in the run's directory; a restarted server recreates
+ * the run from it and resumes from the newest good checkpoint.
+ *
+ * @param name            run name: URL path segment, directory name and meter tag
+ * @param inputDim        width d of the vectors the run accepts (batches of another width are rejected)
+ * @param sae             the model
+ * @param trainer         the algorithm
+ * @param batchSize       minibatch rows
+ * @param checkpointEvery training vectors between checkpoints
+ * @param keepCheckpoints how many checkpoints to keep (older ones are deleted)
+ * @param reportEvery     vectors per report window (meters, history, dashboard)
+ * @param deadWindow      a latent is dead if silent for this many vectors
+ * @param queueBytes      bytes of pushed batches that may wait for training; pushes beyond it wait or are
+ *                        answered busy (the memory bound of the run's ingest)
+ * @param seed            initialisation seed
+ * @param initFrom        SAELens-layout directory (cfg.json + sae_weights.safetensors) to start from, or empty
+ */
+public record RunConfig(String name, int inputDim, SaeConfig sae, TrainerConfig trainer, int batchSize,
+                        long checkpointEvery, int keepCheckpoints, long reportEvery, long deadWindow, long queueBytes,
+                        long seed, String initFrom) {
+    public RunConfig {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(sae, "sae");
+        Objects.requireNonNull(trainer, "trainer");
+        if (!name.matches("[A-Za-z0-9_.-]{1,64}") || name.startsWith(".")) {
+            throw new IllegalArgumentException("run name must be 1-64 characters of [A-Za-z0-9_.-], not starting with '.', got '"
+                    + name + "'");
+        }
+        Checks.positive("inputDim", inputDim);
+        Checks.positive("batchSize", batchSize);
+        Checks.positive("checkpointEvery", checkpointEvery);
+        Checks.positive("keepCheckpoints", keepCheckpoints);
+        Checks.positive("reportEvery", reportEvery);
+        Checks.positive("deadWindow", deadWindow);
+        Checks.positive("queueBytes", queueBytes);
+        initFrom = initFrom == null ? "" : initFrom;
+    }
+
+    /** A run of width {@code inputDim} with the defaults of {@code train}, checkpointing every 200k vectors. */
+    public static RunConfig defaults(String name, int inputDim) {
+        return new RunConfig(name, inputDim, SaeConfig.defaults(), TrainerConfig.defaults(), 256, 200_000, 3, 10_000,
+                1_000_000, 64L << 20, 42, "");
+    }
+}

@@ -1,0 +1,40 @@
+package io.proxstream.protocol.config;
+
+import java.util.Objects;
+
+/**
+ * The online training service ({@code proxstream serve}).
+ *
+ * @param host            interface the HTTP and TCP servers bind
+ * @param port            HTTP port (0 = any free port, printed)
+ * @param tcpPort         TCP ingest port (0 = any free port, printed; -1 = off)
+ * @param runsDir         directory of the runs (one subdirectory each: run.json, checkpoints, exports)
+ * @param watchDir        directory watched for shards: {@code WATCH/RUN/*.npy|*.safetensors} (empty = off)
+ * @param maxBatchBytes   largest accepted batch body (HTTP) or frame (TCP)
+ * @param ingestWaitMillis how long an HTTP push waits for room in a full queue before the answer is 503
+ * @param historyPoints   report windows kept per run for the dashboard
+ */
+public record ServeConfig(String host, int port, int tcpPort, String runsDir, String watchDir, long maxBatchBytes,
+                          long ingestWaitMillis, int historyPoints) {
+    public ServeConfig {
+        Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(runsDir, "runsDir");
+        watchDir = watchDir == null ? "" : watchDir;
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port must be 0 (any) or 1-65535, got " + port);
+        }
+        if (tcpPort < -1 || tcpPort > 65535) {
+            throw new IllegalArgumentException("tcpPort must be -1 (off), 0 (any) or 1-65535, got " + tcpPort);
+        }
+        if (runsDir.isBlank()) {
+            throw new IllegalArgumentException("runsDir must not be empty");
+        }
+        Checks.positive("maxBatchBytes", maxBatchBytes);
+        Checks.nonNegative("ingestWaitMillis", ingestWaitMillis);
+        Checks.positive("historyPoints", historyPoints);
+    }
+
+    public static ServeConfig defaults() {
+        return new ServeConfig("127.0.0.1", 8080, 9090, "runs/serve", "", 64L << 20, 2000, 2000);
+    }
+}
