@@ -25,7 +25,7 @@ function niceTicks(lo, hi, n) {
   const step = [1, 2, 5, 10].map(m => m * mag).find(s => s >= raw);
   const out = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step) out.push(Math.abs(v) < 1e-12 * step ? 0 : v);
-  return out;
+  return out.length < 3 && n < 16 ? niceTicks(lo, hi, n * 2) : out;
 }
 
 function draw(canvas, spec, pts) {
@@ -59,7 +59,7 @@ function draw(canvas, spec, pts) {
     for (let e = Math.floor(y0); e <= Math.ceil(y1); e++) for (const m of [1, 2, 3, 4, 5, 6, 7, 8, 9]) cands.push(e + Math.log10(m));
     const inRange = cands.filter(t => t >= y0 && t <= y1);
     const pick = (ms) => inRange.filter(t => ms.some(m => Math.abs((t - Math.floor(t + 1e-9)) - Math.log10(m)) < 1e-9));
-    yt = [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]].map(pick).find(t => t.length >= 3) || inRange;
+    yt = [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]].map(pick).find((t, i) => t.length >= (i === 2 ? 1 : 2)) || inRange;
   }
   for (const t of yt) {
     g.beginPath(); g.moveTo(L, Y(t)); g.lineTo(L + pw, Y(t)); g.stroke();

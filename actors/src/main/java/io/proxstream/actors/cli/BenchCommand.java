@@ -1,5 +1,6 @@
 package io.proxstream.actors.cli;
 
+import io.proxstream.actors.bench.IngestBench;
 import io.proxstream.actors.bench.SaeBench;
 import java.io.PrintStream;
 import java.util.List;
@@ -16,19 +17,24 @@ final class BenchCommand {
         Flags flags = new Flags("bench").option("quick", "shorter timings (for CI smoke runs)");
         Flags.Parsed p = flags.parse(args);
         if (p.has("help") || p.positionals().isEmpty()) {
-            out.print(flags.help("proxstream bench sae [--quick]", """
+            out.print(flags.help("proxstream bench sae|ingest [--quick]", """
                     Benchmarks. Available: sae (SAE training kernels, decoder statistics and solve,
-                    the training stream against a plain loop, at the MNIST and a transformer shape).
-                    Run on an otherwise idle machine; figures are medians of repeated timings."""));
+                    the training stream against a plain loop, at the MNIST and a transformer shape);
+                    ingest (serve's HTTP and TCP ingest into a discarding and a training run, against
+                    the in-process stream). Run on an otherwise idle machine."""));
             return p.has("help") ? 0 : 2;
         }
         String name = p.positionals().get(0);
-        if (!name.equals("sae")) {
-            throw new Flags.UsageException("unknown benchmark '" + name + "'; available: sae");
+        if (!name.equals("sae") && !name.equals("ingest")) {
+            throw new Flags.UsageException("unknown benchmark '" + name + "'; available: sae, ingest");
         }
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "proxstream-bench");
         try {
-            new SaeBench(system, p.has("quick"), out).run();
+            if (name.equals("sae")) {
+                new SaeBench(system, p.has("quick"), out).run();
+            } else {
+                new IngestBench(system, p.has("quick"), out).run();
+            }
             return 0;
         } finally {
             system.terminate();

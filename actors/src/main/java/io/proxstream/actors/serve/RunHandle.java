@@ -80,10 +80,11 @@ public final class RunHandle {
         return history;
     }
 
-    /** The run's status, with the live count of trained samples and ingested rows. */
+    /** The run's status, with live counters (trained samples, ingested rows, rejections, queued bytes). */
     public RunStatus status() {
         RunStatus s = status;
-        return s == null ? null : s.withSamples(trained.getAsLong());
+        return s == null ? null : s.withLive(trained.getAsLong(), ingestedRows.get(), (long) meters.rejectedTotal(),
+                (long) meters.busyTotal(), budget.reserved());
     }
 
     void status(RunStatus s) {

@@ -30,10 +30,9 @@ public record RunStatus(String name, String state, String algorithm, int inputDi
                         long ingestedRows, long rejectedBatches, long busyReplies, long queuedBytes,
                         long checkpointSamples, String checkpoint, String resumedFrom, String error) {
 
-    /** The same status with a fresher sample count. */
-    public RunStatus withSamples(long n) {
-        return new RunStatus(name, state, algorithm, inputDim, latents, sparsifier, k, n, loss, fvu, l0, deadLatents,
-                vectorsPerSecond, ingestedRows, rejectedBatches, busyReplies, queuedBytes, checkpointSamples, checkpoint,
-                resumedFrom, error);
+    /** The same status with fresher counters. */
+    public RunStatus withLive(long trained, long ingested, long rejected, long busy, long queued) {
+        return new RunStatus(name, state, algorithm, inputDim, latents, sparsifier, k, trained, loss, fvu, l0, deadLatents,
+                vectorsPerSecond, ingested, rejected, busy, queued, checkpointSamples, checkpoint, resumedFrom, error);
     }
 }

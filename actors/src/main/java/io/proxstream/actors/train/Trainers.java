@@ -39,6 +39,7 @@ public final class Trainers {
         return switch (t.algo()) {
             case "pam" -> new PamSgdTrainer(model, pam(t));
             case "adam", "adam-tied" -> new AdamTrainer(model, adam(t));
+            case "discard" -> new io.proxstream.solvers.sae.DiscardTrainer(model);
             default -> throw new IllegalArgumentException("unknown algorithm " + t.algo());
         };
     }

@@ -1,0 +1,146 @@
+package io.proxstream.actors.serve;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.proxstream.protocol.config.RunConfig;
+import io.proxstream.protocol.config.SaeConfig;
+import io.proxstream.protocol.config.ServeConfig;
+import io.proxstream.protocol.ingest.IngestFrame;
+import java.io.DataInputStream;
+import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Producers much faster than training (four HTTP threads and a TCP connection pushing 2 MiB
+ * batches as fast as they can, into a run that trains some ten thousand vectors per second): the
+ * server's heap stays bounded (the run's 8 MiB queue plus the bodies in flight), HTTP producers are
+ * told to retry (503) while TCP ones are slowed by flow control, and every accepted row is trained
+ * (nothing is dropped silently).
+ */
+class IngestBackpressureIT {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aFastProducerIsHeldBackAndTheHeapStaysBounded() throws Exception {
+        ServeConfig cfg = new ServeConfig("127.0.0.1", 0, 0, tmp.resolve("runs").toString(), "", 4 << 20, 200, 100);
+        int d = 512;
+        int rows = 1024;
+        try (ServeServer s = ServeServer.start(cfg)) {
+            RunConfig def = RunConfig.defaults("fast", d);
+            var adam = new io.proxstream.protocol.config.TrainerConfig("adam", 1e-3, 0.9, 0.999, 1e-8, 0, 1, 0, 0, 0, 1e-6, 0,
+                    "decoder-first", 16, 0.995, true);
+            s.create(new RunConfig("fast", d, new SaeConfig(4096, "topk", 32, 0, "unit"), adam, 256, 10_000_000, 2, 8192,
+                    1_000_000, 8 << 20, 1, ""));
+            var mem = ManagementFactory.getMemoryMXBean();
+            AtomicBoolean running = new AtomicBoolean(true);
+            AtomicLong accepted = new AtomicLong();
+            AtomicLong busy = new AtomicLong();
+            byte[] body = new byte[4 * rows * d];
+            ByteBuffer bb = ByteBuffer.wrap(body).order(ByteOrder.LITTLE_ENDIAN);
+            SplittableRandom rnd = new SplittableRandom(1);
+            for (int i = 0; i < rows * d; i++) {
+                bb.putFloat((float) rnd.nextDouble(-1, 1));
+            }
+            List<Thread> producers = new ArrayList<>();
+            HttpClient http = HttpClient.newHttpClient();
+            for (int t = 0; t < 4; t++) {
+                producers.add(new Thread(() -> {
+                    while (running.get()) {
+                        try {
+                            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.httpPort()
+                                            + "/runs/fast/batches")).header("Content-Type", "application/octet-stream")
+                                    .header("X-Shape", rows + "," + d).POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(),
+                                    HttpResponse.BodyHandlers.ofString());
+                            if (r.statusCode() == 200) {
+                                accepted.addAndGet(rows);
+                            } else if (r.statusCode() == 503) {
+                                busy.incrementAndGet();
+                            } else {
+                                throw new AssertionError(r.statusCode() + " " + r.body());
+                            }
+                        } catch (Exception e) {
+                            if (running.get()) {
+                                throw new RuntimeException(e);
+                            }
+                        }
+                    }
+                }));
+            }
+            float[] frameData = new float[rows * d];
+            bb.rewind();
+            bb.asFloatBuffer().get(frameData);
+            ByteBuffer frame = IngestFrame.encode("fast", frameData, rows, d);
+            AtomicLong tcpAccepted = new AtomicLong();
+            producers.add(new Thread(() -> {
+                try (Socket sock = new Socket("127.0.0.1", s.tcpPort())) {
+                    OutputStream o = sock.getOutputStream();
+                    DataInputStream in = new DataInputStream(sock.getInputStream());
+                    while (running.get()) {
+                        o.write(frame.array(), 0, frame.limit());
+                        byte[] len = new byte[4];
+                        in.readFully(len);
+                        byte[] rep = new byte[ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getInt()];
+                        in.readFully(rep);
+                        IngestFrame.Reply reply = IngestFrame.decodeReply(ByteBuffer.wrap(rep));
+                        assertEquals(IngestFrame.ACCEPTED, reply.status(), reply.reason());
+                        tcpAccepted.addAndGet(reply.rows());
+                    }
+                } catch (Exception e) {
+                    if (running.get()) {
+                        throw new RuntimeException(e);
+                    }
+                }
+            }));
+            producers.forEach(Thread::start);
+            // warm-up: connection pools, JIT and the trainer's buffers settle; the bound is on growth after that
+            long baseline = 0;
+            long t0 = System.currentTimeMillis();
+            while (System.currentTimeMillis() - t0 < 4_000) {
+                Thread.sleep(1000);
+                System.gc();
+                baseline = Math.max(baseline, mem.getHeapMemoryUsage().getUsed());
+            }
+            long maxHeap = 0;
+            t0 = System.currentTimeMillis();
+            while (System.currentTimeMillis() - t0 < 15_000) {
+                Thread.sleep(1000);
+                System.gc();
+                maxHeap = Math.max(maxHeap, mem.getHeapMemoryUsage().getUsed());
+            }
+            running.set(false);
+            for (Thread t : producers) {
+                t.join(60_000);
+            }
+            long total = accepted.get() + tcpAccepted.get();
+            RunStatus st = s.runs().get("fast").status();
+            System.out.printf("[IngestBackpressureIT] 19 s: %,d rows accepted (%,d over TCP), %,d HTTP pushes answered 503, "
+                            + "%,d trained meanwhile; heap after GC: %d MiB after warm-up, max %d MiB over the next 15 s%n", total, tcpAccepted.get(),
+                    busy.get(), st.samples(), baseline >> 20, maxHeap >> 20);
+            assertTrue(busy.get() > 0, "HTTP producers were told to retry");
+            assertTrue(maxHeap - baseline < 64L << 20, "heap grew by " + ((maxHeap - baseline) >> 20) + " MiB");
+            assertEquals(total, st.ingestedRows(), "every acknowledged row was queued");
+            var stop = s.runs().get("fast");
+            org.apache.pekko.actor.typed.javadsl.AskPattern.<RunActor.Command, org.apache.pekko.pattern.StatusReply<RunStatus>>ask(
+                    stop.actor(), RunActor.Stop::new, java.time.Duration.ofMinutes(5), s.system().scheduler())
+                    .toCompletableFuture().get();
+            assertEquals(total, s.runs().get("fast").status().samples(), "every accepted row was trained");
+        }
+    }
+}
