@@ -15,8 +15,8 @@ const runs = new Map(); // name -> { points: [], el, canvases }
 function fmt(v, digits = 4) {
   if (v === null || v === undefined || v === "NaN" || Number.isNaN(v)) return "–";
   const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return Number(v).toExponential(2);
   if (a >= 1000) return Math.round(v).toLocaleString("en");
+  if (a !== 0 && a < 1e-3) return Number(v).toExponential(2).replace(/\.?0+e/, "e");
   return Number(v).toPrecision(digits).replace(/\.?0+$/, "");
 }
 
