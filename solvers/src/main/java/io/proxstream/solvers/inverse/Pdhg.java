@@ -1,0 +1,161 @@
+package io.proxstream.solvers.inverse;
+
+import io.proxstream.solvers.progress.Progress;
+import io.proxstream.solvers.progress.ProgressListener;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The primal-dual hybrid gradient method of Chambolle and Pock ("A first-order primal-dual
+ * algorithm for convex problems with applications to imaging", JMIV 2011) for
+ * {@code min_x f(x) + g(Kx)}:
+ * <pre>
+ *   y ← prox_{σg*}(y + σ K x̄)
+ *   x⁺ ← prox_{τf}(x − τ Kᵀ y)
+ *   x̄ ← x⁺ + θ (x⁺ − x)
+ * </pre>
+ * with τσ‖K‖² &lt; 1 (default τ = σ = 0.99/‖K‖, ‖K‖ by the power method). With {@code gamma > 0}
+ * (f γ-strongly convex) the steps are accelerated: θ = 1/√(1 + 2γτ), τ ← θτ, σ ← σ/θ (default start
+ * τ = 10/‖K‖, σ = 0.99/(τ‖K‖²)); this guarantees ‖x_k − x*‖² = O(1/k²), though on denoising
+ * problems the plain method often converges faster in practice (linearly).
+ *
+ * <p>Reported per iteration: the energy f(x) + g(Kx), the primal and dual residuals of Goldstein,
+ * Li and Yuan (‖(x−x⁺)/τ − Kᵀ(y−y⁺)‖ and ‖(y−y⁺)/σ − K(x−x⁺)‖), the critical-point residual
+ * ‖x⁺ − x‖/τ and the relative change ‖x⁺ − x‖/‖x⁺‖.
+ */
+public final class Pdhg {
+
+    /**
+     * @param tau        primal step (NaN: 0.99/‖K‖)
+     * @param sigma      dual step (NaN: 0.99/‖K‖)
+     * @param theta      extrapolation (1 for the standard method)
+     * @param gamma      strong convexity of f for acceleration (0 = none)
+     * @param iterations iteration budget
+     */
+    public record Options(double tau, double sigma, double theta, double gamma, int iterations) {
+        public Options {
+            if (iterations <= 0) {
+                throw new IllegalArgumentException("iterations must be positive, got " + iterations);
+            }
+            if (!(theta >= 0 && theta <= 1)) {
+                throw new IllegalArgumentException("theta must be in [0,1], got " + theta);
+            }
+            if (!(gamma >= 0)) {
+                throw new IllegalArgumentException("gamma must be >= 0, got " + gamma);
+            }
+            if (!Double.isNaN(tau) && !(tau > 0) || !Double.isNaN(sigma) && !(sigma > 0)) {
+                throw new IllegalArgumentException("steps must be positive (or NaN for the default), got " + tau + ", " + sigma);
+            }
+        }
+
+        public static Options iterations(int n) {
+            return new Options(Double.NaN, Double.NaN, 1.0, 0.0, n);
+        }
+    }
+
+    private Pdhg() {
+    }
+
+    public static SolverResult solve(Functional f, Functional g, LinearOperator k, float[] x0, Options o,
+                                     StoppingRule stop, ProgressListener listener) {
+        Objects.requireNonNull(stop, "stop");
+        Objects.requireNonNull(listener, "listener");
+        int n = k.domainSize();
+        int m = k.rangeSize();
+        Vectors.requireLength("initial point", x0, n);
+        Vectors.requireFinite("initial point", x0);
+        long t0 = System.nanoTime();
+        double tau = o.tau();
+        double sigma = o.sigma();
+        if (Double.isNaN(tau) || Double.isNaN(sigma)) {
+            double kn = k.normEstimate(40, 11) * 1.02;
+            if (o.gamma() > 0) {
+                // the accelerated variant shrinks tau every iteration: start large (tau = 10/|K|)
+                tau = Double.isNaN(tau) ? 10 / kn : tau;
+                sigma = Double.isNaN(sigma) ? 0.99 / (tau * kn * kn) : sigma;
+            } else {
+                tau = Double.isNaN(tau) ? 0.99 / kn : tau;
+                sigma = Double.isNaN(sigma) ? 0.99 / kn : sigma;
+            }
+        }
+        float[] x = x0.clone();
+        float[] xPrev = new float[n];
+        float[] xBar = x0.clone();
+        float[] y = new float[m];
+        float[] yPrev = new float[m];
+        float[] kx = new float[m];
+        float[] kty = new float[n];
+        float[] tmpN = new float[n];
+        float[] tmpM = new float[m];
+        double theta = o.theta();
+        Progress last = null;
+        int it = 0;
+        boolean early = false;
+        while (it < o.iterations()) {
+            it++;
+            System.arraycopy(y, 0, yPrev, 0, m);
+            System.arraycopy(x, 0, xPrev, 0, n);
+            k.apply(xBar, kx);
+            Vectors.axpy(y, (float) sigma, kx, tmpM);
+            g.conjugateProximal(sigma, tmpM, y);
+            k.adjoint(y, kty);
+            Vectors.axpy(x, (float) -tau, kty, tmpN);
+            f.proximal(tau, tmpN, x);
+            if (o.gamma() > 0) {
+                theta = 1 / Math.sqrt(1 + 2 * o.gamma() * tau);
+            }
+            float th = (float) theta;
+            for (int i = 0; i < n; i++) {
+                xBar[i] = x[i] + th * (x[i] - xPrev[i]);
+            }
+            last = report(it, f, g, k, x, xPrev, y, yPrev, tau, sigma, kx, tmpN, tmpM);
+            if (o.gamma() > 0) {
+                tau *= theta;
+                sigma /= theta;
+            }
+            listener.onProgress(last);
+            if (stop.stop(last)) {
+                early = it < o.iterations();
+                break;
+            }
+        }
+        return new SolverResult(x, it, early, (System.nanoTime() - t0) / 1e9, last);
+    }
+
+    private static Progress report(int it, Functional f, Functional g, LinearOperator k, float[] x, float[] xPrev, float[] y,
+                                   float[] yPrev, double tau, double sigma, float[] kx, float[] dx, float[] dy) {
+        int n = x.length;
+        int m = y.length;
+        // dx = x_prev - x, dy = y_prev - y
+        for (int i = 0; i < n; i++) {
+            dx[i] = xPrev[i] - x[i];
+        }
+        for (int i = 0; i < m; i++) {
+            dy[i] = yPrev[i] - y[i];
+        }
+        double change = Vectors.norm(dx);
+        float[] ktdy = k.adjoint(dy);
+        float[] kdx = k.apply(dx);
+        double primal = 0;
+        for (int i = 0; i < n; i++) {
+            double v = dx[i] / tau - ktdy[i];
+            primal += v * v;
+        }
+        double dual = 0;
+        for (int i = 0; i < m; i++) {
+            double v = dy[i] / sigma - kdx[i];
+            dual += v * v;
+        }
+        k.apply(x, kx);
+        double energy = f.value(x) + g.value(kx);
+        Map<String, Double> s = new LinkedHashMap<>();
+        s.put("primalResidual", Math.sqrt(primal));
+        s.put("dualResidual", Math.sqrt(dual));
+        s.put("criticalResidual", change / tau);
+        s.put("relativeChange", change / Math.max(Vectors.norm(x), 1e-30));
+        s.put("tau", tau);
+        s.put("sigma", sigma);
+        return new Progress(it, energy, s);
+    }
+}
