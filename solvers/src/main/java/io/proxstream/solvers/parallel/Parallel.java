@@ -32,6 +32,22 @@ public final class Parallel {
     private Parallel() {
     }
 
+    private static final ThreadLocal<Boolean> SEQUENTIAL = ThreadLocal.withInitial(() -> false);
+
+    /**
+     * Runs {@code body} with every loop it starts on this thread kept on this thread (for
+     * benchmarks comparing one thread with all of them, and for callers that already parallelise).
+     */
+    public static void sequential(Runnable body) {
+        boolean before = SEQUENTIAL.get();
+        SEQUENTIAL.set(true);
+        try {
+            body.run();
+        } finally {
+            SEQUENTIAL.set(before);
+        }
+    }
+
     /** Number of threads the kernels use (property {@code proxstream.threads}, default: cores). */
     public static int threads() {
         return THREADS;
@@ -63,7 +79,7 @@ public final class Parallel {
             return 0.0;
         }
         int parts = Math.min(THREADS, Math.max(1, n / Math.max(1, minGrain)));
-        if (parts <= 1 || Thread.currentThread() instanceof ForkJoinWorkerThread w && w.getPool() == POOL) {
+        if (parts <= 1 || SEQUENTIAL.get() || Thread.currentThread() instanceof ForkJoinWorkerThread w && w.getPool() == POOL) {
             return body.run(0, n);
         }
         @SuppressWarnings("unchecked")

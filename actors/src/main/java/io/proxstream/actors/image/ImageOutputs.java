@@ -1,0 +1,135 @@
+package io.proxstream.actors.image;
+
+import io.proxstream.monitoring.report.CsvTable;
+import io.proxstream.monitoring.report.LinePlot;
+import io.proxstream.protocol.format.Npy;
+import io.proxstream.protocol.format.Png;
+import io.proxstream.solvers.progress.Progress;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** Writes what the image stream produces: per-image PNG/.npy files, a CSV row each, convergence plots. */
+public final class ImageOutputs implements AutoCloseable {
+    static final List<String> HEADER = List.of("id", "problem", "method", "psnr", "ssim", "iterations", "stopped_early", "seconds");
+
+    private final Path dir;
+    private final String problem;
+    private final CsvTable csv;
+    private final List<ImagePipeline.Result> results = new ArrayList<>();
+
+    public ImageOutputs(Path dir, String problem, String csvName) throws IOException {
+        this.dir = dir;
+        this.problem = problem;
+        this.csv = new CsvTable(dir.resolve(csvName), HEADER);
+    }
+
+    /** Writes one result's files and CSV row (results without pixels kept for the summary). */
+    public synchronized void write(ImagePipeline.Result r, boolean images) throws IOException {
+        var t = r.task();
+        if (images) {
+            double lo = Double.POSITIVE_INFINITY;
+            double hi = Double.NEGATIVE_INFINITY;
+            for (float v : t.truth()) {
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+            Png.writeGrey(dir.resolve(t.id() + "-truth.png"), t.truth(), t.h(), t.w(), lo, hi);
+            int[] ds = r.dataShape();
+            if (ds.length == 2) {
+                Png.writeGrey(dir.resolve(t.id() + "-data.png"), r.data(), ds[0], ds[1]);
+            }
+            Png.writeGrey(dir.resolve(t.id() + "-" + r.method() + ".png"), r.x(), t.h(), t.w(), lo, hi);
+            Npy.write(dir.resolve(t.id() + "-" + r.method() + ".npy"), r.x(), t.h(), t.w());
+        }
+        csv.row(t.id(), problem, r.method(), r.psnr(), r.ssim(), (long) r.iterations(), r.stoppedEarly() ? "true" : "false", r.seconds());
+        if (!r.trace().isEmpty()) {
+            convergencePlot(dir.resolve(t.id() + "-" + r.method() + "-convergence.png"), r.method(), r.trace());
+        }
+        results.add(new ImagePipeline.Result(t, r.method(), null, r.dataShape(), null, r.iterations(), r.stoppedEarly(),
+                r.seconds(), r.psnr(), r.ssim(), List.of()));
+    }
+
+    /** Energy and critical-point residual (and its ergodic mean, if reported) against the iteration. */
+    public static void convergencePlot(Path file, String method, List<Progress> trace) throws IOException {
+        int n = trace.size();
+        double[] k = new double[n];
+        double[] energy = new double[n];
+        double[] residual = new double[n];
+        double[] ergodic = new double[n];
+        double[] reference = new double[n];
+        boolean hasErgodic = trace.get(0).scalars().containsKey("ergodicResidual");
+        for (int i = 0; i < n; i++) {
+            Progress p = trace.get(i);
+            k[i] = p.iteration();
+            energy[i] = p.objective();
+            residual[i] = p.scalars().getOrDefault("criticalResidual", Double.NaN);
+            ergodic[i] = p.scalars().getOrDefault("ergodicResidual", Double.NaN);
+        }
+        // the O(log k / k) reference line, anchored at the ergodic residual's value at k = 10
+        int anchor = Math.min(9, n - 1);
+        for (int i = 0; i < n; i++) {
+            double kk = Math.max(1, k[i]);
+            reference[i] = ergodic[anchor] * (Math.log(kk + 1) / kk) / (Math.log(k[anchor] + 1) / Math.max(1, k[anchor]));
+        }
+        double minE = Double.POSITIVE_INFINITY;
+        for (double e : energy) {
+            minE = Math.min(minE, e);
+        }
+        double[] gap = new double[n];
+        for (int i = 0; i < n; i++) {
+            gap[i] = energy[i] - minE;
+        }
+        LinePlot plot = new LinePlot(method + ": convergence", "iteration k", "value").logY(true)
+                .add("energy - min energy", k, gap).add("critical-point residual |x+ - x|/tau", k, residual);
+        if (hasErgodic) {
+            plot.add("ergodic mean of the residual", k, ergodic).add("O(log k / k) reference", k, reference, true);
+        }
+        plot.writePng(file);
+    }
+
+    /** Mean ± standard deviation of PSNR and SSIM per method, as markdown rows. */
+    public synchronized String summaryTable(String setting) {
+        StringBuilder sb = new StringBuilder();
+        for (String m : results.stream().map(ImagePipeline.Result::method).distinct().toList()) {
+            var rs = results.stream().filter(r -> r.method().equals(m)).toList();
+            double[] p = rs.stream().mapToDouble(ImagePipeline.Result::psnr).toArray();
+            double[] s = rs.stream().mapToDouble(ImagePipeline.Result::ssim).toArray();
+            double[] t = rs.stream().mapToDouble(ImagePipeline.Result::seconds).toArray();
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %.2f ± %.2f | %.4f ± %.4f | %.2f |%n", setting, m, rs.size(),
+                    mean(p), std(p), mean(s), std(s), mean(t)));
+        }
+        return sb.toString();
+    }
+
+    public synchronized List<ImagePipeline.Result> results() {
+        return List.copyOf(results);
+    }
+
+    static double mean(double[] v) {
+        double s = 0;
+        for (double x : v) {
+            s += x;
+        }
+        return s / v.length;
+    }
+
+    static double std(double[] v) {
+        if (v.length < 2) {
+            return 0;
+        }
+        double m = mean(v);
+        double s = 0;
+        for (double x : v) {
+            s += (x - m) * (x - m);
+        }
+        return Math.sqrt(s / (v.length - 1));
+    }
+
+    @Override
+    public void close() throws IOException {
+        csv.close();
+    }
+}
