@@ -43,6 +43,40 @@ class OperatorsTest {
     }
 
     @Test
+    void blursMatchTheDirectZeroPaddedConvolutionSum() {
+        int h = 23;
+        int w = 30;
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(9);
+        float[] x = new float[h * w];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        // separable (gaussian, box) and general (motion) kernels, both against the textbook sum
+        for (Blur b : new Blur[] {Blur.gaussian(h, w, 1.6), Blur.box(h, w, 5), Blur.motion(h, w, 7, 25)}) {
+            float[] k = b.kernel();
+            int size = (int) Math.round(Math.sqrt(k.length));
+            int r = size / 2;
+            float[] expected = new float[h * w];
+            for (int i = 0; i < h; i++) {
+                for (int j = 0; j < w; j++) {
+                    double s = 0;
+                    for (int u = 0; u < size; u++) {
+                        for (int v = 0; v < size; v++) {
+                            int ii = i - u + r;
+                            int jj = j - v + r;
+                            if (ii >= 0 && ii < h && jj >= 0 && jj < w) {
+                                s += k[u * size + v] * x[ii * w + jj];
+                            }
+                        }
+                    }
+                    expected[i * w + j] = (float) s;
+                }
+            }
+            assertArrayEquals(expected, b.apply(x), 1e-5f);
+        }
+    }
+
+    @Test
     void gradientOfARampIsConstantAndItsAdjointIsMinusDivergence() {
         int h = 5;
         int w = 6;
