@@ -79,6 +79,16 @@ public final class Fbp {
         return filter;
     }
 
+    /** The ray transform this inverts. */
+    public RayTransform geometry() {
+        return geometry;
+    }
+
+    /** The same geometry with another filter (this one if the filter is the same). */
+    public Fbp withFilter(Filter other) {
+        return other == filter ? this : new Fbp(geometry, other);
+    }
+
     /** Reconstructs an image ({@code h × w}) from a sinogram ({@code angles × detectors}). */
     public float[] reconstruct(float[] sinogram) {
         int[] range = geometry.rangeShape();

@@ -1,15 +1,19 @@
 package io.proxstream.solvers.inverse;
 
 import io.proxstream.solvers.progress.ProgressListener;
+import java.util.Collections;
 import java.util.Locale;
+import java.util.Map;
+import java.util.WeakHashMap;
 
 /**
  * The classical reconstruction methods behind {@code proxstream reconstruct}, each a choice of
  * model and solver for {@code y = A x + noise}:
  * <ul>
  *   <li>{@code fbp}: filtered back-projection (CT only);</li>
- *   <li>{@code tv-pdhg}: min ½‖Ax − y‖² + λ TV(x) subject to x ≥ 0, by PDHG with K = [A; ∇] and
- *       the data and TV terms on the dual side;</li>
+ *   <li>{@code tv-pdhg}: min ½‖Ax − y‖² + λ TV(x) subject to x ≥ 0, by PDHG with the data and TV
+ *       terms on the dual side and the blocks balanced, K = [A; μ∇] with μ = ‖A‖/‖∇‖ and TV weight
+ *       λ/μ (the same problem; without the balance the TV dual of a CT problem barely moves);</li>
  *   <li>{@code tv-pd}: the same model by the primal-dual method with the data term as the smooth
  *       part (gradient step) and TV on the dual side;</li>
  *   <li>{@code huber-gd} / {@code huber-gd-momentum}: min ½‖Ax − y‖² + λ Σ huber_δ(|∇x|) by
@@ -52,12 +56,16 @@ public final class Reconstructors {
 
     /**
      * Reconstructs from data {@code y} of operator {@code a}; {@code fbp} must be given for CT
-     * (it is the FBP method and the warm start of the iterative ones), else null.
+     * (with the filter of the options, it is the FBP method and the warm start of the iterative
+     * ones), else null.
      */
     public static SolverResult reconstruct(Options o, LinearOperator a, float[] y, Fbp fbp, ProgressListener listener) {
         Vectors.requireLength("data", y, a.rangeSize());
         Vectors.requireFinite("data", y);
         long t0 = System.nanoTime();
+        if (fbp != null) {
+            fbp = fbp.withFilter(o.filter());
+        }
         if (o.method().equals("fbp")) {
             if (fbp == null) {
                 throw new IllegalArgumentException("fbp reconstructs CT data only");
@@ -73,10 +81,16 @@ public final class Reconstructors {
         StoppingRule stop = o.tol() > 0 ? StoppingRule.below("relativeChange", o.tol()) : StoppingRule.NEVER;
         return switch (o.method()) {
             case "tv-pdhg" -> {
-                LinearOperator k = Operators.stack(a, grad);
+                // balance the blocks: K = [A; μ∇] with μ = ‖A‖/‖∇‖ and weight λ/μ on the scaled gradient (the same
+                // problem); with the unscaled ∇ of ‖∇‖ ≈ 2.8 next to ‖A‖ ≈ 90 the TV dual moves ~1000× too slowly
+                double[] norms = balancedNorms(a, grad);
+                double mu = norms[1];
+                LinearOperator k = Operators.stack(a, grad.scaled(mu));
                 Functional g = Functionals.separable(Functionals.squaredDistance(y, 1), a.rangeSize(),
-                        Functionals.l21(o.lambda(), 2), grad.rangeSize());
-                yield Pdhg.solve(Functionals.nonNegativity(), g, k, x0, Pdhg.Options.iterations(o.iterations()), stop, listener);
+                        Functionals.l21(o.lambda() / mu, 2), grad.rangeSize());
+                double step = 0.99 / (1.02 * norms[2]);
+                yield Pdhg.solve(Functionals.nonNegativity(), g, k, x0, new Pdhg.Options(step, step, 1, 0, o.iterations()), stop,
+                        listener);
             }
             case "tv-pd" -> PrimalDual.solve(Functionals.composed(Functionals.squaredDistance(y, 1), a), Functionals.nonNegativity(),
                     Functionals.l21(o.lambda(), 2), grad, x0, PrimalDual.Options.iterations(o.iterations()), stop, listener);
@@ -88,6 +102,25 @@ public final class Reconstructors {
                 yield GradientDescent.solve(e, x0, go, stop, listener);
             }
         };
+    }
+
+    private static final Map<LinearOperator, double[]> NORMS = Collections.synchronizedMap(new WeakHashMap<>());
+
+    /**
+     * {‖A‖, μ = ‖A‖/‖∇‖, ‖[A; μ∇]‖} by the power method, cached per operator (operators are
+     * immutable and shared by the images of a stream, so this runs once per operator).
+     */
+    static double[] balancedNorms(LinearOperator a, Gradient grad) {
+        double[] cached = NORMS.get(a);
+        if (cached != null) {
+            return cached;
+        }
+        double na = a.normEstimate(40, 11);
+        double mu = na / grad.normEstimate(40, 11);
+        double nk = Operators.stack(a, grad.scaled(mu)).normEstimate(40, 11);
+        double[] v = {na, mu, nk};
+        NORMS.put(a, v);
+        return v;
     }
 
     private static float[] clampNonNegative(float[] x) {

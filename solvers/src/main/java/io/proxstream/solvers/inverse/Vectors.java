@@ -87,7 +87,7 @@ public final class Vectors {
     public static void requireFinite(String what, float[] v) {
         for (int i = 0; i < v.length; i++) {
             if (!Float.isFinite(v[i])) {
-                throw new IllegalArgumentException(what + " holds a non-finite value at index " + i);
+                throw new IllegalArgumentException(what + " holds a non-finite value (" + v[i] + ") at index " + i);
             }
         }
     }

@@ -53,4 +53,38 @@ class ReconstructorsTest {
                 new Reconstructors.Options("fbp", 0, 1, 0, 0.01, Fbp.Filter.RAM_LAK), b, y, null, ProgressListener.NONE));
         assertThrows(IllegalArgumentException.class, () -> new Reconstructors.Options("art", 0, 1, 0, 0.01, Fbp.Filter.RAM_LAK));
     }
+
+    @Test
+    void balancedTvPdhgReachesTheMinimumThatAnotherSolverFindsForTheSameModel() {
+        // the block scaling K = [A; mu grad] with weight lambda/mu must not change the problem: 300 balanced PDHG
+        // iterations reach the energy of a long run of the primal-dual method with the data term as its smooth part
+        int n = 32;
+        float[] truth = Phantoms.randomEllipses(n, 5);
+        RayTransform rt = RayTransform.of(n, Angles.sparseView(24));
+        float[] y = noisy(rt.apply(truth), 0.01, 3);
+        Fbp fbp = new Fbp(rt, Fbp.Filter.HANN);
+        double lambda = 2;
+        SolverResult pdhg = Reconstructors.reconstruct(new Reconstructors.Options("tv-pdhg", lambda, 300, 0, 0.01, Fbp.Filter.HANN), rt,
+                y, fbp, ProgressListener.NONE);
+        SolverResult reference = Reconstructors.reconstruct(new Reconstructors.Options("tv-pd", lambda, 6000, 0, 0.01, Fbp.Filter.HANN),
+                rt, y, fbp, ProgressListener.NONE);
+        Gradient g = new Gradient(n, n);
+        java.util.function.ToDoubleFunction<float[]> energy = x -> Functionals.squaredDistance(y, 1).value(rt.apply(x))
+                + Functionals.l21(lambda, 2).value(g.apply(x));
+        double e = energy.applyAsDouble(pdhg.x());
+        double eRef = energy.applyAsDouble(reference.x());
+        System.out.printf("[ReconstructorsTest] balanced tv-pdhg (300 its) %.6f, tv-pd (6000 its) %.6f%n", e, eRef);
+        assertTrue(Math.abs(e - eRef) < 1e-3 * eRef, "balanced PDHG energy " + e + " vs reference " + eRef);
+    }
+
+    @Test
+    void fbpUsesTheFilterOfTheOptions() {
+        int n = 32;
+        RayTransform rt = RayTransform.of(n, Angles.full(40));
+        float[] y = rt.apply(Phantoms.sheppLogan(n));
+        Fbp hann = new Fbp(rt, Fbp.Filter.HANN);
+        float[] x = Reconstructors.reconstruct(new Reconstructors.Options("fbp", 0, 1, 0, 0.01, Fbp.Filter.RAM_LAK), rt, y, hann,
+                ProgressListener.NONE).x();
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new Fbp(rt, Fbp.Filter.RAM_LAK).reconstruct(y), x, 0f);
+    }
 }

@@ -276,7 +276,7 @@ class SolversTest {
         nan[3] = Float.NaN;
         e = assertThrows(IllegalArgumentException.class, () -> Pdhg.solve(Functionals.squaredDistance(y, 1), Functionals.l21(0.1, 2),
                 new Gradient(N, N), nan, Pdhg.Options.iterations(5), StoppingRule.NEVER, ProgressListener.NONE));
-        assertTrue(e.getMessage().contains("non-finite value at index 3"), e.getMessage());
+        assertTrue(e.getMessage().contains("non-finite value (NaN) at index 3"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Pdhg.Options.iterations(0));
         assertThrows(IllegalArgumentException.class, () -> ImageMetrics.ssim(y, nan, N, N));
     }
