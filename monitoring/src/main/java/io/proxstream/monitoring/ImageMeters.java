@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Meters of the image stream: per-iteration residuals of running solves
  * ({@code solver.iteration.residual{solver}}), iterations, and per-image quality and time
- * ({@code recon.psnr}, {@code recon.ssim}, {@code recon.seconds}, tagged problem and method).
+ * ({@code recon.psnr}, {@code recon.ssim}, {@code recon.seconds}, tagged problem and method), and
+ * rejected images ({@code recon.rejects{stage}}, stage {@code input} or {@code solver}).
  * Thread-safe.
  */
 public final class ImageMeters {
@@ -23,6 +24,7 @@ public final class ImageMeters {
     public static final String SSIM = "recon.ssim";
     public static final String SECONDS = "recon.seconds";
     public static final String IMAGES = "recon.images";
+    public static final String REJECTS = "recon.rejects";
 
     private final MeterRegistry registry;
     private final ConcurrentMap<String, AtomicLong> residuals = new ConcurrentHashMap<>();
@@ -58,5 +60,10 @@ public final class ImageMeters {
                 .record(Duration.ofNanos((long) (seconds * 1e9)));
         Counter.builder(IMAGES).description("images reconstructed").tag("problem", problem).tag("method", method).register(registry)
                 .increment();
+    }
+
+    /** One image dropped by the stream at {@code stage} (input or solver). */
+    public void reject(String stage) {
+        Counter.builder(REJECTS).description("images rejected by the image stream").tag("stage", stage).register(registry).increment();
     }
 }

@@ -5,6 +5,7 @@ import io.proxstream.actors.image.ImageOutputs;
 import io.proxstream.actors.image.ImagePipeline;
 import io.proxstream.actors.image.ImageSources;
 import io.proxstream.actors.image.ImageTask;
+import io.proxstream.actors.image.Reconstruction;
 import io.proxstream.monitoring.ImageMeters;
 import io.proxstream.monitoring.Meters;
 import io.proxstream.monitoring.MetricsServer;
@@ -23,6 +24,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -110,17 +112,20 @@ final class ReconstructCommand {
                 out.println("metrics: http://127.0.0.1:" + binding.localAddress().getPort() + "/metrics");
             }
             out.println("run directory: " + dir.toAbsolutePath());
+            int status = 0;
             out.println(model.describe() + "; method " + method + (method.equals("fbp") ? "" : ", lambda " + opts.lambda()
                     + ", " + opts.iterations() + " iterations"));
             try (ImageOutputs outputs = new ImageOutputs(dir, problem, "results.csv")) {
-                boolean[] first = {true};
-                ImagePipeline.graph(images.zipWithIndex().map(z -> z.first()), model, opts, parallelism, new ImageMeters(meters.registry()),
-                                true)
+                AtomicLong rejects = new AtomicLong();
+                ImagePipeline.graph(images, model, Reconstruction.of(opts), parallelism, new ImageMeters(meters.registry()), true,
+                                rej -> {
+                                    rejects.incrementAndGet();
+                                    out.println("rejected " + rej.id() + " (" + rej.stage() + "): " + rej.reason());
+                                })
                         .map(r -> {
                             outputs.write(r, true);
                             out.printf(Locale.ROOT, "%-20s %-18s PSNR %6.2f dB  SSIM %.4f  %4d iterations  %6.2f s%n", r.task().id(),
                                     r.method(), r.psnr(), r.ssim(), r.iterations(), r.seconds());
-                            first[0] = false;
                             return r;
                         })
                         .runWith(Sink.ignore(), system).toCompletableFuture().get();
@@ -131,6 +136,8 @@ final class ReconstructCommand {
                         : ", lambda " + opts.lambda() + ", " + opts.iterations() + " iterations"
                         + (opts.tol() > 0 ? ", stop at relative change < " + opts.tol() : "")).append('\n');
                 report.append("- input: ").append(input).append('\n');
+                report.append("- images reconstructed: ").append(outputs.results().size()).append(", rejected: ").append(rejects.get())
+                        .append('\n');
                 report.append("- machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores; ")
                         .append(BlasInfo.current().describe()).append("\n\n");
                 report.append("| problem | method | images | PSNR (dB) | SSIM | seconds |\n|---|---|---|---|---|---|\n").append(table);
@@ -138,11 +145,18 @@ final class ReconstructCommand {
                         .append(method).append(".png` (and `.npy`).\n");
                 AtomicFiles.writeString(dir.resolve("report.md"), report.toString());
                 out.print("\n| problem | method | images | PSNR (dB) | SSIM | seconds |\n" + table);
+                if (rejects.get() > 0) {
+                    out.println(rejects.get() + " image(s) rejected (see above)");
+                }
+                if (outputs.results().isEmpty()) {
+                    System.err.println("proxstream reconstruct: no image was reconstructed");
+                    status = 1;
+                }
             }
             if (binding != null) {
                 binding.unbind();
             }
-            return 0;
+            return status;
         } finally {
             system.terminate();
             system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);

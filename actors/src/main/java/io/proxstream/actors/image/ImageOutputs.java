@@ -26,7 +26,10 @@ public final class ImageOutputs implements AutoCloseable {
         this.csv = new CsvTable(dir.resolve(csvName), HEADER);
     }
 
-    /** Writes one result's files and CSV row (results without pixels kept for the summary). */
+    /**
+     * Writes one result's CSV row and, if {@code images}, its PNG/.npy files and (if it has a trace)
+     * its convergence plot. Results are kept without pixels for the summary.
+     */
     public synchronized void write(ImagePipeline.Result r, boolean images) throws IOException {
         var t = r.task();
         if (images) {
@@ -45,49 +48,59 @@ public final class ImageOutputs implements AutoCloseable {
             Npy.write(dir.resolve(t.id() + "-" + r.method() + ".npy"), r.x(), t.h(), t.w());
         }
         csv.row(t.id(), problem, r.method(), r.psnr(), r.ssim(), (long) r.iterations(), r.stoppedEarly() ? "true" : "false", r.seconds());
-        if (!r.trace().isEmpty()) {
+        if (images && !r.trace().isEmpty()) {
             convergencePlot(dir.resolve(t.id() + "-" + r.method() + "-convergence.png"), r.method(), r.trace());
         }
         results.add(new ImagePipeline.Result(t, r.method(), null, r.dataShape(), null, r.iterations(), r.stoppedEarly(),
                 r.seconds(), r.psnr(), r.ssim(), List.of()));
     }
 
-    /** Energy and critical-point residual (and its ergodic mean, if reported) against the iteration. */
+    /**
+     * Two panels: the energy E(x_k) (log scale when it stays positive), and the residuals: the
+     * critical-point residual ‖x⁺ − x‖/τ, the primal and dual residuals where the solver reports
+     * them, and the ergodic mean of the critical-point residual with an O(log k / k) reference line.
+     */
     public static void convergencePlot(Path file, String method, List<Progress> trace) throws IOException {
         int n = trace.size();
         double[] k = new double[n];
         double[] energy = new double[n];
-        double[] residual = new double[n];
-        double[] ergodic = new double[n];
-        double[] reference = new double[n];
-        boolean hasErgodic = trace.get(0).scalars().containsKey("ergodicResidual");
+        boolean positive = true;
         for (int i = 0; i < n; i++) {
             Progress p = trace.get(i);
             k[i] = p.iteration();
             energy[i] = p.objective();
-            residual[i] = p.scalars().getOrDefault("criticalResidual", Double.NaN);
-            ergodic[i] = p.scalars().getOrDefault("ergodicResidual", Double.NaN);
+            positive &= energy[i] > 0;
         }
-        // the O(log k / k) reference line, anchored at the ergodic residual's value at k = 10
-        int anchor = Math.min(9, n - 1);
-        for (int i = 0; i < n; i++) {
-            double kk = Math.max(1, k[i]);
-            reference[i] = ergodic[anchor] * (Math.log(kk + 1) / kk) / (Math.log(k[anchor] + 1) / Math.max(1, k[anchor]));
+        LinePlot left = new LinePlot(method + ": energy", "iteration k", "E(x_k)").logY(positive).size(640, 480)
+                .add("energy", k, energy);
+        LinePlot right = new LinePlot(method + ": residuals", "iteration k", "residual").logY(true).size(640, 480);
+        String[][] series = {
+            {"criticalResidual", "critical-point residual |x+ - x|/tau"},
+            {"primalResidual", "primal residual"},
+            {"dualResidual", "dual residual"},
+            {"ergodicResidual", "ergodic mean of the critical-point residual"},
+        };
+        for (String[] s : series) {
+            if (trace.get(0).scalars().containsKey(s[0])) {
+                double[] v = new double[n];
+                for (int i = 0; i < n; i++) {
+                    v[i] = trace.get(i).scalars().getOrDefault(s[0], Double.NaN);
+                }
+                right.add(s[1], k, v);
+            }
         }
-        double minE = Double.POSITIVE_INFINITY;
-        for (double e : energy) {
-            minE = Math.min(minE, e);
+        if (trace.get(0).scalars().containsKey("ergodicResidual")) {
+            // the O(log k / k) reference line, anchored at the ergodic residual's value at k = 10
+            int anchor = Math.min(9, n - 1);
+            double at = trace.get(anchor).scalars().get("ergodicResidual");
+            double[] reference = new double[n];
+            for (int i = 0; i < n; i++) {
+                double kk = Math.max(1, k[i]);
+                reference[i] = at * (Math.log(kk + 1) / kk) / (Math.log(k[anchor] + 1) / Math.max(1, k[anchor]));
+            }
+            right.add("O(log k / k) reference", k, reference, true);
         }
-        double[] gap = new double[n];
-        for (int i = 0; i < n; i++) {
-            gap[i] = energy[i] - minE;
-        }
-        LinePlot plot = new LinePlot(method + ": convergence", "iteration k", "value").logY(true)
-                .add("energy - min energy", k, gap).add("critical-point residual |x+ - x|/tau", k, residual);
-        if (hasErgodic) {
-            plot.add("ergodic mean of the residual", k, ergodic).add("O(log k / k) reference", k, reference, true);
-        }
-        plot.writePng(file);
+        LinePlot.writePngRow(file, left, right);
     }
 
     /** Mean ± standard deviation of PSNR and SSIM per method, as markdown rows. */
@@ -108,7 +121,7 @@ public final class ImageOutputs implements AutoCloseable {
         return List.copyOf(results);
     }
 
-    static double mean(double[] v) {
+    public static double mean(double[] v) {
         double s = 0;
         for (double x : v) {
             s += x;
@@ -116,7 +129,8 @@ public final class ImageOutputs implements AutoCloseable {
         return s / v.length;
     }
 
-    static double std(double[] v) {
+    /** Sample standard deviation (0 for fewer than two values). */
+    public static double std(double[] v) {
         if (v.length < 2) {
             return 0;
         }

@@ -4,29 +4,40 @@ import io.proxstream.monitoring.ImageMeters;
 import io.proxstream.solvers.inverse.Fbp;
 import io.proxstream.solvers.inverse.ImageMetrics;
 import io.proxstream.solvers.inverse.LinearOperator;
-import io.proxstream.solvers.inverse.Reconstructors;
 import io.proxstream.solvers.inverse.SolverResult;
+import io.proxstream.solvers.inverse.Vectors;
 import io.proxstream.solvers.progress.Progress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Consumer;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.stream.javadsl.Source;
 
 /**
  * The image stream: images → forward model (operator, seeded noise) → solver stage (at most
- * {@code parallelism} solves at once on a dedicated pool; back-pressured) → metrics (PSNR, SSIM
- * against the image the data was simulated from, never used by the solver). Operators are built
- * once per image size and shared (they are thread-safe).
+ * {@code parallelism} solves at once on a dedicated pool; back-pressured, so at most
+ * {@code parallelism} measured images wait beyond the stage buffers) → metrics (PSNR, SSIM against
+ * the image the data was simulated from, never seen by the solver). Operators are built once per
+ * image size and shared (they are thread-safe).
+ *
+ * <p>Images that cannot be used (unreadable files, non-finite pixels, too small for the operator, a solve that
+ * fails) are dropped, counted ({@code recon.rejects}) and reported to the reject listener; the
+ * stream goes on with the next image.
  */
 public final class ImagePipeline {
 
     /** A measured image on its way to the solver. */
     public record Measured(ImageTask task, LinearOperator operator, Fbp fbp, float[] data) {
+    }
+
+    /** An image the stream dropped, with the reason. */
+    public record Rejected(String id, String stage, String reason) {
     }
 
     /**
@@ -38,14 +49,18 @@ public final class ImagePipeline {
                          boolean stoppedEarly, double seconds, double psnr, double ssim, List<Progress> trace) {
     }
 
+    /** Smallest image side the stream accepts (SSIM's 7×7 window needs it; so does a useful ray transform). */
+    public static final int MIN_SIDE = 8;
+
     private ImagePipeline() {
     }
 
     /**
      * @param keepTrace keep every iteration's report in the result (for convergence plots)
+     * @param onReject  called (from stream threads) for every dropped image
      */
-    public static Source<Result, NotUsed> graph(Source<ImageTask, ?> images, ForwardModel model, Reconstructors.Options method,
-                                                int parallelism, ImageMeters meters, boolean keepTrace) {
+    public static Source<Result, NotUsed> graph(Source<ImageTask, ?> images, ForwardModel model, Reconstruction method,
+                                                int parallelism, ImageMeters meters, boolean keepTrace, Consumer<Rejected> onReject) {
         if (parallelism <= 0) {
             throw new IllegalArgumentException("parallelism must be positive, got " + parallelism);
         }
@@ -56,21 +71,46 @@ public final class ImagePipeline {
             return t;
         });
         return images
-                .map(t -> {
-                    LinearOperator a = operators.computeIfAbsent(List.of(t.h(), t.w()), k -> model.operator(t.h(), t.w()));
-                    return new Measured(t, a, model.fbp(a), model.measure(a, t));
+                .mapConcat(t -> {
+                    try {
+                        if (t.error() != null) {
+                            throw new IllegalArgumentException(t.error());
+                        }
+                        if (t.h() < MIN_SIDE || t.w() < MIN_SIDE) {
+                            throw new IllegalArgumentException("image is " + t.h() + "x" + t.w() + "; at least " + MIN_SIDE + "x"
+                                    + MIN_SIDE + " is needed");
+                        }
+                        Vectors.requireLength("image " + t.id(), t.truth(), t.h() * t.w());
+                        Vectors.requireFinite("image " + t.id(), t.truth());
+                        LinearOperator a = operators.computeIfAbsent(List.of(t.h(), t.w()), k -> model.operator(t.h(), t.w()));
+                        return List.of(new Measured(t, a, model.fbp(a), model.measure(a, t)));
+                    } catch (IllegalArgumentException e) {
+                        meters.reject("input");
+                        onReject.accept(new Rejected(t.id(), "input", e.getMessage()));
+                        return List.<Measured>of();
+                    }
                 })
-                .mapAsync(parallelism, m -> CompletableFuture.supplyAsync(() -> solve(m, model, method, meters, keepTrace), pool))
+                .mapAsync(parallelism, m -> CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return Optional.of(solve(m, model.problem(), method, meters, keepTrace));
+                    } catch (RuntimeException e) {
+                        meters.reject("solver");
+                        onReject.accept(new Rejected(m.task().id(), "solver", method.name() + ": " + e));
+                        return Optional.<Result>empty();
+                    }
+                }, pool))
+                .mapConcat(r -> r.map(List::of).orElse(List.of()))
                 .watchTermination((mat, done) -> {
                     done.whenComplete((d, e) -> pool.shutdown());
                     return NotUsed.getInstance();
                 });
     }
 
-    private static Result solve(Measured m, ForwardModel model, Reconstructors.Options method, ImageMeters meters, boolean keepTrace) {
+    /** Reconstructs one measured image and scores it against its truth. */
+    public static Result solve(Measured m, String problem, Reconstruction method, ImageMeters meters, boolean keepTrace) {
         List<Progress> trace = keepTrace ? new ArrayList<>() : List.of();
-        String solver = method.method();
-        SolverResult r = Reconstructors.reconstruct(method, m.operator(), m.data(), m.fbp(), p -> {
+        String solver = method.name();
+        SolverResult r = method.solve(m.operator(), m.data(), m.fbp(), p -> {
             if (keepTrace) {
                 trace.add(p);
             }
@@ -80,9 +120,10 @@ public final class ImagePipeline {
             }
         });
         ImageTask t = m.task();
+        Vectors.requireFinite(solver + " reconstruction of " + t.id(), r.x());
         double psnr = ImageMetrics.psnr(t.truth(), r.x());
-        double ssim = t.h() >= 7 && t.w() >= 7 ? ImageMetrics.ssim(t.truth(), r.x(), t.h(), t.w()) : Double.NaN;
-        meters.image(model.problem(), solver, psnr, ssim, r.seconds());
+        double ssim = ImageMetrics.ssim(t.truth(), r.x(), t.h(), t.w());
+        meters.image(problem, solver, psnr, ssim, r.seconds());
         return new Result(t, solver, m.data(), m.operator().rangeShape(), r.x(), r.iterations(), r.stoppedEarly(), r.seconds(),
                 psnr, ssim, trace);
     }

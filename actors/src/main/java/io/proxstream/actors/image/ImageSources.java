@@ -5,7 +5,6 @@ import io.proxstream.protocol.format.Png;
 import io.proxstream.protocol.format.RowReader;
 import io.proxstream.solvers.inverse.Phantoms;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -33,7 +32,11 @@ public final class ImageSources {
                 kind.equals("shepp-logan") ? Phantoms.sheppLogan(n) : Phantoms.randomEllipses(n, seed + i), n, n, i));
     }
 
-    /** The images in {@code path} (a PNG or 2-D .npy file, or a directory of them, in name order). */
+    /**
+     * The images in {@code path} (a PNG or 2-D .npy file, or a directory of them, in name order).
+     * A file that cannot be read becomes an {@link ImageTask#unreadable} entry, which the stream
+     * rejects and counts; the other files still go through.
+     */
     public static Source<ImageTask, NotUsed> files(Path path) throws IOException {
         List<Path> files;
         if (Files.isDirectory(path)) {
@@ -51,8 +54,9 @@ public final class ImageSources {
         return Source.from(files).zipWithIndex().map(p -> {
             try {
                 return read(p.first(), p.second());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
+            } catch (IOException | RuntimeException e) {
+                return ImageTask.unreadable(p.first().getFileName().toString(), p.second(), "cannot read " + p.first() + ": "
+                        + (e.getMessage() != null ? e.getMessage() : e.toString()));
             }
         });
     }
@@ -71,5 +75,42 @@ public final class ImageSources {
         }
         Png.Image img = Png.readGrey(file);
         return new ImageTask(id, img.data(), img.h(), img.w(), index);
+    }
+
+    /**
+     * A grey image read from {@code file}, cut to its central square and box-averaged down to
+     * {@code n × n} (natural test images for deblurring and denoising).
+     */
+    public static ImageTask squareGrey(Path file, int n, long index) throws IOException {
+        ImageTask full = read(file, index);
+        return new ImageTask(full.id(), squareResample(full.truth(), full.h(), full.w(), n), n, n, index);
+    }
+
+    /** The central square of an {@code h × w} image, box-averaged down to {@code n × n} ({@code n} ≤ the square's side). */
+    static float[] squareResample(float[] x, int h, int w, int n) {
+        int s = Math.min(h, w);
+        if (n < 1 || n > s) {
+            throw new IllegalArgumentException("cannot resample a " + h + "x" + w + " image to " + n + "x" + n
+                    + " (the side must be between 1 and " + s + ")");
+        }
+        int oi = (h - s) / 2;
+        int oj = (w - s) / 2;
+        float[] out = new float[n * n];
+        for (int i = 0; i < n; i++) {
+            int i0 = (int) ((long) i * s / n);
+            int i1 = (int) ((long) (i + 1) * s / n);
+            for (int j = 0; j < n; j++) {
+                int j0 = (int) ((long) j * s / n);
+                int j1 = (int) ((long) (j + 1) * s / n);
+                double sum = 0;
+                for (int a = i0; a < i1; a++) {
+                    for (int b = j0; b < j1; b++) {
+                        sum += x[(oi + a) * w + oj + b];
+                    }
+                }
+                out[i * n + j] = (float) (sum / ((i1 - i0) * (j1 - j0)));
+            }
+        }
+        return out;
     }
 }

@@ -39,6 +39,18 @@ class MainTest {
         assertTrue(o.err().contains("/nonexistent/file.npy"), o.err());
         o = run("bench", "nope");
         assertTrue(o.err().contains("unknown benchmark 'nope'"), o.err());
+        o = run("experiment", "nope");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("unknown experiment 'nope'; available: tv-baselines"), o.err());
+        o = run("reconstruct", "--angles", "sparse:0");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("angle set 'sparse:0'"), o.err());
+        o = run("reconstruct", "--problem", "deblur", "--blur", "disk:3");
+        assertTrue(o.err().contains("blur 'disk:3' is not gaussian:SIGMA, box:SIZE or motion:LENGTH[:ANGLE]"), o.err());
+        o = run("reconstruct", "--problem", "deblur", "--method", "fbp");
+        assertTrue(o.err().contains("fbp reconstructs CT data only"), o.err());
+        o = run("reconstruct", "--method", "art");
+        assertTrue(o.err().contains("unknown method 'art'"), o.err());
     }
 
     @Test
@@ -48,5 +60,25 @@ class MainTest {
         assertTrue(o.out().contains("--max-samples N") && o.out().contains("--source SRC"), o.out());
         assertEquals(0, run("help").code());
         assertEquals(2, run().code());
+    }
+
+    @Test
+    void reconstructReportsUnreadableImagesAndGoesOn(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path in = java.nio.file.Files.createDirectories(dir.resolve("in"));
+        io.proxstream.protocol.format.Png.writeGrey(in.resolve("a.png"), io.proxstream.solvers.inverse.Phantoms.sheppLogan(24), 24, 24);
+        java.nio.file.Files.write(in.resolve("b.png"), new byte[] {(byte) 0x89, 'P', 'N', 'G'});
+        java.nio.file.Path out = dir.resolve("out");
+        Outcome o = run("reconstruct", "--problem", "denoise", "--noise", "0.05", "--lambda", "0.05", "--iterations", "50",
+                "--input", in.toString(), "--out", out.toString());
+        assertEquals(0, o.code(), o.err() + o.out());
+        assertTrue(o.out().contains("rejected b.png (input): cannot read"), o.out());
+        assertEquals(2, java.nio.file.Files.readAllLines(out.resolve("results.csv")).size());
+        String report = java.nio.file.Files.readString(out.resolve("report.md"));
+        assertTrue(report.contains("images reconstructed: 1, rejected: 1"), report);
+        assertTrue(java.nio.file.Files.exists(out.resolve("a-tv-pdhg.png")));
+        // nothing usable: exit code 1
+        java.nio.file.Files.delete(in.resolve("a.png"));
+        o = run("reconstruct", "--problem", "denoise", "--input", in.toString(), "--out", dir.resolve("out2").toString());
+        assertEquals(1, o.code(), o.out());
     }
 }

@@ -227,6 +227,31 @@ public final class LinePlot {
         ImageIO.write(render(), "png", file.toFile());
     }
 
+    /** Renders several charts side by side (each at its own size) into one PNG. */
+    public static void writePngRow(Path file, LinePlot... plots) throws IOException {
+        List<BufferedImage> panels = new ArrayList<>();
+        int w = 0;
+        int h = 0;
+        for (LinePlot p : plots) {
+            BufferedImage b = p.render();
+            panels.add(b);
+            w += b.getWidth();
+            h = Math.max(h, b.getHeight());
+        }
+        BufferedImage img = new BufferedImage(Math.max(1, w), Math.max(1, h), BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = img.createGraphics();
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, img.getWidth(), img.getHeight());
+        int x = 0;
+        for (BufferedImage b : panels) {
+            g.drawImage(b, x, 0, null);
+            x += b.getWidth();
+        }
+        g.dispose();
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        ImageIO.write(img, "png", file.toFile());
+    }
+
     static double[] ticks(double lo, double hi, int target) {
         double span = hi - lo;
         double raw = span / target;
