@@ -81,7 +81,6 @@ public final class Pdhg {
         }
         float[] x = x0.clone();
         float[] xPrev = new float[n];
-        float[] xBar = x0.clone();
         float[] y = new float[m];
         float[] yPrev = new float[m];
         float[] kxBar = new float[m];
@@ -95,13 +94,18 @@ public final class Pdhg {
         Progress last = null;
         int it = 0;
         boolean early = false;
+        float thLast = 0;
         while (it < o.iterations()) {
             it++;
+            // K x̄ = K(x + θ(x − x_prev)) = (1+θ) Kx − θ Kx_prev from products already made: one forward and one
+            // adjoint application of K per iteration
+            for (int i = 0; i < m; i++) {
+                kxBar[i] = it == 1 ? kx[i] : kx[i] + thLast * (kx[i] - kxPrev[i]);
+            }
             System.arraycopy(y, 0, yPrev, 0, m);
             System.arraycopy(x, 0, xPrev, 0, n);
             System.arraycopy(kty, 0, ktyPrev, 0, n);
             System.arraycopy(kx, 0, kxPrev, 0, m);
-            k.apply(xBar, kxBar);
             Vectors.axpy(y, (float) sigma, kxBar, tmpM);
             g.conjugateProximal(sigma, tmpM, y);
             k.adjoint(y, kty);
@@ -111,9 +115,7 @@ public final class Pdhg {
                 theta = 1 / Math.sqrt(1 + 2 * o.gamma() * tau);
             }
             float th = (float) theta;
-            for (int i = 0; i < n; i++) {
-                xBar[i] = x[i] + th * (x[i] - xPrev[i]);
-            }
+            thLast = th;
             k.apply(x, kx);
             last = report(it, f, g, x, xPrev, y, yPrev, kx, kxPrev, kty, ktyPrev, tau, sigma);
             if (o.gamma() > 0) {
