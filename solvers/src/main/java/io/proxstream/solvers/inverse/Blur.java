@@ -17,8 +17,9 @@ public final class Blur implements LinearOperator {
     /** Factors of a separable kernel, kernel[u, v] = col[u] · row[v]; null for a general kernel. */
     private final float[] col;
     private final float[] row;
-    /** The kernel's rows (for the general path). */
+    /** The kernel's rows (general path), and the column factor as one-tap rows (separable path). */
     private final float[][] kernelRows;
+    private final float[][] colTaps;
 
     /** A blur by {@code kernel} ({@code size × size}, size odd, row-major). */
     public Blur(int h, int w, float[] kernel, int size) {
@@ -57,6 +58,10 @@ public final class Blur implements LinearOperator {
         this.kernelRows = new float[size][];
         for (int u = 0; u < size; u++) {
             kernelRows[u] = java.util.Arrays.copyOfRange(kernel, u * size, (u + 1) * size);
+        }
+        this.colTaps = new float[size][];
+        for (int u = 0; u < size; u++) {
+            colTaps[u] = new float[] {col == null ? 0 : col[u]};
         }
     }
 
@@ -162,6 +167,7 @@ public final class Blur implements LinearOperator {
         Vectors.requireLength("image", out, h * w);
         int r = size / 2;
         if (col != null) {
+            // rows first (1-D kernel `row`), then columns: each output row is Σ_u col[u] · (row-filtered row ii)
             float[] tmp = new float[h * w];
             Parallel.forRange(h, 4, (from, to) -> {
                 for (int i = from; i < to; i++) {
@@ -169,26 +175,25 @@ public final class Blur implements LinearOperator {
                     rowPass(in, i * w, tmp, i * w, row, r, correlate);
                 }
             });
-            Parallel.forRange(h, 4, (from, to) -> {
-                for (int i = from; i < to; i++) {
-                    java.util.Arrays.fill(out, i * w, (i + 1) * w, 0f);
-                    for (int u = 0; u < size; u++) {
-                        int ii = correlate ? i + u - r : i - u + r;
-                        if (ii >= 0 && ii < h) {
-                            axpyRow(col[u], tmp, ii * w, out, i * w, w);
-                        }
-                    }
-                }
-            });
-            return;
+            combineRows(tmp, out, colTaps, 0, correlate);
+        } else {
+            combineRows(in, out, kernelRows, r, correlate);
         }
+    }
+
+    /**
+     * out row i = Σ_u (taps[u] applied along row ii of src), ii = i − u + r (convolution) or
+     * i + u − r (correlation); rows outside the image contribute nothing.
+     */
+    private void combineRows(float[] src, float[] out, float[][] taps, int tapRadius, boolean correlate) {
+        int r = size / 2;
         Parallel.forRange(h, 4, (from, to) -> {
             for (int i = from; i < to; i++) {
                 java.util.Arrays.fill(out, i * w, (i + 1) * w, 0f);
                 for (int u = 0; u < size; u++) {
                     int ii = correlate ? i + u - r : i - u + r;
                     if (ii >= 0 && ii < h) {
-                        rowPass(in, ii * w, out, i * w, kernelRows[u], r, correlate);
+                        rowPass(src, ii * w, out, i * w, taps[u], tapRadius, correlate);
                     }
                 }
             }
@@ -208,12 +213,6 @@ public final class Blur implements LinearOperator {
             for (int j = jlo; j < jhi; j++) {
                 dst[d + j] += kv * src[s + j + off];
             }
-        }
-    }
-
-    private static void axpyRow(float a, float[] src, int s, float[] dst, int d, int n) {
-        for (int j = 0; j < n; j++) {
-            dst[d + j] += a * src[s + j];
         }
     }
 }
