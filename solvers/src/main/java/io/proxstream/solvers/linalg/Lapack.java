@@ -42,4 +42,24 @@ public final class Lapack {
             throw new IllegalArgumentException("dposv: illegal argument " + (-info));
         }
     }
+
+    /**
+     * Eigen-decomposition of a symmetric matrix ({@code dsyevd}).
+     *
+     * @param a {@code n × n} row-major; only the lower triangle is read; overwritten by the
+     *          eigenvectors as columns ({@code a[i·n + j]} = component i of eigenvector j)
+     * @param w receives the n eigenvalues in ascending order
+     */
+    public static void syevd(double[] a, int n, double[] w) {
+        if (a.length < (long) n * n || w.length < n) {
+            throw new IllegalArgumentException("syevd: arrays too small for n=" + n);
+        }
+        if (n == 0) {
+            return;
+        }
+        int info = openblas.LAPACKE_dsyevd(openblas.LAPACK_ROW_MAJOR, (byte) 'V', (byte) 'L', n, a, n, w);
+        if (info != 0) {
+            throw new ArithmeticException("dsyevd failed (info " + info + ")");
+        }
+    }
 }

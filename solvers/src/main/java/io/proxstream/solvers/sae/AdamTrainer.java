@@ -4,10 +4,51 @@ import java.util.Objects;
 
 /**
  * Adam on all parameters of an SAE: the faithful baseline of the SplInterp paper when the model is
- * tied ({@code W_dec = W_encᵀ}, learned {@code b_dec}), or plain untied Adam otherwise.
- * Gradients come from {@link SparseStep}, so a step costs one dense GEMM plus O(B·k·d).
+ * tied ({@code W_dec = W_encᵀ}, learned {@code b_dec}), plain untied Adam otherwise, and with a
+ * {@link Recipe} the strong baseline of the large SAE libraries: decoder atoms kept at unit norm
+ * (the gradient component along each atom removed before the step, the atom renormalised after),
+ * {@code b_dec} started at the mean or geometric median of the first batch, and the AuxK loss on
+ * dead latents. Gradients come from {@link SparseStep}, so a step costs one dense GEMM plus O(B·k·d).
  */
 public final class AdamTrainer implements SaeTrainer {
+
+    /**
+     * The strong baseline's additions.
+     *
+     * @param unitNormDecoder keep every decoder atom at unit norm
+     * @param decoderBiasInit {@code none}, {@code mean} or {@code median} (geometric) of the first batch
+     * @param auxK            dead latents in the auxiliary reconstruction (0 = no AuxK loss)
+     * @param auxCoefficient  α of the AuxK loss
+     * @param deadWindow      a latent is dead after this many samples without firing
+     */
+    public record Recipe(boolean unitNormDecoder, String decoderBiasInit, int auxK, double auxCoefficient, long deadWindow) {
+        public Recipe {
+            if (!java.util.List.of("none", "mean", "median").contains(decoderBiasInit)) {
+                throw new IllegalArgumentException("decoderBiasInit must be none, mean or median, got " + decoderBiasInit);
+            }
+            if (auxK < 0 || !(auxCoefficient >= 0) || deadWindow < 1) {
+                throw new IllegalArgumentException("need auxK >= 0, auxCoefficient >= 0, deadWindow >= 1");
+            }
+        }
+
+        /** No additions: plain Adam. */
+        public static Recipe plain() {
+            return new Recipe(false, "none", 0, 0, 1);
+        }
+
+        /**
+         * The strong baseline: unit-norm atoms, b_dec at the geometric median, AuxK with k_aux the
+         * power of two nearest d/2 (at most m) and α = 1/32 (Gao et al.).
+         */
+        public static Recipe strong(SaeSpec spec, long deadWindow) {
+            int kAux = Integer.highestOneBit(Math.max(1, spec.inputDim() / 2));
+            return new Recipe(true, "median", Math.min(kAux, spec.latents()), 1.0 / 32, deadWindow);
+        }
+
+        boolean isPlain() {
+            return !unitNormDecoder && decoderBiasInit.equals("none") && auxK == 0;
+        }
+    }
     private final SaeModel model;
     private final SparseStep sparse;
     private final SaeGradients grads;
@@ -16,11 +57,30 @@ public final class AdamTrainer implements SaeTrainer {
     private final Adam.State bEncState;
     private final Adam.State wDecState;
     private final Adam.State bDecState;
+    private final Recipe recipe;
+    private final AuxK auxK;
+    private final long[] lastFired;
+    private final boolean[] dead;
+    private volatile double lastAuxLoss;
     /** Written by the training thread, read by monitors: volatile. */
     private volatile long samples;
 
     public AdamTrainer(SaeModel model, Adam.Options options) {
+        this(model, options, Recipe.plain());
+    }
+
+    public AdamTrainer(SaeModel model, Adam.Options options, Recipe recipe) {
         this.model = Objects.requireNonNull(model, "model");
+        this.recipe = Objects.requireNonNull(recipe, "recipe");
+        if (!recipe.isPlain() && model.spec().tied()) {
+            throw new IllegalArgumentException("the strong-baseline recipe needs an untied model");
+        }
+        this.auxK = recipe.auxK() > 0 ? new AuxK(model.spec(), recipe.auxK(), recipe.auxCoefficient()) : null;
+        this.lastFired = new long[model.spec().latents()];
+        this.dead = new boolean[model.spec().latents()];
+        if (recipe.unitNormDecoder()) {
+            normaliseAtoms(null);
+        }
         SaeSpec spec = model.spec();
         int md = spec.latents() * spec.inputDim();
         this.sparse = new SparseStep(spec);
@@ -39,7 +99,16 @@ public final class AdamTrainer implements SaeTrainer {
 
     @Override
     public String algorithm() {
-        return model.spec().tied() ? "adam-tied" : "adam";
+        return model.spec().tied() ? "adam-tied" : recipe.isPlain() ? "adam" : "adam-strong";
+    }
+
+    public Recipe recipe() {
+        return recipe;
+    }
+
+    /** The AuxK loss of the last step (0 without AuxK or dead latents). */
+    public double lastAuxLoss() {
+        return lastAuxLoss;
     }
 
     @Override
@@ -49,11 +118,26 @@ public final class AdamTrainer implements SaeTrainer {
 
     @Override
     public EncodedBatch encoderStage(float[] x, int rows) {
+        SaeSpec spec = model.spec();
+        int d = spec.inputDim();
+        if (samples == 0 && !recipe.decoderBiasInit().equals("none")) {
+            float[] start = recipe.decoderBiasInit().equals("mean") ? DecoderBias.mean(x, rows, d)
+                    : DecoderBias.geometricMedian(x, rows, d, 200, 1e-7);
+            System.arraycopy(start, 0, model.decoderBias(), 0, d);
+        }
         sparse.forward(model, x, rows);
         StepResult result = StepResult.of(sparse);
         sparse.backward(model, x, grads, true, true);
-        SaeSpec spec = model.spec();
-        int d = spec.inputDim();
+        if (auxK != null) {
+            for (int j = 0; j < dead.length; j++) {
+                dead[j] = samples - lastFired[j] >= recipe.deadWindow();
+            }
+            lastAuxLoss = auxK.addGradients(model, x, rows, sparse.preActivations(), sparse.residuals(), dead, grads);
+        }
+        markFired(rows);
+        if (recipe.unitNormDecoder()) {
+            removeParallelComponent();
+        }
         adam.beginStep();
         adam.update(model.encoderWeights(), grads.wEnc, grads.touched, d, wEncState, null, 0f, 1f);
         adam.update(model.encoderBias(), grads.bEnc, null, spec.latents(), bEncState, null, 0f, 1f);
@@ -61,9 +145,61 @@ public final class AdamTrainer implements SaeTrainer {
             adam.update(model.decoderWeights(), grads.wDec, grads.touched, d, wDecState, null, 0f, 1f);
         }
         adam.update(model.decoderBias(), grads.bDec, null, d, bDecState, null, 0f, 1f);
+        if (recipe.unitNormDecoder()) {
+            normaliseAtoms(null);
+        }
         model.encoderChanged();
         samples += rows;
         return new EncodedBatch(x, rows, null, result);
+    }
+
+    private void markFired(int rows) {
+        SparseCodes c = sparse.codes();
+        long now = samples + rows;
+        for (int e = 0, n = c.entries(); e < n; e++) {
+            if (c.value(e) != 0f) {
+                lastFired[c.index(e)] = now;
+            }
+        }
+    }
+
+    /** Latents that have not fired for the dead window (as of the last step). */
+    public int deadLatents() {
+        int n = 0;
+        for (int j = 0; j < lastFired.length; j++) {
+            if (samples - lastFired[j] >= recipe.deadWindow()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** g_j ← g_j − (g_j·w_j) w_j for the touched atoms (unit norm assumed). */
+    private void removeParallelComponent() {
+        int d = model.spec().inputDim();
+        float[] w = model.decoderWeights();
+        for (int j = 0; j < grads.touched.length; j++) {
+            if (grads.touched[j]) {
+                float p = io.proxstream.solvers.linalg.Vec.dot(grads.wDec, j * d, w, j * d, d);
+                io.proxstream.solvers.linalg.Vec.axpy(-p, w, j * d, grads.wDec, j * d, d);
+            }
+        }
+    }
+
+    /** Rescales the atoms (all, or the touched ones) to unit norm; zero atoms stay zero. */
+    private void normaliseAtoms(boolean[] which) {
+        int d = model.spec().inputDim();
+        float[] w = model.decoderWeights();
+        for (int j = 0; j < model.spec().latents(); j++) {
+            if (which == null || which[j]) {
+                double n = Math.sqrt(io.proxstream.solvers.linalg.Vec.sumSquares(w, j * d, d));
+                if (n > 0) {
+                    for (int t = 0; t < d; t++) {
+                        w[j * d + t] /= (float) n;
+                    }
+                }
+            }
+        }
     }
 
     /** Adam has no decoder statistics: the decoder was updated by gradient in the encoder stage. */
@@ -83,6 +219,7 @@ public final class AdamTrainer implements SaeTrainer {
         }
         Adam.saveMoments(b, "adam.b_dec", bDecState);
         b.put("adam.steps", adam.steps()).put("samples", samples);
+        b.put("lastFired", lastFired.clone());
         return b.build();
     }
 
@@ -98,6 +235,9 @@ public final class AdamTrainer implements SaeTrainer {
         Adam.loadMoments(s, "adam.b_dec", bDecState);
         adam.setSteps(s.counter("adam.steps"));
         samples = s.counter("samples");
+        if (s.longs().containsKey("lastFired")) {
+            System.arraycopy(s.longs().get("lastFired"), 0, lastFired, 0, lastFired.length);
+        }
     }
 
     @Override

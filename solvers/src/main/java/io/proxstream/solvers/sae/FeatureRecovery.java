@@ -41,6 +41,110 @@ public final class FeatureRecovery {
         return s / features;
     }
 
+    /**
+     * MCC: the mean over true features of |cos| between each feature and the decoder atom it is
+     * matched to by an optimal one-to-one assignment (Hungarian method) maximising the total |cos|.
+     * With more features than atoms, unmatched features count as 0.
+     */
+    public static double mcc(float[] truth, int features, SaeModel model) {
+        int d = model.spec().inputDim();
+        int m = model.spec().latents();
+        if (truth.length != features * d) {
+            throw new IllegalArgumentException("truth has " + truth.length + " values, expected " + features + "x" + d);
+        }
+        double[][] cost;
+        try (INDArray f = normalisedRows(truth, features, d);
+             INDArray w = normalisedRows(model.decoderWeights(), m, d);
+             INDArray c = f.mmul(w.transpose())) {
+            float[] cs = c.data().asFloat();
+            boolean rowsAreFeatures = features <= m;
+            int n = Math.min(features, m);
+            int cols = Math.max(features, m);
+            cost = new double[n][cols];
+            for (int a = 0; a < features; a++) {
+                for (int b = 0; b < m; b++) {
+                    double v = -Math.abs(cs[a * m + b]);
+                    if (rowsAreFeatures) {
+                        cost[a][b] = v;
+                    } else {
+                        cost[b][a] = v;
+                    }
+                }
+            }
+        }
+        int[] match = assignment(cost);
+        double total = 0;
+        for (int r = 0; r < cost.length; r++) {
+            total -= cost[r][match[r]];
+        }
+        return total / features;
+    }
+
+    /**
+     * Minimum-cost assignment of the n rows of {@code cost} (n ≤ columns) to distinct columns by the
+     * Hungarian method with potentials, O(n² · columns). Returns the column of each row.
+     */
+    static int[] assignment(double[][] cost) {
+        int n = cost.length;
+        int m = n == 0 ? 0 : cost[0].length;
+        if (n > m) {
+            throw new IllegalArgumentException("assignment needs rows <= columns, got " + n + " x " + m);
+        }
+        double[] u = new double[n + 1];
+        double[] v = new double[m + 1];
+        int[] p = new int[m + 1];      // p[j]: row (1-based) matched to column j, 0 = none
+        int[] way = new int[m + 1];
+        double[] minv = new double[m + 1];
+        boolean[] used = new boolean[m + 1];
+        for (int i = 1; i <= n; i++) {
+            p[0] = i;
+            int j0 = 0;
+            java.util.Arrays.fill(minv, Double.POSITIVE_INFINITY);
+            java.util.Arrays.fill(used, false);
+            do {
+                used[j0] = true;
+                int i0 = p[j0];
+                double delta = Double.POSITIVE_INFINITY;
+                int j1 = 0;
+                double[] row = cost[i0 - 1];
+                for (int j = 1; j <= m; j++) {
+                    if (!used[j]) {
+                        double cur = row[j - 1] - u[i0] - v[j];
+                        if (cur < minv[j]) {
+                            minv[j] = cur;
+                            way[j] = j0;
+                        }
+                        if (minv[j] < delta) {
+                            delta = minv[j];
+                            j1 = j;
+                        }
+                    }
+                }
+                for (int j = 0; j <= m; j++) {
+                    if (used[j]) {
+                        u[p[j]] += delta;
+                        v[j] -= delta;
+                    } else {
+                        minv[j] -= delta;
+                    }
+                }
+                j0 = j1;
+            } while (p[j0] != 0);
+            do {
+                int j1 = way[j0];
+                p[j0] = p[j1];
+                j0 = j1;
+            } while (j0 != 0);
+        }
+        int[] match = new int[n];
+        for (int j = 1; j <= m; j++) {
+            if (p[j] != 0) {
+                match[p[j] - 1] = j - 1;
+            }
+        }
+        return match;
+    }
+
     private static INDArray normalisedRows(float[] a, int rows, int d) {
         float[] copy = a.clone();
         for (int r = 0; r < rows; r++) {

@@ -111,4 +111,137 @@ public final class PowerDiagram {
         Arrays.sort(out);
         return out;
     }
+
+    /**
+     * The region of {@code x} in the partition on which the SAE is affine, as the sorted latents
+     * with a non-zero code: for {@code topk-abs} the TopK support (the k-th order power cell); for
+     * {@code topk}, whose ReLU also zeroes negative winners, the support's latents with a positive
+     * pre-activation (a sub-cell of the power cell).
+     */
+    public static int[] activeSet(SaeModel model, float[] x, int offset) {
+        SaeSpec spec = model.spec();
+        int d = spec.inputDim();
+        float[] row = java.util.Arrays.copyOfRange(x, offset, offset + d);
+        try (SparseStep step = new SparseStep(spec)) {
+            step.encode(model, row, 1);
+            SparseCodes c = step.codes();
+            int count = 0;
+            for (int e = c.rowStart(0); e < c.rowEnd(0); e++) {
+                if (c.value(e) != 0f) {
+                    count++;
+                }
+            }
+            int[] out = new int[count];
+            int t = 0;
+            for (int e = c.rowStart(0); e < c.rowEnd(0); e++) {
+                if (c.value(e) != 0f) {
+                    out[t++] = c.index(e);
+                }
+            }
+            java.util.Arrays.sort(out);
+            return out;
+        }
+    }
+
+    /**
+     * The affine map {@code x ↦ x A + c} of the SAE on the region with active set {@code active}:
+     * {@code A = Σ_{j∈active} w_jᵀ W_dec[j]} ({@code d × d}, row-major) and
+     * {@code c = Σ_{j∈active} b_j W_dec[j] + b_dec}; returned as one array, A followed by c.
+     */
+    public static float[] affineMap(SaeModel model, int[] active) {
+        SaeSpec spec = model.spec();
+        int d = spec.inputDim();
+        float[] w = model.encoderWeights();
+        float[] b = model.encoderBias();
+        float[] wd = model.decoderWeights();
+        double[] a = new double[d * d + d];
+        for (int j : active) {
+            for (int s = 0; s < d; s++) {
+                double ws = w[j * d + s];
+                for (int t = 0; t < d; t++) {
+                    a[s * d + t] += ws * wd[j * d + t];
+                }
+            }
+            for (int t = 0; t < d; t++) {
+                a[d * d + t] += (double) b[j] * wd[j * d + t];
+            }
+        }
+        float[] out = new float[d * d + d];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) a[i];
+        }
+        float[] bd = model.decoderBias();
+        for (int t = 0; t < d; t++) {
+            out[d * d + t] += bd[t];
+        }
+        return out;
+    }
+
+    /** Agreement of the geometric support with the SAE's TopK support, and the regions visited. */
+    public record Census(int points, int agreeing, int supports, int activeSets) {
+    }
+
+    /**
+     * For every row of {@code x} ({@code rows × d}): whether {@link #support} equals the TopK
+     * support of the model's encoder; and the numbers of distinct supports (k-th order power cells)
+     * and distinct active sets (affine pieces) the rows visit.
+     */
+    public Census census(SaeModel model, float[] x, int rows) {
+        int d = spec.inputDim();
+        java.util.Set<String> supports = new java.util.HashSet<>();
+        java.util.Set<String> active = new java.util.HashSet<>();
+        int agree = 0;
+        try (SparseStep step = new SparseStep(spec)) {
+            step.encode(model, x, rows);
+            SparseCodes c = step.codes();
+            for (int r = 0; r < rows; r++) {
+                int[] sup = c.support(r);
+                if (java.util.Arrays.equals(sup, support(x, r * d))) {
+                    agree++;
+                }
+                supports.add(java.util.Arrays.toString(sup));
+                int[] act = new int[c.rowEnd(r) - c.rowStart(r)];
+                int n = 0;
+                for (int e = c.rowStart(r); e < c.rowEnd(r); e++) {
+                    if (c.value(e) != 0f) {
+                        act[n++] = c.index(e);
+                    }
+                }
+                act = java.util.Arrays.copyOf(act, n);
+                java.util.Arrays.sort(act);
+                active.add(java.util.Arrays.toString(act));
+            }
+        }
+        return new Census(rows, agree, supports.size(), active.size());
+    }
+
+    /**
+     * For 2-D models: the k-th order power cell of every pixel centre of a {@code width × height}
+     * raster over {@code [x0, x1] × [y0, y1]} (row 0 at y1, the top), as an index into
+     * {@code cellsOut}, which receives the distinct supports in the order met.
+     */
+    public int[] raster(double x0, double x1, double y0, double y1, int width, int height, java.util.List<int[]> cellsOut) {
+        if (spec.inputDim() != 2) {
+            throw new IllegalArgumentException("a raster needs a 2-D model, this one has input width " + spec.inputDim());
+        }
+        java.util.Map<String, Integer> ids = new java.util.HashMap<>();
+        int[] out = new int[width * height];
+        float[] p = new float[2];
+        for (int r = 0; r < height; r++) {
+            for (int c = 0; c < width; c++) {
+                p[0] = (float) (x0 + (c + 0.5) * (x1 - x0) / width);
+                p[1] = (float) (y1 - (r + 0.5) * (y1 - y0) / height);
+                int[] sup = support(p, 0);
+                String key = java.util.Arrays.toString(sup);
+                Integer id = ids.get(key);
+                if (id == null) {
+                    id = ids.size();
+                    ids.put(key, id);
+                    cellsOut.add(sup);
+                }
+                out[r * width + c] = id;
+            }
+        }
+        return out;
+    }
 }

@@ -1,0 +1,31 @@
+package io.proxstream.solvers.linalg;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/** Dense products through ND4J's BLAS for callers that hold plain arrays (allocates per call). */
+public final class Gemm {
+    private Gemm() {
+    }
+
+    /**
+     * {@code out = A Bᵀ} with A {@code rows × d} and B {@code cols × d}, row-major; {@code out} is
+     * {@code rows × cols}.
+     */
+    public static void abT(float[] a, int rows, float[] b, int cols, int d, float[] out) {
+        if (a.length < (long) rows * d || b.length < (long) cols * d || out.length < (long) rows * cols) {
+            throw new IllegalArgumentException("abT: arrays too small for " + rows + "x" + d + " times (" + cols + "x" + d + ")^T");
+        }
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        try (INDArray x = Nd4j.create(DataType.FLOAT, rows, d); INDArray y = Nd4j.create(DataType.FLOAT, cols, d);
+             INDArray z = Nd4j.create(DataType.FLOAT, rows, cols)) {
+            x.data().asNioFloat().put(0, a, 0, rows * d);
+            y.data().asNioFloat().put(0, b, 0, cols * d);
+            Nd4j.gemm(x, y, z, false, true, 1.0, 0.0);
+            z.data().asNioFloat().get(0, out, 0, rows * cols);
+        }
+    }
+}

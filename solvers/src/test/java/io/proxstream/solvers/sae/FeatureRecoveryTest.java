@@ -1,0 +1,73 @@
+package io.proxstream.solvers.sae;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class FeatureRecoveryTest {
+
+    /** The best assignment by trying every permutation (small n only). */
+    private static double bruteForce(double[][] c, int row, boolean[] used) {
+        if (row == c.length) {
+            return 0;
+        }
+        double best = Double.POSITIVE_INFINITY;
+        for (int j = 0; j < c[0].length; j++) {
+            if (!used[j]) {
+                used[j] = true;
+                best = Math.min(best, c[row][j] + bruteForce(c, row + 1, used));
+                used[j] = false;
+            }
+        }
+        return best;
+    }
+
+    @Test
+    void hungarianAssignmentIsOptimal() {
+        SplittableRandom r = new SplittableRandom(5);
+        for (int trial = 0; trial < 40; trial++) {
+            int n = 1 + r.nextInt(6);
+            int m = n + r.nextInt(3);
+            double[][] c = new double[n][m];
+            for (double[] row : c) {
+                for (int j = 0; j < m; j++) {
+                    row[j] = r.nextInt(4) == 0 ? 1.0 : r.nextDouble(-3, 3);   // ties too
+                }
+            }
+            int[] match = FeatureRecovery.assignment(c);
+            double total = 0;
+            java.util.Set<Integer> cols = new java.util.HashSet<>();
+            for (int i = 0; i < n; i++) {
+                total += c[i][match[i]];
+                cols.add(match[i]);
+            }
+            assertEquals(n, cols.size(), "distinct columns");
+            assertEquals(bruteForce(c, 0, new boolean[m]), total, 1e-9, "trial " + trial);
+        }
+    }
+
+    @Test
+    void mccIsOneForAPermutedSignedDictionaryAndBelowMmcsWhenAtomsAreShared() {
+        int d = 6;
+        int f = 4;
+        float[] truth = ReferenceSae.gaussianRows(f, d, 9);
+        SaeSpec spec = new SaeSpec(d, 5, Sparsifier.TOPK, 2, 0, false);
+        SaeModel model = ReferenceSae.randomModel(spec, 10);
+        float[] w = model.decoderWeights();
+        int[] perm = {3, 0, 4, 1};
+        for (int a = 0; a < f; a++) {
+            for (int t = 0; t < d; t++) {
+                w[perm[a] * d + t] = (a % 2 == 0 ? 2f : -0.5f) * truth[a * d + t];
+            }
+        }
+        assertEquals(1.0, FeatureRecovery.mcc(truth, f, model), 1e-6);
+        // one atom copies feature 0 for all: MMCS counts it for every feature it is closest to, MCC only once
+        for (int j = 0; j < 5; j++) {
+            System.arraycopy(truth, 0, w, j * d, d);
+        }
+        double mcc = FeatureRecovery.mcc(truth, f, model);
+        assertTrue(mcc < 0.75, "MCC " + mcc);
+    }
+}

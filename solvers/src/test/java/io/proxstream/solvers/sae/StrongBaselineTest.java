@@ -1,0 +1,163 @@
+package io.proxstream.solvers.sae;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+class StrongBaselineTest {
+
+    /** L_aux in double for given parameters, with the residual e and the normaliser held fixed. */
+    private static double auxLoss(SaeSpec spec, double[] wEnc, double[] bEnc, double[] wDec, float[] x, int rows, double[] e,
+                                  double norm, boolean[] dead, int kAux, double alpha) {
+        int m = spec.latents();
+        int d = spec.inputDim();
+        double loss = 0;
+        for (int b = 0; b < rows; b++) {
+            double[] a = ReferenceSae.pre(spec, wEnc, bEnc, x, b);
+            // top kAux dead latents by value
+            Integer[] order = java.util.stream.IntStream.range(0, m).filter(j -> dead[j]).boxed().toArray(Integer[]::new);
+            java.util.Arrays.sort(order, (p, q) -> Double.compare(a[q], a[p]));
+            double[] eh = new double[d];
+            for (int t = 0; t < Math.min(kAux, order.length); t++) {
+                int j = order[t];
+                double z = Math.max(a[j], 0);
+                for (int s = 0; s < d; s++) {
+                    eh[s] += z * wDec[j * d + s];
+                }
+            }
+            for (int s = 0; s < d; s++) {
+                double v = eh[s] - e[b * d + s];
+                loss += v * v;
+            }
+        }
+        return alpha * loss / norm;
+    }
+
+    @Test
+    void auxKGradientMatchesFiniteDifferences() {
+        SaeSpec spec = new SaeSpec(5, 12, Sparsifier.TOPK, 2, 0, false);
+        SaeModel model = ReferenceSae.randomModel(spec, 11);
+        int rows = 7;
+        int d = 5;
+        float[] x = ReferenceSae.gaussianRows(rows, d, 12);
+        boolean[] dead = new boolean[12];
+        for (int j = 0; j < 6; j++) {
+            dead[j * 2] = true;
+        }
+        int kAux = 3;
+        double alpha = 1.0 / 32;
+        try (SparseStep step = new SparseStep(spec)) {
+            step.forward(model, x, rows);
+            SaeGradients g = new SaeGradients(spec, true);
+            step.backward(model, x, g, true, true);
+            // keep only the aux part: start from zero gradients, all rows untouched
+            java.util.Arrays.fill(g.touched, false);
+            java.util.Arrays.fill(g.bEnc, 0f);
+            float[] resid = step.residuals().clone();
+            double lossA = new AuxK(spec, kAux, alpha).addGradients(model, x, rows, step.preActivations(), resid, dead, g);
+            double[] e = new double[rows * d];
+            double[] mean = new double[d];
+            for (int i = 0; i < rows * d; i++) {
+                e[i] = -resid[i];
+                mean[i % d] += e[i] / rows;
+            }
+            double norm = 0;
+            for (int i = 0; i < rows * d; i++) {
+                norm += (e[i] - mean[i % d]) * (e[i] - mean[i % d]);
+            }
+            double[] we = ReferenceSae.toDouble(model.encoderWeights());
+            double[] be = ReferenceSae.toDouble(model.encoderBias());
+            double[] wd = ReferenceSae.toDouble(model.decoderWeights());
+            assertEquals(auxLoss(spec, we, be, wd, x, rows, e, norm, dead, kAux, alpha), lossA, 1e-6 * Math.max(1, lossA));
+            double h = 1e-5;
+            int checked = 0;
+            for (double[][] pair : new double[][][] {{we}, {be}, {wd}}) {
+                double[] p = pair[0];
+                float[] analytic = p == we ? g.wEnc : p == be ? g.bEnc : g.wDec;
+                for (int i = 0; i < p.length; i++) {
+                    int latent = p == be ? i : i / d;
+                    double old = p[i];
+                    p[i] = old + h;
+                    double up = auxLoss(spec, we, be, wd, x, rows, e, norm, dead, kAux, alpha);
+                    p[i] = old - h;
+                    double down = auxLoss(spec, we, be, wd, x, rows, e, norm, dead, kAux, alpha);
+                    p[i] = old;
+                    double fd = (up - down) / (2 * h);
+                    double an = g.touched[latent] || p == be ? analytic[i] : 0;
+                    assertEquals(fd, an, 1e-4 * Math.max(1, Math.abs(fd)), "parameter " + i + " of latent " + latent);
+                    if (!dead[latent]) {
+                        assertEquals(0, an, 0, "live latents get no AuxK gradient");
+                    }
+                    checked += Math.abs(fd) > 1e-6 ? 1 : 0;
+                }
+            }
+            assertTrue(checked > 20, "the check exercised non-zero gradients: " + checked);
+        }
+    }
+
+    @Test
+    void strongRecipeKeepsUnitAtomsStartsAtTheMedianAndMovesDeadLatents() {
+        SaeSpec spec = new SaeSpec(8, 32, Sparsifier.TOPK, 3, 0, false);
+        SaeModel model = SaeModel.initialise(spec, SaeModel.Init.UNIT, 3);
+        AdamTrainer.Recipe recipe = new AdamTrainer.Recipe(true, "median", 4, 1.0 / 32, 64);
+        float[] x = ReferenceSae.gaussianRows(64, 8, 4);
+        for (int i = 0; i < x.length; i++) {
+            x[i] += 5;                            // far from the origin: b_dec must move there
+        }
+        try (AdamTrainer t = new AdamTrainer(model, Adam.Options.withLr(1e-3), recipe)) {
+            assertEquals("adam-strong", t.algorithm());
+            float[] median = DecoderBias.geometricMedian(x, 64, 8, 200, 1e-7);
+            float[] encBefore = model.encoderWeights().clone();
+            t.encoderStage(x, 64);
+            for (int s = 0; s < 8; s++) {
+                assertEquals(median[s], model.decoderBias()[s], 0.01, "b_dec starts at the geometric median");
+            }
+            for (int step = 0; step < 20; step++) {
+                t.encoderStage(x, 64);
+            }
+            for (int j = 0; j < 32; j++) {
+                double n = io.proxstream.solvers.linalg.Vec.sumSquares(model.decoderWeights(), j * 8, 8);
+                assertEquals(1.0, n, 1e-4, "atom " + j);
+            }
+            // latents silent for 64 samples are dead and AuxK gives them gradient: more encoder rows move than without it
+            assertTrue(t.deadLatents() > 0, "some latents are dead on this tiny batch");
+            assertTrue(t.lastAuxLoss() > 0);
+            int withAux = moved(encBefore, model.encoderWeights(), 8);
+            SaeModel plain = SaeModel.initialise(spec, SaeModel.Init.UNIT, 3);
+            try (AdamTrainer p = new AdamTrainer(plain, Adam.Options.withLr(1e-3), new AdamTrainer.Recipe(true, "median", 0, 0, 64))) {
+                for (int step = 0; step < 21; step++) {
+                    p.encoderStage(x, 64);
+                }
+            }
+            int without = moved(encBefore, plain.encoderWeights(), 8);
+            assertTrue(withAux > without, "rows moved with AuxK " + withAux + ", without " + without);
+        }
+    }
+
+    private static int moved(float[] before, float[] after, int d) {
+        int n = 0;
+        for (int j = 0; j < before.length / d; j++) {
+            boolean m = false;
+            for (int s = 0; s < d; s++) {
+                m |= before[j * d + s] != after[j * d + s];
+            }
+            n += m ? 1 : 0;
+        }
+        return n;
+    }
+
+    @Test
+    void geometricMedianOfPointsOnALineIsTheirMedianAndOfATriangleTheFermatPoint() {
+        float[] line = {0, 0, 1, 0, 2, 0, 10, 0, 11, 0};
+        float[] m = DecoderBias.geometricMedian(line, 5, 2, 1000, 1e-12);
+        assertEquals(2, m[0], 1e-3);
+        assertEquals(0, m[1], 1e-6);
+        // equilateral triangle: the Fermat point is the centroid
+        float h = (float) Math.sqrt(3) / 2;
+        float[] tri = {0, 0, 1, 0, 0.5f, h};
+        float[] f = DecoderBias.geometricMedian(tri, 3, 2, 1000, 1e-12);
+        assertEquals(0.5, f[0], 1e-4);
+        assertEquals(h / 3, f[1], 1e-4);
+    }
+}
