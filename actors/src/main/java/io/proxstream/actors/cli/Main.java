@@ -16,9 +16,10 @@ public final class Main {
               train        train a sparse autoencoder on a stream (the main job)
               serve        the online trainer: HTTP/TCP/directory ingest, checkpoints, dashboard, export
               reconstruct  CT / deblurring / denoising of images as a stream (FBP, TV-PDHG, ...)
-              experiment   the experiments of the research results, each writing a report (tv-baselines)
+              activations  cache transformer activations (MiniLM residual stream over text) to .npy
+              experiment   the experiments of the research results, each writing a report
               bench NAME   benchmarks: sae (SAE kernels, decoder solve, stream), ingest (serve), radon (CT)
-              setup        fetch the data sets the tests and experiments use (MNIST, scikit-image test images)
+              setup        fetch the data sets the tests and experiments use (MNIST, scikit-image test images, fortunes text)
               test         run all tests (unit and integration)
               help         this text
 
@@ -46,11 +47,12 @@ public final class Main {
                 case "serve" -> ServeCommand.run(rest, out);
                 case "reconstruct" -> ReconstructCommand.run(rest, out);
                 case "experiment" -> ExperimentCommand.run(rest, out);
+                case "activations" -> ActivationsCommand.run(rest, out);
                 default -> throw new Flags.UsageException("unknown command '" + cmd + "'");
             };
         } catch (Flags.UsageException | IllegalArgumentException | IllegalStateException e) {
             err.println("error: " + e.getMessage());
-            err.println("(proxstream " + (List.of("train", "bench", "serve", "reconstruct", "experiment").contains(cmd) ? cmd + " " : "") + "--help shows the options)");
+            err.println("(proxstream " + (List.of("train", "bench", "serve", "reconstruct", "experiment", "activations").contains(cmd) ? cmd + " " : "") + "--help shows the options)");
             return 2;
         } catch (java.util.concurrent.ExecutionException e) {
             Throwable c = e.getCause() == null ? e : e.getCause();

@@ -68,11 +68,11 @@ public final class TrainCommand {
     static Flags flags() {
         Flags f = new Flags("train");
         f.value("config", "FILE", "JSON config (e.g. a run's config.json); flags override it");
-        f.value("source", "SRC", "synthetic | mnist[:DIR] | npy:PATH | safetensors:PATH (default synthetic)");
+        f.value("source", "SRC", "synthetic | mnist[:DIR] | npy:PATH | safetensors:PATH | minilm[:BLOCK] (default synthetic)");
         f.value("set", "KEY=VALUE", "set any config key, e.g. --set trainer.beta2=0.99 (repeatable)");
         String[][] help = {
             {"run", "NAME", "run name, the meters' run tag (default train)"},
-            {"algo", "ALGO", "pam (PAM-SGD, default) | adam-tied (faithful baseline) | adam (untied)"},
+            {"algo", "ALGO", "pam (PAM-SGD, default) | adam-tied (faithful baseline) | adam (untied) | adam-strong (unit-norm atoms, AuxK)"},
             {"sparsifier", "S", "topk (default) | topk-abs | relu"},
             {"k", "K", "active latents per vector for TopK (default 8)"},
             {"latents", "M", "number of latents (default 1024)"},
@@ -154,8 +154,14 @@ public final class TrainCommand {
                 overrides.put("source.kind", kind);
                 overrides.put("source.path", path);
             }
+            case "minilm" -> {
+                overrides.put("source.kind", kind);
+                if (!path.isEmpty()) {
+                    overrides.put("source.block", path);
+                }
+            }
             default -> throw new Flags.UsageException("unknown source '" + v
-                    + "'; use synthetic, mnist[:DIR], npy:PATH or safetensors:PATH");
+                    + "'; use synthetic, mnist[:DIR], npy:PATH, safetensors:PATH or minilm[:BLOCK]");
         }
     }
 

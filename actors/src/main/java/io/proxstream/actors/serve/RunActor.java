@@ -143,7 +143,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         this.dir = dir;
         this.store = new CheckpointStore(dir.resolve("checkpoints"), config.keepCheckpoints());
         SaeModel model = Trainers.initialModel(config.sae(), config.trainer(), config.inputDim(), config.seed());
-        this.trainer = Trainers.create(config.trainer(), model);
+        this.trainer = Trainers.create(config.trainer(), model, config.deadWindow());
         this.window = new TrainingMetrics(config.inputDim(), config.sae().latents(), config.deadWindow());
         Optional<CheckpointStore.Loaded> loaded = store.loadLatest(
                 skipped -> ctx.getLog().warn("run {}: skipping unreadable checkpoint {}", config.name(), skipped));

@@ -35,10 +35,15 @@ public final class Trainers {
                 t.solveEvery(), t.forgetting(), t.holdUnfired());
     }
 
-    public static SaeTrainer create(TrainerConfig t, SaeModel model) {
+    /**
+     * @param deadWindow samples without firing after which a latent is dead (the strong baseline's
+     *                   AuxK works on dead latents)
+     */
+    public static SaeTrainer create(TrainerConfig t, SaeModel model, long deadWindow) {
         return switch (t.algo()) {
             case "pam" -> new PamSgdTrainer(model, pam(t));
             case "adam", "adam-tied" -> new AdamTrainer(model, adam(t));
+            case "adam-strong" -> new AdamTrainer(model, adam(t), AdamTrainer.Recipe.strong(model.spec(), deadWindow));
             case "discard" -> new io.proxstream.solvers.sae.DiscardTrainer(model);
             default -> throw new IllegalArgumentException("unknown algorithm " + t.algo());
         };

@@ -68,7 +68,7 @@ public final class TrainingRun {
             throws IOException {
         ResolvedSource src = resolve(config.source(), config.evalRows(), config.seed());
         SaeModel model = Trainers.initialModel(config.sae(), config.trainer(), src.inputDim(), config.seed());
-        SaeTrainer trainer = Trainers.create(config.trainer(), model);
+        SaeTrainer trainer = Trainers.create(config.trainer(), model, config.deadWindow());
         Files.createDirectories(out);
         AtomicFiles.writeString(out.resolve("config.json"), ConfigLoader.toJson(config) + "\n");
 
@@ -160,6 +160,11 @@ public final class TrainingRun {
                 }
                 return new ResolvedSource(Sources.file(file, s.tensor(), s.chunkRows(), s.epochs()), cols, null, null, 0,
                         file + ": " + rows + " rows of width " + cols + (s.epochs() == 0 ? ", repeated" : ", " + s.epochs() + " epoch(s)"));
+            }
+            case "minilm" -> {
+                return new ResolvedSource(io.proxstream.actors.lm.LmSource.chunks(s.block(), s.maxTokens(), s.chunkRows(), seed),
+                        io.proxstream.actors.lm.MiniLm.WIDTH, null, null, 0, "all-MiniLM-L6-v2 (ONNX Runtime), residual stream after block "
+                        + s.block() + ", over the Debian fortunes corpus in a seeded order, texts cut to " + s.maxTokens() + " tokens");
             }
             default -> throw new IllegalArgumentException("unknown source kind " + s.kind());
         }

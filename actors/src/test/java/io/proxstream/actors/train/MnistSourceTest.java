@@ -28,7 +28,7 @@ class MnistSourceTest {
         }
         mean /= im.pixels().length;
         assertEquals(0.1307, mean, 0.01, "MNIST mean intensity");
-        SourceConfig s = new SourceConfig("mnist", "", "", 1, 1, 1, 0.5, 0, 500, 1);
+        SourceConfig s = new SourceConfig("mnist", "", "", 1, 1, 1, 0.5, 0, 500, 1, 3, 128);
         TrainingRun.ResolvedSource r = TrainingRun.resolve(s, 1000, 1);
         assertEquals(784, r.inputDim());
         assertEquals(1000, r.eval().rows());

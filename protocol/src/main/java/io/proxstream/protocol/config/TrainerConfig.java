@@ -5,7 +5,8 @@ import java.util.Objects;
 /**
  * How the SAE is trained.
  *
- * @param algo        {@code pam} (PAM-SGD), {@code adam-tied} (faithful baseline), {@code adam} (untied), or
+ * @param algo        {@code pam} (PAM-SGD), {@code adam-tied} (faithful baseline), {@code adam} (untied),
+ *                    {@code adam-strong} (untied, unit-norm atoms, median b_dec, AuxK), or
  *                    {@code discard} (counts and drops: for measuring ingest)
  * @param lr          Adam step size
  * @param beta1       Adam β₁
@@ -29,7 +30,7 @@ public record TrainerConfig(String algo, double lr, double beta1, double beta2, 
     public TrainerConfig {
         Objects.requireNonNull(algo, "trainer.algo");
         Objects.requireNonNull(order, "trainer.order");
-        Checks.oneOf("trainer.algo", algo, "pam", "adam-tied", "adam", "discard");
+        Checks.oneOf("trainer.algo", algo, "pam", "adam-tied", "adam", "adam-strong", "discard");
         Checks.nonNegative("trainer.lr", lr);
         Checks.unitInterval("trainer.beta1", beta1, false, true);
         Checks.unitInterval("trainer.beta2", beta2, false, true);
