@@ -49,12 +49,16 @@ public final class PlantedDictionary {
     private final float[] dictionary;
     private final double[] logMiss;
     private final double[] prob;
+    /** Separates the dictionary's random stream from every other stream drawn from the same seed. */
+    static final long DICTIONARY_SALT = 0x5DEECE662F1B3A5BL;
 
     public PlantedDictionary(Options options) {
         this.options = options;
         int d = options.dim();
         int n = options.features();
-        SplittableRandom rnd = new SplittableRandom(options.seed());
+        // salted: a model initialised with the same seed (SaeModel.Init.UNIT draws unit vectors the same way) must not
+        // start out as the planted dictionary
+        SplittableRandom rnd = new SplittableRandom(options.seed() ^ DICTIONARY_SALT);
         dictionary = new float[n * d];
         for (int f = 0; f < n; f++) {
             double norm = 0;

@@ -32,6 +32,9 @@ public final class SaeModel {
         UNIT
     }
 
+    /** Separates the initialisation's random stream from data streams drawn from the same seed. */
+    static final long INIT_SALT = 0x2545F4914F6CDD1DL;
+
     private final SaeSpec spec;
     private final float[] wEnc;
     private final float[] bEnc;
@@ -72,7 +75,7 @@ public final class SaeModel {
     public static SaeModel initialise(SaeSpec spec, Init init, long seed) {
         int d = spec.inputDim();
         int m = spec.latents();
-        SplittableRandom rnd = new SplittableRandom(seed);
+        SplittableRandom rnd = new SplittableRandom(seed ^ INIT_SALT);
         float[] wEnc = new float[m * d];
         float[] wDec = spec.tied() ? wEnc : new float[m * d];
         switch (init) {
