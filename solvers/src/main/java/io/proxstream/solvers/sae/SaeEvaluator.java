@@ -12,8 +12,9 @@ public final class SaeEvaluator {
      * @param fvu  Σ‖x̂ − x‖²/Σ‖x − x̄‖² with x̄ the data set's mean
      * @param l0   mean non-zeros per code
      * @param loss the training objective (MSE plus the L1 term of the spec)
+     * @param dead latents that fire on no row of the data set
      */
-    public record Result(double mse, double fvu, double l0, double loss) {
+    public record Result(double mse, double fvu, double l0, double loss, int dead) {
     }
 
     /** Evaluates {@code model} on all rows of {@code data} in chunks of {@code batch} rows. */
@@ -28,6 +29,7 @@ public final class SaeEvaluator {
         double[] sum = new double[d];
         double sq = 0;
         float[] buf = new float[batch * d];
+        boolean[] fired = new boolean[model.spec().latents()];
         try (SparseStep step = new SparseStep(model.spec())) {
             for (int from = 0; from < data.rows(); from += batch) {
                 int to = Math.min(data.rows(), from + batch);
@@ -36,6 +38,12 @@ public final class SaeEvaluator {
                 sse += step.sse();
                 l1 += step.l1Sum();
                 nz += step.codes().nonZeros();
+                SparseCodes c = step.codes();
+                for (int e = 0, n = c.entries(); e < n; e++) {
+                    if (c.value(e) != 0f) {
+                        fired[c.index(e)] = true;
+                    }
+                }
                 for (int i = 0; i < (to - from) * d; i++) {
                     sum[i % d] += buf[i];
                     sq += (double) buf[i] * buf[i];
@@ -49,6 +57,10 @@ public final class SaeEvaluator {
         }
         double centred = sq - mean2 / n;
         double mse = sse / (n * d);
-        return new Result(mse, sse / centred, nz / n, mse + model.spec().l1() * l1 / n);
+        int dead = 0;
+        for (boolean f : fired) {
+            dead += f ? 0 : 1;
+        }
+        return new Result(mse, sse / centred, nz / n, mse + model.spec().l1() * l1 / n, dead);
     }
 }
