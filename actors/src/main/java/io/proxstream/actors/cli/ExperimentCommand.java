@@ -1,5 +1,10 @@
 package io.proxstream.actors.cli;
 
+import io.proxstream.actors.experiments.Experiment;
+import io.proxstream.actors.experiments.SaeLm;
+import io.proxstream.actors.experiments.SaeMnist;
+import io.proxstream.actors.experiments.SaeSynthetic;
+import io.proxstream.actors.experiments.SplineToy;
 import io.proxstream.actors.experiments.TvBaselines;
 import io.proxstream.actors.train.DataPaths;
 import io.proxstream.monitoring.ImageMeters;
@@ -7,35 +12,55 @@ import io.proxstream.monitoring.Meters;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /** {@code proxstream experiment NAME}: the experiments of the research results, each writing a report. */
 final class ExperimentCommand {
-    static final List<String> NAMES = List.of("tv-baselines");
+    static final Map<String, Experiment> EXPERIMENTS = new LinkedHashMap<>();
+
+    static {
+        EXPERIMENTS.put("spline-toy", new SplineToy());
+        EXPERIMENTS.put("sae-mnist", new SaeMnist());
+        EXPERIMENTS.put("sae-lm", new SaeLm());
+        EXPERIMENTS.put("sae-synthetic", new SaeSynthetic());
+        EXPERIMENTS.put("tv-baselines", (quick, out, log, system) -> new TvBaselines(
+                quick ? TvBaselines.Config.quick() : TvBaselines.Config.full(),
+                "proxstream experiment tv-baselines" + (quick ? " --quick" : ""), DataPaths.dataDir(), out, log)
+                .run(system, new ImageMeters(new Meters().registry())));
+    }
+
+    static final List<String> NAMES = List.copyOf(EXPERIMENTS.keySet());
 
     private ExperimentCommand() {
     }
 
     static int run(List<String> args, PrintStream out) throws Exception {
         Flags flags = new Flags("experiment")
-                .option("quick", "a small configuration (for tests and smoke runs)")
+                .option("quick", "a small configuration with the same structure (for tests and smoke runs)")
                 .value("out", "DIR", "output directory (default runs/experiment-NAME[-quick])");
         Flags.Parsed p = flags.parse(args);
         if (p.has("help") || p.positionals().isEmpty()) {
             out.print(flags.help("proxstream experiment NAME [--quick] [--out DIR]", """
-                    Experiments, each writing report.md with a PSNR/SSIM table, pictures and CSVs. Available:
-                    tv-baselines  FBP vs TV-PDHG on random-ellipse phantoms for sparse-view (60 angles) and
-                                  limited-angle (0-120 degrees) CT at 128x128, and TV deblurring of natural
-                                  images at 256x256; parameters chosen on validation images (about 5 minutes
-                                  on 2 cores; --quick: 64x64 CT, 128x128 deblurring, about a minute).
-                    Needs the scikit-image test images: ./proxstream setup."""));
+                    Experiments, each writing report.md with tables, plots and CSVs (times on 2 cores):
+                    spline-toy     k-means and local-PCA autoencoders vs TopK SAEs on the paper's 2-D toy,
+                                   power-diagram pictures (seconds)
+                    sae-mnist      PAM-SGD vs the faithful (tied Adam) and the strong baseline on MNIST, TopK
+                                   and ReLU: test MSE per epoch, training fractions, SGD repeats, k-means+PCA
+                    sae-lm         the same on MiniLM residual-stream activations, with ReLU sparsity and the mu
+                                   ablation
+                    sae-synthetic  feature recovery (MMCS, MCC, dead, L0, FVU) against samples seen
+                    tv-baselines   FBP vs TV-PDHG for sparse-view and limited-angle CT, TV deblurring
+                    Data come from ./proxstream setup (MNIST, fortunes, scikit-image images)."""));
             return p.has("help") ? 0 : 2;
         }
         String name = p.positionals().get(0);
-        if (!NAMES.contains(name)) {
+        Experiment experiment = EXPERIMENTS.get(name);
+        if (experiment == null) {
             throw new Flags.UsageException("unknown experiment '" + name + "'; available: " + String.join(", ", NAMES));
         }
         if (p.positionals().size() > 1) {
@@ -47,9 +72,7 @@ final class ExperimentCommand {
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "proxstream-experiment");
         try {
             out.println("experiment " + name + (quick ? " (quick)" : "") + " -> " + dir.toAbsolutePath());
-            TvBaselines e = new TvBaselines(quick ? TvBaselines.Config.quick() : TvBaselines.Config.full(),
-                    "proxstream experiment " + name + (quick ? " --quick" : ""), DataPaths.dataDir(), dir, out);
-            e.run(system, new ImageMeters(new Meters().registry()));
+            experiment.run(quick, dir, out, system);
             out.println("report: " + dir.resolve("report.md").toAbsolutePath());
             return 0;
         } finally {

@@ -41,7 +41,7 @@ class MainTest {
         assertTrue(o.err().contains("unknown benchmark 'nope'"), o.err());
         o = run("experiment", "nope");
         assertEquals(2, o.code());
-        assertTrue(o.err().contains("unknown experiment 'nope'; available: tv-baselines"), o.err());
+        assertTrue(o.err().contains("unknown experiment 'nope'; available: spline-toy, sae-mnist, sae-lm, sae-synthetic, tv-baselines"), o.err());
         o = run("reconstruct", "--angles", "sparse:0");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("angle set 'sparse:0'"), o.err());

@@ -1,0 +1,97 @@
+package io.proxstream.actors.experiments;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.proxstream.actors.train.DataPaths;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Each SAE experiment in its --quick configuration, end to end: the report exists and holds its tables. */
+class SaeExperimentsIT {
+    private static ActorSystem<Void> system;
+
+    @BeforeAll
+    static void start() {
+        system = ActorSystem.create(Behaviors.empty(), "sae-experiments-it");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        system.terminate();
+        system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+
+    private static String run(Experiment e, Path dir) throws Exception {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        e.run(true, dir, new PrintStream(log, true), system);
+        return Files.readString(dir.resolve("report.md"));
+    }
+
+    private static void requireData(String sub, String what) {
+        Path p = DataPaths.dataDir().resolve(sub);
+        assertTrue(Files.exists(p), what + " missing in " + p + " (./proxstream setup fetches it)");
+    }
+
+    @Test
+    void splineToy(@TempDir Path dir) throws Exception {
+        String r = run(new SplineToy(), dir);
+        assertTrue(r.contains("| method | setting | partition | MSE | FVU |"), r);
+        assertTrue(r.contains("| k-means + local PCA AE |"), r);
+        assertTrue(r.contains("Adam SAE 100/100, PAM-SGD SAE 100/100, m = 6 SAE 100/100"), "power diagrams agree with TopK: " + r);
+        List<String> csv = Files.readAllLines(dir.resolve("mse.csv"));
+        assertEquals(5, csv.size());
+        // piecewise affine beats piecewise constant on the same three cells
+        double kmeans = Double.parseDouble(csv.get(1).split(",")[csv.get(1).split(",").length - 2]);
+        double pca = Double.parseDouble(csv.get(2).split(",")[csv.get(2).split(",").length - 2]);
+        assertTrue(pca < kmeans, pca + " vs " + kmeans);
+        assertTrue(Files.size(dir.resolve("partitions.png")) > 10_000);
+    }
+
+    @Test
+    void saeMnist(@TempDir Path dir) throws Exception {
+        requireData("mnist/digits/9.json", "MNIST");
+        String r = run(new SaeMnist(), dir);
+        assertTrue(r.contains("| trainer | MSE ep 1 |"), r);
+        assertTrue(r.contains("| PAM-SGD |") && r.contains("| Adam, tied (faithful) |") && r.contains("| Adam, strong |"), r);
+        assertTrue(r.contains("**Did PAM-SGD beat the baselines?** PAM-SGD vs Adam, tied (faithful): after epoch 1"), r);
+        assertTrue(r.contains("## Training fractions") && r.contains("## SGD updates per batch"), r);
+        assertTrue(r.contains("| k-means + local PCA, matched code | 256 |"), r);
+        assertEquals(1 + 6 * 4, Files.readAllLines(dir.resolve("curves.csv")).size(), "6 trainers x (initial + 3 epochs)");
+        assertTrue(Files.size(dir.resolve("test-mse-topk.png")) > 10_000);
+    }
+
+    @Test
+    void saeLm(@TempDir Path dir) throws Exception {
+        requireData("fortunes/fortunes", "the fortunes corpus");
+        String r = run(new SaeLm(), dir);
+        assertTrue(r.contains("| trainer | MSE ep 1 |"), r);
+        assertTrue(r.contains("**ReLU sparsity.**") && r.contains("## μ ablation"), r);
+        assertTrue(r.contains("residual-stream vectors (width 384) after block 3"), r);
+    }
+
+    @Test
+    void saeSynthetic(@TempDir Path dir) throws Exception {
+        String r = run(new SaeSynthetic(), dir);
+        assertTrue(r.contains("| trainer | samples | MMCS | MCC | dead | L0 | FVU | seconds |"), r);
+        List<String> csv = Files.readAllLines(dir.resolve("recovery.csv"));
+        assertEquals(1 + 4 * 4, csv.size(), "4 trainers x (start + 3 measurements)");
+        // every trainer learns something: MCC well above its value at the start
+        for (String trainer : List.of("PAM-SGD (streaming)", "Adam, untied", "Adam, strong")) {
+            List<String> rows = csv.stream().filter(l -> l.startsWith(trainer + ",")).toList();
+            double first = Double.parseDouble(rows.get(0).split(",")[3]);
+            double last = Double.parseDouble(rows.get(rows.size() - 1).split(",")[3]);
+            assertTrue(last > first + 0.2, trainer + ": MCC " + first + " -> " + last);
+        }
+    }
+}
