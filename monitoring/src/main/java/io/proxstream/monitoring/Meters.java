@@ -17,6 +17,7 @@ public final class Meters {
     public static final String TRAIN_FVU = "sae.train.fvu";
     public static final String L0 = "sae.l0";
     public static final String DEAD_LATENTS = "sae.latents.dead";
+    public static final String AUX_LOSS = "sae.train.aux_loss";
     public static final String THROUGHPUT = "sae.train.throughput";
     public static final String SAMPLES = "sae.train.samples";
     public static final String DECODER_SOLVES = "sae.decoder.solve";

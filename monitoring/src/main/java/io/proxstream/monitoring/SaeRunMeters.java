@@ -15,6 +15,7 @@ public final class SaeRunMeters {
     private final AtomicLong fvu = new AtomicLong(Double.doubleToLongBits(Double.NaN));
     private final AtomicLong l0 = new AtomicLong(Double.doubleToLongBits(Double.NaN));
     private final AtomicLong throughput = new AtomicLong(Double.doubleToLongBits(0));
+    private final AtomicLong aux = new AtomicLong(Double.doubleToLongBits(0));
     private final AtomicLong dead = new AtomicLong();
     private final Counter samples;
     private final Timer solves;
@@ -26,6 +27,7 @@ public final class SaeRunMeters {
         gauge(registry, Meters.TRAIN_FVU, "fraction of variance unexplained", tags, fvu);
         gauge(registry, Meters.L0, "mean non-zero latents per vector", tags, l0);
         gauge(registry, Meters.THROUGHPUT, "training vectors per second", tags, throughput);
+        gauge(registry, Meters.AUX_LOSS, "AuxK loss on dead latents over the last window (adam-strong; 0 otherwise)", tags, aux);
         Gauge.builder(Meters.DEAD_LATENTS, dead, AtomicLong::get).description("latents that did not fire in the dead window")
                 .tags(tags).register(registry);
         samples = Counter.builder(Meters.SAMPLES).description("training vectors consumed").tags(tags).register(registry);
@@ -38,12 +40,13 @@ public final class SaeRunMeters {
 
     /** Publishes one report window. */
     public void report(double lossValue, double mseValue, double fvuValue, double l0Value, int deadLatents,
-                       double vectorsPerSecond, long newSamples) {
+                       double vectorsPerSecond, long newSamples, double auxLoss) {
         loss.set(Double.doubleToLongBits(lossValue));
         mse.set(Double.doubleToLongBits(mseValue));
         fvu.set(Double.doubleToLongBits(fvuValue));
         l0.set(Double.doubleToLongBits(l0Value));
         dead.set(deadLatents);
+        aux.set(Double.doubleToLongBits(auxLoss));
         throughput.set(Double.doubleToLongBits(vectorsPerSecond));
         samples.increment(newSamples);
     }

@@ -23,7 +23,7 @@ class MetricsServerTest {
             Meters meters = new Meters();
             SaeRunMeters run = new SaeRunMeters(meters.registry(), "r1", "pam");
             StreamMeters stream = new StreamMeters(meters.registry(), "r1");
-            run.report(0.5, 0.25, 0.125, 8.0, 3, 1234.0, 1000);
+            run.report(0.5, 0.25, 0.125, 8.0, 3, 1234.0, 1000, 0.0625);
             stream.rejected("non_finite", 2);
             stream.backpressureWait("source", 1_000_000);
             MetricsServer server = new MetricsServer(meters, () -> Map.of("runs", 1));
@@ -38,6 +38,7 @@ class MetricsServerTest {
             String body = metrics.body();
             assertTrue(body.contains("sae_train_fvu{algo=\"pam\",run=\"r1\"} 0.125"), body);
             assertTrue(body.contains("sae_latents_dead{algo=\"pam\",run=\"r1\"} 3"), body);
+            assertTrue(body.contains("sae_train_aux_loss{algo=\"pam\",run=\"r1\"} 0.0625"), body);
             assertTrue(body.contains("sae_train_samples_total{algo=\"pam\",run=\"r1\"} 1000"), body);
             assertTrue(body.contains("stream_records_rejected_total{reason=\"non_finite\",run=\"r1\"} 2"), body);
             assertTrue(body.contains("stream_records_rejected_total{reason=\"width\",run=\"r1\"} 0"), body);

@@ -242,7 +242,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         last = w.report();
         var m = last.metrics();
         long reported = trained.get();
-        runMeters.report(m.loss(), m.mse(), m.fvu(), m.l0(), m.deadLatents(), m.vectorsPerSecond(), m.windowRows());
+        runMeters.report(m.loss(), m.mse(), m.fvu(), m.l0(), m.deadLatents(), m.vectorsPerSecond(), m.windowRows(), m.auxLoss());
         if (last.solves() > 0) {
             runMeters.solve(last.solveMillis() / last.solves());
         }

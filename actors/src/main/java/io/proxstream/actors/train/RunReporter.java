@@ -96,7 +96,8 @@ public final class RunReporter extends AbstractBehavior<RunReporter.Command> {
     private Behavior<Command> onWindow(Window w) {
         WindowReport r = w.report();
         var m = r.metrics();
-        meters.report(m.loss(), m.mse(), m.fvu(), m.l0(), m.deadLatents(), m.vectorsPerSecond(), m.samples() - reportedSamples);
+        meters.report(m.loss(), m.mse(), m.fvu(), m.l0(), m.deadLatents(), m.vectorsPerSecond(), m.samples() - reportedSamples,
+                m.auxLoss());
         if (r.solves() > 0) {
             meters.solve(r.solveMillis() / r.solves());
         }

@@ -47,7 +47,7 @@ class RunReporterTest {
         TestProbe<RunReporter.Ack> probe = KIT.createTestProbe();
         reporter.tell(new RunReporter.Started(probe.ref()));
         probe.expectMessage(RunReporter.Ack.INSTANCE);
-        var m = new TrainingMetrics.Report(1000, 1000, 0.5, 0.4, 0.25, 7.5, 3, 12345.0);
+        var m = new TrainingMetrics.Report(1000, 1000, 0.5, 0.4, 0.25, 7.5, 3, 12345.0, 0.0);
         reporter.tell(new RunReporter.Window(new WindowReport(m, 2, 10.0, 1.5, false), probe.ref()));
         probe.expectMessage(RunReporter.Ack.INSTANCE);
         assertEquals(0.25, reg.get(Meters.TRAIN_FVU).gauge().value());

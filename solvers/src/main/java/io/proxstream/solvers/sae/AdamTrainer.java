@@ -133,6 +133,7 @@ public final class AdamTrainer implements SaeTrainer {
                 dead[j] = samples - lastFired[j] >= recipe.deadWindow();
             }
             lastAuxLoss = auxK.addGradients(model, x, rows, sparse.preActivations(), sparse.residuals(), dead, grads);
+            result.auxLoss = lastAuxLoss;
         }
         markFired(rows);
         if (recipe.unitNormDecoder()) {

@@ -11,6 +11,7 @@ public final class StepResult {
     long nonZeros;
     final boolean[] fired;
     DecoderStatistics.SolveReport solve;
+    double auxLoss;
 
     public StepResult(int latents) {
         fired = new boolean[latents];
@@ -29,6 +30,11 @@ public final class StepResult {
     /** The training objective on the minibatch (MSE over entries plus penalties of the loss). */
     public double loss() {
         return loss;
+    }
+
+    /** The AuxK loss on dead latents of this step (strong baseline; 0 for other trainers). */
+    public double auxLoss() {
+        return auxLoss;
     }
 
     /** Non-zero code entries over the minibatch (L0 × rows). */

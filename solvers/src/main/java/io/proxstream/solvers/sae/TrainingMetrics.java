@@ -11,7 +11,8 @@ import io.proxstream.solvers.parallel.Parallel;
  *   <li>L0: mean number of non-zero code entries per row;</li>
  *   <li>dead latents: latents that did not fire in the last {@code deadWindow} samples (or in all
  *       samples seen, while fewer than that have been seen);</li>
- *   <li>throughput: rows per second of wall time given to {@link #report}.</li>
+ *   <li>throughput: rows per second of wall time given to {@link #report};</li>
+ *   <li>AuxK loss: the strong baseline's auxiliary loss on dead latents, mean over the window's batches.</li>
  * </ul>
  * Not thread-safe.
  */
@@ -19,7 +20,7 @@ public final class TrainingMetrics {
 
     /** One window's figures. */
     public record Report(long samples, long windowRows, double loss, double mse, double fvu, double l0,
-                         int deadLatents, double vectorsPerSecond) {
+                         int deadLatents, double vectorsPerSecond, double auxLoss) {
     }
 
     private final int d;
@@ -31,6 +32,7 @@ public final class TrainingMetrics {
     private long rows;
     private double sse;
     private double lossSum;
+    private double auxSum;
     private long batches;
     private double sumSq;
     private long nonZeros;
@@ -65,6 +67,7 @@ public final class TrainingMetrics {
         rows += batchRows;
         sse += r.sse();
         lossSum += r.loss();
+        auxSum += r.auxLoss();
         batches++;
         nonZeros += r.nonZeros();
         boolean[] fired = r.fired();
@@ -134,10 +137,12 @@ public final class TrainingMetrics {
                 n == 0 || centred <= 0 ? Double.NaN : sse / centred,
                 n == 0 ? Double.NaN : nonZeros / n,
                 deadLatents(),
-                elapsedSeconds > 0 ? n / elapsedSeconds : Double.NaN);
+                elapsedSeconds > 0 ? n / elapsedSeconds : Double.NaN,
+                batches == 0 ? Double.NaN : auxSum / batches);
         rows = 0;
         sse = 0;
         lossSum = 0;
+        auxSum = 0;
         batches = 0;
         sumSq = 0;
         nonZeros = 0;

@@ -113,8 +113,9 @@ class StrongBaselineTest {
             for (int s = 0; s < 8; s++) {
                 assertEquals(median[s], model.decoderBias()[s], 0.01, "b_dec starts at the geometric median");
             }
+            EncodedBatch last = null;
             for (int step = 0; step < 20; step++) {
-                t.encoderStage(x, 64);
+                last = t.encoderStage(x, 64);
             }
             for (int j = 0; j < 32; j++) {
                 double n = io.proxstream.solvers.linalg.Vec.sumSquares(model.decoderWeights(), j * 8, 8);
@@ -123,6 +124,7 @@ class StrongBaselineTest {
             // latents silent for 64 samples are dead and AuxK gives them gradient: more encoder rows move than without it
             assertTrue(t.deadLatents() > 0, "some latents are dead on this tiny batch");
             assertTrue(t.lastAuxLoss() > 0);
+            assertEquals(t.lastAuxLoss(), last.result().auxLoss(), 0.0, "the step's result carries the AuxK loss to the meters");
             int withAux = moved(encBefore, model.encoderWeights(), 8);
             SaeModel plain = SaeModel.initialise(spec, SaeModel.Init.UNIT, 3);
             try (AdamTrainer p = new AdamTrainer(plain, Adam.Options.withLr(1e-3), new AdamTrainer.Recipe(true, "median", 0, 0, 64))) {
