@@ -6,6 +6,7 @@ import java.awt.Font;
 import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
+import java.awt.Shape;
 import java.awt.geom.Path2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -157,6 +158,7 @@ public final class LinePlot {
         gy.dispose();
 
         // series
+        List<Shape> drawn = new ArrayList<>();
         g.setClip(left + 1, top + 1, pw - 1, ph - 1);
         for (int s = 0; s < series.size(); s++) {
             Series sr = series.get(s);
@@ -184,6 +186,7 @@ public final class LinePlot {
                 points++;
             }
             g.draw(path);
+            drawn.add(new BasicStroke(8f).createStrokedShape(path));
             if (points <= 30) {
                 for (int i = 0; i < sr.x.length; i++) {
                     if (usable(sr.x[i], sr.y[i])) {
@@ -203,8 +206,14 @@ public final class LinePlot {
             for (Series sr : series) {
                 lw = Math.max(lw, fm.stringWidth(sr.name));
             }
-            int lx = left + pw - lw - 52;
-            int ly = top + 10;
+            // the corner whose box covers the fewest curves (top right first on ties)
+            int bw = lw + 56;
+            int bh = series.size() * 20 + 8;
+            int[][] corners = {{left + pw - bw - 4, top + 6}, {left + pw - bw - 4, top + ph - bh - 6},
+                {left + 6, top + 6}, {left + 6, top + ph - bh - 6}};
+            int best = quietestBox(drawn, corners, bw, bh);
+            int lx = corners[best][0] + 8;
+            int ly = corners[best][1] + 4;
             g.setColor(new Color(255, 255, 255, 230));
             g.fillRect(lx - 8, ly - 4, lw + 56, series.size() * 20 + 8);
             g.setColor(Color.GRAY);
@@ -219,6 +228,23 @@ public final class LinePlot {
         }
         g.dispose();
         return img;
+    }
+
+    /** Index of the first box (x, y of each; all {@code w × h}) that the fewest of {@code curves} cross. */
+    static int quietestBox(List<Shape> curves, int[][] boxes, int w, int h) {
+        int best = 0;
+        int bestHits = Integer.MAX_VALUE;
+        for (int c = 0; c < boxes.length; c++) {
+            int hits = 0;
+            for (Shape sh : curves) {
+                hits += sh.intersects(boxes[c][0], boxes[c][1], w, h) ? 1 : 0;
+            }
+            if (hits < bestHits) {
+                bestHits = hits;
+                best = c;
+            }
+        }
+        return best;
     }
 
     /** Renders and writes a PNG. */

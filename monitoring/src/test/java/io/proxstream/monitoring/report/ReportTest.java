@@ -50,6 +50,19 @@ class ReportTest {
     }
 
     @Test
+    void theLegendGoesToTheCornerNoCurveCrosses() {
+        // a rising curve from bottom left to top right leaves the bottom-right corner free
+        java.awt.geom.Line2D rising = new java.awt.geom.Line2D.Double(0, 400, 600, 0);
+        java.awt.Shape stroked = new java.awt.BasicStroke(8f).createStrokedShape(rising);
+        int[][] corners = {{450, 10}, {450, 340}, {10, 10}, {10, 340}};
+        assertEquals(1, LinePlot.quietestBox(List.of(stroked), corners, 140, 50));
+        // a falling one leaves the top right free, the first choice
+        java.awt.Shape falling = new java.awt.BasicStroke(8f).createStrokedShape(new java.awt.geom.Line2D.Double(0, 0, 600, 400));
+        assertEquals(0, LinePlot.quietestBox(List.of(falling), corners, 140, 50));
+        assertEquals(0, LinePlot.quietestBox(List.of(), corners, 140, 50), "with no curves the first choice wins");
+    }
+
+    @Test
     void ticksAreRoundNumbers() {
         assertArrayEquals(new double[] {0, 0.2, 0.4, 0.6, 0.8, 1.0}, LinePlot.ticks(0, 1, 6), 1e-12);
         assertArrayEquals(new double[] {0, 20000, 40000, 60000}, LinePlot.ticks(0, 65000, 4), 1e-9);
