@@ -1,5 +1,6 @@
 package io.proxstream.solvers.linalg;
 
+import org.bytedeco.openblas.global.openblas;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -27,5 +28,21 @@ public final class Gemm {
             Nd4j.gemm(x, y, z, false, true, 1.0, 0.0);
             z.data().asNioFloat().get(0, out, 0, rows * cols);
         }
+    }
+
+    /**
+     * {@code C ← α op(A) op(B) + β C} on plain row-major float arrays through OpenBLAS's
+     * {@code cblas_sgemm} (no copies into ND4J buffers); {@code op(A)} is {@code m × k},
+     * {@code op(B)} {@code k × n}, C {@code m × n}; lda, ldb, ldc are the row strides.
+     */
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int lda, float[] b, int ldb,
+                             float beta, float[] c, int ldc) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        openblas.cblas_sgemm(openblas.CblasRowMajor,
+                transA ? openblas.CblasTrans : openblas.CblasNoTrans,
+                transB ? openblas.CblasTrans : openblas.CblasNoTrans,
+                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 }

@@ -62,4 +62,33 @@ public final class Lapack {
             throw new ArithmeticException("dsyevd failed (info " + info + ")");
         }
     }
+
+    /**
+     * Householder QR of a column-major {@code rows × cols} float matrix ({@code sgeqrf}), rows ≥ cols:
+     * on return R is the upper triangle of {@code a} and the reflectors, with {@code tau}, define Q.
+     */
+    public static void geqrf(float[] a, int rows, int cols, float[] tau) {
+        if (rows < cols || a.length < (long) rows * cols || tau.length < cols) {
+            throw new IllegalArgumentException("geqrf: need rows >= cols and arrays for " + rows + "x" + cols);
+        }
+        int info = openblas.LAPACKE_sgeqrf(openblas.LAPACK_COL_MAJOR, rows, cols, a, rows, tau);
+        if (info != 0) {
+            throw new ArithmeticException("sgeqrf failed (info " + info + ")");
+        }
+    }
+
+    /**
+     * {@code c ← Q c} with Q ({@code rows × rows}) from {@link #geqrf} of a {@code rows × reflectors}
+     * matrix and {@code c} column-major {@code rows × cols} ({@code sormqr}).
+     */
+    public static void ormqr(float[] qr, int rows, int reflectors, float[] tau, float[] c, int cols) {
+        if (qr.length < (long) rows * reflectors || c.length < (long) rows * cols || tau.length < reflectors) {
+            throw new IllegalArgumentException("ormqr: arrays too small");
+        }
+        int info = openblas.LAPACKE_sormqr(openblas.LAPACK_COL_MAJOR, (byte) 'L', (byte) 'N', rows, cols, reflectors, qr, rows, tau, c,
+                rows);
+        if (info != 0) {
+            throw new ArithmeticException("sormqr failed (info " + info + ")");
+        }
+    }
 }
