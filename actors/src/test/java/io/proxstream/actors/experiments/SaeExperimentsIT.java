@@ -56,6 +56,16 @@ class SaeExperimentsIT {
         double pca = Double.parseDouble(csv.get(2).split(",")[csv.get(2).split(",").length - 2]);
         assertTrue(pca < kmeans, pca + " vs " + kmeans);
         assertTrue(Files.size(dir.resolve("partitions.png")) > 10_000);
+        List<String> seeds = Files.readAllLines(dir.resolve("mse-seeds.csv"));
+        assertEquals(List.of("seed", "kmeans_ae", "sae_adam", "sae_pam"), List.of(seeds.get(0).split(",")));
+        assertEquals(1 + 4, seeds.size(), "4 initialisations in the quick run");
+        for (String row : seeds.subList(1, seeds.size())) {
+            for (String v : row.split(",")) {
+                double e = Double.parseDouble(v);
+                assertTrue(Double.isFinite(e) && e >= 0, row);
+            }
+        }
+        assertTrue(r.contains("| TopK SAE, PAM-SGD (init seed) |"), r);
     }
 
     @Test
