@@ -1,6 +1,7 @@
 package io.proxstream.actors.cli;
 
 import io.proxstream.actors.bench.IngestBench;
+import io.proxstream.actors.bench.GraphBench;
 import io.proxstream.actors.bench.RadonBench;
 import io.proxstream.actors.bench.SaeBench;
 import java.io.PrintStream;
@@ -18,23 +19,25 @@ final class BenchCommand {
         Flags flags = new Flags("bench").option("quick", "shorter timings (for CI smoke runs)");
         Flags.Parsed p = flags.parse(args);
         if (p.has("help") || p.positionals().isEmpty()) {
-            out.print(flags.help("proxstream bench sae|ingest|radon [--quick]", """
+            out.print(flags.help("proxstream bench sae|ingest|radon|graph [--quick]", """
                     Benchmarks. Available: sae (SAE training kernels, decoder statistics and solve,
                     the training stream against a plain loop, at the MNIST and a transformer shape);
                     ingest (serve's HTTP and TCP ingest into a discarding and a training run, against
                     the in-process stream); radon (ray transform forward/adjoint at 128² and 256², TV-PDHG
-                    iterations per second). Run on an otherwise idle machine."""));
+                    iterations per second); graph (patch graph, Nystrom-QR eigenpairs and MBO on a 256x256
+                    colour image, one joint run). Run on an otherwise idle machine."""));
             return p.has("help") ? 0 : 2;
         }
         String name = p.positionals().get(0);
-        if (!List.of("sae", "ingest", "radon").contains(name)) {
-            throw new Flags.UsageException("unknown benchmark '" + name + "'; available: sae, ingest, radon");
+        if (!List.of("sae", "ingest", "radon", "graph").contains(name)) {
+            throw new Flags.UsageException("unknown benchmark '" + name + "'; available: sae, ingest, radon, graph");
         }
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "proxstream-bench");
         try {
             switch (name) {
                 case "sae" -> new SaeBench(system, p.has("quick"), out).run();
                 case "ingest" -> new IngestBench(system, p.has("quick"), out).run();
+                case "graph" -> new GraphBench(p.has("quick"), out).run();
                 default -> new RadonBench(p.has("quick"), out).run();
             }
             return 0;

@@ -28,6 +28,7 @@ final class ExperimentCommand {
         EXPERIMENTS.put("sae-mnist", new SaeMnist());
         EXPERIMENTS.put("sae-lm", new SaeLm());
         EXPERIMENTS.put("sae-synthetic", new SaeSynthetic());
+        EXPERIMENTS.put("segmentation", new io.proxstream.actors.experiments.SegmentationExperiment());
         EXPERIMENTS.put("tv-baselines", (quick, out, log, system) -> new TvBaselines(
                 quick ? TvBaselines.Config.quick() : TvBaselines.Config.full(),
                 "proxstream experiment tv-baselines" + (quick ? " --quick" : ""), DataPaths.dataDir(), out, log)
@@ -54,6 +55,8 @@ final class ExperimentCommand {
                     sae-lm         the same on MiniLM residual-stream activations, with ReLU sparsity and the mu
                                    ablation
                     sae-synthetic  feature recovery (MMCS, MCC, dead, L0, FVU) against samples seen
+                    segmentation   joint reconstruction-segmentation vs sequential and the clean/raw bounds on a
+                                   texture composite and a colour photo, under noise and blur
                     tv-baselines   FBP vs TV-PDHG for sparse-view and limited-angle CT, TV deblurring
                     Data come from ./proxstream setup (MNIST, fortunes, scikit-image images)."""));
             return p.has("help") ? 0 : 2;

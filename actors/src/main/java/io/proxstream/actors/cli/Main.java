@@ -16,6 +16,7 @@ public final class Main {
               train        train a sparse autoencoder on a stream (the main job)
               serve        the online trainer: HTTP/TCP/directory ingest, checkpoints, dashboard, export
               reconstruct  CT / deblurring / denoising of images as a stream (FBP, TV-PDHG, ...)
+              segment      joint reconstruction-segmentation on graphs (Nystrom-QR, graph MBO) of an image
               activations  cache transformer activations (MiniLM residual stream over text) to .npy
               experiment   the experiments of the research results, each writing a report
               bench NAME   benchmarks: sae (SAE kernels, decoder solve, stream), ingest (serve), radon (CT)
@@ -46,13 +47,14 @@ public final class Main {
                 case "bench" -> BenchCommand.run(rest, out);
                 case "serve" -> ServeCommand.run(rest, out);
                 case "reconstruct" -> ReconstructCommand.run(rest, out);
+                case "segment" -> SegmentCommand.run(rest, out);
                 case "experiment" -> ExperimentCommand.run(rest, out);
                 case "activations" -> ActivationsCommand.run(rest, out);
                 default -> throw new Flags.UsageException("unknown command '" + cmd + "'");
             };
         } catch (Flags.UsageException | IllegalArgumentException | IllegalStateException e) {
             err.println("error: " + e.getMessage());
-            err.println("(proxstream " + (List.of("train", "bench", "serve", "reconstruct", "experiment", "activations").contains(cmd) ? cmd + " " : "") + "--help shows the options)");
+            err.println("(proxstream " + (List.of("train", "bench", "serve", "reconstruct", "segment", "experiment", "activations").contains(cmd) ? cmd + " " : "") + "--help shows the options)");
             return 2;
         } catch (java.util.concurrent.ExecutionException e) {
             Throwable c = e.getCause() == null ? e : e.getCause();

@@ -41,7 +41,7 @@ class MainTest {
         assertTrue(o.err().contains("unknown benchmark 'nope'"), o.err());
         o = run("experiment", "nope");
         assertEquals(2, o.code());
-        assertTrue(o.err().contains("unknown experiment 'nope'; available: spline-toy, sae-mnist, sae-lm, sae-synthetic, tv-baselines"), o.err());
+        assertTrue(o.err().contains("unknown experiment 'nope'; available: spline-toy, sae-mnist, sae-lm, sae-synthetic, segmentation, tv-baselines"), o.err());
         o = run("reconstruct", "--angles", "sparse:0");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("angle set 'sparse:0'"), o.err());
@@ -51,6 +51,13 @@ class MainTest {
         assertTrue(o.err().contains("fbp reconstructs CT data only"), o.err());
         o = run("reconstruct", "--method", "art");
         assertTrue(o.err().contains("unknown method 'art'"), o.err());
+        o = run("segment", "--method", "kmeans");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("unknown method 'kmeans'; use joint, sequential, mbo, clean or all"), o.err());
+        o = run("segment", "--distortion", "salt:0.1");
+        assertTrue(o.err().contains("distortion 'salt:0.1' is not noise:SIGMA or blur:SIGMA[:NOISE]"), o.err());
+        o = run("segment", "--input", "/nonexistent.png", "--labels", "0:0,0,1,1;1:2,2,3,3");
+        assertTrue(o.err().contains("--input /nonexistent.png: no such file"), o.err());
     }
 
     @Test

@@ -1,0 +1,284 @@
+package io.proxstream.actors.cli;
+
+import io.proxstream.actors.segment.Composites;
+import io.proxstream.actors.segment.SegmentOutputs;
+import io.proxstream.actors.segment.Segmentation;
+import io.proxstream.actors.train.DataPaths;
+import io.proxstream.monitoring.Meters;
+import io.proxstream.monitoring.MetricsServer;
+import io.proxstream.monitoring.SegmentMeters;
+import io.proxstream.monitoring.report.CsvTable;
+import io.proxstream.protocol.config.ConfigLoader;
+import io.proxstream.protocol.format.AtomicFiles;
+import io.proxstream.protocol.format.Png;
+import io.proxstream.solvers.blas.BlasInfo;
+import io.proxstream.solvers.graph.GraphMbo;
+import io.proxstream.solvers.graph.JointSegmentation;
+import io.proxstream.solvers.graph.Labels;
+import io.proxstream.solvers.graph.Nystrom;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.stream.javadsl.Source;
+
+/** {@code proxstream segment}: joint reconstruction-segmentation (or a baseline) of one image. */
+final class SegmentCommand {
+    private SegmentCommand() {
+    }
+
+    static Flags flags() {
+        Flags f = new Flags("segment");
+        f.value("input", "IMG", "PNG image (grey or colour), or composite:INSIDE:OUTSIDE (scikit-image textures under the horse, "
+                + "with exact truth; default composite:brick:grass)");
+        f.value("labels", "SPEC", "labelled pixels: CLASS:X0,Y0,X1,Y1[;...] or a mask PNG (0 = unlabelled, levels = classes); "
+                + "composites default to 4 squares per class drawn from the truth");
+        f.value("truth", "PNG", "true label map (levels = classes) for the accuracy");
+        f.value("distortion", "D", "noise:SIGMA | blur:SIGMA[:NOISE] (default noise:0.3)");
+        f.value("method", "M", "joint (default) | sequential | mbo | clean | all");
+        f.value("scale", "S", "use every S-th pixel of the input (default 1; composites 2)");
+        f.value("alpha", "A", "TV weight (default 0.08)");
+        f.value("beta", "B", "coupling of the reconstruction to the class means (default 0.5)");
+        f.value("gamma", "G", "region forcing in MBO (default 0.5)");
+        f.value("outer", "N", "joint rounds after the sequential start (default 5)");
+        f.value("samples", "M", "Nystrom samples m (default 300)");
+        f.value("eigenpairs", "K", "eigenpairs K (default 50)");
+        f.value("patch", "P", "patch half-width (default 3)");
+        f.value("sigma", "S", "graph kernel width (default: 1/2 the RMS feature distance)");
+        f.value("texture", "R:W", "add local-deviation channels of radius R and weight W before the patches (default: 3:2 for "
+                + "composites, 0:0 = raw patches for files)");
+        f.value("tau", "T", "MBO diffusion time (default 0.3)");
+        f.value("mu", "M", "MBO fidelity weight (default 300)");
+        f.value("seed", "S", "Nystrom sampling and noise seed (default 1)");
+        f.value("parallelism", "N", "images (methods) segmented at once with --method all (default 2)");
+        f.value("port", "P", "serve /metrics while running (0 = any port; default: off)");
+        f.value("out", "DIR", "run directory (default runs/segment-TIMESTAMP)");
+        return f;
+    }
+
+    static JointSegmentation.Options options(Flags.Parsed p, long seed) {
+        double sigma = p.has("sigma") ? Double.parseDouble(p.get("sigma", "")) : Double.NaN;
+        Nystrom.Options no = new Nystrom.Options(Integer.parseInt(p.get("samples", "300")), Integer.parseInt(p.get("eigenpairs", "50")),
+                sigma, seed, Nystrom.Method.QR, 1e-7);
+        GraphMbo.Options mo = GraphMbo.Options.defaults().withTau(Double.parseDouble(p.get("tau", "0.3")))
+                .withMu(Double.parseDouble(p.get("mu", "300")));
+        return new JointSegmentation.Options(Double.parseDouble(p.get("alpha", "0.08")), Double.parseDouble(p.get("beta", "0.5")),
+                Double.parseDouble(p.get("gamma", "0.5")), Integer.parseInt(p.get("outer", "5")), 1e-3, 200,
+                Integer.parseInt(p.get("patch", "3")), 2.0, (int) texture(p)[0], texture(p)[1], no, mo, JointSegmentation.Segmenter.MBO);
+    }
+
+    /** {@code --texture R:W} (default 3:2 for composites, off for files). */
+    private static double[] texture(Flags.Parsed p) {
+        String spec = p.get("texture", p.get("input", "composite:").startsWith("composite:") ? "3:2" : "0:0");
+        String[] t = spec.split(":");
+        if (t.length != 2) {
+            throw new Flags.UsageException("--texture " + spec + ": expected RADIUS:WEIGHT, e.g. 3:2 (0:0 = raw patches)");
+        }
+        return new double[] {Integer.parseInt(t[0]), Double.parseDouble(t[1])};
+    }
+
+    static int run(List<String> args, PrintStream out) throws Exception {
+        Flags flags = flags();
+        Flags.Parsed p = flags.parse(args);
+        if (p.has("help")) {
+            out.print(flags.help("proxstream segment [options]", """
+                    Distorts an image (noise or blur), then segments it from a few labelled pixels on a patch graph
+                    (Nystrom-QR eigenpairs, fidelity-forced MBO): joint reconstruction-segmentation, the sequential
+                    baseline (TV, then MBO), MBO on the distorted image, or MBO on the clean image. Writes per method
+                    the segmentation overlay, the label map and the reconstruction (PNG), results.csv and report.md."""));
+            return 0;
+        }
+        long seed = Long.parseLong(p.get("seed", "1"));
+        String input = p.get("input", "composite:brick:grass");
+        String method = p.get("method", "joint");
+        List<String> methods = method.equals("all") ? List.of("clean", "mbo", "sequential", "joint") : List.of(method);
+        for (String m : methods) {
+            if (!List.of("joint", "sequential", "mbo", "clean").contains(m)) {
+                throw new Flags.UsageException("unknown method '" + m + "'; use joint, sequential, mbo, clean or all");
+            }
+        }
+        Segmentation.Distortion distortion = Segmentation.Distortion.parse(p.get("distortion", "noise:0.3"));
+        float[] clean;
+        int channels;
+        int h;
+        int w;
+        int[] truth = null;
+        int[] fid;
+        if (input.startsWith("composite:")) {
+            String[] parts = input.split(":");
+            if (parts.length != 3) {
+                throw new Flags.UsageException("--input composite:INSIDE:OUTSIDE, e.g. composite:brick:grass");
+            }
+            Composites.Composite c = Composites.horse(DataPaths.dataDir().resolve("skimage"), parts[1], parts[2],
+                    Integer.parseInt(p.get("scale", "2")));
+            clean = c.image();
+            channels = 1;
+            h = c.h();
+            w = c.w();
+            truth = c.truth();
+            fid = p.has("labels") ? labels(p.get("labels", ""), h, w) : Labels.fromRects(Composites.squaresFromTruth(truth, h, w, 2, 4, 6, seed), h, w);
+        } else {
+            Path file = Path.of(input);
+            if (!Files.isRegularFile(file)) {
+                throw new Flags.UsageException("--input " + input + ": no such file");
+            }
+            int step = Integer.parseInt(p.get("scale", "1"));
+            Png.Image rgb = Png.readRgb(file);
+            boolean grey = isGrey(rgb);
+            channels = grey ? 1 : 3;
+            h = rgb.h() / step;
+            w = rgb.w() / step;
+            clean = new float[channels * h * w];
+            for (int ch = 0; ch < channels; ch++) {
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0; x < w; x++) {
+                        clean[ch * h * w + y * w + x] = rgb.data()[ch * rgb.h() * rgb.w() + (y * step) * rgb.w() + x * step];
+                    }
+                }
+            }
+            if (!p.has("labels")) {
+                throw new Flags.UsageException("--labels is required for an image file (rectangles CLASS:X0,Y0,X1,Y1;... or a mask PNG)");
+            }
+            fid = labels(p.get("labels", ""), h, w);
+            if (p.has("truth")) {
+                Png.Image t = Png.readGrey(Path.of(p.get("truth", "")));
+                if (t.h() / step != h || t.w() / step != w) {
+                    throw new Flags.UsageException("--truth is " + t.h() + "x" + t.w() + ", the image " + rgb.h() + "x" + rgb.w());
+                }
+                float[] g = new float[h * w];
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0; x < w; x++) {
+                        g[y * w + x] = t.data()[(y * step) * t.w() + x * step];
+                    }
+                }
+                truth = levels(g);
+            }
+        }
+        int classes = Labels.classes(fid);
+        Labels.requireEveryClass(fid, classes);
+        float[] observed = distortion.apply(clean, channels, h, w, seed);
+        JointSegmentation.Options opts = options(p, seed);
+        Path dir = Path.of(p.get("out", "runs/segment-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT))));
+        Files.createDirectories(dir);
+        Map<String, Object> echo = new LinkedHashMap<>();
+        echo.put("input", input);
+        echo.put("distortion", distortion.toString());
+        echo.put("methods", methods);
+        echo.put("options", opts);
+        AtomicFiles.writeString(dir.resolve("config.json"), ConfigLoader.toJson(echo) + "\n");
+        SegmentOutputs.writeImage(dir.resolve("clean.png"), clean, channels, h, w);
+        SegmentOutputs.writeImage(dir.resolve("observed.png"), observed, channels, h, w);
+        List<Segmentation.Task> tasks = new ArrayList<>();
+        for (String m : methods) {
+            tasks.add(new Segmentation.Task(input, clean, observed, channels, h, w, distortion, fid, classes, truth, m, opts));
+        }
+        out.printf(Locale.ROOT, "%s, %dx%d, %d channel(s), %d classes, %s; %d labelled pixels; run directory %s%n", input, w, h, channels,
+                classes, distortion, java.util.Arrays.stream(fid).filter(v -> v >= 0).count(), dir.toAbsolutePath());
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "proxstream-segment");
+        try {
+            Meters meters = new Meters();
+            ServerBinding binding = null;
+            if (p.has("port")) {
+                binding = MetricsServer.bind(system, "127.0.0.1", Integer.parseInt(p.get("port", "0")),
+                        new MetricsServer(meters, Map::of).routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+                out.println("metrics: http://127.0.0.1:" + binding.localAddress().getPort() + "/metrics");
+            }
+            List<String> errors = new ArrayList<>();
+            List<Segmentation.Result> results = Segmentation.stream(system, Source.from(tasks), Integer.parseInt(p.get("parallelism", "2")),
+                    new SegmentMeters(meters.registry()), errors).toCompletableFuture().get();
+            results.sort(java.util.Comparator.comparingInt(r -> methods.indexOf(r.task().method())));
+            StringBuilder table = new StringBuilder("| method | accuracy | PSNR (dB) | SSIM | rounds | MBO iterations | seconds |\n"
+                    + "|---|---|---|---|---|---|---|\n");
+            try (CsvTable csv = new CsvTable(dir.resolve("results.csv"),
+                    List.of("method", "accuracy", "psnr", "ssim", "rounds", "mbo_iterations", "seconds", "graph_s", "eigen_s", "mbo_s", "recon_s"))) {
+                for (Segmentation.Result r : results) {
+                    String m = r.task().method();
+                    JointSegmentation.Outcome o = r.outcome();
+                    SegmentOutputs.writeOverlay(dir.resolve(m + "-segmentation.png"), m.equals("clean") ? clean : observed, channels, h, w,
+                            o.labels());
+                    SegmentOutputs.writeLabels(dir.resolve(m + "-labels.png"), o.labels(), classes, h, w);
+                    if (m.equals("joint") || m.equals("sequential")) {
+                        SegmentOutputs.writeImage(dir.resolve(m + "-reconstruction.png"), o.image(), channels, h, w);
+                    }
+                    var tm = o.timings();
+                    csv.row(m, r.accuracy(), r.psnr(), r.ssim(), o.changes().size(), o.mboIterations(), o.seconds(), tm.graph(), tm.eigen(),
+                            tm.mbo(), tm.reconstruction());
+                    boolean recon = m.equals("joint") || m.equals("sequential");
+                    table.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %d | %d | %.2f |%n", m,
+                            Double.isNaN(r.accuracy()) ? "—" : String.format(Locale.ROOT, "%.4f", r.accuracy()),
+                            recon ? String.format(Locale.ROOT, "%.2f", r.psnr()) : "—", recon ? String.format(Locale.ROOT, "%.4f", r.ssim()) : "—",
+                            o.changes().size(), o.mboIterations(), o.seconds()));
+                }
+            }
+            out.print(table);
+            StringBuilder report = new StringBuilder("# Segmentation\n\n");
+            report.append("- input: ").append(input).append(String.format(Locale.ROOT, " (%dx%d, %d channel(s), %d classes)%n", w, h,
+                    channels, classes));
+            report.append("- distortion: ").append(distortion).append('\n');
+            report.append("- options: ").append(opts).append('\n');
+            report.append("- machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores; ")
+                    .append(BlasInfo.current().describe()).append("\n\n").append(table).append('\n');
+            for (Segmentation.Result r : results) {
+                report.append("![").append(r.task().method()).append("](").append(r.task().method()).append("-segmentation.png)\n");
+            }
+            for (String e : errors) {
+                report.append("\nrejected: ").append(e).append('\n');
+                out.println("rejected: " + e);
+            }
+            AtomicFiles.writeString(dir.resolve("report.md"), report.toString());
+            if (binding != null) {
+                binding.unbind();
+            }
+            return results.isEmpty() ? 1 : 0;
+        } finally {
+            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private static int[] labels(String spec, int h, int w) throws java.io.IOException {
+        if (spec.toLowerCase(Locale.ROOT).endsWith(".png")) {
+            Png.Image m = Png.readGrey(Path.of(spec));
+            if (m.h() != h || m.w() != w) {
+                throw new Flags.UsageException("--labels mask is " + m.w() + "x" + m.h() + ", the (scaled) image " + w + "x" + h);
+            }
+            return Labels.fromMask(m.data(), h, w);
+        }
+        return Labels.fromRects(Labels.parseRects(spec), h, w);
+    }
+
+    private static boolean isGrey(Png.Image rgb) {
+        int n = rgb.h() * rgb.w();
+        for (int i = 0; i < n; i++) {
+            if (rgb.data()[i] != rgb.data()[n + i] || rgb.data()[i] != rgb.data()[2 * n + i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int[] levels(float[] grey) {
+        java.util.TreeSet<Integer> lv = new java.util.TreeSet<>();
+        int[] q = new int[grey.length];
+        for (int i = 0; i < grey.length; i++) {
+            q[i] = Math.round(grey[i] * 255);
+            lv.add(q[i]);
+        }
+        List<Integer> order = new ArrayList<>(lv);
+        int[] out = new int[grey.length];
+        for (int i = 0; i < grey.length; i++) {
+            out[i] = order.indexOf(q[i]);
+        }
+        return out;
+    }
+}
