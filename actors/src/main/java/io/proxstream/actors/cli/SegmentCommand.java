@@ -59,6 +59,7 @@ final class SegmentCommand {
                 + "composites, 0:0 = raw patches for files)");
         f.value("tau", "T", "MBO diffusion time (default 0.3)");
         f.value("mu", "M", "MBO fidelity weight (default 300)");
+        f.value("sdie", "LAMBDA", "two classes: the SDIE soft threshold with this lambda in (0, 1] instead of MBO's");
         f.value("seed", "S", "Nystrom sampling and noise seed (default 1)");
         f.value("parallelism", "N", "images (methods) segmented at once with --method all (default 2)");
         f.value("port", "P", "serve /metrics while running (0 = any port; default: off)");
@@ -72,6 +73,9 @@ final class SegmentCommand {
                 sigma, seed, Nystrom.Method.QR, 1e-7);
         GraphMbo.Options mo = GraphMbo.Options.defaults().withTau(Double.parseDouble(p.get("tau", "0.3")))
                 .withMu(Double.parseDouble(p.get("mu", "300")));
+        if (p.has("sdie")) {
+            mo = mo.sdie(Double.parseDouble(p.get("sdie", "1")));
+        }
         return new JointSegmentation.Options(Double.parseDouble(p.get("alpha", "0.08")), Double.parseDouble(p.get("beta", "0.5")),
                 Double.parseDouble(p.get("gamma", "0.5")), Integer.parseInt(p.get("outer", "5")), 1e-3, 200,
                 Integer.parseInt(p.get("patch", "3")), 2.0, (int) texture(p)[0], texture(p)[1], no, mo, JointSegmentation.Segmenter.MBO);

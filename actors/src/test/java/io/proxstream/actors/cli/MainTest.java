@@ -56,6 +56,8 @@ class MainTest {
         assertTrue(o.err().contains("unknown method 'kmeans'; use joint, sequential, mbo, clean or all"), o.err());
         o = run("segment", "--distortion", "salt:0.1");
         assertTrue(o.err().contains("distortion 'salt:0.1' is not noise:SIGMA or blur:SIGMA[:NOISE]"), o.err());
+        o = run("segment", "--sdie", "1.5");
+        assertTrue(o.err().contains("lambda in (0, 1]"), o.err());
         o = run("segment", "--input", "/nonexistent.png", "--labels", "0:0,0,1,1;1:2,2,3,3");
         assertTrue(o.err().contains("--input /nonexistent.png: no such file"), o.err());
     }
