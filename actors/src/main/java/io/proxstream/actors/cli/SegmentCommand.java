@@ -54,6 +54,7 @@ final class SegmentCommand {
         f.value("samples", "M", "Nystrom samples m (default 300)");
         f.value("eigenpairs", "K", "eigenpairs K (default 50)");
         f.value("patch", "P", "patch half-width (default 3)");
+        f.value("mask", "S", "Gaussian spatial mask of the patches, in pixels (default 2; 0 = none)");
         f.value("sigma", "S", "graph kernel width (default: 1/2 the RMS feature distance)");
         f.value("texture", "R:W", "add local-deviation channels of radius R and weight W before the patches (default: 3:2 for "
                 + "composites, 0:0 = raw patches for files)");
@@ -78,7 +79,7 @@ final class SegmentCommand {
         }
         return new JointSegmentation.Options(Double.parseDouble(p.get("alpha", "0.08")), Double.parseDouble(p.get("beta", "0.5")),
                 Double.parseDouble(p.get("gamma", "0.5")), Integer.parseInt(p.get("outer", "5")), 1e-3, 200,
-                Integer.parseInt(p.get("patch", "3")), 2.0, (int) texture(p)[0], texture(p)[1], no, mo, JointSegmentation.Segmenter.MBO);
+                Integer.parseInt(p.get("patch", "3")), Double.parseDouble(p.get("mask", "2")), (int) texture(p)[0], texture(p)[1], no, mo, JointSegmentation.Segmenter.MBO);
     }
 
     /** {@code --texture R:W} (default 3:2 for composites, off for files). */
