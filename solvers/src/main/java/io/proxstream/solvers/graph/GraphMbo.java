@@ -215,21 +215,29 @@ public final class GraphMbo {
         int parts = Math.max(1, Math.min(Parallel.threads(), n / 4096));
         double[][] partial = new double[parts][c * k];          // class-major: contiguous in j
         Parallel.forRange(parts, 1, (from, to) -> {
+            float[] block = new float[c * k];
             for (int p = from; p < to; p++) {
                 double[] acc = partial[p];
                 int lo = (int) ((long) n * p / parts);
                 int hi = (int) ((long) n * (p + 1) / parts);
-                for (int i = lo; i < hi; i++) {
-                    int o = i * k;
-                    for (int cl = 0; cl < c; cl++) {
-                        float vi = v[i * c + cl];
-                        if (vi == 0) {
-                            continue;
+                // float sums over blocks of 256 rows (vectorised), added into double between blocks
+                for (int b0 = lo; b0 < hi; b0 += 256) {
+                    java.util.Arrays.fill(block, 0f);
+                    for (int i = b0, end = Math.min(hi, b0 + 256); i < end; i++) {
+                        int o = i * k;
+                        for (int cl = 0; cl < c; cl++) {
+                            float vi = v[i * c + cl];
+                            if (vi == 0) {
+                                continue;
+                            }
+                            int base = cl * k;
+                            for (int j = 0; j < k; j++) {
+                                block[base + j] += x[o + j] * vi;
+                            }
                         }
-                        int base = cl * k;
-                        for (int j = 0; j < k; j++) {
-                            acc[base + j] += x[o + j] * vi;
-                        }
+                    }
+                    for (int t = 0; t < block.length; t++) {
+                        acc[t] += block[t];
                     }
                 }
             }
