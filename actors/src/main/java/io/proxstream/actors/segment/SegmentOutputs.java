@@ -51,4 +51,40 @@ public final class SegmentOutputs {
             Png.writeRgb(file, image, h, w);
         }
     }
+
+    /** RGB planes of an image: colour as is, grey repeated in the three planes (values clipped to [0, 1]). */
+    public static float[] rgb(float[] image, int channels, int h, int w) {
+        int n = h * w;
+        float[] out = new float[3 * n];
+        for (int ch = 0; ch < 3; ch++) {
+            for (int i = 0; i < n; i++) {
+                out[ch * n + i] = Math.max(0f, Math.min(1f, image[(channels == 1 ? 0 : ch) * n + i]));
+            }
+        }
+        return out;
+    }
+
+    /** Equal-sized RGB tiles in rows of {@code columns}, 4 px white gaps, as one PNG. */
+    public static void writeMontage(Path file, java.util.List<float[]> tiles, int h, int w, int columns) throws IOException {
+        int gap = 4;
+        int rows = (tiles.size() + columns - 1) / columns;
+        int mh = rows * h + (rows + 1) * gap;
+        int mw = columns * w + (columns + 1) * gap;
+        int n = mh * mw;
+        float[] out = new float[3 * n];
+        java.util.Arrays.fill(out, 1f);
+        for (int t = 0; t < tiles.size(); t++) {
+            int oy = gap + (t / columns) * (h + gap);
+            int ox = gap + (t % columns) * (w + gap);
+            float[] tile = tiles.get(t);
+            for (int ch = 0; ch < 3; ch++) {
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0; x < w; x++) {
+                        out[ch * n + (oy + y) * mw + ox + x] = tile[ch * h * w + y * w + x];
+                    }
+                }
+            }
+        }
+        Png.writeRgb(file, out, mh, mw);
+    }
 }
