@@ -98,10 +98,36 @@ class SaeExperimentsIT {
         assertEquals(1 + 4 * 4, csv.size(), "4 trainers x (start + 3 measurements)");
         // every trainer learns something: MCC well above its value at the start
         for (String trainer : List.of("PAM-SGD (streaming)", "Adam, untied", "Adam, strong")) {
-            List<String> rows = csv.stream().filter(l -> l.startsWith(trainer + ",")).toList();
-            double first = Double.parseDouble(rows.get(0).split(",")[3]);
-            double last = Double.parseDouble(rows.get(rows.size() - 1).split(",")[3]);
+            List<List<String>> rows = csv.stream().map(SaeExperimentsIT::fields).filter(f -> f.get(0).equals(trainer)).toList();
+            assertEquals(4, rows.size(), trainer + " rows in " + csv);
+            double first = Double.parseDouble(rows.get(0).get(3));
+            double last = Double.parseDouble(rows.get(rows.size() - 1).get(3));
             assertTrue(last > first + 0.2, trainer + ": MCC " + first + " -> " + last);
         }
+    }
+
+    /** The fields of one CSV line (RFC 4180 quoting: names with commas are quoted). */
+    private static List<String> fields(String line) {
+        List<String> out = new java.util.ArrayList<>();
+        StringBuilder cur = new StringBuilder();
+        boolean quoted = false;
+        for (int i = 0; i < line.length(); i++) {
+            char ch = line.charAt(i);
+            if (ch == '"') {
+                if (quoted && i + 1 < line.length() && line.charAt(i + 1) == '"') {
+                    cur.append('"');
+                    i++;
+                } else {
+                    quoted = !quoted;
+                }
+            } else if (ch == ',' && !quoted) {
+                out.add(cur.toString());
+                cur.setLength(0);
+            } else {
+                cur.append(ch);
+            }
+        }
+        out.add(cur.toString());
+        return out;
     }
 }
