@@ -14,6 +14,8 @@ import io.proxstream.solvers.graph.GraphMbo;
 import io.proxstream.solvers.graph.JointSegmentation;
 import io.proxstream.solvers.graph.Labels;
 import io.proxstream.solvers.graph.Nystrom;
+import io.proxstream.solvers.graph.PatchFeatures;
+import io.proxstream.solvers.graph.Subspaces;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,7 +55,7 @@ public final class SegmentationExperiment implements Experiment {
                 Labels.fromRects(Composites.squaresFromTruth(comp.truth(), comp.h(), comp.w(), 2, 4, quick ? 4 : 6, 1), comp.h(), comp.w()),
                 2, comp.truth(), "exact (the horse silhouette)"));
         int cs = quick ? 6 : 3;
-        Png.Image coffee = Png.readRgb(require(skimage, "coffee.png"));
+        Png.Image coffee = Png.readRgb(Composites.require(skimage, "coffee.png"));
         int ch = coffee.h() / cs;
         int cw = coffee.w() / cs;
         float[] cimg = new float[3 * ch * cw];
@@ -268,8 +270,8 @@ public final class SegmentationExperiment implements Experiment {
                 }
             }
         }
-        float[] z = io.proxstream.solvers.graph.PatchFeatures.of(crop, 3, side, side, 3, 2.0);
-        int f = io.proxstream.solvers.graph.PatchFeatures.width(3, 3);
+        float[] z = PatchFeatures.of(crop, 3, side, side, 3, 2.0);
+        int f = PatchFeatures.width(3, 3);
         double sigma = Nystrom.eigen(z, n, f, new Nystrom.Options(Math.min(n, 200), 2, Double.NaN, 1, Nystrom.Method.QR, 1e-7)).sigma();
         int k = 10;
         Nystrom.Eigen dense = Nystrom.dense(z, n, f, sigma, k);
@@ -285,47 +287,12 @@ public final class SegmentationExperiment implements Experiment {
                     err = Math.max(err, Math.abs(e.value(j) - dense.value(j)));
                 }
                 t.append(String.format(Locale.ROOT, "| %d | %s | %.2e | %.2e | %.2e |%n", m, method == Nystrom.Method.QR ? "QR" : "one-shot",
-                        err, sinSquared(e.vectors(), k, dense.vectors(), k, n, 5), orthonormality(e.vectors(), n, k)));
+                        err, Subspaces.sinSquaredLargestAngle(e.vectors(), dense.vectors(), n, 5),
+                        Subspaces.orthonormalityError(e.vectors(), n, k)));
             }
         }
         log.print(t);
         return t.toString();
-    }
-
-    private static double sinSquared(float[] a, int ka, float[] b, int kb, int n, int k) {
-        double[] m = new double[k * k];
-        for (int i = 0; i < n; i++) {
-            for (int p = 0; p < k; p++) {
-                for (int q = 0; q < k; q++) {
-                    m[p * k + q] += (double) a[i * ka + p] * b[i * kb + q];
-                }
-            }
-        }
-        double[] mtm = new double[k * k];
-        for (int p = 0; p < k; p++) {
-            for (int q = 0; q < k; q++) {
-                for (int t = 0; t < k; t++) {
-                    mtm[p * k + q] += m[t * k + p] * m[t * k + q];
-                }
-            }
-        }
-        double[] ev = new double[k];
-        io.proxstream.solvers.linalg.Lapack.syevd(mtm, k, ev);
-        return Math.max(0, 1 - ev[0]);
-    }
-
-    private static double orthonormality(float[] x, int n, int k) {
-        double worst = 0;
-        for (int p = 0; p < k; p++) {
-            for (int q = 0; q < k; q++) {
-                double acc = 0;
-                for (int i = 0; i < n; i++) {
-                    acc += (double) x[i * k + p] * x[i * k + q];
-                }
-                worst = Math.max(worst, Math.abs(acc - (p == q ? 1 : 0)));
-            }
-        }
-        return worst;
     }
 
     static JointSegmentation.Options options(double alpha, double beta, int outer, int samples, long seed, boolean texture) {
@@ -355,13 +322,5 @@ public final class SegmentationExperiment implements Experiment {
         double sd = v.length > 1 ? Math.sqrt(var / (v.length - 1)) : 0;
         String f = "%." + digits + "f";
         return String.format(Locale.ROOT, f + " ± " + f, mean, sd);
-    }
-
-    private static Path require(Path dir, String file) {
-        Path p = dir.resolve(file);
-        if (!Files.isRegularFile(p)) {
-            throw new IllegalStateException(file + " not found in " + dir + "; fetch the scikit-image test images with ./proxstream setup");
-        }
-        return p;
     }
 }

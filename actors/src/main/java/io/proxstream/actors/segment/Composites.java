@@ -77,7 +77,8 @@ public final class Composites {
         return out;
     }
 
-    private static Path require(Path dir, String file) {
+    /** {@code dir/file}, or an error naming the command that fetches it. */
+    public static Path require(Path dir, String file) {
         Path p = dir.resolve(file);
         if (!Files.isRegularFile(p)) {
             throw new IllegalStateException(file + " not found in " + dir + "; fetch the scikit-image test images with ./proxstream setup");

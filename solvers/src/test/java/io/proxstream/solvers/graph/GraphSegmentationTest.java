@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.proxstream.solvers.linalg.Lapack;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -35,48 +34,12 @@ class GraphSegmentationTest {
         return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble());
     }
 
-    /**
-     * sin² of the largest principal angle between the spans of the first k columns of two
-     * orthonormal row-major bases of n rows (as many columns as {@code a.length / n}, {@code b.length / n}).
-     */
     static double sinSquaredMaxAngle(float[] a, float[] b, int n, int k) {
-        int ka = a.length / n;
-        int kb = b.length / n;
-        double[] m = new double[k * k];
-        for (int i = 0; i < n; i++) {
-            for (int p = 0; p < k; p++) {
-                for (int q = 0; q < k; q++) {
-                    m[p * k + q] += (double) a[i * ka + p] * b[i * kb + q];
-                }
-            }
-        }
-        double[] mtm = new double[k * k];
-        for (int p = 0; p < k; p++) {
-            for (int q = 0; q < k; q++) {
-                double acc = 0;
-                for (int t = 0; t < k; t++) {
-                    acc += m[t * k + p] * m[t * k + q];
-                }
-                mtm[p * k + q] = acc;
-            }
-        }
-        double[] ev = new double[k];
-        Lapack.syevd(mtm, k, ev);
-        return Math.max(0, 1 - ev[0]);
+        return Subspaces.sinSquaredLargestAngle(a, b, n, k);
     }
 
     static double orthonormalityError(float[] x, int n, int k) {
-        double worst = 0;
-        for (int p = 0; p < k; p++) {
-            for (int q = 0; q < k; q++) {
-                double acc = 0;
-                for (int i = 0; i < n; i++) {
-                    acc += (double) x[i * k + p] * x[i * k + q];
-                }
-                worst = Math.max(worst, Math.abs(acc - (p == q ? 1 : 0)));
-            }
-        }
-        return worst;
+        return Subspaces.orthonormalityError(x, n, k);
     }
 
     @Test
