@@ -44,6 +44,11 @@ class LayerGradientTest {
 
     /** Checks ∂/∂x and ∂/∂θ of ⟨g, L(x)⟩ against central differences. */
     static void check(Layer l, long seed, double awayFromZero) {
+        check(l, seed, awayFromZero, 1e-2, 2e-3);
+    }
+
+    /** As above with step h and tolerance tol on the relative error. */
+    static void check(Layer l, long seed, double awayFromZero, double h, double tol) {
         SplittableRandom r = new SplittableRandom(seed);
         float[] x = random(l.inputShape().size(), r, awayFromZero);
         float[] g = random(l.outputShape().size(), r, 0);
@@ -52,7 +57,6 @@ class LayerGradientTest {
         }
         l.forward(x);
         float[] dx = l.backward(g);
-        double h = 1e-2;
         double[] ana = new double[x.length];
         double[] num = new double[x.length];
         for (int i = 0; i < x.length; i++) {
@@ -65,7 +69,7 @@ class LayerGradientTest {
             ana[i] = dx[i];
             num[i] = (up - down) / (2 * h);
         }
-        assertTrue(rel(ana, num) < 2e-3, l.getClass().getSimpleName() + " input gradient, relative error " + rel(ana, num));
+        assertTrue(rel(ana, num) < tol, l.getClass().getSimpleName() + " input gradient, relative error " + rel(ana, num));
         for (Param p : l.params()) {
             float[] w = p.value();
             double[] pa = new double[w.length];
@@ -80,7 +84,7 @@ class LayerGradientTest {
                 pa[i] = p.grad()[i];
                 pn[i] = (up - down) / (2 * h);
             }
-            assertTrue(rel(pa, pn) < 2e-3, l.getClass().getSimpleName() + " " + p.name() + " gradient, relative error " + rel(pa, pn));
+            assertTrue(rel(pa, pn) < tol, l.getClass().getSimpleName() + " " + p.name() + " gradient, relative error " + rel(pa, pn));
         }
     }
 

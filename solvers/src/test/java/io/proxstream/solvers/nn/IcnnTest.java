@@ -1,0 +1,62 @@
+package io.proxstream.solvers.nn;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class IcnnTest {
+
+    /** Fraction of random lines u + t d (t on a grid in [−2, 2]) on which R has a negative second difference. */
+    static double nonConvexLines(Icnn net, int lines, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int n = net.inputShape().size();
+        int bad = 0;
+        for (int line = 0; line < lines; line++) {
+            float[] u = new float[n];
+            float[] d = new float[n];
+            for (int i = 0; i < n; i++) {
+                u[i] = (float) r.nextDouble(-1, 1);
+                d[i] = (float) r.nextDouble(-1, 1);
+            }
+            double[] f = new double[21];
+            for (int s = 0; s < f.length; s++) {
+                double t = -2 + 0.2 * s;
+                float[] x = new float[n];
+                for (int i = 0; i < n; i++) {
+                    x[i] = (float) (u[i] + t * d[i]);
+                }
+                f[s] = net.value(x);
+            }
+            for (int s = 1; s < f.length - 1; s++) {
+                if (f[s - 1] - 2 * f[s] + f[s + 1] < -1e-5 * (1 + Math.abs(f[s]))) {
+                    bad++;
+                    break;
+                }
+            }
+        }
+        return bad / (double) lines;
+    }
+
+    @Test
+    void icnnGradientsMatchFiniteDifferences() {
+        // a smaller step than for single layers: inner LeakyReLU kinks lie within 1e-2 of some inputs
+        LayerGradientTest.check(new Icnn(new Shape(1, 6, 5), 3, 3, 3, 0.2, 1), 2, 0.05, 1e-3, 2e-3);
+    }
+
+    @Test
+    void anIcnnIsConvexAlongRandomLinesAndStopsBeingSoWithNegativeHiddenWeights() {
+        Icnn net = new Icnn(new Shape(1, 8, 8), 3, 4, 3, 0.2, 3);
+        net.project();
+        assertTrue(nonConvexLines(net, 40, 4) == 0, "an ICNN must be convex on every line");
+        // the negative control: make the last hidden-to-hidden weights negative (flipping all of them would flip
+        // curvature twice and could leave R convex); convexity must fail somewhere
+        float[] w = net.hiddenToHidden().get(net.hiddenToHidden().size() - 1).weight().value();
+        for (int i = 0; i < w.length; i++) {
+            w[i] = -4 * w[i] - 0.3f;
+        }
+        assertTrue(nonConvexLines(net, 40, 4) > 0, "negative hidden weights should break convexity on some line");
+        net.project();
+        assertTrue(nonConvexLines(net, 40, 5) == 0, "project() restores convexity");
+    }
+}
