@@ -60,7 +60,7 @@ public final class Activation implements Layer {
         return dx;
     }
 
-    static double sigmoid(double v) {
+    public static double sigmoid(double v) {
         return v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
     }
 

@@ -59,4 +59,24 @@ class IcnnTest {
         net.project();
         assertTrue(nonConvexLines(net, 40, 5) == 0, "project() restores convexity");
     }
+
+    @Test
+    void iwcnnGradientsMatchFiniteDifferencesIncludingTheQuadraticWeight() {
+        // ICNN slope 1 removes the kinks that weight perturbations would cross (the kinked ICNN is checked above), so
+        // this checks the composition with the smooth map and the quadratic term exactly
+        Iwcnn net = new Iwcnn(new Shape(1, 6, 5), new int[] {3}, 2, 3, 3, 1.0, 5);
+        net.quadraticParam().value()[0] = -1f;              // a visible quadratic term for the check
+        LayerGradientTest.check(net, 6, 0.05, 1e-2, 4e-3);             // float central differences: ~2e-3 truncation here
+    }
+
+    @Test
+    void iwcnnWeakConvexityIsBoundedAndTheQuadraticTermCanCancelIt() {
+        Iwcnn net = new Iwcnn(new Shape(1, 8, 8), new int[] {4}, 2, 4, 3, 7);
+        net.project();
+        double rho = net.weakConvexityEstimate(30, 1e-2, 8);
+        assertTrue(Double.isFinite(rho) && rho >= 0 && rho < 10, "rho estimate " + rho);
+        // softplus(p)‖x‖² adds 2 softplus(p) of curvature per unit ‖d‖²: with it above rho/2 R is convex on the lines
+        net.quadraticParam().value()[0] = (float) Math.log(Math.expm1(rho + 0.05));
+        assertTrue(net.weakConvexityEstimate(30, 1e-2, 8) < 1e-3, "R + a quadratic of weight > rho/2 is convex on the same lines");
+    }
 }
