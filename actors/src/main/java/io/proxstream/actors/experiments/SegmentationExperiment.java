@@ -54,29 +54,14 @@ public final class SegmentationExperiment implements Experiment {
         cases.add(new Case("brick-in-grass", comp.image(), 1, comp.h(), comp.w(),
                 Labels.fromRects(Composites.squaresFromTruth(comp.truth(), comp.h(), comp.w(), 2, 4, quick ? 4 : 6, 1), comp.h(), comp.w()),
                 2, comp.truth(), "exact (the horse silhouette)"));
-        int cs = quick ? 6 : 3;
-        Png.Image coffee = Png.readRgb(Composites.require(skimage, "coffee.png"));
-        int ch = coffee.h() / cs;
-        int cw = coffee.w() / cs;
-        float[] cimg = new float[3 * ch * cw];
-        for (int c = 0; c < 3; c++) {
-            for (int y = 0; y < ch; y++) {
-                for (int x = 0; x < cw; x++) {
-                    cimg[c * ch * cw + y * cw + x] = coffee.data()[c * coffee.h() * coffee.w() + (y * cs) * coffee.w() + x * cs];
-                }
-            }
-        }
-        // rectangles in the 600 x 400 picture: table, saucer, coffee
-        int[][] rects = {{0, 480, 20, 560, 80}, {0, 20, 300, 70, 380}, {1, 100, 250, 150, 290}, {1, 400, 300, 440, 330}, {2, 240, 120, 330, 170}};
-        List<Labels.Rect> cr = new ArrayList<>();
-        for (int[] r : rects) {
-            cr.add(new Labels.Rect(r[0], r[1] / cs, r[2] / cs, r[3] / cs, r[4] / cs));
-        }
-        int[] cfid = Labels.fromRects(cr, ch, cw);
         JointSegmentation.Options ref = options(0.08, 0.5, outer, quick ? 200 : 500, 999, false);
-        int[] cref = JointSegmentation.mboOnly(cimg, 3, ch, cw, cfid, 3, ref).labels();
-        cases.add(new Case("coffee", cimg, 3, ch, cw, cfid, 3, cref,
-                "the clean image's MBO segmentation with m = " + ref.nystrom().samples() + " (seed 999); agreement, not accuracy"));
+        // rectangles in the original pictures (x0, y0, x1, y1): coffee 600x400 — table, saucer, coffee;
+        // astronaut 512x512 — orange suit, grey backdrop, black helmet
+        Case coffee = photo(skimage, "coffee", quick ? 6 : 3, new int[][] {{0, 480, 20, 560, 80}, {0, 20, 300, 70, 380},
+            {1, 100, 250, 150, 290}, {1, 400, 300, 440, 330}, {2, 240, 120, 330, 170}}, ref);
+        cases.add(coffee);
+        cases.add(photo(skimage, "astronaut", quick ? 8 : 3, new int[][] {{0, 60, 330, 110, 410}, {0, 310, 300, 345, 330},
+            {1, 310, 20, 360, 90}, {1, 470, 180, 505, 250}, {2, 400, 420, 450, 470}}, ref));
 
         List<Segmentation.Distortion> distortions = List.of(Segmentation.Distortion.parse("noise:0.3"),
                 Segmentation.Distortion.parse("blur:2:0.02"));
@@ -222,7 +207,7 @@ public final class SegmentationExperiment implements Experiment {
                         + "![sequential](%1$s-sequential-segmentation.png) ![joint](%1$s-joint-segmentation.png)%n%n", tag));
             }
         }
-        String eigenTable = eigenAccuracy(cimg, ch, cw, quick ? 32 : 48, log);
+        String eigenTable = eigenAccuracy(coffee.clean(), coffee.h(), coffee.w(), quick ? 32 : 48, log);
         double minutes = (System.nanoTime() - t0) / 60e9;
         StringBuilder r = new StringBuilder("# segmentation: joint reconstruction-segmentation on graphs\n\n");
         r.append("Made by `proxstream experiment segmentation").append(quick ? " --quick" : "").append("` on ")
@@ -250,6 +235,31 @@ public final class SegmentationExperiment implements Experiment {
         r.append(table).append('\n').append(pics);
         r.append("## Nyström eigenpairs against a dense eigensolver\n\n").append(eigenTable);
         AtomicFiles.writeString(out.resolve("report.md"), r.toString());
+    }
+
+    /** A colour photo at 1/scale with labelled rectangles; its "truth" is an MBO segmentation of the clean photo. */
+    private static Case photo(Path skimage, String name, int scale, int[][] rects, JointSegmentation.Options ref) throws java.io.IOException {
+        Png.Image img = Png.readRgb(Composites.require(skimage, name + ".png"));
+        int h = img.h() / scale;
+        int w = img.w() / scale;
+        float[] planes = new float[3 * h * w];
+        for (int c = 0; c < 3; c++) {
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++) {
+                    planes[c * h * w + y * w + x] = img.data()[c * img.h() * img.w() + (y * scale) * img.w() + x * scale];
+                }
+            }
+        }
+        List<Labels.Rect> rs = new ArrayList<>();
+        int classes = 0;
+        for (int[] r : rects) {
+            rs.add(new Labels.Rect(r[0], r[1] / scale, r[2] / scale, r[3] / scale, r[4] / scale));
+            classes = Math.max(classes, r[0] + 1);
+        }
+        int[] fid = Labels.fromRects(rs, h, w);
+        int[] reference = JointSegmentation.mboOnly(planes, 3, h, w, fid, classes, ref).labels();
+        return new Case(name, planes, 3, h, w, fid, classes, reference, "the clean photo's MBO segmentation with m = "
+                + ref.nystrom().samples() + " (seed 999); agreement, not accuracy");
     }
 
     /**

@@ -26,10 +26,11 @@ class SegmentationIT {
             for (String m : List.of("MBO on the clean image (bound)", "MBO on the observation (bound)", "sequential", "joint")) {
                 assertTrue(r.contains("| brick-in-grass | noise σ = 0.30 | " + m + " |"), m + "\n" + r);
                 assertTrue(r.contains("| coffee | blur σ = 2.0 px + noise 0.02 | " + m + " |"), m + "\n" + r);
+                assertTrue(r.contains("| astronaut | noise σ = 0.30 | " + m + " |"), m + "\n" + r);
             }
             assertTrue(r.contains("Joint energy J (without the graph term) after each round: "), r);
             List<String> csv = Files.readAllLines(dir.resolve("runs.csv"));
-            assertEquals(1 + 2 * 2 * 4, csv.size(), "2 images x 2 distortions x 4 methods, one seed");
+            assertEquals(1 + 3 * 2 * 4, csv.size(), "3 images x 2 distortions x 4 methods, one seed");
             for (String row : csv.subList(1, csv.size())) {
                 double acc = Double.parseDouble(row.split(",")[4]);
                 assertTrue(acc > 0.3 && acc <= 1, row);
