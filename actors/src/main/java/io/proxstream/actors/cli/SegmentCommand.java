@@ -44,10 +44,10 @@ final class SegmentCommand {
         f.value("labels", "SPEC", "labelled pixels: CLASS:X0,Y0,X1,Y1[;...] or a mask PNG (0 = unlabelled, levels = classes); "
                 + "composites default to 4 squares per class drawn from the truth");
         f.value("truth", "PNG", "true label map (levels = classes) for the accuracy");
-        f.value("distortion", "D", "noise:SIGMA | blur:SIGMA[:NOISE] (default noise:0.3)");
-        f.value("method", "M", "joint (default) | sequential | mbo | clean | all");
+        f.value("distortion", "D", "noise:SIGMA | blur:SIGMA[:NOISE] (default blur:2, i.e. blur 2 px + noise 0.02)");
+        f.value("method", "M", "joint | sequential | mbo | clean | all (default: all four, a comparison table)");
         f.value("scale", "S", "use every S-th pixel of the input (default 1; composites 2)");
-        f.value("alpha", "A", "TV weight (default 0.08)");
+        f.value("alpha", "A", "TV weight (default 0.08 under noise, 0.005 under blur)");
         f.value("beta", "B", "coupling of the reconstruction to the class means (default 0.5)");
         f.value("gamma", "G", "region forcing in MBO (default 0.5)");
         f.value("outer", "N", "joint rounds after the sequential start (default 5)");
@@ -77,7 +77,7 @@ final class SegmentCommand {
         if (p.has("sdie")) {
             mo = mo.sdie(Double.parseDouble(p.get("sdie", "1")));
         }
-        return new JointSegmentation.Options(Double.parseDouble(p.get("alpha", "0.08")), Double.parseDouble(p.get("beta", "0.5")),
+        return new JointSegmentation.Options(Double.parseDouble(p.get("alpha", p.get("distortion", "blur:2").startsWith("noise") ? "0.08" : "0.005")), Double.parseDouble(p.get("beta", "0.5")),
                 Double.parseDouble(p.get("gamma", "0.5")), Integer.parseInt(p.get("outer", "5")), 1e-3, 200,
                 Integer.parseInt(p.get("patch", "3")), Double.parseDouble(p.get("mask", "2")), (int) texture(p)[0], texture(p)[1], no, mo, JointSegmentation.Segmenter.MBO);
     }
@@ -105,14 +105,14 @@ final class SegmentCommand {
         }
         long seed = Long.parseLong(p.get("seed", "1"));
         String input = p.get("input", "composite:brick:grass");
-        String method = p.get("method", "joint");
+        String method = p.get("method", "all");
         List<String> methods = method.equals("all") ? List.of("clean", "mbo", "sequential", "joint") : List.of(method);
         for (String m : methods) {
             if (!List.of("joint", "sequential", "mbo", "clean").contains(m)) {
                 throw new Flags.UsageException("unknown method '" + m + "'; use joint, sequential, mbo, clean or all");
             }
         }
-        Segmentation.Distortion distortion = Segmentation.Distortion.parse(p.get("distortion", "noise:0.3"));
+        Segmentation.Distortion distortion = Segmentation.Distortion.parse(p.get("distortion", "blur:2"));
         float[] clean;
         int channels;
         int h;
