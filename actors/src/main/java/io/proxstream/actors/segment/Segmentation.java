@@ -2,6 +2,7 @@ package io.proxstream.actors.segment;
 
 import io.proxstream.monitoring.SegmentMeters;
 import io.proxstream.solvers.graph.JointSegmentation;
+import io.proxstream.solvers.sae.SaeModel;
 import io.proxstream.solvers.inverse.Blur;
 import io.proxstream.solvers.inverse.ImageMetrics;
 import io.proxstream.solvers.inverse.LinearOperator;
@@ -65,9 +66,7 @@ public final class Segmentation {
                 float[] x = java.util.Arrays.copyOfRange(clean, ch * n, (ch + 1) * n);
                 float[] y = a == null ? x : a.apply(x);
                 for (int i = 0; i < n; i++) {
-                    double u = 1 - r.nextDouble();
-                    double g = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble());
-                    out[ch * n + i] = (float) (y[i] + noise * g);
+                    out[ch * n + i] = (float) (y[i] + noise * SaeModel.gaussian(r));
                 }
             }
             return out;

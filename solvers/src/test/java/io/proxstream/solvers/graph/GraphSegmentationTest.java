@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.proxstream.solvers.sae.SaeModel;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -23,23 +24,10 @@ class GraphSegmentationTest {
                 if (truth != null) {
                     truth[y * w + x] = in ? 1 : 0;
                 }
-                img[y * w + x] = (float) ((in ? 0.8 : 0.2) + noise * gaussian(r));
+                img[y * w + x] = (float) ((in ? 0.8 : 0.2) + noise * SaeModel.gaussian(r));
             }
         }
         return img;
-    }
-
-    static double gaussian(SplittableRandom r) {
-        double u = 1 - r.nextDouble();
-        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble());
-    }
-
-    static double sinSquaredMaxAngle(float[] a, float[] b, int n, int k) {
-        return Subspaces.sinSquaredLargestAngle(a, b, n, k);
-    }
-
-    static double orthonormalityError(float[] x, int n, int k) {
-        return Subspaces.orthonormalityError(x, n, k);
     }
 
     @Test
@@ -55,10 +43,12 @@ class GraphSegmentationTest {
         for (int j = 0; j < 8; j++) {
             assertEquals(dense.value(j), full.value(j), 2e-4, "eigenvalue " + j);
         }
-        assertTrue(orthonormalityError(full.vectors(), n, 8) < 1e-4, "orthonormality " + orthonormalityError(full.vectors(), n, 8));
+        double orth = Subspaces.orthonormalityError(full.vectors(), n, 8);
+        assertTrue(orth < 1e-4, "orthonormality " + orth);
         assertEquals(0, full.clampedDegrees());
         // eigenvalues 0 and ~0.01 are well separated from the rest, so their two-dimensional eigenspace is determined
-        assertTrue(sinSquaredMaxAngle(full.vectors(), dense.vectors(), n, 2) < 1e-6, "angle " + sinSquaredMaxAngle(full.vectors(), dense.vectors(), n, 2));
+        double angle = Subspaces.sinSquaredLargestAngle(full.vectors(), dense.vectors(), n, 2);
+        assertTrue(angle < 1e-6, "angle " + angle);
         assertEquals(0, dense.value(0), 1e-9, "L_s has eigenvalue 0");
     }
 
@@ -79,9 +69,10 @@ class GraphSegmentationTest {
             assertEquals(dense.value(j), qr.value(j), 0.02, "QR eigenvalue " + j);
             assertEquals(dense.value(j), shot.value(j), 0.02, "one-shot eigenvalue " + j);
         }
-        double angle = sinSquaredMaxAngle(qr.vectors(), dense.vectors(), n, 2);
+        double angle = Subspaces.sinSquaredLargestAngle(qr.vectors(), dense.vectors(), n, 2);
         assertTrue(angle < 0.02, "sin^2 of the largest angle " + angle);
-        assertTrue(orthonormalityError(qr.vectors(), n, 4) < 1e-4, "QR: " + orthonormalityError(qr.vectors(), n, 4));
+        double orth = Subspaces.orthonormalityError(qr.vectors(), n, 4);
+        assertTrue(orth < 1e-4, "QR: " + orth);
     }
 
     @Test

@@ -12,6 +12,7 @@ import io.proxstream.solvers.inverse.Phantoms;
 import io.proxstream.solvers.inverse.RayTransform;
 import io.proxstream.solvers.inverse.StoppingRule;
 import io.proxstream.solvers.progress.ProgressListener;
+import io.proxstream.solvers.sae.SaeModel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -47,8 +48,7 @@ class AdversarialRegulariserIT {
                 max = Math.max(max, Math.abs(v));
             }
             for (int j = 0; j < y.length; j++) {
-                double u = 1 - r.nextDouble();
-                y[j] += (float) (0.02 * max * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble()));
+                y[j] += (float) (0.02 * max * SaeModel.gaussian(r));
             }
             truths.add(x);
             sinos.add(y);
