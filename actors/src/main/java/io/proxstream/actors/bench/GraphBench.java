@@ -1,5 +1,6 @@
 package io.proxstream.actors.bench;
 
+import io.proxstream.actors.segment.Composites;
 import io.proxstream.actors.segment.Segmentation;
 import io.proxstream.actors.train.DataPaths;
 import io.proxstream.protocol.format.Png;
@@ -12,8 +13,6 @@ import io.proxstream.solvers.graph.PatchFeatures;
 import io.proxstream.solvers.parallel.Parallel;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 
@@ -37,21 +36,13 @@ public final class GraphBench {
         out.println("== proxstream bench graph ==");
         out.printf(Locale.ROOT, "machine: %d cores; kernel threads %d; Java %s; %s%n", Runtime.getRuntime().availableProcessors(),
                 Parallel.threads(), System.getProperty("java.version"), BlasInfo.current().describe());
-        Path file = DataPaths.dataDir().resolve("skimage").resolve("astronaut.png");
-        if (!Files.isRegularFile(file)) {
-            throw new IllegalStateException("astronaut.png not found in " + file.getParent() + "; run ./proxstream setup");
+        Png.Image img = Png.readRgb(Composites.require(DataPaths.dataDir().resolve("skimage"), "astronaut.png"));
+        Png.Image scaled = img.subsample(img.h() / size);
+        if (scaled.h() != size || scaled.w() != size) {
+            throw new IllegalStateException("astronaut.png is " + img.h() + "x" + img.w() + ", not a square multiple of " + size);
         }
-        Png.Image img = Png.readRgb(file);
-        int step = img.h() / size;
         int n = size * size;
-        float[] planes = new float[3 * n];
-        for (int c = 0; c < 3; c++) {
-            for (int y = 0; y < size; y++) {
-                for (int x = 0; x < size; x++) {
-                    planes[c * n + y * size + x] = img.data()[c * img.h() * img.w() + (y * step) * img.w() + x * step];
-                }
-            }
-        }
+        float[] planes = scaled.data();
         int p = 3;
         int f = PatchFeatures.width(3, p);
         out.printf(Locale.ROOT, "setting: astronaut.png at %dx%d RGB (%d nodes), 7x7 colour patches (%d features), m = 300, K = 50; "

@@ -141,16 +141,10 @@ final class SegmentCommand {
             Png.Image rgb = Png.readRgb(file);
             boolean grey = isGrey(rgb);
             channels = grey ? 1 : 3;
-            h = rgb.h() / step;
-            w = rgb.w() / step;
-            clean = new float[channels * h * w];
-            for (int ch = 0; ch < channels; ch++) {
-                for (int y = 0; y < h; y++) {
-                    for (int x = 0; x < w; x++) {
-                        clean[ch * h * w + y * w + x] = rgb.data()[ch * rgb.h() * rgb.w() + (y * step) * rgb.w() + x * step];
-                    }
-                }
-            }
+            Png.Image scaled = rgb.subsample(step);
+            h = scaled.h();
+            w = scaled.w();
+            clean = java.util.Arrays.copyOf(scaled.data(), channels * h * w);
             if (!p.has("labels")) {
                 throw new Flags.UsageException("--labels is required for an image file (rectangles CLASS:X0,Y0,X1,Y1;... or a mask PNG)");
             }
@@ -160,13 +154,7 @@ final class SegmentCommand {
                 if (t.h() / step != h || t.w() / step != w) {
                     throw new Flags.UsageException("--truth is " + t.h() + "x" + t.w() + ", the image " + rgb.h() + "x" + rgb.w());
                 }
-                float[] g = new float[h * w];
-                for (int y = 0; y < h; y++) {
-                    for (int x = 0; x < w; x++) {
-                        g[y * w + x] = t.data()[(y * step) * t.w() + x * step];
-                    }
-                }
-                truth = levels(g);
+                truth = Labels.fromLevels(t.subsample(step).data());
             }
         }
         int classes = Labels.classes(fid);
@@ -270,20 +258,5 @@ final class SegmentCommand {
             }
         }
         return true;
-    }
-
-    private static int[] levels(float[] grey) {
-        java.util.TreeSet<Integer> lv = new java.util.TreeSet<>();
-        int[] q = new int[grey.length];
-        for (int i = 0; i < grey.length; i++) {
-            q[i] = Math.round(grey[i] * 255);
-            lv.add(q[i]);
-        }
-        List<Integer> order = new ArrayList<>(lv);
-        int[] out = new int[grey.length];
-        for (int i = 0; i < grey.length; i++) {
-            out[i] = order.indexOf(q[i]);
-        }
-        return out;
     }
 }

@@ -239,17 +239,10 @@ public final class SegmentationExperiment implements Experiment {
 
     /** A colour photo at 1/scale with labelled rectangles; its "truth" is an MBO segmentation of the clean photo. */
     private static Case photo(Path skimage, String name, int scale, int[][] rects, JointSegmentation.Options ref) throws java.io.IOException {
-        Png.Image img = Png.readRgb(Composites.require(skimage, name + ".png"));
-        int h = img.h() / scale;
-        int w = img.w() / scale;
-        float[] planes = new float[3 * h * w];
-        for (int c = 0; c < 3; c++) {
-            for (int y = 0; y < h; y++) {
-                for (int x = 0; x < w; x++) {
-                    planes[c * h * w + y * w + x] = img.data()[c * img.h() * img.w() + (y * scale) * img.w() + x * scale];
-                }
-            }
-        }
+        Png.Image img = Png.readRgb(Composites.require(skimage, name + ".png")).subsample(scale);
+        int h = img.h();
+        int w = img.w();
+        float[] planes = img.data();
         List<Labels.Rect> rs = new ArrayList<>();
         int classes = 0;
         for (int[] r : rects) {

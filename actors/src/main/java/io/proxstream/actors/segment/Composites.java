@@ -29,14 +29,12 @@ public final class Composites {
      */
     public static Composite horse(Path skimage, String inside, String outside, int step) throws IOException {
         Path horseFile = require(skimage, "horse.png");
-        Png.Image horse = Png.readGrey(horseFile);
-        int h = horse.h() / step;
-        int w = horse.w() / step;
+        Png.Image horse = Png.readGrey(horseFile).subsample(step);
+        int h = horse.h();
+        int w = horse.w();
         int[] truth = new int[h * w];
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                truth[y * w + x] = horse.data()[(y * step) * horse.w() + x * step] < 0.5f ? 1 : 0;
-            }
+        for (int i = 0; i < truth.length; i++) {
+            truth[i] = horse.data()[i] < 0.5f ? 1 : 0;
         }
         float[] tin = crop(Png.readGrey(require(skimage, inside + ".png")), h, w);
         float[] tout = crop(Png.readGrey(require(skimage, outside + ".png")), h, w);

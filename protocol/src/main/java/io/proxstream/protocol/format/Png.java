@@ -17,6 +17,23 @@ public final class Png {
 
     /** A decoded image: {@code channels} planes of {@code h × w} values in [0, 1], channel-major. */
     public record Image(float[] data, int channels, int h, int w) {
+        /** Every {@code step}-th pixel in both directions (the top-left one of each block), all channels. */
+        public Image subsample(int step) {
+            if (step < 1) {
+                throw new IllegalArgumentException("subsampling step must be >= 1, got " + step);
+            }
+            int sh = h / step;
+            int sw = w / step;
+            float[] out = new float[channels * sh * sw];
+            for (int c = 0; c < channels; c++) {
+                for (int y = 0; y < sh; y++) {
+                    for (int x = 0; x < sw; x++) {
+                        out[(c * sh + y) * sw + x] = data[(c * h + y * step) * w + x * step];
+                    }
+                }
+            }
+            return new Image(out, channels, sh, sw);
+        }
     }
 
     private static BufferedImage load(Path file) throws IOException {

@@ -83,21 +83,31 @@ public final class Labels {
         if (grey.length != h * w) {
             throw new IllegalArgumentException("labels: mask has " + grey.length + " pixels, the image " + h + "x" + w);
         }
+        return byLevel(grey, true);
+    }
+
+    /** A full label map from a grey image (values in [0, 1]): its distinct levels, 0 included, are classes in order. */
+    public static int[] fromLevels(float[] grey) {
+        return byLevel(grey, false);
+    }
+
+    /** Grey levels (in 1/255 steps) to classes in increasing order; with {@code zeroUnlabelled} level 0 is −1. */
+    private static int[] byLevel(float[] grey, boolean zeroUnlabelled) {
         java.util.TreeSet<Integer> levels = new java.util.TreeSet<>();
         int[] q = new int[grey.length];
         for (int i = 0; i < grey.length; i++) {
             q[i] = Math.round(grey[i] * 255);
-            if (q[i] != 0) {
+            if (q[i] != 0 || !zeroUnlabelled) {
                 levels.add(q[i]);
             }
         }
-        if (levels.size() < 2) {
+        if (zeroUnlabelled && levels.size() < 2) {
             throw new IllegalArgumentException("labels: the mask has " + levels.size() + " non-zero level(s); need one per class, at least 2");
         }
         List<Integer> order = new ArrayList<>(levels);
         int[] out = new int[grey.length];
         for (int i = 0; i < grey.length; i++) {
-            out[i] = q[i] == 0 ? -1 : order.indexOf(q[i]);
+            out[i] = zeroUnlabelled && q[i] == 0 ? -1 : order.indexOf(q[i]);
         }
         return out;
     }
