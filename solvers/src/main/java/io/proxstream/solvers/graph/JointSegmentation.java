@@ -187,17 +187,13 @@ public final class JointSegmentation {
                                      Options o) {
         int n = h * w;
         if (o.segmenter() == Segmenter.NEAREST_MEAN) {
+            double[] dist = classDistances(u, means, channels, n, classes);
             int[] out = new int[n];
             for (int i = 0; i < n; i++) {
                 double best = Double.POSITIVE_INFINITY;
                 for (int k = 0; k < classes; k++) {
-                    double d = 0;
-                    for (int ch = 0; ch < channels; ch++) {
-                        double diff = u[ch * n + i] - means[k * channels + ch];
-                        d += diff * diff;
-                    }
-                    if (d < best) {
-                        best = d;
+                    if (dist[i * classes + k] < best) {
+                        best = dist[i * classes + k];
                         out[i] = k;
                     }
                 }
@@ -221,16 +217,10 @@ public final class JointSegmentation {
         }
         GraphMbo.Options mo = o.mbo();
         if (means != null && o.gamma() > 0) {
+            double[] dist = classDistances(u, means, channels, n, classes);
             region = new float[n * classes];
-            for (int i = 0; i < n; i++) {
-                for (int k = 0; k < classes; k++) {
-                    double d = 0;
-                    for (int ch = 0; ch < channels; ch++) {
-                        double diff = u[ch * n + i] - means[k * channels + ch];
-                        d += diff * diff;
-                    }
-                    region[i * classes + k] = (float) d;
-                }
+            for (int t = 0; t < region.length; t++) {
+                region[t] = (float) dist[t];
             }
             mo = mo.withGamma(o.gamma());
         }
@@ -238,6 +228,22 @@ public final class JointSegmentation {
         double featureSeconds = (t1 - t0) / 1e9;
         return new Segmented(r.labels(), r.iterations(), new Timings(0, featureSeconds + eig.graphSeconds(), eig.eigenSeconds(),
                 r.seconds()));
+    }
+
+    /** {@code ‖u_i − c_k‖²} for every pixel i and class k, n × classes row-major (u channel-major, c classes × channels). */
+    private static double[] classDistances(float[] u, double[] means, int channels, int n, int classes) {
+        double[] out = new double[n * classes];
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < classes; k++) {
+                double d = 0;
+                for (int ch = 0; ch < channels; ch++) {
+                    double diff = u[ch * n + i] - means[k * channels + ch];
+                    d += diff * diff;
+                }
+                out[i * classes + k] = d;
+            }
+        }
+        return out;
     }
 
     /**

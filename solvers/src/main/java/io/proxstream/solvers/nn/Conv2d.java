@@ -68,25 +68,7 @@ public final class Conv2d implements Layer {
         int rows = in.c() * k * k;
         int pixels = out.h() * out.w();
         cols = new float[rows * pixels];
-        for (int c = 0; c < in.c(); c++) {
-            for (int ky = 0; ky < k; ky++) {
-                for (int kx = 0; kx < k; kx++) {
-                    int r = (c * k + ky) * k + kx;
-                    for (int oy = 0; oy < out.h(); oy++) {
-                        int iy = oy * stride - pad + ky;
-                        if (iy < 0 || iy >= in.h()) {
-                            continue;
-                        }
-                        for (int ox = 0; ox < out.w(); ox++) {
-                            int ix = ox * stride - pad + kx;
-                            if (ix >= 0 && ix < in.w()) {
-                                cols[r * pixels + oy * out.w() + ox] = x[(c * in.h() + iy) * in.w() + ix];
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        transfer(x, cols, false);
         float[] y = new float[out.size()];
         for (int o = 0; o < out.c(); o++) {
             java.util.Arrays.fill(y, o * pixels, (o + 1) * pixels, bias.value()[o]);
@@ -113,6 +95,17 @@ public final class Conv2d implements Layer {
         float[] dcols = new float[rows * pixels];
         Gemm.sgemm(true, false, rows, pixels, out.c(), 1f, weight.value(), rows, g, pixels, 0f, dcols, pixels);
         float[] dx = new float[in.size()];
+        transfer(dx, dcols, true);
+        return dx;
+    }
+
+    /**
+     * Walks every (kernel tap, output pixel) pair that falls inside the image: im2col
+     * ({@code cols ← x}, zero padding left as zeros) or, with {@code accumulate}, its adjoint col2im
+     * ({@code x += cols}).
+     */
+    private void transfer(float[] x, float[] cols, boolean accumulate) {
+        int pixels = out.h() * out.w();
         for (int c = 0; c < in.c(); c++) {
             for (int ky = 0; ky < k; ky++) {
                 for (int kx = 0; kx < k; kx++) {
@@ -125,13 +118,18 @@ public final class Conv2d implements Layer {
                         for (int ox = 0; ox < out.w(); ox++) {
                             int ix = ox * stride - pad + kx;
                             if (ix >= 0 && ix < in.w()) {
-                                dx[(c * in.h() + iy) * in.w() + ix] += dcols[r * pixels + oy * out.w() + ox];
+                                int xi = (c * in.h() + iy) * in.w() + ix;
+                                int ci = r * pixels + oy * out.w() + ox;
+                                if (accumulate) {
+                                    x[xi] += cols[ci];
+                                } else {
+                                    cols[ci] = x[xi];
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        return dx;
     }
 }
