@@ -14,7 +14,6 @@ import io.proxstream.solvers.sae.Sparsifier;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -78,22 +77,15 @@ public final class SaeLm implements Experiment {
                 new SaeStudy.Arm("Adam, strong", "adam-strong", topk, pam, lr, 0, SaeModel.Init.UNIT),
                 new SaeStudy.Arm("PAM-SGD then Adam", "pam-adam", topk, pam, lr, c.switchEpoch(), SaeModel.Init.PAPER));
         log.println("TopK (signed, k = 64):");
-        List<SaeStudy.Curve> topkCurves = new ArrayList<>();
-        for (SaeStudy.Arm a : arms) {
-            topkCurves.add(SaeStudy.train(a, train, test, c.epochs(), batch, SEED, log));
-        }
+        List<SaeStudy.Curve> topkCurves = SaeStudy.trainAll(arms, train, test, c.epochs(), batch, SEED, log);
         log.println("ReLU (L1 1e-5):");
-        List<SaeStudy.Curve> reluCurves = new ArrayList<>();
-        for (SaeStudy.Arm a : List.of(
+        List<SaeStudy.Curve> reluCurves = SaeStudy.trainAll(List.of(
                 new SaeStudy.Arm("PAM-SGD, ReLU", "pam", relu, pam, lr, 0, SaeModel.Init.PAPER),
-                new SaeStudy.Arm("Adam, tied, ReLU", "adam-tied", relu.withTied(true), pam, lr, 0, SaeModel.Init.PAPER))) {
-            reluCurves.add(SaeStudy.train(a, train, test, c.epochs(), batch, SEED, log));
-        }
-        List<SaeStudy.Curve> allCurves = new ArrayList<>(topkCurves);
-        allCurves.addAll(reluCurves);
-        SaeReport.curveCsv(out.resolve("curves.csv"), allCurves);
-        SaeReport.curvePlot(out.resolve("test-mse-topk.png"), "MiniLM block 3, TopK (signed) k = 64: test MSE per epoch", topkCurves);
-        SaeReport.curvePlot(out.resolve("test-mse-relu.png"), "MiniLM block 3, ReLU + L1: test MSE per epoch", reluCurves);
+                new SaeStudy.Arm("Adam, tied, ReLU", "adam-tied", relu.withTied(true), pam, lr, 0, SaeModel.Init.PAPER)),
+                train, test, c.epochs(), batch, SEED, log);
+        List<SaeStudy.Curve> allCurves = SaeReport.writeCurves(out, topkCurves, reluCurves,
+                "MiniLM block 3, TopK (signed) k = 64: test MSE per epoch",
+                "MiniLM block 3, ReLU + L1: test MSE per epoch");
 
         log.println("mu ablation (PAM-SGD, mu_E = nu_E = mu, " + c.ablationEpochs() + " epochs):");
         double[] muMse = new double[c.mus().length];

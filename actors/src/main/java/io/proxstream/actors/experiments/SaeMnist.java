@@ -18,7 +18,6 @@ import io.proxstream.solvers.spline.LocalPcaAutoencoder;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -71,22 +70,15 @@ public final class SaeMnist implements Experiment {
                 new SaeStudy.Arm("PAM-SGD then Adam", "pam-adam", topk, pam, Adam.Options.withLr(1e-3), c.switchEpoch(),
                         SaeModel.Init.PAPER));
         log.println("TopK (signed, k = 15):");
-        List<SaeStudy.Curve> topkCurves = new ArrayList<>();
-        for (SaeStudy.Arm a : topkArms) {
-            topkCurves.add(SaeStudy.train(a, train, test, c.epochs(), batch, SEED, log));
-        }
+        List<SaeStudy.Curve> topkCurves = SaeStudy.trainAll(topkArms, train, test, c.epochs(), batch, SEED, log);
         log.println("ReLU (no L1, as the paper's MNIST script):");
-        List<SaeStudy.Curve> reluCurves = new ArrayList<>();
-        for (SaeStudy.Arm a : List.of(
+        List<SaeStudy.Curve> reluCurves = SaeStudy.trainAll(List.of(
                 new SaeStudy.Arm("PAM-SGD, ReLU", "pam", relu, pam, lr, 0, SaeModel.Init.PAPER),
-                new SaeStudy.Arm("Adam, tied, ReLU", "adam-tied", relu.withTied(true), pam, lr, 0, SaeModel.Init.PAPER))) {
-            reluCurves.add(SaeStudy.train(a, train, test, c.epochs(), batch, SEED, log));
-        }
-        List<SaeStudy.Curve> allCurves = new ArrayList<>(topkCurves);
-        allCurves.addAll(reluCurves);
-        SaeReport.curveCsv(out.resolve("curves.csv"), allCurves);
-        SaeReport.curvePlot(out.resolve("test-mse-topk.png"), "MNIST, TopK (signed) k = 15: test MSE per epoch", topkCurves);
-        SaeReport.curvePlot(out.resolve("test-mse-relu.png"), "MNIST, ReLU: test MSE per epoch", reluCurves);
+                new SaeStudy.Arm("Adam, tied, ReLU", "adam-tied", relu.withTied(true), pam, lr, 0, SaeModel.Init.PAPER)),
+                train, test, c.epochs(), batch, SEED, log);
+        List<SaeStudy.Curve> allCurves = SaeReport.writeCurves(out, topkCurves, reluCurves,
+                "MNIST, TopK (signed) k = 15: test MSE per epoch",
+                "MNIST, ReLU: test MSE per epoch");
 
         // training fractions
         log.println("training fractions (" + c.studyEpochs() + " epochs each):");

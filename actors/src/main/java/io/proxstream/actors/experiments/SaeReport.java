@@ -52,6 +52,20 @@ final class SaeReport {
         return sb.toString();
     }
 
+    /**
+     * {@code curves.csv} with every curve, and {@code test-mse-topk.png} and {@code test-mse-relu.png} plotting each group;
+     * returns all curves, TopK first.
+     */
+    static List<SaeStudy.Curve> writeCurves(java.nio.file.Path out, List<SaeStudy.Curve> topk, List<SaeStudy.Curve> relu, String topkTitle,
+                            String reluTitle) throws java.io.IOException {
+        List<SaeStudy.Curve> all = new java.util.ArrayList<>(topk);
+        all.addAll(relu);
+        curveCsv(out.resolve("curves.csv"), all);
+        curvePlot(out.resolve("test-mse-topk.png"), topkTitle, topk);
+        curvePlot(out.resolve("test-mse-relu.png"), reluTitle, relu);
+        return all;
+    }
+
     static void curveCsv(Path file, List<SaeStudy.Curve> curves) throws IOException {
         try (CsvTable csv = new CsvTable(file, List.of("trainer", "epoch", "mse", "fvu", "l0", "dead"))) {
             for (SaeStudy.Curve c : curves) {

@@ -52,6 +52,15 @@ public final class SaeStudy {
     }
 
     /** Trains {@code arm} from a seeded initialisation for {@code epochs} epochs and records the test curve. */
+    /** {@link #train} for each arm in order. */
+    public static List<Curve> trainAll(List<Arm> arms, Dataset train, Dataset test, int epochs, int batch, long seed, PrintStream log) {
+        List<Curve> out = new ArrayList<>();
+        for (Arm a : arms) {
+            out.add(train(a, train, test, epochs, batch, seed, log));
+        }
+        return out;
+    }
+
     public static Curve train(Arm arm, Dataset train, Dataset test, int epochs, int batch, long seed, PrintStream log) {
         SaeModel model = SaeModel.initialise(arm.spec(), arm.init(), seed);
         List<SaeEvaluator.Result> curve = new ArrayList<>();
