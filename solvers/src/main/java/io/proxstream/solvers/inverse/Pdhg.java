@@ -134,11 +134,22 @@ public final class Pdhg {
     /** Residuals from stored products: Kᵀ(y_prev − y) = Kᵀy_prev − Kᵀy and K(x_prev − x) = Kx_prev − Kx. */
     private static Progress report(int it, Functional f, Functional g, float[] x, float[] xPrev, float[] y, float[] yPrev,
                                    float[] kx, float[] kxPrev, float[] kty, float[] ktyPrev, double tau, double sigma) {
-        int n = x.length;
-        int m = y.length;
+        Map<String, Double> s = residuals(x, xPrev, y, yPrev, kx, kxPrev, kty, ktyPrev, tau, sigma);
+        s.put("tau", tau);
+        s.put("sigma", sigma);
+        return new Progress(it, f.value(x) + g.value(kx), s);
+    }
+
+    /**
+     * The residuals every primal-dual iteration reports (Goldstein, Li and Yuan): {@code primalResidual}
+     * ‖(x−x⁺)/τ − Kᵀ(y−y⁺)‖, {@code dualResidual} ‖(y−y⁺)/σ − K(x−x⁺)‖, {@code criticalResidual}
+     * ‖x⁺ − x‖/τ and {@code relativeChange} ‖x⁺ − x‖/‖x⁺‖, from the stored products Kx and Kᵀy.
+     */
+    static Map<String, Double> residuals(float[] x, float[] xPrev, float[] y, float[] yPrev, float[] kx, float[] kxPrev, float[] kty,
+                                         float[] ktyPrev, double tau, double sigma) {
         double change = 0;
         double primal = 0;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < x.length; i++) {
             double dx = (double) xPrev[i] - x[i];
             change += dx * dx;
             double v = dx / tau - ((double) ktyPrev[i] - kty[i]);
@@ -146,18 +157,15 @@ public final class Pdhg {
         }
         change = Math.sqrt(change);
         double dual = 0;
-        for (int i = 0; i < m; i++) {
+        for (int i = 0; i < y.length; i++) {
             double v = ((double) yPrev[i] - y[i]) / sigma - ((double) kxPrev[i] - kx[i]);
             dual += v * v;
         }
-        double energy = f.value(x) + g.value(kx);
         Map<String, Double> s = new LinkedHashMap<>();
         s.put("primalResidual", Math.sqrt(primal));
         s.put("dualResidual", Math.sqrt(dual));
         s.put("criticalResidual", change / tau);
         s.put("relativeChange", change / Math.max(Vectors.norm(x), 1e-30));
-        s.put("tau", tau);
-        s.put("sigma", sigma);
-        return new Progress(it, energy, s);
+        return s;
     }
 }

@@ -2,7 +2,6 @@ package io.proxstream.solvers.inverse;
 
 import io.proxstream.solvers.progress.Progress;
 import io.proxstream.solvers.progress.ProgressListener;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 
@@ -97,28 +96,9 @@ public final class PrimalDual {
             Vectors.axpy(y, (float) sigma, kExtrap, tmpM);
             g.conjugateProximal(sigma, tmpM, y);
             k.adjoint(y, kty);
-            double change = 0;
-            double primal = 0;
-            for (int i = 0; i < n; i++) {
-                double dx = (double) xPrev[i] - x[i];
-                change += dx * dx;
-                double v = dx / tau - ((double) ktyPrev[i] - kty[i]);
-                primal += v * v;
-            }
-            change = Math.sqrt(change);
-            double dual = 0;
-            for (int i = 0; i < m; i++) {
-                double v = ((double) yPrev[i] - y[i]) / sigma - ((double) kxPrev[i] - kx[i]);
-                dual += v * v;
-            }
-            double critical = change / tau;
-            residualSum += critical;
-            Map<String, Double> s = new LinkedHashMap<>();
-            s.put("primalResidual", Math.sqrt(primal));
-            s.put("dualResidual", Math.sqrt(dual));
-            s.put("criticalResidual", critical);
+            Map<String, Double> s = Pdhg.residuals(x, xPrev, y, yPrev, kx, kxPrev, kty, ktyPrev, tau, sigma);
+            residualSum += s.get("criticalResidual");
             s.put("ergodicResidual", residualSum / it);
-            s.put("relativeChange", change / Math.max(Vectors.norm(x), 1e-30));
             last = new Progress(it, h.value(x) + f.value(x) + g.value(kx), s);
             listener.onProgress(last);
             if (stop.stop(last)) {
