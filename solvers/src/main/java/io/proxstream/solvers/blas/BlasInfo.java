@@ -22,9 +22,51 @@ public record BlasInfo(String coreName, String config, int threads, String coreT
 
     /** Reads the report from the loaded OpenBLAS (initialises ND4J if needed). */
     public static BlasInfo current() {
+        String override = System.getenv("OPENBLAS_CORETYPE");
+        NativeLibrary lib;
+        try {
+            lib = openblas();
+        } catch (UnsatisfiedLinkError e) {
+            return new BlasInfo("unknown (" + e.getMessage() + ")", "", -1, override);
+        }
+        if (lib == null) {
+            return new BlasInfo("unknown (OpenBLAS not loaded)", "", -1, override);
+        }
+        String core = call(lib, "openblas_get_corename");
+        String config = call(lib, "openblas_get_config");
+        return new BlasInfo(core, config, threads(lib), override);
+    }
+
+    /**
+     * Sets OpenBLAS's thread count for the whole process and returns the previous one (-1 when
+     * OpenBLAS cannot be reached; then nothing changes). Code that runs one GEMM per core from its
+     * own threads (data-parallel critic training) sets 1 to avoid oversubscribing the cores.
+     */
+    public static int setThreads(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("BLAS threads must be >= 1, got " + threads);
+        }
+        try {
+            NativeLibrary lib = openblas();
+            if (lib == null) {
+                return -1;
+            }
+            int before = threads(lib);
+            lib.getFunction("openblas_set_num_threads").invokeVoid(new Object[] {threads});
+            return before;
+        } catch (UnsatisfiedLinkError e) {
+            return -1;
+        }
+    }
+
+    private static int threads(NativeLibrary lib) {
+        Function threads = lib.getFunction("openblas_get_num_threads");
+        return threads.invokeInt(new Object[0]);
+    }
+
+    private static NativeLibrary openblas() {
         Nd4j.getBackend();
         Nd4j.scalar(0f).close();
-        String override = System.getenv("OPENBLAS_CORETYPE");
         String path = null;
         for (Map.Entry<String, String> e : Loader.getLoadedLibraries().entrySet()) {
             String k = e.getKey();
@@ -39,18 +81,7 @@ public record BlasInfo(String coreName, String config, int threads, String coreT
                 }
             }
         }
-        if (path == null) {
-            return new BlasInfo("unknown (OpenBLAS not loaded)", "", -1, override);
-        }
-        try {
-            NativeLibrary lib = NativeLibrary.getInstance(path, Map.of(Library.OPTION_OPEN_FLAGS, RTLD_LAZY | RTLD_NOLOAD));
-            String core = call(lib, "openblas_get_corename");
-            String config = call(lib, "openblas_get_config");
-            Function threads = lib.getFunction("openblas_get_num_threads");
-            return new BlasInfo(core, config, threads.invokeInt(new Object[0]), override);
-        } catch (UnsatisfiedLinkError e) {
-            return new BlasInfo("unknown (" + e.getMessage() + ")", "", -1, override);
-        }
+        return path == null ? null : NativeLibrary.getInstance(path, Map.of(Library.OPTION_OPEN_FLAGS, RTLD_LAZY | RTLD_NOLOAD));
     }
 
     private static String call(NativeLibrary lib, String name) {

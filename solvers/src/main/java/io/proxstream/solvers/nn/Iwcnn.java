@@ -26,12 +26,17 @@ public final class Iwcnn implements Layer {
 
     /** As above with the ICNN's LeakyReLU slope (1 makes it kink-free, for gradient checks). */
     Iwcnn(Shape in, int[] smoothChannels, int icnnLayers, int icnnChannels, int kernel, double slope, long seed) {
+        this(in, smoothChannels, icnnLayers, icnnChannels, kernel, kernel, slope, seed);
+    }
+
+    /** With separate kernel sizes for the ICNN and the smooth map and the ICNN's LeakyReLU slope. */
+    public Iwcnn(Shape in, int[] smoothChannels, int icnnLayers, int icnnChannels, int kernel, int smoothKernel, double slope, long seed) {
         this.in = in;
         SplittableRandom r = new SplittableRandom(seed);
         List<Layer> s = new ArrayList<>();
         Shape cur = in;
         for (int c : smoothChannels) {
-            Conv2d conv = new Conv2d(cur, c, kernel, 1, kernel / 2, r.nextLong());
+            Conv2d conv = new Conv2d(cur, c, smoothKernel, 1, smoothKernel / 2, r.nextLong());
             s.add(conv);
             s.add(Activation.silu(conv.outputShape()));
             cur = conv.outputShape();
