@@ -1,0 +1,157 @@
+package io.proxstream.actors.learned;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.proxstream.actors.image.ForwardModel;
+import io.proxstream.monitoring.CriticMeters;
+import io.proxstream.protocol.format.FormatException;
+import io.proxstream.solvers.inverse.Fbp;
+import io.proxstream.solvers.inverse.Phantoms;
+import io.proxstream.solvers.inverse.RayTransform;
+import io.proxstream.solvers.nn.Critic;
+import io.proxstream.solvers.nn.Param;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Regulariser files, the training stream with checkpoints and resume, and reconstruction with a trained R. */
+class LearnedRegulariserStreamTest {
+    private static final int N = 16;
+    private static final ForwardModel MODEL = new ForwardModel("ct", "sparse:12", 0, 1, "gaussian:1", 0.01, Fbp.Filter.HANN, 3);
+    private static final RayTransform A = (RayTransform) MODEL.operator(N, N);
+    private static final double NORM = A.normEstimate(40, 13);
+    private static final Critic.Architecture ARCH = new Critic.Architecture(2, 3, 3, new int[] {2}, 1e-3);
+    private static ActorSystem<Void> system;
+
+    @BeforeAll
+    static void start() {
+        system = ActorSystem.create(Behaviors.empty(), "learned-test");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        system.terminate();
+        system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aSavedRegulariserLoadsWithTheSameValuesAndCorruptFilesAreRefused(@TempDir Path dir) throws IOException {
+        for (Critic.Kind k : Critic.Kind.values()) {
+            Critic c = new Critic(k, ARCH, N, A, NORM, 17);
+            for (Param p : c.params()) {
+                for (int i = 0; i < p.value().length; i++) {
+                    p.value()[i] += 0.01f * (i % 7);
+                }
+            }
+            Path f = dir.resolve(k.id() + ".safetensors");
+            RegulariserFile.save(f, c, A, NORM, 2.5, 7.0, 40, Map.of("setting", "test"));
+            RegulariserFile.Loaded l = RegulariserFile.load(f);
+            assertEquals(k, l.critic().kind());
+            assertEquals(2.5, l.lambda());
+            assertEquals(7.0, l.lipschitz());
+            assertEquals(40, l.steps());
+            assertArrayEquals(A.angles(), l.geometry().angles());
+            float[] x = Phantoms.randomEllipses(N, 5);
+            assertEquals(c.net().forward(x)[0], l.critic().net().forward(x)[0], 0, k.id() + ": same value after loading");
+        }
+        Path f = dir.resolve("acr.safetensors");
+        byte[] bytes = Files.readAllBytes(f);
+        Path cut = dir.resolve("cut.safetensors");
+        Files.write(cut, java.util.Arrays.copyOf(bytes, bytes.length - 10));
+        IOException e = assertThrows(IOException.class, () -> RegulariserFile.load(cut));
+        assertTrue(e.getMessage().contains("cut.safetensors"), e.getMessage());
+        Path other = dir.resolve("other.safetensors");
+        io.proxstream.protocol.format.Safetensors.writeArrays(other, Map.of("w", io.proxstream.protocol.format.Safetensors.Array.of(new float[3])),
+                Map.of());
+        FormatException fe = assertThrows(FormatException.class, () -> RegulariserFile.load(other));
+        assertTrue(fe.getMessage().contains("not a proxstream regulariser"), fe.getMessage());
+    }
+
+    @Test
+    void theTrainingStreamCheckpointsMetersAndResumesWhereItStopped(@TempDir Path dir) throws IOException {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        CriticMeters meters = new CriticMeters(registry, "test/acr");
+        Path ckpt = dir.resolve("acr.safetensors");
+        Critic c = new Critic(Critic.Kind.ACR, ARCH, N, A, NORM, 3);
+        CriticTraining.Config two = new CriticTraining.Config(8, 2, 4, 1e-2, Double.NaN, 2, 2, 5);
+        List<CriticTraining.Step> seen = new ArrayList<>();
+        List<CriticTraining.Step> steps = CriticTraining.run(system, c, MODEL, A, NORM, two, meters, ckpt, seen::add);
+        assertEquals(4, steps.size());
+        assertEquals(List.of(1L, 2L, 3L, 4L), steps.stream().map(CriticTraining.Step::step).toList());
+        assertEquals(steps, seen);
+        assertEquals(4, registry.get(CriticMeters.STEPS).counter().count());
+        assertEquals(3, registry.get(CriticMeters.CHECKPOINTS).counter().count(), "at steps 2 and 4, and at the end");
+        assertEquals(steps.get(3).loss(), registry.get(CriticMeters.LOSS).gauge().value(), 1e-9);
+        assertTrue(Double.isFinite(registry.get(CriticMeters.WASSERSTEIN).gauge().value()));
+        RegulariserFile.Loaded saved = RegulariserFile.load(ckpt);
+        assertEquals(4, saved.steps());
+        float[] x = Phantoms.randomEllipses(N, 9);
+        assertEquals(c.net().forward(x)[0], saved.critic().net().forward(x)[0], 0, "the checkpoint holds the trained parameters");
+
+        // a fresh critic with a longer schedule resumes from the checkpoint: steps 5 and 6 only
+        Critic resumed = new Critic(Critic.Kind.ACR, ARCH, N, A, NORM, 3);
+        CriticTraining.Config three = new CriticTraining.Config(8, 3, 4, 1e-2, Double.NaN, 2, 2, 5);
+        List<CriticTraining.Step> more = CriticTraining.run(system, resumed, MODEL, A, NORM, three, meters, ckpt, s -> { });
+        assertEquals(List.of(5L, 6L), more.stream().map(CriticTraining.Step::step).toList());
+        assertEquals(6, RegulariserFile.load(ckpt).steps());
+
+        // a checkpoint of another kind is refused with the reason, not silently overwritten
+        Critic ar = new Critic(Critic.Kind.AR, ARCH, N, A, NORM, 3);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CriticTraining.run(system, ar, MODEL, A, NORM, two, meters, ckpt, s -> { }));
+        assertTrue(e.getMessage().contains("move it away"), e.getMessage());
+    }
+
+    @Test
+    void reconstructionWithALearnedRegulariserRunsBothSolversAndChecksTheGeometry() throws IOException {
+        Critic c = new Critic(Critic.Kind.AWCR, ARCH, N, A, NORM, 3);
+        float[] x = Phantoms.randomEllipses(N, 4);
+        float[] y = MODEL.measure(A, new io.proxstream.actors.image.ImageTask("p", x, N, N, 0));
+        Fbp fbp = MODEL.fbp(A);
+        var gd = LearnedReconstruction.gradientDescent("awcr-gd", c, 1.0, 30).solve(A, y, fbp, io.proxstream.solvers.progress.ProgressListener.NONE);
+        var pd = LearnedReconstruction.primalDual("awcr-pd", c, 1.0, 10, 30).solve(A, y, fbp, io.proxstream.solvers.progress.ProgressListener.NONE);
+        var data = LearnedReconstruction.dataOnly("data-pd", true, 30).solve(A, y, fbp, io.proxstream.solvers.progress.ProgressListener.NONE);
+        assertEquals(30, gd.iterations());
+        assertEquals(30, pd.iterations());
+        for (float v : pd.x()) {
+            assertTrue(v >= 0, "the primal-dual method keeps x >= 0");
+        }
+        assertTrue(pd.last().scalars().containsKey("ergodicResidual"));
+        assertTrue(data.last().objective() <= 0.5 * sq(fbpResidual(fbp, y)), "iterating on the data term lowers it below the FBP's");
+        RayTransform big = (RayTransform) MODEL.operator(2 * N, 2 * N);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LearnedReconstruction
+                .gradientDescent("awcr-gd", c, 1, 5).solve(big, big.apply(new float[4 * N * N]), MODEL.fbp(big),
+                        io.proxstream.solvers.progress.ProgressListener.NONE));
+        assertTrue(e.getMessage().contains("trained on 16² images"), e.getMessage());
+    }
+
+    private static float[] fbpResidual(Fbp fbp, float[] y) {
+        float[] r = A.apply(fbp.reconstruct(y));
+        for (int i = 0; i < r.length; i++) {
+            r[i] -= y[i];
+        }
+        return r;
+    }
+
+    private static double sq(float[] v) {
+        double s = 0;
+        for (float x : v) {
+            s += (double) x * x;
+        }
+        return s;
+    }
+}
