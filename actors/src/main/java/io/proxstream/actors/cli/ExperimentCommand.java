@@ -1,5 +1,6 @@
 package io.proxstream.actors.cli;
 
+import io.proxstream.actors.experiments.CtExperiment;
 import io.proxstream.actors.experiments.Experiment;
 import io.proxstream.actors.experiments.SaeLm;
 import io.proxstream.actors.experiments.SaeMnist;
@@ -33,6 +34,8 @@ final class ExperimentCommand {
                 quick ? TvBaselines.Config.quick() : TvBaselines.Config.full(),
                 "proxstream experiment tv-baselines" + (quick ? " --quick" : ""), DataPaths.dataDir(), out, log)
                 .run(system, new ImageMeters(new Meters().registry())));
+        EXPERIMENTS.put("ct", (quick, out, log, system) -> new CtExperiment(quick ? CtExperiment.Config.quick() : CtExperiment.Config.full(),
+                "proxstream experiment ct" + (quick ? " --quick" : ""), out, log, new Meters().registry()).run(system));
     }
 
     static final List<String> NAMES = List.copyOf(EXPERIMENTS.keySet());
@@ -58,6 +61,8 @@ final class ExperimentCommand {
                     segmentation   joint reconstruction-segmentation vs sequential and the clean/raw bounds on a
                                    texture composite and a colour photo, under noise and blur
                     tv-baselines   FBP vs TV-PDHG for sparse-view and limited-angle CT, TV deblurring
+                    ct             learned regularisers (AR, ACR, AWCR-GD/-PD, ACNCR) trained adversarially
+                                   against FBP and TV-PDHG for the same CT settings; convexity checks
                     Data come from ./proxstream setup (MNIST, fortunes, scikit-image images)."""));
             return p.has("help") ? 0 : 2;
         }

@@ -104,25 +104,34 @@ public final class TvBaselines {
     /** The settings of the experiment (reads the natural images; errors name a missing file and the fix). */
     public List<ImagingSetting> settings() throws IOException {
         Config c = config;
-        List<ImagingSetting> s = new ArrayList<>();
-        s.add(new ImagingSetting("ct-sparse", "sparse-view CT: 60 angles over 180°, " + c.ctSize() + "² random-ellipse phantoms",
-                new ForwardModel("ct", "sparse:60", 0, 1, c.blur(), c.noise(), Fbp.Filter.HANN, c.seed()),
-                phantoms(c.ctValidation(), VALIDATION_SEED_OFFSET), phantoms(c.ctTest(), TEST_SEED_OFFSET)));
-        s.add(new ImagingSetting("ct-limited", "limited-angle CT: 120 angles over 0–120°, " + c.ctSize() + "² random-ellipse phantoms",
-                new ForwardModel("ct", "limited:0-120:120", 0, 1, c.blur(), c.noise(), Fbp.Filter.HANN, c.seed()),
-                phantoms(c.ctValidation(), VALIDATION_SEED_OFFSET), phantoms(c.ctTest(), TEST_SEED_OFFSET)));
+        List<ImagingSetting> s = new ArrayList<>(ctSettings(c.ctSize(), c.ctValidation(), c.ctTest(), c.noise(), c.seed()));
         s.add(new ImagingSetting("deblur", "deblurring: " + c.blur() + " blur of " + c.deblurSize() + "² natural images (scikit-image)",
                 new ForwardModel("deblur", "full:1", 0, 1, c.blur(), c.noise(), Fbp.Filter.HANN, c.seed()),
                 naturalImages(c.deblurValidation(), 0), naturalImages(c.deblurTest(), c.deblurValidation().size())));
         return s;
     }
 
-    private List<ImageTask> phantoms(int count, long offset) {
+    /**
+     * The two CT settings of the learned-regulariser papers on random-ellipse phantoms of side {@code n}:
+     * sparse-view (60 angles over 180°) and limited-angle (120 angles over 0–120°), Hann FBP,
+     * Gaussian noise {@code noise × max|Ax|}; validation and test phantoms with disjoint seeds.
+     */
+    static List<ImagingSetting> ctSettings(int n, int validation, int test, double noise, long seed) {
+        List<ImagingSetting> s = new ArrayList<>();
+        s.add(new ImagingSetting("ct-sparse", "sparse-view CT: 60 angles over 180°, " + n + "² random-ellipse phantoms",
+                new ForwardModel("ct", "sparse:60", 0, 1, "gaussian:1", noise, Fbp.Filter.HANN, seed),
+                phantoms(n, validation, seed, VALIDATION_SEED_OFFSET), phantoms(n, test, seed, TEST_SEED_OFFSET)));
+        s.add(new ImagingSetting("ct-limited", "limited-angle CT: 120 angles over 0–120°, " + n + "² random-ellipse phantoms",
+                new ForwardModel("ct", "limited:0-120:120", 0, 1, "gaussian:1", noise, Fbp.Filter.HANN, seed),
+                phantoms(n, validation, seed, VALIDATION_SEED_OFFSET), phantoms(n, test, seed, TEST_SEED_OFFSET)));
+        return s;
+    }
+
+    private static List<ImageTask> phantoms(int n, int count, long seed, long offset) {
         List<ImageTask> out = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            long seed = config.seed() + offset + i;
-            out.add(new ImageTask("ellipses-" + seed, Phantoms.randomEllipses(config.ctSize(), seed), config.ctSize(), config.ctSize(),
-                    offset + i));
+            long s = seed + offset + i;
+            out.add(new ImageTask("ellipses-" + s, Phantoms.randomEllipses(n, s), n, n, offset + i));
         }
         return out;
     }
@@ -182,44 +191,16 @@ public final class TvBaselines {
         Fbp.Filter filter = Fbp.Filter.HANN;
         try (CsvTable csv = new CsvTable(dir.resolve("validation.csv"), List.of("method", "parameter", "value", "psnr_mean", "ssim_mean"))) {
             if (s.isCt()) {
-                sec.append("FBP filter, chosen by mean validation PSNR:\n\n| filter | PSNR (dB) | SSIM |\n|---|---|---|\n");
-                double best = Double.NEGATIVE_INFINITY;
-                for (Fbp.Filter f : Fbp.Filter.values()) {
-                    List<ImagePipeline.Result> rs = runs.run(s, s.validation(), fbp(f).named("fbp-validation"), false);
-                    double p = rs.stream().mapToDouble(ImagePipeline.Result::psnr).average().orElseThrow();
-                    double q = rs.stream().mapToDouble(ImagePipeline.Result::ssim).average().orElseThrow();
-                    log.printf(Locale.ROOT, "  %-10s fbp filter %-12s validation PSNR %6.2f dB  SSIM %.4f%n", s.name(), f.id(), p, q);
-                    csv.row("fbp", "filter", f.id(), p, q);
-                    sec.append(String.format(Locale.ROOT, "| %s | %.2f | %.4f |%n", f.id(), p, q));
-                    if (p > best) {
-                        best = p;
-                        filter = f;
-                    }
-                }
-                sec.append("\nChosen: **").append(filter.id()).append("** (also the warm start of TV-PDHG).\n\n");
+                filter = chooseFbpFilter(s, runs, csv, sec, log);
                 methods.add(fbp(filter));
                 parameters.put("fbp", "filter " + filter.id());
             } else {
                 methods.add(observed());
                 parameters.put("observed", "the data itself");
             }
-            Fbp.Filter warm = filter;
-            ImagingRuns.Selection sel = runs.select(s, "lambda", s.isCt() ? config.ctLambdas() : config.deblurLambdas(), config.refine(),
-                    v -> tvPdhg(v, warm));
-            sec.append("TV-PDHG weight λ, chosen by mean validation PSNR (").append(config.iterations())
-                    .append(" iterations each):\n\n| λ | PSNR (dB) | SSIM |\n|---|---|---|\n");
-            List<ImagingRuns.Trial> sorted = new ArrayList<>(sel.trials());
-            sorted.sort((a, b) -> Double.compare(a.value(), b.value()));
-            for (ImagingRuns.Trial t : sorted) {
-                csv.row("tv-pdhg", "lambda", t.value(), t.psnr(), t.ssim());
-                sec.append(String.format(Locale.ROOT, "| %.4g | %.2f | %.4f |%n", t.value(), t.psnr(), t.ssim()));
-            }
-            sec.append(String.format(Locale.ROOT, "%nChosen: **λ = %.4g**.", sel.best().value()));
-            if (sel.atEdge()) {
-                sec.append(" It lies on the edge of the grid; a wider grid may find a better λ.");
-            }
-            sec.append("\n\n");
-            methods.add(tvPdhg(sel.best().value(), filter));
+            ImagingRuns.Selection sel = chooseTvLambda(s, runs, s.isCt() ? config.ctLambdas() : config.deblurLambdas(), config.refine(),
+                    config.iterations(), filter, csv, sec);
+            methods.add(tvPdhg(sel.best().value(), config.iterations(), filter));
             parameters.put("tv-pdhg", String.format(Locale.ROOT, "λ = %.4g, %d iterations", sel.best().value(), config.iterations()));
         }
 
@@ -238,7 +219,7 @@ public final class TvBaselines {
                         row.psnrMean(), row.psnrStd(), row.ssimMean(), row.ssimStd(), row.images());
             }
         }
-        writeGrid(s, dir.resolve("grid.png"), results);
+        writeGrid(s, dir.resolve("grid.png"), results, config.pictures());
         sec.append("![").append(s.name()).append(" test images](").append(s.name()).append("/grid.png)\n\n");
         String first = s.test().get(0).id();
         sec.append("Convergence of TV-PDHG on ").append(first).append(" (energy; critical-point residual ‖x⁺ − x‖/τ, ")
@@ -248,9 +229,10 @@ public final class TvBaselines {
         return rows;
     }
 
-    private void writeGrid(ImagingSetting s, Path file, Map<String, List<ImagePipeline.Result>> results) throws IOException {
+    /** The truths of the first {@code pictures} test images next to each method's reconstruction, one row per image. */
+    static void writeGrid(ImagingSetting s, Path file, Map<String, List<ImagePipeline.Result>> results, int pictures) throws IOException {
         ImageGrid grid = new ImageGrid(1 + results.size(), 192);
-        int n = Math.min(config.pictures(), s.test().size());
+        int n = Math.min(pictures, s.test().size());
         for (int i = 0; i < n; i++) {
             ImageTask t = s.test().get(i);
             double lo = Arrays.stream(box(t.truth())).min().orElse(0);
@@ -272,7 +254,7 @@ public final class TvBaselines {
         return d;
     }
 
-    private static Row row(String setting, String method, String parameters, List<ImagePipeline.Result> rs) {
+    static Row row(String setting, String method, String parameters, List<ImagePipeline.Result> rs) {
         double[] p = rs.stream().mapToDouble(ImagePipeline.Result::psnr).toArray();
         double[] q = rs.stream().mapToDouble(ImagePipeline.Result::ssim).toArray();
         double[] t = rs.stream().mapToDouble(ImagePipeline.Result::seconds).toArray();
@@ -307,12 +289,54 @@ public final class TvBaselines {
         return tasks.stream().map(ImageTask::id).collect(Collectors.joining(", "));
     }
 
-    private Reconstruction fbp(Fbp.Filter f) {
+    /** Chooses the FBP filter by mean validation PSNR, writing the search to {@code csv} and {@code sec}. */
+    static Fbp.Filter chooseFbpFilter(ImagingSetting s, ImagingRuns runs, CsvTable csv, StringBuilder sec, PrintStream log)
+            throws IOException {
+        sec.append("FBP filter, chosen by mean validation PSNR:\n\n| filter | PSNR (dB) | SSIM |\n|---|---|---|\n");
+        double best = Double.NEGATIVE_INFINITY;
+        Fbp.Filter filter = Fbp.Filter.HANN;
+        for (Fbp.Filter f : Fbp.Filter.values()) {
+            List<ImagePipeline.Result> rs = runs.run(s, s.validation(), fbp(f).named("fbp-validation"), false);
+            double p = rs.stream().mapToDouble(ImagePipeline.Result::psnr).average().orElseThrow();
+            double q = rs.stream().mapToDouble(ImagePipeline.Result::ssim).average().orElseThrow();
+            log.printf(Locale.ROOT, "  %-10s fbp filter %-12s validation PSNR %6.2f dB  SSIM %.4f%n", s.name(), f.id(), p, q);
+            csv.row("fbp", "filter", f.id(), p, q);
+            sec.append(String.format(Locale.ROOT, "| %s | %.2f | %.4f |%n", f.id(), p, q));
+            if (p > best) {
+                best = p;
+                filter = f;
+            }
+        }
+        sec.append("\nChosen: **").append(filter.id()).append("** (also the warm start of the iterative methods).\n\n");
+        return filter;
+    }
+
+    /** Chooses the TV weight by mean validation PSNR, writing the search to {@code csv} and {@code sec}. */
+    static ImagingRuns.Selection chooseTvLambda(ImagingSetting s, ImagingRuns runs, double[] grid, boolean refine, int iterations,
+                                                Fbp.Filter warm, CsvTable csv, StringBuilder sec) throws IOException {
+        ImagingRuns.Selection sel = runs.select(s, "lambda", grid, refine, v -> tvPdhg(v, iterations, warm));
+        sec.append("TV-PDHG weight λ, chosen by mean validation PSNR (").append(iterations)
+                .append(" iterations each):\n\n| λ | PSNR (dB) | SSIM |\n|---|---|---|\n");
+        List<ImagingRuns.Trial> sorted = new ArrayList<>(sel.trials());
+        sorted.sort((a, b) -> Double.compare(a.value(), b.value()));
+        for (ImagingRuns.Trial t : sorted) {
+            csv.row("tv-pdhg", "lambda", t.value(), t.psnr(), t.ssim());
+            sec.append(String.format(Locale.ROOT, "| %.4g | %.2f | %.4f |%n", t.value(), t.psnr(), t.ssim()));
+        }
+        sec.append(String.format(Locale.ROOT, "%nChosen: **λ = %.4g**.", sel.best().value()));
+        if (sel.atEdge()) {
+            sec.append(" It lies on the edge of the grid; a wider grid may find a better λ.");
+        }
+        sec.append("\n\n");
+        return sel;
+    }
+
+    static Reconstruction fbp(Fbp.Filter f) {
         return Reconstruction.of(new Reconstructors.Options("fbp", 0, 1, 0, 0.01, f));
     }
 
-    private Reconstruction tvPdhg(double lambda, Fbp.Filter warm) {
-        return Reconstruction.of(new Reconstructors.Options("tv-pdhg", lambda, config.iterations(), 0, 0.01, warm));
+    static Reconstruction tvPdhg(double lambda, int iterations, Fbp.Filter warm) {
+        return Reconstruction.of(new Reconstructors.Options("tv-pdhg", lambda, iterations, 0, 0.01, warm));
     }
 
     /** The data taken as the image (a baseline for deblurring and denoising, where the data is an image). */

@@ -41,7 +41,7 @@ class MainTest {
         assertTrue(o.err().contains("unknown benchmark 'nope'"), o.err());
         o = run("experiment", "nope");
         assertEquals(2, o.code());
-        assertTrue(o.err().contains("unknown experiment 'nope'; available: spline-toy, sae-mnist, sae-lm, sae-synthetic, segmentation, tv-baselines"), o.err());
+        assertTrue(o.err().contains("unknown experiment 'nope'; available: spline-toy, sae-mnist, sae-lm, sae-synthetic, segmentation, tv-baselines, ct"), o.err());
         o = run("reconstruct", "--angles", "sparse:0");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("angle set 'sparse:0'"), o.err());
@@ -69,6 +69,33 @@ class MainTest {
         assertTrue(o.out().contains("--max-samples N") && o.out().contains("--source SRC"), o.out());
         assertEquals(0, run("help").code());
         assertEquals(2, run().code());
+    }
+
+    @Test
+    void reconstructUsesATrainedRegulariserFileAndRefusesAMismatchedOne(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        var model = new io.proxstream.actors.image.ForwardModel("ct", "sparse:12", 0, 1, "gaussian:1", 0.01,
+                io.proxstream.solvers.inverse.Fbp.Filter.HANN, 1);
+        var a = (io.proxstream.solvers.inverse.RayTransform) model.operator(16, 16);
+        var critic = new io.proxstream.solvers.nn.Critic(io.proxstream.solvers.nn.Critic.Kind.AWCR,
+                new io.proxstream.solvers.nn.Critic.Architecture(2, 3, 3, new int[] {2}, 1e-3), 16, a, 1, 2);
+        java.nio.file.Path file = dir.resolve("awcr.safetensors");
+        io.proxstream.actors.learned.RegulariserFile.save(file, critic, a, a.normEstimate(20, 1), 0.5, 4, 10, java.util.Map.of());
+        Outcome o = run("reconstruct", "--regulariser", file.toString(), "--method", "awcr-pd", "--angles", "sparse:12",
+                "--input", "phantom:ellipses", "--iterations", "20", "--out", dir.resolve("run").toString());
+        assertEquals(0, o.code(), o.err());
+        assertTrue(o.out().contains("awcr-pd"), o.out());
+        String report = java.nio.file.Files.readString(dir.resolve("run/report.md"));
+        assertTrue(report.contains("images reconstructed: 1, rejected: 0"), report);
+        assertTrue(java.nio.file.Files.isRegularFile(dir.resolve("run/ellipses-0-awcr-pd.png")), "16² phantom reconstructed");
+        o = run("reconstruct", "--regulariser", file.toString(), "--method", "awcr-pd", "--angles", "sparse:10");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("was trained for 12 angles") && o.err().contains("this run has 10 angles"), o.err());
+        o = run("reconstruct", "--regulariser", file.toString(), "--method", "acr-gd", "--angles", "sparse:12");
+        assertTrue(o.err().contains("does not fit") && o.err().contains("use awcr-gd or awcr-pd"), o.err());
+        o = run("reconstruct", "--regulariser", dir.resolve("missing.safetensors").toString(), "--method", "awcr-pd");
+        assertEquals(1, o.code());
+        assertTrue(o.err().contains("missing.safetensors"), o.err());
     }
 
     @Test
