@@ -15,6 +15,7 @@ public final class Main {
             commands:
               train        train a sparse autoencoder on a stream (the main job)
               serve        the online trainer: HTTP/TCP/directory ingest, checkpoints, dashboard, export
+              node         a member of a training cluster (data-parallel PAM-SGD on Pekko Cluster)
               reconstruct  CT / deblurring / denoising of images as a stream (FBP, TV-PDHG, ...)
               segment      joint reconstruction-segmentation on graphs (Nystrom-QR, graph MBO) of an image
               activations  cache transformer activations (MiniLM residual stream over text) to .npy
@@ -46,6 +47,7 @@ public final class Main {
                 case "train" -> TrainCommand.run(rest, out);
                 case "bench" -> BenchCommand.run(rest, out);
                 case "serve" -> ServeCommand.run(rest, out);
+                case "node" -> NodeCommand.run(rest, out);
                 case "reconstruct" -> ReconstructCommand.run(rest, out);
                 case "segment" -> SegmentCommand.run(rest, out);
                 case "experiment" -> ExperimentCommand.run(rest, out);

@@ -1,0 +1,291 @@
+package io.proxstream.actors.cluster;
+
+import io.proxstream.actors.serve.CheckpointStore;
+import io.proxstream.monitoring.ClusterMeters;
+import io.proxstream.protocol.config.ConfigLoader;
+import io.proxstream.protocol.format.AtomicFiles;
+import io.proxstream.solvers.sae.TrainerState;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.cluster.typed.Cluster;
+
+/**
+ * The coordinator of data-parallel PAM-SGD, run as a cluster singleton: it holds the authoritative
+ * model and decoder statistics and runs synchronous rounds over the workers the receptionist lists
+ * (see {@link DataParallelPam}). Consistency model: a round's model is the same for every worker;
+ * the round completes when every worker it started with has answered, or at the round timeout with
+ * those that did (the others are stragglers: their slices are not counted and their shards are
+ * handed out again from the same offset in the next round, so no row is lost or trained twice).
+ * A worker that leaves the cluster (graceful leave or downed by the split-brain resolver) drops
+ * out of the round at once. Checkpoints (atomic) every {@code checkpointEvery} rounds and at the
+ * end; a new coordinator (singleton hand-over) resumes from the latest one.
+ */
+public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorCommand> {
+
+    private record WorkersChanged(Set<ActorRef<Protocol.WorkerCommand>> workers) implements Protocol.CoordinatorInternal {
+    }
+
+    private record RoundTimeout(long round) implements Protocol.CoordinatorInternal {
+    }
+
+    private final DataParallelPam.Config config;
+    private final DataParallelPam.CoordinatorState state;
+    private final ClusterMeters meters;
+    private final CheckpointStore checkpoints;
+    private final Path out;
+    private final TimerScheduler<Protocol.CoordinatorCommand> timers;
+    private final Address self;
+    private Set<ActorRef<Protocol.WorkerCommand>> workers = new HashSet<>();
+    private final Map<String, ActorRef<Protocol.WorkerCommand>> pending = new HashMap<>();
+    private final Map<String, Protocol.RoundDone> done = new TreeMap<>();
+    private final Map<String, Chunks.Assembler> results = new HashMap<>();
+    private boolean running;
+    private boolean finished;
+    private long roundStart;
+    private long lost;
+    private long stragglers;
+    private long bytesSent;
+    private long bytesReceived;
+    private final List<Map<String, Object>> history = new ArrayList<>();
+
+    public static Behavior<Protocol.CoordinatorCommand> create(DataParallelPam.Config config, Path out, ClusterMeters meters) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Coordinator(ctx, timers, config, out, meters)));
+    }
+
+    private Coordinator(ActorContext<Protocol.CoordinatorCommand> ctx, TimerScheduler<Protocol.CoordinatorCommand> timers,
+                        DataParallelPam.Config config, Path out, ClusterMeters meters) throws IOException {
+        super(ctx);
+        this.timers = timers;
+        this.config = config;
+        this.out = out;
+        this.meters = meters;
+        this.state = new DataParallelPam.CoordinatorState(config);
+        this.self = Cluster.get(ctx.getSystem()).selfMember().address();
+        this.checkpoints = new CheckpointStore(out.resolve("checkpoints"), 3);
+        var latest = checkpoints.loadLatest(skipped -> ctx.getLog().warn("coordinator: skipped checkpoint {}", skipped));
+        if (latest.isPresent()) {
+            state.restore(latest.get().state());
+            ctx.getLog().info("coordinator: resumed from {} at round {}, {} rows", latest.get().file(), state.round(), state.rows());
+            System.out.printf("proxstream node: coordinator resumed from checkpoint at round %d (%d rows)%n", state.round(), state.rows());
+        } else {
+            System.out.println("proxstream node: coordinator started: " + config.describe());
+        }
+        ctx.getSystem().receptionist().tell(Receptionist.subscribe(Worker.KEY,
+                ctx.messageAdapter(Receptionist.Listing.class, l -> new WorkersChanged(l.getServiceInstances(Worker.KEY)))));
+    }
+
+    @Override
+    public Receive<Protocol.CoordinatorCommand> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(WorkersChanged.class, this::onWorkers)
+                .onMessage(Protocol.ResultChunk.class, this::onChunk)
+                .onMessage(Protocol.RoundDone.class, this::onDone)
+                .onMessage(RoundTimeout.class, this::onTimeout)
+                .build();
+    }
+
+    /** A worker's name: its node's host:port (a local reference has no host, so take this node's). */
+    private String id(ActorRef<?> ref) {
+        Address a = ref.path().address();
+        return (a.hasGlobalScope() ? a : self).hostPort();
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onWorkers(WorkersChanged w) {
+        Set<ActorRef<Protocol.WorkerCommand>> before = workers;
+        workers = new HashSet<>(w.workers());
+        for (ActorRef<Protocol.WorkerCommand> gone : before) {
+            if (!workers.contains(gone)) {
+                lost++;
+                meters.workerLost();
+                getContext().getLog().warn("coordinator: worker {} left the cluster", id(gone));
+                System.out.println("proxstream node: worker " + id(gone) + " lost");
+                if (running && pending.remove(id(gone)) != null) {
+                    stragglers++;
+                    meters.stragglers(1);
+                }
+            }
+        }
+        for (ActorRef<Protocol.WorkerCommand> in : workers) {
+            if (!before.contains(in)) {
+                System.out.println("proxstream node: worker " + id(in) + " joined");
+            }
+        }
+        meters.workers(workers.size());
+        if (running && pending.isEmpty()) {
+            finishRound();
+        } else if (!running) {
+            startRound();
+        }
+        return this;
+    }
+
+    private void startRound() {
+        int needed = state.round() == 0 ? config.minWorkers() : 1;
+        if (finished || workers.size() < needed) {
+            return;
+        }
+        if (state.finished()) {
+            finish();
+            return;
+        }
+        List<ActorRef<Protocol.WorkerCommand>> ws = new ArrayList<>(workers);
+        ws.sort(Comparator.comparing(this::id));
+        List<List<Protocol.Assignment>> slices = state.assign(ws.size());
+        byte[] model = Chunks.encode(state.modelState());
+        List<byte[]> parts = Chunks.split(model);
+        pending.clear();
+        done.clear();
+        results.clear();
+        long round = state.round();
+        for (int i = 0; i < ws.size(); i++) {
+            ActorRef<Protocol.WorkerCommand> w = ws.get(i);
+            if (slices.get(i).isEmpty()) {
+                continue;
+            }
+            for (int c = 0; c < parts.size(); c++) {
+                w.tell(new Protocol.ModelChunk(round, c, parts.size(), parts.get(c)));
+            }
+            w.tell(new Protocol.StartRound(round, config, slices.get(i), parts.size(), getContext().getSelf()));
+            pending.put(id(w), w);
+            bytesSent += model.length;
+            meters.sent(model.length);
+        }
+        running = true;
+        roundStart = System.nanoTime();
+        timers.startSingleTimer("round", new RoundTimeout(round), Duration.ofMillis(config.roundTimeoutMs()));
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onChunk(Protocol.ResultChunk c) {
+        if (c.round() != state.round() || !pending.containsKey(c.worker())) {
+            return this;
+        }
+        results.computeIfAbsent(c.worker(), k -> new Chunks.Assembler()).add(c.index(), c.count(), c.data());
+        bytesReceived += c.data().length;
+        meters.received(c.data().length);
+        return this;
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onDone(Protocol.RoundDone d) {
+        if (!running || d.round() != state.round() || !pending.containsKey(d.worker())) {
+            getContext().getLog().info("coordinator: late result of round {} from {} ignored", d.round(), d.worker());
+            return this;
+        }
+        Chunks.Assembler a = results.get(d.worker());
+        if (a == null || !a.complete()) {
+            getContext().getLog().warn("coordinator: result of {} for round {} incomplete; dropped", d.worker(), d.round());
+            pending.remove(d.worker());
+        } else {
+            done.put(d.worker(), d);
+            pending.remove(d.worker());
+        }
+        if (pending.isEmpty()) {
+            finishRound();
+        }
+        return this;
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onTimeout(RoundTimeout t) {
+        if (!running || t.round() != state.round()) {
+            return this;
+        }
+        getContext().getLog().warn("coordinator: round {} timed out waiting for {}", t.round(), pending.keySet());
+        System.out.println("proxstream node: round " + t.round() + " timed out; stragglers " + pending.keySet());
+        stragglers += pending.size();
+        meters.stragglers(pending.size());
+        pending.clear();
+        finishRound();
+        return this;
+    }
+
+    private void finishRound() {
+        timers.cancel("round");
+        running = false;
+        if (done.isEmpty()) {
+            // nobody answered: try again with whoever is there
+            startRound();
+            return;
+        }
+        List<TrainerState> rs = new ArrayList<>();
+        List<List<Protocol.Assignment>> covered = new ArrayList<>();
+        double mse = 0;
+        long rows = 0;
+        for (Map.Entry<String, Protocol.RoundDone> e : done.entrySet()) {
+            rs.add(Chunks.decode(results.get(e.getKey()).bytes()));
+            covered.add(e.getValue().assignments());
+            mse += e.getValue().mse() * e.getValue().rows();
+            rows += e.getValue().rows();
+        }
+        long round = state.round();
+        state.complete(rs, covered);
+        double seconds = (System.nanoTime() - roundStart) / 1e9;
+        meters.round(seconds, rows);
+        Map<String, Object> h = new LinkedHashMap<>();
+        h.put("round", round);
+        h.put("workers", done.size());
+        h.put("rows", rows);
+        h.put("mse", mse / rows);
+        h.put("seconds", seconds);
+        history.add(h);
+        if (round % 10 == 0) {
+            System.out.printf(java.util.Locale.ROOT, "proxstream node: round %d: %d workers, %d rows in all, mse %.5f, %.2f s%n", round,
+                    done.size(), state.rows(), mse / rows, seconds);
+        }
+        try {
+            if (state.round() % config.checkpointEvery() == 0) {
+                checkpoint();
+            }
+        } catch (IOException e) {
+            getContext().getLog().error("coordinator: checkpoint failed: {}", e.toString());
+        }
+        startRound();
+    }
+
+    private void checkpoint() throws IOException {
+        checkpoints.write(state.rows(), state.snapshot(), Map.of("round", Long.toString(state.round())));
+    }
+
+    private void finish() {
+        finished = true;
+        try {
+            checkpoint();
+            DataParallelPam.Quality q = state.quality();
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("config", config);
+            s.put("rounds", state.round());
+            s.put("rows", state.rows());
+            s.put("mmcs", q.mmcs());
+            s.put("fvu", q.fvu());
+            s.put("l0", q.l0());
+            s.put("dead", q.dead());
+            s.put("workersLost", lost);
+            s.put("stragglers", stragglers);
+            s.put("bytesSent", bytesSent);
+            s.put("bytesReceived", bytesReceived);
+            s.put("coordinator", self.hostPort());
+            AtomicFiles.writeString(out.resolve("summary.json"), ConfigLoader.toJson(s) + "\n");
+            System.out.printf(java.util.Locale.ROOT, "proxstream node: training finished: %d rounds, %d rows, MMCS %.4f, FVU %.4f, "
+                    + "workers lost %d%n", state.round(), state.rows(), q.mmcs(), q.fvu(), lost);
+        } catch (IOException e) {
+            getContext().getLog().error("coordinator: could not write the final checkpoint/summary: {}", e.toString());
+        }
+    }
+}

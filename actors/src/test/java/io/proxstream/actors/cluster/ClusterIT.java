@@ -1,0 +1,204 @@
+package io.proxstream.actors.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Three JVMs on 127.0.0.1 form a Pekko cluster and train by data-parallel PAM-SGD: the result
+ * equals the single-process computation of the same rounds; a worker killed with SIGKILL costs only
+ * its in-flight round; stopping the coordinator's JVM moves the singleton, which resumes from the
+ * checkpoint.
+ */
+class ClusterIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final List<Node> nodes = new ArrayList<>();
+
+    /** A node JVM with its output kept in memory and in a log file. */
+    static final class Node {
+        final Process process;
+        final List<String> lines = new CopyOnWriteArrayList<>();
+        final Path log;
+
+        Node(Process p, Path log) {
+            this.process = p;
+            this.log = log;
+            Thread pump = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()));
+                     var w = Files.newBufferedWriter(log)) {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        lines.add(line);
+                        w.write(line);
+                        w.newLine();
+                        w.flush();
+                    }
+                } catch (IOException ignored) {
+                    // the process ended
+                }
+            });
+            pump.setDaemon(true);
+            pump.start();
+        }
+
+        String await(Predicate<String> p, long seconds, String what) throws Exception {
+            long end = System.nanoTime() + seconds * 1_000_000_000L;
+            while (System.nanoTime() < end) {
+                for (String l : lines) {
+                    if (p.test(l)) {
+                        return l;
+                    }
+                }
+                Thread.sleep(100);
+            }
+            throw new AssertionError("no '" + what + "' within " + seconds + " s; log " + log + ":\n" + String.join("\n", lines));
+        }
+    }
+
+    private Node node(Path dir, String name, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx768m",
+                "-cp", System.getProperty("java.class.path"), "io.proxstream.actors.cli.Main", "node"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        Node n = new Node(p, dir.resolve(name + ".log"));
+        nodes.add(n);
+        return n;
+    }
+
+    @AfterEach
+    void stopAll() throws Exception {
+        for (Node n : nodes) {
+            n.process.destroyForcibly();
+            n.process.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private static int[] freePorts(int n) throws IOException {
+        int[] out = new int[n];
+        List<ServerSocket> open = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            ServerSocket s = new ServerSocket(0);
+            open.add(s);
+            out[i] = s.getLocalPort();
+        }
+        for (ServerSocket s : open) {
+            s.close();
+        }
+        return out;
+    }
+
+    /** Training flags shared by the tests: 64 → 256 TopK-8 on 128 planted features, 6 shards × 2 minibatches of 256. */
+    private static List<String> training(long rows, Path out) {
+        return List.of("--out", out.toString(), "--rows", Long.toString(rows), "--shards", "6", "--batch", "256",
+                "--batches-per-shard", "2", "--min-workers", "2", "--checkpoint-every", "5", "--round-timeout", "20000",
+                "--down-after", "3000", "--random-seed", "42");
+    }
+
+    private List<Node> cluster(Path dir, Path out, long rows, String firstRole, String secondRole, int[] ports) throws Exception {
+        String seed = "127.0.0.1:" + ports[0];
+        List<Node> ns = new ArrayList<>();
+        String[] roles = {firstRole, secondRole, "worker"};
+        for (int i = 0; i < 3; i++) {
+            List<String> args = new ArrayList<>(List.of("--role", roles[i], "--port", Integer.toString(ports[i]), "--seed", seed,
+                    "--metrics-port", Integer.toString(ports[3 + i])));
+            args.addAll(training(rows, out));
+            Node n = node(dir, "node" + i, args.toArray(String[]::new));
+            n.await(l -> l.startsWith("proxstream node: ") && l.contains(" at 127.0.0.1:"), 90, "node started");
+            ns.add(n);
+        }
+        return ns;
+    }
+
+    private static JsonNode summary(Path out, Node coordinator, long seconds) throws Exception {
+        coordinator.await(l -> l.contains("training finished"), seconds, "training finished");
+        return JSON.readTree(out.resolve("summary.json").toFile());
+    }
+
+    private static String metrics(int port) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        return r.body();
+    }
+
+    @Test
+    void threeNodesTrainAndMatchTheSingleProcessComputationOfTheSameRounds(@TempDir Path dir) throws Exception {
+        int[] ports = freePorts(6);
+        Path out = dir.resolve("out");
+        long rows = 6 * 512 * 60;
+        List<Node> ns = cluster(dir, out, rows, "coordinator", "worker", ports);
+        JsonNode s = summary(out, ns.get(0), 240);
+        DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 256, 2, rows, 5, 20_000, 2, 42);
+        DataParallelPam.Quality ref = DataParallelPam.reference(c, 2).quality();
+        double mmcs = s.get("mmcs").asDouble();
+        double fvu = s.get("fvu").asDouble();
+        System.out.printf("[ClusterIT] cluster MMCS %.6f FVU %.6f; single process MMCS %.6f FVU %.6f; bytes sent %d received %d%n", mmcs,
+                fvu, ref.mmcs(), ref.fvu(), s.get("bytesSent").asLong(), s.get("bytesReceived").asLong());
+        assertEquals(0, s.get("workersLost").asInt());
+        assertEquals(60, s.get("rounds").asInt(), "every round had both workers and all six shards");
+        // the same synchronous rounds: equal up to float summation order (measured: identical to 1e-6)
+        assertEquals(ref.mmcs(), mmcs, 1e-3, "MMCS of the cluster vs the single-process run");
+        assertEquals(ref.fvu(), fvu, 1e-3 + 0.01 * ref.fvu(), "FVU of the cluster vs the single-process run");
+        assertTrue(mmcs > 0.9, "planted features recovered after 60 rounds: " + mmcs);
+        String m = metrics(ports[3]);
+        assertTrue(m.contains("cluster_members{node=\"127.0.0.1:" + ports[0] + "\"} 3.0"), m);
+        assertTrue(m.contains("cluster_rounds_total{node=\"127.0.0.1:" + ports[0] + "\"} 60.0"), m);
+        assertTrue(metrics(ports[4]).contains("cluster_worker_compute_seconds_count{node=\"127.0.0.1:" + ports[1] + "\"}"));
+    }
+
+    @Test
+    void aWorkerKilledMidTrainingCostsItsRoundOnlyAndShowsInTheMetrics(@TempDir Path dir) throws Exception {
+        int[] ports = freePorts(6);
+        Path out = dir.resolve("out");
+        long rows = 6 * 512 * 150;
+        List<Node> ns = cluster(dir, out, rows, "coordinator", "worker", ports);
+        ns.get(0).await(l -> l.contains("round 20:"), 120, "round 20");
+        ns.get(2).process.destroyForcibly(); // SIGKILL
+        ns.get(0).await(l -> l.contains("lost"), 60, "the coordinator noticed the lost worker");
+        JsonNode s = summary(out, ns.get(0), 300);
+        assertEquals(1, s.get("workersLost").asInt());
+        assertTrue(s.get("rows").asLong() >= rows, "all rows trained on");
+        assertTrue(s.get("mmcs").asDouble() > 0.95, "planted features recovered: " + s);
+        String m = metrics(ports[3]);
+        assertTrue(m.contains("cluster_workers_lost_total{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
+        assertTrue(m.contains("cluster_members{node=\"127.0.0.1:" + ports[0] + "\"} 2.0"), m);
+        assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
+    }
+
+    @Test
+    void stoppingTheCoordinatorsJvmMovesTheSingletonWhichResumesFromTheCheckpoint(@TempDir Path dir) throws Exception {
+        int[] ports = freePorts(6);
+        Path out = dir.resolve("out");
+        long rows = 6 * 512 * 150;
+        List<Node> ns = cluster(dir, out, rows, "coordinator", "coordinator,worker", ports);
+        ns.get(0).await(l -> l.contains("round 20:"), 120, "round 20");
+        ns.get(0).process.destroy(); // SIGTERM: coordinated shutdown, the node leaves the cluster
+        assertTrue(ns.get(0).process.waitFor(60, TimeUnit.SECONDS), "the coordinator's JVM exits");
+        String resumed = ns.get(1).await(l -> l.contains("coordinator resumed from checkpoint at round"), 120, "hand-over");
+        long round = Long.parseLong(resumed.replaceAll(".*at round (\\d+).*", "$1"));
+        assertTrue(round >= 20, "resumed at round " + round + ", not from scratch");
+        JsonNode s = summary(out, ns.get(1), 300);
+        assertEquals("proxstream@127.0.0.1:" + ports[1], s.get("coordinator").asText());
+        assertTrue(s.get("rows").asLong() >= rows);
+        assertTrue(s.get("mmcs").asDouble() > 0.95, "planted features recovered: " + s);
+    }
+}
