@@ -41,6 +41,7 @@ final class NodeCommand {
         f.value("checkpoint-every", "R", "coordinator: rounds between checkpoints (default 10)");
         f.value("round-timeout", "MS", "coordinator: a round completes without workers slower than this (default 10000)");
         f.value("min-workers", "N", "coordinator: workers the first round waits for (default 1)");
+        f.value("algo", "A", "coordinator: pam (PAM-SGD, default) or adam (the untied Adam baseline, parameters averaged)");
         f.value("random-seed", "S", "coordinator: seed of data and initialisation (default 42)");
         return f;
     }
@@ -51,7 +52,7 @@ final class NodeCommand {
                 Integer.parseInt(p.get("batch", "256")), Integer.parseInt(p.get("batches-per-shard", "2")),
                 Long.parseLong(p.get("rows", "1000000")), Integer.parseInt(p.get("checkpoint-every", "10")),
                 Long.parseLong(p.get("round-timeout", "10000")), Integer.parseInt(p.get("min-workers", "1")),
-                Long.parseLong(p.get("random-seed", "42")));
+                Long.parseLong(p.get("random-seed", "42")), p.get("algo", "pam"));
     }
 
     static int run(List<String> args, PrintStream out) throws Exception {

@@ -61,6 +61,10 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private boolean running;
     private boolean finished;
     private long roundStart;
+    private long firstRoundStart;
+    private long rowsAtFirstRound = -1;
+    private double computeSeconds;
+    private long resultCount;
     private long lost;
     private long stragglers;
     private long bytesSent;
@@ -171,6 +175,10 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         }
         running = true;
         roundStart = System.nanoTime();
+        if (rowsAtFirstRound < 0) {
+            rowsAtFirstRound = state.rows();
+            firstRoundStart = roundStart;
+        }
         timers.startSingleTimer("round", new RoundTimeout(round), Duration.ofMillis(config.roundTimeoutMs()));
     }
 
@@ -232,6 +240,8 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             rs.add(Chunks.decode(results.get(e.getKey()).bytes()));
             covered.add(e.getValue().assignments());
             mse += e.getValue().mse() * e.getValue().rows();
+            computeSeconds += e.getValue().seconds();
+            resultCount++;
             rows += e.getValue().rows();
         }
         long round = state.round();
@@ -281,6 +291,11 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             s.put("bytesSent", bytesSent);
             s.put("bytesReceived", bytesReceived);
             s.put("coordinator", self.hostPort());
+            double wall = (System.nanoTime() - firstRoundStart) / 1e9;
+            s.put("trainSeconds", wall);
+            s.put("rowsPerSecond", (state.rows() - rowsAtFirstRound) / wall);
+            s.put("workerComputeSecondsPerRound", resultCount == 0 ? 0 : computeSeconds / resultCount);
+            s.put("secondsPerRound", wall / Math.max(1, state.round()));
             AtomicFiles.writeString(out.resolve("summary.json"), ConfigLoader.toJson(s) + "\n");
             System.out.printf(java.util.Locale.ROOT, "proxstream node: training finished: %d rounds, %d rows, MMCS %.4f, FVU %.4f, "
                     + "workers lost %d%n", state.round(), state.rows(), q.mmcs(), q.fvu(), lost);

@@ -2,6 +2,7 @@ package io.proxstream.actors.cluster;
 
 import io.proxstream.solvers.data.Dataset;
 import io.proxstream.solvers.data.PlantedDictionary;
+import io.proxstream.solvers.sae.AdamTrainer;
 import io.proxstream.solvers.sae.DecoderStatistics;
 import io.proxstream.solvers.sae.EncodedBatch;
 import io.proxstream.solvers.sae.FeatureRecovery;
@@ -9,6 +10,7 @@ import io.proxstream.solvers.sae.PamSgdTrainer;
 import io.proxstream.solvers.sae.SaeEvaluator;
 import io.proxstream.solvers.sae.SaeModel;
 import io.proxstream.solvers.sae.SaeSpec;
+import io.proxstream.solvers.sae.SaeTrainer;
 import io.proxstream.solvers.sae.TrainerState;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +18,7 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 
 /**
- * Data-parallel PAM-SGD in synchronous rounds (the computation both the cluster actors and the
+ * Data-parallel PAM-SGD (and the untied Adam baseline) in synchronous rounds (the computation both the cluster actors and the
  * single-process reference run). Round r:
  * <ol>
  *   <li>the coordinator sends the model (encoder and decoder) and each worker its slices of the
@@ -48,10 +50,16 @@ public final class DataParallelPam {
      * @param roundTimeoutMs a round completes with the workers that answered by then
      * @param minWorkers    workers the first round waits for (later rounds go on with whoever is left)
      * @param seed          data, initialisation
+     * @param algorithm     {@code pam} (PAM-SGD) or {@code adam} (the untied Adam baseline: workers take Adam steps on all
+     *                      parameters, the coordinator averages them)
      */
     public record Config(int dim, int features, int latents, int k, int shards, int batch, int batchesPerShard, long totalRows,
-                         int checkpointEvery, long roundTimeoutMs, int minWorkers, long seed) implements CborSerializable {
+                         int checkpointEvery, long roundTimeoutMs, int minWorkers, long seed, String algorithm)
+            implements CborSerializable {
         public Config {
+            if (!"pam".equals(algorithm) && !"adam".equals(algorithm)) {
+                throw new IllegalArgumentException("cluster training: algorithm '" + algorithm + "' is not pam or adam");
+            }
             if (dim < 1 || features < 1 || latents < 1 || k < 1 || k > latents || shards < 1 || batch < 1 || batchesPerShard < 1
                     || totalRows < 1 || checkpointEvery < 1 || roundTimeoutMs < 1 || minWorkers < 1) {
                 throw new IllegalArgumentException("cluster training: every size must be positive and k <= latents");
@@ -76,8 +84,9 @@ public final class DataParallelPam {
         }
 
         public String describe() {
-            return String.format(Locale.ROOT, "TopK SAE %d -> %d (k = %d) on %d planted features; %d shards x %d minibatches of %d per round; "
-                    + "%d rows in all", dim, latents, k, features, shards, batchesPerShard, batch, totalRows);
+            return String.format(Locale.ROOT, "%s, TopK SAE %d -> %d (k = %d) on %d planted features; %d shards x %d minibatches of %d "
+                    + "per round; %d rows in all", algorithm.equals("pam") ? "PAM-SGD" : "Adam", dim, latents, k, features, shards,
+                    batchesPerShard, batch, totalRows);
         }
     }
 
@@ -100,19 +109,21 @@ public final class DataParallelPam {
     /** A worker's side: its model copy, trainer (with its own Adam moments) and the data generator. */
     public static final class WorkerState implements AutoCloseable {
         private final Config config;
-        private final PamSgdTrainer trainer;
+        private final SaeTrainer trainer;
         private final PlantedDictionary gen;
 
         public WorkerState(Config config) {
             this.config = config;
-            this.trainer = new PamSgdTrainer(initialModel(config), config.pam());
+            this.trainer = config.algorithm().equals("pam") ? new PamSgdTrainer(initialModel(config), config.pam())
+                    : new AdamTrainer(initialModel(config), config.pam().adam());
             this.gen = config.generator();
         }
 
         /** One round: loads the broadcast model, trains on the slices, returns encoder + statistics + rows + mse sum. */
         public TrainerState round(TrainerState model, List<Protocol.Assignment> slices) {
             trainer.model().loadFrom(model);
-            DecoderStatistics local = new DecoderStatistics(config.latents(), config.dim());
+            boolean adam = config.algorithm().equals("adam");
+            DecoderStatistics local = adam ? null : new DecoderStatistics(config.latents(), config.dim());
             long rows = 0;
             double mse = 0;
             for (Protocol.Assignment a : slices) {
@@ -122,14 +133,22 @@ public final class DataParallelPam {
                 for (long j = a.offset() / config.batch(); j < (a.offset() + a.rows()) / config.batch(); j++) {
                     float[] x = minibatch(config, gen, a.shard(), j);
                     EncodedBatch eb = trainer.encoderStage(x, config.batch());
-                    local.accumulate(eb.codes(), x, config.batch());
+                    if (adam) {
+                        trainer.decoderStage(eb);
+                    } else {
+                        local.accumulate(eb.codes(), x, config.batch());
+                    }
                     mse += eb.result().sse();
                     rows += config.batch();
                 }
             }
-            TrainerState.Builder b = new TrainerState.Builder("dp-pam-result");
-            b.put("W_enc", trainer.model().encoderWeights()).put("b_enc", trainer.model().encoderBias());
-            local.saveTo(b);
+            TrainerState.Builder b = new TrainerState.Builder("dp-result");
+            if (adam) {
+                trainer.model().saveTo(b);
+            } else {
+                b.put("W_enc", trainer.model().encoderWeights()).put("b_enc", trainer.model().encoderBias());
+                local.saveTo(b);
+            }
             b.put("rows", rows).put("mse_x1e9", Math.round(mse / Math.max(1.0, (double) rows * config.dim()) * 1e9));
             return b.build();
         }
@@ -201,45 +220,29 @@ public final class DataParallelPam {
             }
             int d = config.dim();
             int m = config.latents();
-            float[] wEnc = new float[m * d];
-            float[] bEnc = new float[m];
             long total = 0;
             for (TrainerState r : results) {
                 total += r.counter("rows");
             }
             long batches = total / config.batch();
-            double[] w = new double[wEnc.length];
-            double[] b = new double[m];
-            float[] tw = new float[wEnc.length];
-            float[] tb = new float[m];
-            for (TrainerState r : results) {
-                double share = (double) r.counter("rows") / total;
-                r.copy("W_enc", tw);
-                r.copy("b_enc", tb);
-                for (int i = 0; i < w.length; i++) {
-                    w[i] += share * tw[i];
-                }
-                for (int i = 0; i < m; i++) {
-                    b[i] += share * tb[i];
-                }
+            boolean adam = config.algorithm().equals("adam");
+            average(results, total, "W_enc", model.encoderWeights());
+            average(results, total, "b_enc", model.encoderBias());
+            if (adam) {
+                average(results, total, "W_dec", model.decoderWeights());
+                average(results, total, "b_dec", model.decoderBias());
             }
-            for (int i = 0; i < w.length; i++) {
-                wEnc[i] = (float) w[i];
-            }
-            for (int i = 0; i < m; i++) {
-                bEnc[i] = (float) b[i];
-            }
-            System.arraycopy(wEnc, 0, model.encoderWeights(), 0, wEnc.length);
-            System.arraycopy(bEnc, 0, model.encoderBias(), 0, m);
             model.encoderChanged();
-            stats.forget(Math.pow(config.pam().forgetting(), batches));
-            DecoderStatistics one = new DecoderStatistics(m, d);
-            for (TrainerState r : results) {
-                one.loadFrom(r);
-                stats.merge(one);
+            if (!adam) {
+                stats.forget(Math.pow(config.pam().forgetting(), batches));
+                DecoderStatistics one = new DecoderStatistics(m, d);
+                for (TrainerState r : results) {
+                    one.loadFrom(r);
+                    stats.merge(one);
+                }
+                PamSgdTrainer.Options o = config.pam();
+                stats.solveInto(model, o.rho(), o.muDec(), o.holdUnfired());
             }
-            PamSgdTrainer.Options o = config.pam();
-            stats.solveInto(model, o.rho(), o.muDec(), o.holdUnfired());
             for (List<Protocol.Assignment> slices : covered) {
                 for (Protocol.Assignment a : slices) {
                     offsets[a.shard()] = Math.max(offsets[a.shard()], a.offset() + a.rows());
@@ -247,6 +250,22 @@ public final class DataParallelPam {
             }
             rows += total;
             round++;
+        }
+
+        /** The row-weighted mean of array {@code name} over the results, written into {@code into}. */
+        private static void average(List<TrainerState> results, long total, String name, float[] into) {
+            double[] acc = new double[into.length];
+            float[] t = new float[into.length];
+            for (TrainerState r : results) {
+                double share = (double) r.counter("rows") / total;
+                r.copy(name, t);
+                for (int i = 0; i < t.length; i++) {
+                    acc[i] += share * t[i];
+                }
+            }
+            for (int i = 0; i < into.length; i++) {
+                into[i] = (float) acc[i];
+            }
         }
 
         /** Everything needed to resume: model, statistics, offsets, round, rows. */

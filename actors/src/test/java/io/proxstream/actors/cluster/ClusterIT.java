@@ -147,7 +147,7 @@ class ClusterIT {
         long rows = 6 * 512 * 60;
         List<Node> ns = cluster(dir, out, rows, "coordinator", "worker", ports);
         JsonNode s = summary(out, ns.get(0), 240);
-        DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 256, 2, rows, 5, 20_000, 2, 42);
+        DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 256, 2, rows, 5, 20_000, 2, 42, "pam");
         DataParallelPam.Quality ref = DataParallelPam.reference(c, 2).quality();
         double mmcs = s.get("mmcs").asDouble();
         double fvu = s.get("fvu").asDouble();

@@ -11,7 +11,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class DataParallelPamTest {
-    static final DataParallelPam.Config SMALL = new DataParallelPam.Config(32, 48, 96, 4, 4, 128, 2, 163_840, 5, 10_000, 1, 7);
+    static final DataParallelPam.Config SMALL = new DataParallelPam.Config(32, 48, 96, 4, 4, 128, 2, 163_840, 5, 10_000, 1, 7, "pam");
 
     @Test
     void chunksCarryAStateExactlyAndRefuseMalformedPayloads() {
@@ -49,6 +49,16 @@ class DataParallelPamTest {
         assertTrue(one.mmcs() > 0.95, "one worker: " + one);
         assertTrue(three.mmcs() > 0.93, "three workers: " + three);
         assertEquals(one.mmcs(), three.mmcs(), 0.05, one + " vs " + three);
+    }
+
+    @Test
+    void theAdamBaselineTrainsDataParallelByAveragingAllParameters() {
+        DataParallelPam.Config adam = new DataParallelPam.Config(32, 48, 96, 4, 4, 128, 2, 163_840, 5, 10_000, 1, 7, "adam");
+        DataParallelPam.CoordinatorState start = new DataParallelPam.CoordinatorState(adam);
+        double before = start.quality().fvu();
+        DataParallelPam.Quality two = DataParallelPam.reference(adam, 2).quality();
+        assertTrue(two.fvu() < 0.5 * before, "Adam with two workers lowers the held-out FVU: " + before + " -> " + two);
+        assertThrows(IllegalArgumentException.class, () -> new DataParallelPam.Config(32, 48, 96, 4, 4, 128, 2, 1, 5, 1, 1, 7, "sgd"));
     }
 
     @Test
