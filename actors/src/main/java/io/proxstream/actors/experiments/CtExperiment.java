@@ -74,7 +74,7 @@ public final class CtExperiment {
         public static Config full() {
             return new Config(128, 2, 6, 0.01, 300, new double[] {1, 3, 10, 30, 100}, true, List.of("ar", "acr", "awcr", "acncr"),
                     Critic.Architecture.defaults(), new CriticTraining.Config(120, 4, 4, 2e-3, Double.NaN, 2, 20, 1), 100, 200,
-                    new double[] {1, 3, 10, 30}, 12, 2, 1);
+                    new double[] {0.1, 0.3, 1, 3, 10, 30}, 12, 2, 1);
         }
 
         /** The same structure at 32² with a few training steps (for CI; about a minute). */
