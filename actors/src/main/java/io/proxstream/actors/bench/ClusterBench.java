@@ -3,15 +3,12 @@ package io.proxstream.actors.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.proxstream.actors.cluster.Chunks;
+import io.proxstream.actors.cluster.ClusterNode;
 import io.proxstream.actors.cluster.DataParallelPam;
 import io.proxstream.actors.cluster.Protocol;
 import io.proxstream.solvers.blas.BlasInfo;
 import io.proxstream.solvers.sae.TrainerState;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -66,7 +63,7 @@ public final class ClusterBench {
 
     private JsonNode clusterRun(Path out, int workers, long rows) throws Exception {
         Files.createDirectories(out);
-        int[] ports = freePorts(workers + 1);
+        int[] ports = ClusterNode.freePorts(workers + 1);
         List<Process> ps = new ArrayList<>();
         try {
             String seed = "127.0.0.1:" + ports[0];
@@ -151,19 +148,5 @@ public final class ClusterBench {
                 + "codes and inputs instead (%.1f MB for %d rows) and accumulating at the coordinator moves the break-even to %.0f rows per "
                 + "worker per round. Larger rounds amortise both (at the cost of staler encoders).%n", resultBytes.length / 1e6, codes / 1e6,
                 perWorker, resultBytes.length / (k * 8.0 + d * 4.0));
-    }
-
-    private static int[] freePorts(int n) throws IOException {
-        int[] out = new int[n];
-        List<ServerSocket> open = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            ServerSocket s = new ServerSocket(0);
-            open.add(s);
-            out[i] = s.getLocalPort();
-        }
-        for (ServerSocket s : open) {
-            s.close();
-        }
-        return out;
     }
 }

@@ -3,8 +3,11 @@ package io.proxstream.actors.cluster;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.proxstream.monitoring.ClusterMeters;
+import java.io.IOException;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -77,5 +80,23 @@ public final class ClusterNode {
             return Behaviors.empty();
         });
         return ActorSystem.create(guardian, SYSTEM, config);
+    }
+
+    /** {@code n} TCP ports free at the time of asking (for nodes started on one machine). */
+    public static int[] freePorts(int n) throws IOException {
+        int[] out = new int[n];
+        List<ServerSocket> open = new ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) {
+                ServerSocket s = new ServerSocket(0);
+                open.add(s);
+                out[i] = s.getLocalPort();
+            }
+        } finally {
+            for (ServerSocket s : open) {
+                s.close();
+            }
+        }
+        return out;
     }
 }

@@ -124,13 +124,7 @@ public final class CtExperiment {
                 BlasInfo.setThreads(blasBefore);
             }
         }
-        try (CsvTable csv = new CsvTable(out.resolve("summary.csv"), List.of("setting", "method", "parameters", "images", "psnr_mean",
-                "psnr_std", "ssim_mean", "ssim_std", "seconds_mean"))) {
-            for (TvBaselines.Row r : rows) {
-                csv.row(r.setting(), r.method(), r.parameters(), (long) r.images(), r.psnrMean(), r.psnrStd(), r.ssimMean(), r.ssimStd(),
-                        r.seconds());
-            }
-        }
+        TvBaselines.writeSummary(out.resolve("summary.csv"), rows);
         double minutes = (System.nanoTime() - t0) / 60e9;
         AtomicFiles.writeString(out.resolve("report.md"), report(rows, convexity, sections.toString(), minutes, blas));
         return rows;

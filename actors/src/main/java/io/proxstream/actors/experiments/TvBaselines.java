@@ -165,13 +165,7 @@ public final class TvBaselines {
             log.println(s.name() + ": " + s.title());
             rows.addAll(runSetting(s, runs, sections));
         }
-        try (CsvTable csv = new CsvTable(out.resolve("summary.csv"), List.of("setting", "method", "parameters", "images", "psnr_mean",
-                "psnr_std", "ssim_mean", "ssim_std", "seconds_mean"))) {
-            for (Row r : rows) {
-                csv.row(r.setting(), r.method(), r.parameters(), (long) r.images(), r.psnrMean(), r.psnrStd(), r.ssimMean(), r.ssimStd(),
-                        r.seconds());
-            }
-        }
+        writeSummary(out.resolve("summary.csv"), rows);
         double minutes = (System.nanoTime() - t0) / 60e9;
         AtomicFiles.writeString(out.resolve("report.md"), report(rows, sections.toString(), minutes));
         return rows;
@@ -287,6 +281,17 @@ public final class TvBaselines {
 
     private static String ids(List<ImageTask> tasks) {
         return tasks.stream().map(ImageTask::id).collect(Collectors.joining(", "));
+    }
+
+    /** The result table as CSV. */
+    static void writeSummary(Path file, List<Row> rows) throws IOException {
+        try (CsvTable csv = new CsvTable(file, List.of("setting", "method", "parameters", "images", "psnr_mean", "psnr_std", "ssim_mean",
+                "ssim_std", "seconds_mean"))) {
+            for (Row r : rows) {
+                csv.row(r.setting(), r.method(), r.parameters(), (long) r.images(), r.psnrMean(), r.psnrStd(), r.ssimMean(), r.ssimStd(),
+                        r.seconds());
+            }
+        }
     }
 
     /** Chooses the FBP filter by mean validation PSNR, writing the search to {@code csv} and {@code sec}. */

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -93,20 +92,6 @@ class ClusterIT {
         }
     }
 
-    private static int[] freePorts(int n) throws IOException {
-        int[] out = new int[n];
-        List<ServerSocket> open = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            ServerSocket s = new ServerSocket(0);
-            open.add(s);
-            out[i] = s.getLocalPort();
-        }
-        for (ServerSocket s : open) {
-            s.close();
-        }
-        return out;
-    }
-
     /** Training flags shared by the tests: 64 → 256 TopK-8 on 128 planted features, 6 shards × 2 minibatches of 256. */
     private static List<String> training(long rows, Path out) {
         return List.of("--out", out.toString(), "--rows", Long.toString(rows), "--shards", "6", "--batch", "256",
@@ -142,7 +127,7 @@ class ClusterIT {
 
     @Test
     void threeNodesTrainAndMatchTheSingleProcessComputationOfTheSameRounds(@TempDir Path dir) throws Exception {
-        int[] ports = freePorts(6);
+        int[] ports = ClusterNode.freePorts(6);
         Path out = dir.resolve("out");
         long rows = 6 * 512 * 60;
         List<Node> ns = cluster(dir, out, rows, "coordinator", "worker", ports);
@@ -167,7 +152,7 @@ class ClusterIT {
 
     @Test
     void aWorkerKilledMidTrainingCostsItsRoundOnlyAndShowsInTheMetrics(@TempDir Path dir) throws Exception {
-        int[] ports = freePorts(6);
+        int[] ports = ClusterNode.freePorts(6);
         Path out = dir.resolve("out");
         long rows = 6 * 512 * 150;
         List<Node> ns = cluster(dir, out, rows, "coordinator", "worker", ports);
@@ -186,7 +171,7 @@ class ClusterIT {
 
     @Test
     void stoppingTheCoordinatorsJvmMovesTheSingletonWhichResumesFromTheCheckpoint(@TempDir Path dir) throws Exception {
-        int[] ports = freePorts(6);
+        int[] ports = ClusterNode.freePorts(6);
         Path out = dir.resolve("out");
         long rows = 6 * 512 * 150;
         List<Node> ns = cluster(dir, out, rows, "coordinator", "coordinator,worker", ports);
