@@ -126,7 +126,8 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
             meters.sent(bytes.length);
             meters.compute(c.seconds());
         }
-        if (queued != null && queued.round() > c.round()) {
+        // the latest start received while busy (a new coordinator may count rounds from its checkpoint, lower than ours)
+        if (queued != null) {
             Protocol.StartRound next = queued;
             queued = null;
             launch(next);
