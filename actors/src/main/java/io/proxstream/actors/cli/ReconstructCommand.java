@@ -195,7 +195,9 @@ final class ReconstructCommand {
                     trained.detectors(), run.angles().length, Math.toDegrees(run.angles()[0]),
                     Math.toDegrees(run.angles()[run.angles().length - 1]), run.detectors()));
         }
-        double lambda = p.has("lambda") ? Double.parseDouble(p.get("lambda", "")) : l.lambda();
+        // experiment ct chooses λ for each solver: the primal-dual one under "lambda_pd"
+        double fileLambda = pd && l.metadata().containsKey("lambda_pd") ? Double.parseDouble(l.metadata().get("lambda_pd")) : l.lambda();
+        double lambda = p.has("lambda") ? Double.parseDouble(p.get("lambda", "")) : fileLambda;
         if (!Double.isFinite(lambda)) {
             throw new Flags.UsageException(file + " holds no chosen lambda (a training checkpoint?); give --lambda");
         }

@@ -151,6 +151,8 @@ public final class CtExperiment {
         List<float[]> valTruths = s.validation().stream().map(ImageTask::truth).toList();
         List<float[]> valData = s.validation().stream().map(t -> s.model().measure(a, t)).toList();
         Fbp fbp = s.model().fbp(a);
+        Map<String, List<CriticTraining.Step>> previous = previousTraining(dir.resolve("training.csv"));
+        List<String> reused = new ArrayList<>();
         try (CsvTable csv = new CsvTable(dir.resolve("validation.csv"), List.of("method", "parameter", "value", "psnr_mean", "ssim_mean"));
              CsvTable train = new CsvTable(dir.resolve("training.csv"), List.of("regulariser", "step", "epoch", "loss", "wasserstein",
                      "penalty", "seconds"))) {
@@ -176,15 +178,26 @@ public final class CtExperiment {
                 Critic.Kind kind = Critic.Kind.fromId(id);
                 Critic critic = new Critic(kind, config.architecture(), n, a, norm, config.seed() * 1_000 + kind.ordinal());
                 Path file = dir.resolve(id + ".safetensors");
-                Files.deleteIfExists(file);
-                log.printf(Locale.ROOT, "  %-10s training %s: %d steps%n", s.name(), critic, config.training().steps());
-                List<CriticTraining.Step> steps = CriticTraining.run(system, critic, s.model(), a, norm, config.training(),
-                        new CriticMeters(registry, s.name() + "/" + id), file, st -> {
-                            if (st.step() % 20 == 0 || st.step() == config.training().steps()) {
-                                log.printf(Locale.ROOT, "  %-10s %-6s step %4d  loss %9.4f  W %8.4f  penalty %8.4f  %6.1f s%n", s.name(),
-                                        id, st.step(), st.loss(), st.wasserstein(), st.penalty(), st.seconds());
-                            }
-                        });
+                List<CriticTraining.Step> steps;
+                RegulariserFile.Loaded done = reusable(file, critic, s);
+                if (done != null && previous.containsKey(id)) {
+                    // a finished regulariser of this very configuration from an earlier run into the same directory
+                    critic.setParams(done.critic().params());
+                    steps = previous.get(id);
+                    reused.add(id);
+                    log.printf(Locale.ROOT, "  %-10s reusing %s (trained %d steps by an earlier run of this configuration)%n", s.name(),
+                            file, done.steps());
+                } else {
+                    Files.deleteIfExists(file);
+                    log.printf(Locale.ROOT, "  %-10s training %s: %d steps%n", s.name(), critic, config.training().steps());
+                    steps = CriticTraining.run(system, critic, s.model(), a, norm, config.training(),
+                            new CriticMeters(registry, s.name() + "/" + id), file, st -> {
+                                if (st.step() % 20 == 0 || st.step() == config.training().steps()) {
+                                    log.printf(Locale.ROOT, "  %-10s %-6s step %4d  loss %9.4f  W %8.4f  penalty %8.4f  %6.1f s%n",
+                                            s.name(), id, st.step(), st.loss(), st.wasserstein(), st.penalty(), st.seconds());
+                                }
+                            });
+                }
                 double[] x = new double[steps.size()];
                 double[] w = new double[steps.size()];
                 for (int i = 0; i < steps.size(); i++) {
@@ -201,10 +214,23 @@ public final class CtExperiment {
                     csv.row(gdName, "lambda", t.value(), t.psnr(), t.ssim());
                 }
                 double lambda = sel.best().value();
-                double lip = 2 * LearnedRegulariser.estimateLipschitz(critic.net(), lambda, fbp.reconstruct(valData.get(0)), 8, 1e-2,
+                // the Lipschitz constant of ∇(λR) is λ times that of ∇R
+                double lipUnit = 2 * LearnedRegulariser.estimateLipschitz(critic.net(), 1, fbp.reconstruct(valData.get(0)), 8, 1e-2,
                         config.seed());
-                RegulariserFile.save(file, critic, a, norm, lambda, lip, steps.isEmpty() ? 0 : steps.get(steps.size() - 1).step(),
-                        Map.of("setting", s.name(), "data", s.model().describe()));
+                double lip = lambda * lipUnit;
+                Map<String, String> meta = new LinkedHashMap<>(Map.of("setting", s.name(), "data", s.model().describe(), "training",
+                        config.training().toString()));
+                ImagingRuns.Selection pdSel = null;
+                if (kind == Critic.Kind.AWCR) {
+                    // the primal-dual method runs towards the energy's minimiser, gradient descent stops early: λ for each
+                    pdSel = runs.select(s, "lambda", scale(config.lambdaFactors(), heuristic), false,
+                            v -> LearnedReconstruction.primalDual("awcr-pd", critic, v, v * lipUnit, config.pdIterations()));
+                    for (ImagingRuns.Trial t : pdSel.trials()) {
+                        csv.row("awcr-pd", "lambda", t.value(), t.psnr(), t.ssim());
+                    }
+                    meta.put("lambda_pd", Double.toString(pdSel.best().value()));
+                }
+                RegulariserFile.save(file, critic, a, norm, lambda, lip, steps.isEmpty() ? 0 : steps.get(steps.size() - 1).step(), meta);
                 critics.put(id, critic);
                 lambdas.put(id, lambda);
                 StringBuilder trials = new StringBuilder();
@@ -216,13 +242,25 @@ public final class CtExperiment {
                                 : steps.get(steps.size() - 1).wasserstein(), lambda / heuristic, trials, sel.atEdge() ? ", at the grid's edge" : ""));
                 methods.add(LearnedReconstruction.gradientDescent(gdName, critic, lambda, config.gdIterations()));
                 parameters.put(gdName, String.format(Locale.ROOT, "λ = %.4g, %d iterations", lambda, config.gdIterations()));
-                if (kind == Critic.Kind.AWCR) {
-                    methods.add(LearnedReconstruction.primalDual("awcr-pd", critic, lambda, lip, config.pdIterations()));
-                    parameters.put("awcr-pd", String.format(Locale.ROOT, "λ = %.4g (as awcr-gd), L = %.3g, %d iterations", lambda, lip,
+                if (pdSel != null) {
+                    double lpd = pdSel.best().value();
+                    StringBuilder pdTrials = new StringBuilder();
+                    for (ImagingRuns.Trial t : pdSel.trials()) {
+                        pdTrials.append(String.format(Locale.ROOT, "%s%.3g: %.2f", pdTrials.length() == 0 ? "" : ", ", t.value() / heuristic,
+                                t.psnr()));
+                    }
+                    sec.append(String.format(Locale.ROOT, "| awcr (primal-dual) | | | **%.3g** (%s)%s |%n", lpd / heuristic, pdTrials,
+                            pdSel.atEdge() ? ", at the grid's edge" : ""));
+                    methods.add(LearnedReconstruction.primalDual("awcr-pd", critic, lpd, lpd * lipUnit, config.pdIterations()));
+                    parameters.put("awcr-pd", String.format(Locale.ROOT, "λ = %.4g, L = %.3g, %d iterations", lpd, lpd * lipUnit,
                             config.pdIterations()));
                 }
             }
             curves.writePng(dir.resolve("training.png"));
+        }
+        if (!reused.isEmpty()) {
+            sec.append("\nReused from an earlier run of this configuration into the same directory (not retrained): ")
+                    .append(String.join(", ", reused)).append(".\n");
         }
         sec.append("\nCritic training (moving average over 10 steps):\n\n![training](").append(s.name()).append("/training.png)\n\n");
 
@@ -252,6 +290,49 @@ public final class CtExperiment {
         convexity.addAll(convexityChecks(s, a, fbp, critics, lambdas));
         sections.append(sec);
         return rows;
+    }
+
+    /** A finished regulariser file of exactly this critic's kind, architecture, size, data and training configuration, else null. */
+    private RegulariserFile.Loaded reusable(Path file, Critic critic, ImagingSetting s) {
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        try {
+            RegulariserFile.Loaded l = RegulariserFile.load(file);
+            boolean same = l.critic().kind() == critic.kind() && l.critic().size() == critic.size()
+                    && l.critic().architecture().toString().equals(critic.architecture().toString())
+                    && l.steps() == config.training().steps() && Double.isFinite(l.lambda())
+                    && s.model().describe().equals(l.metadata().get("data"))
+                    // files written before the training configuration was recorded carry no "training" key
+                    && config.training().toString().equals(l.metadata().getOrDefault("training", config.training().toString()));
+            return same ? l : null;
+        } catch (IOException | RuntimeException e) {
+            log.println("  not reusing " + file + ": " + e.getMessage());
+            return null;
+        }
+    }
+
+    /** The training rows of an earlier run in this directory, by regulariser (empty if none). */
+    private static Map<String, List<CriticTraining.Step>> previousTraining(Path csv) throws IOException {
+        Map<String, List<CriticTraining.Step>> out = new LinkedHashMap<>();
+        if (!Files.isRegularFile(csv)) {
+            return out;
+        }
+        List<String> lines = Files.readAllLines(csv);
+        for (int i = 1; i < lines.size(); i++) {
+            String[] f = lines.get(i).split(",");
+            if (f.length != 7) {
+                continue;
+            }
+            try {
+                out.computeIfAbsent(f[0], k -> new ArrayList<>()).add(new CriticTraining.Step(Long.parseLong(f[1]), Integer.parseInt(f[2]),
+                        Double.parseDouble(f[3]), Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6])));
+            } catch (NumberFormatException e) {
+                // a torn line: that regulariser is retrained
+                out.remove(f[0]);
+            }
+        }
+        return out;
     }
 
     /** Convexity of the regularisers (and of ACNCR's whole energy) along random lines through test FBPs. */
@@ -333,7 +414,8 @@ public final class CtExperiment {
                 .append("for AR and AWCR, two-sided μ = 5 for ACR and ACNCR) to score FBP reconstructions of training phantoms above the ")
                 .append("phantoms; AR = unconstrained CNN, ACR = ICNN + q‖x‖², AWCR = IWCNN, ACNCR = ½[IWCNN(Ax/‖A‖) + ICNN(x)] (its data-space ")
                 .append("critic trained on (A·truth, noisy data)/‖A‖ pairs). λ = factor × heuristic, the factor chosen by mean validation PSNR ")
-                .append("with gradient descent; AWCR-PD uses AWCR-GD's λ and, like TV-PDHG, the constraint x ≥ 0 (gradient descent is unconstrained). ")
+                .append("with gradient descent, and for AWCR-PD separately with the primal-dual method, which carries, like TV-PDHG, the constraint x ≥ 0 ")
+                .append("(gradient descent is unconstrained and stops early: 100 iterations). ")
                 .append("`data-gd` and `data-pd` run the same solvers with λ = 0: what iterating on the data term from the FBP (and x ≥ 0) ")
                 .append("gives without any regulariser, the yardstick for what the learned R adds. All iterative methods start from the FBP and run fixed budgets; ")
                 .append("nothing stops on the truth. Table: held-out test phantoms, mean ± sample standard deviation.\n\n");

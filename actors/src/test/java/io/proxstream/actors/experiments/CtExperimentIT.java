@@ -60,7 +60,24 @@ class CtExperimentIT {
             assertTrue(Files.size(dir.resolve(s).resolve("ellipses-2001-awcr-pd-convergence.png")) > 10_000, s + " convergence");
             assertEquals(1 + c.training().steps() * c.kinds().size(), Files.readAllLines(dir.resolve(s).resolve("training.csv")).size());
         }
+        assertTrue(RegulariserFile.load(dir.resolve("ct-sparse/awcr.safetensors")).metadata().containsKey("lambda_pd"),
+                "the primal-dual method's own lambda is saved");
+        // a second run into the same directory reuses the finished regularisers and reproduces their rows
+        ActorSystem<Void> again = ActorSystem.create(Behaviors.empty(), "ct-it-2");
+        List<TvBaselines.Row> rerun;
+        try {
+            rerun = new CtExperiment(CtExperiment.Config.quick(), "proxstream experiment ct --quick", dir, new PrintStream(log, true),
+                    new SimpleMeterRegistry()).run(again);
+        } finally {
+            again.terminate();
+            again.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+        assertTrue(log.toString().contains("reusing"), "the second run reused the regularisers");
+        for (int i = 0; i < rows.size(); i++) {
+            assertEquals(rows.get(i).psnrMean(), rerun.get(i).psnrMean(), 1e-6, rows.get(i).method() + " reproduced");
+        }
         String report = Files.readString(dir.resolve("report.md"));
+        assertTrue(report.contains("Reused from an earlier run"), report);
         assertTrue(report.contains("| ct-sparse | awcr-pd | λ = "), report);
         assertTrue(report.contains("- ct-limited: the best learned method"), report);
         assertTrue(report.contains("| ct-sparse | acr | R | " + c.lines() + "/" + c.lines() + " |"), "ACR convex on every line:\n" + report);
