@@ -68,7 +68,7 @@ public final class CtExperiment {
                          double[] lambdaFactors, int lines, int pictures, long seed) {
 
         /**
-         * The reported run, sized to about 50 minutes on 2 cores: 128², 120 training phantoms × 4 epochs
+         * The reported run (about 1.5 hours on 2 cores): 128², 120 training phantoms × 4 epochs
          * (120 critic steps of 4 pairs), 2 validation and 6 test phantoms per setting.
          */
         public static Config full() {
