@@ -303,8 +303,7 @@ public final class CtExperiment {
                     && l.critic().architecture().toString().equals(critic.architecture().toString())
                     && l.steps() == config.training().steps() && Double.isFinite(l.lambda())
                     && s.model().describe().equals(l.metadata().get("data"))
-                    // files written before the training configuration was recorded carry no "training" key
-                    && config.training().toString().equals(l.metadata().getOrDefault("training", config.training().toString()));
+                    && config.training().toString().equals(l.metadata().get("training"));
             return same ? l : null;
         } catch (IOException | RuntimeException e) {
             log.println("  not reusing " + file + ": " + e.getMessage());
