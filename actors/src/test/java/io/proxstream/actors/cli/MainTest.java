@@ -63,6 +63,26 @@ class MainTest {
     }
 
     @Test
+    void doctorPrintsTheKernelAndTheSelfCheckOfEveryRoutine() {
+        Outcome o = run("doctor", "--no-gemm");
+        assertEquals(0, o.code(), o.err());
+        for (String part : List.of("vector features", "kernels it runs", "kernel ", "OpenBLAS 0.3.31", "cblas_dtrsm", "dposv",
+                "dsyevd residual", "sormqr orthogonality", "nd4j gemm f32", "every routine passed")) {
+            assertTrue(o.out().contains(part), "missing '" + part + "' in:\n" + o.out());
+        }
+        assertTrue(!o.out().contains("GFLOP/s"), "--no-gemm skips the throughput measurement");
+        assertEquals(0, run("doctor", "--help").code());
+    }
+
+    @Test
+    void computingCommandsRunTheSelfCheckFirstAndSayWhichKernelRuns() {
+        Outcome o = run("train", "--max-samples", "512", "--port", "-1", "--out", System.getProperty("java.io.tmpdir") + "/ps-main-test");
+        assertEquals(0, o.code(), o.err());
+        assertTrue(o.err().contains("numerics self-check passed"), o.err());
+        assertTrue(o.err().contains("kernel "), o.err());
+    }
+
+    @Test
     void helpListsTheOptions() {
         Outcome o = run("train", "--help");
         assertEquals(0, o.code());
