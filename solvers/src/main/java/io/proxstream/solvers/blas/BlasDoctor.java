@@ -91,6 +91,7 @@ public final class BlasDoctor {
         out.printf(Locale.ROOT, "  logical CPUs     %d (available to this JVM)%n", cpus);
         out.printf(Locale.ROOT, "  clock            %.2f GHz (%s)%n", clockGhz(), clockSource());
         out.printf(Locale.ROOT, "  vector features  %s%n", CpuKernels.vectorFeatures(flags));
+        out.printf(Locale.ROOT, "  all flags        %s%n", String.join(" ", flags));
         out.printf(Locale.ROOT, "  kernels it runs  %s%n",
                 CpuKernels.runnable(flags).stream().map(CpuKernels.Kernel::name).collect(Collectors.joining(", ")));
         BlasInfo blas = BlasInfo.current();
@@ -98,7 +99,8 @@ public final class BlasDoctor {
         out.printf(Locale.ROOT, "  build            %s%n", blas.config());
         out.printf(Locale.ROOT, "  kernel           %s (%s)%n", blas.coreName(), blas.coreTypeOverride() == null
                 ? "detected by OpenBLAS" : "OPENBLAS_CORETYPE=" + blas.coreTypeOverride() + ", set by you");
-        out.printf(Locale.ROOT, "  threads          %d%n", blas.threads());
+        out.printf(Locale.ROOT, "  threads          %d (idle workers spin 2^%s cycles before sleeping: OPENBLAS_THREAD_TIMEOUT)%n",
+                blas.threads(), System.getenv().getOrDefault("OPENBLAS_THREAD_TIMEOUT", "28, OpenBLAS's default,"));
         out.printf(Locale.ROOT, "  libraries        JavaCPP %s, OpenBLAS preset %s, ND4J %s%n", version("org.bytedeco", "javacpp"),
                 version("org.bytedeco", "openblas"), version("org.nd4j", "nd4j-native"));
         NumericsCheck.Report check = NumericsCheck.once();

@@ -90,7 +90,9 @@ public record BlasInfo(String coreName, String config, int threads, String coreT
 
     /** One line for benchmark and log output. */
     public String describe() {
+        String timeout = System.getenv("OPENBLAS_THREAD_TIMEOUT");
         return "OpenBLAS kernel " + coreName + " (" + config + "), " + threads + " BLAS threads, OPENBLAS_CORETYPE="
-                + (coreTypeOverride == null ? "<unset>" : coreTypeOverride);
+                + (coreTypeOverride == null ? "<unset>" : coreTypeOverride) + ", OPENBLAS_THREAD_TIMEOUT="
+                + (timeout == null ? "<unset>" : timeout);
     }
 }
