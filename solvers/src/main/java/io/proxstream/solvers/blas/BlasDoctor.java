@@ -104,7 +104,7 @@ public final class BlasDoctor {
         out.printf(Locale.ROOT, "  libraries        JavaCPP %s, OpenBLAS preset %s, ND4J %s%n", version("org.bytedeco", "javacpp"),
                 version("org.bytedeco", "openblas"), version("org.nd4j", "nd4j-native"));
         NumericsCheck.Report check = NumericsCheck.once();
-        out.printf(Locale.ROOT, "Numerics self-check (error <= C*n*u*|A|_F*|B|_F, C = %.0f, u = unit roundoff; %d checks in %.0f ms)%n",
+        out.printf(Locale.ROOT, "Numerics self-check (error <= C*(n+2)*u*|A|_F*|B|_F, C = %.0f, u = unit roundoff, n = length of the sums; %d checks in %.0f ms)%n",
                 NumericsCheck.C, check.results().size(), check.nanos() / 1e6);
         for (String line : check.table().split("\n")) {
             out.println("  " + line);
