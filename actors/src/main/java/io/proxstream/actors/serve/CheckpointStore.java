@@ -19,8 +19,12 @@ import java.util.stream.Stream;
  * A run's checkpoints: {@code DIR/ckpt-<samples>.safetensors}, each holding a complete
  * {@link TrainerState} (parameters, optimiser moments, decoder statistics, counters, the
  * dead-latent tracker) as F32/F64/I64 tensors with a CRC-32C of the data in the header. Written
- * atomically (temporary file, fsync, rename); the newest {@code keep} are kept. Loading takes the
- * newest checkpoint that reads back whole and matches its checksum, reporting the ones it skipped.
+ * atomically and durably (temporary file, fsync, rename, fsync of the directory), streamed with 64-bit
+ * sizes (a checkpoint may exceed 2 GiB). "Newest" means last written (file time), ties broken by the
+ * sample count, so a run that was restarted from fewer samples does not lose its new checkpoints to
+ * older ones with larger numbers; {@link #write} keeps the newest {@code keep} and never deletes the
+ * file it just wrote. Loading takes the newest checkpoint that reads back whole and matches its
+ * checksum, reporting the ones it skipped, after deleting the temporary files of interrupted writes.
  */
 public final class CheckpointStore {
     public static final String FORMAT = "proxstream-checkpoint/1";
@@ -56,28 +60,56 @@ public final class CheckpointStore {
         meta.put("samples", Long.toString(samples));
         Path file = dir.resolve(String.format("%s%015d%s", PREFIX, samples, SUFFIX));
         Safetensors.writeArrays(file, arrays, meta);
-        List<Path> all = list();
-        for (int i = keep; i < all.size(); i++) {
-            Files.deleteIfExists(all.get(i));
+        int kept = 1;
+        for (Path p : list()) {
+            if (!p.equals(file) && ++kept > keep) {
+                Files.deleteIfExists(p);
+            }
         }
         return file;
     }
 
-    /** Checkpoint files, newest first. */
+    /** Checkpoint files, newest first: by last-modified time, then by sample count. */
     public List<Path> list() throws IOException {
         if (!Files.isDirectory(dir)) {
             return List.of();
         }
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(p -> {
-                String n = p.getFileName().toString();
-                return n.startsWith(PREFIX) && n.endsWith(SUFFIX);
-            }).sorted(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed()).toList();
+        record Entry(Path path, long time, long samples) {
         }
+        List<Entry> entries = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                if (n.startsWith(PREFIX) && n.endsWith(SUFFIX)) {
+                    long samples;
+                    try {
+                        samples = Long.parseLong(n.substring(PREFIX.length(), n.length() - SUFFIX.length()));
+                    } catch (NumberFormatException e) {
+                        samples = -1;
+                    }
+                    try {
+                        entries.add(new Entry(p, Files.getLastModifiedTime(p).toMillis(), samples));
+                    } catch (java.nio.file.NoSuchFileException gone) {
+                        // pruned meanwhile
+                    }
+                }
+            }
+        }
+        entries.sort(Comparator.comparingLong(Entry::time).thenComparingLong(Entry::samples).reversed());
+        return entries.stream().map(Entry::path).toList();
     }
 
-    /** The newest checkpoint that reads back intact; {@code skipped} hears about each one that did not. */
+    /** Deletes the temporary files that interrupted checkpoint writes left; returns how many. */
+    public int removeStaleTemporaries() throws IOException {
+        return io.proxstream.protocol.format.AtomicFiles.removeStale(dir);
+    }
+
+    /**
+     * The newest checkpoint that reads back intact; {@code skipped} hears about each one that did not.
+     * Temporary files of interrupted writes are deleted first.
+     */
     public Optional<Loaded> loadLatest(Consumer<String> skipped) throws IOException {
+        removeStaleTemporaries();
         for (Path p : list()) {
             try {
                 return Optional.of(read(p));

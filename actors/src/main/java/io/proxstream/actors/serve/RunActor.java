@@ -103,11 +103,16 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     private final RunHandle handle;
     private final long startNanos = System.nanoTime();
     private final AtomicBoolean writing = new AtomicBoolean();
+    /** Samples of the newest durable checkpoint (renamed and synced): what the status reports. */
     private final AtomicLong lastCheckpointSamples = new AtomicLong();
+    /** Samples at which the training thread last asked for a checkpoint (maybe still being written). */
+    private final AtomicLong checkpointRequested = new AtomicLong();
     /** Samples trained, published by the training thread at each report. */
     private final AtomicLong trained = new AtomicLong();
     private final List<ActorRef<StatusReply<RunStatus>>> stopping = new ArrayList<>();
-    private String state = "TRAINING";
+    private RunState state = RunState.TRAINING;
+    /** This actor's reference, for the training and writer threads (which must not touch the context). */
+    private final ActorRef<Command> selfRef;
     private String error = "";
     private String resumedFrom = "";
     private String lastCheckpoint = "";
@@ -136,17 +141,36 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         });
     }
 
+    /** A run has checkpoints and none reads back: it must not start from scratch. */
+    public static final class UnreadableCheckpoints extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        UnreadableCheckpoints(String run, List<String> reasons) {
+            super("run '" + run + "' has " + reasons.size() + " checkpoint(s) and none reads back, so it is not started from"
+                    + " scratch: " + String.join("; ", reasons) + ". Delete the files, or POST /runs/" + run
+                    + "/start-fresh to move them aside and train from scratch.");
+        }
+    }
+
     private RunActor(ActorContext<Command> ctx, RunConfig config, Path dir, Meters meters, int historyPoints,
                      StartListener listener) throws IOException {
         super(ctx);
+        this.selfRef = ctx.getSelf();
         this.config = config;
         this.dir = dir;
         this.store = new CheckpointStore(dir.resolve("checkpoints"), config.keepCheckpoints());
         SaeModel model = Trainers.initialModel(config.sae(), config.trainer(), config.inputDim(), config.seed());
         this.trainer = Trainers.create(config.trainer(), model, config.deadWindow());
         this.window = new TrainingMetrics(config.inputDim(), config.sae().latents(), config.deadWindow());
-        Optional<CheckpointStore.Loaded> loaded = store.loadLatest(
-                skipped -> ctx.getLog().warn("run {}: skipping unreadable checkpoint {}", config.name(), skipped));
+        List<String> unreadable = new ArrayList<>();
+        Optional<CheckpointStore.Loaded> loaded = store.loadLatest(skipped -> {
+            unreadable.add(skipped);
+            ctx.getLog().warn("run {}: skipping unreadable checkpoint {}", config.name(), skipped);
+        });
+        if (loaded.isEmpty() && !unreadable.isEmpty()) {
+            // never silently start over: what was learnt is in those files
+            throw new UnreadableCheckpoints(config.name(), unreadable);
+        }
         if (loaded.isPresent()) {
             TrainerState s = loaded.get().state();
             trainer.restore(s);
@@ -154,6 +178,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
             resumedFrom = loaded.get().file().getFileName().toString();
             lastCheckpoint = resumedFrom;
             lastCheckpointSamples.set(trainer.samplesSeen());
+            checkpointRequested.set(trainer.samplesSeen());
             trained.set(trainer.samplesSeen());
             ctx.getLog().info("run {}: resumed from {} at {} samples", config.name(), resumedFrom, trainer.samplesSeen());
         } else if (!config.initFrom().isBlank()) {
@@ -200,9 +225,9 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     private void onReportTrainingThread(WindowReport r) {
         long samples = trainer.samplesSeen();
         trained.set(samples);
-        if (samples - lastCheckpointSamples.get() >= config.checkpointEvery() && writing.compareAndSet(false, true)) {
-            lastCheckpointSamples.set(samples);
-            getContext().getSelf().tell(new SnapshotTaken(snapshot(), samples, Purpose.CHECKPOINT, null));
+        if (samples - checkpointRequested.get() >= config.checkpointEvery() && writing.compareAndSet(false, true)) {
+            checkpointRequested.set(samples);
+            selfRef.tell(new SnapshotTaken(snapshot(), samples, Purpose.CHECKPOINT, null));
         }
     }
 
@@ -260,7 +285,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
 
     private Behavior<Command> onCompleted() {
         // the stream has drained: the trainer is idle, so it can be read from this thread
-        if (!state.equals("FAILED")) {
+        if (state != RunState.FAILED) {
             long samples = trainer.samplesSeen();
             trained.set(samples);
             TrainerState s = snapshot();
@@ -270,7 +295,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     }
 
     private Behavior<Command> onFailed(Failed f) {
-        state = "FAILED";
+        state = RunState.FAILED;
         error = String.valueOf(f.cause());
         getContext().getLog().error("run {}: training stream failed: {}", config.name(), error);
         handle.stopAccepting();
@@ -281,13 +306,13 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     }
 
     private Behavior<Command> onStop(Stop s) {
-        if (state.equals("STOPPED") || state.equals("FAILED")) {
+        if (state == RunState.STOPPED || state == RunState.FAILED) {
             s.replyTo().tell(StatusReply.success(handle.status()));
             return this;
         }
         stopping.add(s.replyTo());
-        if (state.equals("TRAINING")) {
-            state = "STOPPING";
+        if (state == RunState.TRAINING) {
+            state = RunState.STOPPING;
             handle.stopAccepting();
             handle.completeQueue();
             publish();
@@ -305,12 +330,12 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
 
     private Behavior<Command> requestSnapshot(Purpose purpose, ActorRef<StatusReply<String>> replyTo) {
         ActorRef<Command> self = getContext().getSelf();
-        if (state.equals("TRAINING")) {
+        if (state == RunState.TRAINING) {
             boolean queued = handle.offerControl(() -> self.tell(new SnapshotTaken(snapshot(), trainer.samplesSeen(), purpose, replyTo)));
             if (!queued) {
                 replyTo.tell(StatusReply.error("the run's queue refused the request; try again"));
             }
-        } else if (state.equals("STOPPED")) {
+        } else if (state == RunState.STOPPED) {
             self.tell(new SnapshotTaken(snapshot(), trained.get(), purpose, replyTo));
         } else {
             replyTo.tell(StatusReply.error("run is " + state));
@@ -341,7 +366,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         } catch (IOException | RuntimeException e) {
             err = e.toString();
         }
-        getContext().getSelf().tell(new Written(purpose, samples, path, err, replyTo));
+        selfRef.tell(new Written(purpose, samples, path, err, replyTo));
     }
 
     private Behavior<Command> onWritten(Written w) {
@@ -360,7 +385,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
             w.replyTo().tell(w.error() == null ? StatusReply.success(w.path()) : StatusReply.error(w.error()));
         }
         if (w.purpose() == Purpose.FINAL) {
-            state = w.error() == null ? "STOPPED" : "FAILED";
+            state = w.error() == null ? RunState.STOPPED : RunState.FAILED;
             if (w.error() != null) {
                 error = "final checkpoint failed: " + w.error();
             }
@@ -374,7 +399,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
 
     private void publish() {
         var m = last == null ? null : last.metrics();
-        handle.status(new RunStatus(config.name(), state, trainer.algorithm(), config.inputDim(), config.sae().latents(),
+        handle.status(new RunStatus(config.name(), state.name(), trainer.algorithm(), config.inputDim(), config.sae().latents(),
                 config.sae().sparsifier(), config.sae().k(), trained.get(),
                 m == null ? Double.NaN : m.loss(), m == null ? Double.NaN : m.fvu(), m == null ? Double.NaN : m.l0(),
                 m == null ? 0 : m.deadLatents(), m == null ? 0 : m.vectorsPerSecond(), handle.ingestedRows(),

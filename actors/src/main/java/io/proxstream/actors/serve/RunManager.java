@@ -45,10 +45,17 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     public record StopAll(ActorRef<Done> replyTo) implements Command {
     }
 
+    /**
+     * Starts a run that could not resume ({@link RunState#RESUME_FAILED}) from scratch: its checkpoint
+     * directory is renamed to {@code checkpoints.unreadable-MILLIS} (kept, never deleted) first.
+     */
+    public record StartFresh(String name, ActorRef<StatusReply<RunStatus>> replyTo) implements Command {
+    }
+
     private record Started(String name) implements Command {
     }
 
-    private record StartFailed(String name, String reason) implements Command {
+    private record StartFailed(String name, RunConfig config, String reason) implements Command {
     }
 
     private final ServeConfig serve;
@@ -56,17 +63,25 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     private final ConcurrentMap<String, RunHandle> registry;
     private final Path runsDir;
     private final Map<String, ActorRef<StatusReply<RunStatus>>> pending = new java.util.HashMap<>();
+    private final ConcurrentMap<String, RunStatus> unresumable;
 
-    public static Behavior<Command> create(ServeConfig serve, Meters meters, ConcurrentMap<String, RunHandle> registry) {
-        return Behaviors.setup(ctx -> new RunManager(ctx, serve, meters, registry));
+    /**
+     * @param registry    the running runs, by name (read by the routes)
+     * @param unresumable the runs found at start that could not resume, as {@link RunState#RESUME_FAILED}
+     *                    statuses with the reasons (read by the routes and the readiness check)
+     */
+    public static Behavior<Command> create(ServeConfig serve, Meters meters, ConcurrentMap<String, RunHandle> registry,
+                                           ConcurrentMap<String, RunStatus> unresumable) {
+        return Behaviors.setup(ctx -> new RunManager(ctx, serve, meters, registry, unresumable));
     }
 
-    private RunManager(ActorContext<Command> ctx, ServeConfig serve, Meters meters, ConcurrentMap<String, RunHandle> registry)
-            throws IOException {
+    private RunManager(ActorContext<Command> ctx, ServeConfig serve, Meters meters, ConcurrentMap<String, RunHandle> registry,
+                       ConcurrentMap<String, RunStatus> unresumable) throws IOException {
         super(ctx);
         this.serve = serve;
         this.meters = meters;
         this.registry = registry;
+        this.unresumable = unresumable;
         this.runsDir = Path.of(serve.runsDir());
         Files.createDirectories(runsDir);
         try (Stream<Path> dirs = Files.list(runsDir)) {
@@ -80,6 +95,8 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
                     ctx.getLog().info("resuming run {} from {}", c.name(), d);
                 } catch (RuntimeException e) {
                     ctx.getLog().error("cannot resume the run in {}: {}", d, e.getMessage());
+                    String name = d.getFileName().toString();
+                    unresumable.put(name, resumeFailed(name, null, "cannot read " + d.resolve("run.json") + ": " + e.getMessage()));
                 }
             }
         }
@@ -96,7 +113,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
 
             @Override
             public void failed(Throwable cause) {
-                self.tell(new StartFailed(c.name(), String.valueOf(cause.getMessage() == null ? cause : cause.getMessage())));
+                self.tell(new StartFailed(c.name(), c, String.valueOf(cause.getMessage() == null ? cause : cause.getMessage())));
             }
         });
         getContext().spawn(Behaviors.supervise(b).onFailure(SupervisorStrategy.stop()), "run-" + c.name());
@@ -109,7 +126,40 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
                 .onMessage(StopAll.class, this::onStopAll)
                 .onMessage(Started.class, this::onStarted)
                 .onMessage(StartFailed.class, this::onStartFailed)
+                .onMessage(StartFresh.class, this::onStartFresh)
                 .build();
+    }
+
+    /** The status of a run that could not resume: no training figures, the reason as its error. */
+    static RunStatus resumeFailed(String name, RunConfig c, String reason) {
+        return new RunStatus(name, RunState.RESUME_FAILED.name(), c == null ? "" : c.trainer().algo(), c == null ? 0 : c.inputDim(),
+                c == null ? 0 : c.sae().latents(), c == null ? "" : c.sae().sparsifier(), c == null ? 0 : c.sae().k(), 0, Double.NaN,
+                Double.NaN, Double.NaN, 0, 0, 0, 0, 0, 0, 0, "", "", reason);
+    }
+
+    private Behavior<Command> onStartFresh(StartFresh f) {
+        RunStatus st = unresumable.get(f.name());
+        if (st == null) {
+            f.replyTo().tell(StatusReply.error("run '" + f.name() + "' is not waiting to start fresh (only runs in "
+                    + RunState.RESUME_FAILED + " are)"));
+            return this;
+        }
+        Path dir = runsDir.resolve(f.name());
+        try {
+            RunConfig c = ConfigLoader.load(RunConfig.class, RunConfig.defaults("x", 1), List.of(dir.resolve("run.json")), Map.of());
+            Path ck = dir.resolve("checkpoints");
+            if (Files.exists(ck)) {
+                Path aside = dir.resolve("checkpoints.unreadable-" + System.currentTimeMillis());
+                Files.move(ck, aside);
+                getContext().getLog().warn("run {}: unreadable checkpoints moved to {}; starting from scratch", f.name(), aside);
+            }
+            unresumable.remove(f.name());
+            pending.put(f.name(), f.replyTo());
+            spawn(c, dir);
+        } catch (IOException | RuntimeException e) {
+            f.replyTo().tell(StatusReply.error("cannot start run '" + f.name() + "' fresh: " + e.getMessage()));
+        }
+        return this;
     }
 
     private Behavior<Command> onCreate(Create c) {
@@ -150,7 +200,9 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
             deleteRecursively(runsDir.resolve(f.name()));
             r.tell(StatusReply.error("run '" + f.name() + "' failed to start: " + f.reason()));
         } else {
+            // a run found at start that cannot resume stays visible (and keeps the service not ready)
             getContext().getLog().error("run {} failed to start: {}", f.name(), f.reason());
+            unresumable.put(f.name(), resumeFailed(f.name(), f.config(), f.reason()));
         }
         return this;
     }

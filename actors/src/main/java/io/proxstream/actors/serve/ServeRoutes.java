@@ -50,7 +50,10 @@ import org.apache.pekko.stream.Materializer;
  *   POST /runs/NAME/export                  write the SAELens export (cfg.json + sae_weights.safetensors)
  *   GET  /runs/NAME/export/FILE             download an exported file
  *   POST /runs/NAME/stop                    stop after the queued data; final checkpoint
- *   GET  /metrics, /health
+ *   POST /runs/NAME/start-fresh             a run in RESUME_FAILED: move its unreadable checkpoints aside, train from scratch
+ *   GET  /metrics
+ *   GET  /health, /health/live              liveness: 200 while the process serves
+ *   GET  /health/ready                      readiness: 503 with the reasons while any run is FAILED or RESUME_FAILED
  * </pre>
  */
 public final class ServeRoutes extends AllDirectives {
@@ -60,15 +63,17 @@ public final class ServeRoutes extends AllDirectives {
     private final ActorSystem<?> system;
     private final ServeConfig serve;
     private final ConcurrentMap<String, RunHandle> registry;
+    private final ConcurrentMap<String, RunStatus> unresumable;
     private final ActorRef<RunManager.Command> manager;
     private final MetricsServer metrics;
     private final Materializer mat;
 
     public ServeRoutes(ActorSystem<?> system, ServeConfig serve, ConcurrentMap<String, RunHandle> registry,
-                       ActorRef<RunManager.Command> manager, MetricsServer metrics) {
+                       ConcurrentMap<String, RunStatus> unresumable, ActorRef<RunManager.Command> manager, MetricsServer metrics) {
         this.system = system;
         this.serve = serve;
         this.registry = registry;
+        this.unresumable = unresumable;
         this.manager = manager;
         this.metrics = metrics;
         this.mat = Materializer.matFromSystem(system);
@@ -79,6 +84,9 @@ public final class ServeRoutes extends AllDirectives {
                 pathSingleSlash(() -> get(() -> resource("dashboard/index.html", ContentTypes.TEXT_HTML_UTF8))),
                 path("dashboard.js", () -> get(() -> resource("dashboard/dashboard.js",
                         ContentTypes.create(MediaTypes.APPLICATION_JAVASCRIPT, org.apache.pekko.http.javadsl.model.HttpCharsets.UTF_8)))),
+                pathPrefix("health", () -> concat(
+                        path("live", () -> get(() -> json(200, Map.of("status", "UP")))),
+                        path("ready", () -> get(this::readiness)))),
                 metrics.routes(),
                 pathPrefix("runs", () -> concat(
                         pathEndOrSingleSlash(() -> concat(
@@ -86,7 +94,9 @@ public final class ServeRoutes extends AllDirectives {
                                 post(() -> entity(org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller.entityToString(),
                                         this::createRun)))),
                         pathPrefix(PathMatchers.segment(), name -> concat(
-                                pathEnd(() -> get(() -> withRun(name, h -> json(200, h.status())))),
+                                pathEnd(() -> get(() -> unresumable.containsKey(name) ? json(200, unresumable.get(name))
+                                        : withRun(name, h -> json(200, h.status())))),
+                                path("start-fresh", () -> post(() -> startFresh(name))),
                                 path("history", () -> get(() -> parameterOptional("after", after ->
                                         withRun(name, h -> json(200, h.history().after(after.map(Long::parseLong).orElse(-1L))))))),
                                 path("batches", () -> post(() -> extractRequest(req -> completeWithFuture(ingest(name, req))))),
@@ -114,9 +124,30 @@ public final class ServeRoutes extends AllDirectives {
 
     private List<RunStatus> listStatus() {
         List<RunStatus> out = new ArrayList<>();
-        registry.values().stream().sorted(java.util.Comparator.comparing(h -> h.config().name()))
-                .forEach(h -> out.add(h.status()));
+        registry.values().stream().map(RunHandle::status).filter(java.util.Objects::nonNull).forEach(out::add);
+        out.addAll(unresumable.values());
+        out.sort(java.util.Comparator.comparing(RunStatus::name));
         return out;
+    }
+
+    /** 200 when every run can train; 503 naming each run that is FAILED or RESUME_FAILED and why. */
+    private Route readiness() {
+        List<Map<String, String>> problems = new ArrayList<>();
+        for (RunStatus st : listStatus()) {
+            if (st != null && RunState.valueOf(st.state()).unhealthy()) {
+                problems.add(Map.of("run", st.name(), "state", st.state(), "reason", st.error() == null ? "" : st.error()));
+            }
+        }
+        return problems.isEmpty() ? json(200, Map.of("status", "READY", "runs", registry.size()))
+                : json(503, Map.of("status", "NOT_READY", "problems", problems));
+    }
+
+    private Route startFresh(String name) {
+        CompletionStage<HttpResponse> r = AskPattern.<RunManager.Command, StatusReply<RunStatus>>ask(manager,
+                        replyTo -> new RunManager.StartFresh(name, replyTo), ASK, system.scheduler())
+                .thenApply(reply -> reply.isSuccess() ? response(201, reply.getValue())
+                        : response(409, Map.of("error", reply.getError().getMessage())));
+        return completeWithFuture(r);
     }
 
     private Route withRun(String name, java.util.function.Function<RunHandle, Route> f) {

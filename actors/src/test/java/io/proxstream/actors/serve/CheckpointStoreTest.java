@@ -52,6 +52,37 @@ class CheckpointStoreTest {
         Files.write(other, o);
         skipped.clear();
         assertTrue(s.loadLatest(skipped::add).isEmpty());
-        assertTrue(skipped.get(1).contains("checksum mismatch"), skipped.toString());
+        assertEquals(2, skipped.size());
+        assertTrue(skipped.stream().anyMatch(x -> x.contains("checksum mismatch")), skipped.toString());
+        assertTrue(skipped.stream().anyMatch(x -> x.contains("truncated")), skipped.toString());
+    }
+
+    @Test
+    void pruningKeepsTheCheckpointJustWrittenAndTheNewestByWriteTimeNotByNumber() throws Exception {
+        CheckpointStore s = new CheckpointStore(tmp.resolve("ck"), 2);
+        Path high1 = s.write(900, state(9), Map.of());
+        Path high2 = s.write(800, state(8), Map.of());
+        Files.setLastModifiedTime(high1, java.nio.file.attribute.FileTime.fromMillis(1_000_000));
+        Files.setLastModifiedTime(high2, java.nio.file.attribute.FileTime.fromMillis(2_000_000));
+        // a run that restarted from fewer samples writes lower-numbered checkpoints: they are kept
+        Path low = s.write(100, state(1), Map.of());
+        assertEquals(List.of(low, high2), s.list(), "the one just written, then the newest by write time");
+        Path low2 = s.write(200, state(2), Map.of());
+        assertEquals(List.of(low2, low), s.list());
+        assertArrayEquals(new float[] {2, 4}, s.loadLatest(x -> { }).orElseThrow().state().floats().get("W"));
+    }
+
+    @Test
+    void temporaryFilesOfInterruptedWritesAreDeletedWhenARunLoads() throws Exception {
+        CheckpointStore s = new CheckpointStore(tmp.resolve("ck"), 3);
+        s.write(100, state(1), Map.of());
+        Path dead = tmp.resolve("ck/.ckpt-000000000000200.safetensors.999999999.12345.tmp");
+        Path mine = tmp.resolve("ck/.ckpt-000000000000300.safetensors." + ProcessHandle.current().pid() + ".1.tmp");
+        Files.write(dead, new byte[100]);
+        Files.write(mine, new byte[100]);
+        assertEquals(1, s.list().size(), "temporary files are never listed as checkpoints");
+        assertEquals(1, s.loadLatest(x -> { }).orElseThrow().state().counter("samples"), "the checkpoint of state(1)");
+        assertTrue(Files.notExists(dead), "a dead process's temporary file is removed");
+        assertTrue(Files.exists(mine), "this process's own write in progress is left alone");
     }
 }

@@ -243,4 +243,65 @@ class ServeTest {
             awaitSamples(s, trained + 640);
         }
     }
+
+    @Test
+    void aRunWhoseCheckpointsAllFailToReadIsNotStartedOverAndTheReadinessCheckSaysSo() throws Exception {
+        try (ServeServer s = start()) {
+            assertEquals(201, send(s, "POST", "/runs", RUN_JSON.getBytes()).statusCode());
+            assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 7)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "512,32").statusCode());
+            awaitSamples(s, 512);
+            assertEquals(200, send(s, "POST", "/runs/r1/checkpoint", null).statusCode());
+            assertEquals(200, send(s, "GET", "/health/ready", null).statusCode());
+            assertEquals(200, send(s, "POST", "/runs/r1/stop", null).statusCode());
+        }
+        Path ck = tmp.resolve("runs/r1/checkpoints");
+        java.util.List<Path> files;
+        try (var l = Files.list(ck)) {
+            files = l.filter(p -> p.getFileName().toString().endsWith(".safetensors")).toList();
+        }
+        assertTrue(!files.isEmpty());
+        for (Path f : files) { // flip one data byte of each: every checksum fails
+            byte[] b = Files.readAllBytes(f);
+            b[b.length - 3] ^= 0x40;
+            Files.write(f, b);
+        }
+        try (ServeServer s = start()) {
+            long end = System.currentTimeMillis() + 30_000;
+            HttpResponse<String> st = send(s, "GET", "/runs/r1", null);
+            while (!st.body().contains("RESUME_FAILED") && System.currentTimeMillis() < end) {
+                Thread.sleep(50);
+                st = send(s, "GET", "/runs/r1", null);
+            }
+            JsonNode j = ConfigLoader.mapper().readTree(st.body());
+            assertEquals("RESUME_FAILED", j.get("state").asText(), st.body());
+            assertEquals(0, j.get("samples").asLong());
+            assertTrue(j.get("error").asText().contains("none reads back") && j.get("error").asText().contains("checksum mismatch"),
+                    j.get("error").asText());
+            assertTrue(send(s, "GET", "/runs", null).body().contains("RESUME_FAILED"));
+            HttpResponse<String> ready = send(s, "GET", "/health/ready", null);
+            assertEquals(503, ready.statusCode(), ready.body());
+            assertTrue(ready.body().contains("r1") && ready.body().contains("RESUME_FAILED"), ready.body());
+            assertEquals(200, send(s, "GET", "/health/live", null).statusCode(), "liveness: the process serves");
+            assertEquals(200, send(s, "GET", "/health", null).statusCode());
+            assertEquals(404, send(s, "POST", "/runs/r1/batches", raw(rows(2, 1)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "2,32").statusCode(), "no data goes to a run that is not training");
+            for (Path f : files) {
+                assertTrue(Files.exists(f), "nothing is deleted: " + f);
+            }
+            // the user chooses to start over: the files are moved aside, not deleted
+            HttpResponse<String> fresh = send(s, "POST", "/runs/r1/start-fresh", null);
+            assertEquals(201, fresh.statusCode(), fresh.body());
+            assertTrue(fresh.body().contains("TRAINING"), fresh.body());
+            try (var l = Files.list(tmp.resolve("runs/r1"))) {
+                Path aside = l.filter(p -> p.getFileName().toString().startsWith("checkpoints.unreadable-")).findFirst().orElseThrow();
+                assertTrue(Files.exists(aside.resolve(files.get(0).getFileName())));
+            }
+            assertEquals(200, send(s, "GET", "/health/ready", null).statusCode());
+            assertEquals(409, send(s, "POST", "/runs/r1/start-fresh", null).statusCode(), "only a run that could not resume");
+            assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 8)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "512,32").statusCode());
+            awaitSamples(s, 512);
+        }
+    }
 }

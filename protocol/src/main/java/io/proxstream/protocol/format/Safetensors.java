@@ -260,13 +260,6 @@ public final class Safetensors {
             return new Array(ElementType.I64, new long[] {a.length}, a);
         }
 
-        long bytes() {
-            return switch (type) {
-                case F32 -> 4L * ((float[]) data).length;
-                case F64 -> 8L * ((double[]) data).length;
-                default -> 8L * ((long[]) data).length;
-            };
-        }
     }
 
     /**
@@ -274,15 +267,89 @@ public final class Safetensors {
      * under {@link #CHECKSUM_KEY} so that {@link #readArrays} detects corruption and truncation.
      */
     public static void writeArrays(Path file, Map<String, Array> arrays, Map<String, String> metadata) throws IOException {
+        Map<String, Streamed> streams = new LinkedHashMap<>();
+        arrays.forEach((k, a) -> streams.put(k, Streamed.of(a)));
+        writeStreamed(file, streams, metadata);
+    }
+
+    /** Element {@code i} of a streamed tensor, as a double (F32 values are narrowed, I64 values cast). */
+    @FunctionalInterface
+    public interface Elements {
+        double get(long i);
+    }
+
+    /**
+     * A tensor written from a generator of its elements, so that no array or buffer of the tensor's
+     * size is needed: sizes and offsets are 64-bit throughout, and a tensor may exceed 2 GiB and the
+     * largest Java array. I64 elements are produced by {@link #longs}.
+     */
+    public record Streamed(ElementType type, long[] shape, Elements values, java.util.function.LongUnaryOperator longs) {
+        public Streamed {
+            if (type != ElementType.F32 && type != ElementType.F64 && type != ElementType.I64) {
+                throw new IllegalArgumentException("streamed tensors are F32, F64 or I64, not " + type);
+            }
+            if ((type == ElementType.I64) != (longs != null)) {
+                throw new IllegalArgumentException("I64 tensors (and only they) take a long generator");
+            }
+            for (long d : shape) {
+                if (d < 0) {
+                    throw new IllegalArgumentException("negative dimension in " + java.util.Arrays.toString(shape));
+                }
+            }
+        }
+
+        public static Streamed ofDoubles(ElementType type, long[] shape, Elements values) {
+            return new Streamed(type, shape, values, null);
+        }
+
+        public static Streamed ofLongs(long[] shape, java.util.function.LongUnaryOperator values) {
+            return new Streamed(ElementType.I64, shape, null, values);
+        }
+
+        static Streamed of(Array a) {
+            return switch (a.type()) {
+                case F32 -> {
+                    float[] v = (float[]) a.data();
+                    yield ofDoubles(ElementType.F32, a.shape(), i -> v[(int) i]);
+                }
+                case F64 -> {
+                    double[] v = (double[]) a.data();
+                    yield ofDoubles(ElementType.F64, a.shape(), i -> v[(int) i]);
+                }
+                default -> {
+                    long[] v = (long[]) a.data();
+                    yield ofLongs(a.shape(), i -> v[(int) i]);
+                }
+            };
+        }
+
+        public long elements() {
+            long n = 1;
+            for (long d : shape) {
+                n = Math.multiplyExact(n, d);
+            }
+            return n;
+        }
+
+        long bytes() {
+            return Math.multiplyExact(elements(), (long) type.bytes());
+        }
+    }
+
+    /**
+     * Writes streamed tensors with metadata, atomically, with the CRC-32C of the data section under
+     * {@link #CHECKSUM_KEY}. The generators are called twice (checksum, then data), in index order.
+     */
+    public static void writeStreamed(Path file, Map<String, Streamed> tensors, Map<String, String> metadata) throws IOException {
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-        forEachChunk(arrays, (buf, len) -> crc.update(buf, 0, len));
+        forEachChunk(tensors, (buf, len) -> crc.update(buf, 0, len));
         Map<String, String> meta = new LinkedHashMap<>(metadata);
         meta.put(CHECKSUM_KEY, Long.toHexString(crc.getValue()));
         ObjectNode header = JSON.createObjectNode();
         ObjectNode m = header.putObject("__metadata__");
         meta.forEach(m::put);
         long offset = 0;
-        for (Map.Entry<String, Array> e : arrays.entrySet()) {
+        for (Map.Entry<String, Streamed> e : tensors.entrySet()) {
             ObjectNode t = header.putObject(e.getKey());
             t.put("dtype", e.getValue().type().name());
             var shape = t.putArray("shape");
@@ -298,7 +365,7 @@ public final class Safetensors {
         AtomicFiles.write(file, out -> {
             out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length).array());
             out.write(padded);
-            forEachChunk(arrays, (buf, len) -> out.write(buf, 0, len));
+            forEachChunk(tensors, (buf, len) -> out.write(buf, 0, len));
         });
     }
 
@@ -307,98 +374,130 @@ public final class Safetensors {
         void accept(byte[] buf, int len) throws IOException;
     }
 
-    private static void forEachChunk(Map<String, Array> arrays, ChunkSink sink) throws IOException {
+    private static void forEachChunk(Map<String, Streamed> tensors, ChunkSink sink) throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-        for (Array a : arrays.values()) {
-            switch (a.type()) {
-                case F32 -> {
-                    for (float v : (float[]) a.data()) {
-                        if (buf.remaining() < 8) {
-                            sink.accept(buf.array(), buf.position());
-                            buf.clear();
-                        }
-                        buf.putFloat(v);
-                    }
+        for (Streamed t : tensors.values()) {
+            long n = t.elements();
+            for (long i = 0; i < n; i++) {
+                if (buf.remaining() < 8) {
+                    sink.accept(buf.array(), buf.position());
+                    buf.clear();
                 }
-                case F64 -> {
-                    for (double v : (double[]) a.data()) {
-                        if (buf.remaining() < 8) {
-                            sink.accept(buf.array(), buf.position());
-                            buf.clear();
-                        }
-                        buf.putDouble(v);
-                    }
-                }
-                default -> {
-                    for (long v : (long[]) a.data()) {
-                        if (buf.remaining() < 8) {
-                            sink.accept(buf.array(), buf.position());
-                            buf.clear();
-                        }
-                        buf.putLong(v);
-                    }
+                switch (t.type()) {
+                    case F32 -> buf.putFloat((float) t.values().get(i));
+                    case F64 -> buf.putDouble(t.values().get(i));
+                    default -> buf.putLong(t.longs().applyAsLong(i));
                 }
             }
         }
         sink.accept(buf.array(), buf.position());
     }
 
-    /** Arrays and metadata read back with their exact types; the checksum is verified when present. */
-    public record Contents(Map<String, Array> arrays, Map<String, String> metadata) {
+    /** Receives the elements of each tensor of a file in index order (see {@link #readStreamed}). */
+    public interface Visitor {
+        /** A tensor starts; its elements follow. */
+        default void begin(Info tensor) throws IOException {
+        }
+
+        /** Element {@code i} of an F32/F64/F16/BF16 tensor. */
+        void value(Info tensor, long i, double v) throws IOException;
+
+        /** Element {@code i} of an I64 tensor. */
+        void value(Info tensor, long i, long v) throws IOException;
     }
 
-    /** Reads a file written by {@link #writeArrays} (or any F32/F64/I64 file), verifying its checksum. */
-    public static Contents readArrays(Path file) throws IOException {
+    /**
+     * Reads every tensor of a file in chunks, handing each element to the visitor: no buffer of a
+     * tensor's size, 64-bit offsets (tensors over 2 GiB and over the largest Java array are fine), the
+     * checksum verified at the end (a mismatch throws after the visit: callers keep what they read
+     * until it returns). Returns the header.
+     */
+    public static Header readStreamed(Path file, Visitor visitor) throws IOException {
         try (ByteSource ch = ByteSource.of(FileChannel.open(file, StandardOpenOption.READ))) {
             Header h = readHeader(ch, file.toString());
-            long end = 0;
-            for (Info i : h.tensors().values()) {
-                end = Math.max(end, i.end());
-            }
             java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-            Map<String, Array> out = new LinkedHashMap<>();
-            for (Info i : h.tensors().values()) {
-                long n = i.elements();
-                if (n > Integer.MAX_VALUE - 8) {
-                    throw new FormatException(file, "tensor '" + i.name() + "' too large to load at once");
-                }
-                ByteBuffer b = ByteBuffer.allocate((int) (i.end() - i.begin())).order(ByteOrder.LITTLE_ENDIAN);
-                while (b.hasRemaining()) {
-                    if (ch.read(b, h.dataStart() + i.begin() + b.position()) < 0) {
-                        throw new FormatException(file, "truncated in tensor '" + i.name() + "'");
-                    }
-                }
-                crc.update(b.array());
-                b.flip();
-                Object data = switch (i.type()) {
-                    case F64 -> {
-                        double[] a = new double[(int) n];
-                        b.asDoubleBuffer().get(a);
-                        yield a;
-                    }
-                    case I64 -> {
-                        long[] a = new long[(int) n];
-                        b.asLongBuffer().get(a);
-                        yield a;
-                    }
-                    default -> {
-                        float[] a = new float[(int) n];
-                        for (int k = 0; k < n; k++) {
-                            a[k] = i.type().read(b);
+            ByteBuffer b = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+            for (Info info : h.tensors().values()) {
+                visitor.begin(info);
+                int size = info.type().bytes();
+                long pos = h.dataStart() + info.begin();
+                long end = h.dataStart() + info.end();
+                long index = 0;
+                while (pos < end) {
+                    b.clear();
+                    b.limit((int) Math.min(b.capacity(), end - pos));
+                    while (b.hasRemaining()) {
+                        if (ch.read(b, pos + b.position()) < 0) {
+                            throw new FormatException(file, "truncated in tensor '" + info.name() + "'");
                         }
-                        yield a;
                     }
-                };
-                ElementType t = i.type() == ElementType.F64 || i.type() == ElementType.I64 ? i.type() : ElementType.F32;
-                out.put(i.name(), new Array(t, i.shape(), data));
+                    crc.update(b.array(), 0, b.limit());
+                    pos += b.limit();
+                    b.flip();
+                    while (b.remaining() >= size) {
+                        if (info.type() == ElementType.I64) {
+                            visitor.value(info, index++, b.getLong());
+                        } else if (info.type() == ElementType.F64) {
+                            visitor.value(info, index++, b.getDouble());
+                        } else {
+                            visitor.value(info, index++, (double) info.type().read(b));
+                        }
+                    }
+                }
             }
             String expected = h.metadata().get(CHECKSUM_KEY);
             if (expected != null && !expected.equals(Long.toHexString(crc.getValue()))) {
                 throw new FormatException(file, "checksum mismatch (stored " + expected + ", computed "
                         + Long.toHexString(crc.getValue()) + "): the file is corrupt");
             }
-            return new Contents(out, h.metadata());
+            return h;
         }
+    }
+
+    /** Arrays and metadata read back with their exact types; the checksum is verified when present. */
+    public record Contents(Map<String, Array> arrays, Map<String, String> metadata) {
+    }
+
+    /**
+     * Reads a file written by {@link #writeArrays} (or any F32/F64/F16/BF16/I64 file) into arrays,
+     * verifying its checksum; reads in chunks, so a tensor may exceed 2 GiB as long as its elements
+     * fit one Java array (a larger one is refused with its name and size).
+     */
+    public static Contents readArrays(Path file) throws IOException {
+        Map<String, Array> out = new LinkedHashMap<>();
+        Header h = readStreamed(file, new Visitor() {
+            private Object data;
+
+            @Override
+            public void begin(Info i) throws IOException {
+                long n = i.elements();
+                if (n > Integer.MAX_VALUE - 8) {
+                    throw new FormatException(file, "tensor '" + i.name() + "' has " + n + " elements, more than one Java array holds");
+                }
+                data = switch (i.type()) {
+                    case F64 -> new double[(int) n];
+                    case I64 -> new long[(int) n];
+                    default -> new float[(int) n];
+                };
+                ElementType t = i.type() == ElementType.F64 || i.type() == ElementType.I64 ? i.type() : ElementType.F32;
+                out.put(i.name(), new Array(t, i.shape(), data));
+            }
+
+            @Override
+            public void value(Info i, long k, double v) {
+                if (data instanceof double[] d) {
+                    d[(int) k] = v;
+                } else {
+                    ((float[]) data)[(int) k] = (float) v;
+                }
+            }
+
+            @Override
+            public void value(Info i, long k, long v) {
+                ((long[]) data)[(int) k] = v;
+            }
+        });
+        return new Contents(out, h.metadata());
     }
 
     private static byte[] paddedHeader(ObjectNode header) throws IOException {

@@ -127,4 +127,46 @@ class SafetensorsTest {
         e = assertThrows(IOException.class, () -> Safetensors.readArrays(cut));
         assertTrue(e.getMessage().contains("truncated"), e.getMessage());
     }
+
+    /**
+     * A tensor over 2 GiB (2^28 + 1000 doubles) written from a generator and read back through the
+     * streamed visitor: no buffer of its size anywhere (the test JVM's heap is 2 GiB), offsets past
+     * 2^31, the checksum verified. Mostly zeros, so the file is sparse where the file system allows.
+     */
+    @Test
+    void aTensorOverTwoGibibytesRoundTripsThroughAStreamedGenerator() throws IOException {
+        long n = (1L << 28) + 1000;
+        Safetensors.Elements gen = i -> i % (1 << 24) == 7 || i == n - 1 ? i + 0.5 : 0.0; // 18 non-zeros: a sparse file
+        Path p = tmp.resolve("big.safetensors");
+        Map<String, Safetensors.Streamed> t = new LinkedHashMap<>();
+        t.put("small", Safetensors.Streamed.ofLongs(new long[] {3}, i -> -i));
+        t.put("zz", Safetensors.Streamed.ofDoubles(ElementType.F64, new long[] {n}, gen));
+        Safetensors.writeStreamed(p, t, Map.of("k", "v"));
+        assertTrue(Files.size(p) > 8L * n, "file holds the data: " + Files.size(p));
+        long[] seen = new long[2];
+        long[] wrong = new long[1];
+        Safetensors.Header h = Safetensors.readStreamed(p, new Safetensors.Visitor() {
+            @Override
+            public void value(Safetensors.Info info, long i, double v) {
+                seen[1]++;
+                if (v != gen.get(i)) {
+                    wrong[0]++;
+                }
+            }
+
+            @Override
+            public void value(Safetensors.Info info, long i, long v) {
+                seen[0]++;
+                if (v != -i) {
+                    wrong[0]++;
+                }
+            }
+        });
+        assertEquals(3, seen[0]);
+        assertEquals(n, seen[1]);
+        assertEquals(0, wrong[0]);
+        assertEquals(24 + 8 * n, h.tensors().get("zz").end(), "offsets past 2^31");
+        assertEquals("v", h.metadata().get("k"));
+        Files.delete(p);
+    }
 }

@@ -1,0 +1,25 @@
+package io.proxstream.actors.serve;
+
+/**
+ * The states of a served run, as the {@code /runs} API, the readiness check and the dashboard show them.
+ *
+ * <ul>
+ *   <li>{@link #TRAINING}: accepting data and training;</li>
+ *   <li>{@link #STOPPING}: asked to stop; trains what is queued, then writes a final checkpoint;</li>
+ *   <li>{@link #STOPPED}: stopped by the user; resumes at the next start of the server;</li>
+ *   <li>{@link #FAILED}: training stopped on an error (in the status); nothing is accepted;</li>
+ *   <li>{@link #RESUME_FAILED}: the run has checkpoints but none reads back (or its directory cannot be
+ *       loaded): it is not started from scratch, its files and the reasons are in the status, and it
+ *       stays so until the user deletes the files or calls {@code POST /runs/NAME/start-fresh} (which
+ *       moves the unreadable checkpoints aside, never deleting them).</li>
+ * </ul>
+ * {@link #FAILED} and {@link #RESUME_FAILED} make the readiness check ({@code /health/ready}) answer 503.
+ */
+public enum RunState {
+    TRAINING, STOPPING, STOPPED, FAILED, RESUME_FAILED;
+
+    /** Whether a run in this state makes the service not ready. */
+    public boolean unhealthy() {
+        return this == FAILED || this == RESUME_FAILED;
+    }
+}
