@@ -111,7 +111,8 @@ async function refresh() {
     for (const s of list) {
       if (!runs.has(s.name)) runs.set(s.name, card(s.name));
       const r = runs.get(s.name);
-      const fresh = await (await fetch(`/runs/${encodeURIComponent(s.name)}/history?after=${r.last}`)).json();
+      const resp = await fetch(`/runs/${encodeURIComponent(s.name)}/history?after=${r.last}`);
+      const fresh = resp.ok ? await resp.json() : [];  // a run that could not resume has no history
       for (const p of fresh) { r.points.push(p); r.last = Math.max(r.last, p.samples); }
       if (r.points.length > 5000) r.points.splice(0, r.points.length - 5000);
       total += r.points.length;
