@@ -78,7 +78,7 @@ public final class IngestBench {
                 for (String transport : new String[] {"http", "tcp"}) {
                     String name = algo + "-" + transport;
                     s.create(new RunConfig(name, D, new SaeConfig(3072, "topk", 32, 0, "unit"), trainer(algo), 256, 1L << 40, 1,
-                            16384, 1_000_000, 16L << 20, 1, ""));
+                            16384, 1_000_000, 16L << 20, 1, "", RunConfig.DEFAULT_MAX_ABS));
                     RunHandle h = s.runs().get(name);
                     LongSupplier counter = algo.equals("discard") ? () -> h.status().ingestedRows() : () -> h.status().samples();
                     double rate = measure(s, name, transport, counter, seconds);

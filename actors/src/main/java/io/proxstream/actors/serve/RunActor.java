@@ -213,7 +213,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         });
         ActorRef<Command> self = ctx.getSelf();
         TrainingStages.graph(fed, trainer, config.batchSize(), 0, 0, config.reportEvery(), window, this::onReportTrainingThread,
-                        streamMeters)
+                        config.maxAbs(), streamMeters)
                 .to(ActorSink.<WindowReport, Command, Ack>actorRefWithBackpressure(self,
                         (replyTo, r) -> new Window(r, replyTo), Started::new, Ack.INSTANCE, Completed.INSTANCE, Failed::new))
                 .run(ctx.getSystem());

@@ -1,6 +1,7 @@
 package io.proxstream.actors.serve;
 
 import io.proxstream.actors.stream.Chunk;
+import io.proxstream.actors.stream.Validate;
 import io.proxstream.monitoring.IngestMeters;
 import io.proxstream.protocol.config.RunConfig;
 import io.proxstream.solvers.linalg.Vec;
@@ -162,11 +163,19 @@ public final class RunHandle {
             return CompletableFuture.completedFuture(reject(Outcome.INVALID, "width",
                     "rows have width " + cols + ", run '" + config.name() + "' takes width " + config.inputDim()));
         }
+        double maxAbs = config.maxAbs();
         for (int r = 0; r < rows; r++) {
             if (!Vec.allFinite(data, r * cols, cols)) {
                 budget.release(reserved);
                 return CompletableFuture.completedFuture(reject(Outcome.INVALID, "non_finite",
                         "row " + r + " holds NaN or Inf; the batch was not queued"));
+            }
+            int big = Validate.firstBeyond(data, r * cols, cols, maxAbs);
+            if (big >= 0) {
+                budget.release(reserved);
+                return CompletableFuture.completedFuture(reject(Outcome.INVALID, "too_large_value",
+                        "row " + r + " holds " + data[r * cols + big] + " at column " + big + ", beyond the run's maxAbs " + maxAbs
+                                + "; the batch was not queued"));
             }
         }
         long bytes = 4L * rows * cols;

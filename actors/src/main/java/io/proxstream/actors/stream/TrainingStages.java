@@ -50,7 +50,7 @@ public final class TrainingStages {
         int d = trainer.model().spec().inputDim();
         int m = trainer.model().spec().latents();
         return graph(chunks, trainer, batchSize, maxSamples, maxSeconds, reportEvery, new TrainingMetrics(d, m, deadWindow),
-                w -> { }, meters);
+                w -> { }, io.proxstream.protocol.config.RunConfig.DEFAULT_MAX_ABS, meters);
     }
 
     /**
@@ -61,13 +61,13 @@ public final class TrainingStages {
     public static Source<WindowReport, UniqueKillSwitch> graph(Source<Chunk, ?> chunks, SaeTrainer trainer, int batchSize,
                                                                 long maxSamples, double maxSeconds, long reportEvery,
                                                                 TrainingMetrics window, Consumer<WindowReport> onReport,
-                                                                StreamMeters meters) {
+                                                                double maxAbs, StreamMeters meters) {
         int d = trainer.model().spec().inputDim();
         Source<Chunk, UniqueKillSwitch> in = chunks.viaMat(KillSwitches.single(), Keep.right());
         if (maxSeconds > 0) {
             in = in.takeWithin(Duration.ofMillis((long) (maxSeconds * 1000)));
         }
-        return in.via(Validate.flow(d, meters))
+        return in.via(Validate.flow(d, maxAbs, meters))
                 .via(new Rebatch(batchSize, maxSamples))
                 .via(new BackpressureProbe<>(nanos -> meters.backpressureWait("trainer", nanos)))
                 .async()

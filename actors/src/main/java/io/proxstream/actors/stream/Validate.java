@@ -12,7 +12,10 @@ import org.slf4j.LoggerFactory;
  * Drops invalid rows and counts them by reason; never fails the stream.
  * <ul>
  *   <li>{@code width}: the chunk's rows are not {@code expectedCols} wide (the whole chunk is dropped);</li>
- *   <li>{@code non_finite}: a row holds NaN or ±Inf (that row is dropped).</li>
+ *   <li>{@code non_finite}: a row holds NaN or ±Inf (that row is dropped);</li>
+ *   <li>{@code too_large_value}: a row holds a finite value beyond ±maxAbs (that row is dropped): values near
+ *       float32's range overflow training's squared sums and would poison the model
+ *       ({@link io.proxstream.protocol.config.RunConfig#DEFAULT_MAX_ABS} says why the default passes real data).</li>
  * </ul>
  * The first rejections of each reason are logged with their position (origin and row index); after
  * that, one line per power of ten keeps the log bounded.
@@ -24,15 +27,19 @@ public final class Validate {
     }
 
     public static Flow<Chunk, Chunk, NotUsed> flow(int expectedCols, StreamMeters meters) {
-        long[] logged = new long[2];
+        return flow(expectedCols, io.proxstream.protocol.config.RunConfig.DEFAULT_MAX_ABS, meters);
+    }
+
+    public static Flow<Chunk, Chunk, NotUsed> flow(int expectedCols, double maxAbs, StreamMeters meters) {
+        long[] logged = new long[3];
         return Flow.<Chunk>create()
-                .map(c -> check(c, expectedCols, meters, logged))
+                .map(c -> check(c, expectedCols, maxAbs, meters, logged))
                 .filter(Optional::isPresent)
                 .map(Optional::get);
     }
 
     /** Returns the valid part of {@code c} (possibly {@code c} itself), or empty. */
-    static Optional<Chunk> check(Chunk c, int expectedCols, StreamMeters meters, long[] logged) {
+    static Optional<Chunk> check(Chunk c, int expectedCols, double maxAbs, StreamMeters meters, long[] logged) {
         if (c.isControl()) {
             return Optional.of(c);
         }
@@ -47,28 +54,54 @@ public final class Validate {
         int d = c.cols();
         float[] x = c.data();
         int bad = 0;
+        int tooLarge = 0;
         for (int r = 0; r < c.rows(); r++) {
             if (!finiteRow(x, r * d, d)) {
                 bad++;
+            } else if (firstBeyond(x, r * d, d, maxAbs) >= 0) {
+                tooLarge++;
             }
         }
-        if (bad == 0) {
+        int dropped = bad + tooLarge;
+        if (dropped == 0) {
             meters.accepted(c.rows());
             return c.rows() == 0 ? Optional.empty() : Optional.of(c);
         }
-        float[] kept = new float[(c.rows() - bad) * d];
+        float[] kept = new float[(c.rows() - dropped) * d];
         int k = 0;
         for (int r = 0; r < c.rows(); r++) {
-            if (finiteRow(x, r * d, d)) {
+            if (!finiteRow(x, r * d, d)) {
+                if (shouldLog(logged, 1, 1)) {
+                    LOG.warn("rejected a row with NaN/Inf from {} at row {}", c.origin(), c.offset() + r);
+                }
+            } else if (firstBeyond(x, r * d, d, maxAbs) >= 0) {
+                if (shouldLog(logged, 2, 1)) {
+                    LOG.warn("rejected a row with a value beyond maxAbs {} from {} at row {}", maxAbs, c.origin(), c.offset() + r);
+                }
+            } else {
                 System.arraycopy(x, r * d, kept, k * d, d);
                 k++;
-            } else if (shouldLog(logged, 1, 1)) {
-                LOG.warn("rejected a row with NaN/Inf from {} at row {}", c.origin(), c.offset() + r);
             }
         }
-        meters.rejected("non_finite", bad);
+        if (bad > 0) {
+            meters.rejected("non_finite", bad);
+        }
+        if (tooLarge > 0) {
+            meters.rejected("too_large_value", tooLarge);
+        }
         meters.accepted(k);
         return k == 0 ? Optional.empty() : Optional.of(new Chunk(kept, k, d, c.offset(), c.origin()));
+    }
+
+    /** Index (from {@code off}) of the first of {@code d} values with |v| > maxAbs, or -1. */
+    public static int firstBeyond(float[] x, int off, int d, double maxAbs) {
+        float lim = (float) maxAbs;
+        for (int j = 0; j < d; j++) {
+            if (Math.abs(x[off + j]) > lim) {
+                return j;
+            }
+        }
+        return -1;
     }
 
     private static boolean finiteRow(float[] x, int off, int d) {

@@ -49,7 +49,7 @@ class DashboardIT {
             for (String name : new String[] {"alpha", "beta"}) {
                 RunConfig d = RunConfig.defaults(name, 32);
                 s.create(new RunConfig(name, 32, new io.proxstream.protocol.config.SaeConfig(128, "topk", 4, 0, "unit"),
-                        d.trainer(), 64, 100_000, 2, 1024, 4096, 4 << 20, 1, ""));
+                        d.trainer(), 64, 100_000, 2, 1024, 4096, 4 << 20, 1, "", RunConfig.DEFAULT_MAX_ABS));
             }
             PlantedDictionary gen = new PlantedDictionary(new PlantedDictionary.Options(32, 64, 5, 0.99, 0, 1));
             for (int i = 0; i < 30; i++) {

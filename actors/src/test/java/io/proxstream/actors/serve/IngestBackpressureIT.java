@@ -47,7 +47,7 @@ class IngestBackpressureIT {
             var adam = new io.proxstream.protocol.config.TrainerConfig("adam", 1e-3, 0.9, 0.999, 1e-8, 0, 1, 0, 0, 0, 1e-6, 0,
                     "decoder-first", 16, 0.995, true);
             s.create(new RunConfig("fast", d, new SaeConfig(4096, "topk", 32, 0, "unit"), adam, 256, 10_000_000, 2, 8192,
-                    1_000_000, 8 << 20, 1, ""));
+                    1_000_000, 8 << 20, 1, "", RunConfig.DEFAULT_MAX_ABS));
             var mem = ManagementFactory.getMemoryMXBean();
             AtomicBoolean running = new AtomicBoolean(true);
             AtomicLong accepted = new AtomicLong();

@@ -304,4 +304,35 @@ class ServeTest {
             awaitSamples(s, 512);
         }
     }
+
+    /** The reproduction: one row of 3e38 (finite, legal float32) used to kill a run at its next solve. */
+    @Test
+    void aBatchWithAValueBeyondMaxAbsIsRefusedWhole422AndTheRunTrainsOnWithFiniteFvu() throws Exception {
+        try (ServeServer s = start()) {
+            assertEquals(201, send(s, "POST", "/runs", RUN_JSON.getBytes()).statusCode());
+            for (float bad : new float[] {3e38f, 1e30f, -2e5f}) {
+                float[] x = rows(64, 5);
+                x[17 * 32 + 3] = bad;
+                HttpResponse<String> r = send(s, "POST", "/runs/r1/batches", raw(x), "Content-Type", "application/octet-stream",
+                        "X-Shape", "64,32");
+                assertRejected(r, 422, "row 17");
+                assertTrue(r.body().contains("maxAbs"), r.body());
+            }
+            for (int i = 0; i < 10; i++) {
+                assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 300 + i)), "Content-Type",
+                        "application/octet-stream", "X-Shape", "512,32").statusCode());
+            }
+            JsonNode st = awaitSamples(s, 10 * 512);
+            assertEquals("TRAINING", st.get("state").asText());
+            assertEquals(3, st.get("rejectedBatches").asLong());
+            assertTrue(send(s, "GET", "/metrics", null).body().contains("reason=\"too_large_value\""));
+            long end = System.currentTimeMillis() + 30_000;
+            while (status(s).get("fvu").isTextual() && System.currentTimeMillis() < end) {
+                Thread.sleep(50);
+            }
+            double fvu = status(s).get("fvu").asDouble();
+            assertTrue(Double.isFinite(fvu) && fvu < 1.5, "FVU " + fvu);
+            assertEquals(200, send(s, "GET", "/health/ready", null).statusCode());
+        }
+    }
 }

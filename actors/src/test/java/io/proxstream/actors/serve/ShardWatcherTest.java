@@ -24,7 +24,7 @@ class ShardWatcherTest {
         PlantedDictionary gen = new PlantedDictionary(new PlantedDictionary.Options(16, 32, 5, 0.99, 0, 1));
         try (ServeServer s = ServeServer.start(cfg)) {
             RunConfig rc = RunConfig.defaults("w", 16);
-            s.create(new RunConfig("w", 16, rc.sae(), rc.trainer(), 64, rc.checkpointEvery(), 2, 256, rc.deadWindow(), 1 << 20, 1, ""));
+            s.create(new RunConfig("w", 16, rc.sae(), rc.trainer(), 64, rc.checkpointEvery(), 2, 256, rc.deadWindow(), 1 << 20, 1, "", RunConfig.DEFAULT_MAX_ABS));
             Path dir = watch.resolve("w");
             Files.createDirectories(dir);
             // written under a temporary name, then renamed: the watcher only sees whole shards

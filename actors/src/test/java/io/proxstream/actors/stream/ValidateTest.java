@@ -41,4 +41,19 @@ class ValidateTest {
         assertEquals(3.0, reg.get(Meters.RECORDS_ACCEPTED).counter().count());
         assertEquals(4.0, meters.rejectedTotal());
     }
+
+    @Test
+    void rowsWithValuesBeyondMaxAbsAreDroppedAndCountedLikeNonFiniteOnes() throws Exception {
+        SimpleMeterRegistry reg = new SimpleMeterRegistry();
+        StreamMeters meters = new StreamMeters(reg, "v");
+        List<Chunk> in = List.of(new Chunk(new float[] {1, 2, 3e38f, 0, -1e30f, 5, 99_999, -100_000, Float.NaN, 1}, 5, 2, 0, "a"));
+        List<Chunk> out = Source.from(in).via(Validate.flow(2, 1e5, meters)).runWith(Sink.seq(), KIT.system())
+                .toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertEquals(1, out.size());
+        assertArrayEquals(new float[] {1, 2, 99_999, -100_000}, out.get(0).data(), "|x| = maxAbs passes, beyond it does not");
+        assertEquals(2.0, reg.get(Meters.RECORDS_REJECTED).tag("reason", "too_large_value").counter().count());
+        assertEquals(1.0, reg.get(Meters.RECORDS_REJECTED).tag("reason", "non_finite").counter().count());
+        assertEquals(-1, Validate.firstBeyond(new float[] {1, -2, 3}, 0, 3, 3));
+        assertEquals(1, Validate.firstBeyond(new float[] {1, -4, 3}, 0, 3, 3));
+    }
 }

@@ -20,10 +20,18 @@ import java.util.Objects;
  *                        answered busy (the memory bound of the run's ingest)
  * @param seed            initialisation seed
  * @param initFrom        SAELens-layout directory (cfg.json + sae_weights.safetensors) to start from, or empty
+ * @param maxAbs          largest |value| a pushed batch may hold; a batch with a larger one is refused whole (422,
+ *                        {@code too_large_value}). Default {@value #DEFAULT_MAX_ABS}: real residual streams stay far
+ *                        below (the "massive activations" of large language models reach a few thousand, Sun et al.
+ *                        2024), while values near float32's range (3e38, 1e30) overflow the squared sums of
+ *                        training; raise it for data on another scale.
  */
 public record RunConfig(String name, int inputDim, SaeConfig sae, TrainerConfig trainer, int batchSize,
                         long checkpointEvery, int keepCheckpoints, long reportEvery, long deadWindow, long queueBytes,
-                        long seed, String initFrom) {
+                        long seed, String initFrom, double maxAbs) {
+    /** See {@code maxAbs}. */
+    public static final double DEFAULT_MAX_ABS = 1e5;
+
     public RunConfig {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(sae, "sae");
@@ -40,11 +48,15 @@ public record RunConfig(String name, int inputDim, SaeConfig sae, TrainerConfig 
         Checks.positive("deadWindow", deadWindow);
         Checks.positive("queueBytes", queueBytes);
         initFrom = initFrom == null ? "" : initFrom;
+        if (!(maxAbs > 0) || !Double.isFinite(maxAbs) || maxAbs > 1e18) {
+            throw new IllegalArgumentException("maxAbs must be in (0, 1e18] (larger values overflow training's squared sums), got "
+                    + maxAbs);
+        }
     }
 
     /** A run of width {@code inputDim} with the defaults of {@code train}, checkpointing every 200k vectors. */
     public static RunConfig defaults(String name, int inputDim) {
         return new RunConfig(name, inputDim, SaeConfig.defaults(), TrainerConfig.defaults(), 256, 200_000, 3, 10_000,
-                1_000_000, 64L << 20, 42, "");
+                1_000_000, 64L << 20, 42, "", DEFAULT_MAX_ABS);
     }
 }
