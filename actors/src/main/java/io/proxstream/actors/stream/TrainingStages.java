@@ -25,6 +25,8 @@ import org.apache.pekko.stream.javadsl.Source;
  * the async boundary in front of them.
  */
 public final class TrainingStages {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TrainingStages.class);
+
     /** Dispatcher of the training island (see reference.conf). */
     public static final String TRAINING_DISPATCHER = "proxstream.training-dispatcher";
 
@@ -72,6 +74,13 @@ public final class TrainingStages {
                 .via(new BackpressureProbe<>(nanos -> meters.backpressureWait("trainer", nanos)))
                 .async()
                 .via(encoder(trainer)
+                        .map(st -> {
+                            if (st.batch() != null && st.batch().result().skipped()) {
+                                // not finite: nothing of it was committed; counted like a rejected row
+                                meters.rejected("non_finite_step", st.batch().rows());
+                            }
+                            return st;
+                        })
                         .via(decoderStatistics(trainer))
                         .via(metrics(window, reportEvery, onReport))
                         .withAttributes(ActorAttributes.dispatcher(TRAINING_DISPATCHER).and(Attributes.inputBuffer(1, 2))));
@@ -144,6 +153,12 @@ public final class TrainingStages {
                 return Optional.empty();
             }
             EncodedBatch b = staged.batch();
+            if (b.result().skipped()) {
+                return Optional.empty();
+            }
+            if (b.result().solveError() != null) {
+                LOG.warn("decoder solve failed, the previous decoder is kept: {}", b.result().solveError());
+            }
             metrics.add(b.x(), b.rows(), b.result());
             DecoderStatistics.SolveReport s = b.result().solve();
             if (s != null) {

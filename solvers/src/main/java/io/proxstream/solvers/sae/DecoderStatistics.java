@@ -351,6 +351,14 @@ public final class DecoderStatistics {
                 jitter = (jitter == 0 ? 1e-12 : jitter * 100) * Math.max(trace / nA, 1e-30);
             }
         }
+        for (int k = 0, e = nA * d; k < e; k++) {
+            double v = workB[k];
+            if (!(Math.abs(v) <= Float.MAX_VALUE)) {
+                // nothing written yet: the caller keeps the previous decoder
+                throw new ArithmeticException("decoder solve produced a non-finite or out-of-range value (" + v + ") for latent "
+                        + act[k / d] + "; the previous decoder is kept");
+            }
+        }
         for (int p = 0; p < nA; p++) {
             int j = act[p];
             for (int i = 0; i < d; i++) {

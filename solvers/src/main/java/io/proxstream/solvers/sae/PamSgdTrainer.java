@@ -91,6 +91,8 @@ public final class PamSgdTrainer implements SaeTrainer {
 
     private final SaeModel model;
     private final Options options;
+    private long skippedSteps;
+    private long failedSolves;
     private final SparseStep sparse;
     private final SaeGradients grads;
     private final DecoderStatistics stats;
@@ -144,35 +146,107 @@ public final class PamSgdTrainer implements SaeTrainer {
         return samples;
     }
 
+    /**
+     * Largest |value| of a code or gradient entry a step may apply: Adam squares gradients in float, and
+     * (1e18)² = 1e36 stays below float's 3.4e38.
+     */
+    static final float MAX_ABS_STEP = 1e18f;
+    static final int MAX_ABS_BITS = Float.floatToRawIntBits(MAX_ABS_STEP);
+
+    /**
+     * The encoder half of a step. Guarded: a batch whose forward pass (loss, codes) or encoder gradient
+     * is not finite, or holds a code or gradient entry beyond 1e18 in magnitude, is skipped before
+     * anything is committed (no Adam step, no moments, no statistics, not counted in
+     * {@link #samplesSeen()}); its result says {@link StepResult#skipped()}. The checks read the codes
+     * and the gradient once, next to the Adam update that reads and writes four arrays of that size.
+     */
     @Override
     public EncodedBatch encoderStage(float[] x, int rows) {
         StepResult result;
         SparseCodes forStatistics;
+        sparse.forward(model, x, rows);
+        result = StepResult.of(sparse);
+        if (!forwardIsFinite()) {
+            result.skipped = true;
+            skippedSteps++;
+            return new EncodedBatch(x, rows, sparse.codes().copy(), result);
+        }
         if (options.order() == BlockOrder.DECODER_FIRST) {
-            sparse.forward(model, x, rows);
-            result = StepResult.of(sparse);
             forStatistics = sparse.codes().copy();
-            encoderSteps(x, rows);
+            result.skipped = !encoderSteps(x, rows);
         } else {
-            sparse.forward(model, x, rows);
-            result = StepResult.of(sparse);
-            encoderSteps(x, rows);
+            result.skipped = !encoderSteps(x, rows);
             sparse.encode(model, x, rows);
             forStatistics = sparse.codes().copy();
+            result.skipped |= !codesAreFinite(forStatistics);
         }
-        samples += rows;
+        if (result.skipped) {
+            skippedSteps++;
+        } else {
+            samples += rows;
+        }
         return new EncodedBatch(x, rows, forStatistics, result);
     }
 
+    /**
+     * The decoder half: statistics and, when due, the closed-form solve. A skipped batch adds nothing.
+     * A solve that fails (not positive definite after the jitter retries, non-finite solution) keeps the
+     * previous decoder, is counted in {@link #failedSolves()} and reported in {@link StepResult#solveError()};
+     * training goes on and the next solve is tried {@code solveEvery} batches later.
+     */
     @Override
     public StepResult decoderStage(EncodedBatch batch) {
+        if (batch.result().skipped) {
+            return batch.result();
+        }
         stats.forget(options.forgetting());
         stats.accumulate(batch.codes(), batch.x(), batch.rows());
         if (++batchesSinceSolve >= options.solveEvery()) {
             batchesSinceSolve = 0;
-            batch.result().solve = solveDecoder();
+            try {
+                batch.result().solve = solveDecoder();
+            } catch (ArithmeticException | IllegalArgumentException e) {
+                failedSolves++;
+                batch.result().solveError = e.getMessage();
+            }
         }
         return batch.result();
+    }
+
+    /** The sparse kernel's state (for the overhead measurement of the checks). */
+    SparseStep sparseForTest() {
+        return sparse;
+    }
+
+    /** Batches skipped because their step was not finite. */
+    public long skippedSteps() {
+        return skippedSteps;
+    }
+
+    /** Decoder solves that failed and kept the previous decoder. */
+    public long failedSolves() {
+        return failedSolves;
+    }
+
+    private boolean forwardIsFinite() {
+        return Double.isFinite(sparse.loss()) && Double.isFinite(sparse.sse()) && codesAreFinite(sparse.codes());
+    }
+
+    private static boolean codesAreFinite(SparseCodes c) {
+        return maxAbsBits(c.val, 0, c.entries()) <= MAX_ABS_BITS;
+    }
+
+    /**
+     * max |v| over {@code v[from, to)}, as float bits: the magnitude bits of an IEEE float order like the
+     * magnitudes, and NaN and ±Inf order above every finite value, so one integer max (which the JIT
+     * vectorises) answers "all finite and within the bound". Compare with {@link #MAX_ABS_BITS}.
+     */
+    static int maxAbsBits(float[] v, int from, int to) {
+        int mx = 0;
+        for (int i = from; i < to; i++) {
+            mx = Math.max(mx, Float.floatToRawIntBits(v[i]) & 0x7fffffff);
+        }
+        return mx;
     }
 
     /** Solves the decoder from the current statistics and re-anchors the encoder's proximal term. */
@@ -191,15 +265,52 @@ public final class PamSgdTrainer implements SaeTrainer {
         }
     }
 
-    /** s Adam steps on the encoder; the first reuses the forward pass held by {@code sparse}. */
-    private void encoderSteps(float[] x, int rows) {
+    /**
+     * s Adam steps on the encoder; the first reuses the forward pass held by {@code sparse}. Returns
+     * false (and stops) at the first step whose gradient is not finite or has an entry beyond 1e18,
+     * before it is applied.
+     */
+    private boolean encoderSteps(float[] x, int rows) {
         for (int r = 0; r < options.sgdRepeats(); r++) {
             if (r > 0) {
                 sparse.forward(model, x, rows);
             }
             sparse.backward(model, x, grads, true, false);
+            if (!gradientIsFinite(x, rows)) {
+                return false;
+            }
             encoderAdamStep();
         }
+        return true;
+    }
+
+    /**
+     * Whether every encoder gradient entry is finite and within {@link #MAX_ABS_STEP}. Cheap sufficient
+     * test first: an entry of latent j's weight gradient is a sum of at most c_j products (code gradient
+     * × input), c_j its number of code entries, and its bias gradient a sum of c_j code gradients, so
+     * {@code max c_j · max|code gradient| · max(1, max|x|) ≤ 1e18} bounds them all; it reads the batch and
+     * the code gradients (B·d + B·k values) instead of the m × d gradient. Only when it fails is the
+     * gradient scanned itself.
+     */
+    private boolean gradientIsFinite(float[] x, int rows) {
+        int d = model.spec().inputDim();
+        int gBits = maxAbsBits(sparse.codeGradients(), 0, sparse.codes().entries());
+        int xBits = maxAbsBits(x, 0, rows * d);
+        if (gBits <= MAX_ABS_BITS && xBits <= MAX_ABS_BITS) {
+            double bound = (double) sparse.maxEntriesPerLatent() * Float.intBitsToFloat(gBits)
+                    * Math.max(1.0, Float.intBitsToFloat(xBits));
+            if (bound <= MAX_ABS_STEP) {
+                return true;
+            }
+        }
+        int m = model.spec().latents();
+        int mx = maxAbsBits(grads.bEnc, 0, m);
+        for (int j = 0; j < m && mx <= MAX_ABS_BITS; j++) {
+            if (grads.touched[j]) {
+                mx = Math.max(mx, maxAbsBits(grads.wEnc, j * d, j * d + d));
+            }
+        }
+        return mx <= MAX_ABS_BITS;
     }
 
     private void encoderAdamStep() {

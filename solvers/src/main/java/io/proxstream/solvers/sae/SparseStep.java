@@ -220,6 +220,20 @@ public final class SparseStep implements AutoCloseable {
         }
     }
 
+    /** The gradient of the loss at each code entry's pre-activation, of the last {@link #backward} (first entries() values). */
+    float[] codeGradients() {
+        return gradA;
+    }
+
+    /** The largest number of code entries of one latent in the last {@link #backward} (its column count). */
+    int maxEntriesPerLatent() {
+        int mx = 0;
+        for (int j = 0; j < m; j++) {
+            mx = Math.max(mx, colPtr[j + 1] - colPtr[j]);
+        }
+        return mx;
+    }
+
     /** Codes of the last {@link #encode}; valid until the next call. */
     public SparseCodes codes() {
         return codes;

@@ -12,6 +12,8 @@ public final class StepResult {
     final boolean[] fired;
     DecoderStatistics.SolveReport solve;
     double auxLoss;
+    boolean skipped;
+    String solveError;
 
     public StepResult(int latents) {
         fired = new boolean[latents];
@@ -47,6 +49,19 @@ public final class StepResult {
         return fired;
     }
 
+    /**
+     * The step was not applied: its forward pass, codes or gradients were not finite (or beyond 1e18),
+     * so nothing of it was committed to the parameters, the optimiser moments or the decoder statistics.
+     */
+    public boolean skipped() {
+        return skipped;
+    }
+
+    /** Why the decoder solve due at this step failed (the previous decoder was kept), or null. */
+    public String solveError() {
+        return solveError;
+    }
+
     /** The decoder solve performed during this step, or null. */
     public DecoderStatistics.SolveReport solve() {
         return solve;
@@ -74,5 +89,7 @@ public final class StepResult {
         }
         nonZeros = nz;
         solve = null;
+        skipped = false;
+        solveError = null;
     }
 }
