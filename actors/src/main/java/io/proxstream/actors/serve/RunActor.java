@@ -111,6 +111,8 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     private final AtomicLong trained = new AtomicLong();
     private final List<ActorRef<StatusReply<RunStatus>>> stopping = new ArrayList<>();
     private RunState state = RunState.TRAINING;
+    private long checkpointFailures;
+    private String checkpointError = "";
     /** This actor's reference, for the training and writer threads (which must not touch the context). */
     private final ActorRef<Command> selfRef;
     private String error = "";
@@ -378,6 +380,9 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
                 lastCheckpoint = Path.of(w.path()).getFileName().toString();
                 lastCheckpointSamples.set(Math.max(lastCheckpointSamples.get(), w.samples()));
             } else {
+                // the previous checkpoint is intact (atomic write) and training goes on; the failure is visible
+                checkpointFailures++;
+                checkpointError = w.error();
                 getContext().getLog().error("run {}: checkpoint failed: {}", config.name(), w.error());
             }
         }
@@ -404,7 +409,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
                 m == null ? Double.NaN : m.loss(), m == null ? Double.NaN : m.fvu(), m == null ? Double.NaN : m.l0(),
                 m == null ? 0 : m.deadLatents(), m == null ? 0 : m.vectorsPerSecond(), handle.ingestedRows(),
                 (long) ingestMeters.rejectedTotal(), (long) ingestMeters.busyTotal(), handle.budget().reserved(),
-                lastCheckpointSamples.get(), lastCheckpoint, resumedFrom, error));
+                lastCheckpointSamples.get(), lastCheckpoint, resumedFrom, error, checkpointFailures, checkpointError));
     }
 
     private Behavior<Command> onPostStop() {

@@ -134,7 +134,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     static RunStatus resumeFailed(String name, RunConfig c, String reason) {
         return new RunStatus(name, RunState.RESUME_FAILED.name(), c == null ? "" : c.trainer().algo(), c == null ? 0 : c.inputDim(),
                 c == null ? 0 : c.sae().latents(), c == null ? "" : c.sae().sparsifier(), c == null ? 0 : c.sae().k(), 0, Double.NaN,
-                Double.NaN, Double.NaN, 0, 0, 0, 0, 0, 0, 0, "", "", reason);
+                Double.NaN, Double.NaN, 0, 0, 0, 0, 0, 0, 0, "", "", reason, 0, "");
     }
 
     private Behavior<Command> onStartFresh(StartFresh f) {

@@ -4,7 +4,7 @@ package io.proxstream.actors.serve;
  * A served run as the {@code /runs} API shows it.
  *
  * @param name            run name
- * @param state           TRAINING, STOPPING, STOPPED or FAILED
+ * @param state           a {@link RunState} name
  * @param algorithm       trainer
  * @param inputDim        accepted width
  * @param latents         dictionary size
@@ -24,15 +24,20 @@ package io.proxstream.actors.serve;
  * @param checkpoint      its file name
  * @param resumedFrom     the checkpoint this process resumed from, or empty
  * @param error           why the run failed, or empty
+ * @param checkpointFailures checkpoint writes that failed (full disk, I/O error) since start; the previous
+ *                        checkpoint stays intact and the run keeps training
+ * @param checkpointError the last such failure, or empty
  */
 public record RunStatus(String name, String state, String algorithm, int inputDim, int latents, String sparsifier, int k,
                         long samples, double loss, double fvu, double l0, int deadLatents, double vectorsPerSecond,
                         long ingestedRows, long rejectedBatches, long busyReplies, long queuedBytes,
-                        long checkpointSamples, String checkpoint, String resumedFrom, String error) {
+                        long checkpointSamples, String checkpoint, String resumedFrom, String error, long checkpointFailures,
+                        String checkpointError) {
 
     /** The same status with fresher counters. */
     public RunStatus withLive(long trained, long ingested, long rejected, long busy, long queued) {
         return new RunStatus(name, state, algorithm, inputDim, latents, sparsifier, k, trained, loss, fvu, l0, deadLatents,
-                vectorsPerSecond, ingested, rejected, busy, queued, checkpointSamples, checkpoint, resumedFrom, error);
+                vectorsPerSecond, ingested, rejected, busy, queued, checkpointSamples, checkpoint, resumedFrom, error,
+                checkpointFailures, checkpointError);
     }
 }

@@ -70,10 +70,16 @@ class ServeResumeIT {
         }
     }
 
-    /** A server JVM; returns once it prints its address. */
+    /** A server JVM with a 1 GiB heap; returns once it prints its address. */
     static Process server(Path log, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g",
-                "-cp", System.getProperty("java.class.path"), "io.proxstream.actors.cli.Main", "serve"));
+        return server(log, List.of("-Xmx1g"), args);
+    }
+
+    /** A server JVM with these JVM options; returns once it prints its address. */
+    static Process server(Path log, List<String> jvm, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvm);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.proxstream.actors.cli.Main", "serve"));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         CompletableFuture<Void> ready = new CompletableFuture<>();

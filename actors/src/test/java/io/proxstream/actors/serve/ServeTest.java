@@ -335,4 +335,30 @@ class ServeTest {
             assertEquals(200, send(s, "GET", "/health/ready", null).statusCode());
         }
     }
+
+    /** A checkpoint write that fails (here the directory cannot be created; a full disk takes the same path). */
+    @Test
+    void aFailedCheckpointWriteIsCountedAndVisibleAndTheRunKeepsTraining() throws Exception {
+        try (ServeServer s = start()) {
+            assertEquals(201, send(s, "POST", "/runs", RUN_JSON.getBytes()).statusCode());
+            assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 21)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "512,32").statusCode());
+            awaitSamples(s, 512);
+            Path ck = tmp.resolve("runs/r1/checkpoints");
+            Files.writeString(ck, "not a directory");
+            HttpResponse<String> r = send(s, "POST", "/runs/r1/checkpoint", null);
+            assertEquals(409, r.statusCode(), r.body());
+            JsonNode st = status(s);
+            assertEquals(1, st.get("checkpointFailures").asLong(), st.toString());
+            assertTrue(st.get("checkpointError").asText().contains("checkpoints"), st.toString());
+            assertEquals(0, st.get("checkpointSamples").asLong(), "no checkpoint is named that is not durable");
+            assertEquals("TRAINING", st.get("state").asText());
+            assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 22)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "512,32").statusCode());
+            awaitSamples(s, 1024);
+            Files.delete(ck);
+            assertEquals(200, send(s, "POST", "/runs/r1/checkpoint", null).statusCode());
+            assertEquals(1024, status(s).get("checkpointSamples").asLong());
+        }
+    }
 }
