@@ -103,6 +103,14 @@ function card(name) {
   return { points: [], el, canvases, last: -1 };
 }
 
+/** POST /runs/NAME/ACTION (restart a failed run, or start one that could not resume fresh), then redraw. */
+async function act(name, action) {
+  if (action === "start-fresh" && !confirm(`Train ${name} from scratch? Its unreadable checkpoints are moved aside, not deleted.`)) return;
+  const r = await fetch(`/runs/${encodeURIComponent(name)}/${action}`, { method: "POST" });
+  if (!r.ok) alert(`${action} ${name}: ` + (await r.text()));
+  refresh();
+}
+
 async function refresh() {
   try {
     const list = await (await fetch("/runs")).json();
@@ -123,7 +131,10 @@ async function refresh() {
         `${s.sparsifier === "relu" ? "" : " k=" + s.k}, d=${s.inputDim} · ingested <b>${fmt(s.ingestedRows, 6)}</b> rows · ` +
         `rejected <b>${s.rejectedBatches}</b> batches · busy ${s.busyReplies} · queued ${fmt(s.queuedBytes / 1048576, 3)} MiB · ` +
         `checkpoint ${s.checkpoint ? s.checkpoint + " (" + fmt(s.checkpointSamples, 6) + ")" : "none yet"}` +
-        `${s.resumedFrom ? " · resumed from " + s.resumedFrom : ""}${s.error ? " · <b>error:</b> " + s.error : ""}`;
+        `${s.resumedFrom ? " · resumed from " + s.resumedFrom : ""}${s.error ? " · <b>error:</b> " + s.error : ""}` +
+        `${s.checkpointFailures ? " · <b>checkpoint failures: " + s.checkpointFailures + "</b> (" + s.checkpointError + ")" : ""}` +
+        (s.state === "FAILED" ? ` <button onclick="act('${s.name}', 'restart')">restart from newest checkpoint</button>` : "") +
+        (s.state === "RESUME_FAILED" ? ` <button onclick="act('${s.name}', 'start-fresh')">start fresh (moves the checkpoints aside)</button>` : "");
       CHARTS.forEach((spec, i) => draw(r.canvases[i], spec, r.points));
     }
     document.getElementById("summary").textContent =

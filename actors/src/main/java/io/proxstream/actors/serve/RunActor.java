@@ -68,6 +68,10 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     public record Checkpoint(ActorRef<StatusReply<String>> replyTo) implements Command {
     }
 
+    /** Ends a run that is FAILED or STOPPED (the actor stops; its files stay); refused while it trains. */
+    public record Shutdown(ActorRef<StatusReply<RunStatus>> replyTo) implements Command {
+    }
+
     record Started(ActorRef<Ack> replyTo) implements Command {
     }
 
@@ -256,6 +260,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
                 .onMessage(Checkpoint.class, this::onCheckpoint)
                 .onMessage(SnapshotTaken.class, this::onSnapshot)
                 .onMessage(Written.class, this::onWritten)
+                .onMessage(Shutdown.class, this::onShutdown)
                 .onSignal(PostStop.class, s -> onPostStop())
                 .build();
     }
@@ -305,6 +310,15 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         stopping.forEach(r -> r.tell(StatusReply.error("run failed: " + error)));
         stopping.clear();
         return this;
+    }
+
+    private Behavior<Command> onShutdown(Shutdown s) {
+        if (state != RunState.FAILED && state != RunState.STOPPED) {
+            s.replyTo().tell(StatusReply.error("run '" + config.name() + "' is " + state + "; only a FAILED or STOPPED run is shut down"));
+            return this;
+        }
+        s.replyTo().tell(StatusReply.success(handle.status()));
+        return Behaviors.stopped();
     }
 
     private Behavior<Command> onStop(Stop s) {

@@ -52,6 +52,16 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     public record StartFresh(String name, ActorRef<StatusReply<RunStatus>> replyTo) implements Command {
     }
 
+    /**
+     * Restarts a FAILED run from its newest checkpoint: the run's actor is shut down (its files stay), then
+     * the run is started again from {@code run.json}, resuming like a run found at server start.
+     */
+    public record Restart(String name, ActorRef<StatusReply<RunStatus>> replyTo) implements Command {
+    }
+
+    private record RunEnded(String name) implements Command {
+    }
+
     private record Started(String name) implements Command {
     }
 
@@ -64,6 +74,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     private final Path runsDir;
     private final Map<String, ActorRef<StatusReply<RunStatus>>> pending = new java.util.HashMap<>();
     private final ConcurrentMap<String, RunStatus> unresumable;
+    private final Map<String, ActorRef<StatusReply<RunStatus>>> restarting = new java.util.HashMap<>();
 
     /**
      * @param registry    the running runs, by name (read by the routes)
@@ -127,6 +138,8 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
                 .onMessage(Started.class, this::onStarted)
                 .onMessage(StartFailed.class, this::onStartFailed)
                 .onMessage(StartFresh.class, this::onStartFresh)
+                .onMessage(Restart.class, this::onRestart)
+                .onMessage(RunEnded.class, this::onRunEnded)
                 .build();
     }
 
@@ -135,6 +148,41 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
         return new RunStatus(name, RunState.RESUME_FAILED.name(), c == null ? "" : c.trainer().algo(), c == null ? 0 : c.inputDim(),
                 c == null ? 0 : c.sae().latents(), c == null ? "" : c.sae().sparsifier(), c == null ? 0 : c.sae().k(), 0, Double.NaN,
                 Double.NaN, Double.NaN, 0, 0, 0, 0, 0, 0, 0, "", "", reason, 0, "");
+    }
+
+    private Behavior<Command> onRestart(Restart r) {
+        RunHandle h = registry.get(r.name());
+        if (h == null || h.status() == null || !RunState.FAILED.name().equals(h.status().state())) {
+            r.replyTo().tell(StatusReply.error("run '" + r.name() + "' is not FAILED" + (h == null || h.status() == null ? ""
+                    : " (it is " + h.status().state() + ")") + "; only a failed run is restarted"));
+            return this;
+        }
+        if (restarting.containsKey(r.name())) {
+            r.replyTo().tell(StatusReply.error("run '" + r.name() + "' is already restarting"));
+            return this;
+        }
+        restarting.put(r.name(), r.replyTo());
+        getContext().watchWith(h.actor(), new RunEnded(r.name()));
+        h.actor().tell(new RunActor.Shutdown(getContext().getSystem().ignoreRef()));
+        return this;
+    }
+
+    private Behavior<Command> onRunEnded(RunEnded e) {
+        ActorRef<StatusReply<RunStatus>> replyTo = restarting.remove(e.name());
+        if (replyTo == null) {
+            return this;
+        }
+        registry.remove(e.name());
+        Path dir = runsDir.resolve(e.name());
+        try {
+            RunConfig c = ConfigLoader.load(RunConfig.class, RunConfig.defaults("x", 1), List.of(dir.resolve("run.json")), Map.of());
+            pending.put(e.name(), replyTo);
+            spawn(c, dir);
+            getContext().getLog().info("restarting failed run {} from its newest checkpoint", e.name());
+        } catch (RuntimeException ex) {
+            replyTo.tell(StatusReply.error("cannot restart run '" + e.name() + "': " + ex.getMessage()));
+        }
+        return this;
     }
 
     private Behavior<Command> onStartFresh(StartFresh f) {

@@ -7,7 +7,8 @@ package io.proxstream.actors.serve;
  *   <li>{@link #TRAINING}: accepting data and training;</li>
  *   <li>{@link #STOPPING}: asked to stop; trains what is queued, then writes a final checkpoint;</li>
  *   <li>{@link #STOPPED}: stopped by the user; resumes at the next start of the server;</li>
- *   <li>{@link #FAILED}: training stopped on an error (in the status); nothing is accepted;</li>
+ *   <li>{@link #FAILED}: training stopped on an error (in the status); nothing is accepted until
+ *       {@code POST /runs/NAME/restart} starts it again from its newest checkpoint;</li>
  *   <li>{@link #RESUME_FAILED}: the run has checkpoints but none reads back (or its directory cannot be
  *       loaded): it is not started from scratch, its files and the reasons are in the status, and it
  *       stays so until the user deletes the files or calls {@code POST /runs/NAME/start-fresh} (which

@@ -51,6 +51,7 @@ import org.apache.pekko.stream.Materializer;
  *   GET  /runs/NAME/export/FILE             download an exported file
  *   POST /runs/NAME/stop                    stop after the queued data; final checkpoint
  *   POST /runs/NAME/start-fresh             a run in RESUME_FAILED: move its unreadable checkpoints aside, train from scratch
+ *   POST /runs/NAME/restart                 a FAILED run: start it again from its newest checkpoint
  *   GET  /metrics
  *   GET  /health, /health/live              liveness: 200 while the process serves
  *   GET  /health/ready                      readiness: 503 with the reasons while any run is FAILED or RESUME_FAILED
@@ -97,6 +98,7 @@ public final class ServeRoutes extends AllDirectives {
                                 pathEnd(() -> get(() -> unresumable.containsKey(name) ? json(200, unresumable.get(name))
                                         : withRun(name, h -> json(200, h.status())))),
                                 path("start-fresh", () -> post(() -> startFresh(name))),
+                                path("restart", () -> post(() -> restart(name))),
                                 path("history", () -> get(() -> parameterOptional("after", after ->
                                         withRun(name, h -> json(200, h.history().after(after.map(Long::parseLong).orElse(-1L))))))),
                                 path("batches", () -> post(() -> extractRequest(req -> completeWithFuture(ingest(name, req))))),
@@ -140,6 +142,14 @@ public final class ServeRoutes extends AllDirectives {
         }
         return problems.isEmpty() ? json(200, Map.of("status", "READY", "runs", registry.size()))
                 : json(503, Map.of("status", "NOT_READY", "problems", problems));
+    }
+
+    private Route restart(String name) {
+        CompletionStage<HttpResponse> r = AskPattern.<RunManager.Command, StatusReply<RunStatus>>ask(manager,
+                        replyTo -> new RunManager.Restart(name, replyTo), ASK, system.scheduler())
+                .thenApply(reply -> reply.isSuccess() ? response(201, reply.getValue())
+                        : response(409, Map.of("error", reply.getError().getMessage())));
+        return completeWithFuture(r);
     }
 
     private Route startFresh(String name) {

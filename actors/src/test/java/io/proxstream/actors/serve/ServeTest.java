@@ -361,4 +361,39 @@ class ServeTest {
             assertEquals(1024, status(s).get("checkpointSamples").asLong());
         }
     }
+
+    @Test
+    void aFailedRunIsRestartedFromItsNewestCheckpointThroughTheApi() throws Exception {
+        try (ServeServer s = start()) {
+            assertEquals(201, send(s, "POST", "/runs", RUN_JSON.getBytes()).statusCode());
+            assertEquals(409, send(s, "POST", "/runs/r1/restart", null).statusCode(), "a training run is not restarted");
+            assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 31)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "512,32").statusCode());
+            awaitSamples(s, 512);
+            assertEquals(200, send(s, "POST", "/runs/r1/checkpoint", null).statusCode());
+            assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 32)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "512,32").statusCode());
+            awaitSamples(s, 1024);
+            // the final checkpoint cannot be written: stopping fails the run
+            Path ck = tmp.resolve("runs/r1/checkpoints");
+            Path aside = tmp.resolve("ck-aside");
+            Files.move(ck, aside);
+            Files.writeString(ck, "not a directory");
+            send(s, "POST", "/runs/r1/stop", null);
+            assertEquals("FAILED", status(s).get("state").asText(), status(s).toString());
+            assertEquals(503, send(s, "GET", "/health/ready", null).statusCode());
+            Files.delete(ck);
+            Files.move(aside, ck);
+            HttpResponse<String> r = send(s, "POST", "/runs/r1/restart", null);
+            assertEquals(201, r.statusCode(), r.body());
+            JsonNode st = status(s);
+            assertEquals("TRAINING", st.get("state").asText(), st.toString());
+            assertEquals(512, st.get("samples").asLong(), "resumed from the newest checkpoint");
+            assertEquals("ckpt-000000000000512.safetensors", st.get("resumedFrom").asText());
+            assertEquals(200, send(s, "GET", "/health/ready", null).statusCode());
+            assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 33)), "Content-Type", "application/octet-stream",
+                    "X-Shape", "512,32").statusCode());
+            awaitSamples(s, 1024);
+        }
+    }
 }
