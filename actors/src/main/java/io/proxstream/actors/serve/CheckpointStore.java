@@ -123,8 +123,13 @@ public final class CheckpointStore {
     /** Reads one checkpoint file (checksum verified). */
     public static Loaded read(Path p) throws IOException {
         Safetensors.Contents c = Safetensors.readArrays(p);
-        if (!FORMAT.equals(c.metadata().get("format"))) {
-            throw new IOException(p + ": not a proxstream checkpoint (format " + c.metadata().get("format") + ")");
+        String format = c.metadata().get("format");
+        if (format == null || !format.startsWith("proxstream-checkpoint/")) {
+            throw new IOException(p + ": not a proxstream checkpoint (format " + format + "; this build reads " + FORMAT + ")");
+        }
+        if (!FORMAT.equals(format)) {
+            throw new IOException(p + ": checkpoint format " + format + ", this build reads " + FORMAT
+                    + " only (written by another version of proxstream)");
         }
         if (!c.metadata().containsKey(Safetensors.CHECKSUM_KEY)) {
             throw new IOException(p + ": checkpoint without checksum");

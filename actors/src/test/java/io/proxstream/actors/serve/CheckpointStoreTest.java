@@ -85,4 +85,13 @@ class CheckpointStoreTest {
         assertTrue(Files.notExists(dead), "a dead process's temporary file is removed");
         assertTrue(Files.exists(mine), "this process's own write in progress is left alone");
     }
+
+    @Test
+    void aCheckpointOfAnotherFormatVersionIsRefusedNamingBothVersions() throws Exception {
+        Path f = tmp.resolve("ckpt-000000000000001.safetensors");
+        io.proxstream.protocol.format.Safetensors.writeArrays(f, Map.of("f:W", io.proxstream.protocol.format.Safetensors.Array.of(
+                new float[] {1})), Map.of("format", "proxstream-checkpoint/0", "algorithm", "pam", "samples", "1"));
+        java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> CheckpointStore.read(f));
+        assertTrue(e.getMessage().contains("proxstream-checkpoint/0") && e.getMessage().contains(CheckpointStore.FORMAT), e.getMessage());
+    }
 }
