@@ -145,16 +145,17 @@ public final class ServeRoutes extends AllDirectives {
     }
 
     private Route restart(String name) {
-        CompletionStage<HttpResponse> r = AskPattern.<RunManager.Command, StatusReply<RunStatus>>ask(manager,
-                        replyTo -> new RunManager.Restart(name, replyTo), ASK, system.scheduler())
-                .thenApply(reply -> reply.isSuccess() ? response(201, reply.getValue())
-                        : response(409, Map.of("error", reply.getError().getMessage())));
-        return completeWithFuture(r);
+        return askManager(replyTo -> new RunManager.Restart(name, replyTo));
     }
 
     private Route startFresh(String name) {
-        CompletionStage<HttpResponse> r = AskPattern.<RunManager.Command, StatusReply<RunStatus>>ask(manager,
-                        replyTo -> new RunManager.StartFresh(name, replyTo), ASK, system.scheduler())
+        return askManager(replyTo -> new RunManager.StartFresh(name, replyTo));
+    }
+
+    /** Asks the run manager; 201 with the run's status, or 409 with the reason. */
+    private Route askManager(java.util.function.Function<ActorRef<StatusReply<RunStatus>>, RunManager.Command> message) {
+        CompletionStage<HttpResponse> r = AskPattern.<RunManager.Command, StatusReply<RunStatus>>ask(manager, message::apply, ASK,
+                        system.scheduler())
                 .thenApply(reply -> reply.isSuccess() ? response(201, reply.getValue())
                         : response(409, Map.of("error", reply.getError().getMessage())));
         return completeWithFuture(r);
