@@ -48,11 +48,8 @@ public final class Main {
     /** One line on stderr: which kernel runs, who chose it, and that its numerics were checked. */
     static String startupLine(NumericsCheck.Report check) {
         BlasInfo b = check.blas();
-        String who = b.coreTypeOverride() == null ? "detected by OpenBLAS"
-                : "OPENBLAS_CORETYPE=" + b.coreTypeOverride() + (b.coreName().equalsIgnoreCase(b.coreTypeOverride().trim()) ? ", set by you"
-                : ", set by you, but OpenBLAS runs " + b.coreName() + " instead");
         return String.format(java.util.Locale.ROOT, "proxstream: %s, kernel %s (%s); numerics self-check passed (%d checks, %.0f ms)",
-                b.config().replaceAll(" DYNAMIC_ARCH.*", ""), b.coreName(), who, check.results().size(), check.nanos() / 1e6);
+                b.config().replaceAll(" DYNAMIC_ARCH.*", ""), b.coreName(), b.chosenBy(), check.results().size(), check.nanos() / 1e6);
     }
 
     static int run(List<String> argv, PrintStream out, PrintStream err) {
@@ -63,13 +60,10 @@ public final class Main {
         String cmd = argv.get(0);
         List<String> rest = argv.subList(1, argv.size());
         // before any native library is loaded: a forced kernel this CPU cannot run would die of SIGILL
-        String coreType = System.getenv("OPENBLAS_CORETYPE");
-        if (coreType != null && !coreType.isBlank()) {
-            var refusal = CpuKernels.refusal(coreType, CpuKernels.cpuFlags());
-            if (refusal.isPresent()) {
-                err.println("error: " + refusal.get());
-                return 2;
-            }
+        var refusal = CpuKernels.environmentRefusal();
+        if (refusal.isPresent()) {
+            err.println("error: " + refusal.get());
+            return 2;
         }
         try {
             if (COMPUTING.contains(cmd) && !rest.contains("--help")) {
@@ -94,7 +88,7 @@ public final class Main {
             };
         } catch (Flags.UsageException | IllegalArgumentException | IllegalStateException e) {
             err.println("error: " + e.getMessage());
-            err.println("(proxstream " + (List.of("train", "bench", "serve", "node", "reconstruct", "segment", "experiment", "activations", "doctor").contains(cmd) ? cmd + " " : "") + "--help shows the options)");
+            err.println("(proxstream " + (COMPUTING.contains(cmd) || cmd.equals("doctor") ? cmd + " " : "") + "--help shows the options)");
             return 2;
         } catch (java.util.concurrent.ExecutionException e) {
             Throwable c = e.getCause() == null ? e : e.getCause();

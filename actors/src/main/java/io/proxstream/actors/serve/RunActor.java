@@ -217,10 +217,9 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
             }
             return c;
         });
-        ActorRef<Command> self = ctx.getSelf();
         TrainingStages.graph(fed, trainer, config.batchSize(), 0, 0, config.reportEvery(), window, this::onReportTrainingThread,
                         config.maxAbs(), streamMeters)
-                .to(ActorSink.<WindowReport, Command, Ack>actorRefWithBackpressure(self,
+                .to(ActorSink.<WindowReport, Command, Ack>actorRefWithBackpressure(selfRef,
                         (replyTo, r) -> new Window(r, replyTo), Started::new, Ack.INSTANCE, Completed.INSTANCE, Failed::new))
                 .run(ctx.getSystem());
         publish();
@@ -345,14 +344,13 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     }
 
     private Behavior<Command> requestSnapshot(Purpose purpose, ActorRef<StatusReply<String>> replyTo) {
-        ActorRef<Command> self = getContext().getSelf();
         if (state == RunState.TRAINING) {
-            boolean queued = handle.offerControl(() -> self.tell(new SnapshotTaken(snapshot(), trainer.samplesSeen(), purpose, replyTo)));
+            boolean queued = handle.offerControl(() -> selfRef.tell(new SnapshotTaken(snapshot(), trainer.samplesSeen(), purpose, replyTo)));
             if (!queued) {
                 replyTo.tell(StatusReply.error("the run's queue refused the request; try again"));
             }
         } else if (state == RunState.STOPPED) {
-            self.tell(new SnapshotTaken(snapshot(), trained.get(), purpose, replyTo));
+            selfRef.tell(new SnapshotTaken(snapshot(), trained.get(), purpose, replyTo));
         } else {
             replyTo.tell(StatusReply.error("run is " + state));
         }

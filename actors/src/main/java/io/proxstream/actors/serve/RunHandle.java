@@ -4,7 +4,6 @@ import io.proxstream.actors.stream.Chunk;
 import io.proxstream.actors.stream.Validate;
 import io.proxstream.monitoring.IngestMeters;
 import io.proxstream.protocol.config.RunConfig;
-import io.proxstream.solvers.linalg.Vec;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -165,13 +164,14 @@ public final class RunHandle {
         }
         double maxAbs = config.maxAbs();
         for (int r = 0; r < rows; r++) {
-            if (!Vec.allFinite(data, r * cols, cols)) {
+            int problem = Validate.problem(data, r * cols, cols, maxAbs);
+            if (problem == Validate.NON_FINITE) {
                 budget.release(reserved);
                 return CompletableFuture.completedFuture(reject(Outcome.INVALID, "non_finite",
                         "row " + r + " holds NaN or Inf; the batch was not queued"));
             }
-            int big = Validate.firstBeyond(data, r * cols, cols, maxAbs);
-            if (big >= 0) {
+            if (problem == Validate.TOO_LARGE) {
+                int big = Validate.firstBeyond(data, r * cols, cols, maxAbs);
                 budget.release(reserved);
                 return CompletableFuture.completedFuture(reject(Outcome.INVALID, "too_large_value",
                         "row " + r + " holds " + data[r * cols + big] + " at column " + big + ", beyond the run's maxAbs " + maxAbs

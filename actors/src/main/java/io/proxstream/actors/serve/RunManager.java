@@ -98,7 +98,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
         try (Stream<Path> dirs = Files.list(runsDir)) {
             for (Path d : dirs.filter(p -> Files.isRegularFile(p.resolve("run.json"))).sorted().toList()) {
                 try {
-                    RunConfig c = ConfigLoader.load(RunConfig.class, RunConfig.defaults("x", 1), List.of(d.resolve("run.json")), Map.of());
+                    RunConfig c = loadRunConfig(d);
                     if (!c.name().equals(d.getFileName().toString())) {
                         throw new IllegalArgumentException("run.json names run '" + c.name() + "' but lives in " + d.getFileName());
                     }
@@ -143,6 +143,11 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
                 .build();
     }
 
+    /** The run described by {@code dir/run.json} (defaults for the keys it lacks). */
+    private static RunConfig loadRunConfig(Path dir) {
+        return ConfigLoader.load(RunConfig.class, RunConfig.defaults("x", 1), List.of(dir.resolve("run.json")), Map.of());
+    }
+
     /** The status of a run that could not resume: no training figures, the reason as its error. */
     static RunStatus resumeFailed(String name, RunConfig c, String reason) {
         return new RunStatus(name, RunState.RESUME_FAILED.name(), c == null ? "" : c.trainer().algo(), c == null ? 0 : c.inputDim(),
@@ -175,7 +180,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
         registry.remove(e.name());
         Path dir = runsDir.resolve(e.name());
         try {
-            RunConfig c = ConfigLoader.load(RunConfig.class, RunConfig.defaults("x", 1), List.of(dir.resolve("run.json")), Map.of());
+            RunConfig c = loadRunConfig(dir);
             pending.put(e.name(), replyTo);
             spawn(c, dir);
             getContext().getLog().info("restarting failed run {} from its newest checkpoint", e.name());
@@ -194,7 +199,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
         }
         Path dir = runsDir.resolve(f.name());
         try {
-            RunConfig c = ConfigLoader.load(RunConfig.class, RunConfig.defaults("x", 1), List.of(dir.resolve("run.json")), Map.of());
+            RunConfig c = loadRunConfig(dir);
             Path ck = dir.resolve("checkpoints");
             if (Files.exists(ck)) {
                 Path aside = dir.resolve("checkpoints.unreadable-" + System.currentTimeMillis());

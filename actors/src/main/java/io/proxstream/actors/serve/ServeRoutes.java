@@ -136,7 +136,7 @@ public final class ServeRoutes extends AllDirectives {
     private Route readiness() {
         List<Map<String, String>> problems = new ArrayList<>();
         for (RunStatus st : listStatus()) {
-            if (st != null && RunState.valueOf(st.state()).unhealthy()) {
+            if (RunState.valueOf(st.state()).unhealthy()) {
                 problems.add(Map.of("run", st.name(), "state", st.state(), "reason", st.error() == null ? "" : st.error()));
             }
         }

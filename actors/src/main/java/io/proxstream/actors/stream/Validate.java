@@ -56,9 +56,10 @@ public final class Validate {
         int bad = 0;
         int tooLarge = 0;
         for (int r = 0; r < c.rows(); r++) {
-            if (!finiteRow(x, r * d, d)) {
+            int p = problem(x, r * d, d, maxAbs);
+            if (p == NON_FINITE) {
                 bad++;
-            } else if (firstBeyond(x, r * d, d, maxAbs) >= 0) {
+            } else if (p == TOO_LARGE) {
                 tooLarge++;
             }
         }
@@ -70,11 +71,12 @@ public final class Validate {
         float[] kept = new float[(c.rows() - dropped) * d];
         int k = 0;
         for (int r = 0; r < c.rows(); r++) {
-            if (!finiteRow(x, r * d, d)) {
+            int p = problem(x, r * d, d, maxAbs);
+            if (p == NON_FINITE) {
                 if (shouldLog(logged, 1, 1)) {
                     LOG.warn("rejected a row with NaN/Inf from {} at row {}", c.origin(), c.offset() + r);
                 }
-            } else if (firstBeyond(x, r * d, d, maxAbs) >= 0) {
+            } else if (p == TOO_LARGE) {
                 if (shouldLog(logged, 2, 1)) {
                     LOG.warn("rejected a row with a value beyond maxAbs {} from {} at row {}", maxAbs, c.origin(), c.offset() + r);
                 }
@@ -93,6 +95,24 @@ public final class Validate {
         return k == 0 ? Optional.empty() : Optional.of(new Chunk(kept, k, d, c.offset(), c.origin()));
     }
 
+    /** {@link #problem}: the row is fine. */
+    public static final int OK = 0;
+    /** {@link #problem}: the row holds NaN or ±Inf. */
+    public static final int NON_FINITE = 1;
+    /** {@link #problem}: the row is finite but holds a value beyond ±maxAbs. */
+    public static final int TOO_LARGE = 2;
+
+    /**
+     * What is wrong with the row {@code x[off, off+d)}: one vectorised scan for a good row
+     * ({@link Vec#allWithin}); a bad one is classified by a second.
+     */
+    public static int problem(float[] x, int off, int d, double maxAbs) {
+        if (Vec.allWithin(x, off, d, (float) maxAbs)) {
+            return OK;
+        }
+        return Vec.allFinite(x, off, d) ? TOO_LARGE : NON_FINITE;
+    }
+
     /** Index (from {@code off}) of the first of {@code d} values with |v| > maxAbs, or -1. */
     public static int firstBeyond(float[] x, int off, int d, double maxAbs) {
         float lim = (float) maxAbs;
@@ -102,10 +122,6 @@ public final class Validate {
             }
         }
         return -1;
-    }
-
-    private static boolean finiteRow(float[] x, int off, int d) {
-        return Vec.allFinite(x, off, d);
     }
 
     private static boolean shouldLog(long[] logged, int reason, long n) {

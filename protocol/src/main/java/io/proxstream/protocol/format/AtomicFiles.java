@@ -52,22 +52,25 @@ public final class AtomicFiles {
         }
     }
 
-    /** Forces a directory's entries to disk (a rename is durable only then); a no-op where unsupported. */
+    /**
+     * Forces a directory's entries to disk (a rename is durable only then). Where the platform cannot
+     * open a directory this is a no-op (the rename is still atomic); a failure to force one is an error.
+     */
     static void forceDirectory(Path dir) throws IOException {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+        FileChannel d;
+        try {
+            d = FileChannel.open(dir, StandardOpenOption.READ);
+        } catch (IOException | UnsupportedOperationException e) {
+            return;
+        }
+        try (d) {
             d.force(true);
-        } catch (UnsupportedOperationException | java.nio.file.AccessDeniedException e) {
-            // not every platform can open a directory; the rename is still atomic
-        } catch (IOException e) {
-            if (!(e.getMessage() != null && e.getMessage().contains("Is a directory"))) {
-                throw e;
-            }
         }
     }
 
     /**
-     * Deletes the temporary files of interrupted writes of {@code target}'s siblings in {@code dir}
-     * ({@code .NAME.PID.RANDOM.tmp}) whose process is gone; returns how many it deleted.
+     * Deletes the temporary files of interrupted writes in {@code dir} ({@code .NAME.PID.RANDOM.tmp}) whose
+     * process is gone; returns how many it deleted. This process's own writes in progress are left alone.
      */
     public static int removeStale(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) {
@@ -80,8 +83,8 @@ public final class AtomicFiles {
                 java.util.regex.Matcher m = STALE.matcher(name);
                 if (m.matches()) {
                     long pid = Long.parseLong(m.group(1));
-                    boolean alive = pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
-                    if (!alive && pid != ProcessHandle.current().pid() && Files.deleteIfExists(p)) {
+                    boolean alive = pid == ProcessHandle.current().pid() || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+                    if (!alive && Files.deleteIfExists(p)) {
                         n++;
                     }
                 }

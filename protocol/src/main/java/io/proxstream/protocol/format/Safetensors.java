@@ -259,7 +259,6 @@ public final class Safetensors {
         public static Array of(long[] a) {
             return new Array(ElementType.I64, new long[] {a.length}, a);
         }
-
     }
 
     /**

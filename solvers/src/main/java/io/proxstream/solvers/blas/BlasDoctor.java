@@ -87,7 +87,7 @@ public final class BlasDoctor {
         Set<String> flags = CpuKernels.cpuFlags();
         int cpus = Runtime.getRuntime().availableProcessors();
         out.println("CPU");
-        out.printf(Locale.ROOT, "  model            %s%n", cpuinfo("model name"));
+        out.printf(Locale.ROOT, "  model            %s%n", CpuKernels.cpuinfo("model name").orElse("unknown"));
         out.printf(Locale.ROOT, "  logical CPUs     %d (available to this JVM)%n", cpus);
         out.printf(Locale.ROOT, "  clock            %.2f GHz (%s)%n", clockGhz(), clockSource());
         out.printf(Locale.ROOT, "  vector features  %s%n", CpuKernels.vectorFeatures(flags));
@@ -97,8 +97,7 @@ public final class BlasDoctor {
         BlasInfo blas = BlasInfo.current();
         out.println("BLAS");
         out.printf(Locale.ROOT, "  build            %s%n", blas.config());
-        out.printf(Locale.ROOT, "  kernel           %s (%s)%n", blas.coreName(), blas.coreTypeOverride() == null
-                ? "detected by OpenBLAS" : "OPENBLAS_CORETYPE=" + blas.coreTypeOverride() + ", set by you");
+        out.printf(Locale.ROOT, "  kernel           %s (%s)%n", blas.coreName(), blas.chosenBy());
         out.printf(Locale.ROOT, "  threads          %d (idle workers spin 2^%s cycles before sleeping: OPENBLAS_THREAD_TIMEOUT)%n",
                 blas.threads(), System.getenv().getOrDefault("OPENBLAS_THREAD_TIMEOUT", "28, OpenBLAS's default,"));
         out.printf(Locale.ROOT, "  libraries        JavaCPP %s, OpenBLAS preset %s, ND4J %s%n", version("org.bytedeco", "javacpp"),
@@ -122,19 +121,6 @@ public final class BlasDoctor {
         return check.passed();
     }
 
-    static String cpuinfo(String key) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith(key)) {
-                    return line.substring(line.indexOf(':') + 1).trim();
-                }
-            }
-        } catch (IOException e) {
-            // not Linux
-        }
-        return "unknown";
-    }
-
     private static double clockGhz() {
         try {
             Path max = Path.of("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq");
@@ -145,7 +131,7 @@ public final class BlasDoctor {
             // fall through to /proc/cpuinfo
         }
         try {
-            return Double.parseDouble(cpuinfo("cpu MHz")) / 1000;
+            return Double.parseDouble(CpuKernels.cpuinfo("cpu MHz").orElse("NaN")) / 1000;
         } catch (NumberFormatException e) {
             return Double.NaN;
         }

@@ -88,6 +88,15 @@ public record BlasInfo(String coreName, String config, int threads, String coreT
         return lib.getFunction(name).invokeString(new Object[0], false).trim();
     }
 
+    /** Who chose the kernel: OpenBLAS, or the user's {@code OPENBLAS_CORETYPE} (and whether OpenBLAS obeyed). */
+    public String chosenBy() {
+        if (coreTypeOverride == null) {
+            return "detected by OpenBLAS";
+        }
+        return "OPENBLAS_CORETYPE=" + coreTypeOverride + (coreName.equalsIgnoreCase(coreTypeOverride.trim()) ? ", set by you"
+                : ", set by you, but OpenBLAS runs " + coreName + " instead");
+    }
+
     /** One line for benchmark and log output. */
     public String describe() {
         String timeout = System.getenv("OPENBLAS_THREAD_TIMEOUT");

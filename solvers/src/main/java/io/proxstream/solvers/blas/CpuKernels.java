@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -83,17 +82,26 @@ public final class CpuKernels {
     }
 
     static Set<String> cpuFlags(Path cpuinfo) {
+        return cpuinfo(cpuinfo, "flags").map(v -> (Set<String>) new LinkedHashSet<>(Arrays.asList(v.split("\\s+"))))
+                .orElse(Set.of());
+    }
+
+    /** The value of the first {@code key : value} line of {@code /proc/cpuinfo}, if it can be read. */
+    public static Optional<String> cpuinfo(String key) {
+        return cpuinfo(Path.of("/proc/cpuinfo"), key);
+    }
+
+    static Optional<String> cpuinfo(Path cpuinfo, String key) {
         try {
             for (String line : Files.readAllLines(cpuinfo)) {
-                if (line.startsWith("flags")) {
-                    int colon = line.indexOf(':');
-                    return new LinkedHashSet<>(Arrays.asList(line.substring(colon + 1).trim().split("\\s+")));
+                if (line.startsWith(key)) {
+                    return Optional.of(line.substring(line.indexOf(':') + 1).trim());
                 }
             }
         } catch (IOException | RuntimeException e) {
             // not Linux or not readable: nothing known
         }
-        return Set.of();
+        return Optional.empty();
     }
 
     /** The kernels this CPU can run. */
@@ -122,30 +130,24 @@ public final class CpuKernels {
                 + "; or unset OPENBLAS_CORETYPE to let OpenBLAS detect the CPU.");
     }
 
-    /**
-     * {@code CpuKernels} (no arguments): checks {@code OPENBLAS_CORETYPE} against this CPU, exits 2 with
-     * the reason if it cannot be used; {@code CpuKernels --list}: prints the kernels this CPU can run.
-     */
-    public static void main(String[] args) {
-        Set<String> cpu = cpuFlags();
-        if (args.length > 0 && args[0].equals("--list")) {
-            runnable(cpu).forEach(k -> System.out.println(k.name()));
-            return;
-        }
+    /** Why this process's {@code OPENBLAS_CORETYPE} cannot be used on this CPU, or empty if it is unset or fine. */
+    public static Optional<String> environmentRefusal() {
         String v = System.getenv("OPENBLAS_CORETYPE");
-        if (v != null && !v.isBlank()) {
-            Optional<String> why = refusal(v, cpu);
-            if (why.isPresent()) {
-                System.err.println("error: " + why.get());
-                System.exit(2);
-            }
+        return v == null || v.isBlank() ? Optional.empty() : refusal(v, cpuFlags());
+    }
+
+    /** Checks {@code OPENBLAS_CORETYPE} against this CPU (the launcher's {@code test}); exits 2 with the reason if it cannot be used. */
+    public static void main(String[] args) {
+        Optional<String> why = environmentRefusal();
+        if (why.isPresent()) {
+            System.err.println("error: " + why.get());
+            System.exit(2);
         }
     }
 
     /** A short description of the CPU's vector features for reports. */
     public static String vectorFeatures(Set<String> cpu) {
         return List.of("sse4_2", "avx", "avx2", "fma", "fma4", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_fp16",
-                        "amx_tile").stream().filter(cpu::contains).collect(Collectors.joining(" "))
-                .toLowerCase(Locale.ROOT);
+                        "amx_tile").stream().filter(cpu::contains).collect(Collectors.joining(" "));
     }
 }

@@ -100,36 +100,12 @@ public final class NumericsCheck {
         }
     }
 
-    /** Raised when the self-check fails; its message is {@link Report#failureMessage()}. */
-    public static final class NumericsFailure extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-        private final transient Report report;
-
-        public NumericsFailure(Report report) {
-            super(report.failureMessage());
-            this.report = report;
-        }
-
-        public Report report() {
-            return report;
-        }
-    }
-
     /** Runs the check once per process and returns the (cached) report. */
     public static synchronized Report once() {
         if (cached == null) {
             cached = run(20251130L);
         }
         return cached;
-    }
-
-    /** Runs the check (cached) and throws {@link NumericsFailure} if any routine failed. */
-    public static Report require() {
-        Report r = once();
-        if (!r.passed()) {
-            throw new NumericsFailure(r);
-        }
-        return r;
     }
 
     /** Runs every check with random problems from {@code seed}. */

@@ -67,6 +67,24 @@ public final class Vec {
         return (s0 + s1) + (s2 + s3);
     }
 
+    /**
+     * max |v| over {@code v[from, to)} as float bits: the magnitude bits of an IEEE float order like the
+     * magnitudes, and NaN and ±Inf order above every finite value, so one integer max (which the JIT
+     * vectorises) answers "all finite and within a bound" (see {@link #allWithin}).
+     */
+    public static int maxAbsBits(float[] v, int from, int to) {
+        int mx = 0;
+        for (int i = from; i < to; i++) {
+            mx = Math.max(mx, Float.floatToRawIntBits(v[i]) & 0x7fffffff);
+        }
+        return mx;
+    }
+
+    /** Whether every value of {@code a[ao, ao+n)} is finite with |v| ≤ {@code limit} (a finite float). */
+    public static boolean allWithin(float[] a, int ao, int n, float limit) {
+        return maxAbsBits(a, ao, ao + n) <= Float.floatToRawIntBits(Math.abs(limit));
+    }
+
     /** True if every value of {@code a[ao .. ao+n)} is finite (neither NaN nor ±Inf). */
     public static boolean allFinite(float[] a, int ao, int n) {
         // v·0 is 0 for finite v and NaN otherwise; any NaN makes its partial sum NaN

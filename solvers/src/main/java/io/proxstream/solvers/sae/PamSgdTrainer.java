@@ -1,6 +1,7 @@
 package io.proxstream.solvers.sae;
 
 import io.proxstream.solvers.data.Dataset;
+import io.proxstream.solvers.linalg.Vec;
 import java.util.Objects;
 import java.util.SplittableRandom;
 
@@ -157,8 +158,9 @@ public final class PamSgdTrainer implements SaeTrainer {
      * The encoder half of a step. Guarded: a batch whose forward pass (loss, codes) or encoder gradient
      * is not finite, or holds a code or gradient entry beyond 1e18 in magnitude, is skipped before
      * anything is committed (no Adam step, no moments, no statistics, not counted in
-     * {@link #samplesSeen()}); its result says {@link StepResult#skipped()}. The checks read the codes
-     * and the gradient once, next to the Adam update that reads and writes four arrays of that size.
+     * {@link #samplesSeen()}); its result says {@link StepResult#skipped()}. The checks read the codes,
+     * the batch and the code gradients (B·d + B·k values); the m × d gradient only when the cheap bound
+     * of {@link #gradientIsFinite} fails.
      */
     @Override
     public EncodedBatch encoderStage(float[] x, int rows) {
@@ -233,20 +235,7 @@ public final class PamSgdTrainer implements SaeTrainer {
     }
 
     private static boolean codesAreFinite(SparseCodes c) {
-        return maxAbsBits(c.val, 0, c.entries()) <= MAX_ABS_BITS;
-    }
-
-    /**
-     * max |v| over {@code v[from, to)}, as float bits: the magnitude bits of an IEEE float order like the
-     * magnitudes, and NaN and ±Inf order above every finite value, so one integer max (which the JIT
-     * vectorises) answers "all finite and within the bound". Compare with {@link #MAX_ABS_BITS}.
-     */
-    static int maxAbsBits(float[] v, int from, int to) {
-        int mx = 0;
-        for (int i = from; i < to; i++) {
-            mx = Math.max(mx, Float.floatToRawIntBits(v[i]) & 0x7fffffff);
-        }
-        return mx;
+        return Vec.allWithin(c.val, 0, c.entries(), MAX_ABS_STEP);
     }
 
     /** Solves the decoder from the current statistics and re-anchors the encoder's proximal term. */
@@ -294,8 +283,8 @@ public final class PamSgdTrainer implements SaeTrainer {
      */
     private boolean gradientIsFinite(float[] x, int rows) {
         int d = model.spec().inputDim();
-        int gBits = maxAbsBits(sparse.codeGradients(), 0, sparse.codes().entries());
-        int xBits = maxAbsBits(x, 0, rows * d);
+        int gBits = Vec.maxAbsBits(sparse.codeGradients(), 0, sparse.codes().entries());
+        int xBits = Vec.maxAbsBits(x, 0, rows * d);
         if (gBits <= MAX_ABS_BITS && xBits <= MAX_ABS_BITS) {
             double bound = (double) sparse.maxEntriesPerLatent() * Float.intBitsToFloat(gBits)
                     * Math.max(1.0, Float.intBitsToFloat(xBits));
@@ -304,10 +293,10 @@ public final class PamSgdTrainer implements SaeTrainer {
             }
         }
         int m = model.spec().latents();
-        int mx = maxAbsBits(grads.bEnc, 0, m);
+        int mx = Vec.maxAbsBits(grads.bEnc, 0, m);
         for (int j = 0; j < m && mx <= MAX_ABS_BITS; j++) {
             if (grads.touched[j]) {
-                mx = Math.max(mx, maxAbsBits(grads.wEnc, j * d, j * d + d));
+                mx = Math.max(mx, Vec.maxAbsBits(grads.wEnc, j * d, j * d + d));
             }
         }
         return mx <= MAX_ABS_BITS;

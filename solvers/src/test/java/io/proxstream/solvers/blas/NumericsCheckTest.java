@@ -69,7 +69,7 @@ class NumericsCheckTest {
                 new NumericsCheck.Result("cblas_dgemm", "16x16 k=16 NT", 1e-15, 1e-12, 0.1),
                 new NumericsCheck.Result("dposv", "768x768 rhs=32", 3.5, 1e-9, 2)), 1_000_000);
         assertFalse(r.passed());
-        String msg = new NumericsCheck.NumericsFailure(r).getMessage();
+        String msg = r.failureMessage();
         for (String part : List.of("SkylakeX", "dposv", "768x768 rhs=32", "3.500e+00", "OPENBLAS_CORETYPE=Haswell", "doctor")) {
             assertTrue(msg.contains(part), "missing '" + part + "' in: " + msg);
         }

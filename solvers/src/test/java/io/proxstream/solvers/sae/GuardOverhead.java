@@ -39,9 +39,9 @@ public final class GuardOverhead {
             SparseStep s = t.sparseForTest();
             long t1 = System.nanoTime();
             for (int i = 0; i < 100; i++) {
-                sink += PamSgdTrainer.maxAbsBits(s.codes().val, 0, s.codes().entries());
-                sink += PamSgdTrainer.maxAbsBits(s.codeGradients(), 0, s.codes().entries());
-                sink += PamSgdTrainer.maxAbsBits(xs[i % 8], 0, rows * d);
+                sink += io.proxstream.solvers.linalg.Vec.maxAbsBits(s.codes().val, 0, s.codes().entries());
+                sink += io.proxstream.solvers.linalg.Vec.maxAbsBits(s.codeGradients(), 0, s.codes().entries());
+                sink += io.proxstream.solvers.linalg.Vec.maxAbsBits(xs[i % 8], 0, rows * d);
                 sink += s.maxEntriesPerLatent();
             }
             double checks = (System.nanoTime() - t1) / 100.0;
