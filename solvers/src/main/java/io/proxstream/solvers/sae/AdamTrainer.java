@@ -1,5 +1,7 @@
 package io.proxstream.solvers.sae;
 
+import io.proxstream.solvers.linalg.Vec;
+
 import java.util.Objects;
 
 /**
@@ -64,6 +66,7 @@ public final class AdamTrainer implements SaeTrainer {
     private volatile double lastAuxLoss;
     /** Written by the training thread, read by monitors: volatile. */
     private volatile long samples;
+    private long skippedSteps;
 
     public AdamTrainer(SaeModel model, Adam.Options options) {
         this(model, options, Recipe.plain());
@@ -116,25 +119,49 @@ public final class AdamTrainer implements SaeTrainer {
         return samples;
     }
 
+    /**
+     * One Adam step. Guarded like PAM-SGD's: a batch whose forward pass (loss, codes), decoder-bias start
+     * or gradients (encoder, decoder, biases, AuxK's share) are not finite or hold an entry beyond
+     * {@link PamSgdTrainer#MAX_ABS_STEP} is skipped before anything is committed (no parameter, moment,
+     * step count, firing record or sample count changes); its result says {@link StepResult#skipped()}.
+     * The check scans the gradient rows the step touched (at most 2·min(m, B·k)·d values, beside a
+     * 2·B·d·m-flop forward GEMM).
+     */
     @Override
     public EncodedBatch encoderStage(float[] x, int rows) {
         SaeSpec spec = model.spec();
         int d = spec.inputDim();
+        float[] start = null;
         if (samples == 0 && !recipe.decoderBiasInit().equals("none")) {
-            float[] start = recipe.decoderBiasInit().equals("mean") ? DecoderBias.mean(x, rows, d)
+            start = recipe.decoderBiasInit().equals("mean") ? DecoderBias.mean(x, rows, d)
                     : DecoderBias.geometricMedian(x, rows, d, 200, 1e-7);
+            if (!Vec.allWithin(start, 0, d, PamSgdTrainer.MAX_ABS_STEP)) {
+                return skip(x, rows, null);
+            }
+        }
+        float[] biasBefore = start == null ? null : model.decoderBias().clone();
+        if (start != null) {
             System.arraycopy(start, 0, model.decoderBias(), 0, d);
         }
         sparse.forward(model, x, rows);
         StepResult result = StepResult.of(sparse);
+        if (!Double.isFinite(sparse.loss()) || !Vec.allWithin(sparse.codes().val, 0, sparse.codes().entries(),
+                PamSgdTrainer.MAX_ABS_STEP)) {
+            return skip(x, rows, biasBefore);
+        }
         sparse.backward(model, x, grads, true, true);
+        double aux = 0;
         if (auxK != null) {
             for (int j = 0; j < dead.length; j++) {
                 dead[j] = samples - lastFired[j] >= recipe.deadWindow();
             }
-            lastAuxLoss = auxK.addGradients(model, x, rows, sparse.preActivations(), sparse.residuals(), dead, grads);
-            result.auxLoss = lastAuxLoss;
+            aux = auxK.addGradients(model, x, rows, sparse.preActivations(), sparse.residuals(), dead, grads);
         }
+        if (!Double.isFinite(aux) || !gradientsWithinBound(x, rows)) {
+            return skip(x, rows, biasBefore);
+        }
+        lastAuxLoss = aux;
+        result.auxLoss = aux;
         markFired(rows);
         if (recipe.unitNormDecoder()) {
             removeParallelComponent();
@@ -152,6 +179,62 @@ public final class AdamTrainer implements SaeTrainer {
         model.encoderChanged();
         samples += rows;
         return new EncodedBatch(x, rows, null, result);
+    }
+
+    /** A skipped step: the decoder bias set for it (first batch) is put back; nothing else was changed. */
+    private EncodedBatch skip(float[] x, int rows, float[] biasBefore) {
+        if (biasBefore != null) {
+            System.arraycopy(biasBefore, 0, model.decoderBias(), 0, biasBefore.length);
+        }
+        skippedSteps++;
+        StepResult r = new StepResult(model.spec().latents());
+        r.rows = rows;
+        r.loss = Double.NaN;
+        r.skipped = true;
+        return new EncodedBatch(x, rows, null, r);
+    }
+
+    /**
+     * Every gradient entry the step would apply is finite and within {@link PamSgdTrainer#MAX_ABS_STEP}.
+     * Cheap sufficient test first, as in PAM-SGD: row j of the main encoder gradient is a sum of at most
+     * c_j products (code gradient × input, and for a tied model scale × code × residual) and row j of the
+     * decoder gradient a sum of c_j products scale × code × residual (scale 2/(B·d)), c_j the latent's
+     * code entries; so {@code max c_j · (max|g|·max(1, max|x|) + s·max|z|·max|r|)} bounds both. It reads
+     * the batch, the residuals and the B·k code values instead of the m × d gradients. AuxK adds only to
+     * the rows of dead latents, so those rows (and the bias gradients) are scanned; when the bound fails,
+     * every touched row is.
+     */
+    boolean gradientsWithinBound(float[] x, int rows) {
+        int d = model.spec().inputDim();
+        int limit = PamSgdTrainer.MAX_ABS_BITS;
+        if (Vec.maxAbsBits(grads.bEnc, 0, grads.bEnc.length) > limit || Vec.maxAbsBits(grads.bDec, 0, d) > limit) {
+            return false;
+        }
+        int entries = sparse.codes().entries();
+        int gBits = Vec.maxAbsBits(sparse.codeGradients(), 0, entries);
+        int zBits = Vec.maxAbsBits(sparse.codes().val, 0, entries);
+        int xBits = Vec.maxAbsBits(x, 0, rows * d);
+        int rBits = Vec.maxAbsBits(sparse.residuals(), 0, rows * d);
+        boolean bounded = false;
+        if (gBits <= limit && zBits <= limit && xBits <= limit && rBits <= limit) {
+            double scale = Math.max(1.0, 2.0 / ((double) rows * d));
+            double bound = (double) sparse.maxEntriesPerLatent() * (Float.intBitsToFloat(gBits)
+                    * Math.max(1.0, Float.intBitsToFloat(xBits)) + scale * Float.intBitsToFloat(zBits) * Float.intBitsToFloat(rBits));
+            bounded = bound <= PamSgdTrainer.MAX_ABS_STEP;
+        }
+        for (int j = 0; j < grads.touched.length; j++) {
+            boolean scan = !bounded || auxK != null && dead[j];
+            if (scan && grads.touched[j] && (Vec.maxAbsBits(grads.wEnc, j * d, j * d + d) > limit
+                    || grads.wDec != null && Vec.maxAbsBits(grads.wDec, j * d, j * d + d) > limit)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Batches skipped because their step was not finite. */
+    public long skippedSteps() {
+        return skippedSteps;
     }
 
     private void markFired(int rows) {

@@ -50,5 +50,30 @@ public final class GuardOverhead {
         }
         System.out.println(sink == 42 ? "" : "(done)");
         t.close();
+        adam(model.spec(), xs, rows);
+    }
+
+    /** The same for the guarded Adam step (strong recipe): the step, and its scan of the touched gradient rows. */
+    private static void adam(SaeSpec spec, float[][] xs, int rows) {
+        SaeModel model = SaeModel.initialise(spec, SaeModel.Init.UNIT, 1);
+        AdamTrainer t = new AdamTrainer(model, Adam.Options.withLr(1e-4), AdamTrainer.Recipe.strong(spec, 1L << 40));
+        int d = spec.inputDim();
+        long sink = 0;
+        for (int rep = 0; rep < 5; rep++) {
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 20; i++) {
+                t.encoderStage(xs[i % 8], rows);
+            }
+            double step = (System.nanoTime() - t0) / 20.0;
+            long t1 = System.nanoTime();
+            for (int i = 0; i < 20; i++) {
+                sink += t.gradientsWithinBound(xs[i % 8], rows) ? 1 : 0;
+            }
+            double checks = (System.nanoTime() - t1) / 20.0;
+            System.out.printf(Locale.ROOT, "adam-strong d=%d m=%d k=%d B=%d: step %.2f ms; its checks %.4f ms = %.2f %%%n", d,
+                    spec.latents(), spec.k(), rows, step / 1e6, checks / 1e6, 100 * checks / step);
+        }
+        System.out.println(sink == 42 ? "" : "(done)");
+        t.close();
     }
 }

@@ -96,4 +96,54 @@ class PoisonTest {
             assertTrue(t.model().isFinite());
         }
     }
+
+    private static AdamTrainer adam(boolean strong) {
+        SaeSpec spec = new SaeSpec(D, 128, Sparsifier.TOPK, 4, 0, false);
+        SaeModel model = SaeModel.initialise(spec, SaeModel.Init.UNIT, 3);
+        return new AdamTrainer(model, Adam.Options.withLr(1e-3),
+                strong ? AdamTrainer.Recipe.strong(spec, 4 * B) : AdamTrainer.Recipe.plain());
+    }
+
+    @Test
+    void adamSkipsAPoisonedBatchWholeEvenTheFirstOneAndStaysBitForBitEqualToACleanRun() {
+        for (boolean strong : new boolean[] {false, true}) {
+            for (int at : new int[] {0, 6}) {
+                for (float huge : new float[] {3e38f, 1e30f, -1e20f}) {
+                    AdamTrainer poisoned = adam(strong);
+                    AdamTrainer clean = adam(strong);
+                    SplittableRandom rnd = new SplittableRandom(1);
+                    float[][] batches = new float[12][B * D];
+                    for (float[] b : batches) {
+                        GEN.fill(b, B, rnd);
+                    }
+                    float[] bad = batches[0].clone();
+                    bad[5 * D + 7] = huge;
+                    String what = (strong ? "strong" : "plain") + " Adam, poison before batch " + at + ", value " + huge;
+                    for (int i = 0; i < 12; i++) {
+                        if (i == at) {
+                            TrainerState before = poisoned.snapshot();
+                            StepResult r = poisoned.decoderStage(poisoned.encoderStage(bad, B));
+                            assertTrue(r.skipped(), what + ": step should be skipped");
+                            TrainerState after = poisoned.snapshot();
+                            for (var e : before.floats().entrySet()) {
+                                assertArrayEquals(e.getValue(), after.floats().get(e.getKey()), what + ": " + e.getKey() + " untouched");
+                            }
+                            assertEquals(before.counter("adam.steps"), after.counter("adam.steps"), what);
+                        }
+                        assertFalse(poisoned.decoderStage(poisoned.encoderStage(batches[i], B)).skipped(), what);
+                        clean.decoderStage(clean.encoderStage(batches[i], B));
+                    }
+                    assertEquals(1, poisoned.skippedSteps(), what);
+                    assertEquals(clean.samplesSeen(), poisoned.samplesSeen(), what);
+                    assertArrayEquals(clean.model().encoderWeights(), poisoned.model().encoderWeights(), what);
+                    assertArrayEquals(clean.model().decoderWeights(), poisoned.model().decoderWeights(), what);
+                    assertArrayEquals(clean.model().decoderBias(), poisoned.model().decoderBias(), what);
+                    double fvu = SaeEvaluator.evaluate(poisoned.model(), GEN.sample(1000, 9), 500).fvu();
+                    assertTrue(Double.isFinite(fvu), what + ": FVU " + fvu);
+                    poisoned.close();
+                    clean.close();
+                }
+            }
+        }
+    }
 }
