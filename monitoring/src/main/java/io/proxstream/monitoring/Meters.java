@@ -41,4 +41,15 @@ public final class Meters {
     public String scrape() {
         return registry.scrape();
     }
+
+    /**
+     * Removes every meter tagged {@code run=NAME}: called when a run's actor ends, so that a run started again
+     * under the same name (restart, start-fresh) registers fresh meters instead of finding the ended run's
+     * gauges (which would report its last values, or NaN once those are collected).
+     */
+    public static int removeRun(io.micrometer.core.instrument.MeterRegistry registry, String run) {
+        var ours = registry.getMeters().stream().filter(m -> run.equals(m.getId().getTag("run"))).toList();
+        ours.forEach(registry::remove);
+        return ours.size();
+    }
 }

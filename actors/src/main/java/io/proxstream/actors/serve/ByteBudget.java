@@ -18,6 +18,7 @@ public final class ByteBudget {
     private final long capacity;
     private final ScheduledExecutorService timer;
     private long available;
+    private boolean closed;
     private final Deque<Waiter> waiters = new ArrayDeque<>();
 
     private record Waiter(long bytes, CompletableFuture<Boolean> done) {
@@ -43,7 +44,8 @@ public final class ByteBudget {
 
     /**
      * Reserves {@code bytes}; completes with true once reserved, or false if {@code timeoutMillis}
-     * passed first (0 = do not wait; negative = wait indefinitely). A request larger than the whole
+     * passed first (0 = do not wait; negative = no time limit) or the budget was {@link #close closed}
+     * first: so every wait ends, by its timeout or by the end of the run. A request larger than the whole
      * budget is a programming error: check {@link #capacity()} first.
      */
     public CompletionStage<Boolean> reserve(long bytes, long timeoutMillis) {
@@ -52,6 +54,9 @@ public final class ByteBudget {
         }
         Waiter w;
         synchronized (this) {
+            if (closed) {
+                return CompletableFuture.completedFuture(false);
+            }
             if (waiters.isEmpty() && available >= bytes) {
                 available -= bytes;
                 return CompletableFuture.completedFuture(true);
@@ -103,5 +108,19 @@ public final class ByteBudget {
                 release(w.bytes());
             }
         }
+    }
+
+    /**
+     * The run no longer takes data (stopping, failed, shut down): every waiting reservation completes with
+     * false now, and every later one at once. Releases still return bytes.
+     */
+    public void close() {
+        java.util.List<Waiter> woken;
+        synchronized (this) {
+            closed = true;
+            woken = new java.util.ArrayList<>(waiters);
+            waiters.clear();
+        }
+        woken.forEach(w -> w.done().complete(false));
     }
 }

@@ -23,8 +23,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -43,12 +43,18 @@ import org.apache.pekko.stream.typed.javadsl.ActorSink;
  * One served run: owns its trainer, its training stream (fed by a bounded queue that the ingest
  * endpoints fill through the run's {@link RunHandle}) and its checkpoints.
  *
- * <p>Checkpoints are snapshots taken on the training thread between steps: periodically, at the
- * first report after every {@code checkpointEvery} vectors (skipped while the previous one is still
- * being written), and on demand through a control token that travels down the stream behind the
- * data already queued. Files are written by a single writer thread. Stopping completes the queue;
- * when the stream has drained, the trainer is idle and the final checkpoint is written from here.
- * On start the run resumes from its newest intact checkpoint.
+ * <p>Starting is asynchronous: the trainer is built and its newest intact checkpoint (or
+ * {@code initFrom}) read on Pekko's blocking-IO dispatcher, and the result comes back as a message
+ * ({@code pipeToSelf}); commands that arrive meanwhile are stashed. Only then does the stream start
+ * and the run register.
+ *
+ * <p>Checkpoints are snapshots taken on the training thread between steps, by control tokens that
+ * travel down the stream behind the data already queued: periodically (this actor sends one when a
+ * report shows {@code checkpointEvery} more vectors trained, and none is being written) and on
+ * demand. Files are written by a single writer thread and the outcome comes back as a message.
+ * Stopping completes the queue; when the stream has drained, the trainer is idle and the final
+ * checkpoint is written. The run's state lives in this actor's fields and is read and written only
+ * in its message handlers; other threads see it through the immutable {@link RunStatus} it publishes.
  */
 public final class RunActor extends AbstractBehavior<RunActor.Command> {
 
@@ -96,6 +102,18 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     /** Acknowledgement to the stream. */
     enum Ack implements NoSerializationVerificationNeeded { INSTANCE }
 
+    private record Loaded(Prepared prepared) implements Command {
+    }
+
+    private record LoadFailed(Throwable cause) implements Command {
+    }
+
+    /** What the blocking start builds: the trainer, restored or initialised, and its metrics window. */
+    private record Prepared(SaeTrainer trainer, TrainingMetrics window, String resumedFrom) {
+    }
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RunActor.class);
+
     private final RunConfig config;
     private final Path dir;
     private final SaeTrainer trainer;
@@ -104,15 +122,17 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     private final ExecutorService writer;
     private final SaeRunMeters runMeters;
     private final IngestMeters ingestMeters;
+    private final Meters meters;
     private final RunHandle handle;
     private final long startNanos = System.nanoTime();
-    private final AtomicBoolean writing = new AtomicBoolean();
+    /** A periodic checkpoint is on its way (token queued, snapshot taken or file being written). */
+    private boolean writing;
     /** Samples of the newest durable checkpoint (renamed and synced): what the status reports. */
-    private final AtomicLong lastCheckpointSamples = new AtomicLong();
-    /** Samples at which the training thread last asked for a checkpoint (maybe still being written). */
-    private final AtomicLong checkpointRequested = new AtomicLong();
-    /** Samples trained, published by the training thread at each report. */
-    private final AtomicLong trained = new AtomicLong();
+    private long lastCheckpointSamples;
+    /** Samples at which the last periodic checkpoint was asked for (maybe still being written). */
+    private long checkpointRequested;
+    /** Samples trained, as of the newest report, snapshot or end of stream. */
+    private long trained;
     private final List<ActorRef<StatusReply<RunStatus>>> stopping = new ArrayList<>();
     private RunState state = RunState.TRAINING;
     private long checkpointFailures;
@@ -120,7 +140,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     /** This actor's reference, for the training and writer threads (which must not touch the context). */
     private final ActorRef<Command> selfRef;
     private String error = "";
-    private String resumedFrom = "";
+    private final String resumedFrom;
     private String lastCheckpoint = "";
     private WindowReport last;
     private long lastIngestRows;
@@ -131,20 +151,46 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         /** The stream runs; called before any message is processed. */
         void started(RunHandle handle);
 
-        /** The run could not start (unreadable initFrom, ...). */
+        /** The run could not start (unreadable checkpoints or initFrom, ...). */
         void failed(Throwable cause);
     }
 
+    /** Commands that may arrive while the run loads (a run registers only once loaded, so few do). */
+    private static final int STASH = 256;
+
     public static Behavior<Command> create(RunConfig config, Path runDir, Meters meters, int historyPoints,
                                            StartListener listener) {
-        return Behaviors.setup(ctx -> {
-            try {
-                return new RunActor(ctx, config, runDir, meters, historyPoints, listener);
-            } catch (Exception | Error e) {
-                listener.failed(e);
-                throw e;
-            }
-        });
+        return Behaviors.withStash(STASH, stash -> Behaviors.setup(ctx -> {
+            java.util.concurrent.Executor blocking = ctx.getSystem().dispatchers()
+                    .lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking());
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> prepare(config, runDir), blocking),
+                    (p, err) -> err == null ? new Loaded(p) : new LoadFailed(err instanceof CompletionException && err.getCause() != null
+                            ? err.getCause() : err));
+            return Behaviors.receive(Command.class)
+                    .onMessage(Loaded.class, l -> {
+                        try {
+                            return stash.unstashAll(new RunActor(ctx, config, runDir, meters, historyPoints, l.prepared(), listener));
+                        } catch (Exception | Error e) {
+                            l.prepared().trainer().close();
+                            Meters.removeRun(meters.registry(), config.name());
+                            listener.failed(e);
+                            return Behaviors.stopped();
+                        }
+                    })
+                    .onMessage(LoadFailed.class, f -> {
+                        listener.failed(f.cause());
+                        return Behaviors.stopped();
+                    })
+                    .onAnyMessage(m -> {
+                        if (stash.isFull()) {
+                            ctx.getLog().warn("run {}: dropping {} that arrived while loading (stash full)", config.name(), m);
+                        } else {
+                            stash.stash(m);
+                        }
+                        return Behaviors.same();
+                    })
+                    .build();
+        }));
     }
 
     /** A run has checkpoints and none reads back: it must not start from scratch. */
@@ -158,20 +204,38 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         }
     }
 
-    private RunActor(ActorContext<Command> ctx, RunConfig config, Path dir, Meters meters, int historyPoints,
-                     StartListener listener) throws IOException {
-        super(ctx);
-        this.selfRef = ctx.getSelf();
-        this.config = config;
-        this.dir = dir;
-        this.store = new CheckpointStore(dir.resolve("checkpoints"), config.keepCheckpoints());
-        SaeModel model = Trainers.initialModel(config.sae(), config.trainer(), config.inputDim(), config.seed());
-        this.trainer = Trainers.create(config.trainer(), model, config.deadWindow());
-        this.window = new TrainingMetrics(config.inputDim(), config.sae().latents(), config.deadWindow());
+    /**
+     * Builds the trainer and restores it from the newest intact checkpoint, or initialises it from
+     * {@code initFrom}; blocking (reads files of gigabytes), so it runs on the blocking-IO dispatcher and
+     * touches nothing of the actor.
+     */
+    private static Prepared prepare(RunConfig config, Path dir) {
+        SaeTrainer trainer = null;
+        try {
+            SaeModel model = Trainers.initialModel(config.sae(), config.trainer(), config.inputDim(), config.seed());
+            trainer = Trainers.create(config.trainer(), model, config.deadWindow());
+            TrainingMetrics window = new TrainingMetrics(config.inputDim(), config.sae().latents(), config.deadWindow());
+            return restore(config, dir, trainer, model, window);
+        } catch (IOException e) {
+            if (trainer != null) {
+                trainer.close();
+            }
+            throw new java.io.UncheckedIOException(e.getMessage(), e);
+        } catch (RuntimeException | Error e) {
+            if (trainer != null) {
+                trainer.close();
+            }
+            throw e;
+        }
+    }
+
+    private static Prepared restore(RunConfig config, Path dir, SaeTrainer trainer, SaeModel model, TrainingMetrics window)
+            throws IOException {
+        CheckpointStore store = new CheckpointStore(dir.resolve("checkpoints"), config.keepCheckpoints());
         List<String> unreadable = new ArrayList<>();
         Optional<CheckpointStore.Loaded> loaded = store.loadLatest(skipped -> {
             unreadable.add(skipped);
-            ctx.getLog().warn("run {}: skipping unreadable checkpoint {}", config.name(), skipped);
+            LOG.warn("run {}: skipping unreadable checkpoint {}", config.name(), skipped);
         });
         if (loaded.isEmpty() && !unreadable.isEmpty()) {
             // never silently start over: what was learnt is in those files
@@ -181,13 +245,9 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
             TrainerState s = loaded.get().state();
             trainer.restore(s);
             window.loadFrom(s);
-            resumedFrom = loaded.get().file().getFileName().toString();
-            lastCheckpoint = resumedFrom;
-            lastCheckpointSamples.set(trainer.samplesSeen());
-            checkpointRequested.set(trainer.samplesSeen());
-            trained.set(trainer.samplesSeen());
-            ctx.getLog().info("run {}: resumed from {} at {} samples", config.name(), resumedFrom, trainer.samplesSeen());
-        } else if (!config.initFrom().isBlank()) {
+            return new Prepared(trainer, window, loaded.get().file().getFileName().toString());
+        }
+        if (!config.initFrom().isBlank()) {
             SaeModel init = SaeModelFiles.read(Path.of(config.initFrom()));
             if (!init.spec().withTied(model.spec().tied()).equals(model.spec())) {
                 throw new IllegalArgumentException("initFrom " + config.initFrom() + " holds " + init.spec()
@@ -195,7 +255,28 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
             }
             model.copyFrom(init.spec().tied() == model.spec().tied() ? init : SaeModel.of(model.spec(),
                     init.encoderWeights(), init.encoderBias(), init.decoderWeights(), init.decoderBias()));
-            ctx.getLog().info("run {}: initialised from {}", config.name(), config.initFrom());
+            LOG.info("run {}: initialised from {}", config.name(), config.initFrom());
+        }
+        return new Prepared(trainer, window, "");
+    }
+
+    private RunActor(ActorContext<Command> ctx, RunConfig config, Path dir, Meters meters, int historyPoints, Prepared p,
+                     StartListener listener) {
+        super(ctx);
+        this.selfRef = ctx.getSelf();
+        this.config = config;
+        this.dir = dir;
+        this.meters = meters;
+        this.store = new CheckpointStore(dir.resolve("checkpoints"), config.keepCheckpoints());
+        this.trainer = p.trainer();
+        this.window = p.window();
+        this.resumedFrom = p.resumedFrom();
+        if (!resumedFrom.isEmpty()) {
+            lastCheckpoint = resumedFrom;
+            lastCheckpointSamples = trainer.samplesSeen();
+            checkpointRequested = trainer.samplesSeen();
+            trained = trainer.samplesSeen();
+            ctx.getLog().info("run {}: resumed from {} at {} samples", config.name(), resumedFrom, trained);
         }
         this.writer = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "checkpoint-writer-" + config.name());
@@ -209,7 +290,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         this.ingestMeters = new IngestMeters(meters.registry(), config.name(), budget::reserved);
         Pair<BoundedSourceQueue<Chunk>, Source<Chunk, org.apache.pekko.NotUsed>> q =
                 Source.<Chunk>queue(4096).preMaterialize(ctx.getSystem());
-        this.handle = new RunHandle(config, dir, ctx.getSelf(), budget, q.first(), ingestMeters, new History(historyPoints),
+        this.handle = new RunHandle(config, dir, selfRef, budget, q.first(), ingestMeters, new History(historyPoints),
                 trainer::samplesSeen);
         Source<Chunk, org.apache.pekko.NotUsed> fed = q.second().map(c -> {
             if (!c.isControl()) {
@@ -217,23 +298,13 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
             }
             return c;
         });
-        TrainingStages.graph(fed, trainer, config.batchSize(), 0, 0, config.reportEvery(), window, this::onReportTrainingThread,
+        TrainingStages.graph(fed, trainer, config.batchSize(), 0, 0, config.reportEvery(), window, r -> { },
                         config.maxAbs(), streamMeters)
                 .to(ActorSink.<WindowReport, Command, Ack>actorRefWithBackpressure(selfRef,
                         (replyTo, r) -> new Window(r, replyTo), Started::new, Ack.INSTANCE, Completed.INSTANCE, Failed::new))
                 .run(ctx.getSystem());
         publish();
         listener.started(handle);
-    }
-
-    /** Runs on the training thread at each report: the periodic checkpoint. */
-    private void onReportTrainingThread(WindowReport r) {
-        long samples = trainer.samplesSeen();
-        trained.set(samples);
-        if (samples - checkpointRequested.get() >= config.checkpointEvery() && writing.compareAndSet(false, true)) {
-            checkpointRequested.set(samples);
-            selfRef.tell(new SnapshotTaken(snapshot(), samples, Purpose.CHECKPOINT, null));
-        }
     }
 
     /** Trainer and dead-latent tracker; call on the training thread or when the stream is finished. */
@@ -272,7 +343,18 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     private Behavior<Command> onWindow(Window w) {
         last = w.report();
         var m = last.metrics();
-        long reported = trained.get();
+        trained = Math.max(trained, m.samples());
+        long reported = trained;
+        if (state == RunState.TRAINING && !writing && reported - checkpointRequested >= config.checkpointEvery()) {
+            // the periodic checkpoint: a token behind the queued data takes the snapshot on the training thread
+            long before = checkpointRequested;
+            writing = true;
+            checkpointRequested = reported;
+            if (!handle.offerControl(() -> selfRef.tell(new SnapshotTaken(snapshot(), trainer.samplesSeen(), Purpose.CHECKPOINT, null)))) {
+                writing = false;
+                checkpointRequested = before;
+            }
+        }
         runMeters.report(m.loss(), m.mse(), m.fvu(), m.l0(), m.deadLatents(), m.vectorsPerSecond(), m.windowRows(), m.auxLoss());
         if (last.solves() > 0) {
             runMeters.solve(last.solveMillis() / last.solves());
@@ -293,7 +375,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         // the stream has drained: the trainer is idle, so it can be read from this thread
         if (state != RunState.FAILED) {
             long samples = trainer.samplesSeen();
-            trained.set(samples);
+            trained = samples;
             TrainerState s = snapshot();
             writer.submit(() -> write(Purpose.FINAL, samples, s, null));
         }
@@ -350,7 +432,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
                 replyTo.tell(StatusReply.error("the run's queue refused the request; try again"));
             }
         } else if (state == RunState.STOPPED) {
-            selfRef.tell(new SnapshotTaken(snapshot(), trained.get(), purpose, replyTo));
+            selfRef.tell(new SnapshotTaken(snapshot(), trained, purpose, replyTo));
         } else {
             replyTo.tell(StatusReply.error("run is " + state));
         }
@@ -358,6 +440,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     }
 
     private Behavior<Command> onSnapshot(SnapshotTaken s) {
+        trained = Math.max(trained, s.samples());
         writer.submit(() -> write(s.purpose(), s.samples(), s.state(), s.replyTo()));
         return this;
     }
@@ -386,11 +469,11 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     private Behavior<Command> onWritten(Written w) {
         if (w.purpose() != Purpose.EXPORT) {
             if (w.purpose() == Purpose.CHECKPOINT && w.replyTo() == null) {
-                writing.set(false);
+                writing = false;
             }
             if (w.error() == null) {
                 lastCheckpoint = Path.of(w.path()).getFileName().toString();
-                lastCheckpointSamples.set(Math.max(lastCheckpointSamples.get(), w.samples()));
+                lastCheckpointSamples = Math.max(lastCheckpointSamples, w.samples());
             } else {
                 // the previous checkpoint is intact (atomic write) and training goes on; the failure is visible
                 checkpointFailures++;
@@ -417,16 +500,18 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     private void publish() {
         var m = last == null ? null : last.metrics();
         handle.status(new RunStatus(config.name(), state.name(), trainer.algorithm(), config.inputDim(), config.sae().latents(),
-                config.sae().sparsifier(), config.sae().k(), trained.get(),
+                config.sae().sparsifier(), config.sae().k(), trained,
                 m == null ? Double.NaN : m.loss(), m == null ? Double.NaN : m.fvu(), m == null ? Double.NaN : m.l0(),
                 m == null ? 0 : m.deadLatents(), m == null ? 0 : m.vectorsPerSecond(), handle.ingestedRows(),
                 (long) ingestMeters.rejectedTotal(), (long) ingestMeters.busyTotal(), handle.budget().reserved(),
-                lastCheckpointSamples.get(), lastCheckpoint, resumedFrom, error, checkpointFailures, checkpointError));
+                lastCheckpointSamples, lastCheckpoint, resumedFrom, error, checkpointFailures, checkpointError));
     }
 
     private Behavior<Command> onPostStop() {
+        handle.stopAccepting();
         writer.shutdown();
         trainer.close();
+        Meters.removeRun(meters.registry(), config.name());
         return this;
     }
 }

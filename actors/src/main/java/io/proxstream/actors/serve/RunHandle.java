@@ -50,6 +50,7 @@ public final class RunHandle {
     private final AtomicLong ingestedRows = new AtomicLong();
     private volatile boolean accepting = true;
     private volatile RunStatus status;
+    /** The trainer's own published progress counter (volatile, written by the training thread only). */
     private final java.util.function.LongSupplier trained;
 
     RunHandle(RunConfig config, Path dir, ActorRef<RunActor.Command> actor, ByteBudget budget, BoundedSourceQueue<Chunk> queue,
@@ -80,7 +81,10 @@ public final class RunHandle {
         return history;
     }
 
-    /** The run's status, with live counters (trained samples, ingested rows, rejections, queued bytes). */
+    /**
+     * The run's status as its actor last published it, with the counters live: trained samples (the
+     * trainer's progress counter, read-only), ingested rows, rejections, queued bytes.
+     */
     public RunStatus status() {
         RunStatus s = status;
         return s == null ? null : s.withLive(trained.getAsLong(), ingestedRows.get(), (long) meters.rejectedTotal(),
@@ -91,8 +95,10 @@ public final class RunHandle {
         this.status = s;
     }
 
+    /** The run takes no more data: later pushes get 409, and pushes waiting for room are answered now. */
     void stopAccepting() {
         accepting = false;
+        budget.close();
     }
 
     public boolean accepting() {
@@ -186,12 +192,24 @@ public final class RunHandle {
         }
         CompletionStage<Boolean> room;
         if (bytes > reserved) {
-            room = budget.reserve(bytes - reserved, -1);
+            // callers reserve what the batch will hold (a half-precision body decodes to twice its bytes), so
+            // this is a safety net: take the rest only if it is free now, never wait holding a reservation
+            room = budget.reserve(bytes - reserved, 0).thenApply(ok -> {
+                if (!ok) {
+                    budget.release(reserved);
+                }
+                return ok;
+            });
         } else {
             budget.release(reserved - bytes);
             room = CompletableFuture.completedFuture(true);
         }
         return room.thenApply(ok -> {
+            if (!ok) {
+                meters.busy();
+                return new PushResult(Outcome.BUSY, 0, "the batch decodes to " + bytes + " bytes, more than the "
+                        + reserved + " reserved for it, and the run's queue has no room now; retry later");
+            }
             long offset = ingestedRows.getAndAdd(rows);
             QueueOfferResult r = queue.offer(new Chunk(data, rows, cols, offset, transport));
             if (r != QueueOfferResult.enqueued()) {

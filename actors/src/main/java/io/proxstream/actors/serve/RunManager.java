@@ -73,26 +73,27 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     private final ConcurrentMap<String, RunHandle> registry;
     private final Path runsDir;
     private final Map<String, ActorRef<StatusReply<RunStatus>>> pending = new java.util.HashMap<>();
-    private final ConcurrentMap<String, RunStatus> unresumable;
+    private final ConcurrentMap<String, RunStatus> notRunning;
     private final Map<String, ActorRef<StatusReply<RunStatus>>> restarting = new java.util.HashMap<>();
 
     /**
      * @param registry    the running runs, by name (read by the routes)
-     * @param unresumable the runs found at start that could not resume, as {@link RunState#RESUME_FAILED}
-     *                    statuses with the reasons (read by the routes and the readiness check)
+     * @param notRunning  the runs that are not training: {@link RunState#LOADING} while a run's trainer and
+     *                    checkpoint load, {@link RunState#RESUME_FAILED} with the reasons for a run found at
+     *                    start that could not resume (read by the routes and the readiness check)
      */
     public static Behavior<Command> create(ServeConfig serve, Meters meters, ConcurrentMap<String, RunHandle> registry,
-                                           ConcurrentMap<String, RunStatus> unresumable) {
-        return Behaviors.setup(ctx -> new RunManager(ctx, serve, meters, registry, unresumable));
+                                           ConcurrentMap<String, RunStatus> notRunning) {
+        return Behaviors.setup(ctx -> new RunManager(ctx, serve, meters, registry, notRunning));
     }
 
     private RunManager(ActorContext<Command> ctx, ServeConfig serve, Meters meters, ConcurrentMap<String, RunHandle> registry,
-                       ConcurrentMap<String, RunStatus> unresumable) throws IOException {
+                       ConcurrentMap<String, RunStatus> notRunning) throws IOException {
         super(ctx);
         this.serve = serve;
         this.meters = meters;
         this.registry = registry;
-        this.unresumable = unresumable;
+        this.notRunning = notRunning;
         this.runsDir = Path.of(serve.runsDir());
         Files.createDirectories(runsDir);
         try (Stream<Path> dirs = Files.list(runsDir)) {
@@ -107,7 +108,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
                 } catch (RuntimeException e) {
                     ctx.getLog().error("cannot resume the run in {}: {}", d, e.getMessage());
                     String name = d.getFileName().toString();
-                    unresumable.put(name, resumeFailed(name, null, "cannot read " + d.resolve("run.json") + ": " + e.getMessage()));
+                    notRunning.put(name, resumeFailed(name, null, "cannot read " + d.resolve("run.json") + ": " + e.getMessage()));
                 }
             }
         }
@@ -115,10 +116,12 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
 
     private void spawn(RunConfig c, Path dir) {
         ActorRef<Command> self = getContext().getSelf();
+        notRunning.put(c.name(), statusWithoutTraining(c.name(), c, RunState.LOADING, ""));
         Behavior<RunActor.Command> b = RunActor.create(c, dir, meters, serve.historyPoints(), new RunActor.StartListener() {
             @Override
             public void started(RunHandle handle) {
                 registry.put(c.name(), handle);
+                notRunning.remove(c.name());
                 self.tell(new Started(c.name()));
             }
 
@@ -150,7 +153,11 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
 
     /** The status of a run that could not resume: no training figures, the reason as its error. */
     static RunStatus resumeFailed(String name, RunConfig c, String reason) {
-        return new RunStatus(name, RunState.RESUME_FAILED.name(), c == null ? "" : c.trainer().algo(), c == null ? 0 : c.inputDim(),
+        return statusWithoutTraining(name, c, RunState.RESUME_FAILED, reason);
+    }
+
+    private static RunStatus statusWithoutTraining(String name, RunConfig c, RunState state, String reason) {
+        return new RunStatus(name, state.name(), c == null ? "" : c.trainer().algo(), c == null ? 0 : c.inputDim(),
                 c == null ? 0 : c.sae().latents(), c == null ? "" : c.sae().sparsifier(), c == null ? 0 : c.sae().k(), 0, Double.NaN,
                 Double.NaN, Double.NaN, 0, 0, 0, 0, 0, 0, 0, "", "", reason, 0, "");
     }
@@ -191,8 +198,8 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     }
 
     private Behavior<Command> onStartFresh(StartFresh f) {
-        RunStatus st = unresumable.get(f.name());
-        if (st == null) {
+        RunStatus st = notRunning.get(f.name());
+        if (st == null || !RunState.RESUME_FAILED.name().equals(st.state())) {
             f.replyTo().tell(StatusReply.error("run '" + f.name() + "' is not waiting to start fresh (only runs in "
                     + RunState.RESUME_FAILED + " are)"));
             return this;
@@ -206,7 +213,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
                 Files.move(ck, aside);
                 getContext().getLog().warn("run {}: unreadable checkpoints moved to {}; starting from scratch", f.name(), aside);
             }
-            unresumable.remove(f.name());
+            notRunning.remove(f.name());
             pending.put(f.name(), f.replyTo());
             spawn(c, dir);
         } catch (IOException | RuntimeException e) {
@@ -248,6 +255,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
 
     private Behavior<Command> onStartFailed(StartFailed f) {
         ActorRef<StatusReply<RunStatus>> r = pending.remove(f.name());
+        notRunning.remove(f.name());
         if (r != null) {
             // a run that never started leaves nothing behind, so the name can be used again
             deleteRecursively(runsDir.resolve(f.name()));
@@ -255,7 +263,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
         } else {
             // a run found at start that cannot resume stays visible (and keeps the service not ready)
             getContext().getLog().error("run {} failed to start: {}", f.name(), f.reason());
-            unresumable.put(f.name(), resumeFailed(f.name(), f.config(), f.reason()));
+            notRunning.put(f.name(), resumeFailed(f.name(), f.config(), f.reason()));
         }
         return this;
     }

@@ -54,7 +54,7 @@ import org.apache.pekko.stream.Materializer;
  *   POST /runs/NAME/restart                 a FAILED run: start it again from its newest checkpoint
  *   GET  /metrics
  *   GET  /health, /health/live              liveness: 200 while the process serves
- *   GET  /health/ready                      readiness: 503 with the reasons while any run is FAILED or RESUME_FAILED
+ *   GET  /health/ready                      readiness: 503 with the reasons while any run is LOADING, FAILED or RESUME_FAILED
  * </pre>
  */
 public final class ServeRoutes extends AllDirectives {
@@ -64,17 +64,17 @@ public final class ServeRoutes extends AllDirectives {
     private final ActorSystem<?> system;
     private final ServeConfig serve;
     private final ConcurrentMap<String, RunHandle> registry;
-    private final ConcurrentMap<String, RunStatus> unresumable;
+    private final ConcurrentMap<String, RunStatus> notRunning;
     private final ActorRef<RunManager.Command> manager;
     private final MetricsServer metrics;
     private final Materializer mat;
 
     public ServeRoutes(ActorSystem<?> system, ServeConfig serve, ConcurrentMap<String, RunHandle> registry,
-                       ConcurrentMap<String, RunStatus> unresumable, ActorRef<RunManager.Command> manager, MetricsServer metrics) {
+                       ConcurrentMap<String, RunStatus> notRunning, ActorRef<RunManager.Command> manager, MetricsServer metrics) {
         this.system = system;
         this.serve = serve;
         this.registry = registry;
-        this.unresumable = unresumable;
+        this.notRunning = notRunning;
         this.manager = manager;
         this.metrics = metrics;
         this.mat = Materializer.matFromSystem(system);
@@ -95,7 +95,7 @@ public final class ServeRoutes extends AllDirectives {
                                 post(() -> entity(org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller.entityToString(),
                                         this::createRun)))),
                         pathPrefix(PathMatchers.segment(), name -> concat(
-                                pathEnd(() -> get(() -> unresumable.containsKey(name) ? json(200, unresumable.get(name))
+                                pathEnd(() -> get(() -> notRunning.containsKey(name) ? json(200, notRunning.get(name))
                                         : withRun(name, h -> json(200, h.status())))),
                                 path("start-fresh", () -> post(() -> startFresh(name))),
                                 path("restart", () -> post(() -> restart(name))),
@@ -127,17 +127,18 @@ public final class ServeRoutes extends AllDirectives {
     private List<RunStatus> listStatus() {
         List<RunStatus> out = new ArrayList<>();
         registry.values().stream().map(RunHandle::status).filter(java.util.Objects::nonNull).forEach(out::add);
-        out.addAll(unresumable.values());
+        out.addAll(notRunning.values());
         out.sort(java.util.Comparator.comparing(RunStatus::name));
         return out;
     }
 
-    /** 200 when every run can train; 503 naming each run that is FAILED or RESUME_FAILED and why. */
+    /** 200 when every run can train; 503 naming each run that is LOADING, FAILED or RESUME_FAILED and why. */
     private Route readiness() {
         List<Map<String, String>> problems = new ArrayList<>();
         for (RunStatus st : listStatus()) {
-            if (RunState.valueOf(st.state()).unhealthy()) {
-                problems.add(Map.of("run", st.name(), "state", st.state(), "reason", st.error() == null ? "" : st.error()));
+            if (RunState.valueOf(st.state()).notReady()) {
+                problems.add(Map.of("run", st.name(), "state", st.state(), "reason", RunState.LOADING.name().equals(st.state())
+                        ? "loading its trainer and newest checkpoint" : st.error() == null ? "" : st.error()));
             }
         }
         return problems.isEmpty() ? json(200, Map.of("status", "READY", "runs", registry.size()))
@@ -200,6 +201,11 @@ public final class ServeRoutes extends AllDirectives {
     CompletionStage<HttpResponse> ingest(String name, HttpRequest req) {
         RunHandle h = registry.get(name);
         if (h == null) {
+            RunStatus waiting = notRunning.get(name);
+            if (waiting != null && RunState.LOADING.name().equals(waiting.state())) {
+                return discardThen(req, response(503, Map.of("error", "run '" + name + "' is loading its checkpoint; retry later"))
+                        .addHeader(RawHeader.create("Retry-After", "5")));
+            }
             return discardThen(req, response(404, Map.of("error", "no run '" + name + "'")));
         }
         BatchDecoder.Format format = BatchDecoder.Format.of(req.entity().getContentType().toString());
@@ -239,10 +245,17 @@ public final class ServeRoutes extends AllDirectives {
         if (!h.accepting()) {
             return discardThen(req, response(409, Map.of("error", "run '" + name + "' is not accepting data")));
         }
-        long reserve = length.getAsLong();
+        // what the batch will hold: raw bodies are float32; .npy/.safetensors bodies may be f16/bf16 and decode to
+        // twice their bytes, so they reserve that (the excess returns once decoded), lest two such pushes each
+        // hold half the budget and wait for the other
+        long reserve = format == BatchDecoder.Format.RAW ? length.getAsLong()
+                : Math.min(h.budgetBytes(), 2 * length.getAsLong());
         int[] declared = shape;
         String tensor = req.getUri().query().get("tensor").orElse(null);
         return h.reserve(reserve, serve.ingestWaitMillis()).thenCompose(ok -> {
+            if (!ok && !h.accepting()) {
+                return discardThen(req, response(409, Map.of("error", "run '" + name + "' is not accepting data")));
+            }
             if (!ok) {
                 return discardThen(req, response(503, Map.of("error", "run '" + name + "' is behind; retry later"))
                         .addHeader(RawHeader.create("Retry-After", "1")));

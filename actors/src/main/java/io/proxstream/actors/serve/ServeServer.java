@@ -47,14 +47,14 @@ public final class ServeServer implements AutoCloseable {
     public static ServeServer start(ServeConfig config) throws Exception {
         Meters meters = new Meters();
         ConcurrentMap<String, RunHandle> registry = new ConcurrentHashMap<>();
-        ConcurrentMap<String, RunStatus> unresumable = new ConcurrentHashMap<>();
-        ActorSystem<RunManager.Command> system = ActorSystem.create(RunManager.create(config, meters, registry, unresumable),
+        ConcurrentMap<String, RunStatus> notRunning = new ConcurrentHashMap<>();
+        ActorSystem<RunManager.Command> system = ActorSystem.create(RunManager.create(config, meters, registry, notRunning),
                 "proxstream-serve");
         try {
-            MetricsServer metrics = new MetricsServer(meters, () -> Map.of("runs", registry.size() + unresumable.size(),
+            MetricsServer metrics = new MetricsServer(meters, () -> Map.of("runs", registry.size() + notRunning.size(),
                     "training", registry.values().stream().filter(h -> h.status() != null
                             && h.status().state().equals(RunState.TRAINING.name())).count()));
-            ServeRoutes routes = new ServeRoutes(system, config, registry, unresumable, system, metrics);
+            ServeRoutes routes = new ServeRoutes(system, config, registry, notRunning, system, metrics);
             ServerBinding http = MetricsServer.bind(system, config.host(), config.port(), routes.routes())
                     .toCompletableFuture().get(30, TimeUnit.SECONDS);
             Tcp.ServerBinding tcp = config.tcpPort() < 0 ? null

@@ -89,7 +89,10 @@ public final class ShardWatcher {
                     problem = "rows of width " + r.cols() + " do not fit the run's queue";
                     break;
                 }
-                h.reserve(bytes, -1).toCompletableFuture().join();
+                if (!h.reserve(bytes, -1).toCompletableFuture().join()) {
+                    problem = "run '" + h.config().name() + "' stopped taking data after " + rows + " rows";
+                    break;
+                }
                 RunHandle.PushResult res = h.accept("file", java.util.Arrays.copyOf(buf, got * r.cols()), got, r.cols(), bytes, bytes)
                         .toCompletableFuture().join();
                 if (res.outcome() != RunHandle.Outcome.ACCEPTED) {

@@ -89,8 +89,12 @@ public final class TcpIngest {
             h.reject(RunHandle.Outcome.TOO_LARGE, "too_large", "");
             return reply(IngestFrame.REJECTED, 0, "batch of " + bytes + " bytes exceeds the run's queue of " + h.budgetBytes() + " bytes");
         }
+        // waits for room as long as training takes (TCP flow control is the back-pressure), and ends when the run
+        // stops taking data
         return h.reserve(bytes, -1)
-                .thenCompose(ok -> h.accept("tcp", req.data(), req.rows(), req.cols(), bytes, body.size()))
+                .thenCompose(ok -> ok ? h.accept("tcp", req.data(), req.rows(), req.cols(), bytes, body.size())
+                        : CompletableFuture.completedFuture(new RunHandle.PushResult(RunHandle.Outcome.NOT_ACCEPTING, 0,
+                                "run '" + req.run() + "' is not accepting data")))
                 .thenApply(r -> ByteString.fromByteBuffer(IngestFrame.reply(
                         r.outcome() == RunHandle.Outcome.ACCEPTED ? IngestFrame.ACCEPTED : IngestFrame.REJECTED, r.rows(), r.reason())));
     }

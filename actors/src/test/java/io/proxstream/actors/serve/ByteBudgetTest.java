@@ -49,4 +49,19 @@ class ByteBudgetTest {
         assertFalse(head.get(2, TimeUnit.SECONDS));
         assertTrue(behind.get(2, TimeUnit.SECONDS));
     }
+
+    @Test
+    void closingAnswersEveryWaitingReservationAndEveryLaterOneSoNoWaitOutlivesTheRun() throws Exception {
+        ByteBudget b = new ByteBudget(100, TIMER);
+        assertTrue(b.reserve(100, 0).toCompletableFuture().get());
+        CompletableFuture<Boolean> forever = b.reserve(40, -1).toCompletableFuture();
+        CompletableFuture<Boolean> timed = b.reserve(10, 60_000).toCompletableFuture();
+        assertFalse(forever.isDone());
+        b.close();
+        assertFalse(forever.get(1, TimeUnit.SECONDS), "a wait without a time limit ends when the run stops taking data");
+        assertFalse(timed.get(1, TimeUnit.SECONDS));
+        b.release(100);
+        assertFalse(b.reserve(10, -1).toCompletableFuture().get(1, TimeUnit.SECONDS), "nothing is reserved after close");
+        assertEquals(0, b.reserved());
+    }
 }

@@ -25,7 +25,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -394,6 +397,86 @@ class ServeTest {
             assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 33)), "Content-Type", "application/octet-stream",
                     "X-Shape", "512,32").statusCode());
             awaitSamples(s, 1024);
+            // the restarted run's gauges are its own (the ended actor's meters were removed, not found again)
+            long end = System.currentTimeMillis() + 20_000;
+            double gauge = Double.NaN;
+            double fvu = Double.NaN;
+            while (System.currentTimeMillis() < end) {
+                fvu = status(s).get("fvu").asDouble();
+                gauge = metric(send(s, "GET", "/metrics", null).body(), "sae_train_fvu");
+                if (Double.isFinite(fvu) && gauge == fvu) {
+                    break;
+                }
+                Thread.sleep(50);
+            }
+            assertEquals(fvu, gauge, "the FVU gauge after a restart is the restarted run's");
+        }
+    }
+
+    /** The value of the one series of {@code name} for run r1 in a Prometheus text page. */
+    private static double metric(String page, String name) {
+        List<String> lines = page.lines().filter(l -> l.startsWith(name + "{") && l.contains("run=\"r1\"")).toList();
+        assertEquals(1, lines.size(), name + ": " + lines);
+        String l = lines.get(0);
+        return Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1));
+    }
+
+    /** A little-endian {@code <f2} .npy of {@code rows × 32} values (half precision, truncated). */
+    private static byte[] npyF16(float[] x, int rows) {
+        String dict = "{'descr': '<f2', 'fortran_order': False, 'shape': (" + rows + ", " + D + "), }";
+        int headerLen = 10 + dict.length() + 1;
+        int pad = (64 - headerLen % 64) % 64;
+        String header = dict + " ".repeat(pad) + "\n";
+        ByteBuffer b = ByteBuffer.allocate(10 + header.length() + 2 * x.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.put((byte) 0x93).put("NUMPY".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0);
+        b.putShort((short) header.length()).put(header.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        for (float v : x) {
+            int f = Float.floatToRawIntBits(v);
+            int sign = (f >>> 16) & 0x8000;
+            int exp = ((f >>> 23) & 0xff) - 127 + 15;
+            short h = exp <= 0 ? (short) sign : (short) (sign | Math.min(exp, 30) << 10 | (f >>> 13) & 0x3ff);
+            b.putShort(h);
+        }
+        return b.array();
+    }
+
+    @Test
+    void halfPrecisionBodiesReserveWhatTheyDecodeToSoTwoOfThemCannotWedgeTheQueue() throws Exception {
+        // each body is 45 % of the run's queue and decodes to 90 %: reserving only the body's bytes let two such
+        // pushes hold 90 % between them and each wait for the rest, forever
+        int queue = 256 * 1024;
+        int rows = (int) (0.45 * queue / (2 * D));
+        String run = RUN_JSON.replace("\"keepCheckpoints\": 2", "\"keepCheckpoints\": 2, \"queueBytes\": " + queue);
+        try (ServeServer s = start()) {
+            assertEquals(201, send(s, "POST", "/runs", run.getBytes()).statusCode());
+            for (int round = 0; round < 5; round++) {
+                List<CompletableFuture<Integer>> pushes = new ArrayList<>();
+                for (int p = 0; p < 2; p++) {
+                    byte[] body = npyF16(rows(rows, 100 + 2 * round + p), rows);
+                    pushes.add(CompletableFuture.supplyAsync(() -> {
+                        long end = System.currentTimeMillis() + 30_000;
+                        try {
+                            while (true) {
+                                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.httpPort()
+                                                + "/runs/r1/batches")).timeout(java.time.Duration.ofSeconds(30))
+                                        .header("Content-Type", "application/x-npy")
+                                        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
+                                if (r.statusCode() != 503 || System.currentTimeMillis() > end) {
+                                    return r.statusCode();
+                                }
+                                Thread.sleep(20);
+                            }
+                        } catch (Exception e) {
+                            throw new java.util.concurrent.CompletionException(e);
+                        }
+                    }));
+                }
+                for (CompletableFuture<Integer> f : pushes) {
+                    assertEquals(200, f.get(60, java.util.concurrent.TimeUnit.SECONDS), "round " + round);
+                }
+            }
+            awaitSamples(s, 10L * rows - 64);
+            assertEquals(0, status(s).get("rejectedBatches").asLong());
         }
     }
 }
