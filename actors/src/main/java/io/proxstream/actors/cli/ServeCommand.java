@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 
 /** {@code proxstream serve}: the long-running online trainer. */
 final class ServeCommand {
@@ -101,17 +100,7 @@ final class ServeCommand {
                     doc.get("inputDim").asInt()), json, f));
         }
         ServeServer server = ServeServer.start(config);
-        CountDownLatch done = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            try {
-                System.err.println("proxstream serve: stopping runs (final checkpoints) ...");
-                server.shutdown();
-            } catch (Exception e) {
-                System.err.println("proxstream serve: shutdown: " + e);
-            } finally {
-                done.countDown();
-            }
-        }, "proxstream-serve-shutdown"));
+        // SIGTERM/SIGINT run Pekko's CoordinatedShutdown (its JVM hook), whose tasks stop the runs (final checkpoints)
         List<String> existing = listExisting(Path.of(config.runsDir()));
         server.awaitRuns(existing, java.time.Duration.ofSeconds(60));
         for (RunConfig rc : toCreate) {
@@ -132,7 +121,7 @@ final class ServeCommand {
                     s.resumedFrom().isEmpty() ? "" : " (resumed from " + s.resumedFrom() + ")");
         }
         out.flush();
-        done.await();
+        server.system().getWhenTerminated().toCompletableFuture().get();
         return 0;
     }
 

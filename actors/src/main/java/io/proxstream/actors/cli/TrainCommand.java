@@ -16,6 +16,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.ServerBinding;
@@ -195,21 +197,12 @@ public final class TrainCommand {
             out.println("run directory: " + dir.toAbsolutePath());
             TrainingRun run = TrainingRun.start(system, config, meters, dir, out);
             current[0] = run;
-            Thread hook = new Thread(() -> {
+            // SIGTERM/SIGINT run Pekko's CoordinatedShutdown (its JVM hook): stop the stream and wait for the outputs
+            CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "proxstream-train-stop", () -> {
                 run.stop();
-                try {
-                    run.result().toCompletableFuture().get(60, TimeUnit.SECONDS);
-                } catch (Exception ignored) {
-                    // the main thread reports the outcome
-                }
-            }, "proxstream-shutdown");
-            Runtime.getRuntime().addShutdownHook(hook);
+                return run.result().handle((r, e) -> Done.getInstance());
+            });
             RunSummary s = run.result().toCompletableFuture().get();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // already shutting down: the hook is running
-            }
             out.printf(Locale.ROOT, "done: %,d vectors in %.1f s (%.0f vectors/s); training FVU %.4f, L0 %.2f, dead %d%n",
                     s.samples(), s.seconds(), s.vectorsPerSecond(), s.trainFvu(), s.trainL0(), s.deadLatents());
             if (!Double.isNaN(s.evalFvu())) {

@@ -10,9 +10,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.Cancellable;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.http.javadsl.ServerBinding;
@@ -62,7 +64,9 @@ public final class ServeServer implements AutoCloseable {
                     .toCompletableFuture().get(30, TimeUnit.SECONDS);
             Cancellable watcher = config.watchDir().isBlank() ? null
                     : ShardWatcher.start(system, Path.of(config.watchDir()), registry, Duration.ofSeconds(1));
-            return new ServeServer(system, registry, http, tcp, watcher, meters);
+            ServeServer server = new ServeServer(system, registry, http, tcp, watcher, meters);
+            server.registerShutdown();
+            return server;
         } catch (Exception e) {
             system.terminate();
             throw e;
@@ -109,22 +113,36 @@ public final class ServeServer implements AutoCloseable {
         }
     }
 
-    /** Stops every run gracefully, unbinds, and terminates the actor system. */
+    /**
+     * The service's shutdown as tasks of Pekko's {@link CoordinatedShutdown}, which runs them on
+     * {@link #shutdown()}, on SIGTERM/SIGINT (its JVM hook) and on any other termination of the system:
+     * stop the shard watcher and unbind HTTP and TCP (phase {@code service-unbind}), then stop every run
+     * so that queued data is trained and the final checkpoints written (phase {@code service-requests-done},
+     * whose timeout in reference.conf allows checkpoints of gigabytes).
+     */
+    private void registerShutdown() {
+        CoordinatedShutdown cs = CoordinatedShutdown.get(system);
+        cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "proxstream-serve-unbind", () -> {
+            if (watcher != null) {
+                watcher.cancel();
+            }
+            CompletionStage<Done> h = http.unbind();
+            return tcp == null ? h : h.thenCombine(tcp.unbind(), (a, b) -> Done.getInstance());
+        });
+        cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "proxstream-serve-stop-runs", () -> {
+            System.err.println("proxstream serve: stopping runs (final checkpoints) ...");
+            return AskPattern.<RunManager.Command, Done>ask(system, RunManager.StopAll::new, Duration.ofMinutes(30),
+                    system.scheduler());
+        });
+    }
+
+    /** Stops every run gracefully, unbinds, and terminates the actor system (through {@link CoordinatedShutdown}). */
     public void shutdown() throws Exception {
         if (stopped) {
             return;
         }
         stopped = true;
-        if (watcher != null) {
-            watcher.cancel();
-        }
-        http.unbind().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        if (tcp != null) {
-            tcp.unbind().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        }
-        AskPattern.<RunManager.Command, Done>ask(system, RunManager.StopAll::new, Duration.ofMinutes(10), system.scheduler())
-                .toCompletableFuture().get(10, TimeUnit.MINUTES);
-        system.terminate();
+        CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture().get(40, TimeUnit.MINUTES);
         system.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
     }
 

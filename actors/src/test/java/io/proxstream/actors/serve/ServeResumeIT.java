@@ -146,6 +146,7 @@ class ServeResumeIT {
         assertEquals(137, a.exitValue(), "killed by SIGKILL");
 
         Process b = server(log, args);
+        long trainedAtTerm;
         try {
             JsonNode after = status(port);
             assertFalse(after.get("resumedFrom").asText().isEmpty(), "resumed: " + after);
@@ -185,11 +186,21 @@ class ServeResumeIT {
                             + "finished at %d; MMCS %.4f%n", before.get("samples").asLong(), before.get("checkpointSamples").asLong(),
                     fvuBefore, resumedAt, fvuAfter, after.get("samples").asLong(), mmcs);
             assertTrue(mmcs > 0.9, "planted features recovered: MMCS " + mmcs);
+            client.destroyForcibly();
+            client.waitFor(30, TimeUnit.SECONDS);
+            trainedAtTerm = status(port).get("samples").asLong();
         } finally {
-            b.destroy();
-            b.waitFor(60, TimeUnit.SECONDS);
+            b.destroy(); // SIGTERM: CoordinatedShutdown stops the run, which trains what is queued and writes a final checkpoint
+            assertTrue(b.waitFor(120, TimeUnit.SECONDS), "SIGTERM ends the server");
             client.destroyForcibly();
         }
         assertTrue(Files.readString(log).contains("resumed from ckpt-"), "the log says where it resumed from");
+        long newest;
+        try (var files = Files.list(runs.resolve("demo/checkpoints"))) {
+            newest = files.map(f -> f.getFileName().toString()).filter(n -> n.matches("ckpt-\\d+\\.safetensors"))
+                    .mapToLong(n -> Long.parseLong(n.substring(5, n.indexOf('.')))).max().orElse(-1);
+        }
+        assertTrue(newest >= trainedAtTerm, "SIGTERM wrote a final checkpoint at " + newest + " >= " + trainedAtTerm
+                + " samples trained when it came");
     }
 }
