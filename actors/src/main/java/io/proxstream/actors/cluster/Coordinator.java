@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -47,8 +49,33 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private record RoundTimeout(long round) implements Protocol.CoordinatorInternal {
     }
 
+    /** The coordinator's state came back from the blocking start (resumed, or new). */
+    record Loaded(DataParallelPam.CoordinatorState state, String from) implements Protocol.CoordinatorInternal {
+    }
+
+    private record LoadFailed(Throwable cause) implements Protocol.CoordinatorInternal {
+    }
+
+    /** A round's results were decoded and merged (and the checkpoint written if due) off the actor thread. */
+    private record Merged(long round, int workers, long rows, double mse, double computeSeconds, String checkpointError)
+            implements Protocol.CoordinatorInternal {
+    }
+
+    private record MergeFailed(long round, Throwable cause) implements Protocol.CoordinatorInternal {
+    }
+
+    private record Finished(String error) implements Protocol.CoordinatorInternal {
+    }
+
     private final DataParallelPam.Config config;
+    /**
+     * The model and statistics. Owned by this actor, except while a merge or the finish runs on the
+     * blocking dispatcher ({@link #busy}): then that task owns it and this actor does not touch it until
+     * the task's message returns.
+     */
     private final DataParallelPam.CoordinatorState state;
+    private final java.util.concurrent.Executor blocking;
+    private boolean busy;
     private final ClusterMeters meters;
     private final CheckpointStore checkpoints;
     private final Path out;
@@ -72,23 +99,69 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private final List<Map<String, Object>> history = new ArrayList<>();
 
     public static Behavior<Protocol.CoordinatorCommand> create(DataParallelPam.Config config, Path out, ClusterMeters meters) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Coordinator(ctx, timers, config, out, meters)));
+        return Behaviors.withStash(1024, stash -> Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            java.util.concurrent.Executor blocking = ctx.getSystem().dispatchers()
+                    .lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking());
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> load(config, out), blocking), (l, err) -> err == null ? l
+                    : new LoadFailed(err instanceof CompletionException && err.getCause() != null ? err.getCause() : err));
+            return Behaviors.receive(Protocol.CoordinatorCommand.class)
+                    .onMessage(Loaded.class, l -> stash.unstashAll(new Coordinator(ctx, timers, config, out, meters, l, blocking)))
+                    .onMessage(LoadFailed.class, f -> {
+                        // never silently start over: the rounds already trained are in those files
+                        ctx.getLog().error("coordinator: cannot resume: {}", f.cause().getMessage());
+                        System.err.println("proxstream node: coordinator cannot resume, so it does not train: " + f.cause().getMessage());
+                        return Behaviors.stopped();
+                    })
+                    .onAnyMessage(m -> {
+                        if (!stash.isFull()) {
+                            stash.stash(m);
+                        }
+                        return Behaviors.same();
+                    })
+                    .build();
+        })));
+    }
+
+    /**
+     * The coordinator's state: resumed from the newest checkpoint that reads back, or new when there are
+     * none. If checkpoints exist and none reads back, refuses (the rounds they hold are not thrown away):
+     * the message names the files and reasons; delete or move them to start over.
+     */
+    static Loaded load(DataParallelPam.Config config, Path out) {
+        DataParallelPam.CoordinatorState state = new DataParallelPam.CoordinatorState(config);
+        CheckpointStore store = new CheckpointStore(out.resolve("checkpoints"), 3);
+        List<String> unreadable = new ArrayList<>();
+        try {
+            var latest = store.loadLatest(unreadable::add);
+            if (latest.isPresent()) {
+                state.restore(latest.get().state());
+                return new Loaded(state, latest.get().file().toString());
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot list the checkpoints in " + out.resolve("checkpoints") + ": "
+                    + e.getMessage(), e);
+        }
+        if (!unreadable.isEmpty()) {
+            throw new IllegalStateException(unreadable.size() + " checkpoint(s) in " + out.resolve("checkpoints")
+                    + " and none reads back: " + String.join("; ", unreadable) + ". Move them aside to start over.");
+        }
+        return new Loaded(state, "");
     }
 
     private Coordinator(ActorContext<Protocol.CoordinatorCommand> ctx, TimerScheduler<Protocol.CoordinatorCommand> timers,
-                        DataParallelPam.Config config, Path out, ClusterMeters meters) throws IOException {
+                        DataParallelPam.Config config, Path out, ClusterMeters meters, Loaded loaded,
+                        java.util.concurrent.Executor blocking) {
         super(ctx);
         this.timers = timers;
         this.config = config;
         this.out = out;
         this.meters = meters;
-        this.state = new DataParallelPam.CoordinatorState(config);
+        this.blocking = blocking;
+        this.state = loaded.state();
         this.self = Cluster.get(ctx.getSystem()).selfMember().address();
         this.checkpoints = new CheckpointStore(out.resolve("checkpoints"), 3);
-        var latest = checkpoints.loadLatest(skipped -> ctx.getLog().warn("coordinator: skipped checkpoint {}", skipped));
-        if (latest.isPresent()) {
-            state.restore(latest.get().state());
-            ctx.getLog().info("coordinator: resumed from {} at round {}, {} rows", latest.get().file(), state.round(), state.rows());
+        if (!loaded.from().isEmpty()) {
+            ctx.getLog().info("coordinator: resumed from {} at round {}, {} rows", loaded.from(), state.round(), state.rows());
             System.out.printf("proxstream node: coordinator resumed from checkpoint at round %d (%d rows)%n", state.round(), state.rows());
         } else {
             System.out.println("proxstream node: coordinator started: " + config.describe());
@@ -104,6 +177,9 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                 .onMessage(Protocol.ResultChunk.class, this::onChunk)
                 .onMessage(Protocol.RoundDone.class, this::onDone)
                 .onMessage(RoundTimeout.class, this::onTimeout)
+                .onMessage(Merged.class, this::onMerged)
+                .onMessage(MergeFailed.class, this::onMergeFailed)
+                .onMessage(Finished.class, this::onFinished)
                 .build();
     }
 
@@ -136,7 +212,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         meters.workers(workers.size());
         if (running && pending.isEmpty()) {
             finishRound();
-        } else if (!running) {
+        } else if (!running && !busy) {
             startRound();
         }
         return this;
@@ -144,11 +220,15 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
 
     private void startRound() {
         int needed = state.round() == 0 ? config.minWorkers() : 1;
-        if (finished || workers.size() < needed) {
+        if (finished || busy || workers.size() < needed) {
             return;
         }
         if (state.finished()) {
-            finish();
+            finished = true;
+            busy = true;
+            Map<String, Object> run = runFigures();
+            getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> finish(run), blocking),
+                    (r, err) -> new Finished(err == null ? r : String.valueOf(err)));
             return;
         }
         List<ActorRef<Protocol.WorkerCommand>> ws = new ArrayList<>(workers);
@@ -232,49 +312,105 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             startRound();
             return;
         }
-        List<TrainerState> rs = new ArrayList<>();
+        // decoding the results and merging them (sums of statistics, the decoder solve) take seconds at large
+        // sizes: they run on the blocking dispatcher, which owns the state until Merged comes back
+        List<byte[]> encoded = new ArrayList<>();
         List<List<Protocol.Assignment>> covered = new ArrayList<>();
         double mse = 0;
         long rows = 0;
+        double compute = 0;
         for (Map.Entry<String, Protocol.RoundDone> e : done.entrySet()) {
-            rs.add(Chunks.decode(results.get(e.getKey()).bytes()));
+            encoded.add(results.get(e.getKey()).bytes());
             covered.add(e.getValue().assignments());
             mse += e.getValue().mse() * e.getValue().rows();
-            computeSeconds += e.getValue().seconds();
-            resultCount++;
+            compute += e.getValue().seconds();
             rows += e.getValue().rows();
         }
+        results.clear();
         long round = state.round();
-        state.complete(rs, covered);
+        int answered = done.size();
+        long roundRows = rows;
+        double roundMse = mse / rows;
+        double roundCompute = compute;
+        busy = true;
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+            List<TrainerState> rs = new ArrayList<>();
+            for (byte[] b : encoded) {
+                rs.add(Chunks.decode(b));
+            }
+            state.complete(rs, covered);
+            String checkpointError = null;
+            if (state.round() % config.checkpointEvery() == 0) {
+                try {
+                    checkpoint();
+                } catch (IOException | RuntimeException e) {
+                    checkpointError = e.toString();
+                }
+            }
+            return new Merged(round, answered, roundRows, roundMse, roundCompute, checkpointError);
+        }, blocking), (m, err) -> err == null ? m : new MergeFailed(round, err));
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onMerged(Merged m) {
+        busy = false;
+        computeSeconds += m.computeSeconds();
+        resultCount += m.workers();
         double seconds = (System.nanoTime() - roundStart) / 1e9;
-        meters.round(seconds, rows);
+        meters.round(seconds, m.rows());
         Map<String, Object> h = new LinkedHashMap<>();
-        h.put("round", round);
-        h.put("workers", done.size());
-        h.put("rows", rows);
-        h.put("mse", mse / rows);
+        h.put("round", m.round());
+        h.put("workers", m.workers());
+        h.put("rows", m.rows());
+        h.put("mse", m.mse());
         h.put("seconds", seconds);
         history.add(h);
-        if (round % 10 == 0) {
-            System.out.printf(java.util.Locale.ROOT, "proxstream node: round %d: %d workers, %d rows in all, mse %.5f, %.2f s%n", round,
-                    done.size(), state.rows(), mse / rows, seconds);
+        if (m.round() % 10 == 0) {
+            System.out.printf(java.util.Locale.ROOT, "proxstream node: round %d: %d workers, %d rows in all, mse %.5f, %.2f s%n",
+                    m.round(), m.workers(), state.rows(), m.mse(), seconds);
         }
-        try {
-            if (state.round() % config.checkpointEvery() == 0) {
-                checkpoint();
-            }
-        } catch (IOException e) {
-            getContext().getLog().error("coordinator: checkpoint failed: {}", e.toString());
+        if (m.checkpointError() != null) {
+            getContext().getLog().error("coordinator: checkpoint failed: {}", m.checkpointError());
         }
         startRound();
+        return this;
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onMergeFailed(MergeFailed f) {
+        // a result that cannot be decoded or merged must not be half-applied: stop, the last checkpoint is intact
+        getContext().getLog().error("coordinator: merging round {} failed: {}", f.round(), f.cause().toString());
+        System.err.println("proxstream node: coordinator stopped: merging round " + f.round() + " failed: " + f.cause());
+        return Behaviors.stopped();
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onFinished(Finished f) {
+        busy = false;
+        if (f.error() != null) {
+            getContext().getLog().error("coordinator: could not write the final checkpoint/summary: {}", f.error());
+        }
+        return this;
     }
 
     private void checkpoint() throws IOException {
         checkpoints.write(state.rows(), state.snapshot(), Map.of("round", Long.toString(state.round())));
     }
 
-    private void finish() {
-        finished = true;
+    /** The run's figures the summary needs, read on the actor thread. */
+    private Map<String, Object> runFigures() {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("workersLost", lost);
+        s.put("stragglers", stragglers);
+        s.put("bytesSent", bytesSent);
+        s.put("bytesReceived", bytesReceived);
+        s.put("coordinator", self.hostPort());
+        double wall = (System.nanoTime() - firstRoundStart) / 1e9;
+        s.put("trainSeconds", wall);
+        s.put("rowsAtFirstRound", rowsAtFirstRound);
+        s.put("workerComputeSecondsPerRound", resultCount == 0 ? 0 : computeSeconds / resultCount);
+        return s;
+    }
+
+    /** The final checkpoint and summary; on the blocking dispatcher, which owns the state. Returns an error or null. */
+    private String finish(Map<String, Object> run) {
         try {
             checkpoint();
             DataParallelPam.Quality q = state.quality();
@@ -286,21 +422,20 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             s.put("fvu", q.fvu());
             s.put("l0", q.l0());
             s.put("dead", q.dead());
-            s.put("workersLost", lost);
-            s.put("stragglers", stragglers);
-            s.put("bytesSent", bytesSent);
-            s.put("bytesReceived", bytesReceived);
-            s.put("coordinator", self.hostPort());
-            double wall = (System.nanoTime() - firstRoundStart) / 1e9;
-            s.put("trainSeconds", wall);
-            s.put("rowsPerSecond", (state.rows() - rowsAtFirstRound) / wall);
-            s.put("workerComputeSecondsPerRound", resultCount == 0 ? 0 : computeSeconds / resultCount);
+            s.put("shardOffsets", state.offsets());
+            double wall = (double) run.get("trainSeconds");
+            long rowsAtFirst = (long) run.remove("rowsAtFirstRound");
+            Object compute = run.remove("workerComputeSecondsPerRound");
+            s.putAll(run);
+            s.put("rowsPerSecond", (state.rows() - rowsAtFirst) / wall);
+            s.put("workerComputeSecondsPerRound", compute);
             s.put("secondsPerRound", wall / Math.max(1, state.round()));
             AtomicFiles.writeString(out.resolve("summary.json"), ConfigLoader.toJson(s) + "\n");
             System.out.printf(java.util.Locale.ROOT, "proxstream node: training finished: %d rounds, %d rows, MMCS %.4f, FVU %.4f, "
-                    + "workers lost %d%n", state.round(), state.rows(), q.mmcs(), q.fvu(), lost);
-        } catch (IOException e) {
-            getContext().getLog().error("coordinator: could not write the final checkpoint/summary: {}", e.toString());
+                    + "workers lost %d%n", state.round(), state.rows(), q.mmcs(), q.fvu(), (long) run.get("workersLost"));
+            return null;
+        } catch (IOException | RuntimeException e) {
+            return e.toString();
         }
     }
 }

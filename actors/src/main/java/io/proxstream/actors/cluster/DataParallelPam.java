@@ -268,6 +268,11 @@ public final class DataParallelPam {
             }
         }
 
+        /** Rows of each shard trained in completed rounds (a copy). */
+        public long[] offsets() {
+            return offsets.clone();
+        }
+
         /** Everything needed to resume: model, statistics, offsets, round, rows. */
         public TrainerState snapshot() {
             TrainerState.Builder b = new TrainerState.Builder("dp-pam-coordinator");
