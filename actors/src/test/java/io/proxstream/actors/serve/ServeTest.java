@@ -248,6 +248,38 @@ class ServeTest {
     }
 
     @Test
+    void aRunStillLoadingItsCheckpointKeepsTheServiceNotReadyAndAsksPushesToRetry() throws Exception {
+        // a checkpoint that is a named pipe: reading it blocks until the test writes, so the run stays LOADING
+        Path dir = tmp.resolve("runs/r1");
+        Files.createDirectories(dir.resolve("checkpoints"));
+        Files.writeString(dir.resolve("run.json"), RUN_JSON);
+        Path fifo = dir.resolve("checkpoints/ckpt-000000000000512.safetensors");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        try (ServeServer s = start()) {
+            JsonNode st = status(s);
+            assertEquals("LOADING", st.get("state").asText(), st.toString());
+            HttpResponse<String> ready = send(s, "GET", "/health/ready", null);
+            assertEquals(503, ready.statusCode(), ready.body());
+            assertTrue(ready.body().contains("LOADING"), ready.body());
+            assertEquals(200, send(s, "GET", "/health/live", null).statusCode(), "the process serves meanwhile");
+            HttpResponse<String> push = send(s, "POST", "/runs/r1/batches", raw(rows(64, 1)), "Content-Type",
+                    "application/octet-stream", "X-Shape", "64,32");
+            assertEquals(503, push.statusCode(), push.body());
+            assertTrue(push.headers().firstValue("Retry-After").isPresent());
+            // the load goes on: it reads junk, and the run that cannot resume is not started over
+            try (OutputStream o = Files.newOutputStream(fifo)) {
+                o.write(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+            }
+            long end = System.currentTimeMillis() + 30_000;
+            while (status(s).get("state").asText().equals("LOADING") && System.currentTimeMillis() < end) {
+                Thread.sleep(20);
+            }
+            assertEquals("RESUME_FAILED", status(s).get("state").asText(), status(s).toString());
+            assertEquals(503, send(s, "GET", "/health/ready", null).statusCode());
+        }
+    }
+
+    @Test
     void aRunWhoseCheckpointsAllFailToReadIsNotStartedOverAndTheReadinessCheckSaysSo() throws Exception {
         try (ServeServer s = start()) {
             assertEquals(201, send(s, "POST", "/runs", RUN_JSON.getBytes()).statusCode());
