@@ -66,6 +66,11 @@ public final class DataParallelPam {
             }
         }
 
+        /** The defaults of {@code proxstream node}'s training options (read by its help). */
+        public static Config defaults() {
+            return new Config(64, 128, 256, 8, 6, 256, 2, 1_000_000, 10, 10_000, 1, 42, "pam");
+        }
+
         public SaeSpec spec() {
             return SaeSpec.topK(dim, latents, k);
         }
@@ -80,7 +85,7 @@ public final class DataParallelPam {
         }
 
         public PamSgdTrainer.Options pam() {
-            return PamSgdTrainer.Options.streamingDefaults();
+            return PamSgdTrainer.Options.experimentDefaults();
         }
 
         public String describe() {

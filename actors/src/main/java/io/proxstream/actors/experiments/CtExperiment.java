@@ -10,7 +10,7 @@ import io.proxstream.actors.learned.RegulariserFile;
 import io.proxstream.monitoring.CriticMeters;
 import io.proxstream.monitoring.ImageMeters;
 import io.proxstream.monitoring.report.CsvTable;
-import io.proxstream.monitoring.report.LinePlot;
+import io.proxstream.monitoring.report.Plot;
 import io.proxstream.protocol.config.ConfigLoader;
 import io.proxstream.protocol.format.AtomicFiles;
 import io.proxstream.solvers.blas.BlasInfo;
@@ -173,7 +173,7 @@ public final class CtExperiment {
                     + "Adam(%.0e, 0.5, 0.99).%n%n", heuristic, config.architecture(), config.training().steps(), config.training().batch(),
                     config.training().images(), config.training().epochs(), config.training().learningRate()));
             sec.append("| regulariser | training (s) | final Wasserstein estimate | λ factor (validation PSNR dB per factor) |\n|---|---|---|---|\n");
-            LinePlot curves = new LinePlot(s.name() + ": critic training", "step", "Wasserstein estimate (mean R(FBP) - mean R(truth))");
+            Plot curves = new Plot(s.name() + ": critic training", "step", "Wasserstein estimate (mean R(FBP) - mean R(truth))");
             for (String id : config.kinds()) {
                 Critic.Kind kind = Critic.Kind.fromId(id);
                 Critic critic = new Critic(kind, config.architecture(), n, a, norm, config.seed() * 1_000 + kind.ordinal());

@@ -3,7 +3,7 @@ package io.proxstream.actors.experiments;
 import io.proxstream.actors.stream.Sources;
 import io.proxstream.actors.train.DataPaths;
 import io.proxstream.monitoring.report.CsvTable;
-import io.proxstream.monitoring.report.LinePlot;
+import io.proxstream.monitoring.report.Plot;
 import io.proxstream.protocol.format.AtomicFiles;
 import io.proxstream.protocol.format.Mnist;
 import io.proxstream.solvers.data.Dataset;
@@ -93,7 +93,7 @@ public final class SaeMnist implements Experiment {
                         arm.init()), sub, test, c.studyEpochs(), batch, SEED, log).last().mse();
             }
         }
-        LinePlot fracPlot = new LinePlot("MNIST: test MSE after " + c.studyEpochs() + " epochs against the training fraction",
+        Plot fracPlot = new Plot("MNIST: test MSE after " + c.studyEpochs() + " epochs against the training fraction",
                 "training fraction (%)", "test MSE").logY(true);
         double[] pct = new double[c.fractions().length];
         for (int f = 0; f < pct.length; f++) {

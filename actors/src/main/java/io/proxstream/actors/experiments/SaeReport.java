@@ -1,7 +1,7 @@
 package io.proxstream.actors.experiments;
 
 import io.proxstream.monitoring.report.CsvTable;
-import io.proxstream.monitoring.report.LinePlot;
+import io.proxstream.monitoring.report.Plot;
 import io.proxstream.solvers.blas.BlasInfo;
 import io.proxstream.solvers.sae.SaeEvaluator;
 import java.io.IOException;
@@ -78,7 +78,7 @@ final class SaeReport {
     }
 
     static void curvePlot(Path file, String title, List<SaeStudy.Curve> curves) throws IOException {
-        LinePlot plot = new LinePlot(title, "epoch", "test MSE").logY(true);
+        Plot plot = new Plot(title, "epoch", "test MSE").logY(true);
         for (SaeStudy.Curve c : curves) {
             int n = c.epochs().size() - 1;
             double[] x = new double[n];

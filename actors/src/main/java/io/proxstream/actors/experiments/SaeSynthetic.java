@@ -1,7 +1,7 @@
 package io.proxstream.actors.experiments;
 
 import io.proxstream.monitoring.report.CsvTable;
-import io.proxstream.monitoring.report.LinePlot;
+import io.proxstream.monitoring.report.Plot;
 import io.proxstream.protocol.format.AtomicFiles;
 import io.proxstream.solvers.data.Dataset;
 import io.proxstream.solvers.data.PlantedDictionary;
@@ -54,7 +54,7 @@ public final class SaeSynthetic implements Experiment {
         for (int a = 0; a < names.length; a++) {
             SaeModel model = SaeModel.initialise(a == 1 ? spec.withTied(true) : spec, SaeModel.Init.UNIT, SEED);
             SaeTrainer trainer = switch (a) {
-                case 0 -> new PamSgdTrainer(model, PamSgdTrainer.Options.streamingDefaults());
+                case 0 -> new PamSgdTrainer(model, PamSgdTrainer.Options.experimentDefaults());
                 case 1, 2 -> new AdamTrainer(model, Adam.Options.withLr(1e-3));
                 default -> new AdamTrainer(model, Adam.Options.withLr(1e-3), AdamTrainer.Recipe.strong(spec, 200_000));
             };
@@ -89,9 +89,9 @@ public final class SaeSynthetic implements Experiment {
                 }
             }
         }
-        LinePlot mmcs = new LinePlot("MMCS against samples seen", "samples", "MMCS").size(640, 420);
-        LinePlot mcc = new LinePlot("MCC (Hungarian-matched |cos|)", "samples", "MCC").size(640, 420);
-        LinePlot fvu = new LinePlot("held-out FVU", "samples", "FVU").logY(true).size(640, 420);
+        Plot mmcs = new Plot("MMCS against samples seen", "samples", "MMCS").size(640, 420);
+        Plot mcc = new Plot("MCC (Hungarian-matched |cos|)", "samples", "MCC").size(640, 420);
+        Plot fvu = new Plot("held-out FVU", "samples", "FVU").logY(true).size(640, 420);
         for (int a = 0; a < names.length; a++) {
             List<Point> pts = curves.get(a);
             double[] s = pts.stream().mapToDouble(Point::samples).toArray();
@@ -99,7 +99,7 @@ public final class SaeSynthetic implements Experiment {
             mcc.add(names[a], s, pts.stream().mapToDouble(Point::mcc).toArray());
             fvu.add(names[a], s, pts.stream().mapToDouble(Point::fvu).toArray());
         }
-        LinePlot.writePngRow(out.resolve("recovery.png"), mmcs, mcc, fvu);
+        Plot.writePngRow(out.resolve("recovery.png"), mmcs, mcc, fvu);
 
         double minutes = (System.nanoTime() - t0) / 60e9;
         StringBuilder rep = new StringBuilder(SaeReport.header("sae-synthetic: feature recovery on the planted-dictionary stream",

@@ -1,7 +1,7 @@
 package io.proxstream.actors.image;
 
 import io.proxstream.monitoring.report.CsvTable;
-import io.proxstream.monitoring.report.LinePlot;
+import io.proxstream.monitoring.report.Plot;
 import io.proxstream.protocol.format.Npy;
 import io.proxstream.protocol.format.Png;
 import io.proxstream.solvers.progress.Progress;
@@ -71,9 +71,9 @@ public final class ImageOutputs implements AutoCloseable {
             energy[i] = p.objective();
             positive &= energy[i] > 0;
         }
-        LinePlot left = new LinePlot(method + ": energy", "iteration k", "E(x_k)").logY(positive).size(640, 480)
+        Plot left = new Plot(method + ": energy", "iteration k", "E(x_k)").logY(positive).size(640, 480)
                 .add("energy", k, energy);
-        LinePlot right = new LinePlot(method + ": residuals", "iteration k", "residual").logY(true).size(640, 480);
+        Plot right = new Plot(method + ": residuals", "iteration k", "residual").logY(true).size(640, 480);
         String[][] series = {
             {"criticalResidual", "critical-point residual |x+ - x|/tau"},
             {"primalResidual", "primal residual"},
@@ -100,7 +100,7 @@ public final class ImageOutputs implements AutoCloseable {
             }
             right.add("O(log k / k) reference", k, reference, true);
         }
-        LinePlot.writePngRow(file, left, right);
+        Plot.writePngRow(file, left, right);
     }
 
     /** Mean ± standard deviation of PSNR and SSIM per method, as markdown rows. */

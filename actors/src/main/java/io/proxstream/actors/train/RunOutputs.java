@@ -1,7 +1,7 @@
 package io.proxstream.actors.train;
 
 import io.proxstream.actors.stream.WindowReport;
-import io.proxstream.monitoring.report.LinePlot;
+import io.proxstream.monitoring.report.Plot;
 import io.proxstream.protocol.config.ConfigLoader;
 import io.proxstream.protocol.config.TrainConfig;
 import io.proxstream.protocol.format.AtomicFiles;
@@ -45,9 +45,9 @@ final class RunOutputs {
         }
         String title = config.run() + ": " + trainer.algorithm() + ", " + model.spec().sparsifier().id()
                 + (model.spec().sparsifier().isTopK() ? " k=" + model.spec().k() : "") + ", m=" + model.spec().latents();
-        new LinePlot(title + " - training loss", "training vectors", "MSE per entry").logY(true)
+        new Plot(title + " - training loss", "training vectors", "MSE per entry").logY(true)
                 .add("training MSE (report window)", x, mse).writePng(out.resolve("loss.png"));
-        new LinePlot(title + " - fraction of variance unexplained", "training vectors", "FVU").logY(true)
+        new Plot(title + " - fraction of variance unexplained", "training vectors", "FVU").logY(true)
                 .add("training FVU (report window)", x, fvu).writePng(out.resolve("fvu.png"));
 
         SaeEvaluator.Result eval = src.eval() == null ? null : SaeEvaluator.evaluate(model, src.eval(), 1024);

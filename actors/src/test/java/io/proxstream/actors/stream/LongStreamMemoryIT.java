@@ -50,7 +50,7 @@ class LongStreamMemoryIT {
         PlantedDictionary gen = new PlantedDictionary(new PlantedDictionary.Options(d, 128, 5, 0.99, 0, 1));
         SaeModel model = SaeModel.initialise(new SaeSpec(d, 256, Sparsifier.TOPK, 8, 0, false), SaeModel.Init.UNIT, 1);
         List<long[]> samples = new ArrayList<>();
-        try (PamSgdTrainer trainer = new PamSgdTrainer(model, PamSgdTrainer.Options.streamingDefaults())) {
+        try (PamSgdTrainer trainer = new PamSgdTrainer(model, PamSgdTrainer.Options.experimentDefaults())) {
             var done = TrainingStages.graph(Sources.synthetic(gen, 4096, 2), trainer, 256, total, 0, 100_000, 1_000_000,
                             new StreamMeters(new SimpleMeterRegistry(), "mem"))
                     .map(r -> {

@@ -36,7 +36,7 @@ class TrainingStreamTest {
 
     private static PamSgdTrainer trainer() {
         SaeModel model = SaeModel.initialise(new SaeSpec(D, 96, Sparsifier.TOPK, 4, 0, false), SaeModel.Init.UNIT, 5);
-        return new PamSgdTrainer(model, PamSgdTrainer.Options.streamingDefaults());
+        return new PamSgdTrainer(model, PamSgdTrainer.Options.experimentDefaults());
     }
 
     private static Chunk synthetic(SplittableRandom rnd, int rows, long offset) {

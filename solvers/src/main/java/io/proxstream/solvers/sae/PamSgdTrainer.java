@@ -73,7 +73,7 @@ public final class PamSgdTrainer implements SaeTrainer {
 
         /**
          * The settings of the paper's MNIST script (lr 3e-3, μ = ν = 0, ρ = 1e-6, encoder first),
-         * with the streaming settings of {@link #streamingDefaults()}.
+         * with the streaming settings of {@link #experimentDefaults()}.
          */
         public static Options paperMnist() {
             return new Options(Adam.Options.withLr(3e-3), 1, 0, 0, 0, 1e-6, 0, BlockOrder.ENCODER_FIRST, 8, 0.995, true);
@@ -84,8 +84,12 @@ public final class PamSgdTrainer implements SaeTrainer {
             return new Options(Adam.Options.withLr(1e-3), 1, 1e-3, 1e-3, 1.0, 1e-10, 0, BlockOrder.DECODER_FIRST, 8, 0.995, true);
         }
 
-        /** Defaults of the streaming trainer ({@code ./proxstream train}). */
-        public static Options streamingDefaults() {
+        /**
+         * The streaming settings of the experiments and the cluster's rounds (solve every 8 batches). Not
+         * {@code train}'s or {@code serve}'s defaults: those are {@code TrainerConfig.defaults()} (protocol
+         * module), which the command line's help reads.
+         */
+        public static Options experimentDefaults() {
             return new Options(Adam.Options.withLr(1e-3), 1, 0, 0, 0, 1e-6, 0, BlockOrder.DECODER_FIRST, 8, 0.995, true);
         }
     }
