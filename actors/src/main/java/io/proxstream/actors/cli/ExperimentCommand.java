@@ -17,11 +17,29 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /** {@code proxstream experiment NAME}: the experiments of the research results, each writing a report. */
-final class ExperimentCommand {
+@Command(name = "experiment", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        header = "the experiments of the research results, each writing a report", usageHelpAutoWidth = true,
+        description = {"Experiments, each writing report.md with tables, plots and CSVs (times on 2 cores):",
+            "  spline-toy     k-means and local-PCA autoencoders vs TopK SAEs on the paper's 2-D toy, power-diagram pictures (seconds)",
+            "  sae-mnist      PAM-SGD vs the faithful (tied Adam) and the strong baseline on MNIST, TopK and ReLU: test MSE per epoch,"
+                + " training fractions, SGD repeats, k-means+PCA",
+            "  sae-lm         the same on MiniLM residual-stream activations, with ReLU sparsity and the mu ablation",
+            "  sae-synthetic  feature recovery (MMCS, MCC, dead, L0, FVU) against samples seen",
+            "  segmentation   joint reconstruction-segmentation vs sequential and the clean/raw bounds on a texture composite"
+                + " and a colour photo, under noise and blur",
+            "  tv-baselines   FBP vs TV-PDHG for sparse-view and limited-angle CT, TV deblurring",
+            "  ct             learned regularisers (AR, ACR, AWCR-GD/-PD, ACNCR) trained adversarially against FBP and TV-PDHG"
+                + " for the same CT settings; convexity checks",
+            "Data come from ./proxstream setup (MNIST, fortunes, scikit-image images).", ""})
+final class ExperimentCommand implements Callable<Integer> {
     static final Map<String, Experiment> EXPERIMENTS = new LinkedHashMap<>();
 
     static {
@@ -40,42 +58,33 @@ final class ExperimentCommand {
 
     static final List<String> NAMES = List.copyOf(EXPERIMENTS.keySet());
 
-    private ExperimentCommand() {
+    /** The experiments' names: completion candidates, and the check that names them. */
+    static final class Names extends Cli.OneOf {
+        Names() {
+            super(NAMES);
+        }
     }
 
-    static int run(List<String> args, PrintStream out) throws Exception {
-        Flags flags = new Flags("experiment")
-                .option("quick", "a small configuration with the same structure (for tests and smoke runs)")
-                .value("out", "DIR", "output directory (default runs/experiment-NAME[-quick])");
-        Flags.Parsed p = flags.parse(args);
-        if (p.has("help") || p.positionals().isEmpty()) {
-            out.print(flags.help("proxstream experiment NAME [--quick] [--out DIR]", """
-                    Experiments, each writing report.md with tables, plots and CSVs (times on 2 cores):
-                    spline-toy     k-means and local-PCA autoencoders vs TopK SAEs on the paper's 2-D toy,
-                                   power-diagram pictures (seconds)
-                    sae-mnist      PAM-SGD vs the faithful (tied Adam) and the strong baseline on MNIST, TopK
-                                   and ReLU: test MSE per epoch, training fractions, SGD repeats, k-means+PCA
-                    sae-lm         the same on MiniLM residual-stream activations, with ReLU sparsity and the mu
-                                   ablation
-                    sae-synthetic  feature recovery (MMCS, MCC, dead, L0, FVU) against samples seen
-                    segmentation   joint reconstruction-segmentation vs sequential and the clean/raw bounds on a
-                                   texture composite and a colour photo, under noise and blur
-                    tv-baselines   FBP vs TV-PDHG for sparse-view and limited-angle CT, TV deblurring
-                    ct             learned regularisers (AR, ACR, AWCR-GD/-PD, ACNCR) trained adversarially
-                                   against FBP and TV-PDHG for the same CT settings; convexity checks
-                    Data come from ./proxstream setup (MNIST, fortunes, scikit-image images)."""));
-            return p.has("help") ? 0 : 2;
-        }
-        String name = p.positionals().get(0);
+    private final PrintStream out;
+
+    @Parameters(paramLabel = "NAME", completionCandidates = Names.class, converter = Names.class,
+            description = "one of ${COMPLETION-CANDIDATES}")
+    String name;
+
+    @Option(names = "--quick", description = "a small configuration with the same structure (for tests and smoke runs)")
+    boolean quick;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "output directory (default: runs/experiment-NAME[-quick])")
+    String outDir;
+
+    ExperimentCommand(PrintStream out) {
+        this.out = out;
+    }
+
+    @Override
+    public Integer call() throws Exception {
         Experiment experiment = EXPERIMENTS.get(name);
-        if (experiment == null) {
-            throw new Flags.UsageException("unknown experiment '" + name + "'; available: " + String.join(", ", NAMES));
-        }
-        if (p.positionals().size() > 1) {
-            throw new Flags.UsageException("experiment takes one name, got " + p.positionals());
-        }
-        boolean quick = p.has("quick");
-        Path dir = Path.of(p.get("out", "runs/experiment-" + name + (quick ? "-quick" : "")));
+        Path dir = Path.of(outDir != null ? outDir : "runs/experiment-" + name + (quick ? "-quick" : ""));
         Files.createDirectories(dir);
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "proxstream-experiment");
         try {

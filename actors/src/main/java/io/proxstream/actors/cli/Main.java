@@ -4,38 +4,52 @@ import io.proxstream.solvers.blas.BlasInfo;
 import io.proxstream.solvers.blas.CpuKernels;
 import io.proxstream.solvers.blas.NumericsCheck;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
-/** The {@code proxstream} command line: {@code proxstream <command> [options]}. */
-public final class Main {
-    private Main() {
+/**
+ * The {@code proxstream} command line on picocli: {@code proxstream <command> [options]}. Help, errors that
+ * name the option and its allowed values, and the bash completion script ({@code proxstream completion})
+ * are generated from the commands' annotated options.
+ */
+@Command(name = "proxstream", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, usageHelpAutoWidth = true,
+        synopsisSubcommandLabel = "<command>",
+        description = "Streaming sparse autoencoders, inverse problems and graph segmentation on Apache Pekko.",
+        commandListHeading = "%nCommands:%n",
+        footer = {"",
+            "Launcher commands (the ./proxstream script): setup (fetch the data sets the tests and experiments use:"
+                + " MNIST, scikit-image test images, fortunes text), test (run all tests).",
+            "",
+            "Each command takes --help. Every command that computes first runs the numerics self-check (well under a"
+                + " second): a BLAS kernel that computes wrong results on this CPU stops it with the routine, the kernel"
+                + " and the way to choose another (OPENBLAS_CORETYPE=Haswell ./proxstream ...).",
+            "Bash completion: source <(./proxstream completion)"})
+public final class Main implements Callable<Integer> {
+    private final PrintStream err;
+
+    @Spec
+    CommandSpec spec;
+
+    private Main(PrintStream err) {
+        this.err = err;
     }
-
-    static final String USAGE = """
-            usage: proxstream <command> [options]
-
-            commands:
-              train        train a sparse autoencoder on a stream (the main job)
-              serve        the online trainer: HTTP/TCP/directory ingest, checkpoints, dashboard, export
-              node         a member of a training cluster (data-parallel PAM-SGD on Pekko Cluster)
-              reconstruct  CT / deblurring / denoising of images as a stream (FBP, TV-PDHG, ...)
-              segment      joint reconstruction-segmentation on graphs (Nystrom-QR, graph MBO) of an image
-              activations  cache transformer activations (MiniLM residual stream over text) to .npy
-              experiment   the experiments of the research results, each writing a report
-              bench NAME   benchmarks: sae (SAE kernels, decoder solve, stream), ingest (serve), radon (CT)
-              doctor       the CPU, the BLAS kernel, the numerics self-check of every BLAS/LAPACK routine, GEMM speed
-              setup        fetch the data sets the tests and experiments use (MNIST, scikit-image test images, fortunes text)
-              test         run all tests (unit and integration)
-              help         this text
-
-            Each command takes --help. Every command that computes first runs the numerics self-check
-            (well under a second): a BLAS kernel that computes wrong results on this CPU stops it with
-            the routine, the kernel and the way to choose another (OPENBLAS_CORETYPE=Haswell ./proxstream ...).""";
 
     /** The commands that compute with BLAS/LAPACK and so run the numerics self-check first. */
     static final java.util.Set<String> COMPUTING =
             java.util.Set.of("train", "serve", "node", "reconstruct", "segment", "experiment", "bench", "activations");
+
+    /** {@code proxstream} alone: the usage, exit code 2. */
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(err);
+        return 2;
+    }
 
     public static void main(String[] argv) {
         // initialise logging before any library logs from another thread (avoids SLF4J's replay warnings)
@@ -52,21 +66,54 @@ public final class Main {
                 b.config().replaceAll(" DYNAMIC_ARCH.*", ""), b.coreName(), b.chosenBy(), check.results().size(), check.nanos() / 1e6);
     }
 
-    static int run(List<String> argv, PrintStream out, PrintStream err) {
-        if (argv.isEmpty() || argv.get(0).equals("help") || argv.get(0).equals("--help")) {
-            out.println(USAGE);
-            return argv.isEmpty() ? 2 : 0;
-        }
-        String cmd = argv.get(0);
-        List<String> rest = argv.subList(1, argv.size());
-        // before any native library is loaded: a forced kernel this CPU cannot run would die of SIGILL
-        var refusal = CpuKernels.environmentRefusal();
-        if (refusal.isPresent()) {
-            err.println("error: " + refusal.get());
+    /** The command line with every command, writing to {@code out} and {@code err}. */
+    static CommandLine commandLine(PrintStream out, PrintStream err) {
+        CommandLine.IFactory factory = new CommandLine.IFactory() {
+            @Override
+            public <K> K create(Class<K> cls) throws Exception {
+                try {
+                    return cls.getDeclaredConstructor(PrintStream.class).newInstance(out);
+                } catch (NoSuchMethodException e) {
+                    return CommandLine.defaultFactory().create(cls);
+                }
+            }
+        };
+        CommandLine cl = new CommandLine(new Main(err), factory);
+        cl.addSubcommand("train", new CommandLine(new TrainCommand(out), factory).setDefaultValueProvider(TrainCommand.defaults()));
+        cl.addSubcommand("serve", new CommandLine(new ServeCommand(out), factory).setDefaultValueProvider(ServeCommand.defaults()));
+        cl.addSubcommand("node", new CommandLine(new NodeCommand(out), factory).setDefaultValueProvider(NodeCommand.defaults()));
+        cl.addSubcommand("reconstruct", new CommandLine(new ReconstructCommand(out), factory));
+        cl.addSubcommand("segment", new CommandLine(new SegmentCommand(out), factory));
+        cl.addSubcommand("activations", new CommandLine(new ActivationsCommand(out), factory));
+        cl.addSubcommand("experiment", new CommandLine(new ExperimentCommand(out), factory));
+        cl.addSubcommand("bench", new CommandLine(new BenchCommand(out), factory));
+        cl.addSubcommand("doctor", new CommandLine(new DoctorCommand(out), factory));
+        cl.addSubcommand("completion", new CommandLine(new CompletionCommand(out), factory));
+        cl.addSubcommand("help", new CommandLine.HelpCommand());
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        cl.setParameterExceptionHandler((ex, args) -> {
+            CommandLine c = ex.getCommandLine();
+            err.println("error: " + ex.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, c.getErr());
+            c.getErr().flush();
+            err.println("(" + c.getCommandSpec().qualifiedName() + " --help shows the options)");
             return 2;
-        }
-        try {
-            if (COMPUTING.contains(cmd) && !rest.contains("--help")) {
+        });
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> {
+            if (ex instanceof Cli.UsageException || ex instanceof IllegalArgumentException || ex instanceof IllegalStateException) {
+                err.println("error: " + ex.getMessage());
+                err.println("(" + c.getCommandSpec().qualifiedName() + " --help shows the options)");
+                return 2;
+            }
+            Throwable cause = ex instanceof java.util.concurrent.ExecutionException && ex.getCause() != null ? ex.getCause() : ex;
+            err.println("error: " + cause);
+            return 1;
+        });
+        cl.setExecutionStrategy(parsed -> {
+            // the numerics self-check before a computing command runs (not for its --help)
+            CommandLine.ParseResult sub = parsed.subcommand();
+            if (sub != null && COMPUTING.contains(sub.commandSpec().name()) && !sub.isUsageHelpRequested()) {
                 NumericsCheck.Report check = NumericsCheck.once();
                 if (!check.passed()) {
                     err.println("error: " + check.failureMessage());
@@ -74,29 +121,27 @@ public final class Main {
                 }
                 err.println(startupLine(check));
             }
-            return switch (cmd) {
-                case "doctor" -> DoctorCommand.run(rest, out);
-                case "train" -> TrainCommand.run(rest, out);
-                case "bench" -> BenchCommand.run(rest, out);
-                case "serve" -> ServeCommand.run(rest, out);
-                case "node" -> NodeCommand.run(rest, out);
-                case "reconstruct" -> ReconstructCommand.run(rest, out);
-                case "segment" -> SegmentCommand.run(rest, out);
-                case "experiment" -> ExperimentCommand.run(rest, out);
-                case "activations" -> ActivationsCommand.run(rest, out);
-                default -> throw new Flags.UsageException("unknown command '" + cmd + "'");
-            };
-        } catch (Flags.UsageException | IllegalArgumentException | IllegalStateException e) {
-            err.println("error: " + e.getMessage());
-            err.println("(proxstream " + (COMPUTING.contains(cmd) || cmd.equals("doctor") ? cmd + " " : "") + "--help shows the options)");
+            return new CommandLine.RunLast().execute(parsed);
+        });
+        return cl;
+    }
+
+    static int run(List<String> argv, PrintStream out, PrintStream err) {
+        // before any native library is loaded: a forced kernel this CPU cannot run would die of SIGILL
+        var refusal = CpuKernels.environmentRefusal();
+        if (refusal.isPresent()) {
+            err.println("error: " + refusal.get());
             return 2;
-        } catch (java.util.concurrent.ExecutionException e) {
-            Throwable c = e.getCause() == null ? e : e.getCause();
-            err.println("error: " + c);
-            return 1;
-        } catch (Exception e) {
-            err.println("error: " + e);
-            return 1;
+        }
+        return commandLine(out, err).execute(argv.toArray(String[]::new));
+    }
+
+    /** {@code --version}: the build's version. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"proxstream " + (v == null ? "(development build)" : v)};
         }
     }
 }

@@ -27,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.NotUsed;
@@ -35,94 +36,146 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** {@code proxstream reconstruct}: images through a forward model and a reconstruction method, as a stream. */
-final class ReconstructCommand {
-    private ReconstructCommand() {
-    }
-
-    static Flags flags() {
-        Flags f = new Flags("reconstruct");
-        f.value("problem", "P", "ct (default) | deblur | denoise");
-        f.value("method", "M", "fbp | tv-pdhg (default) | tv-pd | huber-gd | huber-gd-momentum; with --regulariser: "
-                + "KIND-gd (gradient descent) or KIND-pd (primal-dual), e.g. awcr-pd");
-        f.value("regulariser", "FILE", "a trained regulariser (.safetensors from experiment ct): reconstruct with it (ct only)");
-        f.value("angles", "A", "ct angles: full:N | sparse:N | limited:FROM-TO:N (degrees; default full:180)");
-        f.value("detectors", "N", "ct detector count (default: covers the image diagonal)");
-        f.value("detector-spacing", "S", "ct detector spacing in pixels (default 1)");
-        f.value("filter", "F", "FBP filter: ram-lak | shepp-logan | cosine | hamming | hann (default hann)");
-        f.value("blur", "B", "deblur kernel: gaussian:SIGMA | box:SIZE | motion:LENGTH[:ANGLE] (default gaussian:2)");
-        f.value("noise", "L", "Gaussian noise, standard deviation = L x max|Ax| (default 0.01)");
-        f.value("lambda", "L", "regularisation weight (default: 1 for ct, 0.02 for deblur/denoise; the file's λ with --regulariser)");
-        f.value("iterations", "N", "iteration budget (default 300)");
-        f.value("tol", "T", "stop when the relative change falls below T (default 0: use the budget)");
-        f.value("huber", "D", "Huber delta of huber-gd (default 0.01)");
-        f.value("input", "SRC", "phantom[:shepp-logan|ellipses] (default phantom:shepp-logan), a PNG/.npy file, or a directory");
-        f.value("size", "N", "phantom size (default 128)");
-        f.value("count", "N", "number of phantoms (default 1)");
-        f.value("seed", "S", "seed of phantoms and noise (default 1)");
-        f.value("parallelism", "N", "images solved at once (default 1)");
-        f.value("port", "P", "serve /metrics while running (0 = any port; default: off)");
-        f.value("out", "DIR", "run directory (default runs/reconstruct-TIMESTAMP)");
-        return f;
-    }
-
-    static int run(List<String> args, PrintStream out) throws Exception {
-        Flags flags = flags();
-        Flags.Parsed p = flags.parse(args);
-        if (p.has("help")) {
-            out.print(flags.help("proxstream reconstruct [options]", """
-                    Simulates data y = A x + noise from each input image and reconstructs it, as a stream
-                    (source -> forward model -> solver stage -> metrics -> files). Writes per image the truth,
-                    the data and the reconstruction (PNG, .npy), results.csv with PSNR/SSIM/iterations/time,
-                    a convergence plot of the first image, and report.md."""));
-            return 0;
+@Command(name = "reconstruct", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        header = "CT / deblurring / denoising of images as a stream (FBP, TV-PDHG, learned regularisers)", sortOptions = false, usageHelpAutoWidth = true,
+        description = {"Simulates data y = A x + noise from each input image and reconstructs it, as a stream (source -> forward"
+                + " model -> solver stage -> metrics -> files). Writes per image the truth, the data and the reconstruction (PNG,"
+                + " .npy), results.csv with PSNR/SSIM/iterations/time, a convergence plot of the first image, and report.md.", ""})
+final class ReconstructCommand implements Callable<Integer> {
+    /** The forward problems. */
+    static final class Problems extends Cli.OneOf {
+        Problems() {
+            super(List.of("ct", "deblur", "denoise"));
         }
-        String problem = p.get("problem", "ct");
-        ForwardModel model = new ForwardModel(problem, p.get("angles", "full:180"), Integer.parseInt(p.get("detectors", "0")),
-                Double.parseDouble(p.get("detector-spacing", "1")), p.get("blur", "gaussian:2"),
-                Double.parseDouble(p.get("noise", "0.01")), Fbp.Filter.fromId(p.get("filter", "hann")),
-                Long.parseLong(p.get("seed", "1")));
-        String method = p.get("method", "tv-pdhg");
+    }
+
+    /** The FBP filters. */
+    static final class Filters extends Cli.OneOf {
+        Filters() {
+            super(java.util.Arrays.stream(Fbp.Filter.values()).map(Fbp.Filter::id).toList());
+        }
+    }
+
+    private final PrintStream out;
+
+    @Option(names = "--problem", paramLabel = "P", defaultValue = "ct", completionCandidates = Problems.class, converter = Problems.class,
+            description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    String problem;
+
+    @Option(names = "--method", paramLabel = "M", defaultValue = "tv-pdhg", description = "fbp | tv-pdhg | tv-pd | huber-gd |"
+            + " huber-gd-momentum (default: ${DEFAULT-VALUE}); with --regulariser: KIND-gd (gradient descent) or KIND-pd (primal-dual),"
+            + " e.g. awcr-pd")
+    String method;
+
+    @Option(names = "--regulariser", paramLabel = "FILE", description = "a trained regulariser (.safetensors from experiment ct):"
+            + " reconstruct with it (ct only)")
+    Path regulariser;
+
+    @Option(names = "--angles", paramLabel = "A", defaultValue = "full:180", description = "ct angles: full:N | sparse:N |"
+            + " limited:FROM-TO:N (degrees; default: ${DEFAULT-VALUE})")
+    String angles;
+
+    @Option(names = "--detectors", paramLabel = "N", defaultValue = "0", description = "ct detector count (default: covers the image"
+            + " diagonal)")
+    int detectors;
+
+    @Option(names = "--detector-spacing", paramLabel = "S", defaultValue = "1", description = "ct detector spacing in pixels"
+            + " (default: ${DEFAULT-VALUE})")
+    double detectorSpacing;
+
+    @Option(names = "--filter", paramLabel = "F", defaultValue = "hann", completionCandidates = Filters.class, converter = Filters.class,
+            description = "FBP filter: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    String filter;
+
+    @Option(names = "--blur", paramLabel = "B", defaultValue = "gaussian:2", description = "deblur kernel: gaussian:SIGMA | box:SIZE |"
+            + " motion:LENGTH[:ANGLE] (default: ${DEFAULT-VALUE})")
+    String blur;
+
+    @Option(names = "--noise", paramLabel = "L", defaultValue = "0.01", description = "Gaussian noise, standard deviation = L x max|Ax|"
+            + " (default: ${DEFAULT-VALUE})")
+    double noise;
+
+    @Option(names = "--lambda", paramLabel = "L", description = "regularisation weight (default: 1 for ct, 0.02 for deblur/denoise;"
+            + " the file's lambda with --regulariser)")
+    Double lambda;
+
+    @Option(names = "--iterations", paramLabel = "N", description = "iteration budget (default: 300; 150 for KIND-gd with --regulariser)")
+    Integer iterations;
+
+    @Option(names = "--tol", paramLabel = "T", defaultValue = "0", description = "stop when the relative change falls below T"
+            + " (default: ${DEFAULT-VALUE}: use the budget)")
+    double tol;
+
+    @Option(names = "--huber", paramLabel = "D", defaultValue = "0.01", description = "Huber delta of huber-gd (default: ${DEFAULT-VALUE})")
+    double huber;
+
+    @Option(names = "--input", paramLabel = "SRC", defaultValue = "phantom:shepp-logan", description = "phantom[:shepp-logan|ellipses],"
+            + " a PNG/.npy file, or a directory (default: ${DEFAULT-VALUE})")
+    String input;
+
+    @Option(names = "--size", paramLabel = "N", description = "phantom size (default: 128, or the regulariser's)")
+    Integer size;
+
+    @Option(names = "--count", paramLabel = "N", defaultValue = "1", description = "number of phantoms (default: ${DEFAULT-VALUE})")
+    int count;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "seed of phantoms and noise (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--parallelism", paramLabel = "N", defaultValue = "1", description = "images solved at once (default: ${DEFAULT-VALUE})")
+    int parallelism;
+
+    @Option(names = "--port", paramLabel = "P", description = "serve /metrics while running (0 = any port; default: off)")
+    Integer port;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "run directory (default: runs/reconstruct-TIMESTAMP)")
+    String outDir;
+
+    ReconstructCommand(PrintStream out) {
+        this.out = out;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        ForwardModel model = new ForwardModel(problem, angles, detectors, detectorSpacing, blur, noise, Fbp.Filter.fromId(filter), seed);
         // with --regulariser the method names a solver for the file's regulariser (checked when the file is read)
-        Reconstructors.Options opts = p.has("regulariser") ? null : new Reconstructors.Options(method,
-                Double.parseDouble(p.get("lambda", problem.equals("ct") ? "1" : "0.02")), Integer.parseInt(p.get("iterations", "300")),
-                Double.parseDouble(p.get("tol", "0")), Double.parseDouble(p.get("huber", "0.01")), model.filter());
+        Reconstructors.Options opts = regulariser != null ? null : new Reconstructors.Options(method,
+                lambda != null ? lambda : problem.equals("ct") ? 1 : 0.02, iterations != null ? iterations : 300, tol, huber, model.filter());
         if (method.equals("fbp") && !problem.equals("ct")) {
-            throw new Flags.UsageException("fbp reconstructs CT data only (--problem ct)");
+            throw new Cli.UsageException("fbp reconstructs CT data only (--problem ct)");
         }
-        String input = p.get("input", "phantom:shepp-logan");
-        RegulariserFile.Loaded trained = p.has("regulariser") ? RegulariserFile.load(Path.of(p.get("regulariser", ""))) : null;
-        int size = Integer.parseInt(p.get("size", trained != null ? Integer.toString(trained.critic().size()) : "128"));
-        Reconstruction recon = trained != null ? learned(p, trained, method, model) : Reconstruction.of(opts);
-        int count = Integer.parseInt(p.get("count", "1"));
-        long seed = Long.parseLong(p.get("seed", "1"));
+        RegulariserFile.Loaded trained = regulariser != null ? RegulariserFile.load(regulariser) : null;
+        int size = this.size != null ? this.size : trained != null ? trained.critic().size() : 128;
+        Reconstruction recon = trained != null ? learned(trained, model) : Reconstruction.of(opts);
         Source<ImageTask, NotUsed> images = input.startsWith("phantom")
                 ? ImageSources.phantoms(input.contains(":") ? input.substring(input.indexOf(':') + 1) : "shepp-logan", size, count, seed)
                 : ImageSources.files(Path.of(input));
-        Path dir = Path.of(p.get("out", "runs/reconstruct-"
-                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT))));
+        Path dir = Path.of(outDir != null ? outDir : "runs/reconstruct-"
+                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)));
         Files.createDirectories(dir);
         Map<String, Object> echo = new LinkedHashMap<>();
         echo.put("forwardModel", model);
-        echo.put("method", opts != null ? opts : Map.of("method", method, "regulariser", p.get("regulariser", "")));
+        echo.put("method", opts != null ? opts : Map.of("method", method, "regulariser", String.valueOf(regulariser)));
         echo.put("input", input);
         echo.put("size", size);
         echo.put("count", count);
         AtomicFiles.writeString(dir.resolve("config.json"), ConfigLoader.toJson(echo) + "\n");
-        int parallelism = Integer.parseInt(p.get("parallelism", "1"));
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "proxstream-reconstruct");
         try {
             Meters meters = new Meters();
             ServerBinding binding = null;
-            if (p.has("port")) {
-                binding = MetricsServer.bind(system, "127.0.0.1", Integer.parseInt(p.get("port", "0")),
+            if (port != null) {
+                binding = MetricsServer.bind(system, "127.0.0.1", port,
                         new MetricsServer(meters, Map::of).routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
                 out.println("metrics: http://127.0.0.1:" + binding.localAddress().getPort() + "/metrics");
             }
             out.println("run directory: " + dir.toAbsolutePath());
             int status = 0;
-            String described = p.has("regulariser") ? recon.toString() : method + (method.equals("fbp") ? " (filter "
+            String described = regulariser != null ? recon.toString() : method + (method.equals("fbp") ? " (filter "
                     + model.filter().id() + ")" : ", lambda " + opts.lambda() + ", " + opts.iterations() + " iterations"
                     + (opts.tol() > 0 ? ", stop at relative change < " + opts.tol() : ""));
             out.println(model.describe() + "; method " + described);
@@ -173,15 +226,15 @@ final class ReconstructCommand {
     }
 
     /** A reconstruction with a trained regulariser file; its image size and CT geometry must match the run's. */
-    private static Reconstruction learned(Flags.Parsed p, RegulariserFile.Loaded l, String method, ForwardModel model) {
+    private Reconstruction learned(RegulariserFile.Loaded l, ForwardModel model) {
         if (!model.problem().equals("ct")) {
-            throw new Flags.UsageException("--regulariser: learned regularisers here are trained for CT (--problem ct)");
+            throw new Cli.UsageException("--regulariser: learned regularisers here are trained for CT (--problem ct)");
         }
-        String file = p.get("regulariser", "");
+        String file = regulariser.toString();
         String kind = l.critic().kind().id();
         boolean pd = method.endsWith("-pd");
         if (!(method.endsWith("-gd") || pd) || !method.substring(0, method.length() - 3).equals(kind)) {
-            throw new Flags.UsageException("--method " + method + " does not fit " + file + " (a " + kind + " regulariser): use " + kind
+            throw new Cli.UsageException("--method " + method + " does not fit " + file + " (a " + kind + " regulariser): use " + kind
                     + "-gd or " + kind + "-pd");
         }
         int n = l.critic().size();
@@ -189,7 +242,7 @@ final class ReconstructCommand {
         RayTransform trained = l.geometry();
         if (!java.util.Arrays.equals(run.angles(), trained.angles()) || run.detectors() != trained.detectors()
                 || run.spacing() != trained.spacing()) {
-            throw new Flags.UsageException(String.format(Locale.ROOT, "%s was trained for %d angles over [%.1f°, %.1f°], %d detectors; this "
+            throw new Cli.UsageException(String.format(Locale.ROOT, "%s was trained for %d angles over [%.1f°, %.1f°], %d detectors; this "
                     + "run has %d angles over [%.1f°, %.1f°], %d detectors (set --angles/--detectors to match)", file,
                     trained.angles().length, Math.toDegrees(trained.angles()[0]), Math.toDegrees(trained.angles()[trained.angles().length - 1]),
                     trained.detectors(), run.angles().length, Math.toDegrees(run.angles()[0]),
@@ -197,11 +250,11 @@ final class ReconstructCommand {
         }
         // experiment ct chooses λ for each solver: the primal-dual one under "lambda_pd"
         double fileLambda = pd && l.metadata().containsKey("lambda_pd") ? Double.parseDouble(l.metadata().get("lambda_pd")) : l.lambda();
-        double lambda = p.has("lambda") ? Double.parseDouble(p.get("lambda", "")) : fileLambda;
+        double lambda = this.lambda != null ? this.lambda : fileLambda;
         if (!Double.isFinite(lambda)) {
-            throw new Flags.UsageException(file + " holds no chosen lambda (a training checkpoint?); give --lambda");
+            throw new Cli.UsageException(file + " holds no chosen lambda (a training checkpoint?); give --lambda");
         }
-        int iterations = Integer.parseInt(p.get("iterations", pd ? "300" : "150"));
+        int iterations = this.iterations != null ? this.iterations : pd ? 300 : 150;
         if (!pd) {
             return LearnedReconstruction.gradientDescent(method, l.critic(), lambda, iterations);
         }

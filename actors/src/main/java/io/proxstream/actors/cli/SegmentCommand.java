@@ -26,93 +26,147 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.stream.javadsl.Source;
 
 /** {@code proxstream segment}: joint reconstruction-segmentation (or a baseline) of one image. */
-final class SegmentCommand {
-    private SegmentCommand() {
-    }
-
-    static Flags flags() {
-        Flags f = new Flags("segment");
-        f.value("input", "IMG", "PNG image (grey or colour), or composite:INSIDE:OUTSIDE (scikit-image textures under the horse, "
-                + "with exact truth; default composite:brick:grass)");
-        f.value("labels", "SPEC", "labelled pixels: CLASS:X0,Y0,X1,Y1[;...] or a mask PNG (0 = unlabelled, levels = classes); "
-                + "composites default to 4 squares per class drawn from the truth");
-        f.value("truth", "PNG", "true label map (levels = classes) for the accuracy");
-        f.value("distortion", "D", "noise:SIGMA | blur:SIGMA[:NOISE] (default blur:2, i.e. blur 2 px + noise 0.02)");
-        f.value("method", "M", "joint | sequential | mbo | clean | all (default: all four, a comparison table)");
-        f.value("scale", "S", "use every S-th pixel of the input (default 1; composites 2)");
-        f.value("alpha", "A", "TV weight (default 0.08 under noise, 0.005 under blur)");
-        f.value("beta", "B", "coupling of the reconstruction to the class means (default 0.5)");
-        f.value("gamma", "G", "region forcing in MBO (default 0.5)");
-        f.value("outer", "N", "joint rounds after the sequential start (default 5)");
-        f.value("samples", "M", "Nystrom samples m (default 300)");
-        f.value("eigenpairs", "K", "eigenpairs K (default 50)");
-        f.value("patch", "P", "patch half-width (default 3)");
-        f.value("mask", "S", "Gaussian spatial mask of the patches, in pixels (default 2; 0 = none)");
-        f.value("sigma", "S", "graph kernel width (default: 1/2 the RMS feature distance)");
-        f.value("texture", "R:W", "add local-deviation channels of radius R and weight W before the patches (default: 3:2 for "
-                + "composites, 0:0 = raw patches for files)");
-        f.value("tau", "T", "MBO diffusion time (default 0.3)");
-        f.value("mu", "M", "MBO fidelity weight (default 300)");
-        f.value("sdie", "LAMBDA", "two classes: the SDIE soft threshold with this lambda in (0, 1] instead of MBO's");
-        f.value("seed", "S", "Nystrom sampling and noise seed (default 1)");
-        f.value("parallelism", "N", "images (methods) segmented at once with --method all (default 2)");
-        f.value("port", "P", "serve /metrics while running (0 = any port; default: off)");
-        f.value("out", "DIR", "run directory (default runs/segment-TIMESTAMP)");
-        return f;
-    }
-
-    static JointSegmentation.Options options(Flags.Parsed p, long seed) {
-        double sigma = p.has("sigma") ? Double.parseDouble(p.get("sigma", "")) : Double.NaN;
-        Nystrom.Options no = new Nystrom.Options(Integer.parseInt(p.get("samples", "300")), Integer.parseInt(p.get("eigenpairs", "50")),
-                sigma, seed, Nystrom.Method.QR, 1e-7);
-        GraphMbo.Options mo = GraphMbo.Options.defaults().withTau(Double.parseDouble(p.get("tau", "0.3")))
-                .withMu(Double.parseDouble(p.get("mu", "300")));
-        if (p.has("sdie")) {
-            mo = mo.sdie(Double.parseDouble(p.get("sdie", "1")));
+@Command(name = "segment", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        header = "joint reconstruction-segmentation on graphs (Nystrom-QR, graph MBO) of an image", sortOptions = false, usageHelpAutoWidth = true,
+        description = {"Distorts an image (noise or blur), then segments it from a few labelled pixels on a patch graph"
+                + " (Nystrom-QR eigenpairs, fidelity-forced MBO): joint reconstruction-segmentation, the sequential baseline"
+                + " (TV, then MBO), MBO on the distorted image, or MBO on the clean image. Writes per method the segmentation"
+                + " overlay, the label map and the reconstruction (PNG), results.csv and report.md.", ""})
+final class SegmentCommand implements Callable<Integer> {
+    /** The methods; {@code all} runs the four and compares them. */
+    static final class Methods extends Cli.OneOf {
+        Methods() {
+            super(List.of("joint", "sequential", "mbo", "clean", "all"));
         }
-        return new JointSegmentation.Options(Double.parseDouble(p.get("alpha", p.get("distortion", "blur:2").startsWith("noise") ? "0.08" : "0.005")), Double.parseDouble(p.get("beta", "0.5")),
-                Double.parseDouble(p.get("gamma", "0.5")), Integer.parseInt(p.get("outer", "5")), 1e-3, 200,
-                Integer.parseInt(p.get("patch", "3")), Double.parseDouble(p.get("mask", "2")), (int) texture(p)[0], texture(p)[1], no, mo, JointSegmentation.Segmenter.MBO);
+    }
+
+    private final PrintStream out;
+
+    @Option(names = "--input", paramLabel = "IMG", defaultValue = "composite:brick:grass", description = "PNG image (grey or colour),"
+            + " or composite:INSIDE:OUTSIDE (scikit-image textures under the horse, with exact truth; default: ${DEFAULT-VALUE})")
+    String input;
+
+    @Option(names = "--labels", paramLabel = "SPEC", description = "labelled pixels: CLASS:X0,Y0,X1,Y1[;...] or a mask PNG"
+            + " (0 = unlabelled, levels = classes); composites default to 4 squares per class drawn from the truth")
+    String labels;
+
+    @Option(names = "--truth", paramLabel = "PNG", description = "true label map (levels = classes) for the accuracy")
+    Path truthFile;
+
+    @Option(names = "--distortion", paramLabel = "D", defaultValue = "blur:2", description = "noise:SIGMA | blur:SIGMA[:NOISE]"
+            + " (default: ${DEFAULT-VALUE}, i.e. blur 2 px + noise 0.02)")
+    String distortionSpec;
+
+    @Option(names = "--method", paramLabel = "M", defaultValue = "all", completionCandidates = Methods.class, converter = Methods.class,
+            description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}: the four, a comparison table)")
+    String method;
+
+    @Option(names = "--scale", paramLabel = "S", description = "use every S-th pixel of the input (default: 1; composites 2)")
+    Integer scale;
+
+    @Option(names = "--alpha", paramLabel = "A", description = "TV weight (default: 0.08 under noise, 0.005 under blur)")
+    Double alpha;
+
+    @Option(names = "--beta", paramLabel = "B", defaultValue = "0.5", description = "coupling of the reconstruction to the class means"
+            + " (default: ${DEFAULT-VALUE})")
+    double beta;
+
+    @Option(names = "--gamma", paramLabel = "G", defaultValue = "0.5", description = "region forcing in MBO (default: ${DEFAULT-VALUE})")
+    double gamma;
+
+    @Option(names = "--outer", paramLabel = "N", defaultValue = "5", description = "joint rounds after the sequential start"
+            + " (default: ${DEFAULT-VALUE})")
+    int outer;
+
+    @Option(names = "--samples", paramLabel = "M", defaultValue = "300", description = "Nystrom samples m (default: ${DEFAULT-VALUE})")
+    int samples;
+
+    @Option(names = "--eigenpairs", paramLabel = "K", defaultValue = "50", description = "eigenpairs K (default: ${DEFAULT-VALUE})")
+    int eigenpairs;
+
+    @Option(names = "--patch", paramLabel = "P", defaultValue = "3", description = "patch half-width (default: ${DEFAULT-VALUE})")
+    int patch;
+
+    @Option(names = "--mask", paramLabel = "S", defaultValue = "2", description = "Gaussian spatial mask of the patches, in pixels"
+            + " (default: ${DEFAULT-VALUE}; 0 = none)")
+    double mask;
+
+    @Option(names = "--sigma", paramLabel = "S", description = "graph kernel width (default: 1/2 the RMS feature distance)")
+    Double sigma;
+
+    @Option(names = "--texture", paramLabel = "R:W", description = "add local-deviation channels of radius R and weight W before the"
+            + " patches (default: 3:2 for composites, 0:0 = raw patches for files)")
+    String texture;
+
+    @Option(names = "--tau", paramLabel = "T", defaultValue = "0.3", description = "MBO diffusion time (default: ${DEFAULT-VALUE})")
+    double tau;
+
+    @Option(names = "--mu", paramLabel = "M", defaultValue = "300", description = "MBO fidelity weight (default: ${DEFAULT-VALUE})")
+    double mu;
+
+    @Option(names = "--sdie", paramLabel = "LAMBDA", description = "two classes: the SDIE soft threshold with this lambda in (0, 1]"
+            + " instead of MBO's")
+    Double sdie;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "Nystrom sampling and noise seed (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--parallelism", paramLabel = "N", defaultValue = "2", description = "images (methods) segmented at once with"
+            + " --method all (default: ${DEFAULT-VALUE})")
+    int parallelism;
+
+    @Option(names = "--port", paramLabel = "P", description = "serve /metrics while running (0 = any port; default: off)")
+    Integer port;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "run directory (default: runs/segment-TIMESTAMP)")
+    String outDir;
+
+    SegmentCommand(PrintStream out) {
+        this.out = out;
+    }
+
+    JointSegmentation.Options options() {
+        Nystrom.Options no = new Nystrom.Options(samples, eigenpairs, sigma != null ? sigma : Double.NaN, seed, Nystrom.Method.QR, 1e-7);
+        GraphMbo.Options mo = GraphMbo.Options.defaults().withTau(tau).withMu(mu);
+        if (sdie != null) {
+            mo = mo.sdie(sdie);
+        }
+        double[] t = texture();
+        return new JointSegmentation.Options(alpha != null ? alpha : distortionSpec.startsWith("noise") ? 0.08 : 0.005, beta, gamma,
+                outer, 1e-3, 200, patch, mask, (int) t[0], t[1], no, mo, JointSegmentation.Segmenter.MBO);
     }
 
     /** {@code --texture R:W} (default 3:2 for composites, off for files). */
-    private static double[] texture(Flags.Parsed p) {
-        String spec = p.get("texture", p.get("input", "composite:").startsWith("composite:") ? "3:2" : "0:0");
+    private double[] texture() {
+        String spec = texture != null ? texture : input.startsWith("composite:") ? "3:2" : "0:0";
         String[] t = spec.split(":");
         if (t.length != 2) {
-            throw new Flags.UsageException("--texture " + spec + ": expected RADIUS:WEIGHT, e.g. 3:2 (0:0 = raw patches)");
+            throw new Cli.UsageException("--texture " + spec + ": expected RADIUS:WEIGHT, e.g. 3:2 (0:0 = raw patches)");
         }
         return new double[] {Integer.parseInt(t[0]), Double.parseDouble(t[1])};
     }
 
-    static int run(List<String> args, PrintStream out) throws Exception {
-        Flags flags = flags();
-        Flags.Parsed p = flags.parse(args);
-        if (p.has("help")) {
-            out.print(flags.help("proxstream segment [options]", """
-                    Distorts an image (noise or blur), then segments it from a few labelled pixels on a patch graph
-                    (Nystrom-QR eigenpairs, fidelity-forced MBO): joint reconstruction-segmentation, the sequential
-                    baseline (TV, then MBO), MBO on the distorted image, or MBO on the clean image. Writes per method
-                    the segmentation overlay, the label map and the reconstruction (PNG), results.csv and report.md."""));
-            return 0;
-        }
-        long seed = Long.parseLong(p.get("seed", "1"));
-        String input = p.get("input", "composite:brick:grass");
-        String method = p.get("method", "all");
+    @Override
+    public Integer call() throws Exception {
         List<String> methods = method.equals("all") ? List.of("clean", "mbo", "sequential", "joint") : List.of(method);
         for (String m : methods) {
             if (!List.of("joint", "sequential", "mbo", "clean").contains(m)) {
-                throw new Flags.UsageException("unknown method '" + m + "'; use joint, sequential, mbo, clean or all");
+                throw new Cli.UsageException("unknown method '" + m + "'; use joint, sequential, mbo, clean or all");
             }
         }
-        Segmentation.Distortion distortion = Segmentation.Distortion.parse(p.get("distortion", "blur:2"));
+        Segmentation.Distortion distortion = Segmentation.Distortion.parse(distortionSpec);
+        // the options are checked before any image is read
+        JointSegmentation.Options opts = options();
         float[] clean;
         int channels;
         int h;
@@ -122,22 +176,22 @@ final class SegmentCommand {
         if (input.startsWith("composite:")) {
             String[] parts = input.split(":");
             if (parts.length != 3) {
-                throw new Flags.UsageException("--input composite:INSIDE:OUTSIDE, e.g. composite:brick:grass");
+                throw new Cli.UsageException("--input composite:INSIDE:OUTSIDE, e.g. composite:brick:grass");
             }
             Composites.Composite c = Composites.horse(DataPaths.dataDir().resolve("skimage"), parts[1], parts[2],
-                    Integer.parseInt(p.get("scale", "2")));
+                    scale != null ? scale : 2);
             clean = c.image();
             channels = 1;
             h = c.h();
             w = c.w();
             truth = c.truth();
-            fid = p.has("labels") ? labels(p.get("labels", ""), h, w) : Labels.fromRects(Composites.squaresFromTruth(truth, h, w, 2, 4, 6, seed), h, w);
+            fid = labels != null ? labels(labels, h, w) : Labels.fromRects(Composites.squaresFromTruth(truth, h, w, 2, 4, 6, seed), h, w);
         } else {
             Path file = Path.of(input);
             if (!Files.isRegularFile(file)) {
-                throw new Flags.UsageException("--input " + input + ": no such file");
+                throw new Cli.UsageException("--input " + input + ": no such file");
             }
-            int step = Integer.parseInt(p.get("scale", "1"));
+            int step = scale != null ? scale : 1;
             Png.Image rgb = Png.readRgb(file);
             boolean grey = isGrey(rgb);
             channels = grey ? 1 : 3;
@@ -145,14 +199,14 @@ final class SegmentCommand {
             h = scaled.h();
             w = scaled.w();
             clean = java.util.Arrays.copyOf(scaled.data(), channels * h * w);
-            if (!p.has("labels")) {
-                throw new Flags.UsageException("--labels is required for an image file (rectangles CLASS:X0,Y0,X1,Y1;... or a mask PNG)");
+            if (labels == null) {
+                throw new Cli.UsageException("--labels is required for an image file (rectangles CLASS:X0,Y0,X1,Y1;... or a mask PNG)");
             }
-            fid = labels(p.get("labels", ""), h, w);
-            if (p.has("truth")) {
-                Png.Image t = Png.readGrey(Path.of(p.get("truth", "")));
+            fid = labels(labels, h, w);
+            if (truthFile != null) {
+                Png.Image t = Png.readGrey(truthFile);
                 if (t.h() / step != h || t.w() / step != w) {
-                    throw new Flags.UsageException("--truth is " + t.h() + "x" + t.w() + ", the image " + rgb.h() + "x" + rgb.w());
+                    throw new Cli.UsageException("--truth is " + t.h() + "x" + t.w() + ", the image " + rgb.h() + "x" + rgb.w());
                 }
                 truth = Labels.fromLevels(t.subsample(step).data());
             }
@@ -160,8 +214,7 @@ final class SegmentCommand {
         int classes = Labels.classes(fid);
         Labels.requireEveryClass(fid, classes);
         float[] observed = distortion.apply(clean, channels, h, w, seed);
-        JointSegmentation.Options opts = options(p, seed);
-        Path dir = Path.of(p.get("out", "runs/segment-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT))));
+        Path dir = Path.of(outDir != null ? outDir : "runs/segment-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)));
         Files.createDirectories(dir);
         Map<String, Object> echo = new LinkedHashMap<>();
         echo.put("input", input);
@@ -181,13 +234,13 @@ final class SegmentCommand {
         try {
             Meters meters = new Meters();
             ServerBinding binding = null;
-            if (p.has("port")) {
-                binding = MetricsServer.bind(system, "127.0.0.1", Integer.parseInt(p.get("port", "0")),
+            if (port != null) {
+                binding = MetricsServer.bind(system, "127.0.0.1", port,
                         new MetricsServer(meters, Map::of).routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
                 out.println("metrics: http://127.0.0.1:" + binding.localAddress().getPort() + "/metrics");
             }
             List<String> errors = new ArrayList<>();
-            List<Segmentation.Result> results = Segmentation.stream(system, Source.from(tasks), Integer.parseInt(p.get("parallelism", "2")),
+            List<Segmentation.Result> results = Segmentation.stream(system, Source.from(tasks), parallelism,
                     new SegmentMeters(meters.registry()), errors).toCompletableFuture().get();
             results.sort(java.util.Comparator.comparingInt(r -> methods.indexOf(r.task().method())));
             StringBuilder table = new StringBuilder("| method | accuracy | PSNR (dB) | SSIM | rounds | MBO iterations | seconds |\n"
@@ -243,7 +296,7 @@ final class SegmentCommand {
         if (spec.toLowerCase(Locale.ROOT).endsWith(".png")) {
             Png.Image m = Png.readGrey(Path.of(spec));
             if (m.h() != h || m.w() != w) {
-                throw new Flags.UsageException("--labels mask is " + m.w() + "x" + m.h() + ", the (scaled) image " + w + "x" + h);
+                throw new Cli.UsageException("--labels mask is " + m.w() + "x" + m.h() + ", the (scaled) image " + w + "x" + h);
             }
             return Labels.fromMask(m.data(), h, w);
         }

@@ -10,12 +10,17 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -23,131 +28,197 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.ServerBinding;
 
 /** {@code proxstream train}: trains one SAE on a stream and writes its run directory. */
-public final class TrainCommand {
-    /** Flags that map one-to-one onto config keys. */
-    static final Map<String, String> KEYS = new LinkedHashMap<>();
+@Command(name = "train", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        header = "train a sparse autoencoder on a stream (the main job)", sortOptions = false, usageHelpAutoWidth = true,
+        description = {
+            "Trains a sparse autoencoder on a stream of vectors as a back-pressured Pekko stream"
+                + " (source -> validate -> minibatch -> encoder stage -> decoder-statistics stage -> metrics).",
+            "With no options: a TopK SAE (m=1024, k=8) trained by PAM-SGD for about a minute on the synthetic"
+                + " planted-dictionary stream (512 features in 256 dimensions).",
+            "Serves /metrics (Prometheus) and /health while it runs; writes config.json, metrics.csv, model.safetensors,"
+                + " loss.png, fvu.png, summary.json and report.md into the run directory.",
+            "Defaults come from the run configuration (TrainConfig); --config FILE and --set KEY=VALUE set any key.",
+            ""})
+final class TrainCommand implements Callable<Integer> {
+    private final PrintStream out;
 
-    static {
-        KEYS.put("run", "run");
-        KEYS.put("algo", "trainer.algo");
-        KEYS.put("sparsifier", "sae.sparsifier");
-        KEYS.put("k", "sae.k");
-        KEYS.put("latents", "sae.latents");
-        KEYS.put("l1", "sae.l1");
-        KEYS.put("init", "sae.init");
-        KEYS.put("batch", "batchSize");
-        KEYS.put("max-samples", "maxSamples");
-        KEYS.put("max-seconds", "maxSeconds");
-        KEYS.put("report-every", "reportEvery");
-        KEYS.put("dead-window", "deadWindow");
-        KEYS.put("eval-rows", "evalRows");
-        KEYS.put("seed", "seed");
-        KEYS.put("host", "host");
-        KEYS.put("port", "port");
-        KEYS.put("out", "out");
-        KEYS.put("lr", "trainer.lr");
-        KEYS.put("weight-decay", "trainer.weightDecay");
-        KEYS.put("sgd-repeats", "trainer.sgdRepeats");
-        KEYS.put("mu-enc", "trainer.muEnc");
-        KEYS.put("nu-enc", "trainer.nuEnc");
-        KEYS.put("clip", "trainer.clipNorm");
-        KEYS.put("rho", "trainer.rho");
-        KEYS.put("mu-dec", "trainer.muDec");
-        KEYS.put("order", "trainer.order");
-        KEYS.put("solve-every", "trainer.solveEvery");
-        KEYS.put("forgetting", "trainer.forgetting");
-        KEYS.put("hold-unfired", "trainer.holdUnfired");
-        KEYS.put("dim", "source.dim");
-        KEYS.put("features", "source.features");
-        KEYS.put("noise", "source.noise");
-        KEYS.put("epochs", "source.epochs");
-        KEYS.put("tensor", "source.tensor");
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    Cli.ConfigOptions configOptions = new Cli.ConfigOptions();
+
+    @Cli.ConfigKey(value = "source.kind", direct = false)
+    @Option(names = "--source", paramLabel = "SRC",
+            description = "synthetic | mnist[:DIR] | npy:PATH | safetensors:PATH | minilm[:BLOCK] (default: ${DEFAULT-VALUE})")
+    String source;
+
+    @Cli.ConfigKey("run")
+    @Option(names = "--run", paramLabel = "NAME", description = "run name, the meters' run tag (default: ${DEFAULT-VALUE})")
+    String run;
+
+    @Cli.ConfigKey("trainer.algo")
+    @Option(names = "--algo", paramLabel = "ALGO", completionCandidates = Cli.Algorithms.class, converter = Cli.Algorithms.class,
+            description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}): pam = PAM-SGD; adam-tied = faithful baseline;"
+                    + " adam = untied; adam-strong = unit-norm atoms, AuxK; discard = count and drop")
+    String algo;
+
+    @Cli.ConfigKey("sae.sparsifier")
+    @Option(names = "--sparsifier", paramLabel = "S", completionCandidates = Cli.Sparsifiers.class, converter = Cli.Sparsifiers.class,
+            description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    String sparsifier;
+
+    @Cli.ConfigKey("sae.k")
+    @Option(names = "--k", paramLabel = "K", description = "active latents per vector for TopK (default: ${DEFAULT-VALUE})")
+    Integer k;
+
+    @Cli.ConfigKey("sae.latents")
+    @Option(names = "--latents", paramLabel = "M", description = "number of latents (default: ${DEFAULT-VALUE})")
+    Integer latents;
+
+    @Cli.ConfigKey("sae.l1")
+    @Option(names = "--l1", paramLabel = "L", description = "L1 penalty on codes (ReLU; default: ${DEFAULT-VALUE})")
+    Double l1;
+
+    @Cli.ConfigKey("sae.init")
+    @Option(names = "--init", paramLabel = "I", completionCandidates = Cli.Inits.class, converter = Cli.Inits.class,
+            description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    String init;
+
+    @Cli.ConfigKey("batchSize")
+    @Option(names = "--batch", paramLabel = "B", description = "minibatch rows (default: ${DEFAULT-VALUE})")
+    Integer batch;
+
+    @Cli.ConfigKey("maxSamples")
+    @Option(names = "--max-samples", paramLabel = "N", description = "stop after N training vectors (0 = no limit; default: ${DEFAULT-VALUE})")
+    Long maxSamples;
+
+    @Cli.ConfigKey("maxSeconds")
+    @Option(names = "--max-seconds", paramLabel = "S", description = "stop after S seconds (0 = no limit; default: ${DEFAULT-VALUE})")
+    Double maxSeconds;
+
+    @Cli.ConfigKey("reportEvery")
+    @Option(names = "--report-every", paramLabel = "N", description = "vectors between reports: CSV row, meters, progress"
+            + " (default: ${DEFAULT-VALUE} = about 20 reports over --max-samples, at most 10000)")
+    Long reportEvery;
+
+    @Cli.ConfigKey("deadWindow")
+    @Option(names = "--dead-window", paramLabel = "N", description = "a latent is dead if silent for N vectors (default: ${DEFAULT-VALUE})")
+    Long deadWindow;
+
+    @Cli.ConfigKey("evalRows")
+    @Option(names = "--eval-rows", paramLabel = "N", description = "held-out rows evaluated at the end (default: ${DEFAULT-VALUE})")
+    Integer evalRows;
+
+    @Cli.ConfigKey("seed")
+    @Option(names = "--seed", paramLabel = "S", description = "seed of initialisation and synthetic data (default: ${DEFAULT-VALUE})")
+    Long seed;
+
+    @Cli.ConfigKey("host")
+    @Option(names = "--host", paramLabel = "H", description = "interface of the metrics server (default: ${DEFAULT-VALUE})")
+    String host;
+
+    @Cli.ConfigKey("port")
+    @Option(names = "--port", paramLabel = "P", description = "metrics server port; 0 = any free port, printed; -1 = none"
+            + " (default: ${DEFAULT-VALUE})")
+    Integer port;
+
+    @Cli.ConfigKey("out")
+    @Option(names = "--out", paramLabel = "DIR", description = "run directory (default: runs/train-TIMESTAMP)")
+    String outDir;
+
+    @Cli.ConfigKey("trainer.lr")
+    @Option(names = "--lr", paramLabel = "LR", description = "Adam step size (default: ${DEFAULT-VALUE})")
+    Double lr;
+
+    @Cli.ConfigKey("trainer.weightDecay")
+    @Option(names = "--weight-decay", paramLabel = "W", description = "L2 weight decay (default: ${DEFAULT-VALUE})")
+    Double weightDecay;
+
+    @Cli.ConfigKey("trainer.sgdRepeats")
+    @Option(names = "--sgd-repeats", paramLabel = "S", description = "PAM: encoder steps per batch (default: ${DEFAULT-VALUE})")
+    Integer sgdRepeats;
+
+    @Cli.ConfigKey("trainer.muEnc")
+    @Option(names = "--mu-enc", paramLabel = "MU", description = "PAM: encoder weight anchor mu_E (default: ${DEFAULT-VALUE})")
+    Double muEnc;
+
+    @Cli.ConfigKey("trainer.nuEnc")
+    @Option(names = "--nu-enc", paramLabel = "NU", description = "PAM: encoder bias anchor nu_E (default: ${DEFAULT-VALUE})")
+    Double nuEnc;
+
+    @Cli.ConfigKey("trainer.clipNorm")
+    @Option(names = "--clip", paramLabel = "C", description = "PAM: gradient-norm clip, 0 = off (default: ${DEFAULT-VALUE})")
+    Double clip;
+
+    @Cli.ConfigKey("trainer.rho")
+    @Option(names = "--rho", paramLabel = "RHO", description = "PAM: ridge of the decoder solve (default: ${DEFAULT-VALUE})")
+    Double rho;
+
+    @Cli.ConfigKey("trainer.muDec")
+    @Option(names = "--mu-dec", paramLabel = "MU", description = "PAM: proximal weight of the decoder solve (default: ${DEFAULT-VALUE})")
+    Double muDec;
+
+    @Cli.ConfigKey("trainer.order")
+    @Option(names = "--order", paramLabel = "O", completionCandidates = Cli.Orders.class, converter = Cli.Orders.class,
+            description = "PAM: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    String order;
+
+    @Cli.ConfigKey("trainer.solveEvery")
+    @Option(names = "--solve-every", paramLabel = "N", description = "PAM: batches between decoder solves (default: ${DEFAULT-VALUE})")
+    Integer solveEvery;
+
+    @Cli.ConfigKey("trainer.forgetting")
+    @Option(names = "--forgetting", paramLabel = "G", description = "PAM: forgetting factor of the decoder statistics per batch"
+            + " (default: ${DEFAULT-VALUE})")
+    Double forgetting;
+
+    @Cli.ConfigKey("trainer.holdUnfired")
+    @Option(names = "--hold-unfired", paramLabel = "BOOL", arity = "1", description = "PAM: latents absent from the statistics keep"
+            + " their atom (default: ${DEFAULT-VALUE})")
+    Boolean holdUnfired;
+
+    @Cli.ConfigKey("source.dim")
+    @Option(names = "--dim", paramLabel = "D", description = "synthetic: input width (default: ${DEFAULT-VALUE})")
+    Integer dim;
+
+    @Cli.ConfigKey("source.features")
+    @Option(names = "--features", paramLabel = "F", description = "synthetic: planted features (default: ${DEFAULT-VALUE})")
+    Integer features;
+
+    @Cli.ConfigKey("source.noise")
+    @Option(names = "--noise", paramLabel = "S", description = "synthetic: Gaussian noise std (default: ${DEFAULT-VALUE})")
+    Double noise;
+
+    @Cli.ConfigKey("source.epochs")
+    @Option(names = "--epochs", paramLabel = "E", description = "file/MNIST sources: passes, 0 = repeat until the budget"
+            + " (default: ${DEFAULT-VALUE})")
+    Integer epochs;
+
+    @Cli.ConfigKey("source.tensor")
+    @Option(names = "--tensor", paramLabel = "NAME", description = "safetensors: tensor to read (default: the file's only tensor)")
+    String tensor;
+
+    TrainCommand(PrintStream out) {
+        this.out = out;
     }
 
-    private TrainCommand() {
+    /** The defaults shown in the help and used when an option is absent: the run configuration's own. */
+    static CommandLine.IDefaultValueProvider defaults() {
+        return new Cli.RecordDefaults(TrainConfig.defaults());
     }
 
-    static Flags flags() {
-        Flags f = new Flags("train");
-        f.value("config", "FILE", "JSON config (e.g. a run's config.json); flags override it");
-        f.value("source", "SRC", "synthetic | mnist[:DIR] | npy:PATH | safetensors:PATH | minilm[:BLOCK] (default synthetic)");
-        f.value("set", "KEY=VALUE", "set any config key, e.g. --set trainer.beta2=0.99 (repeatable)");
-        String[][] help = {
-            {"run", "NAME", "run name, the meters' run tag (default train)"},
-            {"algo", "ALGO", "pam (PAM-SGD, default) | adam-tied (faithful baseline) | adam (untied) | adam-strong (unit-norm atoms, AuxK)"},
-            {"sparsifier", "S", "topk (default) | topk-abs | relu"},
-            {"k", "K", "active latents per vector for TopK (default 8)"},
-            {"latents", "M", "number of latents (default 1024)"},
-            {"l1", "L", "L1 penalty on codes (ReLU; default 0)"},
-            {"init", "I", "unit (default) | paper"},
-            {"batch", "B", "minibatch rows (default 256)"},
-            {"max-samples", "N", "stop after N training vectors (0 = no limit; default 0)"},
-            {"max-seconds", "S", "stop after S seconds (0 = no limit; default 60)"},
-            {"report-every", "N", "vectors between reports: CSV row, meters, progress (default: about 20 reports over --max-samples, at most 10000)"},
-            {"dead-window", "N", "a latent is dead if silent for N vectors (default 1000000)"},
-            {"eval-rows", "N", "held-out rows evaluated at the end (default 8192)"},
-            {"seed", "S", "seed of initialisation and synthetic data (default 42)"},
-            {"host", "H", "interface of the metrics server (default 127.0.0.1)"},
-            {"port", "P", "metrics server port; 0 = any free port, printed; -1 = none (default 0)"},
-            {"out", "DIR", "run directory (default runs/train-TIMESTAMP)"},
-            {"lr", "LR", "Adam step size (default 1e-3)"},
-            {"weight-decay", "W", "L2 weight decay (default 0)"},
-            {"sgd-repeats", "S", "PAM: encoder steps per batch (default 1)"},
-            {"mu-enc", "MU", "PAM: encoder weight anchor mu_E (default 0)"},
-            {"nu-enc", "NU", "PAM: encoder bias anchor nu_E (default 0)"},
-            {"clip", "C", "PAM: gradient-norm clip, 0 = off (default 0)"},
-            {"rho", "RHO", "PAM: ridge of the decoder solve (default 1e-6)"},
-            {"mu-dec", "MU", "PAM: proximal weight of the decoder solve (default 0)"},
-            {"order", "O", "PAM: decoder-first (default) | encoder-first"},
-            {"solve-every", "N", "PAM: batches between decoder solves (default 16)"},
-            {"forgetting", "G", "PAM: forgetting factor of the decoder statistics per batch (default 0.995)"},
-            {"hold-unfired", "BOOL", "PAM: latents absent from the statistics keep their atom (default true)"},
-            {"dim", "D", "synthetic: input width (default 256)"},
-            {"features", "F", "synthetic: planted features (default 512)"},
-            {"noise", "S", "synthetic: Gaussian noise std (default 0)"},
-            {"epochs", "E", "file/MNIST sources: passes, 0 = repeat until the budget (default 0)"},
-            {"tensor", "NAME", "safetensors: tensor to read (default: the file's only tensor)"},
-        };
-        for (String[] h : help) {
-            f.value(h[0], h[1], h[2]);
-        }
-        return f;
-    }
-
-    static final String USAGE = "proxstream train [options]";
-    static final String DESCRIPTION = """
-            Trains a sparse autoencoder on a stream of vectors as a back-pressured Pekko stream
-            (source -> validate -> minibatch -> encoder stage -> decoder-statistics stage -> metrics).
-            With no options: a TopK SAE (m=1024, k=8) trained by PAM-SGD for about a minute on the
-            synthetic planted-dictionary stream (512 features in 256 dimensions).
-            Serves /metrics (Prometheus) and /health while it runs; writes config.json, metrics.csv,
-            model.safetensors, loss.png, fvu.png, summary.json and report.md into the run directory.""";
-
-    /** Builds the config from defaults, {@code --config}, flags and {@code --set}. */
-    static TrainConfig config(Flags.Parsed p) {
+    /** Builds the config from defaults, {@code --config}, {@code --source}, the options given and {@code --set}. */
+    TrainConfig config() {
         Map<String, String> overrides = new LinkedHashMap<>();
-        for (Map.Entry<String, String> e : p.flags()) {
-            String key = KEYS.get(e.getKey());
-            if (key != null) {
-                overrides.put(key, e.getValue());
-            } else if (e.getKey().equals("source")) {
-                source(e.getValue(), overrides);
-            } else if (e.getKey().equals("set")) {
-                int eq = e.getValue().indexOf('=');
-                if (eq <= 0) {
-                    throw new Flags.UsageException("--set needs KEY=VALUE, got '" + e.getValue() + "'");
-                }
-                overrides.put(e.getValue().substring(0, eq), e.getValue().substring(eq + 1));
-            }
+        if (spec.commandLine().getParseResult().hasMatchedOption("--source")) {
+            source(source, overrides);
         }
-        List<Path> files = new ArrayList<>();
-        for (String c : p.all("config")) {
-            files.add(Path.of(c));
-        }
-        return ConfigLoader.load(TrainConfig.class, TrainConfig.defaults(), files, overrides);
+        overrides.putAll(Cli.overrides(spec, configOptions.sets));
+        return ConfigLoader.load(TrainConfig.class, TrainConfig.defaults(), configOptions.files, overrides);
     }
 
-    private static void source(String v, Map<String, String> overrides) {
+    private void source(String v, Map<String, String> overrides) {
         int colon = v.indexOf(':');
         String kind = colon < 0 ? v : v.substring(0, colon);
         String path = colon < 0 ? "" : v.substring(colon + 1);
@@ -162,22 +233,14 @@ public final class TrainCommand {
                     overrides.put("source.block", path);
                 }
             }
-            default -> throw new Flags.UsageException("unknown source '" + v
+            default -> throw new CommandLine.ParameterException(spec.commandLine(), "Invalid value for option '--source': unknown source '" + v
                     + "'; use synthetic, mnist[:DIR], npy:PATH, safetensors:PATH or minilm[:BLOCK]");
         }
     }
 
-    static int run(List<String> args, PrintStream out) throws Exception {
-        Flags flags = flags();
-        Flags.Parsed p = flags.parse(args);
-        if (p.has("help")) {
-            out.print(flags.help(USAGE, DESCRIPTION));
-            return 0;
-        }
-        if (!p.positionals().isEmpty()) {
-            throw new Flags.UsageException("unexpected argument '" + p.positionals().get(0) + "'");
-        }
-        TrainConfig config = config(p);
+    @Override
+    public Integer call() throws Exception {
+        TrainConfig config = config();
         Path dir = Path.of(config.out().isBlank()
                 ? "runs/train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT))
                 : config.out());

@@ -24,12 +24,18 @@ class MainTest {
     void badInvocationsFailWithAClearMessageAndExitCode2() {
         Outcome o = run("trian");
         assertEquals(2, o.code());
-        assertTrue(o.err().contains("unknown command 'trian'"), o.err());
+        assertTrue(o.err().contains("'trian'") && o.err().contains("Did you mean: proxstream train"), o.err());
         o = run("train", "--kk", "3");
         assertEquals(2, o.code());
-        assertTrue(o.err().contains("unknown option --kk") && o.err().contains("--k"), o.err());
+        assertTrue(o.err().contains("Unknown option") && o.err().contains("'--kk'") && o.err().contains("proxstream train --help"), o.err());
         o = run("train", "--k");
-        assertTrue(o.err().contains("--k needs a value"), o.err());
+        assertTrue(o.err().contains("Missing required parameter for option '--k' (K)"), o.err());
+        o = run("train", "--k", "x");
+        assertTrue(o.err().contains("Invalid value for option '--k': 'x' is not an int"), o.err());
+        o = run("train", "--algo", "sgd");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("Invalid value for option '--algo': expected one of pam, adam-tied, adam, adam-strong, discard but was"
+                + " 'sgd'"), o.err());
         o = run("train", "--k", "-3");
         assertTrue(o.err().contains("sae.k must be in [1, latents=1024]"), o.err());
         o = run("train", "--source", "parquet:x");
@@ -38,10 +44,11 @@ class MainTest {
         assertEquals(1, o.code());
         assertTrue(o.err().contains("/nonexistent/file.npy"), o.err());
         o = run("bench", "nope");
-        assertTrue(o.err().contains("unknown benchmark 'nope'"), o.err());
+        assertTrue(o.err().contains("expected one of sae, ingest, radon, graph, cluster but was 'nope'"), o.err());
         o = run("experiment", "nope");
         assertEquals(2, o.code());
-        assertTrue(o.err().contains("unknown experiment 'nope'; available: spline-toy, sae-mnist, sae-lm, sae-synthetic, segmentation, tv-baselines, ct"), o.err());
+        assertTrue(o.err().contains("expected one of spline-toy, sae-mnist, sae-lm, sae-synthetic, segmentation, tv-baselines, ct but was"
+                + " 'nope'"), o.err());
         o = run("reconstruct", "--angles", "sparse:0");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("angle set 'sparse:0'"), o.err());
@@ -53,7 +60,8 @@ class MainTest {
         assertTrue(o.err().contains("unknown method 'art'"), o.err());
         o = run("segment", "--method", "kmeans");
         assertEquals(2, o.code());
-        assertTrue(o.err().contains("unknown method 'kmeans'; use joint, sequential, mbo, clean or all"), o.err());
+        assertTrue(o.err().contains("Invalid value for option '--method': expected one of joint, sequential, mbo, clean, all but was"
+                + " 'kmeans'"), o.err());
         o = run("segment", "--distortion", "salt:0.1");
         assertTrue(o.err().contains("distortion 'salt:0.1' is not noise:SIGMA or blur:SIGMA[:NOISE]"), o.err());
         o = run("segment", "--sdie", "1.5");
@@ -83,12 +91,76 @@ class MainTest {
     }
 
     @Test
-    void helpListsTheOptions() {
+    void helpListsTheOptionsWithTheDefaultsOfTheConfigRecords() {
         Outcome o = run("train", "--help");
         assertEquals(0, o.code());
-        assertTrue(o.out().contains("--max-samples N") && o.out().contains("--source SRC"), o.out());
+        assertTrue(o.out().contains("--max-samples=N") && o.out().contains("--source=SRC"), o.out());
+        // one source of every default: the help reads the records' defaults
+        var train = io.proxstream.protocol.config.TrainConfig.defaults();
+        assertTrue(o.out().replaceAll("\\s+", " ").contains("PAM: batches between decoder solves (default: " + train.trainer().solveEvery() + ")"),
+                o.out());
+        assertTrue(o.out().replaceAll("\\s+", " ").contains("number of latents (default: " + train.sae().latents() + ")"), o.out());
+        var serve = io.proxstream.protocol.config.ServeConfig.defaults();
+        String serveHelp = run("serve", "--help").out().replaceAll("\\s+", " ");
+        assertTrue(serveHelp.contains("printed (default: " + serve.port() + ")") && serveHelp.contains("(default: " + serve.runsDir() + ")"),
+                serveHelp);
+        String nodeHelp = run("node", "--help").out().replaceAll("\\s+", " ");
+        assertTrue(nodeHelp.contains("SAE latents (default: " + io.proxstream.actors.cluster.DataParallelPam.Config.defaults().latents()
+                + ")"), nodeHelp);
+        for (String c : Main.COMPUTING) {
+            Outcome h = run(c, "--help");
+            assertEquals(0, h.code(), c + ": " + h.err());
+            assertTrue(h.out().startsWith(h.out().lines().findFirst().orElse("")) && h.out().contains("Usage: proxstream " + c), h.out());
+            assertTrue(!h.err().contains("self-check"), c + " --help runs no self-check");
+        }
         assertEquals(0, run("help").code());
+        assertTrue(run("help").out().contains("completion"), "the top-level help lists the completion command");
         assertEquals(2, run().code());
+    }
+
+    @Test
+    void optionsGivenOverrideTheConfigFileAndDefaultsDoNot(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path cfg = dir.resolve("c.json");
+        java.nio.file.Files.writeString(cfg, "{\"sae\": {\"latents\": 64, \"k\": 4}, \"trainer\": {\"solveEvery\": 3}}");
+        Outcome o = run("train", "--config", cfg.toString(), "--k", "5", "--set", "trainer.rho=1e-4", "--max-samples", "512",
+                "--port", "-1", "--source", "synthetic", "--dim", "32", "--features", "48", "--out", dir.resolve("run").toString());
+        assertEquals(0, o.code(), o.err());
+        var echoed = io.proxstream.protocol.config.ConfigLoader.mapper().readTree(dir.resolve("run/config.json").toFile());
+        assertEquals(64, echoed.at("/sae/latents").asInt(), "from the file: an option's default does not override it");
+        assertEquals(3, echoed.at("/trainer/solveEvery").asInt(), "from the file");
+        assertEquals(5, echoed.at("/sae/k").asInt(), "the option given overrides the file");
+        assertEquals(1e-4, echoed.at("/trainer/rho").asDouble(), "--set");
+        assertEquals(32, echoed.at("/source/dim").asInt());
+    }
+
+    @Test
+    void theGeneratedBashCompletionCompletesCommandsOptionsAndValues(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        Outcome o = run("completion");
+        assertEquals(0, o.code(), o.err());
+        java.nio.file.Path script = dir.resolve("proxstream-completion.bash");
+        java.nio.file.Files.writeString(script, o.out());
+        String words = complete(script, "./proxstream tr", "") + "|" + complete(script, "./proxstream train --sol", "")
+                + "|" + complete(script, "proxstream train --algo ", "") + "|" + complete(script, "./proxstream experiment ", "");
+        String[] parts = words.split("\\|", -1);
+        assertTrue(parts[0].contains("train"), "command: " + parts[0]);
+        assertTrue(parts[1].contains("--solve-every"), "option: " + parts[1]);
+        assertTrue(parts[2].contains("adam-strong") && parts[2].contains("pam"), "values of --algo: " + parts[2]);
+        assertTrue(parts[3].contains("sae-mnist") && parts[3].contains("ct"), "experiment names: " + parts[3]);
+    }
+
+    /** What bash completes for the command line {@code line} (the last word being completed), with the script sourced. */
+    private static String complete(java.nio.file.Path script, String line, String unused) throws Exception {
+        String bash = "source " + script + "\n"
+                + "COMP_LINE='" + line + "'; COMP_POINT=${#COMP_LINE}; read -ra COMP_WORDS <<< \"$COMP_LINE\"\n"
+                + "if [[ \"$COMP_LINE\" == *' ' ]]; then COMP_WORDS+=(''); fi\n"
+                + "COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))\n"
+                + "_complete_proxstream\n"
+                + "echo \"${COMPREPLY[*]}\"\n";
+        Process p = new ProcessBuilder("bash", "-c", bash).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), out);
+        return out.trim();
     }
 
     @Test

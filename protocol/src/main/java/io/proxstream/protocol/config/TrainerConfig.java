@@ -27,10 +27,15 @@ import java.util.Objects;
 public record TrainerConfig(String algo, double lr, double beta1, double beta2, double eps, double weightDecay,
                             int sgdRepeats, double muEnc, double nuEnc, double clipNorm, double rho, double muDec,
                             String order, int solveEvery, double forgetting, boolean holdUnfired) {
+    /** The values of {@code trainer.algo} (the command line offers and checks the same). */
+    public static final java.util.List<String> ALGORITHMS = java.util.List.of("pam", "adam-tied", "adam", "adam-strong", "discard");
+    /** The values of {@code trainer.order}. */
+    public static final java.util.List<String> ORDERS = java.util.List.of("decoder-first", "encoder-first");
+
     public TrainerConfig {
         Objects.requireNonNull(algo, "trainer.algo");
         Objects.requireNonNull(order, "trainer.order");
-        Checks.oneOf("trainer.algo", algo, "pam", "adam-tied", "adam", "adam-strong", "discard");
+        Checks.oneOf("trainer.algo", algo, ALGORITHMS.toArray(String[]::new));
         Checks.nonNegative("trainer.lr", lr);
         Checks.unitInterval("trainer.beta1", beta1, false, true);
         Checks.unitInterval("trainer.beta2", beta2, false, true);
@@ -42,7 +47,7 @@ public record TrainerConfig(String algo, double lr, double beta1, double beta2, 
         Checks.nonNegative("trainer.clipNorm", clipNorm);
         Checks.nonNegative("trainer.rho", rho);
         Checks.nonNegative("trainer.muDec", muDec);
-        Checks.oneOf("trainer.order", order, "decoder-first", "encoder-first");
+        Checks.oneOf("trainer.order", order, ORDERS.toArray(String[]::new));
         Checks.positive("trainer.solveEvery", solveEvery);
         Checks.unitInterval("trainer.forgetting", forgetting, true, false);
     }
