@@ -33,7 +33,7 @@ public final class KernelProbe {
         SaeModel model = SaeModel.initialise(new SaeSpec(d, 1024, Sparsifier.TOPK, 8, 0, false), SaeModel.Init.UNIT, 7);
         double fvu0 = SaeEvaluator.evaluate(model, test, 500).fvu();
         int solves = 0;
-        try (PamSgdTrainer tr = new PamSgdTrainer(model, PamSgdTrainer.Options.streamingDefaults())) {
+        try (PamSgdTrainer tr = new PamSgdTrainer(model, PamSgdTrainer.Options.experimentDefaults())) {
             float[] x = new float[batch * d];
             SplittableRandom rnd = new SplittableRandom(5);
             int every = tr.options().solveEvery();

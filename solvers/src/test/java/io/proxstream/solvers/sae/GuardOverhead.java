@@ -18,7 +18,7 @@ public final class GuardOverhead {
         int k = Integer.parseInt(a[2]);
         int rows = Integer.parseInt(a[3]);
         SaeModel model = SaeModel.initialise(new SaeSpec(d, m, Sparsifier.TOPK, k, 0, false), SaeModel.Init.UNIT, 1);
-        PamSgdTrainer.Options o = PamSgdTrainer.Options.streamingDefaults();
+        PamSgdTrainer.Options o = PamSgdTrainer.Options.experimentDefaults();
         PamSgdTrainer t = new PamSgdTrainer(model, new PamSgdTrainer.Options(o.adam(), 1, 0, 0, 0, 1e-6, 0, o.order(),
                 Integer.MAX_VALUE, 1.0, true));
         float[][] xs = new float[8][rows * d];

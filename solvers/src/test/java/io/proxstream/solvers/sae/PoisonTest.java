@@ -23,7 +23,7 @@ class PoisonTest {
 
     private static PamSgdTrainer trainer() {
         SaeModel model = SaeModel.initialise(new SaeSpec(D, 128, Sparsifier.TOPK, 4, 0, false), SaeModel.Init.UNIT, 3);
-        PamSgdTrainer.Options o = PamSgdTrainer.Options.streamingDefaults();
+        PamSgdTrainer.Options o = PamSgdTrainer.Options.experimentDefaults();
         return new PamSgdTrainer(model, new PamSgdTrainer.Options(o.adam(), o.sgdRepeats(), o.muEnc(), o.nuEnc(), o.clipNorm(), o.rho(),
                 o.muDec(), o.order(), 4, o.forgetting(), o.holdUnfired()));
     }

@@ -59,11 +59,11 @@ class TrainerStateTest {
     void refusesAStateOfAnotherKindOrShape() {
         SaeSpec spec = new SaeSpec(D, 64, Sparsifier.TOPK, 4, 0, false);
         TrainerState pam = new PamSgdTrainer(SaeModel.initialise(spec, SaeModel.Init.UNIT, 1),
-                PamSgdTrainer.Options.streamingDefaults()).snapshot();
+                PamSgdTrainer.Options.experimentDefaults()).snapshot();
         AdamTrainer adam = new AdamTrainer(SaeModel.initialise(spec, SaeModel.Init.UNIT, 1), Adam.Options.withLr(1e-3));
         assertThrows(IllegalArgumentException.class, () -> adam.restore(pam));
         PamSgdTrainer wider = new PamSgdTrainer(SaeModel.initialise(new SaeSpec(D, 65, Sparsifier.TOPK, 4, 0, false),
-                SaeModel.Init.UNIT, 1), PamSgdTrainer.Options.streamingDefaults());
+                SaeModel.Init.UNIT, 1), PamSgdTrainer.Options.experimentDefaults());
         assertThrows(IllegalArgumentException.class, () -> wider.restore(pam));
     }
 }

@@ -48,7 +48,7 @@ class TrainersTest {
         SaeModel model = model(false);
         double mse0 = SaeEvaluator.evaluate(model, test, 512).mse();
         double chance = FeatureRecovery.mmcs(GEN.dictionary(), FEATURES, model);
-        try (PamSgdTrainer tr = new PamSgdTrainer(model, PamSgdTrainer.Options.streamingDefaults())) {
+        try (PamSgdTrainer tr = new PamSgdTrainer(model, PamSgdTrainer.Options.experimentDefaults())) {
             train(tr, 1000, 5);
             assertEquals(1000L * BATCH, tr.samplesSeen());
         }
@@ -122,7 +122,7 @@ class TrainersTest {
 
     @Test
     void rejectsInvalidConfigurations() {
-        assertThrows(IllegalArgumentException.class, () -> new PamSgdTrainer(model(true), PamSgdTrainer.Options.streamingDefaults()));
+        assertThrows(IllegalArgumentException.class, () -> new PamSgdTrainer(model(true), PamSgdTrainer.Options.experimentDefaults()));
         assertThrows(IllegalArgumentException.class, () -> new PamSgdTrainer.Options(Adam.Options.withLr(1e-3), 0, 0, 0, 0, 0, 0,
                 PamSgdTrainer.BlockOrder.DECODER_FIRST, 1, 1, true));
         assertThrows(IllegalArgumentException.class, () -> new PamSgdTrainer.Options(Adam.Options.withLr(1e-3), 1, 0, 0, 0, 0, 0,
