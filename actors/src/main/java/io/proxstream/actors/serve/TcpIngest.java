@@ -8,14 +8,26 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentMap;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.japi.pf.PFBuilder;
+import org.apache.pekko.stream.Attributes;
+import org.apache.pekko.stream.FlowShape;
+import org.apache.pekko.stream.Inlet;
+import org.apache.pekko.stream.Outlet;
 import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.stage.AbstractInHandler;
+import org.apache.pekko.stream.stage.AbstractOutHandler;
+import org.apache.pekko.stream.stage.GraphStage;
+import org.apache.pekko.stream.stage.GraphStageLogic;
+import org.apache.pekko.stream.javadsl.Framing;
+import org.apache.pekko.stream.scaladsl.Framing.FramingException;
 import org.apache.pekko.stream.javadsl.Tcp;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The TCP ingest endpoint: length-prefixed frames ({@link IngestFrame}), one reply per frame. A
+ * The TCP ingest endpoint: length-prefixed frames ({@link IngestFrame}, cut by Pekko Streams'
+ * {@code Framing.lengthField}: a little-endian u32 length, then that many bytes), one reply per frame. A
  * connection's next frame is read only after the previous one is queued for training (waiting
  * for room as long as it takes), so a producer that outruns training is slowed by TCP flow
  * control. A malformed frame gets a {@code rejected} reply and the connection stays usable; a
@@ -31,7 +43,8 @@ public final class TcpIngest {
     /** Binds {@code host:port}; completes with the bound port. */
     public static CompletionStage<Tcp.ServerBinding> bind(ActorSystem<?> system, String host, int port, long maxFrameBytes,
                                                           ConcurrentMap<String, RunHandle> registry) {
-        return Tcp.get(system).bind(host, port)
+        // half-close: a connection whose framing broke stops being read, and is closed once its fatal reply is written
+        return Tcp.get(system).bind(host, port, 100, java.util.List.of(), true, java.util.Optional.empty())
                 .to(org.apache.pekko.stream.javadsl.Sink.foreach(conn -> conn.handleWith(connection(maxFrameBytes, registry), system)))
                 .run(system);
     }
@@ -41,36 +54,22 @@ public final class TcpIngest {
     }
 
     static Flow<ByteString, ByteString, NotUsed> connection(long maxFrameBytes, ConcurrentMap<String, RunHandle> registry) {
-        long maxBody = maxFrameBytes + IngestFrame.FIXED_PREFIX + 64 + 8;
+        // a frame is its u32 length and that many bytes; the limit counts the length field too
+        int maxFrame = (int) Math.min(Integer.MAX_VALUE - 8, maxFrameBytes + IngestFrame.FIXED_PREFIX + 64 + 8 + 4);
         return Flow.<ByteString>create()
-                .statefulMap(() -> ByteString.emptyByteString(),
-                        (buf, chunk) -> split(buf.concat(chunk), maxBody),
-                        buf -> java.util.Optional.empty())
-                .mapConcat(frames -> frames)
+                .via(new CloseGently())
+                .via(Framing.lengthField(4, 0, maxFrame, ByteOrder.LITTLE_ENDIAN))
+                .map(frame -> new Frame(frame.drop(4).compact(), null))
+                .recover(new PFBuilder<Throwable, Frame>()
+                        .match(FramingException.class, e -> {
+                            LOG.warn("TCP ingest: closing a connection whose framing broke: {}", e.getMessage());
+                            return new Frame(null, "broken framing: " + e.getMessage() + "; closing the connection");
+                        })
+                        .build())
                 .takeWhile(f -> f.fatal() == null, true)
                 .mapAsync(1, f -> f.fatal() != null
                         ? reply(IngestFrame.FATAL, 0, f.fatal())
                         : handle(f.body(), registry));
-    }
-
-    /** Cuts complete frames off {@code buf}; returns the remainder and the frames (a fatal one ends the list). */
-    private static org.apache.pekko.japi.Pair<ByteString, java.util.List<Frame>> split(ByteString buf, long maxBody) {
-        java.util.List<Frame> out = new java.util.ArrayList<>();
-        while (buf.size() >= 4) {
-            long len = buf.slice(0, 4).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN).getInt() & 0xffffffffL;
-            if (len > maxBody) {
-                LOG.warn("TCP ingest: closing a connection whose frame declares {} bytes (limit {})", len, maxBody);
-                out.add(new Frame(null, "broken framing: a frame of " + len + " bytes exceeds the limit of " + maxBody
-                        + "; closing the connection"));
-                return org.apache.pekko.japi.Pair.create(ByteString.emptyByteString(), out);
-            }
-            if (buf.size() < 4 + len) {
-                break;
-            }
-            out.add(new Frame(buf.slice(4, (int) (4 + len)).compact(), null));
-            buf = buf.drop((int) (4 + len));
-        }
-        return org.apache.pekko.japi.Pair.create(buf, out);
     }
 
     private static CompletionStage<ByteString> handle(ByteString body, ConcurrentMap<String, RunHandle> registry) {
@@ -101,5 +100,47 @@ public final class TcpIngest {
 
     private static CompletionStage<ByteString> reply(byte status, int rows, String reason) {
         return CompletableFuture.completedFuture(ByteString.fromByteBuffer(IngestFrame.reply(status, rows, reason)));
+    }
+
+
+    /**
+     * Passes bytes through, and turns the failed cancellation of a broken framing into a normal one: the TCP
+     * stage aborts a connection (RST) when its reading side is cancelled with a failure, which would lose the
+     * fatal reply still being written.
+     */
+    static final class CloseGently extends GraphStage<FlowShape<ByteString, ByteString>> {
+        private final Inlet<ByteString> in = Inlet.create("CloseGently.in");
+        private final Outlet<ByteString> out = Outlet.create("CloseGently.out");
+        private final FlowShape<ByteString, ByteString> shape = FlowShape.of(in, out);
+
+        @Override
+        public FlowShape<ByteString, ByteString> shape() {
+            return shape;
+        }
+
+        @Override
+        public GraphStageLogic createLogic(Attributes attributes) {
+            return new GraphStageLogic(shape) {
+                {
+                    setHandler(in, new AbstractInHandler() {
+                        @Override
+                        public void onPush() {
+                            push(out, grab(in));
+                        }
+                    });
+                    setHandler(out, new AbstractOutHandler() {
+                        @Override
+                        public void onPull() {
+                            pull(in);
+                        }
+
+                        @Override
+                        public void onDownstreamFinish(Throwable cause) {
+                            completeStage();
+                        }
+                    });
+                }
+            };
+        }
     }
 }
