@@ -9,8 +9,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.stream.Collectors;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -33,28 +33,28 @@ public final class ClusterNode {
     private ClusterNode() {
     }
 
-    /** The cluster configuration of a node (on top of the application's). */
+    /** The resource holding the cluster's settings (HOCON). */
+    public static final String RESOURCE = "proxstream-cluster.conf";
+
+    /**
+     * The configuration of a node: this node's address, seeds, roles and downing times (from the command
+     * line) over {@value #RESOURCE} over the application's configuration.
+     */
     public static Config config(String host, int port, List<String> seeds, List<String> roles, Duration downAfter) {
-        String seedList = seeds.stream().map(s -> "\"pekko://" + SYSTEM + "@" + s + "\"").collect(Collectors.joining(", "));
-        String roleList = roles.stream().map(r -> "\"" + r + "\"").collect(Collectors.joining(", "));
         long ms = downAfter.toMillis();
-        String conf = String.format(Locale.ROOT, """
-                pekko.actor.provider = cluster
-                pekko.actor.serialization-bindings { "io.proxstream.actors.cluster.CborSerializable" = jackson-cbor }
-                pekko.remote.artery.canonical.hostname = "%s"
-                pekko.remote.artery.canonical.port = %d
-                pekko.cluster.seed-nodes = [%s]
-                pekko.cluster.roles = [%s]
-                pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
-                pekko.cluster.split-brain-resolver.active-strategy = keep-majority
-                pekko.cluster.split-brain-resolver.stable-after = %dms
-                pekko.cluster.failure-detector.acceptable-heartbeat-pause = %dms
-                pekko.cluster.jmx.enabled = off
-                pekko.cluster.log-info-verbose = off
-                pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = on
-                pekko.cluster.singleton.hand-over-retry-interval = 500ms
-                """, host, port, seedList, roleList, ms, Math.max(1000, ms / 2));
-        return ConfigFactory.parseString(conf).withFallback(ConfigFactory.load());
+        Map<String, Object> node = new LinkedHashMap<>();
+        node.put("pekko.remote.artery.canonical.hostname", host);
+        node.put("pekko.remote.artery.canonical.port", port);
+        node.put("pekko.cluster.seed-nodes", seeds.stream().map(s -> "pekko://" + SYSTEM + "@" + s).toList());
+        node.put("pekko.cluster.roles", roles);
+        node.put("pekko.cluster.split-brain-resolver.stable-after", ms + "ms");
+        node.put("pekko.cluster.failure-detector.acceptable-heartbeat-pause", Math.max(1000, ms / 2) + "ms");
+        Config resource = ConfigFactory.parseResources(ClusterNode.class.getClassLoader(), RESOURCE);
+        if (resource.isEmpty()) {
+            throw new IllegalStateException("the cluster settings " + RESOURCE + " are missing from the classpath");
+        }
+        return ConfigFactory.parseMap(node, "proxstream node command line").withFallback(resource).withFallback(ConfigFactory.load())
+                .resolve();
     }
 
     /** Starts a node; the coordinator singleton writes checkpoints and the summary under {@code out}. */
