@@ -317,18 +317,15 @@ public final class CtExperiment {
         if (!Files.isRegularFile(csv)) {
             return out;
         }
-        List<String> lines = Files.readAllLines(csv);
-        for (int i = 1; i < lines.size(); i++) {
-            String[] f = lines.get(i).split(",");
-            if (f.length != 7) {
-                continue;
-            }
+        for (Map<String, String> r : CsvTable.read(csv)) {
+            String name = r.get("regulariser");
             try {
-                out.computeIfAbsent(f[0], k -> new ArrayList<>()).add(new CriticTraining.Step(Long.parseLong(f[1]), Integer.parseInt(f[2]),
-                        Double.parseDouble(f[3]), Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6])));
-            } catch (NumberFormatException e) {
+                out.computeIfAbsent(name, k -> new ArrayList<>()).add(new CriticTraining.Step(Long.parseLong(r.get("step")),
+                        Integer.parseInt(r.get("epoch")), Double.parseDouble(r.get("loss")), Double.parseDouble(r.get("wasserstein")),
+                        Double.parseDouble(r.get("penalty")), Double.parseDouble(r.get("seconds"))));
+            } catch (NumberFormatException | NullPointerException e) {
                 // a torn line: that regulariser is retrained
-                out.remove(f[0]);
+                out.remove(name);
             }
         }
         return out;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.proxstream.actors.train.DataPaths;
+import io.proxstream.monitoring.report.CsvTable;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -49,20 +50,22 @@ class SaeExperimentsIT {
         assertTrue(r.contains("| method | setting | partition | MSE | FVU |"), r);
         assertTrue(r.contains("| k-means + local PCA AE |"), r);
         assertTrue(r.contains("Adam SAE 100/100, PAM-SGD SAE 100/100, m = 6 SAE 100/100"), "power diagrams agree with TopK: " + r);
-        List<String> csv = Files.readAllLines(dir.resolve("mse.csv"));
-        assertEquals(5, csv.size());
-        // piecewise affine beats piecewise constant on the same three cells
-        double kmeans = Double.parseDouble(csv.get(1).split(",")[csv.get(1).split(",").length - 2]);
-        double pca = Double.parseDouble(csv.get(2).split(",")[csv.get(2).split(",").length - 2]);
+        List<java.util.Map<String, String>> csv = CsvTable.read(dir.resolve("mse.csv"));
+        assertEquals(4, csv.size());
+        // piecewise affine beats piecewise constant on the same three cells (the second-last column)
+        List<String> columns = List.copyOf(csv.get(0).keySet());
+        String mse = columns.get(columns.size() - 2);
+        double kmeans = Double.parseDouble(csv.get(0).get(mse));
+        double pca = Double.parseDouble(csv.get(1).get(mse));
         assertTrue(pca < kmeans, pca + " vs " + kmeans);
         assertTrue(Files.size(dir.resolve("partitions.png")) > 10_000);
-        List<String> seeds = Files.readAllLines(dir.resolve("mse-seeds.csv"));
-        assertEquals(List.of("seed", "kmeans_ae", "sae_adam", "sae_pam"), List.of(seeds.get(0).split(",")));
-        assertEquals(1 + 4, seeds.size(), "4 initialisations in the quick run");
-        for (String row : seeds.subList(1, seeds.size())) {
-            for (String v : row.split(",")) {
+        List<java.util.Map<String, String>> seeds = CsvTable.read(dir.resolve("mse-seeds.csv"));
+        assertEquals(List.of("seed", "kmeans_ae", "sae_adam", "sae_pam"), List.copyOf(seeds.get(0).keySet()));
+        assertEquals(4, seeds.size(), "4 initialisations in the quick run");
+        for (java.util.Map<String, String> row : seeds) {
+            for (String v : row.values()) {
                 double e = Double.parseDouble(v);
-                assertTrue(Double.isFinite(e) && e >= 0, row);
+                assertTrue(Double.isFinite(e) && e >= 0, row.toString());
             }
         }
         assertTrue(r.contains("| TopK SAE, PAM-SGD (init seed) |"), r);
@@ -94,40 +97,15 @@ class SaeExperimentsIT {
     void saeSynthetic(@TempDir Path dir) throws Exception {
         String r = run(new SaeSynthetic(), dir);
         assertTrue(r.contains("| trainer | samples | MMCS | MCC | dead | L0 | FVU | seconds |"), r);
-        List<String> csv = Files.readAllLines(dir.resolve("recovery.csv"));
-        assertEquals(1 + 4 * 4, csv.size(), "4 trainers x (start + 3 measurements)");
+        List<java.util.Map<String, String>> csv = CsvTable.read(dir.resolve("recovery.csv"));
+        assertEquals(4 * 4, csv.size(), "4 trainers x (start + 3 measurements)");
         // every trainer learns something: MCC well above its value at the start
         for (String trainer : List.of("PAM-SGD (streaming)", "Adam, untied", "Adam, strong")) {
-            List<List<String>> rows = csv.stream().map(SaeExperimentsIT::fields).filter(f -> f.get(0).equals(trainer)).toList();
+            List<java.util.Map<String, String>> rows = csv.stream().filter(f -> f.get("trainer").equals(trainer)).toList();
             assertEquals(4, rows.size(), trainer + " rows in " + csv);
-            double first = Double.parseDouble(rows.get(0).get(3));
-            double last = Double.parseDouble(rows.get(rows.size() - 1).get(3));
+            double first = Double.parseDouble(rows.get(0).get("mcc"));
+            double last = Double.parseDouble(rows.get(rows.size() - 1).get("mcc"));
             assertTrue(last > first + 0.2, trainer + ": MCC " + first + " -> " + last);
         }
-    }
-
-    /** The fields of one CSV line (RFC 4180 quoting: names with commas are quoted). */
-    private static List<String> fields(String line) {
-        List<String> out = new java.util.ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        boolean quoted = false;
-        for (int i = 0; i < line.length(); i++) {
-            char ch = line.charAt(i);
-            if (ch == '"') {
-                if (quoted && i + 1 < line.length() && line.charAt(i + 1) == '"') {
-                    cur.append('"');
-                    i++;
-                } else {
-                    quoted = !quoted;
-                }
-            } else if (ch == ',' && !quoted) {
-                out.add(cur.toString());
-                cur.setLength(0);
-            } else {
-                cur.append(ch);
-            }
-        }
-        out.add(cur.toString());
-        return out;
     }
 }

@@ -72,8 +72,9 @@ class TrainingRunTest {
         List<String> csv = Files.readAllLines(tmp.resolve("metrics.csv"));
         assertTrue(csv.get(0).startsWith("samples,seconds,loss,mse,fvu,l0,dead_latents"), csv.get(0));
         assertTrue(csv.size() >= 4, "rows: " + csv.size());
-        double first = Double.parseDouble(csv.get(1).split(",")[4]);
-        double last = Double.parseDouble(csv.get(csv.size() - 1).split(",")[4]);
+        List<java.util.Map<String, String>> rows = io.proxstream.monitoring.report.CsvTable.read(tmp.resolve("metrics.csv"));
+        double first = Double.parseDouble(rows.get(0).get("fvu"));
+        double last = Double.parseDouble(rows.get(rows.size() - 1).get("fvu"));
         assertTrue(last < first / 2, "FVU falls: " + first + " -> " + last);
         assertTrue(s.evalFvu() < 0.2 && s.mmcs() > 0.5, s.toString());
         SaeModel saved = SaeModelFiles.read(tmp.resolve("model.safetensors"));

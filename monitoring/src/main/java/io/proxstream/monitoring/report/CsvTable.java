@@ -1,46 +1,61 @@
 package io.proxstream.monitoring.report;
 
-import java.io.BufferedWriter;
+import com.fasterxml.jackson.databind.MappingIterator;
+import com.fasterxml.jackson.databind.RuntimeJsonMappingException;
+import com.fasterxml.jackson.databind.SequenceWriter;
+import com.fasterxml.jackson.dataformat.csv.CsvGenerator;
+import com.fasterxml.jackson.dataformat.csv.CsvMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvParser;
+import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
- * A CSV file written row by row and flushed after each row, so that a run killed mid-way leaves
- * every completed row readable. Numbers are written with {@link Locale#ROOT}.
+ * A CSV file (RFC 4180, through Jackson's CSV module) written row by row and flushed after each row, so
+ * that a run killed mid-way leaves every completed row readable; and the reader of such files. Numbers
+ * are written with {@link Locale#ROOT} (doubles with 8 significant digits); a field is quoted only when
+ * it holds a comma, a quote or a line break.
  */
 public final class CsvTable implements Closeable {
-    private final BufferedWriter out;
+    private static final CsvMapper CSV = CsvMapper.builder()
+            .enable(CsvGenerator.Feature.STRICT_CHECK_FOR_QUOTING)
+            .enable(CsvParser.Feature.WRAP_AS_ARRAY)
+            .build();
+
+    private final Writer file;
+    private final SequenceWriter out;
     private final int columns;
 
     public CsvTable(Path file, List<String> header) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
-        out = Files.newBufferedWriter(file, StandardCharsets.UTF_8);
-        columns = header.size();
-        out.write(String.join(",", header));
-        out.newLine();
-        out.flush();
+        this.file = Files.newBufferedWriter(file, StandardCharsets.UTF_8);
+        this.columns = header.size();
+        this.out = CSV.writer(CsvSchema.emptySchema().withLineSeparator(System.lineSeparator())).writeValues(this.file);
+        write(header.toArray(String[]::new));
     }
 
-    /** Appends a row of numbers or strings (strings containing commas or quotes are quoted). */
+    /** Appends a row of numbers or strings. */
     public void row(Object... values) throws IOException {
         if (values.length != columns) {
             throw new IllegalArgumentException("row has " + values.length + " values, header has " + columns);
         }
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < values.length; i++) {
-            if (i > 0) {
-                sb.append(',');
-            }
-            sb.append(format(values[i]));
-        }
-        out.write(sb.toString());
-        out.newLine();
+        write(Arrays.stream(values).map(CsvTable::format).toArray(String[]::new));
+    }
+
+    private void write(String[] fields) throws IOException {
+        out.write(fields);
         out.flush();
+        file.flush();
     }
 
     static String format(Object v) {
@@ -50,15 +65,46 @@ public final class CsvTable implements Closeable {
         if (v instanceof Float f) {
             return format((double) f);
         }
-        String s = String.valueOf(v);
-        if (s.contains(",") || s.contains("\"") || s.contains("\n")) {
-            return "\"" + s.replace("\"", "\"\"") + "\"";
-        }
-        return s;
+        return String.valueOf(v);
     }
 
     @Override
     public void close() throws IOException {
         out.close();
+    }
+
+    /**
+     * The rows of a CSV file with a header line, each as column → field, in order. A last line cut short
+     * (a run killed while writing it) or any line that does not parse ends the rows: what precedes it is
+     * returned.
+     */
+    public static List<Map<String, String>> read(Path file) throws IOException {
+        List<Map<String, String>> rows = new ArrayList<>();
+        try (MappingIterator<String[]> it = CSV.readerFor(String[].class).readValues(file.toFile())) {
+            if (!it.hasNextValue()) {
+                return rows;
+            }
+            String[] header = it.nextValue();
+            while (true) {
+                String[] f;
+                try {
+                    if (!it.hasNextValue()) {
+                        break;
+                    }
+                    f = it.nextValue();
+                } catch (RuntimeJsonMappingException | IOException e) {
+                    break;
+                }
+                if (f.length != header.length) {
+                    break;
+                }
+                Map<String, String> row = new LinkedHashMap<>();
+                for (int i = 0; i < header.length; i++) {
+                    row.put(header[i], f[i]);
+                }
+                rows.add(row);
+            }
+        }
+        return rows;
     }
 }

@@ -24,7 +24,25 @@ class ReportTest {
             t.row(10L, 0.5, "a,b");
             assertEquals(List.of("samples,mse,note", "10,0.50000000,\"a,b\""), Files.readAllLines(f), "visible before close");
             assertThrows(IllegalArgumentException.class, () -> t.row(1L));
+            t.row(-3L, Double.NaN, "say \"hi\"");
         }
+        assertEquals(List.of("samples,mse,note", "10,0.50000000,\"a,b\"", "-3,NaN,\"say \"\"hi\"\"\""), Files.readAllLines(f));
+        var rows = CsvTable.read(f);
+        assertEquals(2, rows.size());
+        assertEquals(java.util.Map.of("samples", "10", "mse", "0.50000000", "note", "a,b"), rows.get(0));
+        assertEquals("say \"hi\"", rows.get(1).get("note"));
+    }
+
+    @Test
+    void readingStopsAtALineCutShort() throws Exception {
+        Path f = tmp.resolve("torn.csv");
+        Files.writeString(f, "a,b,c\n1,2,3\n4,5,6\n7,8");
+        assertEquals(List.of(java.util.Map.of("a", "1", "b", "2", "c", "3"), java.util.Map.of("a", "4", "b", "5", "c", "6")),
+                CsvTable.read(f));
+        Files.writeString(f, "a,b\n1,\"unclosed\n");
+        assertEquals(List.of(), CsvTable.read(f));
+        Files.writeString(f, "");
+        assertEquals(List.of(), CsvTable.read(f));
     }
 
     @Test
