@@ -91,13 +91,6 @@ public final class Plot {
         style(c.getStyler());
         c.getStyler().setXAxisLogarithmic(logX);
         c.getStyler().setYAxisLogarithmic(logY);
-        // XChart draws a log axis only without a label function: there its decimal pattern shapes the labels
-        if (!logX) {
-            c.getStyler().setxAxisTickLabelsFormattingFunction(Plot::number);
-        }
-        if (!logY) {
-            c.getStyler().setyAxisTickLabelsFormattingFunction(Plot::number);
-        }
         c.getStyler().setXAxisTickMarkSpacingHint(90);
         c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
         int colour = 0;
@@ -124,6 +117,12 @@ public final class Plot {
             if (drawn == 0) {
                 continue;
             }
+            if (!logX && equallySpaced(xs) && xs.size() > 12) {
+                // XChart puts a tick at every point of an equally spaced axis (30 iterations: 30 crowded labels);
+                // a trailing gap half a step on makes it choose round ticks instead
+                xs.add(xs.get(xs.size() - 1) + (xs.get(1) - xs.get(0)) / 2);
+                ys.add(Double.NaN);
+            }
             for (int i = 0; i < xs.size(); i++) {
                 if (!Double.isNaN(ys.get(i))) {
                     x0 = Math.min(x0, xs.get(i));
@@ -137,43 +136,41 @@ public final class Plot {
             xy.setLineColor(PALETTE[colour++ % PALETTE.length]);
             xy.setLineStyle(s.dashed() ? SeriesLines.DASH_DASH : SeriesLines.SOLID);
         }
+        // one legend row if the entries fit the width (about 7 px a character, 40 px a line sample), else one per line
+        int legend = 0;
+        for (String name : c.getSeriesMap().keySet()) {
+            legend += 40 + 7 * name.length();
+        }
+        c.getStyler().setLegendLayout(legend < width - 40 ? Styler.LegendLayout.Horizontal : Styler.LegendLayout.Vertical);
         // a log axis over less than three decades gets ticks at 1..9 x 10^k; over more, at the decades only
         c.getStyler().setXAxisLogarithmicDecadeOnly(!(x1 / x0 < 1e3));
         c.getStyler().setYAxisLogarithmicDecadeOnly(!(y1 / y0 < 1e3));
-        c.getStyler().setXAxisDecimalPattern(logPattern(x0, x1));
-        c.getStyler().setYAxisDecimalPattern(logPattern(y0, y1));
+        // tick labels: plain numbers (0.05, 90, 20,000) within 0.001 to 1 000 000, else 2E-4 (XChart places the ticks;
+        // a label function would put one at every data point)
+        c.getStyler().setXAxisDecimalPattern(pattern(x0, x1));
+        c.getStyler().setYAxisDecimalPattern(pattern(y0, y1));
         return c;
     }
 
-    /** Labels of a log axis over [lo, hi]: plain numbers (0.05, 90, 2,000) within 0.01 to 100 000, else 2E-4. */
-    private static String logPattern(double lo, double hi) {
-        return lo >= 0.01 && hi < 1e5 ? "#,##0.##" : "0.#E0";
+    private static boolean equallySpaced(List<Double> xs) {
+        if (xs.size() < 3) {
+            return false;
+        }
+        double step = xs.get(1) - xs.get(0);
+        for (int i = 2; i < xs.size(); i++) {
+            if (Math.abs(xs.get(i) - xs.get(i - 1) - step) > 1e-9 * Math.max(1, Math.abs(step))) {
+                return false;
+            }
+        }
+        return true;
     }
 
-    /** A tick label: 0.25, 1500, 20k, 2.5M, 1e-4 (at most three significant digits). */
-    static String number(double v) {
-        if (v == 0 || !Double.isFinite(v)) {
-            return v == 0 ? "0" : Double.toString(v);
-        }
-        double a = Math.abs(v);
-        if (a >= 1e4 && a < 1e9 && Math.rint(v) == v) {
-            return a >= 1e6 ? trim(v / 1e6) + "M" : trim(v / 1e3) + "k";
-        }
-        if (a >= 1e-3 && a < 1e4) {
-            return trim(v);
-        }
-        int e = (int) Math.floor(Math.log10(a));
-        double m = v / Math.pow(10, e);
-        if (Math.abs(m) >= 9.995) {
-            m /= 10;
-            e++;
-        }
-        return trim(m) + "e" + e;
-    }
-
-    private static String trim(double v) {
-        String t = new java.math.BigDecimal(v).round(new java.math.MathContext(3)).stripTrailingZeros().toPlainString();
-        return t.equals("-0") ? "0" : t;
+    /** The decimal pattern of an axis over [lo, hi]. */
+    static String pattern(double lo, double hi) {
+        double big = Math.max(Math.abs(lo), Math.abs(hi));
+        double small = Math.min(Math.abs(lo), Math.abs(hi));
+        boolean plain = big < 1e6 && (small >= 1e-3 || lo <= 0 && hi >= 0 && big >= 1e-2);
+        return plain ? "#,##0.###" : "0.##E0";
     }
 
     /** Renders the plot. */

@@ -108,15 +108,11 @@ class ReportTest {
     }
 
     @Test
-    void tickLabelsAreShortAndRound() {
-        assertEquals("20k", Plot.number(20000));
-        assertEquals("2.5M", Plot.number(2.5e6));
-        assertEquals("0.25", Plot.number(0.25));
-        assertEquals("1500", Plot.number(1500));
-        assertEquals("1e-4", Plot.number(1e-4));
-        assertEquals("2e-5", Plot.number(2.0000000000000002e-5));
-        assertEquals("1e10", Plot.number(1e10));
-        assertEquals("0", Plot.number(0));
-        assertEquals("-3", Plot.number(-3));
+    void tickLabelsArePlainNumbersUnlessTheRangeNeedsExponents() {
+        assertEquals("#,##0.###", Plot.pattern(0, 100_000));
+        assertEquals("#,##0.###", Plot.pattern(0.05, 0.8));
+        assertEquals("#,##0.###", Plot.pattern(-0.035, 0.02), "a range across zero");
+        assertEquals("0.##E0", Plot.pattern(1e-5, 1e-3));
+        assertEquals("0.##E0", Plot.pattern(0, 2e6));
     }
 }
