@@ -110,6 +110,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-rows", paramLabel = "N", description = "held-out rows evaluated at the end (default: ${DEFAULT-VALUE})")
     Integer evalRows;
 
+    @Cli.ConfigKey("maxAbs")
+    @Option(names = "--max-abs", paramLabel = "V", description = "validation drops a row holding a value beyond V in magnitude,"
+            + " counted as too_large_value (default: ${DEFAULT-VALUE})")
+    Double maxAbs;
+
     @Cli.ConfigKey("seed")
     @Option(names = "--seed", paramLabel = "S", description = "seed of initialisation and synthetic data (default: ${DEFAULT-VALUE})")
     Long seed;

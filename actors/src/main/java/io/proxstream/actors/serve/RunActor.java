@@ -298,7 +298,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
             }
             return c;
         });
-        TrainingStages.graph(fed, trainer, config.batchSize(), 0, 0, config.reportEvery(), window, r -> { },
+        TrainingStages.graph(fed, trainer, config.batchSize(), 0, 0, config.reportEvery(), window,
                         config.maxAbs(), streamMeters)
                 .to(ActorSink.<WindowReport, Command, Ack>actorRefWithBackpressure(selfRef,
                         (replyTo, r) -> new Window(r, replyTo), Started::new, Ack.INSTANCE, Completed.INSTANCE, Failed::new))

@@ -7,7 +7,6 @@ import io.proxstream.solvers.sae.TrainingMetrics;
 import io.proxstream.monitoring.StreamMeters;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.function.Consumer;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.ActorAttributes;
@@ -52,18 +51,17 @@ public final class TrainingStages {
         int d = trainer.model().spec().inputDim();
         int m = trainer.model().spec().latents();
         return graph(chunks, trainer, batchSize, maxSamples, maxSeconds, reportEvery, new TrainingMetrics(d, m, deadWindow),
-                w -> { }, io.proxstream.protocol.config.RunConfig.DEFAULT_MAX_ABS, meters);
+                io.proxstream.protocol.config.RunConfig.DEFAULT_MAX_ABS, meters);
     }
 
     /**
-     * The training stream with a caller-owned metrics window and a hook called with each report on
-     * the training thread, between steps: the place where a consistent snapshot of the trainer
-     * (a checkpoint) can be taken.
+     * The training stream with a caller-owned metrics window (its dead-latent tracker goes into
+     * checkpoints) and a bound on values: validation drops a row holding a value beyond {@code maxAbs}.
+     * Snapshots of the trainer are taken by control tokens in {@code chunks}, between steps.
      */
     public static Source<WindowReport, UniqueKillSwitch> graph(Source<Chunk, ?> chunks, SaeTrainer trainer, int batchSize,
                                                                 long maxSamples, double maxSeconds, long reportEvery,
-                                                                TrainingMetrics window, Consumer<WindowReport> onReport,
-                                                                double maxAbs, StreamMeters meters) {
+                                                                TrainingMetrics window, double maxAbs, StreamMeters meters) {
         int d = trainer.model().spec().inputDim();
         Source<Chunk, UniqueKillSwitch> in = chunks.viaMat(KillSwitches.single(), Keep.right());
         if (maxSeconds > 0) {
@@ -82,7 +80,7 @@ public final class TrainingStages {
                             return st;
                         })
                         .via(decoderStatistics(trainer))
-                        .via(metrics(window, reportEvery, onReport))
+                        .via(metrics(window, reportEvery))
                         .withAttributes(ActorAttributes.dispatcher(TRAINING_DISPATCHER).and(Attributes.inputBuffer(1, 2))));
     }
 
@@ -109,23 +107,17 @@ public final class TrainingStages {
      * point every batch ahead of the token has passed all training stages.
      */
     public static Flow<Staged, WindowReport, NotUsed> metrics(int inputDim, int latents, long deadWindow, long reportEvery) {
-        return metrics(new TrainingMetrics(inputDim, latents, deadWindow), reportEvery, r -> { });
+        return metrics(new TrainingMetrics(inputDim, latents, deadWindow), reportEvery);
     }
 
-    /** As {@link #metrics(int, int, long, long)} with a given window and a per-report hook (training thread). */
-    public static Flow<Staged, WindowReport, NotUsed> metrics(TrainingMetrics window, long reportEvery,
-                                                              Consumer<WindowReport> onReport) {
+    /** As {@link #metrics(int, int, long, long)} with a given window. */
+    public static Flow<Staged, WindowReport, NotUsed> metrics(TrainingMetrics window, long reportEvery) {
         return Flow.<Staged>create().statefulMap(
                 () -> new Window(window),
-                (w, b) -> Pair.create(w, w.add(b, reportEvery).map(r -> {
-                    onReport.accept(r);
-                    return r;
-                })),
+                (w, b) -> Pair.create(w, w.add(b, reportEvery)),
                 w -> {
                     if (w.metrics.windowRows() > 0 || w.reports == 0) {
-                        WindowReport r = w.report(true);
-                        onReport.accept(r);
-                        return Optional.of(Optional.of(r));
+                        return Optional.of(Optional.of(w.report(true)));
                     }
                     return Optional.empty();
                 })

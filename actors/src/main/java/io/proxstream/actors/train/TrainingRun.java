@@ -81,7 +81,9 @@ public final class TrainingRun {
                 "run-reporter-" + config.run() + "-" + System.nanoTime(), org.apache.pekko.actor.typed.Props.empty());
 
         UniqueKillSwitch ks = TrainingStages.graph(src.chunks(), trainer, config.batchSize(), config.maxSamples(),
-                        config.maxSeconds(), config.effectiveReportEvery(), config.deadWindow(), streamMeters)
+                        config.maxSeconds(), config.effectiveReportEvery(),
+                        new io.proxstream.solvers.sae.TrainingMetrics(model.spec().inputDim(), model.spec().latents(), config.deadWindow()),
+                        config.maxAbs(), streamMeters)
                 .to(ActorSink.<WindowReport, RunReporter.Command, RunReporter.Ack>actorRefWithBackpressure(reporter,
                         (replyTo, report) -> new RunReporter.Window(report, replyTo),
                         RunReporter.Started::new,

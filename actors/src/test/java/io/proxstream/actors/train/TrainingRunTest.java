@@ -117,6 +117,7 @@ class TrainingRunTest {
         var data = gen.sample(3000, 2);
         float[] x = data.data();
         x[16 * 100 + 3] = Float.NaN;
+        x[16 * 200 + 5] = 1e6f; // beyond the default maxAbs (1e5): dropped like the NaN row
         Path npy = tmp.resolve("acts.npy");
         io.proxstream.protocol.format.Npy.write(npy, x, 3000, 16);
         TrainConfig c = ConfigLoader.load(TrainConfig.class, TrainConfig.defaults(), List.of(), Map.of(
@@ -124,8 +125,14 @@ class TrainingRunTest {
                 "sae.latents", "64", "sae.k", "4", "port", "-1", "run", "npy"));
         TrainingRun run = TrainingRun.start(KIT.system(), c, new Meters(), tmp.resolve("npy-run"), null);
         RunSummary s = run.result().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        assertEquals(2 * 2999, s.samples(), "two epochs minus the NaN row each time");
-        assertEquals(2, s.rejected());
+        assertEquals(2 * 2998, s.samples(), "two epochs minus the NaN row and the row beyond maxAbs each time");
+        assertEquals(4, s.rejected());
+        TrainConfig loose = ConfigLoader.load(TrainConfig.class, TrainConfig.defaults(), List.of(), Map.of(
+                "source.kind", "npy", "source.path", npy.toString(), "source.epochs", "1", "source.chunkRows", "700",
+                "sae.latents", "64", "sae.k", "4", "port", "-1", "run", "npy-loose", "maxAbs", "1e7"));
+        RunSummary l = TrainingRun.start(KIT.system(), loose, new Meters(), tmp.resolve("npy-loose"), null).result()
+                .toCompletableFuture().get(60, TimeUnit.SECONDS);
+        assertEquals(2999, l.samples(), "a run's maxAbs above the value keeps that row");
         byte[] bytes = Files.readAllBytes(npy);
         Path cut = tmp.resolve("cut.npy");
         Files.write(cut, java.util.Arrays.copyOf(bytes, bytes.length / 2));

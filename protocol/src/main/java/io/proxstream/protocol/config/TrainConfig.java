@@ -20,10 +20,12 @@ import java.util.Objects;
  * @param host        interface the HTTP server binds
  * @param port        HTTP port of /metrics and /health (0 = any free port, printed; -1 = no server)
  * @param out         run directory (empty = runs/train-TIMESTAMP)
+ * @param maxAbs      largest |value| a row may hold; a row with a larger one is dropped by validation and counted as
+ *                    {@code too_large_value} (default {@link RunConfig#DEFAULT_MAX_ABS}, as for served runs)
  */
 public record TrainConfig(String run, SourceConfig source, SaeConfig sae, TrainerConfig trainer, int batchSize,
                           long maxSamples, double maxSeconds, long reportEvery, long deadWindow, int evalRows,
-                          long seed, String host, int port, String out) {
+                          long seed, String host, int port, String out, double maxAbs) {
     public TrainConfig {
         Objects.requireNonNull(run, "run");
         Objects.requireNonNull(source, "source");
@@ -43,6 +45,10 @@ public record TrainConfig(String run, SourceConfig source, SaeConfig sae, Traine
         }
         Objects.requireNonNull(host, "host");
         out = out == null ? "" : out;
+        if (!(maxAbs > 0) || !Double.isFinite(maxAbs) || maxAbs > 1e18) {
+            throw new IllegalArgumentException("maxAbs must be in (0, 1e18] (larger values overflow training's squared sums), got "
+                    + maxAbs);
+        }
     }
 
     /**
@@ -62,6 +68,6 @@ public record TrainConfig(String run, SourceConfig source, SaeConfig sae, Traine
     /** The main job: a TopK SAE trained by PAM-SGD on the planted-dictionary stream for about a minute. */
     public static TrainConfig defaults() {
         return new TrainConfig("train", SourceConfig.syntheticDefaults(), SaeConfig.defaults(), TrainerConfig.defaults(),
-                256, 0, 60, 0, 1_000_000, 8192, 42, "127.0.0.1", 0, "");
+                256, 0, 60, 0, 1_000_000, 8192, 42, "127.0.0.1", 0, "", RunConfig.DEFAULT_MAX_ABS);
     }
 }
