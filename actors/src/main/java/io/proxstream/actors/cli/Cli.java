@@ -78,10 +78,12 @@ final class Cli {
 
     /** {@code --config FILE} and {@code --set KEY=VALUE}, shared by the commands that load a config record. */
     static final class ConfigOptions {
-        @Option(names = "--config", paramLabel = "FILE", description = "JSON config (e.g. a run's config.json); options override it")
+        @Option(names = "--config", paramLabel = "FILE", description = "the command's configuration as JSON (train: e.g. a run's"
+                + " config.json; serve: a ServeConfig); options given override it (repeatable: later files win)")
         List<Path> files = new ArrayList<>();
 
-        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "set any config key, e.g. --set trainer.beta2=0.99 (repeatable)")
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "set any key of the configuration, e.g. train:"
+                + " --set trainer.beta2=0.99, serve: --set maxBatchBytes=1048576 (repeatable)")
         List<String> sets = new ArrayList<>();
     }
 

@@ -142,14 +142,19 @@ public final class Plot {
             legend += 40 + 7 * name.length();
         }
         c.getStyler().setLegendLayout(legend < width - 40 ? Styler.LegendLayout.Horizontal : Styler.LegendLayout.Vertical);
-        // a log axis over less than three decades gets ticks at 1..9 x 10^k; over more, at the decades only
-        c.getStyler().setXAxisLogarithmicDecadeOnly(!(x1 / x0 < 1e3));
-        c.getStyler().setYAxisLogarithmicDecadeOnly(!(y1 / y0 < 1e3));
-        // tick labels: plain numbers (0.05, 90, 20,000) within 0.001 to 1 000 000, else 2E-4 (XChart places the ticks;
+        // a log axis gets labels at 1..9 x 10^k where a decade spans 200 px or more, else at the decades only
+        c.getStyler().setXAxisLogarithmicDecadeOnly(!roomForMinorLabels(x0, x1, width - 120));
+        c.getStyler().setYAxisLogarithmicDecadeOnly(!roomForMinorLabels(y0, y1, height - 160));
+        // tick labels: plain numbers (0.05, 90, 1,400,000) within 0.001 to 10 000 000, else 2E-4 (XChart places the ticks;
         // a label function would put one at every data point)
         c.getStyler().setXAxisDecimalPattern(pattern(x0, x1));
         c.getStyler().setYAxisDecimalPattern(pattern(y0, y1));
         return c;
+    }
+
+    private static boolean roomForMinorLabels(double lo, double hi, int pixels) {
+        double decades = Math.log10(hi / lo);
+        return lo > 0 && Double.isFinite(decades) && (decades <= 0 || pixels / decades >= 200);
     }
 
     private static boolean equallySpaced(List<Double> xs) {
@@ -169,7 +174,7 @@ public final class Plot {
     static String pattern(double lo, double hi) {
         double big = Math.max(Math.abs(lo), Math.abs(hi));
         double small = Math.min(Math.abs(lo), Math.abs(hi));
-        boolean plain = big < 1e6 && (small >= 1e-3 || lo <= 0 && hi >= 0 && big >= 1e-2);
+        boolean plain = big < 1e7 && (small >= 1e-3 || lo <= 0 && hi >= 0 && big >= 1e-2);
         return plain ? "#,##0.###" : "0.##E0";
     }
 

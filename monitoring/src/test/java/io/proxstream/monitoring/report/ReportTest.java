@@ -113,6 +113,7 @@ class ReportTest {
         assertEquals("#,##0.###", Plot.pattern(0.05, 0.8));
         assertEquals("#,##0.###", Plot.pattern(-0.035, 0.02), "a range across zero");
         assertEquals("0.##E0", Plot.pattern(1e-5, 1e-3));
-        assertEquals("0.##E0", Plot.pattern(0, 2e6));
+        assertEquals("#,##0.###", Plot.pattern(0, 2e6));
+        assertEquals("0.##E0", Plot.pattern(0, 2e7));
     }
 }
