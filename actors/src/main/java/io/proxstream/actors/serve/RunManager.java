@@ -1,5 +1,6 @@
 package io.proxstream.actors.serve;
 
+import io.proxstream.actors.train.MemoryPlan;
 import io.proxstream.monitoring.Meters;
 import io.proxstream.protocol.config.ConfigLoader;
 import io.proxstream.protocol.config.RunConfig;
@@ -234,6 +235,16 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
             return this;
         }
         try {
+            MemoryPlan.require(cfg.name(), cfg.trainer(), cfg.sae(), cfg.inputDim(), cfg.batchSize(), true, cfg.queueBytes(),
+                    heldByRuns(), Runtime.getRuntime().maxMemory());
+        } catch (IllegalStateException e) {
+            c.replyTo().tell(StatusReply.error("the server cannot hold " + e.getMessage()));
+            return this;
+        } catch (IllegalArgumentException e) {
+            c.replyTo().tell(StatusReply.error(e.getMessage()));
+            return this;
+        }
+        try {
             Files.createDirectories(dir);
             AtomicFiles.writeString(dir.resolve("run.json"), ConfigLoader.toJson(cfg) + "\n");
             pending.put(cfg.name(), c.replyTo());
@@ -243,6 +254,30 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
             c.replyTo().tell(StatusReply.error("cannot create run '" + cfg.name() + "': " + e.getMessage()));
         }
         return this;
+    }
+
+    /** The planned heap of the runs this server holds (running, loading or being created). */
+    private long heldByRuns() {
+        long sum = 0;
+        java.util.Set<String> counted = new java.util.HashSet<>();
+        for (RunHandle h : registry.values()) {
+            sum += plan(h.config());
+            counted.add(h.config().name());
+        }
+        for (String name : notRunning.keySet()) {
+            if (!counted.contains(name) && RunState.LOADING.name().equals(notRunning.get(name).state())) {
+                try {
+                    sum += plan(loadRunConfig(runsDir.resolve(name)));
+                } catch (RuntimeException e) {
+                    // its run.json cannot be read: it will not start, and holds nothing
+                }
+            }
+        }
+        return sum;
+    }
+
+    private static long plan(RunConfig c) {
+        return MemoryPlan.of(c.trainer(), c.sae(), c.inputDim(), c.batchSize(), true, c.queueBytes()).total();
     }
 
     private Behavior<Command> onStarted(Started s) {

@@ -192,7 +192,8 @@ public final class ServeRoutes extends AllDirectives {
         CompletionStage<HttpResponse> r = AskPattern.<RunManager.Command, StatusReply<RunStatus>>ask(manager,
                         replyTo -> new RunManager.Create(cfg, replyTo), ASK, system.scheduler())
                 .thenApply(reply -> reply.isSuccess() ? response(201, reply.getValue())
-                        : response(reply.getError().getMessage().contains("already exists") ? 409 : 400,
+                        : response(reply.getError().getMessage().contains("already exists")
+                                || reply.getError().getMessage().startsWith("the server cannot hold") ? 409 : 400,
                         Map.of("error", reply.getError().getMessage())));
         return completeWithFuture(r);
     }

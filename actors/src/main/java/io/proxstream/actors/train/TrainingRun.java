@@ -67,6 +67,9 @@ public final class TrainingRun {
     public static TrainingRun start(ActorSystem<?> system, TrainConfig config, Meters meters, Path out, PrintStream progress)
             throws IOException {
         ResolvedSource src = resolve(config.source(), config.evalRows(), config.seed());
+        // planned, not discovered: a run that cannot be built or cannot fit the heap is refused before it allocates
+        MemoryPlan.require(config.run(), config.trainer(), config.sae(), src.inputDim(), config.batchSize(), false, 0, 0,
+                Runtime.getRuntime().maxMemory());
         SaeModel model = Trainers.initialModel(config.sae(), config.trainer(), src.inputDim(), config.seed());
         SaeTrainer trainer = Trainers.create(config.trainer(), model, config.deadWindow());
         Files.createDirectories(out);

@@ -473,6 +473,24 @@ class ServeTest {
     }
 
     @Test
+    void aRunTheServerCannotHoldIsRefusedWithItsEstimateAndAShapeBeyondJavasArraysWithItsReason() throws Exception {
+        try (ServeServer s = start()) {
+            // PAM at 768 -> 40 000 keeps two 40 000² double matrices (12 GB each): not in this 2 GiB test JVM
+            HttpResponse<String> r = send(s, "POST", "/runs", ("{\"name\": \"huge\", \"inputDim\": 768, \"sae\": {\"latents\": 40000,"
+                    + " \"k\": 32}}").getBytes());
+            assertEquals(409, r.statusCode(), r.body());
+            assertTrue(r.body().contains("the server cannot hold run 'huge'") && r.body().contains("needs about")
+                    && r.body().contains("-Xmx"), r.body());
+            r = send(s, "POST", "/runs", ("{\"name\": \"wider\", \"inputDim\": 768, \"sae\": {\"latents\": 65536, \"k\": 32}}")
+                    .getBytes());
+            assertEquals(400, r.statusCode(), r.body());
+            assertTrue(r.body().contains("at most 46340 latents"), r.body());
+            assertTrue(!Files.exists(tmp.resolve("runs/huge")) && !Files.exists(tmp.resolve("runs/wider")), "nothing was created");
+            assertEquals(201, send(s, "POST", "/runs", RUN_JSON.getBytes()).statusCode(), "a run that fits is created");
+        }
+    }
+
+    @Test
     void halfPrecisionBodiesReserveWhatTheyDecodeToSoTwoOfThemCannotWedgeTheQueue() throws Exception {
         // each body is 45 % of the run's queue and decodes to 90 %: reserving only the body's bytes let two such
         // pushes hold 90 % between them and each wait for the rest, forever
