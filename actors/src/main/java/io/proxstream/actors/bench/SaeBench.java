@@ -62,10 +62,38 @@ public final class SaeBench {
     private final ActorSystem<?> system;
     private final StreamMeters meters = new StreamMeters(new Meters().registry(), "bench");
 
+    private final List<Shape> shapes;
+
     public SaeBench(ActorSystem<?> system, boolean quick, PrintStream out) {
+        this(system, quick, out, List.of());
+    }
+
+    /** With {@code shapes} empty: the MNIST and transformer shapes and their targets; else those shapes only. */
+    public SaeBench(ActorSystem<?> system, boolean quick, PrintStream out, List<Shape> shapes) {
         this.system = system;
         this.quick = quick;
         this.out = out;
+        this.shapes = shapes;
+    }
+
+    /** A shape from {@code D,M,K,B} (input width, latents, k, batch). */
+    public static Shape parseShape(String spec) {
+        String[] p = spec.trim().split("\\s*,\\s*");
+        if (p.length != 4) {
+            throw new IllegalArgumentException("--shape " + spec + ": expected D,M,K,B (input width, latents, k, batch), e.g. 768,16384,32,4096");
+        }
+        try {
+            int d = Integer.parseInt(p[0]);
+            int m = Integer.parseInt(p[1]);
+            int k = Integer.parseInt(p[2]);
+            int b = Integer.parseInt(p[3]);
+            if (d < 1 || m < 1 || k < 1 || k > m || b < 1) {
+                throw new IllegalArgumentException("--shape " + spec + ": every size must be positive and k <= latents");
+            }
+            return new Shape(d + "x" + m, d, m, k, b);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--shape " + spec + ": expected four integers D,M,K,B");
+        }
     }
 
     public List<Result> run() throws Exception {
@@ -78,7 +106,13 @@ public final class SaeBench {
         double gflops = gemmGflops();
         out.printf(Locale.ROOT, "GEMM 1024x1024x1024 float32: %.1f GFLOP/s%n%n", gflops);
         List<Result> results = new ArrayList<>();
-        for (Shape s : new Shape[] {MNIST, TRANSFORMER}) {
+        for (Shape s : shapes.isEmpty() ? List.of(MNIST, TRANSFORMER) : shapes) {
+            // the PAM-SGD trainer and the Adam baseline of the shape, planned before they allocate
+            for (String algo : List.of("pam", "adam")) {
+                io.proxstream.actors.train.MemoryPlan.require("bench " + s.name(), trainerConfig(algo),
+                        new io.proxstream.protocol.config.SaeConfig(s.m(), "topk", s.k(), 0, "unit"), s.d(), s.batch(), false,
+                        batchBytes(s) * batchCount(s), 0, Runtime.getRuntime().maxMemory());
+            }
             results.add(shape(s));
         }
         out.println();
@@ -92,6 +126,9 @@ public final class SaeBench {
                     r.statsRate(), r.solveMs(), r.streamRate(), r.loopRate(), r.streamToLoop());
         }
         out.println();
+        if (!shapes.isEmpty()) {
+            return results;
+        }
         Result mn = results.get(0);
         Result tr = results.get(1);
         target("PAM-SGD encoder step at the MNIST shape >= 20000 vec/s", mn.sparseStep() >= 20_000);
@@ -100,6 +137,22 @@ public final class SaeBench {
         target("stream >= 0.9 x plain loop (MNIST shape)", mn.streamToLoop() >= 0.9);
         target("stream >= 0.9 x plain loop (transformer shape)", tr.streamToLoop() >= 0.9);
         return results;
+    }
+
+    private static long batchBytes(Shape s) {
+        return 4L * s.batch() * s.d();
+    }
+
+    /** Distinct batches cycled through: 32, fewer for large shapes (at most 256 MiB of them). */
+    private static int batchCount(Shape s) {
+        return (int) Math.max(2, Math.min(32, (256L << 20) / batchBytes(s)));
+    }
+
+    private static io.proxstream.protocol.config.TrainerConfig trainerConfig(String algo) {
+        var d = io.proxstream.protocol.config.TrainerConfig.defaults();
+        return new io.proxstream.protocol.config.TrainerConfig(algo, d.lr(), d.beta1(), d.beta2(), d.eps(), d.weightDecay(),
+                d.sgdRepeats(), d.muEnc(), d.nuEnc(), d.clipNorm(), d.rho(), d.muDec(), d.order(), d.solveEvery(), d.forgetting(),
+                d.holdUnfired());
     }
 
     private void target(String what, boolean met) {
@@ -128,7 +181,7 @@ public final class SaeBench {
     private Result shape(Shape s) throws Exception {
         out.printf(Locale.ROOT, "-- %s shape: d=%d m=%d k=%d batch=%d (topk, untied, Adam lr 1e-3)%n", s.name(), s.d(), s.m(), s.k(), s.batch());
         SaeSpec spec = new SaeSpec(s.d(), s.m(), Sparsifier.TOPK, s.k(), 0, false);
-        int nb = 32;
+        int nb = batchCount(s);
         float[][] batches = new float[nb][];
         SplittableRandom rnd = new SplittableRandom(1);
         for (int i = 0; i < nb; i++) {

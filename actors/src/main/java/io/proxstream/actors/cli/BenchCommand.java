@@ -40,16 +40,24 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "shorter timings (for CI smoke runs)")
     boolean quick;
 
+    @Option(names = "--shape", paramLabel = "D,M,K,B", description = "sae: benchmark this shape (input width, latents, k, batch)"
+            + " instead of the MNIST and transformer rows, e.g. --shape 768,16384,32,4096 (repeatable)")
+    List<String> shapes = new java.util.ArrayList<>();
+
     BenchCommand(PrintStream out) {
         this.out = out;
     }
 
     @Override
     public Integer call() throws Exception {
+        if (!shapes.isEmpty() && !name.equals("sae")) {
+            throw new Cli.UsageException("--shape applies to bench sae only");
+        }
+        shapes.forEach(SaeBench::parseShape);
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "proxstream-bench");
         try {
             switch (name) {
-                case "sae" -> new SaeBench(system, quick, out).run();
+                case "sae" -> new SaeBench(system, quick, out, shapes.stream().map(SaeBench::parseShape).toList()).run();
                 case "ingest" -> new IngestBench(system, quick, out).run();
                 case "graph" -> new GraphBench(quick, out).run();
                 case "cluster" -> new io.proxstream.actors.bench.ClusterBench(quick, out).run();

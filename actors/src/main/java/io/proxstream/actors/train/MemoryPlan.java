@@ -33,7 +33,8 @@ public record MemoryPlan(List<Part> parts) {
      *
      * @param batch       minibatch rows
      * @param checkpoints whether the run writes checkpoints (a snapshot copies the trainer's state while training goes on)
-     * @param queueBytes  bytes of batches that may wait for training (a served run's queue; 0 for {@code train})
+     * @param queueBytes  bytes of input rows held beside the trainer (a served run's queue, a benchmark's batches; 0 for
+     *                    {@code train}, whose source streams)
      */
     public static MemoryPlan of(TrainerConfig t, SaeConfig sae, int d, int batch, boolean checkpoints, long queueBytes) {
         long m = sae.latents();
@@ -65,7 +66,7 @@ public record MemoryPlan(List<Part> parts) {
         }
         p.add(new Part("per-latent bookkeeping and small buffers", 64 * m + (1L << 20)));
         if (queueBytes > 0) {
-            p.add(new Part("ingest queue (queueBytes)", queueBytes));
+            p.add(new Part("input rows held (ingest queue or benchmark batches)", queueBytes));
         }
         p.sort((a, b) -> Long.compare(b.bytes(), a.bytes()));
         return new MemoryPlan(List.copyOf(p));

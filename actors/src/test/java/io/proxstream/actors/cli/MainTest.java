@@ -45,6 +45,14 @@ class MainTest {
         assertTrue(o.err().contains("/nonexistent/file.npy"), o.err());
         o = run("bench", "nope");
         assertTrue(o.err().contains("expected one of sae, ingest, radon, graph, cluster but was 'nope'"), o.err());
+        o = run("bench", "sae", "--shape", "768,16384");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("--shape 768,16384: expected D,M,K,B"), o.err());
+        o = run("bench", "radon", "--shape", "1,2,1,4");
+        assertTrue(o.err().contains("--shape applies to bench sae only"), o.err());
+        o = run("bench", "sae", "--shape", "768,65536,32,4096");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("at most 46340 latents"), "planned before anything is allocated: " + o.err());
         o = run("experiment", "nope");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("expected one of spline-toy, sae-mnist, sae-lm, sae-synthetic, segmentation, tv-baselines, ct but was"
