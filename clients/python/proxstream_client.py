@@ -16,10 +16,12 @@ Hooking a PyTorch layer (torch is not needed by this module; see example_torch_h
 
     handle = model.transformer.h[6].register_forward_hook(torch_hook(c))
 
-Command line (used by the tests): stream the planted-dictionary benchmark of spec/sae.md:
+Installed (``pip install ./clients/python``) it gives ``import proxstream_client`` and the command
+``proxstream-push`` (the same as ``python3 proxstream_client.py``):
 
-    python3 proxstream_client.py synthetic --url http://127.0.0.1:8080 --run demo --dim 64 \
-        --features 128 --rows 200000 --save-dictionary F.npy
+    proxstream-push files acts-000.npy acts-001.safetensors --url http://127.0.0.1:8080 --run layer6 --create
+    proxstream-push synthetic --url http://127.0.0.1:8080 --run demo --dim 64 --features 128 \
+        --rows 200000 --save-dictionary F.npy     # the planted-dictionary benchmark of spec/sae.md
 """
 
 import argparse
@@ -34,7 +36,7 @@ import urllib.request
 
 import numpy as np
 
-__all__ = ["Client", "TcpClient", "ProxstreamError", "torch_hook", "PlantedDictionary"]
+__all__ = ["Client", "TcpClient", "ProxstreamError", "torch_hook", "PlantedDictionary", "read_rows", "as_float32"]
 
 
 class ProxstreamError(RuntimeError):
@@ -248,9 +250,85 @@ def _synthetic(args):
     print(f"done: {sent} rows in {time.monotonic() - t0:.1f} s", flush=True)
 
 
+_SAFETENSORS_DTYPES = {"F32": "<f4", "F64": "<f8", "F16": "<f2", "BF16": "<u2"}
+
+
+def read_rows(path, tensor=None):
+    """The rows of a 2-D ``.npy`` or ``.safetensors`` file as a read-only array (memory-mapped, not loaded):
+    float16/32/64 as stored, bfloat16 as its raw 16 bits (``as_float32`` widens them). ``tensor`` names the
+    safetensors tensor (default: the file's only one). Raises ValueError naming the file and the reason."""
+    if path.endswith(".npy"):
+        x = np.load(path, mmap_mode="r")
+        if x.ndim != 2:
+            raise ValueError(f"{path}: a 2-D array is needed, got shape {x.shape}")
+        return x, "npy"
+    if not path.endswith(".safetensors"):
+        raise ValueError(f"{path}: not a .npy or .safetensors file")
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) != 8:
+            raise ValueError(f"{path}: truncated (no header length)")
+        (n,) = struct.unpack("<Q", head)
+        try:
+            header = json.loads(f.read(n).decode("utf-8"))
+        except ValueError as e:
+            raise ValueError(f"{path}: unreadable header: {e}") from None
+    names = [k for k in header if k != "__metadata__"]
+    if tensor is None:
+        if len(names) != 1:
+            raise ValueError(f"{path}: holds tensors {names}; choose one with --tensor")
+        tensor = names[0]
+    if tensor not in header:
+        raise ValueError(f"{path}: no tensor '{tensor}' (has {names})")
+    info = header[tensor]
+    dtype = _SAFETENSORS_DTYPES.get(info.get("dtype"))
+    shape = info.get("shape")
+    if dtype is None or not shape or len(shape) != 2:
+        raise ValueError(f"{path}: tensor '{tensor}' is {info.get('dtype')} {shape}; a 2-D F32, F64, F16 or BF16 tensor is needed")
+    start, end = info["data_offsets"]
+    if end - start != shape[0] * shape[1] * np.dtype(dtype).itemsize:
+        raise ValueError(f"{path}: tensor '{tensor}' has {end - start} bytes for shape {shape}")
+    x = np.memmap(path, dtype=dtype, mode="r", offset=8 + n + start, shape=tuple(shape))
+    return x, info["dtype"]
+
+
+def as_float32(block, kind):
+    """A block of rows from ``read_rows`` as float32 (bfloat16: its 16 bits are the top half of a float32)."""
+    if kind == "BF16":
+        return (np.asarray(block, dtype="<u4") << 16).view("<f4")
+    return np.asarray(block, dtype="<f4")
+
+
+def _files(args):
+    c = Client(args.url, args.run, retry_seconds=args.retry_seconds)
+    total = 0
+    t0 = time.monotonic()
+    for path in args.files:
+        x, kind = read_rows(path, args.tensor)
+        if args.create is not None and total == 0:
+            try:
+                c.create_run(int(x.shape[1]), **json.loads(args.create or "{}"))
+            except ProxstreamError as e:
+                if e.status != 409:
+                    raise
+        for lo in range(0, x.shape[0], args.batch):
+            total += c.push(as_float32(x[lo:lo + args.batch], kind))
+        print(f"{path}: {x.shape[0]} rows of width {x.shape[1]} ({kind}) pushed to run '{args.run}'", flush=True)
+    print(f"done: {total} rows in {time.monotonic() - t0:.1f} s", flush=True)
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="proxstream-push", description="Push activations to a running proxstream serve.")
     sub = ap.add_subparsers(dest="cmd", required=True)
+    fl = sub.add_parser("files", help="push the rows of .npy / .safetensors files (2-D; f16, bf16, f32, f64)")
+    fl.add_argument("files", nargs="+", metavar="FILE")
+    fl.add_argument("--url", default="http://127.0.0.1:8080")
+    fl.add_argument("--run", default="demo")
+    fl.add_argument("--batch", type=int, default=4096, help="rows per push")
+    fl.add_argument("--tensor", default=None, help="safetensors: the tensor to read (default: the file's only one)")
+    fl.add_argument("--create", nargs="?", const="{}", default=None,
+                    help="create the run first (width from the first file), with this JSON RunConfig; an existing run is kept")
+    fl.add_argument("--retry-seconds", type=float, default=300.0)
     s = sub.add_parser("synthetic", help="stream the planted-dictionary benchmark")
     s.add_argument("--url", default="http://127.0.0.1:8080")
     s.add_argument("--run", default="demo")
@@ -267,8 +345,14 @@ def main(argv=None):
     s.add_argument("--retry-seconds", type=float, default=300.0)
     s.add_argument("--progress", type=int, default=0, help="print every N batches")
     args = ap.parse_args(argv)
-    if args.cmd == "synthetic":
-        _synthetic(args)
+    try:
+        if args.cmd == "synthetic":
+            _synthetic(args)
+        else:
+            _files(args)
+    except (ValueError, ProxstreamError, OSError) as e:
+        print(f"proxstream-push: error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
