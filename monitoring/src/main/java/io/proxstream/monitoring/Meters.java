@@ -17,6 +17,11 @@ public final class Meters {
     public static final String TRAIN_FVU = "sae.train.fvu";
     public static final String L0 = "sae.l0";
     public static final String DEAD_LATENTS = "sae.latents.dead";
+    public static final String LATENTS = "sae.dictionary.size";
+    /** A served run's state: one series per state, 1 for the current one ({@code serve_run_state{run,state}}). */
+    public static final String RUN_STATE = "serve.run.state";
+    /** When a served run's newest durable checkpoint was written, or its start if it has none (Unix seconds). */
+    public static final String CHECKPOINT_TIMESTAMP = "serve.checkpoint.timestamp";
     public static final String AUX_LOSS = "sae.train.aux_loss";
     public static final String THROUGHPUT = "sae.train.throughput";
     public static final String SAMPLES = "sae.train.samples";

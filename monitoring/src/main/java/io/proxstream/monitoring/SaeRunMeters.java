@@ -21,7 +21,16 @@ public final class SaeRunMeters {
     private final Timer solves;
 
     public SaeRunMeters(MeterRegistry registry, String run, String algo) {
+        this(registry, run, algo, 0);
+    }
+
+    /** With {@code latents} &gt; 0, also the gauge of the dictionary's size (dead-latent fraction = dead / total). */
+    public SaeRunMeters(MeterRegistry registry, String run, String algo, int latents) {
         Tags tags = Tags.of("run", run, "algo", algo);
+        if (latents > 0) {
+            Gauge.builder(Meters.LATENTS, () -> latents).description("latents of the dictionary").tags(tags).strongReference(true)
+                    .register(registry);
+        }
         gauge(registry, Meters.TRAIN_LOSS, "training objective over the last report window", tags, loss);
         gauge(registry, Meters.TRAIN_MSE, "mean squared reconstruction error per entry", tags, mse);
         gauge(registry, Meters.TRAIN_FVU, "fraction of variance unexplained", tags, fvu);

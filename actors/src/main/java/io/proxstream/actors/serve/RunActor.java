@@ -16,6 +16,7 @@ import io.proxstream.solvers.sae.SaeTrainer;
 import io.proxstream.solvers.sae.TrainerState;
 import io.proxstream.solvers.sae.TrainingMetrics;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +26,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -109,7 +111,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     }
 
     /** What the blocking start builds: the trainer, restored or initialised, and its metrics window. */
-    private record Prepared(SaeTrainer trainer, TrainingMetrics window, String resumedFrom) {
+    private record Prepared(SaeTrainer trainer, TrainingMetrics window, String resumedFrom, long checkpointMillis) {
     }
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RunActor.class);
@@ -125,6 +127,8 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     private final Meters meters;
     private final RunHandle handle;
     private final long startNanos = System.nanoTime();
+    /** The checkpoint-age meter's value: written by this actor's handlers, read by the registry at a scrape. */
+    private final AtomicLong checkpointSeconds = new AtomicLong();
     /** A periodic checkpoint is on its way (token queued, snapshot taken or file being written). */
     private boolean writing;
     /** Samples of the newest durable checkpoint (renamed and synced): what the status reports. */
@@ -245,7 +249,8 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
             TrainerState s = loaded.get().state();
             trainer.restore(s);
             window.loadFrom(s);
-            return new Prepared(trainer, window, loaded.get().file().getFileName().toString());
+            return new Prepared(trainer, window, loaded.get().file().getFileName().toString(),
+                    Files.getLastModifiedTime(loaded.get().file()).toMillis());
         }
         if (!config.initFrom().isBlank()) {
             SaeModel init = SaeModelFiles.read(Path.of(config.initFrom()));
@@ -257,7 +262,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
                     init.encoderWeights(), init.encoderBias(), init.decoderWeights(), init.decoderBias()));
             LOG.info("run {}: initialised from {}", config.name(), config.initFrom());
         }
-        return new Prepared(trainer, window, "");
+        return new Prepared(trainer, window, "", System.currentTimeMillis());
     }
 
     private RunActor(ActorContext<Command> ctx, RunConfig config, Path dir, Meters meters, int historyPoints, Prepared p,
@@ -283,7 +288,11 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
             t.setDaemon(true);
             return t;
         });
-        this.runMeters = new SaeRunMeters(meters.registry(), config.name(), trainer.algorithm());
+        this.runMeters = new SaeRunMeters(meters.registry(), config.name(), trainer.algorithm(), config.sae().latents());
+        checkpointSeconds.set(p.checkpointMillis() / 1000);
+        io.micrometer.core.instrument.Gauge.builder(Meters.CHECKPOINT_TIMESTAMP, checkpointSeconds, AtomicLong::get).baseUnit("seconds")
+                .description("when the newest durable checkpoint was written (the run's start if it has none), Unix time")
+                .tag("run", config.name()).register(meters.registry());
         StreamMeters streamMeters = new StreamMeters(meters.registry(), config.name());
         long budgetBytes = config.queueBytes();
         ByteBudget budget = new ByteBudget(budgetBytes, Scheduler.SHARED);
@@ -474,6 +483,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
             if (w.error() == null) {
                 lastCheckpoint = Path.of(w.path()).getFileName().toString();
                 lastCheckpointSamples = Math.max(lastCheckpointSamples, w.samples());
+                checkpointSeconds.set(System.currentTimeMillis() / 1000);
             } else {
                 // the previous checkpoint is intact (atomic write) and training goes on; the failure is visible
                 checkpointFailures++;

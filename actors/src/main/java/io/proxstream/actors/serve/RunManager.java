@@ -109,14 +109,34 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
                 } catch (RuntimeException e) {
                     ctx.getLog().error("cannot resume the run in {}: {}", d, e.getMessage());
                     String name = d.getFileName().toString();
+                    trackState(name);
                     notRunning.put(name, resumeFailed(name, null, "cannot read " + d.resolve("run.json") + ": " + e.getMessage()));
                 }
             }
         }
     }
 
+    /**
+     * The run's state as gauges, one per {@link RunState} (1 for the current state, 0 for the others), read at
+     * each scrape from the statuses the routes serve: {@code serve_run_state{run,state}}.
+     */
+    private void trackState(String run) {
+        for (RunState st : RunState.values()) {
+            io.micrometer.core.instrument.Gauge.builder(Meters.RUN_STATE, () -> st.name().equals(currentState(run)) ? 1 : 0)
+                    .description("a served run's state: 1 for the current one").tags("run", run, "state", st.name())
+                    .strongReference(true).register(meters.registry());
+        }
+    }
+
+    private String currentState(String run) {
+        RunHandle h = registry.get(run);
+        RunStatus st = h != null ? h.status() : notRunning.get(run);
+        return st == null ? "" : st.state();
+    }
+
     private void spawn(RunConfig c, Path dir) {
         ActorRef<Command> self = getContext().getSelf();
+        trackState(c.name());
         notRunning.put(c.name(), statusWithoutTraining(c.name(), c, RunState.LOADING, ""));
         Behavior<RunActor.Command> b = RunActor.create(c, dir, meters, serve.historyPoints(), new RunActor.StartListener() {
             @Override
