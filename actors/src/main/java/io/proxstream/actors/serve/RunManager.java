@@ -76,6 +76,8 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     private final Map<String, ActorRef<StatusReply<RunStatus>>> pending = new java.util.HashMap<>();
     private final ConcurrentMap<String, RunStatus> notRunning;
     private final Map<String, ActorRef<StatusReply<RunStatus>>> restarting = new java.util.HashMap<>();
+    /** Runs spawned and not started yet (their trainers and checkpoints load), for the memory plan. */
+    private final Map<String, RunConfig> loading = new java.util.HashMap<>();
 
     /**
      * @param registry    the running runs, by name (read by the routes)
@@ -137,6 +139,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     private void spawn(RunConfig c, Path dir) {
         ActorRef<Command> self = getContext().getSelf();
         trackState(c.name());
+        loading.put(c.name(), c);
         notRunning.put(c.name(), statusWithoutTraining(c.name(), c, RunState.LOADING, ""));
         Behavior<RunActor.Command> b = RunActor.create(c, dir, meters, serve.historyPoints(), new RunActor.StartListener() {
             @Override
@@ -276,21 +279,15 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
         return this;
     }
 
-    /** The planned heap of the runs this server holds (running, loading or being created). */
+    /** The planned heap of the runs this server holds (running, or loading: spawned and not started yet). */
     private long heldByRuns() {
         long sum = 0;
-        java.util.Set<String> counted = new java.util.HashSet<>();
         for (RunHandle h : registry.values()) {
             sum += plan(h.config());
-            counted.add(h.config().name());
         }
-        for (String name : notRunning.keySet()) {
-            if (!counted.contains(name) && RunState.LOADING.name().equals(notRunning.get(name).state())) {
-                try {
-                    sum += plan(loadRunConfig(runsDir.resolve(name)));
-                } catch (RuntimeException e) {
-                    // its run.json cannot be read: it will not start, and holds nothing
-                }
+        for (Map.Entry<String, RunConfig> e : loading.entrySet()) {
+            if (!registry.containsKey(e.getKey())) {
+                sum += plan(e.getValue());
             }
         }
         return sum;
@@ -301,6 +298,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     }
 
     private Behavior<Command> onStarted(Started s) {
+        loading.remove(s.name());
         ActorRef<StatusReply<RunStatus>> r = pending.remove(s.name());
         if (r != null) {
             r.tell(StatusReply.success(registry.get(s.name()).status()));
@@ -309,6 +307,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     }
 
     private Behavior<Command> onStartFailed(StartFailed f) {
+        loading.remove(f.name());
         ActorRef<StatusReply<RunStatus>> r = pending.remove(f.name());
         notRunning.remove(f.name());
         if (r != null) {
