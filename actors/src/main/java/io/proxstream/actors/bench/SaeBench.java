@@ -109,7 +109,7 @@ public final class SaeBench {
         for (Shape s : shapes.isEmpty() ? List.of(MNIST, TRANSFORMER) : shapes) {
             // the PAM-SGD trainer and the Adam baseline of the shape, planned before they allocate
             for (String algo : List.of("pam", "adam")) {
-                io.proxstream.actors.train.MemoryPlan.require("bench " + s.name(), trainerConfig(algo),
+                io.proxstream.actors.train.MemoryPlan.require("bench " + s.name(), io.proxstream.protocol.config.TrainerConfig.defaults().withAlgo(algo),
                         new io.proxstream.protocol.config.SaeConfig(s.m(), "topk", s.k(), 0, "unit"), s.d(), s.batch(), false,
                         batchBytes(s) * batchCount(s), 0, Runtime.getRuntime().maxMemory());
             }
@@ -146,13 +146,6 @@ public final class SaeBench {
     /** Distinct batches cycled through: 32, fewer for large shapes (at most 256 MiB of them). */
     private static int batchCount(Shape s) {
         return (int) Math.max(2, Math.min(32, (256L << 20) / batchBytes(s)));
-    }
-
-    private static io.proxstream.protocol.config.TrainerConfig trainerConfig(String algo) {
-        var d = io.proxstream.protocol.config.TrainerConfig.defaults();
-        return new io.proxstream.protocol.config.TrainerConfig(algo, d.lr(), d.beta1(), d.beta2(), d.eps(), d.weightDecay(),
-                d.sgdRepeats(), d.muEnc(), d.nuEnc(), d.clipNorm(), d.rho(), d.muDec(), d.order(), d.solveEvery(), d.forgetting(),
-                d.holdUnfired());
     }
 
     private void target(String what, boolean met) {

@@ -37,6 +37,14 @@ final class Checks {
         }
     }
 
+    /** The bound on input values of train and served runs: finite, positive, and small enough for training's squared sums. */
+    static void maxAbs(double maxAbs) {
+        if (!(maxAbs > 0) || !Double.isFinite(maxAbs) || maxAbs > 1e18) {
+            throw new IllegalArgumentException("maxAbs must be in (0, 1e18] (larger values overflow training's squared sums), got "
+                    + maxAbs);
+        }
+    }
+
     static String oneOf(String name, String v, String... allowed) {
         for (String a : allowed) {
             if (a.equals(v)) {

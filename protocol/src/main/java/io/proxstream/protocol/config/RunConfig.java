@@ -48,10 +48,7 @@ public record RunConfig(String name, int inputDim, SaeConfig sae, TrainerConfig 
         Checks.positive("deadWindow", deadWindow);
         Checks.positive("queueBytes", queueBytes);
         initFrom = initFrom == null ? "" : initFrom;
-        if (!(maxAbs > 0) || !Double.isFinite(maxAbs) || maxAbs > 1e18) {
-            throw new IllegalArgumentException("maxAbs must be in (0, 1e18] (larger values overflow training's squared sums), got "
-                    + maxAbs);
-        }
+        Checks.maxAbs(maxAbs);
     }
 
     /** A run of width {@code inputDim} with the defaults of {@code train}, checkpointing every 200k vectors. */

@@ -45,10 +45,7 @@ public record TrainConfig(String run, SourceConfig source, SaeConfig sae, Traine
         }
         Objects.requireNonNull(host, "host");
         out = out == null ? "" : out;
-        if (!(maxAbs > 0) || !Double.isFinite(maxAbs) || maxAbs > 1e18) {
-            throw new IllegalArgumentException("maxAbs must be in (0, 1e18] (larger values overflow training's squared sums), got "
-                    + maxAbs);
-        }
+        Checks.maxAbs(maxAbs);
     }
 
     /**

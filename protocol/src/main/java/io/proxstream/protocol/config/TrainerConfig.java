@@ -52,6 +52,12 @@ public record TrainerConfig(String algo, double lr, double beta1, double beta2, 
         Checks.unitInterval("trainer.forgetting", forgetting, true, false);
     }
 
+    /** The same settings with another algorithm. */
+    public TrainerConfig withAlgo(String other) {
+        return new TrainerConfig(other, lr, beta1, beta2, eps, weightDecay, sgdRepeats, muEnc, nuEnc, clipNorm, rho, muDec, order,
+                solveEvery, forgetting, holdUnfired);
+    }
+
     public static TrainerConfig defaults() {
         return new TrainerConfig("pam", 1e-3, 0.9, 0.999, 1e-8, 0.0, 1, 0.0, 0.0, 0.0, 1e-6, 0.0,
                 "decoder-first", 16, 0.995, true);

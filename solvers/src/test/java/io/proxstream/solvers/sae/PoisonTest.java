@@ -28,6 +28,23 @@ class PoisonTest {
                 o.muDec(), o.order(), 4, o.forgetting(), o.holdUnfired()));
     }
 
+    /** Twelve clean batches of the planted-dictionary stream (seed 1), the same for every trainer. */
+    private static float[][] batches() {
+        SplittableRandom rnd = new SplittableRandom(1);
+        float[][] batches = new float[12][B * D];
+        for (float[] b : batches) {
+            GEN.fill(b, B, rnd);
+        }
+        return batches;
+    }
+
+    /** A copy of {@code batch} with one entry (row 5, column 7) set to {@code huge}. */
+    private static float[] poisoned(float[] batch, float huge) {
+        float[] bad = batch.clone();
+        bad[5 * D + 7] = huge;
+        return bad;
+    }
+
     private static StepResult step(PamSgdTrainer t, float[] x) {
         return t.decoderStage(t.encoderStage(x, B));
     }
@@ -36,13 +53,8 @@ class PoisonTest {
     void aBatchWithOneHugeRowIsSkippedWholeAndTrainingGoesOnExactlyAsWithoutIt() {
         for (float huge : new float[] {3e38f, 1e30f, -1e20f}) {
             try (PamSgdTrainer poisoned = trainer(); PamSgdTrainer clean = trainer()) {
-                SplittableRandom rnd = new SplittableRandom(1);
-                float[][] batches = new float[12][B * D];
-                for (float[] b : batches) {
-                    GEN.fill(b, B, rnd);
-                }
-                float[] bad = batches[0].clone();
-                bad[5 * D + 7] = huge;
+                float[][] batches = batches();
+                float[] bad = poisoned(batches[0], huge);
                 for (int i = 0; i < 12; i++) {
                     if (i == 6) {
                         float[] enc = poisoned.model().encoderWeights().clone();
@@ -111,13 +123,8 @@ class PoisonTest {
                 for (float huge : new float[] {3e38f, 1e30f, -1e20f}) {
                     AdamTrainer poisoned = adam(strong);
                     AdamTrainer clean = adam(strong);
-                    SplittableRandom rnd = new SplittableRandom(1);
-                    float[][] batches = new float[12][B * D];
-                    for (float[] b : batches) {
-                        GEN.fill(b, B, rnd);
-                    }
-                    float[] bad = batches[0].clone();
-                    bad[5 * D + 7] = huge;
+                    float[][] batches = batches();
+                    float[] bad = poisoned(batches[0], huge);
                     String what = (strong ? "strong" : "plain") + " Adam, poison before batch " + at + ", value " + huge;
                     for (int i = 0; i < 12; i++) {
                         if (i == at) {
