@@ -17,7 +17,8 @@ function fmt(v, digits = 4) {
   const a = Math.abs(v);
   if (a >= 1000) return Math.round(v).toLocaleString("en");
   if (a !== 0 && a < 1e-3) return Number(v).toExponential(2).replace(/\.?0+e/, "e");
-  return Number(v).toPrecision(digits).replace(/\.?0+$/, "");
+  // strip trailing zeros of a fraction only ("100" stays "100", "0.500" becomes "0.5")
+  return Number(v).toPrecision(digits).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
 }
 
 function niceTicks(lo, hi, n) {
@@ -89,6 +90,51 @@ function draw(canvas, spec, pts) {
   }
 }
 
+/**
+ * The latent firing-density distribution of the newest held-out evaluation (status.health.density): latents per
+ * log10-density bucket, as the "feature density" histogram of SAELens. data-bars counts the buckets drawn.
+ */
+function drawDensity(canvas, health) {
+  const dpr = window.devicePixelRatio || 1, w = canvas.clientWidth, h = canvas.clientHeight;
+  canvas.width = w * dpr; canvas.height = h * dpr;
+  const g = canvas.getContext("2d");
+  g.scale(dpr, dpr);
+  g.clearRect(0, 0, w, h);
+  const L = 58, R = 10, T = 22, B = 30, pw = w - L - R, ph = h - T - B;
+  g.fillStyle = "#1d2329"; g.font = "12px system-ui, sans-serif";
+  g.fillText(health ? `latent firing density on ${fmt(health.rows, 6)} held-out rows (model at ${fmt(health.samples, 6)} vectors)`
+    : "latent firing density on held-out rows", L, 14);
+  g.strokeStyle = "#d5dbe0"; g.strokeRect(L, T, pw, ph);
+  const entries = health && health.density ? Object.entries(health.density) : [];
+  canvas.dataset.bars = String(entries.length);
+  if (!entries.length) {
+    g.fillStyle = "#8a949e";
+    g.fillText(health === undefined ? "latent health is off for this run" : "waiting for the first evaluation…", L + 10, T + ph / 2);
+    return;
+  }
+  const top = Math.max(1, ...entries.map(e => e[1]));
+  const yt = niceTicks(0, top * 1.08, 4), y1 = Math.max(top * 1.08, yt[yt.length - 1]);
+  const Y = (v) => T + ph - v / y1 * ph;
+  g.font = "11px system-ui, sans-serif"; g.strokeStyle = "#eef1f4"; g.fillStyle = "#66707a";
+  for (const t of yt) {
+    g.beginPath(); g.moveTo(L, Y(t)); g.lineTo(L + pw, Y(t)); g.stroke();
+    const label = fmt(t, 3); g.fillText(label, L - 6 - g.measureText(label).width, Y(t) + 4);
+  }
+  const bw = pw / entries.length;
+  entries.forEach(([label, count], i) => {
+    const x = L + i * bw;
+    g.fillStyle = label === "none" ? "#9aa5b1" : (Number(label) >= -1 ? "#d62728" : "#1f77b4");
+    g.fillRect(x + bw * 0.12, Y(count), bw * 0.76, T + ph - Y(count));
+    g.fillStyle = "#1d2329";
+    const c = String(count), cw = g.measureText(c).width;
+    if (count > 0) g.fillText(c, x + (bw - cw) / 2, Math.max(T + 11, Y(count) - 3));
+    g.fillStyle = "#66707a";
+    const name = label === "none" ? "none" : (Number(label) === -7 ? "<1e-6" : "1e" + label), nw = g.measureText(name).width;
+    g.fillText(name, x + (bw - nw) / 2, T + ph + 14);
+  });
+  g.fillText("latents by share of rows they fire on", L, T + ph + 27);
+}
+
 function card(name) {
   const el = document.createElement("section");
   el.className = "run"; el.id = "run-" + name;
@@ -99,8 +145,11 @@ function card(name) {
     el.querySelector(".charts").appendChild(c);
     return c;
   });
+  const density = document.createElement("canvas");
+  density.dataset.chart = "density"; density.dataset.bars = "0"; density.className = "wide";
+  el.querySelector(".charts").appendChild(density);
   document.getElementById("runs").appendChild(el);
-  return { points: [], el, canvases, last: -1 };
+  return { points: [], el, canvases, density, last: -1 };
 }
 
 /** POST /runs/NAME/ACTION (restart a failed run, or start one that could not resume fresh), then redraw. */
@@ -133,9 +182,15 @@ async function refresh() {
         `checkpoint ${s.checkpoint ? s.checkpoint + " (" + fmt(s.checkpointSamples, 6) + ")" : "none yet"}` +
         `${s.resumedFrom ? " · resumed from " + s.resumedFrom : ""}${s.error ? " · <b>error:</b> " + s.error : ""}` +
         `${s.checkpointFailures ? " · <b>checkpoint failures: " + s.checkpointFailures + "</b> (" + s.checkpointError + ")" : ""}` +
+        (s.health ? ` · held out <b>${fmt(s.heldOutRows, 6)}</b> rows: FVU <b>${fmt(s.health.fvu)}</b>, dense (&gt;${fmt(100 * s.health.denseFraction, 3)} %) ` +
+          `<b>${s.health.dense}</b>, silent <b>${s.health.density.none}</b>, shrinkage <b>${fmt(s.health.shrinkage)}</b>, ` +
+          `max decoder cosine <b>${fmt(s.health.maxCosine)}</b>${s.health.cosineAtoms < s.latents ? " (over " + s.health.cosineAtoms + " sampled atoms)" : ""}`
+          : (s.heldOutRows ? ` · held out ${fmt(s.heldOutRows, 6)} rows` : "")) +
         (s.state === "FAILED" ? ` <button onclick="act('${s.name}', 'restart')">restart from newest checkpoint</button>` : "") +
         (s.state === "RESUME_FAILED" ? ` <button onclick="act('${s.name}', 'start-fresh')">start fresh (moves the checkpoints aside)</button>` : "");
       CHARTS.forEach((spec, i) => draw(r.canvases[i], spec, r.points));
+      // null: waiting for the first evaluation; undefined: the run holds no rows out (health.holdout 0)
+      drawDensity(r.density, s.health ? s.health : (s.holdout > 0 ? null : undefined));
     }
     document.getElementById("summary").textContent =
       `${list.length} run${list.length === 1 ? "" : "s"} · ${total} points · updated ${new Date().toLocaleTimeString()}`;

@@ -23,6 +23,13 @@ public final class Meters {
     /** When a served run's newest durable checkpoint was written, or its start if it has none (Unix seconds). */
     public static final String CHECKPOINT_TIMESTAMP = "serve.checkpoint.timestamp";
     public static final String AUX_LOSS = "sae.train.aux_loss";
+    /** Latents per log10-density bucket on the held-out rows (tag {@code log10_density}: "none", "-7" … "-1"). */
+    public static final String DENSITY_LATENTS = "sae.latents.density";
+    public static final String DENSE_LATENTS = "sae.latents.dense";
+    public static final String SHRINKAGE = "sae.heldout.shrinkage";
+    public static final String MAX_COSINE = "sae.decoder.max_cosine";
+    public static final String HELDOUT_FVU = "sae.heldout.fvu";
+    public static final String HELDOUT_ROWS = "sae.heldout.rows";
     public static final String THROUGHPUT = "sae.train.throughput";
     public static final String SAMPLES = "sae.train.samples";
     public static final String DECODER_SOLVES = "sae.decoder.solve";

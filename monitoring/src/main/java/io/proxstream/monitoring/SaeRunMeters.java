@@ -19,6 +19,15 @@ public final class SaeRunMeters {
     private final AtomicLong dead = new AtomicLong();
     private final Counter samples;
     private final Timer solves;
+    private final MeterRegistry registry;
+    private final Tags tags;
+    /** Latent-health gauges, registered at the first evaluation (a run without hold-out exports none). */
+    private AtomicLong[] buckets;
+    private final AtomicLong dense = new AtomicLong();
+    private final AtomicLong shrinkage = new AtomicLong(Double.doubleToLongBits(Double.NaN));
+    private final AtomicLong maxCosine = new AtomicLong(Double.doubleToLongBits(Double.NaN));
+    private final AtomicLong heldOutFvu = new AtomicLong(Double.doubleToLongBits(Double.NaN));
+    private final AtomicLong heldOutRows = new AtomicLong();
 
     public SaeRunMeters(MeterRegistry registry, String run, String algo) {
         this(registry, run, algo, 0);
@@ -27,6 +36,8 @@ public final class SaeRunMeters {
     /** With {@code latents} &gt; 0, also the gauge of the dictionary's size (dead-latent fraction = dead / total). */
     public SaeRunMeters(MeterRegistry registry, String run, String algo, int latents) {
         Tags tags = Tags.of("run", run, "algo", algo);
+        this.registry = registry;
+        this.tags = tags;
         if (latents > 0) {
             Gauge.builder(Meters.LATENTS, () -> latents).description("latents of the dictionary").tags(tags).strongReference(true)
                     .register(registry);
@@ -58,6 +69,50 @@ public final class SaeRunMeters {
         aux.set(Double.doubleToLongBits(auxLoss));
         throughput.set(Double.doubleToLongBits(vectorsPerSecond));
         samples.increment(newSamples);
+    }
+
+    /**
+     * Publishes one latent-health evaluation on held-out rows (a snapshot: each gauge holds the newest value).
+     *
+     * @param labels    bucket labels of the density distribution ("none", "-7" … "-1"); fixed for a run
+     * @param counts    latents per bucket, same order
+     * @param rows      held-out rows evaluated
+     * @param denseLatents latents firing on more than the dense fraction of rows
+     * @param meanShrinkage mean ‖x̂‖/‖x‖
+     * @param cosine    largest cosine similarity of two decoder atoms (exact or over a sample, see the run's status)
+     * @param fvu       held-out FVU
+     */
+    public synchronized void health(String[] labels, long[] counts, int rows, int denseLatents, double meanShrinkage,
+                                    double cosine, double fvu) {
+        if (labels.length != counts.length) {
+            throw new IllegalArgumentException(labels.length + " labels for " + counts.length + " buckets");
+        }
+        if (buckets == null) {
+            buckets = new AtomicLong[labels.length];
+            for (int i = 0; i < labels.length; i++) {
+                buckets[i] = new AtomicLong();
+                Gauge.builder(Meters.DENSITY_LATENTS, buckets[i], AtomicLong::get)
+                        .description("latents per log10 firing-density bucket on the held-out rows (none = fired on no row)")
+                        .tags(tags.and("log10_density", labels[i])).register(registry);
+            }
+            Gauge.builder(Meters.DENSE_LATENTS, dense, AtomicLong::get)
+                    .description("latents firing on more than the dense fraction of the held-out rows").tags(tags).register(registry);
+            gauge(registry, Meters.SHRINKAGE, "mean |x_hat|/|x| on the held-out rows", tags, shrinkage);
+            gauge(registry, Meters.MAX_COSINE, "largest cosine similarity between two decoder atoms", tags, maxCosine);
+            gauge(registry, Meters.HELDOUT_FVU, "fraction of variance unexplained on the held-out rows", tags, heldOutFvu);
+            Gauge.builder(Meters.HELDOUT_ROWS, heldOutRows, AtomicLong::get)
+                    .description("held-out rows of the last latent-health evaluation").tags(tags).register(registry);
+        } else if (buckets.length != counts.length) {
+            throw new IllegalArgumentException("density buckets changed from " + buckets.length + " to " + counts.length);
+        }
+        for (int i = 0; i < counts.length; i++) {
+            buckets[i].set(counts[i]);
+        }
+        dense.set(denseLatents);
+        shrinkage.set(Double.doubleToLongBits(meanShrinkage));
+        maxCosine.set(Double.doubleToLongBits(cosine));
+        heldOutFvu.set(Double.doubleToLongBits(fvu));
+        heldOutRows.set(rows);
     }
 
     /** Records a decoder solve. */

@@ -1,6 +1,7 @@
 package io.proxstream.actors.serve;
 
 import io.proxstream.actors.stream.Chunk;
+import io.proxstream.actors.stream.HoldOut;
 import io.proxstream.actors.stream.TrainingStages;
 import io.proxstream.actors.stream.WindowReport;
 import io.proxstream.actors.train.SaeModelFiles;
@@ -10,7 +11,9 @@ import io.proxstream.monitoring.Meters;
 import io.proxstream.monitoring.SaeRunMeters;
 import io.proxstream.monitoring.StreamMeters;
 import io.proxstream.protocol.config.ConfigLoader;
+import io.proxstream.protocol.config.HealthConfig;
 import io.proxstream.protocol.config.RunConfig;
+import io.proxstream.solvers.sae.LatentHealth;
 import io.proxstream.solvers.sae.SaeModel;
 import io.proxstream.solvers.sae.SaeTrainer;
 import io.proxstream.solvers.sae.TrainerState;
@@ -110,6 +113,10 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     private record LoadFailed(Throwable cause) implements Command {
     }
 
+    /** A latent-health evaluation finished on the training thread (error non-null if it threw). */
+    private record HealthEvaluated(HealthStatus health, LatentHealth.Result result, String error) implements Command {
+    }
+
     /** What the blocking start builds: the trainer, restored or initialised, and its metrics window. */
     private record Prepared(SaeTrainer trainer, TrainingMetrics window, String resumedFrom, long checkpointMillis) {
     }
@@ -147,6 +154,15 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
     private final String resumedFrom;
     private String lastCheckpoint = "";
     private WindowReport last;
+    /** Rows kept out of training for latent health, or null when the run's health.holdout is 0. */
+    private final HoldOut holdOut;
+    /** The newest latent-health evaluation, or null. */
+    private HealthStatus health;
+    /** A latent-health evaluation is queued or running. */
+    private boolean healthPending;
+    /** When the last latent-health evaluation was asked for (System.nanoTime), 0 before the first. */
+    private long healthAsked;
+    private long healthFailures;
     private long lastIngestRows;
     private double lastPointSeconds;
 
@@ -299,8 +315,11 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         this.ingestMeters = new IngestMeters(meters.registry(), config.name(), budget::reserved);
         Pair<BoundedSourceQueue<Chunk>, Source<Chunk, org.apache.pekko.NotUsed>> q =
                 Source.<Chunk>queue(4096).preMaterialize(ctx.getSystem());
+        HealthConfig hc = config.health();
+        this.holdOut = hc.enabled() ? new HoldOut(config.inputDim(), hc.rows(), hc.stride(), config.seed()) : null;
+        HoldOut ho = holdOut;
         this.handle = new RunHandle(config, dir, selfRef, budget, q.first(), ingestMeters, new History(historyPoints),
-                trainer::samplesSeen);
+                trainer::samplesSeen, ho == null ? () -> 0L : ho::heldOut);
         Source<Chunk, org.apache.pekko.NotUsed> fed = q.second().map(c -> {
             if (!c.isControl()) {
                 budget.release(4L * c.rows() * c.cols());
@@ -308,7 +327,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
             return c;
         });
         TrainingStages.graph(fed, trainer, config.batchSize(), 0, 0, config.reportEvery(), window,
-                        config.maxAbs(), streamMeters)
+                        config.maxAbs(), holdOut, streamMeters)
                 .to(ActorSink.<WindowReport, Command, Ack>actorRefWithBackpressure(selfRef,
                         (replyTo, r) -> new Window(r, replyTo), Started::new, Ack.INSTANCE, Completed.INSTANCE, Failed::new))
                 .run(ctx.getSystem());
@@ -340,6 +359,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
                 .onMessage(SnapshotTaken.class, this::onSnapshot)
                 .onMessage(Written.class, this::onWritten)
                 .onMessage(Shutdown.class, this::onShutdown)
+                .onMessage(HealthEvaluated.class, this::onHealth)
                 .onSignal(PostStop.class, s -> onPostStop())
                 .build();
     }
@@ -364,6 +384,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
                 checkpointRequested = before;
             }
         }
+        maybeEvaluateHealth();
         runMeters.report(m.loss(), m.mse(), m.fvu(), m.l0(), m.deadLatents(), m.vectorsPerSecond(), m.windowRows(), m.auxLoss());
         if (last.solves() > 0) {
             runMeters.solve(last.solveMillis() / last.solves());
@@ -377,6 +398,61 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
                 m.vectorsPerSecond(), ingestRate, (long) ingestMeters.rejectedTotal()));
         publish();
         w.replyTo().tell(Ack.INSTANCE);
+        return this;
+    }
+
+    /**
+     * Asks for a latent-health evaluation when one is due: the first once the reservoir holds
+     * min(256, capacity) rows, then every {@code health.everySeconds}. A control token runs it on the
+     * training thread between steps (the model is read, not copied), and the result comes back as a message.
+     */
+    private void maybeEvaluateHealth() {
+        HealthConfig hc = config.health();
+        long now = System.nanoTime();
+        if (holdOut == null || healthPending || state != RunState.TRAINING
+                || holdOut.size() < Math.min(256, holdOut.capacity())
+                || (healthAsked != 0 && now - healthAsked < (long) (hc.everySeconds() * 1e9))) {
+            return;
+        }
+        LatentHealth.Settings settings = new LatentHealth.Settings(hc.denseFraction(), hc.cosineFlops(),
+                config.seed() + healthFailures + (health == null ? 0 : health.samples()));
+        HoldOut ho = holdOut;
+        ActorRef<Command> self = selfRef;
+        SaeTrainer t = trainer;
+        boolean queued = handle.offerControl(() -> {
+            try {
+                long t0 = System.nanoTime();
+                float[] rows = ho.copy();
+                int n = rows.length / config.inputDim();
+                LatentHealth.Result r = LatentHealth.evaluate(t.model(), rows, n, Math.max(1, Math.min(256, n)), settings);
+                self.tell(new HealthEvaluated(HealthStatus.of(r, t.samplesSeen(), hc.denseFraction(), (System.nanoTime() - t0) / 1e6),
+                        r, null));
+            } catch (RuntimeException | OutOfMemoryError e) {
+                // never fail the training stream over a monitor
+                self.tell(new HealthEvaluated(null, null, e.toString()));
+            }
+        });
+        if (queued) {
+            healthPending = true;
+            healthAsked = now;
+        }
+    }
+
+    private Behavior<Command> onHealth(HealthEvaluated h) {
+        healthPending = false;
+        if (h.error() != null) {
+            healthFailures++;
+            getContext().getLog().warn("run {}: latent-health evaluation failed (training goes on): {}", config.name(), h.error());
+            return this;
+        }
+        health = h.health();
+        LatentHealth.Result r = h.result();
+        String[] labels = new String[r.buckets().length];
+        for (int i = 0; i < labels.length; i++) {
+            labels[i] = LatentHealth.Result.label(i);
+        }
+        runMeters.health(labels, r.buckets(), r.rows(), r.dense(), r.shrinkage(), r.maxCosine(), r.fvu());
+        publish();
         return this;
     }
 
@@ -514,7 +590,8 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
                 m == null ? Double.NaN : m.loss(), m == null ? Double.NaN : m.fvu(), m == null ? Double.NaN : m.l0(),
                 m == null ? 0 : m.deadLatents(), m == null ? 0 : m.vectorsPerSecond(), handle.ingestedRows(),
                 (long) ingestMeters.rejectedTotal(), (long) ingestMeters.busyTotal(), handle.budget().reserved(),
-                lastCheckpointSamples, lastCheckpoint, resumedFrom, error, checkpointFailures, checkpointError));
+                lastCheckpointSamples, lastCheckpoint, resumedFrom, error, checkpointFailures, checkpointError,
+                config.health().holdout(), holdOut == null ? 0 : holdOut.heldOut(), health));
     }
 
     private Behavior<Command> onPostStop() {

@@ -52,10 +52,14 @@ public final class RunHandle {
     private volatile RunStatus status;
     /** The trainer's own published progress counter (volatile, written by the training thread only). */
     private final java.util.function.LongSupplier trained;
+    /** Rows held out of training so far (the hold-out's own counter; 0 without hold-out). */
+    private final java.util.function.LongSupplier heldOut;
 
     RunHandle(RunConfig config, Path dir, ActorRef<RunActor.Command> actor, ByteBudget budget, BoundedSourceQueue<Chunk> queue,
-              IngestMeters meters, History history, java.util.function.LongSupplier trained) {
+              IngestMeters meters, History history, java.util.function.LongSupplier trained,
+              java.util.function.LongSupplier heldOut) {
         this.trained = trained;
+        this.heldOut = heldOut;
         this.config = config;
         this.dir = dir;
         this.actor = actor;
@@ -88,7 +92,7 @@ public final class RunHandle {
     public RunStatus status() {
         RunStatus s = status;
         return s == null ? null : s.withLive(trained.getAsLong(), ingestedRows.get(), (long) meters.rejectedTotal(),
-                (long) meters.busyTotal(), budget.reserved());
+                (long) meters.busyTotal(), budget.reserved(), heldOut.getAsLong());
     }
 
     void status(RunStatus s) {

@@ -183,7 +183,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     private static RunStatus statusWithoutTraining(String name, RunConfig c, RunState state, String reason) {
         return new RunStatus(name, state.name(), c == null ? "" : c.trainer().algo(), c == null ? 0 : c.inputDim(),
                 c == null ? 0 : c.sae().latents(), c == null ? "" : c.sae().sparsifier(), c == null ? 0 : c.sae().k(), 0, Double.NaN,
-                Double.NaN, Double.NaN, 0, 0, 0, 0, 0, 0, 0, "", "", reason, 0, "");
+                Double.NaN, Double.NaN, 0, 0, 0, 0, 0, 0, 0, "", "", reason, 0, "", c == null ? 0 : c.health().holdout(), 0, null);
     }
 
     private Behavior<Command> onRestart(Restart r) {
@@ -258,7 +258,7 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
             return this;
         }
         try {
-            MemoryPlan.require(cfg.name(), cfg.trainer(), cfg.sae(), cfg.inputDim(), cfg.batchSize(), true, cfg.queueBytes(),
+            MemoryPlan.require(cfg.name(), cfg.trainer(), cfg.sae(), cfg.inputDim(), cfg.batchSize(), true, heldBytes(cfg),
                     heldByRuns(), Runtime.getRuntime().maxMemory());
         } catch (IllegalStateException e) {
             c.replyTo().tell(StatusReply.error("the server cannot hold " + e.getMessage()));
@@ -294,7 +294,12 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     }
 
     private static long plan(RunConfig c) {
-        return MemoryPlan.of(c.trainer(), c.sae(), c.inputDim(), c.batchSize(), true, c.queueBytes()).total();
+        return MemoryPlan.of(c.trainer(), c.sae(), c.inputDim(), c.batchSize(), true, heldBytes(c)).total();
+    }
+
+    /** Input rows a served run holds: its ingest queue and its latent-health reservoir with what evaluating it takes. */
+    private static long heldBytes(RunConfig c) {
+        return c.queueBytes() + MemoryPlan.heldOutBytes(c.health(), c.inputDim(), c.sae().latents());
     }
 
     private Behavior<Command> onStarted(Started s) {

@@ -27,17 +27,21 @@ package io.proxstream.actors.serve;
  * @param checkpointFailures checkpoint writes that failed (full disk, I/O error) since start; the previous
  *                        checkpoint stays intact and the run keeps training
  * @param checkpointError the last such failure, or empty
+ * @param holdout         fraction of valid rows held out for latent health (0: off)
+ * @param heldOutRows     valid rows kept out of training for latent health since start (ingested = trained + held
+ *                        out + rejected + queued)
+ * @param health          the newest latent-health evaluation on the held-out rows, or null before the first
  */
 public record RunStatus(String name, String state, String algorithm, int inputDim, int latents, String sparsifier, int k,
                         long samples, double loss, double fvu, double l0, int deadLatents, double vectorsPerSecond,
                         long ingestedRows, long rejectedBatches, long busyReplies, long queuedBytes,
                         long checkpointSamples, String checkpoint, String resumedFrom, String error, long checkpointFailures,
-                        String checkpointError) {
+                        String checkpointError, double holdout, long heldOutRows, HealthStatus health) {
 
     /** The same status with fresher counters. */
-    public RunStatus withLive(long trained, long ingested, long rejected, long busy, long queued) {
+    public RunStatus withLive(long trained, long ingested, long rejected, long busy, long queued, long heldOut) {
         return new RunStatus(name, state, algorithm, inputDim, latents, sparsifier, k, trained, loss, fvu, l0, deadLatents,
                 vectorsPerSecond, ingested, rejected, busy, queued, checkpointSamples, checkpoint, resumedFrom, error,
-                checkpointFailures, checkpointError);
+                checkpointFailures, checkpointError, holdout, heldOut, health);
     }
 }

@@ -62,12 +62,27 @@ public final class TrainingStages {
     public static Source<WindowReport, UniqueKillSwitch> graph(Source<Chunk, ?> chunks, SaeTrainer trainer, int batchSize,
                                                                 long maxSamples, double maxSeconds, long reportEvery,
                                                                 TrainingMetrics window, double maxAbs, StreamMeters meters) {
+        return graph(chunks, trainer, batchSize, maxSamples, maxSeconds, reportEvery, window, maxAbs, null, meters);
+    }
+
+    /**
+     * As above, with valid rows held out of training into {@code holdOut} (null: none) right behind
+     * validation.
+     */
+    public static Source<WindowReport, UniqueKillSwitch> graph(Source<Chunk, ?> chunks, SaeTrainer trainer, int batchSize,
+                                                                long maxSamples, double maxSeconds, long reportEvery,
+                                                                TrainingMetrics window, double maxAbs, HoldOut holdOut,
+                                                                StreamMeters meters) {
         int d = trainer.model().spec().inputDim();
         Source<Chunk, UniqueKillSwitch> in = chunks.viaMat(KillSwitches.single(), Keep.right());
         if (maxSeconds > 0) {
             in = in.takeWithin(Duration.ofMillis((long) (maxSeconds * 1000)));
         }
-        return in.via(Validate.flow(d, maxAbs, meters))
+        Source<Chunk, UniqueKillSwitch> valid = in.via(Validate.flow(d, maxAbs, meters));
+        if (holdOut != null) {
+            valid = valid.via(holdOut.flow());
+        }
+        return valid
                 .via(new Rebatch(batchSize, maxSamples))
                 .via(new BackpressureProbe<>(nanos -> meters.backpressureWait("trainer", nanos)))
                 .async()

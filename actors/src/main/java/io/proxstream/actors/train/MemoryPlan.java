@@ -66,10 +66,23 @@ public record MemoryPlan(List<Part> parts) {
         }
         p.add(new Part("per-latent bookkeeping and small buffers", 64 * m + (1L << 20)));
         if (queueBytes > 0) {
-            p.add(new Part("input rows held (ingest queue or benchmark batches)", queueBytes));
+            p.add(new Part("input rows held (ingest queue and held-out reservoir, or benchmark batches)", queueBytes));
         }
         p.sort((a, b) -> Long.compare(b.bytes(), a.bytes()));
         return new MemoryPlan(List.copyOf(p));
+    }
+
+    /**
+     * Heap of a served run's latent health ({@link io.proxstream.protocol.config.HealthConfig}): the reservoir and the
+     * copy an evaluation reads, the evaluation's pre-activations (256 x m floats, twice as in training), its firing
+     * counts, and the cosine scan's blocks (at most 2 x 2048 atoms and a 4 Mi-float product). 0 when off.
+     */
+    public static long heldOutBytes(io.proxstream.protocol.config.HealthConfig h, int d, long m) {
+        if (!h.enabled()) {
+            return 0;
+        }
+        return 2 * arr(4L * h.rows() * d) + 2 * arr(4L * Math.min(256, h.rows()) * m) + arr(8 * m)
+                + 2 * arr(4L * 2048 * d) + arr(4L << 22);
     }
 
     /** G1's heap region size, or 0 under another collector. */

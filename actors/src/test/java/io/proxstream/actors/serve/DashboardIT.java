@@ -49,7 +49,9 @@ class DashboardIT {
             for (String name : new String[] {"alpha", "beta"}) {
                 RunConfig d = RunConfig.defaults(name, 32);
                 s.create(new RunConfig(name, 32, new io.proxstream.protocol.config.SaeConfig(128, "topk", 4, 0, "unit"),
-                        d.trainer(), 64, 100_000, 2, 1024, 4096, 4 << 20, 1, "", RunConfig.DEFAULT_MAX_ABS));
+                        d.trainer(), 64, 100_000, 2, 1024, 4096, 4 << 20, 1, "", RunConfig.DEFAULT_MAX_ABS,
+                        // one row in 16 held out, up to 512, evaluated every 0.2 s: the density chart fills within the test
+                        new io.proxstream.protocol.config.HealthConfig(1.0 / 16, 512, 0.2, 0.1, 1e11)));
             }
             PlantedDictionary gen = new PlantedDictionary(new PlantedDictionary.Options(32, 64, 5, 0.99, 0, 1));
             for (int i = 0; i < 30; i++) {
@@ -63,7 +65,9 @@ class DashboardIT {
             float[] bad = new float[32 * 31];
             s.runs().get("beta").accept("http", bad, 32, 31, 0, 0).toCompletableFuture().get();
             long end = System.currentTimeMillis() + 30_000;
-            while (System.currentTimeMillis() < end && s.runs().values().stream().anyMatch(h -> h.status().samples() < 30 * 512)) {
+            // the ledger: rows are trained or held out; a partial minibatch (< 64 rows) may wait for more data
+            while (System.currentTimeMillis() < end && s.runs().values().stream().anyMatch(h -> h.status().samples()
+                    + h.status().heldOutRows() < 30 * 512 - 63 || h.status().health() == null)) {
                 Thread.sleep(50);
             }
             String url = "http://127.0.0.1:" + s.httpPort() + "/";
@@ -81,7 +85,15 @@ class DashboardIT {
                 charts++;
                 assertTrue(Integer.parseInt(m.group(2)) >= 10, "chart " + m.group(1) + " drew " + m.group(2) + " points");
             }
-            assertEquals(12, charts, "6 charts for each of 2 runs:\n" + dom);
+            assertEquals(12, charts, "6 line charts for each of 2 runs:\n" + dom);
+            Matcher bars = Pattern.compile("data-chart=\"density\" data-bars=\"(\\d+)\"").matcher(dom);
+            int densities = 0;
+            while (bars.find()) {
+                densities++;
+                assertEquals(8, Integer.parseInt(bars.group(1)), "the density chart draws its 8 buckets");
+            }
+            assertEquals(2, densities, "a density chart for each run:\n" + dom);
+            assertTrue(dom.contains("max decoder cosine"), "the health facts are shown");
             assertTrue(dom.contains("2 runs") && dom.contains("TRAINING"), dom);
             Path shot = Path.of("target", "dashboard.png").toAbsolutePath();
             Files.createDirectories(shot.getParent());

@@ -83,10 +83,12 @@ class PrometheusIT {
                 100))) {
             String base = "http://127.0.0.1:" + s.httpPort();
             assertEquals(201, send(base + "/runs", "POST", "{\"name\": \"ok\", \"inputDim\": 8, \"sae\": {\"latents\": 32, \"k\": 2},"
-                    .concat(" \"batchSize\": 64, \"reportEvery\": 128}").getBytes()).statusCode());
+                    // one row in 4 held out and evaluated every second: the latent-health panels get series
+                    .concat(" \"batchSize\": 64, \"reportEvery\": 128, \"health\": {\"holdout\": 0.25, \"rows\": 256, \"everySeconds\": 1}}")
+                    .getBytes()).statusCode());
             assertEquals(201, send(base + "/runs", "POST", "{\"name\": \"doomed\", \"inputDim\": 8, \"sae\": {\"latents\": 32, \"k\": 2}}"
                     .getBytes()).statusCode());
-            for (int i = 0; i < 4; i++) {
+            for (int i = 0; i < 8; i++) {
                 assertEquals(200, send(base + "/runs/ok/batches", "POST", raw(256, 8, 0), "Content-Type", "application/octet-stream",
                         "X-Shape", "256,8").statusCode());
             }
@@ -118,7 +120,9 @@ class PrometheusIT {
             while (System.currentTimeMillis() < end) {
                 try {
                     // rates need two samples: wait for three scrapes of each target
-                    if (query(promPort, "count_over_time(up[1m]) >= 3").size() == 2 && query(promPort, "sae_train_fvu{run=\"ok\"}").size() == 1) {
+                    // and for the first latent-health evaluation: one density series per bucket
+                    if (query(promPort, "count_over_time(up[1m]) >= 3").size() == 2 && query(promPort, "sae_train_fvu{run=\"ok\"}").size() == 1
+                            && query(promPort, "sae_latents_density{run=\"ok\"}").size() == 8) {
                         break;
                     }
                 } catch (java.io.IOException notYet) {

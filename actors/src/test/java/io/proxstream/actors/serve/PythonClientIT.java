@@ -90,7 +90,8 @@ class PythonClientIT {
                 100))) {
             List<String> push = new ArrayList<>(List.of(venv.resolve("bin/proxstream-push").toString(), "files", npy.toString(),
                     st.toString(), bf16.toString(), "--url", "http://127.0.0.1:" + s.httpPort(), "--run", "py", "--batch", "256",
-                    "--create", "{\"sae\": {\"latents\": 64, \"k\": 4}, \"batchSize\": 100}"));
+                    // this test counts every pushed row as trained: no rows held out for latent health
+                    "--create", "{\"sae\": {\"latents\": 64, \"k\": 4}, \"batchSize\": 100, \"health\": {\"holdout\": 0}}"));
             String out = run(push, tmp);
             assertTrue(out.contains("acts-002.safetensors: 300 rows of width " + D + " (BF16)") && out.contains("done: 2000 rows"), out);
             RunHandle h = s.runs().get("py");

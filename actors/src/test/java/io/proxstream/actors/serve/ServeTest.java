@@ -37,7 +37,9 @@ class ServeTest {
     private static final int D = 32;
     private static final PlantedDictionary GEN = new PlantedDictionary(new PlantedDictionary.Options(D, 64, 5, 0.99, 0, 3));
     private static final String RUN_JSON = "{\"name\": \"r1\", \"inputDim\": 32, \"sae\": {\"latents\": 128, \"k\": 4},"
-            + " \"batchSize\": 64, \"checkpointEvery\": 4000, \"reportEvery\": 512, \"keepCheckpoints\": 2}";
+            + " \"batchSize\": 64, \"checkpointEvery\": 4000, \"reportEvery\": 512, \"keepCheckpoints\": 2,"
+            // these tests count every pushed row as trained: no hold-out (latentHealth… tests the default)
+            + " \"health\": {\"holdout\": 0}}";
 
     @TempDir
     Path tmp;
@@ -341,6 +343,68 @@ class ServeTest {
             assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 8)), "Content-Type", "application/octet-stream",
                     "X-Shape", "512,32").statusCode());
             awaitSamples(s, 512);
+        }
+    }
+
+    /**
+     * Latent health: one valid row in 4 is held out into a reservoir of 256 rows, the model is evaluated on it on a
+     * schedule, and the ledger ingested = trained + held out holds; the gauges on /metrics carry the status's numbers.
+     */
+    @Test
+    void latentHealthIsMeasuredOnHeldOutRowsThatAreCountedAndNeverTrained() throws Exception {
+        String run = RUN_JSON.replace("\"health\": {\"holdout\": 0}",
+                "\"health\": {\"holdout\": 0.25, \"rows\": 256, \"everySeconds\": 0.05, \"denseFraction\": 0.2}");
+        try (ServeServer s = start()) {
+            assertEquals(201, send(s, "POST", "/runs", run.getBytes()).statusCode());
+            for (int i = 0; i < 4; i++) {
+                assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 40 + i)), "Content-Type",
+                        "application/octet-stream", "X-Shape", "512,32").statusCode());
+            }
+            // 2048 valid rows: rows 3, 7, 11, ... held out (512), 1536 = 24 batches of 64 trained
+            JsonNode st = awaitSamples(s, 1536);
+            assertEquals(1536, st.get("samples").asLong());
+            assertEquals(512, st.get("heldOutRows").asLong());
+            assertEquals(2048, st.get("ingestedRows").asLong());
+            long end = System.currentTimeMillis() + 30_000;
+            int pushes = 0;
+            while ((!st.path("health").isObject() || st.get("health").get("samples").asLong() < 1536) && System.currentTimeMillis() < end) {
+                // evaluations are asked for at report windows: keep data coming until one sees the whole reservoir
+                assertEquals(200, send(s, "POST", "/runs/r1/batches", raw(rows(512, 90 + pushes++)), "Content-Type",
+                        "application/octet-stream", "X-Shape", "512,32").statusCode());
+                Thread.sleep(100);
+                st = status(s);
+            }
+            JsonNode h = st.path("health");
+            assertTrue(h.isObject(), "a latent-health evaluation within 30 s: " + st);
+            assertEquals(256, h.get("rows").asInt());
+            long latents = 0;
+            for (JsonNode c : h.get("density")) {
+                latents += c.asLong();
+            }
+            assertEquals(128, latents, "every latent in one density bucket: " + h.get("density"));
+            assertEquals(128, h.get("cosineAtoms").asInt(), "128 atoms: the exact scan");
+            double shrink = h.get("shrinkage").asDouble();
+            assertTrue(shrink > 0.2 && shrink < 2, "shrinkage " + shrink);
+            double cos = h.get("maxCosine").asDouble();
+            assertTrue(cos > -1 && cos <= 1, "max cosine " + cos);
+            double fvu = h.get("fvu").asDouble();
+            assertTrue(fvu > 0 && fvu < 1.5, "held-out FVU " + fvu);
+            assertEquals(st.get("ingestedRows").asLong(), st.get("heldOutRows").asLong() * 4, "one in 4 held out");
+
+            // the gauges hold the newest evaluation: the same numbers as the status (which may be one evaluation newer)
+            String metrics = send(s, "GET", "/metrics", null).body();
+            double sum = 0;
+            for (String line : metrics.split("\n")) {
+                if (line.startsWith("sae_latents_density{") && line.contains("run=\"r1\"")) {
+                    sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                }
+            }
+            assertEquals(128, sum, 0, "the density gauges sum to the dictionary size");
+            for (String name : new String[] {"sae_latents_dense{", "sae_heldout_shrinkage{", "sae_decoder_max_cosine{",
+                    "sae_heldout_fvu{", "sae_heldout_rows{"}) {
+                assertTrue(metrics.contains(name), name + " exported");
+            }
+            assertTrue(metrics.contains("log10_density=\"none\"") && metrics.contains("log10_density=\"-1\""), "bucket labels");
         }
     }
 

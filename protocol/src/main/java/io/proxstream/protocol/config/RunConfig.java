@@ -25,10 +25,11 @@ import java.util.Objects;
  *                        below (the "massive activations" of large language models reach a few thousand, Sun et al.
  *                        2024), while values near float32's range (3e38, 1e30) overflow the squared sums of
  *                        training; raise it for data on another scale.
+ * @param health          latent-health monitoring: the held-out reservoir and its evaluation ({@link HealthConfig})
  */
 public record RunConfig(String name, int inputDim, SaeConfig sae, TrainerConfig trainer, int batchSize,
                         long checkpointEvery, int keepCheckpoints, long reportEvery, long deadWindow, long queueBytes,
-                        long seed, String initFrom, double maxAbs) {
+                        long seed, String initFrom, double maxAbs, HealthConfig health) {
     /** See {@code maxAbs}. */
     public static final double DEFAULT_MAX_ABS = 1e5;
 
@@ -49,6 +50,25 @@ public record RunConfig(String name, int inputDim, SaeConfig sae, TrainerConfig 
         Checks.positive("queueBytes", queueBytes);
         initFrom = initFrom == null ? "" : initFrom;
         Checks.maxAbs(maxAbs);
+        health = health == null ? HealthConfig.defaults() : health;
+        if ((long) health.rows() * inputDim > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("health.rows " + health.rows() + " x inputDim " + inputDim
+                    + " values exceed one Java array (2^31 - 9); lower health.rows");
+        }
+    }
+
+    /** A run with the default latent-health settings ({@link HealthConfig#defaults()}). */
+    public RunConfig(String name, int inputDim, SaeConfig sae, TrainerConfig trainer, int batchSize, long checkpointEvery,
+                     int keepCheckpoints, long reportEvery, long deadWindow, long queueBytes, long seed, String initFrom,
+                     double maxAbs) {
+        this(name, inputDim, sae, trainer, batchSize, checkpointEvery, keepCheckpoints, reportEvery, deadWindow, queueBytes,
+                seed, initFrom, maxAbs, HealthConfig.defaults());
+    }
+
+    /** The same run with other latent-health settings. */
+    public RunConfig withHealth(HealthConfig h) {
+        return new RunConfig(name, inputDim, sae, trainer, batchSize, checkpointEvery, keepCheckpoints, reportEvery, deadWindow,
+                queueBytes, seed, initFrom, maxAbs, h);
     }
 
     /** A run of width {@code inputDim} with the defaults of {@code train}, checkpointing every 200k vectors. */
