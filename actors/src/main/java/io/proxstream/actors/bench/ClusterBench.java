@@ -1,5 +1,6 @@
 package io.proxstream.actors.bench;
 
+import io.proxstream.monitoring.TaskProgress;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.proxstream.actors.cluster.Chunks;
@@ -48,13 +49,16 @@ public final class ClusterBench {
         out.println("|---|---|---|---|---|---|---|---|");
         out.printf(Locale.ROOT, "| 1 (same rounds in one process, no messages) | 1 | %.0f | 1.00 | | | 0 | |%n", inProcess);
         Path dir = Files.createTempDirectory("proxstream-bench-cluster");
+        TaskProgress progress = TaskProgress.start("bench cluster", 3, "clusters");
         for (int workers = 1; workers <= 3; workers++) {
             JsonNode s = clusterRun(dir.resolve("w" + workers), workers, rows);
+            progress.step();
             double perRound = (s.get("bytesSent").asDouble() + s.get("bytesReceived").asDouble()) / s.get("rounds").asDouble();
             out.printf(Locale.ROOT, "| %d | %d | %.0f | %.2f | %.3f | %.3f | %.2f MB | %.4f |%n", workers, workers + 1,
                     s.get("rowsPerSecond").asDouble(), s.get("rowsPerSecond").asDouble() / inProcess, s.get("secondsPerRound").asDouble(),
                     s.get("workerComputeSecondsPerRound").asDouble(), perRound / 1e6, s.get("mmcs").asDouble());
         }
+        progress.close();
         out.println();
         out.println("On one 2-core machine more worker JVMs only share the same cores: the table measures the protocol's overhead, "
                 + "not a speed-up.");

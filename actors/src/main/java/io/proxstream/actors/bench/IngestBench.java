@@ -1,5 +1,6 @@
 package io.proxstream.actors.bench;
 
+import io.proxstream.monitoring.TaskProgress;
 import io.proxstream.actors.serve.RunHandle;
 import io.proxstream.actors.serve.ServeServer;
 import io.proxstream.actors.stream.Chunk;
@@ -74,6 +75,7 @@ public final class IngestBench {
         List<String[]> rows = new ArrayList<>();
         try (ServeServer s = ServeServer.start(new ServeConfig("127.0.0.1", 0, 0, dir.resolve("runs").toString(), "",
                 16L << 20, 2000, 100))) {
+            TaskProgress progress = TaskProgress.start("bench ingest", 4, "cases");
             for (String algo : new String[] {"discard", "pam"}) {
                 for (String transport : new String[] {"http", "tcp"}) {
                     String name = algo + "-" + transport;
@@ -91,8 +93,10 @@ public final class IngestBench {
                         String.format(Locale.ROOT, "%,.0f", rate), String.format(Locale.ROOT, "%.1f", rate * D * 4 / 1e6)});
                     out.printf(Locale.ROOT, "  %-17s over %-4s: %,10.0f vectors/s  %7.1f MB/s%n", rows.get(rows.size() - 1)[0],
                             transport, rate, rate * D * 4 / 1e6);
+                    progress.step();
                 }
             }
+            progress.close();
         }
         double inProcess = inProcessRate(seconds);
         out.printf(Locale.ROOT, "  same trainer, in-process stream:  %,10.0f vectors/s%n", inProcess);

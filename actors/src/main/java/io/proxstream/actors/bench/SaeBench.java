@@ -1,5 +1,6 @@
 package io.proxstream.actors.bench;
 
+import io.proxstream.monitoring.TaskProgress;
 import io.proxstream.actors.stream.Chunk;
 import io.proxstream.actors.stream.TrainingStages;
 import io.proxstream.monitoring.Meters;
@@ -106,7 +107,9 @@ public final class SaeBench {
         double gflops = gemmGflops();
         out.printf(Locale.ROOT, "GEMM 1024x1024x1024 float32: %.1f GFLOP/s%n%n", gflops);
         List<Result> results = new ArrayList<>();
-        for (Shape s : shapes.isEmpty() ? List.of(MNIST, TRANSFORMER) : shapes) {
+        List<Shape> todo = shapes.isEmpty() ? List.of(MNIST, TRANSFORMER) : shapes;
+        TaskProgress progress = TaskProgress.start("bench sae", todo.size(), "shapes");
+        for (Shape s : todo) {
             // the PAM-SGD trainer and the Adam baseline of the shape, planned before they allocate
             for (String algo : List.of("pam", "adam")) {
                 io.proxstream.actors.train.MemoryPlan.require("bench " + s.name(), io.proxstream.protocol.config.TrainerConfig.defaults().withAlgo(algo),
@@ -114,7 +117,9 @@ public final class SaeBench {
                         batchBytes(s) * batchCount(s), 0, Runtime.getRuntime().maxMemory());
             }
             results.add(shape(s));
+            progress.step();
         }
+        progress.close();
         out.println();
         out.println("| shape | d | m | k | batch | sparse encoder step (vec/s) | dense encoder step (vec/s) | sparse/dense "
                 + "| decoder stats (vec/s) | decoder solve (ms) | stream (vec/s) | plain loop (vec/s) | stream/loop |");

@@ -1,5 +1,6 @@
 package io.proxstream.actors.experiments;
 
+import io.proxstream.monitoring.TaskProgress;
 import io.proxstream.actors.image.ImagePipeline;
 import io.proxstream.actors.image.ImageTask;
 import io.proxstream.actors.image.Reconstruction;
@@ -44,13 +45,17 @@ public final class ImagingRuns {
     /** Reconstructs {@code images} of {@code setting} by {@code method}, in stream order. */
     public List<ImagePipeline.Result> run(ImagingSetting setting, List<ImageTask> images, Reconstruction method, boolean keepTrace) {
         List<String> rejected = new ArrayList<>();
-        try {
+        try (TaskProgress progress = TaskProgress.start(setting.name() + " " + method.name(), images.size(), "images")) {
             List<ImagePipeline.Result> out = ImagePipeline.graph(Source.from(images), setting.model(), method, parallelism, meters,
                             keepTrace, r -> {
                                 synchronized (rejected) {
                                     rejected.add(r.id() + ": " + r.reason());
                                 }
                             })
+                    .map(r -> {
+                        progress.step();
+                        return r;
+                    })
                     .runWith(Sink.seq(), system).toCompletableFuture().get();
             if (!rejected.isEmpty()) {
                 throw new IllegalStateException(setting.name() + " / " + method.name() + ": images rejected: " + rejected);

@@ -1,5 +1,6 @@
 package io.proxstream.actors.experiments;
 
+import io.proxstream.monitoring.TaskProgress;
 import io.proxstream.solvers.data.Dataset;
 import io.proxstream.solvers.sae.Adam;
 import io.proxstream.solvers.sae.AdamTrainer;
@@ -69,7 +70,7 @@ public final class SaeStudy {
         long t0 = System.nanoTime();
         long samples = 0;
         SaeTrainer trainer = create(arm, model, train.rows());
-        try {
+        try (TaskProgress progress = TaskProgress.start(arm.name(), epochs, "epochs")) {
             for (int e = 1; e <= epochs; e++) {
                 if (arm.algo().equals("pam-adam") && e == arm.switchEpoch() + 1) {
                     trainer.close();
@@ -85,6 +86,8 @@ public final class SaeStudy {
                     throw new IllegalStateException(arm.name() + ": parameters became non-finite in epoch " + e);
                 }
                 curve.add(SaeEvaluator.evaluate(model, test, 1024));
+                progress.step();
+                progress.note(String.format(Locale.ROOT, "test FVU %.4f", curve.get(curve.size() - 1).fvu()));
             }
         } finally {
             trainer.close();

@@ -3,6 +3,7 @@ package io.proxstream.actors.experiments;
 import io.proxstream.monitoring.report.CsvTable;
 import io.proxstream.monitoring.report.Plot;
 import io.proxstream.protocol.format.AtomicFiles;
+import io.proxstream.monitoring.TaskProgress;
 import io.proxstream.solvers.data.Dataset;
 import io.proxstream.solvers.data.PlantedDictionary;
 import io.proxstream.solvers.sae.Adam;
@@ -64,11 +65,12 @@ public final class SaeSynthetic implements Experiment {
             float[] x = new float[batch * d];
             long seen = 0;
             long s0 = System.nanoTime();
-            try (trainer) {
+            try (trainer; TaskProgress progress = TaskProgress.start(names[a], total, "samples")) {
                 while (seen < total) {
                     gen.fill(x, batch, rnd);
                     trainer.decoderStage(trainer.encoderStage(x, batch));
                     seen += batch;
+                    progress.stepBy(batch);
                     if (seen % every < batch) {
                         seconds[a] += (System.nanoTime() - s0) / 1e9;
                         pts.add(measure(seen, gen, test, model));

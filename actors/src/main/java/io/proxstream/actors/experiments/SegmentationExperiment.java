@@ -5,6 +5,7 @@ import io.proxstream.actors.segment.SegmentOutputs;
 import io.proxstream.actors.segment.Segmentation;
 import io.proxstream.actors.train.DataPaths;
 import io.proxstream.monitoring.Meters;
+import io.proxstream.monitoring.TaskProgress;
 import io.proxstream.monitoring.SegmentMeters;
 import io.proxstream.monitoring.report.CsvTable;
 import io.proxstream.protocol.format.AtomicFiles;
@@ -69,6 +70,8 @@ public final class SegmentationExperiment implements Experiment {
         // α by the sequential method's accuracy, then β of the joint scheme by its accuracy with that α
         Map<String, double[]> chosen = new LinkedHashMap<>();
         StringBuilder validation = new StringBuilder();
+        TaskProgress choosing = TaskProgress.start("segmentation: choosing alpha and beta", (long) cases.size() * distortions.size(),
+                "settings");
         for (Case c : cases) {
             for (Segmentation.Distortion d : distortions) {
                 float[] observed = d.apply(c.clean(), c.channels(), c.h(), c.w(), 99);
@@ -96,9 +99,11 @@ public final class SegmentationExperiment implements Experiment {
                     }
                 }
                 chosen.put(c.name() + "|" + d, new double[] {bestAlpha, bestBeta});
+                choosing.step();
                 validation.append(String.format(Locale.ROOT, "| %s | %s | %.4g | %.3g |%n", c.name(), d, bestAlpha, bestBeta));
             }
         }
+        choosing.close();
         log.print(validation);
         List<Segmentation.Task> tasks = new ArrayList<>();
         for (Case c : cases) {
@@ -117,8 +122,11 @@ public final class SegmentationExperiment implements Experiment {
         log.printf(Locale.ROOT, "segmentation: %d cases x %d distortions x %d seeds x %d methods = %d runs%n", cases.size(),
                 distortions.size(), seeds, METHODS.size(), tasks.size());
         List<String> errors = new ArrayList<>();
-        List<Segmentation.Result> results = Segmentation.stream(system, Source.from(tasks), 1, new SegmentMeters(new Meters().registry()),
-                errors).toCompletableFuture().get();
+        List<Segmentation.Result> results;
+        try (TaskProgress progress = TaskProgress.start("segmentation", tasks.size(), "runs")) {
+            results = Segmentation.stream(system, Source.from(tasks), 1, new SegmentMeters(new Meters().registry()), errors, progress::step)
+                    .toCompletableFuture().get();
+        }
         if (!errors.isEmpty()) {
             throw new IllegalStateException("segmentation runs failed: " + errors);
         }

@@ -1,5 +1,6 @@
 package io.proxstream.actors.experiments;
 
+import io.proxstream.monitoring.TaskProgress;
 import io.proxstream.monitoring.report.CsvTable;
 import io.proxstream.monitoring.report.RegionPlot;
 import io.proxstream.protocol.format.AtomicFiles;
@@ -105,12 +106,15 @@ public final class SplineToy implements Experiment {
         double[] kmSeeds = new double[seeds];
         double[] adamSeeds = new double[seeds];
         double[] pamSeeds = new double[seeds];
+        TaskProgress progress = TaskProgress.start("spline toy: seeds", seeds, "seeds");
         for (int i = 0; i < seeds; i++) {
             long seed = 1000 + i;
             kmSeeds[i] = new KMeansAutoencoder(KMeans.fit(data, 3, 100, seed)).evaluate(data)[0];
             adamSeeds[i] = SaeEvaluator.evaluate(trainAdam(spec, data, steps, seed), data, 100).mse();
             pamSeeds[i] = SaeEvaluator.evaluate(trainPam(spec, data, steps, po, seed), data, 100).mse();
+            progress.step();
         }
+        progress.close();
         StringBuilder seedRows = new StringBuilder();
         try (CsvTable csv = new CsvTable(out.resolve("mse-seeds.csv"), List.of("seed", "kmeans_ae", "sae_adam", "sae_pam"))) {
             for (int i = 0; i < seeds; i++) {

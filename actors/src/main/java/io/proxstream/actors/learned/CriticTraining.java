@@ -1,5 +1,6 @@
 package io.proxstream.actors.learned;
 
+import io.proxstream.monitoring.TaskProgress;
 import io.proxstream.actors.image.ForwardModel;
 import io.proxstream.actors.image.ImageTask;
 import io.proxstream.monitoring.CriticMeters;
@@ -101,7 +102,9 @@ public final class CriticTraining {
         long t0 = System.nanoTime();
         List<Step> steps = new ArrayList<>();
         try (CriticTrainer trainer = new CriticTrainer(critic, Optimizer.adam(c.learningRate(), 0.5, 0.99),
-                Double.isNaN(c.mu()) ? critic.kind().defaultMu() : c.mu(), DIFFERENCE_STEP, c.threads(), c.seed())) {
+                Double.isNaN(c.mu()) ? critic.kind().defaultMu() : c.mu(), DIFFERENCE_STEP, c.threads(), c.seed());
+             TaskProgress progress = TaskProgress.start("critic " + critic.kind().id(), (long) c.epochs() * perEpoch, "steps")) {
+            progress.stepBy(done);
             Source.range(0, c.epochs() - 1)
                     .flatMapConcat(epoch -> Source.from(order(c, epoch)).grouped(c.batch()).filter(b -> b.size() == c.batch())
                             .zipWithIndex().map(p -> new Object[] {epoch, p.first(), p.second()}))
@@ -130,6 +133,8 @@ public final class CriticTraining {
                             meters.checkpoint();
                         }
                         steps.add(s);
+                        progress.step();
+                        progress.note(String.format(java.util.Locale.ROOT, "W %.4g", s.wasserstein()));
                         onStep.accept(s);
                         return s;
                     })

@@ -138,6 +138,12 @@ public final class Segmentation {
      */
     public static CompletionStage<List<Result>> stream(ActorSystem<?> system, Source<Task, ?> tasks, int parallelism, SegmentMeters meters,
                                                        List<String> errors) {
+        return stream(system, tasks, parallelism, meters, errors, () -> { });
+    }
+
+    /** As above, calling {@code onEach} after each task, segmented or refused (progress). */
+    public static CompletionStage<List<Result>> stream(ActorSystem<?> system, Source<Task, ?> tasks, int parallelism, SegmentMeters meters,
+                                                       List<String> errors, Runnable onEach) {
         Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
         return tasks.mapAsyncUnordered(parallelism, t -> CompletableFuture.supplyAsync(() -> {
             try {
@@ -152,6 +158,8 @@ public final class Segmentation {
                     errors.add(t.name() + " (" + t.method() + "): " + e.getMessage());
                 }
                 return java.util.Optional.<Result>empty();
+            } finally {
+                onEach.run();
             }
         }, blocking)).filter(java.util.Optional::isPresent).map(java.util.Optional::get)
                 .runWith(Sink.seq(), system).thenApply(ArrayList::new);
