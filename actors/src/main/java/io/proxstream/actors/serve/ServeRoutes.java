@@ -261,7 +261,9 @@ public final class ServeRoutes extends AllDirectives {
                 return discardThen(req, response(503, Map.of("error", "run '" + name + "' is behind; retry later"))
                         .addHeader(RawHeader.create("Retry-After", "1")));
             }
-            return req.entity().toStrict(60_000, mat).handle((strict, err) -> {
+            // the body's own length as the bound: the default (pekko.http.parsing.max-to-strict-bytes, 8 MiB) refused
+            // every push above 8 MiB, e.g. 4096 rows of width 768
+            return req.entity().toStrict(60_000, length.getAsLong(), mat).handle((strict, err) -> {
                 if (err != null) {
                     h.release(reserve);
                     return CompletableFuture.completedFuture(rejected(h, 400, "malformed", "could not read the body: " + err.getMessage()));

@@ -408,6 +408,21 @@ class ServeTest {
         }
     }
 
+    /** A push of realistic size (4096 rows of width 768 are 12 MiB) is accepted: bodies above Pekko's 8 MiB to-strict default were refused. */
+    @Test
+    void bodiesAboveEightMebibytesAreAccepted() throws Exception {
+        try (ServeServer s = ServeServer.start(new ServeConfig("127.0.0.1", 0, 0, tmp.resolve("runs").toString(), "", 16 << 20, 5000,
+                100))) {
+            String run = RUN_JSON.replace("\"keepCheckpoints\": 2,", "\"keepCheckpoints\": 2, \"queueBytes\": 33554432,");
+            assertEquals(201, send(s, "POST", "/runs", run.getBytes()).statusCode());
+            int rows = 80_000; // 80 000 x 32 floats = 9.8 MiB
+            HttpResponse<String> r = send(s, "POST", "/runs/r1/batches", raw(rows(rows, 12)), "Content-Type", "application/octet-stream",
+                    "X-Shape", rows + ",32");
+            assertEquals(200, r.statusCode(), r.body());
+            awaitSamples(s, rows);
+        }
+    }
+
     /** The reproduction: one row of 3e38 (finite, legal float32) used to kill a run at its next solve. */
     @Test
     void aBatchWithAValueBeyondMaxAbsIsRefusedWhole422AndTheRunTrainsOnWithFiniteFvu() throws Exception {
