@@ -144,6 +144,38 @@ public final class SaeBench {
         return results;
     }
 
+    /**
+     * What a served run's latent-health evaluation costs at this shape with the default settings
+     * ({@link io.proxstream.protocol.config.HealthConfig#defaults()}): one evaluation of a full reservoir, against
+     * the time training the same rows takes, and the share of training time at one evaluation per interval.
+     */
+    private void latentHealth(Shape s, SaeModel model, float[][] batches, double stepRate) {
+        io.proxstream.protocol.config.HealthConfig hc = io.proxstream.protocol.config.HealthConfig.defaults();
+        int rows = hc.rows();
+        float[] x = new float[rows * s.d()];
+        for (int r = 0, i = 0; r < rows; r += s.batch(), i++) {
+            float[] b = batches[i % batches.length];
+            System.arraycopy(b, 0, x, r * s.d(), Math.min(s.batch(), rows - r) * s.d());
+        }
+        io.proxstream.solvers.sae.LatentHealth.Settings settings = new io.proxstream.solvers.sae.LatentHealth.Settings(
+                hc.denseFraction(), hc.cosineFlops(), 1);
+        double best = Double.MAX_VALUE;
+        io.proxstream.solvers.sae.LatentHealth.Result res = null;
+        for (int i = 0; i < 2; i++) {
+            long t0 = System.nanoTime();
+            res = io.proxstream.solvers.sae.LatentHealth.evaluate(model, x, rows, 256, settings);
+            best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+        }
+        double cosineOnly = Double.MAX_VALUE;
+        long t0 = System.nanoTime();
+        io.proxstream.solvers.sae.LatentHealth.maxCosine(model.decoderWeights(), s.m(), s.d(), hc.cosineFlops(), 1);
+        cosineOnly = (System.nanoTime() - t0) / 1e9;
+        out.printf(Locale.ROOT, "  latent-health evaluation, %,d held-out rows: %.2f s (of it the decoder-cosine scan over %s: %.2f s);"
+                        + " training those rows: %.2f s; at one evaluation per %.0f s: %.1f %% of training time%n",
+                rows, best, res.cosineAtoms() == s.m() ? "all " + s.m() + " atoms" : res.cosineAtoms() + " sampled atoms", cosineOnly,
+                rows / stepRate, hc.everySeconds(), 100 * best / hc.everySeconds());
+    }
+
     private static long batchBytes(Shape s) {
         return 4L * s.batch() * s.d();
     }
@@ -199,6 +231,7 @@ public final class SaeBench {
             sparse = rate(s.batch(), repeats, i -> t.encoderStage(batches[i % nb], s.batch()));
         }
         out.printf(Locale.ROOT, "  PAM-SGD encoder step, sparse path:  %,10.0f vec/s%n", sparse);
+        latentHealth(s, model, batches, sparse);
 
         // dense implementation of the same step: gradient by four ND4J GEMMs, same Adam update
         SaeModel dm = SaeModel.initialise(spec, SaeModel.Init.UNIT, 1);
