@@ -7,6 +7,7 @@ import io.proxstream.protocol.config.TrainConfig;
 import io.proxstream.protocol.format.AtomicFiles;
 import io.proxstream.solvers.blas.BlasInfo;
 import io.proxstream.solvers.sae.FeatureRecovery;
+import io.proxstream.solvers.sae.LatentHealth;
 import io.proxstream.solvers.sae.SaeEvaluator;
 import io.proxstream.solvers.sae.SaeModel;
 import io.proxstream.solvers.sae.SaeTrainer;
@@ -51,6 +52,20 @@ final class RunOutputs {
                 .add("training FVU (report window)", x, fvu).writePng(out.resolve("fvu.png"));
 
         SaeEvaluator.Result eval = src.eval() == null ? null : SaeEvaluator.evaluate(model, src.eval(), 1024);
+        LatentHealth.Result health = src.eval() == null ? null : LatentHealth.evaluate(model, src.eval().data(), src.eval().rows(), 256,
+                LatentHealth.Settings.defaults());
+        if (health != null) {
+            List<String> labels = new java.util.ArrayList<>();
+            List<Long> counts = new java.util.ArrayList<>();
+            for (int i = 0; i < health.buckets().length; i++) {
+                String l = LatentHealth.Result.label(i);
+                labels.add(l.equals("none") ? "none" : l.equals("-7") ? "<1e-6" : "1e" + l);
+                counts.add(health.buckets()[i]);
+            }
+            Plot.writePng(Plot.bars(title + " - latent firing density on " + health.rows() + " held-out rows",
+                    "share of held-out rows a latent fires on (decade; none: on no row)", "latents", labels, counts, 720, 400),
+                    out.resolve("density.png"));
+        }
         double mmcs = src.truth() == null ? Double.NaN : FeatureRecovery.mmcs(src.truth(), src.truthRows(), model);
         var last = n == 0 ? null : history.get(n - 1).metrics();
         RunSummary summary = new RunSummary(config.run(), trainer.algorithm(), samples, seconds, samples / seconds,
@@ -59,12 +74,13 @@ final class RunOutputs {
                 eval == null ? Double.NaN : eval.mse(), eval == null ? Double.NaN : eval.fvu(),
                 eval == null ? Double.NaN : eval.l0(), mmcs, solves, (long) rejected, modelFile.toString());
         AtomicFiles.writeString(out.resolve("summary.json"), ConfigLoader.toJson(summary) + "\n");
-        AtomicFiles.writeString(out.resolve("report.md"), report(config, src, summary, history, eval != null));
+        AtomicFiles.writeString(out.resolve("report.md"), report(config, src, summary, history, health));
         return summary;
     }
 
     private static String report(TrainConfig c, TrainingRun.ResolvedSource src, RunSummary s, List<WindowReport> history,
-                                 boolean evaluated) {
+                                 LatentHealth.Result health) {
+        boolean evaluated = health != null;
         StringBuilder sb = new StringBuilder();
         sb.append("# Training run `").append(c.run()).append("`\n\n");
         sb.append("- data: ").append(src.description()).append('\n');
@@ -93,6 +109,11 @@ final class RunOutputs {
             row(sb, "held-out MSE", fmt(s.evalMse()));
             row(sb, "held-out FVU", fmt(s.evalFvu()));
             row(sb, "held-out L0", fmt(s.evalL0()));
+            row(sb, "held-out shrinkage (mean ‖x̂‖/‖x‖)", fmt(health.shrinkage()));
+            row(sb, "dense latents (firing on > 10 % of held-out rows)", Integer.toString(health.dense()));
+            row(sb, "latents firing on no held-out row", Long.toString(health.silent()));
+            row(sb, "largest cosine between two decoder atoms", fmt(health.maxCosine())
+                    + (health.cosineAtoms() < c.sae().latents() ? " (over " + health.cosineAtoms() + " sampled atoms: a lower bound)" : ""));
         }
         if (!Double.isNaN(s.mmcs())) {
             row(sb, "MMCS with planted features", fmt(s.mmcs()));
@@ -100,6 +121,9 @@ final class RunOutputs {
         row(sb, "decoder solves", Long.toString(s.decoderSolves()));
         row(sb, "rejected input rows", Long.toString(s.rejected()));
         sb.append("\n![training loss](loss.png)\n\n![FVU](fvu.png)\n\n");
+        if (evaluated) {
+            sb.append("![latent firing density](density.png)\n\n");
+        }
         sb.append("Per-window figures are in `metrics.csv`; the model is `model.safetensors` (SAELens tensor names).\n");
         if (!history.isEmpty()) {
             var first = history.get(0).metrics();

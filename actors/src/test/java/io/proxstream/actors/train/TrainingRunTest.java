@@ -82,7 +82,8 @@ class TrainingRunTest {
         assertEquals(config, ConfigLoader.load(TrainConfig.class, TrainConfig.defaults(), List.of(tmp.resolve("config.json")), Map.of()));
         String report = Files.readString(tmp.resolve("report.md"));
         assertTrue(report.contains("| held-out FVU |") && report.contains("MMCS"), report);
-        for (String f : new String[] {"loss.png", "fvu.png", "summary.json"}) {
+        assertTrue(report.contains("held-out shrinkage") && report.contains("largest cosine") && report.contains("density.png"), report);
+        for (String f : new String[] {"loss.png", "fvu.png", "density.png", "summary.json"}) {
             assertTrue(Files.size(tmp.resolve(f)) > 100, f);
         }
     }
