@@ -71,7 +71,9 @@ class BigCheckpointIT {
         // no decoder solve in these 8 batches (a 16384² solve takes 40 s here): the statistics are what is big
         Files.writeString(runConfig, "{\"name\": \"big\", \"inputDim\": " + D + ", \"sae\": {\"latents\": 16384, \"k\": 32},"
                 + " \"trainer\": {\"algo\": \"pam\", \"solveEvery\": 64}, \"batchSize\": " + ROWS + ", \"checkpointEvery\": 1000000000,"
-                + " \"reportEvery\": " + ROWS + ", \"queueBytes\": 67108864}");
+                + " \"reportEvery\": " + ROWS + ", \"queueBytes\": 67108864,"
+                // whole batches of ROWS rows are counted and checkpointed: no rows held out for latent health
+                + " \"health\": {\"holdout\": 0}}");
         List<String> jvm = List.of("-Xmx12g", "-Dorg.bytedeco.javacpp.maxbytes=4G", "-Dorg.bytedeco.javacpp.maxphysicalbytes=16G");
         String[] args = {"--port", Integer.toString(port), "--tcp-port", "-1", "--runs-dir", runs.toString(),
             "--run-config", runConfig.toString()};
