@@ -10,7 +10,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
 /**
  * Progress of a long task with its rate and ETA, on standard error (results stay on standard
  * output): one line updated in place on a terminal, a plain line every {@value #LOG_INTERVAL_SECONDS}
- * s when standard error goes to a log or pipe. {@code PROXSTREAM_PROGRESS=off} silences it,
+ * s when standard error goes to a log or pipe (nothing for a task that ends sooner). {@code PROXSTREAM_PROGRESS=off} silences it,
  * {@code =lines} forces plain lines. A thin layer over the progressbar library.
  */
 public final class TaskProgress implements AutoCloseable {
@@ -29,6 +29,11 @@ public final class TaskProgress implements AutoCloseable {
      * @param task what runs, as the line's prefix
      */
     public static TaskProgress start(String task, long total, String unit) {
+        return start(task, total, unit, LOG_INTERVAL_SECONDS);
+    }
+
+    /** As {@link #start(String, long, String)} with another interval between lines in logs. */
+    static TaskProgress start(String task, long total, String unit, int logIntervalSeconds) {
         String mode = System.getenv().getOrDefault("PROXSTREAM_PROGRESS", "auto").toLowerCase(Locale.ROOT);
         if (mode.equals("off")) {
             return new TaskProgress(null);
@@ -40,8 +45,15 @@ public final class TaskProgress implements AutoCloseable {
             b.setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK).setUpdateIntervalMillis(500);
         } else {
             PrintStream err = System.err;
-            b.setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(LOG_INTERVAL_SECONDS * 1000)
-                    .setConsumer(new DelegatingProgressBarConsumer(err::println, 100));
+            long start = System.nanoTime();
+            // in a log, a task shorter than one interval leaves no line (experiments run hundreds of short image sets);
+            // a longer one a line per interval and its final state
+            b.setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(logIntervalSeconds * 1000)
+                    .setConsumer(new DelegatingProgressBarConsumer(line -> {
+                        if (System.nanoTime() - start >= logIntervalSeconds * 1_000_000_000L - 50_000_000L) {
+                            err.println(line);
+                        }
+                    }, 100));
         }
         return new TaskProgress(b.build());
     }
@@ -71,7 +83,7 @@ public final class TaskProgress implements AutoCloseable {
     /** A short note after the bar (the current setting, the last score). */
     public void note(String message) {
         if (bar != null) {
-            bar.setExtraMessage(message);
+            bar.setExtraMessage(" · " + message);
         }
     }
 
