@@ -58,7 +58,8 @@ public final class ImageOutputs implements AutoCloseable {
     /**
      * Two panels: the energy E(x_k) (log scale when it stays positive), and the residuals: the
      * critical-point residual ‖x⁺ − x‖/τ, the primal and dual residuals where the solver reports
-     * them, and the ergodic mean of the critical-point residual with an O(log k / k) reference line.
+     * them, and the ergodic mean of the critical-point residual with an O(log k / k) reference line,
+     * on log-log axes.
      */
     public static void convergencePlot(Path file, String method, List<Progress> trace) throws IOException {
         int n = trace.size();
@@ -73,7 +74,8 @@ public final class ImageOutputs implements AutoCloseable {
         }
         Plot left = new Plot(method + ": energy", "iteration k", "E(x_k)").logY(positive).size(640, 480)
                 .add("energy", k, energy);
-        Plot right = new Plot(method + ": residuals", "iteration k", "residual").logY(true).size(640, 480);
+        // log-log, so that a rate k^-a is a straight line beside the O(log k / k) reference
+        Plot right = new Plot(method + ": residuals", "iteration k", "residual").logY(true).logX(true).size(640, 480);
         String[][] series = {
             {"criticalResidual", "critical-point residual |x+ - x|/tau"},
             {"primalResidual", "primal residual"},

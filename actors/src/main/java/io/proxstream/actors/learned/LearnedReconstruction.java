@@ -20,7 +20,9 @@ import io.proxstream.solvers.progress.ProgressListener;
  *   <li>gradient descent with Armijo backtracking on {@code ½‖Ax − y‖² + λR(x)} (AR, ACR, AWCR-GD, ACNCR);</li>
  *   <li>the primal-dual method with the smooth weakly convex part (AWCR-PD):
  *       {@code min λR(x) + ι_{x≥0}(x) + ½‖Ax − y‖²} with h = λR, f = ι_{≥0}, g = ½‖· − y‖² on the dual side, K = A,
- *       steps from τ(L/2 + σ‖A‖²) < 1 with L the Lipschitz estimate of ∇(λR).</li>
+ *       steps from τ(L/2 + σ‖A‖²) < 1, L starting from the Lipschitz estimate of ∇(λR) sampled near the FBP and
+ *       doubled by backtracking whenever the descent inequality of λR fails between two iterates (a constant sampled at
+ *       one point can be far too small along the iterates; see {@link PrimalDual}).</li>
  * </ul>
  * Every solve works on its own copy of the network, so images reconstruct in parallel.
  */

@@ -18,6 +18,17 @@ import java.util.Objects;
  * the energy, the primal and dual residuals, and the critical-point residual ‖x⁺ − x‖/τ, whose
  * running (ergodic) mean over iterations is also reported: on a weakly convex problem it falls like
  * O(log k / k).
+ *
+ * <p><b>Step rule.</b> The convergence proof uses the Lipschitz constant L of ∇h only through the
+ * descent inequality between consecutive iterates,
+ * {@code h(x⁺) ≤ h(x) + ⟨∇h(x), x⁺ − x⟩ + (L/2)‖x⁺ − x‖²}. A learned regulariser has no known global
+ * L, and a constant sampled at one point (the FBP) can be far too small where the method runs,
+ * so by default ({@link Options#backtrack()}) L starts from {@code h.lipschitz()} and the primal
+ * step is checked against that inequality: while it fails, L doubles and the step is redone with
+ * τ = 0.99/(L/2 + σ‖K‖²). L never decreases, so once it exceeds the constant valid on the region
+ * the iterates visit it stops changing, and from there on the method runs with a fixed step that
+ * satisfies the step condition along the iterates — the setting of the proof. Each iteration costs
+ * one more evaluation of h (its value at x⁺); the current L, τ and the backtracks so far are reported.
  */
 public final class PrimalDual {
 
@@ -25,18 +36,37 @@ public final class PrimalDual {
      * @param tau        primal step (NaN: from the step condition)
      * @param sigma      dual step (NaN: 1/‖K‖)
      * @param iterations iteration budget
+     * @param backtrack  check the descent inequality of h at every step and raise L until it holds
+     *                   (only with tau NaN: a given τ is used as given)
      */
-    public record Options(double tau, double sigma, int iterations) {
+    public record Options(double tau, double sigma, int iterations, boolean backtrack) {
         public Options {
             if (iterations <= 0) {
                 throw new IllegalArgumentException("iterations must be positive, got " + iterations);
             }
+            if (backtrack && !Double.isNaN(tau)) {
+                throw new IllegalArgumentException("backtracking chooses tau; give tau = NaN or turn backtracking off");
+            }
         }
 
+        /** Fixed steps from h's Lipschitz constant (or the given tau). */
+        public Options(double tau, double sigma, int iterations) {
+            this(tau, sigma, iterations, false);
+        }
+
+        /** {@code n} iterations with the backtracking step rule. */
         public static Options iterations(int n) {
-            return new Options(Double.NaN, Double.NaN, n);
+            return new Options(Double.NaN, Double.NaN, n, true);
+        }
+
+        /** {@code n} iterations with steps from h's Lipschitz constant, unchecked. */
+        public static Options fixedSteps(int n) {
+            return new Options(Double.NaN, Double.NaN, n, false);
         }
     }
+
+    /** Backtracking doubles L at most this many times in one iteration before giving up. */
+    static final int MAX_BACKTRACKS = 60;
 
     private PrimalDual() {
     }
@@ -54,7 +84,11 @@ public final class PrimalDual {
         long t0 = System.nanoTime();
         double kn = k.normEstimate(40, 13) * 1.02;
         double sigma = Double.isNaN(o.sigma()) ? 1 / Math.max(kn, 1e-12) : o.sigma();
-        double bound = 1 / (h.lipschitz() / 2 + sigma * kn * kn);
+        double lip = h.lipschitz();
+        if (!(lip >= 0) || Double.isInfinite(lip)) {
+            throw new IllegalArgumentException("h's Lipschitz constant must be finite and >= 0 (the start of backtracking), got " + lip);
+        }
+        double bound = 1 / (lip / 2 + sigma * kn * kn);
         double tau = Double.isNaN(o.tau()) ? 0.99 * bound : o.tau();
         if (tau >= bound) {
             throw new IllegalArgumentException("step condition tau(L/2 + sigma|K|^2) < 1 fails: tau = " + tau
@@ -76,6 +110,8 @@ public final class PrimalDual {
         double residualSum = 0;
         int it = 0;
         boolean early = false;
+        long backtracks = 0;
+        double hx = o.backtrack() ? h.value(x) : Double.NaN;
         while (it < o.iterations()) {
             it++;
             System.arraycopy(x, 0, xPrev, 0, n);
@@ -83,11 +119,39 @@ public final class PrimalDual {
             System.arraycopy(kx, 0, kxPrev, 0, m);
             System.arraycopy(kty, 0, ktyPrev, 0, n);
             h.gradient(x, grad);
-            float tf = (float) tau;
-            for (int i = 0; i < n; i++) {
-                tmpN[i] = x[i] - tf * (grad[i] + kty[i]);
+            double hNext = Double.NaN;
+            for (int attempt = 0; ; attempt++) {
+                float tf = (float) tau;
+                for (int i = 0; i < n; i++) {
+                    tmpN[i] = xPrev[i] - tf * (grad[i] + kty[i]);
+                }
+                f.proximal(tau, tmpN, x);
+                if (!o.backtrack()) {
+                    break;
+                }
+                // the descent inequality h(x+) <= h(x) + <grad h(x), x+ - x> + L/2 |x+ - x|^2, up to float rounding of h
+                double lin = 0;
+                double sq = 0;
+                for (int i = 0; i < n; i++) {
+                    double dx = (double) x[i] - xPrev[i];
+                    lin += grad[i] * dx;
+                    sq += dx * dx;
+                }
+                hNext = h.value(x);
+                double slack = 1e-6 * Math.max(Math.abs(hx), Math.abs(hNext));
+                if (hNext <= hx + lin + lip / 2 * sq + slack) {
+                    break;
+                }
+                if (attempt >= MAX_BACKTRACKS || !Double.isFinite(hNext) && attempt > 8) {
+                    throw new ArithmeticException("primal-dual: the descent inequality of h fails at iteration " + it + " even with L = "
+                            + lip + " (h(x+) = " + hNext + ")");
+                }
+                // from L = 0 (h declared affine) the first raise is to a small multiple of the dual part's σ‖K‖²
+                lip = lip == 0 ? 1e-3 * sigma * kn * kn : 2 * lip;
+                tau = 0.99 / (lip / 2 + sigma * kn * kn);
+                backtracks++;
             }
-            f.proximal(tau, tmpN, x);
+            hx = hNext;
             k.apply(x, kx);
             // K(2x+ - x) = 2Kx+ - Kx
             for (int i = 0; i < m; i++) {
@@ -99,7 +163,10 @@ public final class PrimalDual {
             Map<String, Double> s = Pdhg.residuals(x, xPrev, y, yPrev, kx, kxPrev, kty, ktyPrev, tau, sigma);
             residualSum += s.get("criticalResidual");
             s.put("ergodicResidual", residualSum / it);
-            last = new Progress(it, h.value(x) + f.value(x) + g.value(kx), s);
+            s.put("lipschitz", lip);
+            s.put("tau", tau);
+            s.put("backtracks", (double) backtracks);
+            last = new Progress(it, (o.backtrack() ? hx : h.value(x)) + f.value(x) + g.value(kx), s);
             listener.onProgress(last);
             if (stop.stop(last)) {
                 early = it < o.iterations();

@@ -115,21 +115,9 @@ class SolversTest {
         return Math.sqrt(d / n);
     }
 
-    /**
-     * A nonconvex (weakly convex) regulariser, λΣ log(1 + x²) (second derivative ≥ −λ/2), with the
-     * data term on the dual side through a blur: the iterates reach a critical point,
-     * ∇h(x) + Kᵀ(Kx − y) = 0, and the ergodic mean of the critical-point residual falls.
-     */
-    @Test
-    void weaklyConvexPrimalDualReachesACriticalPoint() {
-        Blur k = Blur.gaussian(N, N, 1.2);
-        float[] y = k.apply(Phantoms.sheppLogan(N));
-        float[] noise = OperatorTestSupport.random(N * N, 4);
-        for (int i = 0; i < y.length; i++) {
-            y[i] += 0.05f * noise[i];
-        }
-        double lambda = 0.05;
-        Functional h = new Functional() {
+    /** λΣ log(1 + x²): smooth and weakly convex, ∇ Lipschitz with constant 2λ; {@code declared} is what it reports. */
+    private static Functional logPenalty(double lambda, double declared) {
+        return new Functional() {
             @Override
             public double value(float[] x) {
                 double s = 0;
@@ -153,7 +141,7 @@ class SolversTest {
 
             @Override
             public double lipschitz() {
-                return 2 * lambda;
+                return declared;
             }
 
             @Override
@@ -161,12 +149,12 @@ class SolversTest {
                 throw new UnsupportedOperationException();
             }
         };
-        List<Progress> trace = new ArrayList<>();
-        SolverResult r = PrimalDual.solve(h, Functionals.zero(), Functionals.squaredDistance(y, 1), k, new float[N * N],
-                PrimalDual.Options.iterations(4000), StoppingRule.NEVER, trace::add);
-        float[] gh = new float[N * N];
-        h.gradient(r.x(), gh);
-        float[] res = k.apply(r.x());
+    }
+
+    private static double stationarity(Functional h, Blur k, float[] y, float[] x) {
+        float[] gh = new float[x.length];
+        h.gradient(x, gh);
+        float[] res = k.apply(x);
         for (int i = 0; i < res.length; i++) {
             res[i] -= y[i];
         }
@@ -174,7 +162,66 @@ class SolversTest {
         for (int i = 0; i < gh.length; i++) {
             gh[i] += ktr[i];
         }
-        double stationarity = Vectors.norm(gh) / Vectors.norm(k.adjoint(y));
+        return Vectors.norm(gh) / Vectors.norm(k.adjoint(y));
+    }
+
+    /**
+     * The step rule of the weakly convex primal-dual method when the Lipschitz constant it is given is 200 times too
+     * small (as a constant sampled at one point can be for a learned regulariser): with fixed steps the iteration does
+     * not settle; with backtracking on the descent inequality of h it raises L (never beyond twice the true 2λ, since
+     * the inequality holds for every L ≥ 2λ) and reaches a critical point, its ergodic residual falling.
+     */
+    @Test
+    void backtrackingRepairsALipschitzConstantThatIsFarTooSmall() {
+        Blur k = Blur.gaussian(N, N, 1.2);
+        float[] y = k.apply(Phantoms.sheppLogan(N));
+        float[] noise = OperatorTestSupport.random(N * N, 4);
+        for (int i = 0; i < y.length; i++) {
+            y[i] += 0.05f * noise[i];
+        }
+        double lambda = 2;
+        Functional h = logPenalty(lambda, 2 * lambda / 200);
+        float[] start = k.adjoint(y);
+        SolverResult fixed = PrimalDual.solve(h, Functionals.zero(), Functionals.squaredDistance(y, 1), k, start,
+                PrimalDual.Options.fixedSteps(1500), StoppingRule.NEVER, ProgressListener.NONE);
+        double fixedStationarity = stationarity(h, k, y, fixed.x());
+        assertTrue(!(fixedStationarity < 1e-2), "fixed steps from a far too small L do not settle: " + fixedStationarity);
+
+        List<Progress> trace = new ArrayList<>();
+        SolverResult bt = PrimalDual.solve(h, Functionals.zero(), Functionals.squaredDistance(y, 1), k, start,
+                PrimalDual.Options.iterations(1500), StoppingRule.NEVER, trace::add);
+        double st = stationarity(h, k, y, bt.x());
+        assertTrue(st < 1e-3, "first-order condition residual with backtracking " + st);
+        double lip = bt.last().scalars().get("lipschitz");
+        assertTrue(bt.last().scalars().get("backtracks") > 0, "it backtracked");
+        assertTrue(lip > 2 * lambda / 200 && lip < 2 * (2 * lambda), "L raised, but below twice the true constant: " + lip);
+        double e100 = trace.get(99).scalars().get("ergodicResidual");
+        double e1500 = trace.get(1499).scalars().get("ergodicResidual");
+        System.out.printf(java.util.Locale.ROOT, "[SolversTest] L given %.3g: fixed steps stationarity %.3g; backtracking: L %.3g after %.0f"
+                + " backtracks, stationarity %.3g, ergodic residual %.3g -> %.3g%n", 2 * lambda / 200, fixedStationarity, lip,
+                bt.last().scalars().get("backtracks"), st, e100, e1500);
+        assertTrue(e1500 < e100 / 5, "ergodic residual falls: " + e100 + " -> " + e1500);
+    }
+
+    /**
+     * A nonconvex (weakly convex) regulariser, λΣ log(1 + x²) (second derivative ≥ −λ/2), with the
+     * data term on the dual side through a blur: the iterates reach a critical point,
+     * ∇h(x) + Kᵀ(Kx − y) = 0, and the ergodic mean of the critical-point residual falls.
+     */
+    @Test
+    void weaklyConvexPrimalDualReachesACriticalPoint() {
+        Blur k = Blur.gaussian(N, N, 1.2);
+        float[] y = k.apply(Phantoms.sheppLogan(N));
+        float[] noise = OperatorTestSupport.random(N * N, 4);
+        for (int i = 0; i < y.length; i++) {
+            y[i] += 0.05f * noise[i];
+        }
+        double lambda = 0.05;
+        Functional h = logPenalty(lambda, 2 * lambda);
+        List<Progress> trace = new ArrayList<>();
+        SolverResult r = PrimalDual.solve(h, Functionals.zero(), Functionals.squaredDistance(y, 1), k, new float[N * N],
+                PrimalDual.Options.iterations(4000), StoppingRule.NEVER, trace::add);
+        double stationarity = stationarity(h, k, y, r.x());
         assertTrue(stationarity < 1e-3, "first-order condition residual " + stationarity);
         double e100 = trace.get(99).scalars().get("ergodicResidual");
         double e1000 = trace.get(999).scalars().get("ergodicResidual");
