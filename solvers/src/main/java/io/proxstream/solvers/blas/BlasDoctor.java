@@ -102,6 +102,11 @@ public final class BlasDoctor {
                 blas.threads(), System.getenv().getOrDefault("OPENBLAS_THREAD_TIMEOUT", "28, OpenBLAS's default,"));
         out.printf(Locale.ROOT, "  libraries        JavaCPP %s, OpenBLAS preset %s, ND4J %s%n", version("org.bytedeco", "javacpp"),
                 version("org.bytedeco", "openblas"), version("org.nd4j", "nd4j-native"));
+        out.println("Memory");
+        out.printf(Locale.ROOT, "  heap             at most %.1f GiB (runs are planned against 85 %% of it; the launcher gives 60 %% of the"
+                + " machine's or container's memory, PROXSTREAM_JAVA_OPTS replaces that)%n", Runtime.getRuntime().maxMemory() / 1073741824.0);
+        out.printf(Locale.ROOT, "  off-heap         JavaCPP at most %.1f GiB, heap + off-heap at most %.1f GiB%n",
+                org.bytedeco.javacpp.Pointer.maxBytes() / 1073741824.0, org.bytedeco.javacpp.Pointer.maxPhysicalBytes() / 1073741824.0);
         NumericsCheck.Report check = NumericsCheck.once();
         out.printf(Locale.ROOT, "Numerics self-check (error <= C*(n+2)*u*|A|_F*|B|_F, C = %.0f, u = unit roundoff, n = length of the sums; %d checks in %.0f ms)%n",
                 NumericsCheck.C, check.results().size(), check.nanos() / 1e6);
