@@ -142,9 +142,10 @@ public final class Plot {
             legend += 40 + 7 * name.length();
         }
         c.getStyler().setLegendLayout(legend < width - 40 ? Styler.LegendLayout.Horizontal : Styler.LegendLayout.Vertical);
-        // a log axis gets labels at 1..9 x 10^k where a decade spans 200 px or more, else at the decades only
-        c.getStyler().setXAxisLogarithmicDecadeOnly(!roomForMinorLabels(x0, x1, width - 120));
-        c.getStyler().setYAxisLogarithmicDecadeOnly(!roomForMinorLabels(y0, y1, height - 160));
+        // a log axis gets labels at 1..9 x 10^k where 8 and 9 x 10^k (0.05 decade apart) stay readable: on x a decade of
+        // 500 px (25 px for a label "80"), on y of 250 px (a text line); else at the decades only
+        c.getStyler().setXAxisLogarithmicDecadeOnly(!roomForMinorLabels(x0, x1, width - 120, 500));
+        c.getStyler().setYAxisLogarithmicDecadeOnly(!roomForMinorLabels(y0, y1, height - 160, 250));
         // tick labels: plain numbers (0.05, 90, 1,400,000) within 0.001 to 10 000 000, else 2E-4 (XChart places the ticks;
         // a label function would put one at every data point)
         c.getStyler().setXAxisDecimalPattern(pattern(x0, x1));
@@ -152,9 +153,9 @@ public final class Plot {
         return c;
     }
 
-    private static boolean roomForMinorLabels(double lo, double hi, int pixels) {
+    private static boolean roomForMinorLabels(double lo, double hi, int pixels, int perDecade) {
         double decades = Math.log10(hi / lo);
-        return lo > 0 && Double.isFinite(decades) && (decades <= 0 || pixels / decades >= 200);
+        return lo > 0 && Double.isFinite(decades) && (decades <= 0 || pixels / decades >= perDecade);
     }
 
     private static boolean equallySpaced(List<Double> xs) {
