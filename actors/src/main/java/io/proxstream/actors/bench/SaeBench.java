@@ -251,29 +251,11 @@ public final class SaeBench {
         }
         out.printf(Locale.ROOT, "  same step, dense implementation:    %,10.0f vec/s  (sparse/dense %.2fx)%n", dense, sparse / dense);
 
-        // decoder statistics accumulation
-        DecoderStatistics stats = new DecoderStatistics(s.m(), s.d());
-        SparseStep step = new SparseStep(spec);
-        EncodedBatch[] encoded = new EncodedBatch[nb];
-        for (int i = 0; i < nb; i++) {
-            step.encode(model, batches[i], s.batch());
-            encoded[i] = new EncodedBatch(batches[i], s.batch(), step.codes().copy(), null);
-        }
-        step.close();
-        double statsRate = rate(s.batch(), repeats, i -> {
-            stats.forget(0.999);
-            stats.accumulate(encoded[i % nb].codes(), encoded[i % nb].x(), s.batch());
-        });
-        out.printf(Locale.ROOT, "  decoder statistics accumulation:    %,10.0f vec/s%n", statsRate);
-
-        // closed-form decoder solve (m x m Cholesky in double + right-hand sides)
-        stats.solveInto(model, 1e-6, 0, true); // warm-up (JIT, LAPACK buffers)
-        double[] solve = new double[quick ? 2 : 3];
-        for (int r = 0; r < solve.length; r++) {
-            solve[r] = stats.solveInto(model, 1e-6, 0, true).millis();
-        }
-        double solveMs = median(solve);
-        out.printf(Locale.ROOT, "  decoder solve (m=%d):               %10.1f ms%n", s.m(), solveMs);
+        // decoder statistics and solve, in their own method: their m x m arrays (4 GiB at m = 16 384) are garbage
+        // before the stream measurement builds trainers of its own
+        double[] statsAndSolve = decoderStatistics(s, spec, model, batches, repeats);
+        double statsRate = statsAndSolve[0];
+        double solveMs = statsAndSolve[1];
 
         // the whole stream vs a plain loop of the same trainer on the same data; this machine's speed
         // drifts (shared host), so loop and stream segments alternate and each stream segment is
@@ -315,6 +297,34 @@ public final class SaeBench {
         out.printf(Locale.ROOT, "  training stream (solve every %d):   %,10.0f vec/s%n", solveEvery, stream);
         out.printf(Locale.ROOT, "  same trainer, plain loop:           %,10.0f vec/s  (median paired stream/loop %.3f)%n", loop, ratio);
         return new Result(s, sparse, dense, statsRate, solveMs, stream, loop, ratio);
+    }
+
+    /** Decoder-statistics accumulation (vectors/s) and the closed-form solve (ms, median) at shape {@code s}. */
+    private double[] decoderStatistics(Shape s, SaeSpec spec, SaeModel model, float[][] batches, int repeats) throws Exception {
+        int nb = batches.length;
+        DecoderStatistics stats = new DecoderStatistics(s.m(), s.d());
+        SparseStep step = new SparseStep(spec);
+        EncodedBatch[] encoded = new EncodedBatch[nb];
+        for (int i = 0; i < nb; i++) {
+            step.encode(model, batches[i], s.batch());
+            encoded[i] = new EncodedBatch(batches[i], s.batch(), step.codes().copy(), null);
+        }
+        step.close();
+        double rate = rate(s.batch(), repeats, i -> {
+            stats.forget(0.999);
+            stats.accumulate(encoded[i % nb].codes(), encoded[i % nb].x(), s.batch());
+        });
+        out.printf(Locale.ROOT, "  decoder statistics accumulation:    %,10.0f vec/s%n", rate);
+
+        // closed-form decoder solve (m x m Cholesky in double + right-hand sides)
+        stats.solveInto(model, 1e-6, 0, true); // warm-up (JIT, LAPACK buffers)
+        double[] solve = new double[quick ? 2 : 3];
+        for (int r = 0; r < solve.length; r++) {
+            solve[r] = stats.solveInto(model, 1e-6, 0, true).millis();
+        }
+        double solveMs = median(solve);
+        out.printf(Locale.ROOT, "  decoder solve (m=%d):               %10.1f ms%n", s.m(), solveMs);
+        return new double[] {rate, solveMs};
     }
 
     private double streamRate(PamSgdTrainer t, float[][] batches, Shape s, int streamBatches) throws Exception {
