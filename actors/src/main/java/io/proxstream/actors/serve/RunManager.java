@@ -314,14 +314,15 @@ public final class RunManager extends AbstractBehavior<RunManager.Command> {
     private Behavior<Command> onStartFailed(StartFailed f) {
         loading.remove(f.name());
         ActorRef<StatusReply<RunStatus>> r = pending.remove(f.name());
-        notRunning.remove(f.name());
         if (r != null) {
             // a run that never started leaves nothing behind, so the name can be used again
+            notRunning.remove(f.name());
             deleteRecursively(runsDir.resolve(f.name()));
             r.tell(StatusReply.error("run '" + f.name() + "' failed to start: " + f.reason()));
         } else {
             // a run found at start that cannot resume stays visible (and keeps the service not ready)
             getContext().getLog().error("run {} failed to start: {}", f.name(), f.reason());
+            // replaced in one step: the API (another thread) never sees the run missing between LOADING and RESUME_FAILED
             notRunning.put(f.name(), resumeFailed(f.name(), f.config(), f.reason()));
         }
         return this;
