@@ -29,12 +29,18 @@ function niceTicks(lo, hi, n) {
   return out.length < 3 && n < 16 ? niceTicks(lo, hi, n * 2) : out;
 }
 
-function draw(canvas, spec, pts) {
+/** The canvas's 2-D context, sized to its CSS box at the device's pixel ratio and cleared; and that box. */
+function clearedContext(canvas) {
   const dpr = window.devicePixelRatio || 1, w = canvas.clientWidth, h = canvas.clientHeight;
   canvas.width = w * dpr; canvas.height = h * dpr;
   const g = canvas.getContext("2d");
   g.scale(dpr, dpr);
   g.clearRect(0, 0, w, h);
+  return { g, w, h };
+}
+
+function draw(canvas, spec, pts) {
+  const { g, w, h } = clearedContext(canvas);
   const L = 58, R = 10, T = 22, B = 26, pw = w - L - R, ph = h - T - B;
   g.fillStyle = "#1d2329"; g.font = "12px system-ui, sans-serif"; g.fillText(spec.title, L, 14);
   const keys = [spec.key].concat(spec.second ? [spec.second] : []);
@@ -95,11 +101,7 @@ function draw(canvas, spec, pts) {
  * log10-density bucket, as the "feature density" histogram of SAELens. data-bars counts the buckets drawn.
  */
 function drawDensity(canvas, health) {
-  const dpr = window.devicePixelRatio || 1, w = canvas.clientWidth, h = canvas.clientHeight;
-  canvas.width = w * dpr; canvas.height = h * dpr;
-  const g = canvas.getContext("2d");
-  g.scale(dpr, dpr);
-  g.clearRect(0, 0, w, h);
+  const { g, w, h } = clearedContext(canvas);
   const L = 58, R = 10, T = 22, B = 30, pw = w - L - R, ph = h - T - B;
   g.fillStyle = "#1d2329"; g.font = "12px system-ui, sans-serif";
   g.fillText(health ? `latent firing density on ${fmt(health.rows, 6)} held-out rows (model at ${fmt(health.samples, 6)} vectors)`

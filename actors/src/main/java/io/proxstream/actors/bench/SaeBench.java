@@ -166,10 +166,9 @@ public final class SaeBench {
             res = io.proxstream.solvers.sae.LatentHealth.evaluate(model, x, rows, 256, settings);
             best = Math.min(best, (System.nanoTime() - t0) / 1e9);
         }
-        double cosineOnly = Double.MAX_VALUE;
         long t0 = System.nanoTime();
         io.proxstream.solvers.sae.LatentHealth.maxCosine(model.decoderWeights(), s.m(), s.d(), hc.cosineFlops(), 1);
-        cosineOnly = (System.nanoTime() - t0) / 1e9;
+        double cosineOnly = (System.nanoTime() - t0) / 1e9;
         out.printf(Locale.ROOT, "  latent-health evaluation, %,d held-out rows: %.2f s (of it the decoder-cosine scan over %s: %.2f s);"
                         + " training those rows: %.2f s; at one evaluation per %.0f s: %.1f %% of training time%n",
                 rows, best, res.cosineAtoms() == s.m() ? "all " + s.m() + " atoms" : res.cosineAtoms() + " sampled atoms", cosineOnly,

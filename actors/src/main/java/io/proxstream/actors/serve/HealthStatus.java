@@ -26,8 +26,9 @@ public record HealthStatus(long samples, int rows, Map<String, Long> density, in
 
     static HealthStatus of(LatentHealth.Result r, long samples, double denseFraction, double millis) {
         Map<String, Long> density = new LinkedHashMap<>();
-        for (int i = 0; i < r.buckets().length; i++) {
-            density.put(LatentHealth.Result.label(i), r.buckets()[i]);
+        String[] labels = LatentHealth.Result.labels();
+        for (int i = 0; i < labels.length; i++) {
+            density.put(labels[i], r.buckets()[i]);
         }
         return new HealthStatus(samples, r.rows(), density, r.dense(), denseFraction, r.shrinkage(), r.maxCosine(),
                 r.cosineAtoms(), r.fvu(), r.mse(), r.l0(), millis);

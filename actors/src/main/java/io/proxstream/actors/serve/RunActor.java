@@ -447,11 +447,7 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         }
         health = h.health();
         LatentHealth.Result r = h.result();
-        String[] labels = new String[r.buckets().length];
-        for (int i = 0; i < labels.length; i++) {
-            labels[i] = LatentHealth.Result.label(i);
-        }
-        runMeters.health(labels, r.buckets(), r.rows(), r.dense(), r.shrinkage(), r.maxCosine(), r.fvu());
+        runMeters.health(LatentHealth.Result.labels(), r.buckets(), r.rows(), r.dense(), r.shrinkage(), r.maxCosine(), r.fvu());
         publish();
         return this;
     }

@@ -57,8 +57,9 @@ final class RunOutputs {
         if (health != null) {
             List<String> labels = new java.util.ArrayList<>();
             List<Long> counts = new java.util.ArrayList<>();
-            for (int i = 0; i < health.buckets().length; i++) {
-                String l = LatentHealth.Result.label(i);
+            String[] bucketLabels = LatentHealth.Result.labels();
+            for (int i = 0; i < bucketLabels.length; i++) {
+                String l = bucketLabels[i];
                 labels.add(l.equals("none") ? "none" : l.equals("-7") ? "<1e-6" : "1e" + l);
                 counts.add(health.buckets()[i]);
             }

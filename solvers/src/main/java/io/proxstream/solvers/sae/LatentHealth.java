@@ -74,6 +74,15 @@ public final class LatentHealth {
             return i == 0 ? "none" : Integer.toString(MIN_LOG10 + i - 1);
         }
 
+        /** The labels of all buckets, in order. */
+        public static String[] labels() {
+            String[] l = new String[BUCKETS];
+            for (int i = 0; i < BUCKETS; i++) {
+                l[i] = label(i);
+            }
+            return l;
+        }
+
         /** Latents that fired on none of the rows. */
         public long silent() {
             return buckets[0];

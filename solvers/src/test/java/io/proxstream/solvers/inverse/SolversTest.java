@@ -151,6 +151,16 @@ class SolversTest {
         };
     }
 
+    /** The Shepp-Logan phantom through {@code k}, plus 5 % Gaussian noise (seeded). */
+    private static float[] blurredAndNoisy(Blur k) {
+        float[] y = k.apply(Phantoms.sheppLogan(N));
+        float[] noise = OperatorTestSupport.random(N * N, 4);
+        for (int i = 0; i < y.length; i++) {
+            y[i] += 0.05f * noise[i];
+        }
+        return y;
+    }
+
     private static double stationarity(Functional h, Blur k, float[] y, float[] x) {
         float[] gh = new float[x.length];
         h.gradient(x, gh);
@@ -174,11 +184,7 @@ class SolversTest {
     @Test
     void backtrackingRepairsALipschitzConstantThatIsFarTooSmall() {
         Blur k = Blur.gaussian(N, N, 1.2);
-        float[] y = k.apply(Phantoms.sheppLogan(N));
-        float[] noise = OperatorTestSupport.random(N * N, 4);
-        for (int i = 0; i < y.length; i++) {
-            y[i] += 0.05f * noise[i];
-        }
+        float[] y = blurredAndNoisy(k);
         double lambda = 2;
         Functional h = logPenalty(lambda, 2 * lambda / 200);
         float[] start = k.adjoint(y);
@@ -211,11 +217,7 @@ class SolversTest {
     @Test
     void weaklyConvexPrimalDualReachesACriticalPoint() {
         Blur k = Blur.gaussian(N, N, 1.2);
-        float[] y = k.apply(Phantoms.sheppLogan(N));
-        float[] noise = OperatorTestSupport.random(N * N, 4);
-        for (int i = 0; i < y.length; i++) {
-            y[i] += 0.05f * noise[i];
-        }
+        float[] y = blurredAndNoisy(k);
         double lambda = 0.05;
         Functional h = logPenalty(lambda, 2 * lambda);
         List<Progress> trace = new ArrayList<>();
