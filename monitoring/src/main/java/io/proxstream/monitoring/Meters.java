@@ -33,6 +33,10 @@ public final class Meters {
     public static final String THROUGHPUT = "sae.train.throughput";
     public static final String SAMPLES = "sae.train.samples";
     public static final String DECODER_SOLVES = "sae.decoder.solve";
+    /** Products of the last iterative decoder update (0 for the exact step). */
+    public static final String DECODER_ITERATIONS = "sae.decoder.iterations";
+    /** Residual of the last iterative decoder update relative to its starting residual (NaN for the exact step). */
+    public static final String DECODER_RESIDUAL = "sae.decoder.residual";
     public static final String RECORDS_ACCEPTED = "stream.records.accepted";
     public static final String RECORDS_REJECTED = "stream.records.rejected";
     public static final String BACKPRESSURE_WAIT = "stream.backpressure.wait";

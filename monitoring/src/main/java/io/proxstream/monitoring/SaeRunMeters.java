@@ -17,6 +17,8 @@ public final class SaeRunMeters {
     private final AtomicLong throughput = new AtomicLong(Double.doubleToLongBits(0));
     private final AtomicLong aux = new AtomicLong(Double.doubleToLongBits(0));
     private final AtomicLong dead = new AtomicLong();
+    private final AtomicLong decoderIterations = new AtomicLong();
+    private final AtomicLong decoderResidual = new AtomicLong(Double.doubleToLongBits(Double.NaN));
     private final Counter samples;
     private final Timer solves;
     private final MeterRegistry registry;
@@ -51,7 +53,12 @@ public final class SaeRunMeters {
         Gauge.builder(Meters.DEAD_LATENTS, dead, AtomicLong::get).description("latents that did not fire in the dead window")
                 .tags(tags).register(registry);
         samples = Counter.builder(Meters.SAMPLES).description("training vectors consumed").tags(tags).register(registry);
-        solves = Timer.builder(Meters.DECODER_SOLVES).description("closed-form decoder solves").tags(tags).register(registry);
+        solves = Timer.builder(Meters.DECODER_SOLVES).description("decoder updates (exact solve or iterative step)").tags(tags)
+                .register(registry);
+        Gauge.builder(Meters.DECODER_ITERATIONS, decoderIterations, AtomicLong::get)
+                .description("products of the last iterative decoder update (0: exact step)").tags(tags).register(registry);
+        gauge(registry, Meters.DECODER_RESIDUAL, "last iterative decoder update's residual relative to its start (NaN: exact step)",
+                tags, decoderResidual);
     }
 
     private static void gauge(MeterRegistry r, String name, String description, Tags tags, AtomicLong bits) {
@@ -118,5 +125,11 @@ public final class SaeRunMeters {
     /** Records a decoder solve. */
     public void solve(double millis) {
         solves.record(Duration.ofNanos((long) (millis * 1e6)));
+    }
+
+    /** Records the last decoder update's iterations and relative residual (iterative step). */
+    public void decoderConvergence(int iterations, double residual) {
+        decoderIterations.set(iterations);
+        decoderResidual.set(Double.doubleToLongBits(residual));
     }
 }

@@ -1,6 +1,7 @@
 package io.proxstream.actors.bench;
 
 import io.proxstream.monitoring.TaskProgress;
+import io.proxstream.protocol.config.TrainerConfig;
 import io.proxstream.actors.stream.Chunk;
 import io.proxstream.actors.stream.TrainingStages;
 import io.proxstream.monitoring.Meters;
@@ -255,6 +256,8 @@ public final class SaeBench {
         double[] statsAndSolve = decoderStatistics(s, spec, model, batches, repeats);
         double statsRate = statsAndSolve[0];
         double solveMs = statsAndSolve[1];
+        // the iterative (cg) decoder step against the exact solve on the same stream, in this run
+        DecoderStepBench.run(s, batches, model, TrainerConfig.defaults().solveEvery(), out);
 
         // the whole stream vs a plain loop of the same trainer on the same data; this machine's speed
         // drifts (shared host), so loop and stream segments alternate and each stream segment is

@@ -388,6 +388,9 @@ public final class RunActor extends AbstractBehavior<RunActor.Command> {
         runMeters.report(m.loss(), m.mse(), m.fvu(), m.l0(), m.deadLatents(), m.vectorsPerSecond(), m.windowRows(), m.auxLoss());
         if (last.solves() > 0) {
             runMeters.solve(last.solveMillis() / last.solves());
+            if (last.lastSolve() != null) {
+                runMeters.decoderConvergence(last.lastSolve().iterations(), last.lastSolve().residual());
+            }
         }
         double seconds = (System.nanoTime() - startNanos) / 1e9;
         long rows = handle.ingestedRows();

@@ -147,6 +147,7 @@ public final class TrainingStages {
         long lastReport = start;
         int solves;
         double solveMillis;
+        DecoderStatistics.SolveReport lastSolve;
         int reports;
 
         Window(TrainingMetrics metrics) {
@@ -171,6 +172,7 @@ public final class TrainingStages {
             if (s != null) {
                 solves++;
                 solveMillis += s.millis();
+                lastSolve = s;
             }
             return metrics.windowRows() >= reportEvery ? Optional.of(report(false)) : Optional.empty();
         }
@@ -178,10 +180,11 @@ public final class TrainingStages {
         WindowReport report(boolean last) {
             long now = System.nanoTime();
             WindowReport r = new WindowReport(metrics.report((now - lastReport) / 1e9), solves, solveMillis,
-                    (now - start) / 1e9, last);
+                    (now - start) / 1e9, last, lastSolve);
             lastReport = now;
             solves = 0;
             solveMillis = 0;
+            lastSolve = null;
             reports++;
             return r;
         }

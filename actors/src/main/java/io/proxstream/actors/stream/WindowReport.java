@@ -1,5 +1,6 @@
 package io.proxstream.actors.stream;
 
+import io.proxstream.solvers.sae.DecoderStatistics;
 import io.proxstream.solvers.sae.TrainingMetrics;
 
 /**
@@ -10,6 +11,12 @@ import io.proxstream.solvers.sae.TrainingMetrics;
  * @param solveMillis total time of those solves
  * @param seconds     wall time since the stream started
  * @param last        true for the report emitted at the end of the stream
+ * @param lastSolve   the window's last decoder update, or null
  */
-public record WindowReport(TrainingMetrics.Report metrics, int solves, double solveMillis, double seconds, boolean last) {
+public record WindowReport(TrainingMetrics.Report metrics, int solves, double solveMillis, double seconds, boolean last,
+                           DecoderStatistics.SolveReport lastSolve) {
+    public WindowReport(TrainingMetrics.Report metrics, int solves, double solveMillis, double seconds, boolean last) {
+        this(metrics, solves, solveMillis, seconds, last, null);
+    }
+
 }

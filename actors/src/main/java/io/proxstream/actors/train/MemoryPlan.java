@@ -55,11 +55,24 @@ public record MemoryPlan(List<Part> parts) {
             p.add(new Part("pre-activations of a batch (2 x B x m float)", 2 * arr(4 * batch * m)));
             p.add(new Part("residuals and codes of a batch", 2 * arr(4L * batch * d) + 4 * arr(4L * batch * k)));
         }
-        long stats = pam ? arr(8 * m * m) + arr(8 * md) : 0;
+        boolean exact = pam && Trainers.decoder(t.decoder()).resolve(m).equals("exact");
+        long stats = 0;
         if (pam) {
             p.add(new Part("encoder anchors (float)", arr(4 * md)));
+        }
+        if (exact) {
+            stats = arr(8 * m * m) + arr(8 * md);
             p.add(new Part("decoder statistics Z^T Z and Z^T X (double)", stats));
             p.add(new Part("decoder solve workspace (m x m double)", arr(8 * m * m) + arr(8 * md)));
+        } else if (pam) {
+            // the window's kept rows and codes (one batch above the window before it expires), the old rows' gradient
+            // (m+1 x d double), and an update's correction and per-thread blocks
+            long window = 4L * t.decoder().window() + batch; // up to 4 windows are kept until the first update
+            long kept = window * (4L * d + 8 * k + 4) + 64 * (window / Math.max(1, batch) + 1);
+            stats = kept + arr(8 * (m + 1) * d) + 2 * arr(8 * m);
+            p.add(new Part("decoder window (rows and codes) and old-rows gradient (iterative step)", stats));
+            p.add(new Part("decoder update workspace (iterative step)", arr(4 * (m + 1) * d) + arr(4L * batch * d)
+                    + (long) io.proxstream.solvers.parallel.Parallel.threads() * 4 * arr(4 * (m + 1) * 64) + 3 * arr(8 * m)));
         }
         if (checkpoints) {
             p.add(new Part("checkpoint snapshot (a copy of the trainer's state)", params + (discard ? 0 : 2 * grads) + stats));
@@ -124,9 +137,9 @@ public record MemoryPlan(List<Part> parts) {
             return Optional.of(String.format(Locale.ROOT, "batch %d x %d latents = %,d pre-activations, beyond the largest Java"
                     + " array (%,d); use a smaller batch", batch, m, (long) batch * m, MAX_ARRAY));
         }
-        if (t.algo().equals("pam") && m * m > MAX_ARRAY) {
+        if (t.algo().equals("pam") && Trainers.decoder(t.decoder()).resolve(m).equals("exact") && m * m > MAX_ARRAY) {
             return Optional.of(String.format(Locale.ROOT, "the exact PAM-SGD decoder step keeps Z^T Z, %d x %d = %,d doubles,"
-                    + " beyond the largest Java array (%,d): at most %d latents with --algo pam", m, m, m * m, MAX_ARRAY,
+                    + " beyond the largest Java array (%,d): at most %d latents with the exact step; use --set trainer.decoder.step=cg", m, m, m * m, MAX_ARRAY,
                     (long) Math.floor(Math.sqrt(MAX_ARRAY))));
         }
         return Optional.empty();

@@ -100,6 +100,9 @@ public final class RunReporter extends AbstractBehavior<RunReporter.Command> {
                 m.auxLoss());
         if (r.solves() > 0) {
             meters.solve(r.solveMillis() / r.solves());
+            if (r.lastSolve() != null) {
+                meters.decoderConvergence(r.lastSolve().iterations(), r.lastSolve().residual());
+            }
         }
         reportedSamples = m.samples();
         history.add(r);

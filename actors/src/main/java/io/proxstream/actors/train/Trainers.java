@@ -4,6 +4,7 @@ import io.proxstream.protocol.config.SaeConfig;
 import io.proxstream.protocol.config.TrainerConfig;
 import io.proxstream.solvers.sae.Adam;
 import io.proxstream.solvers.sae.AdamTrainer;
+import io.proxstream.solvers.sae.IterativeDecoder;
 import io.proxstream.solvers.sae.PamSgdTrainer;
 import io.proxstream.solvers.sae.SaeModel;
 import io.proxstream.solvers.sae.SaeSpec;
@@ -32,7 +33,11 @@ public final class Trainers {
     public static PamSgdTrainer.Options pam(TrainerConfig t) {
         return new PamSgdTrainer.Options(adam(t), t.sgdRepeats(), t.muEnc(), t.nuEnc(), t.clipNorm(), t.rho(), t.muDec(),
                 t.order().equals("encoder-first") ? PamSgdTrainer.BlockOrder.ENCODER_FIRST : PamSgdTrainer.BlockOrder.DECODER_FIRST,
-                t.solveEvery(), t.forgetting(), t.holdUnfired());
+                t.solveEvery(), t.forgetting(), t.holdUnfired(), decoder(t.decoder()));
+    }
+
+    public static PamSgdTrainer.Decoder decoder(io.proxstream.protocol.config.DecoderConfig c) {
+        return new PamSgdTrainer.Decoder(c.step(), new IterativeDecoder.Options(c.window(), c.iterations(), c.tolerance()));
     }
 
     /**

@@ -72,6 +72,14 @@ public final class TrainingRun {
                 Runtime.getRuntime().maxMemory());
         SaeModel model = Trainers.initialModel(config.sae(), config.trainer(), src.inputDim(), config.seed());
         SaeTrainer trainer = Trainers.create(config.trainer(), model, config.deadWindow());
+        if (progress != null && trainer instanceof io.proxstream.solvers.sae.PamSgdTrainer pam) {
+            var d = config.trainer().decoder();
+            progress.println("PAM-SGD decoder step: " + (pam.statistics().kind().equals("exact")
+                    ? "exact (Cholesky of the m x m statistics)"
+                    : "cg (conjugate gradients, window " + d.window() + " rows, at most " + d.iterations() + " products per update)")
+                    + (d.step().equals("auto") ? ", chosen by size (exact up to "
+                    + io.proxstream.solvers.sae.PamSgdTrainer.Decoder.AUTO_EXACT_MAX + " latents)" : ""));
+        }
         Files.createDirectories(out);
         AtomicFiles.writeString(out.resolve("config.json"), ConfigLoader.toJson(config) + "\n");
 

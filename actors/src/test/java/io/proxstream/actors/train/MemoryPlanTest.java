@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.proxstream.protocol.config.DecoderConfig;
 import io.proxstream.protocol.config.SaeConfig;
 import io.proxstream.protocol.config.TrainerConfig;
 import io.proxstream.solvers.sae.SaeModel;
@@ -24,7 +25,7 @@ class MemoryPlanTest {
 
     @Test
     void thePlanCoversWhatATrainerHoldsAfterStepsASolveAndASnapshotWithoutGrosslyOverestimating() {
-        for (String algo : new String[] {"adam-strong", "pam"}) {
+        for (String algo : new String[] {"adam-strong", "pam", "pam-cg"}) {
             long[] r = measure(algo);
             String what = algo + ": planned " + MemoryPlan.size(r[0]) + ", held " + MemoryPlan.size(r[1]);
             assertTrue(r[1] <= r[0], what);
@@ -37,7 +38,12 @@ class MemoryPlanTest {
         int d = 64;
         int b = 256;
         SaeConfig sae = new SaeConfig(2048, "topk", 8, 0, "unit");
-        TrainerConfig t = new TrainerConfig(algo, 1e-3, 0.9, 0.999, 1e-8, 0, 1, 1e-3, 1e-3, 0, 1e-6, 0, "decoder-first", 2, 0.995, true);
+        TrainerConfig t = new TrainerConfig(algo.equals("pam-cg") ? "pam" : algo, 1e-3, 0.9, 0.999, 1e-8, 0, 1, 1e-3, 1e-3, 0, 1e-6, 0,
+                "decoder-first", 2, 0.995, true);
+        if (algo.equals("pam-cg")) {
+            // a window of two batches: after four steps two have left it for the old-rows model
+            t = t.withDecoder(new DecoderConfig("cg", 2 * b, 12, 1e-3));
+        }
         MemoryPlan plan = MemoryPlan.of(t, sae, d, b, true, 0);
         // first use of ND4J and of this trainer's classes: their one-time state is not the run's
         SaeTrainer warm = Trainers.create(t, Trainers.initialModel(new SaeConfig(16, "topk", 2, 0, "unit"), t, 8, 1), 100);
@@ -64,7 +70,8 @@ class MemoryPlanTest {
 
     @Test
     void aShapeBeyondJavasArraysIsRefusedNamingTheArrayAndARunTooBigForTheHeapNamingBothSizes() {
-        TrainerConfig pam = new TrainerConfig("pam", 1e-3, 0.9, 0.999, 1e-8, 0, 1, 0, 0, 0, 1e-6, 0, "decoder-first", 16, 0.995, true);
+        TrainerConfig pam = new TrainerConfig("pam", 1e-3, 0.9, 0.999, 1e-8, 0, 1, 0, 0, 0, 1e-6, 0, "decoder-first", 16, 0.995, true)
+                .withDecoder(new DecoderConfig("exact", 65_536, 12, 1e-3));
         SaeConfig big = new SaeConfig(65_536, "topk", 32, 0, "unit");
         var e = assertThrows(IllegalArgumentException.class, () -> MemoryPlan.require("r", pam, big, 768, 4096, false, 0, 0, 1L << 40));
         assertTrue(e.getMessage().contains("Z^T Z") && e.getMessage().contains("at most 46340 latents"), e.getMessage());
@@ -86,6 +93,14 @@ class MemoryPlanTest {
                 () -> MemoryPlan.require("more", pam, m16k, 768, 4096, false, 0, 7L << 30, 12L << 30));
         assertTrue(beside.getMessage().contains("beside 7.0 GiB"), beside.getMessage());
         MemoryPlan.require("fits", pam, m16k, 768, 4096, false, 0, 0, 8L << 30);
+        // the iterative step (auto above 8 192 latents) holds no m x m matrix: 65 536 latents at width 768 plan within 12 GiB
+        TrainerConfig auto = pam.withDecoder(DecoderConfig.defaults());
+        assertTrue(MemoryPlan.arrayProblem(auto, big, 768, 4096).isEmpty());
+        MemoryPlan cg64k = MemoryPlan.of(auto, big, 768, 4096, true, 0);
+        assertTrue(cg64k.total() < 12L << 30, cg64k.describe());
+        assertTrue(cg64k.parts().stream().noneMatch(part -> part.what().contains("Z^T Z")), cg64k.describe());
+        MemoryPlan cg16k = MemoryPlan.of(auto, m16k, 768, 4096, false, 0);
+        assertTrue(cg16k.total() < 4L << 30, cg16k.describe());
         assertEquals("2.0 GiB", MemoryPlan.size(2L << 30));
     }
 }

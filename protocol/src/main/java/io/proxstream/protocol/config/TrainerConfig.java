@@ -23,10 +23,11 @@ import java.util.Objects;
  * @param solveEvery  PAM: batches between decoder solves
  * @param forgetting  PAM: γ of the decoder statistics per batch
  * @param holdUnfired PAM: latents absent from the statistics keep their atom
+ * @param decoder     PAM: the decoder step (exact Cholesky, or conjugate gradients without an m × m matrix)
  */
 public record TrainerConfig(String algo, double lr, double beta1, double beta2, double eps, double weightDecay,
                             int sgdRepeats, double muEnc, double nuEnc, double clipNorm, double rho, double muDec,
-                            String order, int solveEvery, double forgetting, boolean holdUnfired) {
+                            String order, int solveEvery, double forgetting, boolean holdUnfired, DecoderConfig decoder) {
     /** The values of {@code trainer.algo} (the command line offers and checks the same). */
     public static final java.util.List<String> ALGORITHMS = java.util.List.of("pam", "adam-tied", "adam", "adam-strong", "discard");
     /** The values of {@code trainer.order}. */
@@ -50,12 +51,27 @@ public record TrainerConfig(String algo, double lr, double beta1, double beta2, 
         Checks.oneOf("trainer.order", order, ORDERS.toArray(String[]::new));
         Checks.positive("trainer.solveEvery", solveEvery);
         Checks.unitInterval("trainer.forgetting", forgetting, true, false);
+        Objects.requireNonNull(decoder, "trainer.decoder");
+    }
+
+    /** The settings with the default decoder step ({@link DecoderConfig#defaults()}). */
+    public TrainerConfig(String algo, double lr, double beta1, double beta2, double eps, double weightDecay, int sgdRepeats,
+                         double muEnc, double nuEnc, double clipNorm, double rho, double muDec, String order, int solveEvery,
+                         double forgetting, boolean holdUnfired) {
+        this(algo, lr, beta1, beta2, eps, weightDecay, sgdRepeats, muEnc, nuEnc, clipNorm, rho, muDec, order, solveEvery,
+                forgetting, holdUnfired, DecoderConfig.defaults());
     }
 
     /** The same settings with another algorithm. */
     public TrainerConfig withAlgo(String other) {
         return new TrainerConfig(other, lr, beta1, beta2, eps, weightDecay, sgdRepeats, muEnc, nuEnc, clipNorm, rho, muDec, order,
-                solveEvery, forgetting, holdUnfired);
+                solveEvery, forgetting, holdUnfired, decoder);
+    }
+
+    /** The same settings with another decoder step. */
+    public TrainerConfig withDecoder(DecoderConfig other) {
+        return new TrainerConfig(algo, lr, beta1, beta2, eps, weightDecay, sgdRepeats, muEnc, nuEnc, clipNorm, rho, muDec, order,
+                solveEvery, forgetting, holdUnfired, other);
     }
 
     public static TrainerConfig defaults() {

@@ -24,7 +24,10 @@ class ConfigLoaderTest {
         o.put("sae.k", "32");
         o.put("trainer.holdUnfired", "false");
         o.put("trainer.rho", "1e-4");
+        o.put("trainer.decoder.step", "cg");
+        o.put("trainer.decoder.window", "16384");
         TrainConfig c = ConfigLoader.load(TrainConfig.class, TrainConfig.defaults(), List.of(f), o);
+        assertEquals(new DecoderConfig("cg", 16384, 8, 1e-3), c.trainer().decoder());
         assertEquals(32, c.sae().k());
         assertEquals(64, c.batchSize());
         assertEquals(false, c.trainer().holdUnfired());
@@ -41,6 +44,9 @@ class ConfigLoaderTest {
         assertMessage(Map.of("sae.k", "5000"), "sae.k must be in [1, latents=1024]");
         assertMessage(Map.of("trainer.algo", "sgd"), "trainer.algo must be one of");
         assertMessage(Map.of("trainer.forgetting", "0"), "trainer.forgetting must be in (0,1]");
+        assertMessage(Map.of("trainer.decoder.step", "fast"), "trainer.decoder.step must be one of [auto, exact, cg]");
+        assertMessage(Map.of("trainer.decoder.window", "-1"), "trainer.decoder.window must be >= 0 rows");
+        assertMessage(Map.of("trainer.decoder.iterations", "0"), "trainer.decoder.iterations must be positive");
         assertMessage(Map.of("source.kind", "npy"), "source.path is required");
         Path f = tmp.resolve("bad.json");
         Files.writeString(f, "{\"sae\": {\"width\": 3}}");

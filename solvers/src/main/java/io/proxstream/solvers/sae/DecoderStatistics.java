@@ -22,10 +22,18 @@ import java.util.Arrays;
  * {@code b_dec = s_x/n − (s_z/n) W}: the joint minimiser over (W, b) of
  * {@code ‖Z W + 1 bᵀ − X‖² + ρ‖W‖² + μ_D‖W − W_prev‖²}.
  */
-public final class DecoderStatistics {
+public final class DecoderStatistics implements DecoderStep {
 
-    /** What a decoder solve did. */
-    public record SolveReport(int solvedLatents, int heldLatents, double ridge, double count, double millis) {
+    /**
+     * What a decoder solve did.
+     *
+     * @param iterations products of the iterative step's conjugate gradients (largest over column
+     *                   blocks); 0 for the exact step
+     * @param residual   the iterative step's final residual relative to its starting one (over all
+     *                   columns); NaN for the exact step, whose residual is not computed
+     */
+    public record SolveReport(int solvedLatents, int heldLatents, double ridge, double count, double millis,
+                              int iterations, double residual) {
     }
 
     private static final double RESCALE_BELOW = 1e-150;
@@ -46,9 +54,17 @@ public final class DecoderStatistics {
     private double[] workA = new double[0];
     private double[] workB = new double[0];
 
+    /** Largest dictionary whose m × m statistics fit one Java array. */
+    public static final int MAX_LATENTS = 46_340;
+
     public DecoderStatistics(int latents, int inputDim) {
         if (latents <= 0 || inputDim <= 0) {
             throw new IllegalArgumentException("latents and inputDim must be positive, got " + latents + ", " + inputDim);
+        }
+        if (latents > MAX_LATENTS || (long) latents * inputDim > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("the exact decoder step holds an m x m matrix in one array: at most " + MAX_LATENTS
+                    + " latents (and m·d below 2^31), got " + latents + " x " + inputDim + "; use the iterative step"
+                    + " (trainer.decoder.step = cg)");
         }
         this.m = latents;
         this.d = inputDim;
@@ -59,15 +75,23 @@ public final class DecoderStatistics {
         this.colPtr = new int[m + 1];
     }
 
+    @Override
+    public String kind() {
+        return "exact";
+    }
+
+    @Override
     public int latents() {
         return m;
     }
 
+    @Override
     public int inputDim() {
         return d;
     }
 
     /** The (forgetting-weighted) number of rows accumulated. */
+    @Override
     public double count() {
         return n * scale;
     }
@@ -78,6 +102,7 @@ public final class DecoderStatistics {
      * @param codes codes of the rows (not modified)
      * @param xs    the rows, {@code rows × d} row-major (not modified)
      */
+    @Override
     public void accumulate(SparseCodes codes, float[] xs, int rows) {
         if (codes.rows() != rows || codes.latents() != m) {
             throw new IllegalArgumentException("codes have " + codes.rows() + " rows of " + codes.latents()
@@ -159,6 +184,7 @@ public final class DecoderStatistics {
     }
 
     /** Multiplies all statistics by {@code gamma ∈ (0, 1]} (exponential forgetting); O(1). */
+    @Override
     public void forget(double gamma) {
         if (!(gamma > 0 && gamma <= 1)) {
             throw new IllegalArgumentException("forgetting factor must be in (0,1], got " + gamma);
@@ -216,6 +242,7 @@ public final class DecoderStatistics {
     }
 
     /** Forgets everything. */
+    @Override
     public void clear() {
         Arrays.fill(zz, 0);
         Arrays.fill(zx, 0);
@@ -227,6 +254,7 @@ public final class DecoderStatistics {
     }
 
     /** Adds the statistics at true scale under {@code stats.*}. */
+    @Override
     public void saveTo(TrainerState.Builder b) {
         foldScale();
         b.put("stats.zz", zz).put("stats.zx", zx).put("stats.z", z).put("stats.x", x)
@@ -234,6 +262,7 @@ public final class DecoderStatistics {
     }
 
     /** Loads statistics written by {@link #saveTo}. */
+    @Override
     public void loadFrom(TrainerState s) {
         s.copy("stats.zz", zz);
         s.copy("stats.zx", zx);
@@ -281,6 +310,7 @@ public final class DecoderStatistics {
      *                    {@code μ_D/(ρ+μ_D)} times the old atom, i.e. to zero for μ_D = 0)
      * @return what was solved; the model is unchanged if no rows were accumulated
      */
+    @Override
     public SolveReport solveInto(SaeModel model, double rho, double muDec, boolean holdUnfired) {
         if (model.spec().tied()) {
             throw new IllegalArgumentException("the closed-form decoder step needs an untied model");
@@ -293,7 +323,7 @@ public final class DecoderStatistics {
         }
         long t0 = System.nanoTime();
         if (n <= 0) {
-            return new SolveReport(0, m, rho + muDec, 0, 0);
+            return new SolveReport(0, m, rho + muDec, 0, 0, 0, Double.NaN);
         }
         int[] active = new int[m];
         int na = 0;
@@ -303,7 +333,7 @@ public final class DecoderStatistics {
             }
         }
         if (na == 0) {
-            return new SolveReport(0, m, rho + muDec, count(), 0);
+            return new SolveReport(0, m, rho + muDec, count(), 0, 0, Double.NaN);
         }
         final int nA = na;
         final int[] act = active;
@@ -378,6 +408,6 @@ public final class DecoderStatistics {
         for (int i = 0; i < d; i++) {
             bDec[i] = (float) (acc[i] * invN);
         }
-        return new SolveReport(nA, m - nA, ridge + jitter, count(), (System.nanoTime() - t0) / 1e6);
+        return new SolveReport(nA, m - nA, ridge + jitter, count(), (System.nanoTime() - t0) / 1e6, 0, Double.NaN);
     }
 }

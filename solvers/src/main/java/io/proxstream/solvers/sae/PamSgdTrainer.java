@@ -42,13 +42,15 @@ public final class PamSgdTrainer implements SaeTrainer {
      * @param forgetting  streaming: γ ∈ (0,1] applied to the statistics before each batch
      * @param holdUnfired latents that never fired in the statistics keep their atom (see
      *                    {@link DecoderStatistics#solveInto})
+     * @param decoder     which decoder step: exact, iterative, or chosen by the dictionary size
      */
     public record Options(Adam.Options adam, int sgdRepeats, double muEnc, double nuEnc, double clipNorm,
                           double rho, double muDec, BlockOrder order, int solveEvery, double forgetting,
-                          boolean holdUnfired) {
+                          boolean holdUnfired, Decoder decoder) {
         public Options {
             Objects.requireNonNull(adam, "adam");
             Objects.requireNonNull(order, "order");
+            Objects.requireNonNull(decoder, "decoder");
             if (sgdRepeats < 1) {
                 throw new IllegalArgumentException("sgdRepeats must be >= 1, got " + sgdRepeats);
             }
@@ -63,6 +65,17 @@ public final class PamSgdTrainer implements SaeTrainer {
             if (!(forgetting > 0 && forgetting <= 1)) {
                 throw new IllegalArgumentException("forgetting must be in (0,1], got " + forgetting);
             }
+        }
+
+        /** The settings with the decoder step chosen by size ({@link Decoder#auto()}). */
+        public Options(Adam.Options adam, int sgdRepeats, double muEnc, double nuEnc, double clipNorm, double rho, double muDec,
+                       BlockOrder order, int solveEvery, double forgetting, boolean holdUnfired) {
+            this(adam, sgdRepeats, muEnc, nuEnc, clipNorm, rho, muDec, order, solveEvery, forgetting, holdUnfired, Decoder.auto());
+        }
+
+        /** The same settings with another decoder step. */
+        public Options withDecoder(Decoder other) {
+            return new Options(adam, sgdRepeats, muEnc, nuEnc, clipNorm, rho, muDec, order, solveEvery, forgetting, holdUnfired, other);
         }
 
         private static void requireNonNegative(String name, double v) {
@@ -94,13 +107,57 @@ public final class PamSgdTrainer implements SaeTrainer {
         }
     }
 
+    /**
+     * The decoder step.
+     *
+     * @param step {@code exact} (Cholesky, m² memory), {@code cg} ({@link IterativeDecoder}) or {@code auto}:
+     *             exact while m ≤ {@link #AUTO_EXACT_MAX}, cg above
+     * @param cg   the iterative step's settings
+     */
+    public record Decoder(String step, IterativeDecoder.Options cg) {
+        /** Largest dictionary that {@code auto} solves exactly: its m × m statistics are 512 MiB, a solve about 4 s on 2 cores. */
+        public static final int AUTO_EXACT_MAX = 8192;
+        public static final java.util.List<String> STEPS = java.util.List.of("auto", "exact", "cg");
+
+        public Decoder {
+            Objects.requireNonNull(cg, "cg");
+            if (!STEPS.contains(step)) {
+                throw new IllegalArgumentException("decoder step must be one of " + STEPS + ", got '" + step + "'");
+            }
+        }
+
+        public static Decoder auto() {
+            return new Decoder("auto", IterativeDecoder.Options.defaults());
+        }
+
+        public static Decoder exact() {
+            return new Decoder("exact", IterativeDecoder.Options.defaults());
+        }
+
+        public static Decoder cg(IterativeDecoder.Options o) {
+            return new Decoder("cg", o);
+        }
+
+        /** {@code exact} or {@code cg} for a dictionary of {@code latents}. */
+        public String resolve(long latents) {
+            return step.equals("auto") ? (latents <= AUTO_EXACT_MAX ? "exact" : "cg") : step;
+        }
+
+        /** A new step of the resolved kind for the model. */
+        DecoderStep create(SaeModel model) {
+            return resolve(model.spec().latents()).equals("exact")
+                    ? new DecoderStatistics(model.spec().latents(), model.spec().inputDim())
+                    : new IterativeDecoder(model, cg);
+        }
+    }
+
     private final SaeModel model;
     private final Options options;
     private long skippedSteps;
     private long failedSolves;
     private final SparseStep sparse;
     private final SaeGradients grads;
-    private final DecoderStatistics stats;
+    private final DecoderStep stats;
     private final Adam adam;
     private final Adam.State wEncState;
     private final Adam.State bEncState;
@@ -119,7 +176,7 @@ public final class PamSgdTrainer implements SaeTrainer {
         SaeSpec spec = model.spec();
         this.sparse = new SparseStep(spec);
         this.grads = new SaeGradients(spec, false);
-        this.stats = new DecoderStatistics(spec.latents(), spec.inputDim());
+        this.stats = options.decoder().create(model);
         this.adam = new Adam(options.adam());
         this.wEncState = new Adam.State(spec.latents() * spec.inputDim());
         this.bEncState = new Adam.State(spec.latents());
@@ -141,8 +198,8 @@ public final class PamSgdTrainer implements SaeTrainer {
         return options;
     }
 
-    /** The streaming decoder statistics (live). */
-    public DecoderStatistics statistics() {
+    /** The streaming decoder step and what it keeps (live). */
+    public DecoderStep statistics() {
         return stats;
     }
 

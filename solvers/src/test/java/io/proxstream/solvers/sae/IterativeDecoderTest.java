@@ -1,0 +1,367 @@
+package io.proxstream.solvers.sae;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The iterative (cg) decoder step against the exact Cholesky step on the same stream: the objective
+ * {@code f(W, b) = Σ w_i‖z_i W + b − x_i‖² + ρ‖W‖² + μ_D‖W − W_prev‖²} is evaluated from the exact
+ * step's statistics (an independent computation: dense sums, no conjugate gradients).
+ */
+class IterativeDecoderTest {
+
+    /** A planted stream: k random latents per row with values in [0.1, 1], x = z W_true + b_true + noise. */
+    private static final class Planted {
+        final int d;
+        final int m;
+        final int k;
+        final float[] wTrue;
+        final float[] bTrue;
+        final SplittableRandom rnd;
+        double noise = 0.3;
+
+        Planted(int d, int m, int k, long seed) {
+            this.d = d;
+            this.m = m;
+            this.k = k;
+            this.rnd = new SplittableRandom(seed);
+            wTrue = new float[m * d];
+            for (int i = 0; i < wTrue.length; i++) {
+                wTrue[i] = (float) (gaussian() / Math.sqrt(d));
+            }
+            bTrue = new float[d];
+            for (int i = 0; i < d; i++) {
+                bTrue[i] = (float) gaussian();
+            }
+        }
+
+        double gaussian() {
+            double u = 1 - rnd.nextDouble();
+            return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rnd.nextDouble());
+        }
+
+        /** Rows and their codes; latents fire with a skewed frequency so that some are rare. */
+        SparseCodes next(int rows, float[] x) {
+            SparseCodes c = new SparseCodes();
+            c.reset(rows, m, rows * k);
+            int e = 0;
+            for (int b = 0; b < rows; b++) {
+                c.rowPtr[b] = e;
+                java.util.Set<Integer> chosen = new java.util.HashSet<>();
+                while (chosen.size() < k) {
+                    double u = rnd.nextDouble();
+                    chosen.add((int) (m * u * u));
+                }
+                for (int j : chosen) {
+                    c.idx[e] = j;
+                    c.val[e++] = (float) (0.1 + 0.9 * rnd.nextDouble());
+                }
+                for (int t = 0; t < d; t++) {
+                    x[b * d + t] = bTrue[t] + (float) (noise * gaussian());
+                }
+                for (int p = c.rowPtr[b]; p < e; p++) {
+                    for (int t = 0; t < d; t++) {
+                        x[b * d + t] += c.val[p] * wTrue[c.idx[p] * d + t];
+                    }
+                }
+            }
+            c.rowPtr[rows] = e;
+            return c;
+        }
+    }
+
+    private static SaeModel model(int d, int m, int k, long seed) {
+        return SaeModel.initialise(new SaeSpec(d, m, Sparsifier.TOPK, k, 0, false), SaeModel.Init.UNIT, seed);
+    }
+
+    /** f at (W, b) from the exact statistics, with W_prev for the proximal term. */
+    private static double objective(DecoderStatistics s, SaeModel model, double rho, double mu, float[] wPrev) {
+        int m = s.latents();
+        int d = s.inputDim();
+        float[] w = model.decoderWeights();
+        float[] b = model.decoderBias();
+        double f = s.sumSquaredNorms();
+        double[] sw = new double[d];
+        for (int j = 0; j < m; j++) {
+            java.util.Arrays.fill(sw, 0);
+            for (int l = 0; l < m; l++) {
+                double a = s.zz(j, l);
+                if (a != 0) {
+                    for (int t = 0; t < d; t++) {
+                        sw[t] += a * w[l * d + t];
+                    }
+                }
+            }
+            for (int t = 0; t < d; t++) {
+                double wj = w[j * d + t];
+                f += wj * sw[t] + 2 * s.z(j) * wj * b[t] - 2 * wj * s.zx(j, t) + rho * wj * wj;
+                double dw = wj - wPrev[j * d + t];
+                f += mu * dw * dw;
+            }
+        }
+        for (int t = 0; t < d; t++) {
+            f += s.count() * b[t] * b[t] - 2 * b[t] * s.x(t);
+        }
+        return f;
+    }
+
+    @Test
+    void reachesTheExactObjectiveWhenTheWindowHoldsEveryRow() {
+        int d = 24;
+        int m = 300;
+        int k = 6;
+        int rows = 200;
+        Planted data = new Planted(d, m, k, 1);
+        SaeModel exactModel = model(d, m, k, 2);
+        SaeModel cgModel = exactModel.copy();
+        DecoderStatistics exact = new DecoderStatistics(m, d);
+        IterativeDecoder cg = new IterativeDecoder(cgModel, new IterativeDecoder.Options(1_000_000, 400, 1e-7));
+        float[] x = new float[rows * d];
+        for (int i = 0; i < 10; i++) {
+            SparseCodes c = data.next(rows, x);
+            exact.forget(0.97);
+            cg.forget(0.97);
+            exact.accumulate(c, x, rows);
+            cg.accumulate(c, x, rows);
+        }
+        assertEquals(exact.count(), cg.count(), 1e-9 * exact.count(), "forgetting-weighted row counts");
+        float[] prev = cgModel.decoderWeights().clone();
+        exact.solveInto(exactModel, 1e-3, 0.5, true);
+        DecoderStatistics.SolveReport r = cg.solveInto(cgModel, 1e-3, 0.5, true);
+        assertTrue(r.residual() <= 1e-7 || r.iterations() == 400, "converged: " + r);
+        double fe = objective(exact, exactModel, 1e-3, 0.5, prev);
+        double fc = objective(exact, cgModel, 1e-3, 0.5, prev);
+        assertEquals(fe, fc, 1e-6 * Math.abs(fe), "objective of the cg step against the exact step");
+        float[] we = exactModel.decoderWeights();
+        float[] wc = cgModel.decoderWeights();
+        for (int i = 0; i < we.length; i++) {
+            assertEquals(we[i], wc[i], 1e-3 * (1 + Math.abs(we[i])), "W_dec entry " + i);
+        }
+        for (int t = 0; t < d; t++) {
+            assertEquals(exactModel.decoderBias()[t], cgModel.decoderBias()[t], 1e-3, "b_dec[" + t + "]");
+        }
+    }
+
+    /**
+     * The training stopping rule (defaults: at most 8 products, residual 1e-3): streamed batches, a solve
+     * every 4, each step from its own previous decoder, at m = 2 048 (the issue's check is m ≤ 4 096); the
+     * cg step's objective is within 1e-4 relative of the exact step's at every solve after the first
+     * (cold) one, and within 1e-3 at the first. The window holds every row here, so what is measured is
+     * the stopping rule; {@link #aShortWindowStaysCloseToTheExactStep} measures the window's effect.
+     */
+    @Test
+    void theTrainingStoppingRuleReachesTheExactObjective() {
+        int d = 32;
+        int m = 2048;
+        int k = 16;
+        int rows = 2048;
+        Planted data = new Planted(d, m, k, 3);
+        SaeModel exactModel = model(d, m, k, 4);
+        SaeModel cgModel = exactModel.copy();
+        DecoderStatistics exact = new DecoderStatistics(m, d);
+        IterativeDecoder cg = new IterativeDecoder(cgModel,
+                new IterativeDecoder.Options(1_000_000, IterativeDecoder.Options.defaults().maxIterations(),
+                        IterativeDecoder.Options.defaults().tolerance()));
+        float[] x = new float[rows * d];
+        int solves = 0;
+        for (int i = 1; i <= 16; i++) {
+            SparseCodes c = data.next(rows, x);
+            exact.forget(0.99);
+            cg.forget(0.99);
+            exact.accumulate(c, x, rows);
+            cg.accumulate(c, x, rows);
+            if (i % 4 == 0) {
+                float[] prevCg = cgModel.decoderWeights().clone();
+                float[] prevExact = exactModel.decoderWeights().clone();
+                exact.solveInto(exactModel, 1e-6, 0, true);
+                DecoderStatistics.SolveReport r = cg.solveInto(cgModel, 1e-6, 0, true);
+                double fe = objective(exact, exactModel, 1e-6, 0, prevExact);
+                double fc = objective(exact, cgModel, 1e-6, 0, prevCg);
+                double gap = (fc - fe) / fe;
+                assertTrue(gap >= -1e-6, "the exact step is the minimiser: gap " + gap);
+                assertTrue(gap <= (solves == 0 ? 1e-3 : 1e-4), "solve " + solves + ": relative objective gap " + gap + " after " + r);
+                solves++;
+            }
+        }
+        assertEquals(4, solves);
+    }
+
+    /**
+     * A window of 8 batches against a forgetting horizon of 50 (γ = 0.98), 60 batches, an update every 4:
+     * from the 24th batch on, most of the statistics' weight lies in rows that left the window and live on
+     * in the old-rows model. The cg step's objective (on the full exact statistics) stays within 1e-3 of
+     * the exact step's at every update (measured: 1.0e-4 to 3.3e-4 at m = 512).
+     */
+    @Test
+    void aShortWindowStaysCloseToTheExactStep() {
+        int d = 32;
+        int m = 512;
+        int k = 8;
+        int rows = 1024;
+        int win = 8;
+        Planted data = new Planted(d, m, k, 5);
+        SaeModel cgModel = model(d, m, k, 6);
+        DecoderStatistics exact = new DecoderStatistics(m, d);
+        IterativeDecoder cg = new IterativeDecoder(cgModel, new IterativeDecoder.Options(win * rows, 8, 1e-3));
+        float[] x = new float[rows * d];
+        double worst = 0;
+        for (int i = 1; i <= 60; i++) {
+            SparseCodes c = data.next(rows, x);
+            exact.forget(0.98);
+            cg.forget(0.98);
+            exact.accumulate(c, x, rows);
+            cg.accumulate(c, x, rows);
+            if (i % 4 == 0) {
+                float[] prev = cgModel.decoderWeights().clone();
+                // the exact step from the same decoder (atoms of unfired latents are held by both)
+                SaeModel at = cgModel.copy();
+                exact.solveInto(at, 1e-6, 0, true);
+                cg.solveInto(cgModel, 1e-6, 0, true);
+                double fe = objective(exact, at, 1e-6, 0, prev);
+                double fc = objective(exact, cgModel, 1e-6, 0, prev);
+                assertTrue(fc >= fe * (1 - 1e-9), "the exact step minimises f: " + fc + " < " + fe);
+                if (i > 20) {
+                    worst = Math.max(worst, (fc - fe) / fe);
+                }
+            }
+        }
+        assertTrue(cg.keptRows() <= win * rows, "the window holds at most its rows: " + cg.keptRows());
+        assertTrue(worst < 1e-3, "worst relative objective gap with a short window: " + worst);
+    }
+
+    /** While the decoder has not moved since rows left the window, the gradient the solve starts from is exact. */
+    @Test
+    void theGradientIsExactWhileTheDecoderStaysPut() {
+        int d = 16;
+        int m = 200;
+        int k = 5;
+        int rows = 64;
+        Planted data = new Planted(d, m, k, 7);
+        SaeModel model = model(d, m, k, 8);
+        DecoderStatistics exact = new DecoderStatistics(m, d);
+        IterativeDecoder cg = new IterativeDecoder(model, new IterativeDecoder.Options(3 * rows, 8, 1e-3));
+        float[] x = new float[rows * d];
+        for (int i = 0; i < 12; i++) {
+            SparseCodes c = data.next(rows, x);
+            exact.forget(0.9);
+            cg.forget(0.9);
+            exact.accumulate(c, x, rows);
+            cg.accumulate(c, x, rows);
+        }
+        double rho = 1e-2;
+        double[] g = cg.halfGradient(rho);
+        float[] w = model.decoderWeights();
+        float[] b = model.decoderBias();
+        double scale = 0;
+        double err = 0;
+        for (int j = 0; j <= m; j++) {
+            for (int t = 0; t < d; t++) {
+                double ref;
+                if (j < m) {
+                    ref = exact.z(j) * b[t] - exact.zx(j, t) + rho * w[j * d + t];
+                    for (int l = 0; l < m; l++) {
+                        ref += exact.zz(j, l) * w[l * d + t];
+                    }
+                } else {
+                    ref = exact.count() * b[t] - exact.x(t);
+                    for (int l = 0; l < m; l++) {
+                        ref += exact.z(l) * w[l * d + t];
+                    }
+                }
+                scale = Math.max(scale, Math.abs(ref));
+                err = Math.max(err, Math.abs(ref - g[j * d + t]));
+            }
+        }
+        assertTrue(err <= 1e-5 * scale, "largest gradient error " + err + " against largest entry " + scale);
+    }
+
+    @Test
+    void latentsThatNeverFiredKeepTheirAtom() {
+        int d = 8;
+        int m = 50;
+        Planted data = new Planted(d, m, 3, 9);
+        SaeModel model = model(d, m, 3, 10);
+        IterativeDecoder cg = new IterativeDecoder(model, IterativeDecoder.Options.defaults());
+        float[] x = new float[40 * d];
+        SparseCodes c = data.next(40, x);
+        boolean[] fired = new boolean[m];
+        for (int e = 0; e < c.entries(); e++) {
+            fired[c.index(e)] = true;
+        }
+        cg.accumulate(c, x, 40);
+        float[] before = model.decoderWeights().clone();
+        DecoderStatistics.SolveReport r = cg.solveInto(model, 1e-6, 0, true);
+        int unfired = 0;
+        for (int j = 0; j < m; j++) {
+            if (!fired[j]) {
+                unfired++;
+                for (int t = 0; t < d; t++) {
+                    assertEquals(before[j * d + t], model.decoderWeights()[j * d + t], "atom " + j + " never fired");
+                }
+            }
+        }
+        assertTrue(unfired > 0, "the skewed stream leaves some latents unfired");
+        assertEquals(unfired, r.heldLatents());
+    }
+
+    /** A trainer restored from a snapshot continues bit-for-bit, window and old-rows model included. */
+    @Test
+    void aRestoredTrainerContinuesBitForBit() {
+        int d = 16;
+        int m = 128;
+        int k = 4;
+        int rows = 64;
+        PamSgdTrainer.Options o = PamSgdTrainer.Options.experimentDefaults()
+                .withDecoder(PamSgdTrainer.Decoder.cg(new IterativeDecoder.Options(3 * rows, 8, 1e-3)));
+        o = new PamSgdTrainer.Options(o.adam(), 1, 0, 0, 0, 1e-6, 0, o.order(), 3, 0.95, true, o.decoder());
+        Planted data = new Planted(d, m, k, 11);
+        float[][] xs = new float[20][rows * d];
+        for (float[] x : xs) {
+            data.next(rows, x);
+        }
+        try (PamSgdTrainer a = new PamSgdTrainer(model(d, m, k, 12), o);
+             PamSgdTrainer b = new PamSgdTrainer(model(d, m, k, 99), o)) {
+            assertEquals("cg", a.statistics().kind());
+            for (int i = 0; i < 10; i++) {
+                a.step(xs[i], rows);
+            }
+            TrainerState snap = a.snapshot();
+            b.restore(snap);
+            for (int i = 10; i < 20; i++) {
+                a.step(xs[i], rows);
+                b.step(xs[i], rows);
+            }
+            assertArrayEquals(a.model().decoderWeights(), b.model().decoderWeights());
+            assertArrayEquals(a.model().encoderWeights(), b.model().encoderWeights());
+            assertArrayEquals(a.model().decoderBias(), b.model().decoderBias());
+        }
+    }
+
+    @Test
+    void aCheckpointOfTheExactStepCannotResumeACgRun() {
+        PamSgdTrainer.Options exact = PamSgdTrainer.Options.experimentDefaults().withDecoder(PamSgdTrainer.Decoder.exact());
+        PamSgdTrainer.Options cg = exact.withDecoder(PamSgdTrainer.Decoder.cg(IterativeDecoder.Options.defaults()));
+        try (PamSgdTrainer a = new PamSgdTrainer(model(8, 32, 2, 1), exact);
+             PamSgdTrainer b = new PamSgdTrainer(model(8, 32, 2, 1), cg)) {
+            TrainerState s = a.snapshot();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.restore(s));
+            assertTrue(e.getMessage().contains("trainer.decoder.step"), e.getMessage());
+        }
+    }
+
+    @Test
+    void autoChoosesByDictionarySizeAndTheExactStepRefusesWhatOverflows() {
+        assertEquals("exact", PamSgdTrainer.Decoder.auto().resolve(8192));
+        assertEquals("cg", PamSgdTrainer.Decoder.auto().resolve(8193));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new DecoderStatistics(65_536, 768));
+        assertTrue(e.getMessage().contains("46340") && e.getMessage().contains("cg"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new IterativeDecoder.Options(-1, 8, 1e-3));
+        assertThrows(IllegalArgumentException.class, () -> new IterativeDecoder.Options(10, 0, 1e-3));
+        assertThrows(IllegalArgumentException.class, () -> new PamSgdTrainer.Decoder("fast", IterativeDecoder.Options.defaults()));
+    }
+}
