@@ -253,11 +253,19 @@ public final class SaeBench {
 
         // decoder statistics and solve, in their own method: their m x m arrays (4 GiB at m = 16 384) are garbage
         // before the stream measurement builds trainers of its own
-        double[] statsAndSolve = decoderStatistics(s, spec, model, batches, repeats);
-        double statsRate = statsAndSolve[0];
-        double solveMs = statsAndSolve[1];
+        double statsRate = Double.NaN;
+        double solveMs = Double.NaN;
+        if (exactStepFits(s)) {
+            double[] statsAndSolve = decoderStatistics(s, spec, model, batches, repeats);
+            statsRate = statsAndSolve[0];
+            solveMs = statsAndSolve[1];
+        } else {
+            out.printf(Locale.ROOT, "  exact decoder step: not measured, its m x m statistics (%s twice) do not fit this heap%s%n",
+                    io.proxstream.actors.train.MemoryPlan.size(8L * s.m() * s.m()),
+                    s.m() > DecoderStatistics.MAX_LATENTS ? " or one Java array" : "");
+        }
         // the iterative (cg) decoder step against the exact solve on the same stream, in this run
-        DecoderStepBench.run(s, batches, model, TrainerConfig.defaults().solveEvery(), out);
+        DecoderStepBench.run(s, batches, model, TrainerConfig.defaults().solveEvery(), exactStepFits(s), out);
 
         // the whole stream vs a plain loop of the same trainer on the same data; this machine's speed
         // drifts (shared host), so loop and stream segments alternate and each stream segment is
@@ -299,6 +307,11 @@ public final class SaeBench {
         out.printf(Locale.ROOT, "  training stream (solve every %d):   %,10.0f vec/s%n", solveEvery, stream);
         out.printf(Locale.ROOT, "  same trainer, plain loop:           %,10.0f vec/s  (median paired stream/loop %.3f)%n", loop, ratio);
         return new Result(s, sparse, dense, statsRate, solveMs, stream, loop, ratio);
+    }
+
+    /** Whether the exact step's two m x m double arrays fit in 60 % of this JVM's heap (and in Java arrays). */
+    private static boolean exactStepFits(Shape s) {
+        return s.m() <= DecoderStatistics.MAX_LATENTS && 16.0 * s.m() * s.m() <= 0.6 * Runtime.getRuntime().maxMemory();
     }
 
     /** Decoder-statistics accumulation (vectors/s) and the closed-form solve (ms, median) at shape {@code s}. */

@@ -84,8 +84,12 @@ public final class DataParallelPam {
             return batch * batchesPerShard;
         }
 
+        /**
+         * The trainer settings; the decoder step is the exact one at every size, because rounds merge the workers'
+         * exact statistics (a cluster form of the iterative step, which would sum products instead, is not built yet).
+         */
         public PamSgdTrainer.Options pam() {
-            return PamSgdTrainer.Options.experimentDefaults();
+            return PamSgdTrainer.Options.experimentDefaults().withDecoder(PamSgdTrainer.Decoder.exact());
         }
 
         public String describe() {

@@ -52,7 +52,8 @@ class MainTest {
         assertTrue(o.err().contains("--shape applies to bench sae only"), o.err());
         o = run("bench", "sae", "--shape", "768,65536,32,4096");
         assertEquals(2, o.code());
-        assertTrue(o.err().contains("at most 46340 latents"), "planned before anything is allocated: " + o.err());
+        // the iterative decoder step needs no m x m matrix: refused for this JVM's heap, with the estimate, not for an array
+        assertTrue(o.err().contains("needs about") && !o.err().contains("46340"), "planned before anything is allocated: " + o.err());
         o = run("experiment", "nope");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("expected one of spline-toy, sae-mnist, sae-lm, sae-synthetic, segmentation, tv-baselines, ct but was"

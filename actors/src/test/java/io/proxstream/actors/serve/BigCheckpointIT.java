@@ -68,9 +68,10 @@ class BigCheckpointIT {
         Path runs = tmp.resolve("runs");
         Path log = tmp.resolve("server.log");
         Path runConfig = tmp.resolve("big.json");
-        // no decoder solve in these 8 batches (a 16384² solve takes 40 s here): the statistics are what is big
+        // the exact step (its m x m statistics are what is big; auto would pick the iterative step at this size), and no
+        // decoder solve in these 8 batches (a 16384² solve takes 40 s here)
         Files.writeString(runConfig, "{\"name\": \"big\", \"inputDim\": " + D + ", \"sae\": {\"latents\": 16384, \"k\": 32},"
-                + " \"trainer\": {\"algo\": \"pam\", \"solveEvery\": 64}, \"batchSize\": " + ROWS + ", \"checkpointEvery\": 1000000000,"
+                + " \"trainer\": {\"algo\": \"pam\", \"solveEvery\": 64, \"decoder\": {\"step\": \"exact\"}}, \"batchSize\": " + ROWS + ", \"checkpointEvery\": 1000000000,"
                 + " \"reportEvery\": " + ROWS + ", \"queueBytes\": 67108864,"
                 // whole batches of ROWS rows are counted and checkpointed: no rows held out for latent health
                 + " \"health\": {\"holdout\": 0}}");
