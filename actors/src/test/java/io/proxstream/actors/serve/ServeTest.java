@@ -558,14 +558,15 @@ class ServeTest {
     @Test
     void aRunTheServerCannotHoldIsRefusedWithItsEstimateAndAShapeBeyondJavasArraysWithItsReason() throws Exception {
         try (ServeServer s = start()) {
-            // PAM at 768 -> 40 000 keeps two 40 000² double matrices (12 GB each): not in this 2 GiB test JVM
+            // PAM at 768 -> 40 000 (the iterative decoder step, auto at this size) needs several GiB: not in this 2 GiB test JVM
             HttpResponse<String> r = send(s, "POST", "/runs", ("{\"name\": \"huge\", \"inputDim\": 768, \"sae\": {\"latents\": 40000,"
                     + " \"k\": 32}}").getBytes());
             assertEquals(409, r.statusCode(), r.body());
             assertTrue(r.body().contains("the server cannot hold run 'huge'") && r.body().contains("needs about")
                     && r.body().contains("-Xmx"), r.body());
-            r = send(s, "POST", "/runs", ("{\"name\": \"wider\", \"inputDim\": 768, \"sae\": {\"latents\": 65536, \"k\": 32}}")
-                    .getBytes());
+            // the exact decoder step asked for at 65 536 latents: its Z^T Z would be 2^32 doubles, beyond one Java array
+            r = send(s, "POST", "/runs", ("{\"name\": \"wider\", \"inputDim\": 768, \"sae\": {\"latents\": 65536, \"k\": 32},"
+                    + " \"trainer\": {\"decoder\": {\"step\": \"exact\"}}}").getBytes());
             assertEquals(400, r.statusCode(), r.body());
             assertTrue(r.body().contains("at most 46340 latents"), r.body());
             assertTrue(!Files.exists(tmp.resolve("runs/huge")) && !Files.exists(tmp.resolve("runs/wider")), "nothing was created");

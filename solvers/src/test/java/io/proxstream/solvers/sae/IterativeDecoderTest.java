@@ -79,6 +79,15 @@ class IterativeDecoderTest {
         return SaeModel.initialise(new SaeSpec(d, m, Sparsifier.TOPK, k, 0, false), SaeModel.Init.UNIT, seed);
     }
 
+    /** Draws a batch of the stream and gives it to every step after forgetting by {@code gamma}. */
+    private static void feed(Planted data, int rows, float[] x, double gamma, DecoderStep... steps) {
+        SparseCodes c = data.next(rows, x);
+        for (DecoderStep s : steps) {
+            s.forget(gamma);
+            s.accumulate(c, x, rows);
+        }
+    }
+
     /** f at (W, b) from the exact statistics, with W_prev for the proximal term. */
     private static double objective(DecoderStatistics s, SaeModel model, double rho, double mu, float[] wPrev) {
         int m = s.latents();
@@ -123,11 +132,7 @@ class IterativeDecoderTest {
         IterativeDecoder cg = new IterativeDecoder(cgModel, new IterativeDecoder.Options(1_000_000, 400, 1e-7));
         float[] x = new float[rows * d];
         for (int i = 0; i < 10; i++) {
-            SparseCodes c = data.next(rows, x);
-            exact.forget(0.97);
-            cg.forget(0.97);
-            exact.accumulate(c, x, rows);
-            cg.accumulate(c, x, rows);
+            feed(data, rows, x, 0.97, exact, cg);
         }
         assertEquals(exact.count(), cg.count(), 1e-9 * exact.count(), "forgetting-weighted row counts");
         float[] prev = cgModel.decoderWeights().clone();
@@ -170,11 +175,7 @@ class IterativeDecoderTest {
         float[] x = new float[rows * d];
         int solves = 0;
         for (int i = 1; i <= 16; i++) {
-            SparseCodes c = data.next(rows, x);
-            exact.forget(0.99);
-            cg.forget(0.99);
-            exact.accumulate(c, x, rows);
-            cg.accumulate(c, x, rows);
+            feed(data, rows, x, 0.99, exact, cg);
             if (i % 4 == 0) {
                 float[] prevCg = cgModel.decoderWeights().clone();
                 float[] prevExact = exactModel.decoderWeights().clone();
@@ -211,11 +212,7 @@ class IterativeDecoderTest {
         float[] x = new float[rows * d];
         double worst = 0;
         for (int i = 1; i <= 60; i++) {
-            SparseCodes c = data.next(rows, x);
-            exact.forget(0.98);
-            cg.forget(0.98);
-            exact.accumulate(c, x, rows);
-            cg.accumulate(c, x, rows);
+            feed(data, rows, x, 0.98, exact, cg);
             if (i % 4 == 0) {
                 float[] prev = cgModel.decoderWeights().clone();
                 // the exact step from the same decoder (atoms of unfired latents are held by both)
@@ -247,11 +244,7 @@ class IterativeDecoderTest {
         IterativeDecoder cg = new IterativeDecoder(model, new IterativeDecoder.Options(3 * rows, 8, 1e-3));
         float[] x = new float[rows * d];
         for (int i = 0; i < 12; i++) {
-            SparseCodes c = data.next(rows, x);
-            exact.forget(0.9);
-            cg.forget(0.9);
-            exact.accumulate(c, x, rows);
-            cg.accumulate(c, x, rows);
+            feed(data, rows, x, 0.9, exact, cg);
         }
         double rho = 1e-2;
         double[] g = cg.halfGradient(rho);
