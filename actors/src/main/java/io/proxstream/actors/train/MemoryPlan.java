@@ -72,7 +72,7 @@ public record MemoryPlan(List<Part> parts) {
             stats = kept + arr(8 * (m + 1) * d) + 2 * arr(8 * m);
             p.add(new Part("decoder window (rows and codes) and old-rows gradient (iterative step)", stats));
             p.add(new Part("decoder update workspace (iterative step)", arr(4 * (m + 1) * d) + arr(4L * batch * d)
-                    + (long) io.proxstream.solvers.parallel.Parallel.threads() * 4 * arr(4 * (m + 1) * 64) + 3 * arr(8 * m)));
+                    + (long) io.proxstream.solvers.parallel.Parallel.threads() * 4 * arr(4 * (m + 1) * 8) + 3 * arr(8 * m)));
         }
         if (checkpoints) {
             p.add(new Part("checkpoint snapshot (a copy of the trainer's state)", params + (discard ? 0 : 2 * grads) + stats));
@@ -137,10 +137,19 @@ public record MemoryPlan(List<Part> parts) {
             return Optional.of(String.format(Locale.ROOT, "batch %d x %d latents = %,d pre-activations, beyond the largest Java"
                     + " array (%,d); use a smaller batch", batch, m, (long) batch * m, MAX_ARRAY));
         }
-        if (t.algo().equals("pam") && Trainers.decoder(t.decoder()).resolve(m).equals("exact") && m * m > MAX_ARRAY) {
+        boolean pam = t.algo().equals("pam");
+        boolean exact = pam && Trainers.decoder(t.decoder()).resolve(m).equals("exact");
+        if (exact && m * m > MAX_ARRAY) {
             return Optional.of(String.format(Locale.ROOT, "the exact PAM-SGD decoder step keeps Z^T Z, %d x %d = %,d doubles,"
-                    + " beyond the largest Java array (%,d): at most %d latents with the exact step; use --set trainer.decoder.step=cg", m, m, m * m, MAX_ARRAY,
-                    (long) Math.floor(Math.sqrt(MAX_ARRAY))));
+                    + " beyond the largest Java array (%,d): at most %d latents with the exact step; use --set"
+                    + " trainer.decoder.step=cg", m, m, m * m, MAX_ARRAY, (long) Math.floor(Math.sqrt(MAX_ARRAY))));
+        }
+        // the iterative step writes its kept rows (up to 4 windows before the first update) as one checkpoint array
+        long kept = 4L * t.decoder().window() + batch;
+        if (pam && !exact && ((m + 1) * d > MAX_ARRAY || kept * d > MAX_ARRAY)) {
+            return Optional.of(String.format(Locale.ROOT, "the iterative PAM-SGD decoder step keeps up to %,d rows of width %d"
+                    + " (%,d values) and a (latents+1) x width gradient (%,d), beyond the largest Java array (%,d); use a smaller"
+                    + " trainer.decoder.window", kept, d, kept * d, (m + 1) * d, MAX_ARRAY));
         }
         return Optional.empty();
     }

@@ -99,6 +99,8 @@ class MemoryPlanTest {
         MemoryPlan cg64k = MemoryPlan.of(auto, big, 768, 4096, true, 0);
         assertTrue(cg64k.total() < 12L << 30, cg64k.describe());
         assertTrue(cg64k.parts().stream().noneMatch(part -> part.what().contains("Z^T Z")), cg64k.describe());
+        var window = MemoryPlan.arrayProblem(auto.withDecoder(new DecoderConfig("cg", 1 << 20, 8, 1e-3)), m16k, 768, 4096);
+        assertTrue(window.isPresent() && window.get().contains("trainer.decoder.window"), window.toString());
         MemoryPlan cg16k = MemoryPlan.of(auto, m16k, 768, 4096, false, 0);
         assertTrue(cg16k.total() < 4L << 30, cg16k.describe());
         assertEquals("2.0 GiB", MemoryPlan.size(2L << 30));

@@ -11,7 +11,8 @@ import java.util.SplittableRandom;
  *
  * <p>The parameters split into the encoder block E = (W_enc, b_enc), trained by Adam with the
  * decoder held fixed, and the decoder block D = (W_dec, b_dec), set in closed form from the decoder
- * statistics ({@link DecoderStatistics#solveInto}).
+ * statistics ({@link DecoderStatistics#solveInto}) or, for large dictionaries, by the iterative step
+ * ({@link IterativeDecoder}), which needs no m × m matrix ({@link Decoder}).
  *
  * <p><b>Offline</b> ({@link #offlineEpoch}): one epoch is an encoder pass of Adam steps over shuffled
  * minibatches and a decoder solve over all rows, in the configured order; the encoder anchor of the
