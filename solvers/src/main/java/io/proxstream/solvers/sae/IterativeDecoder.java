@@ -132,10 +132,6 @@ public final class IterativeDecoder implements DecoderStep {
         this.sOld = new double[m];
     }
 
-    public Options options() {
-        return options;
-    }
-
     @Override
     public String kind() {
         return "cg";
@@ -591,12 +587,8 @@ public final class IterativeDecoder implements DecoderStep {
             for (int t = 0; t < cb; t++) {
                 q[bl + t] = (float) (u[t] * os) + cc * p[bl + t];
             }
+            // an unfired latent has no non-zero code entry in the window, so the product adds nothing to its row
             windowProduct(kept, cb, 0, false);
-            for (int j = 0; j < m; j++) {
-                if (inverse[j] == 0f) {
-                    Arrays.fill(q, j * cb, j * cb + cb, 0f);
-                }
-            }
         }
 
         /**
