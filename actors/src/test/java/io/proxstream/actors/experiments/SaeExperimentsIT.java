@@ -108,4 +108,30 @@ class SaeExperimentsIT {
             assertTrue(last > first + 0.2, trainer + ": MCC " + first + " -> " + last);
         }
     }
+    @Test
+    void saeScale(@TempDir Path dir) throws Exception {
+        requireData("fortunes/fortunes", "the fortunes corpus");
+        String r = run(new SaeScale(), dir);
+        assertTrue(r.contains("| setting | trainer | FVU at end (mean ± sd) |"), r);
+        assertTrue(r.contains("**At equal wall time**") && r.contains("paired difference"), r);
+        List<java.util.Map<String, String>> csv = CsvTable.read(dir.resolve("curves.csv"));
+        // 2 settings x 3 seeds x 2 trainers x (start + 4 measurements)
+        assertEquals(2 * 3 * 2 * 5, csv.size());
+        for (String setting : List.of("minilm", "planted")) {
+            for (String trainer : List.of(SaeScale.PAM, SaeScale.ADAM)) {
+                for (String seed : List.of("1", "2", "3")) {
+                    List<java.util.Map<String, String>> rows = csv.stream().filter(f -> f.get("setting").equals(setting)
+                            && f.get("trainer").equals(trainer) && f.get("seed").equals(seed)).toList();
+                    assertEquals(5, rows.size(), setting + " " + trainer + " " + seed);
+                    double first = Double.parseDouble(rows.get(0).get("fvu"));
+                    double last = Double.parseDouble(rows.get(rows.size() - 1).get("fvu"));
+                    // every trainer learns: the held-out FVU falls well below its start
+                    assertTrue(last < 0.8 * first, setting + " " + trainer + " seed " + seed + ": FVU " + first + " -> " + last);
+                    double secs = Double.parseDouble(rows.get(rows.size() - 1).get("seconds"));
+                    assertTrue(secs > 0, "training time recorded");
+                }
+            }
+            assertTrue(Files.size(dir.resolve("fvu-" + setting + ".png")) > 10_000);
+        }
+    }
 }
