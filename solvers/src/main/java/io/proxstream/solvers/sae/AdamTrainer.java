@@ -262,28 +262,34 @@ public final class AdamTrainer implements SaeTrainer {
     private void removeParallelComponent() {
         int d = model.spec().inputDim();
         float[] w = model.decoderWeights();
-        for (int j = 0; j < grads.touched.length; j++) {
-            if (grads.touched[j]) {
-                float p = io.proxstream.solvers.linalg.Vec.dot(grads.wDec, j * d, w, j * d, d);
-                io.proxstream.solvers.linalg.Vec.axpy(-p, w, j * d, grads.wDec, j * d, d);
+        float[] g = grads.wDec;
+        boolean[] touched = grads.touched;
+        io.proxstream.solvers.parallel.Parallel.forRange(touched.length, 256, (from, to) -> {
+            for (int j = from; j < to; j++) {
+                if (touched[j]) {
+                    float p = io.proxstream.solvers.linalg.Vec.dot(g, j * d, w, j * d, d);
+                    io.proxstream.solvers.linalg.Vec.axpy(-p, w, j * d, g, j * d, d);
+                }
             }
-        }
+        });
     }
 
     /** Rescales the atoms (all, or the touched ones) to unit norm; zero atoms stay zero. */
     private void normaliseAtoms(boolean[] which) {
         int d = model.spec().inputDim();
         float[] w = model.decoderWeights();
-        for (int j = 0; j < model.spec().latents(); j++) {
-            if (which == null || which[j]) {
-                double n = Math.sqrt(io.proxstream.solvers.linalg.Vec.sumSquares(w, j * d, d));
-                if (n > 0) {
-                    for (int t = 0; t < d; t++) {
-                        w[j * d + t] /= (float) n;
+        io.proxstream.solvers.parallel.Parallel.forRange(model.spec().latents(), 256, (from, to) -> {
+            for (int j = from; j < to; j++) {
+                if (which == null || which[j]) {
+                    double n = Math.sqrt(io.proxstream.solvers.linalg.Vec.sumSquares(w, j * d, d));
+                    if (n > 0) {
+                        for (int t = 0; t < d; t++) {
+                            w[j * d + t] /= (float) n;
+                        }
                     }
                 }
             }
-        }
+        });
     }
 
     /** Adam has no decoder statistics: the decoder was updated by gradient in the encoder stage. */
