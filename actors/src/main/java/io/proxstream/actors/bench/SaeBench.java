@@ -9,6 +9,7 @@ import io.proxstream.monitoring.StreamMeters;
 import io.proxstream.solvers.blas.BlasInfo;
 import io.proxstream.solvers.parallel.Parallel;
 import io.proxstream.solvers.sae.Adam;
+import io.proxstream.solvers.sae.AdamTrainer;
 import io.proxstream.solvers.sae.DecoderStatistics;
 import io.proxstream.solvers.sae.DenseEncoderStep;
 import io.proxstream.solvers.sae.EncodedBatch;
@@ -56,7 +57,7 @@ public final class SaeBench {
 
     /** Results of one shape. */
     public record Result(Shape shape, double sparseStep, double denseStep, double statsRate, double solveMs,
-                         double streamRate, double loopRate, double streamToLoop) {
+                         double streamRate, double loopRate, double streamToLoop, double adamRate, double gemmBound, double adamToBound) {
     }
 
     private final boolean quick;
@@ -123,13 +124,15 @@ public final class SaeBench {
         progress.close();
         out.println();
         out.println("| shape | d | m | k | batch | sparse encoder step (vec/s) | dense encoder step (vec/s) | sparse/dense "
-                + "| decoder stats (vec/s) | decoder solve (ms) | stream (vec/s) | plain loop (vec/s) | stream/loop |");
-        out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+                + "| decoder stats (vec/s) | decoder solve (ms) | stream (vec/s) | plain loop (vec/s) | stream/loop "
+                + "| adam-strong (vec/s) | GEMM bound (vec/s) | adam/bound |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for (Result r : results) {
             Shape s = r.shape();
-            out.printf(Locale.ROOT, "| %s | %d | %d | %d | %d | %,.0f | %,.0f | %.2f | %,.0f | %.1f | %,.0f | %,.0f | %.3f |%n",
+            out.printf(Locale.ROOT, "| %s | %d | %d | %d | %d | %,.0f | %,.0f | %.2f | %,.0f | %.1f | %,.0f | %,.0f | %.3f | %,.0f | %,.0f | %.2f |%n",
                     s.name(), s.d(), s.m(), s.k(), s.batch(), r.sparseStep(), r.denseStep(), r.sparseStep() / r.denseStep(),
-                    r.statsRate(), r.solveMs(), r.streamRate(), r.loopRate(), r.streamToLoop());
+                    r.statsRate(), r.solveMs(), r.streamRate(), r.loopRate(), r.streamToLoop(), r.adamRate(), r.gemmBound(),
+                    r.adamToBound());
         }
         out.println();
         if (!shapes.isEmpty()) {
@@ -306,7 +309,49 @@ public final class SaeBench {
                 Arrays.stream(ratios).mapToObj(v -> String.format(Locale.ROOT, "%.2f", v)).toList());
         out.printf(Locale.ROOT, "  training stream (solve every %d):   %,10.0f vec/s%n", solveEvery, stream);
         out.printf(Locale.ROOT, "  same trainer, plain loop:           %,10.0f vec/s  (median paired stream/loop %.3f)%n", loop, ratio);
-        return new Result(s, sparse, dense, statsRate, solveMs, stream, loop, ratio);
+        double[] adamVsGemm = adamAgainstGemm(s, spec, batches, repeats);
+        return new Result(s, sparse, dense, statsRate, solveMs, stream, loop, ratio, adamVsGemm[0], adamVsGemm[1], adamVsGemm[2]);
+    }
+
+    /**
+     * The strong Adam baseline's whole training step against the encoder-forward bound: the vectors/s that one
+     * sgemm of the batch's own shape (B x d times (m x d)^T, the BLAS threads the trainer uses) allows. The step
+     * and the GEMM alternate, so that the machine's drift hits both; the ratio is the median of the paired ratios.
+     * Returns {adam-strong vec/s, bound vec/s, median ratio}.
+     */
+    private double[] adamAgainstGemm(Shape s, SaeSpec spec, float[][] batches, int repeats) throws Exception {
+        int nb = batches.length;
+        int pairs = repeats + 2;
+        double[] gemm = new double[pairs];
+        double[] step = new double[pairs];
+        double[] ratio = new double[pairs];
+        SaeModel am = SaeModel.initialise(spec, SaeModel.Init.UNIT, 3);
+        try (AdamTrainer t = new AdamTrainer(am, Adam.Options.withLr(1e-3), AdamTrainer.Recipe.strong(spec, 1_000_000));
+             INDArray xs = Nd4j.create(DataType.FLOAT, s.batch(), s.d()); INDArray w = Nd4j.create(DataType.FLOAT, s.m(), s.d());
+             INDArray c = Nd4j.create(DataType.FLOAT, s.batch(), s.m())) {
+            xs.data().asNioFloat().put(0, batches[0], 0, s.batch() * s.d());
+            w.data().asNioFloat().put(0, am.encoderWeights(), 0, s.m() * s.d());
+            for (int i = 0; i < 2; i++) {
+                Nd4j.gemm(xs, w, c, false, true, 1.0, 0.0);
+                t.decoderStage(t.encoderStage(batches[i % nb], s.batch()));
+            }
+            for (int r = 0; r < pairs; r++) {
+                long t0 = System.nanoTime();
+                Nd4j.gemm(xs, w, c, false, true, 1.0, 0.0);
+                gemm[r] = (System.nanoTime() - t0) / 1e9;
+                t0 = System.nanoTime();
+                t.decoderStage(t.encoderStage(batches[(r + 2) % nb], s.batch()));
+                step[r] = (System.nanoTime() - t0) / 1e9;
+                ratio[r] = gemm[r] / step[r];
+            }
+        }
+        double rate = s.batch() / median(step);
+        double bound = s.batch() / median(gemm);
+        double r = median(ratio);
+        out.printf(Locale.ROOT, "  adam-strong training step:           %,10.0f vec/s; encoder-forward bound (sgemm %dx%d times (%dx%d)^T,"
+                        + " %d BLAS threads): %,.0f vec/s; ratio %.2f (median of %d paired ratios; target >= 0.80)%n", rate, s.batch(),
+                s.d(), s.m(), s.d(), BlasInfo.current().threads(), bound, r, pairs);
+        return new double[] {rate, bound, r};
     }
 
     /** Whether the exact step's two m x m double arrays fit in 60 % of this JVM's heap (and in Java arrays). */
