@@ -159,7 +159,7 @@ public final class ServeRoutes extends AllDirectives {
                         system.scheduler())
                 .thenApply(reply -> reply.isSuccess() ? response(201, reply.getValue())
                         : response(409, Map.of("error", reply.getError().getMessage())));
-        return completeWithFuture(r);
+        return slow(r);
     }
 
     private Route withRun(String name, java.util.function.Function<RunHandle, Route> f) {
@@ -174,7 +174,16 @@ public final class ServeRoutes extends AllDirectives {
                 .thenApply(reply -> reply.isSuccess() ? response(200, body.apply(reply.getValue()))
                         : response(409, Map.of("error", reply.getError().getMessage())))
                 .exceptionally(e -> response(500, Map.of("error", String.valueOf(e))));
-        return completeWithFuture(r);
+        return slow(r);
+    }
+
+    /**
+     * Completes with work that may outlast pekko-http's default 20 s request timeout (a checkpoint of several GiB, an
+     * export, a run that loads its checkpoint): the request waits as long as the ask does, so the client gets the real
+     * answer (or the ask's own timeout as a 500 naming it), never a bare 503 while the work goes on.
+     */
+    private Route slow(CompletionStage<HttpResponse> r) {
+        return withRequestTimeout(ASK.plusSeconds(10), () -> completeWithFuture(r));
     }
 
     private Route createRun(String body) {
@@ -195,7 +204,7 @@ public final class ServeRoutes extends AllDirectives {
                         : response(reply.getError().getMessage().contains("already exists")
                                 || reply.getError().getMessage().startsWith("the server cannot hold") ? 409 : 400,
                         Map.of("error", reply.getError().getMessage())));
-        return completeWithFuture(r);
+        return slow(r);
     }
 
     /** The ingest path: check, reserve room (or answer busy), read, decode, validate, queue. */
