@@ -1,7 +1,7 @@
 """Stream activations to a running ``proxstream serve`` (numpy only, Python 3.8+).
 
     from proxstream_client import Client
-    c = Client("http://127.0.0.1:8080", run="layer6")
+    c = Client("http://127.0.0.1:8080", run="layer6")   # or a list of URLs to fail over between
     c.create_run(input_dim=768, sae={"latents": 16384, "k": 32})   # once; 409 if it exists
     c.push(acts)                       # acts: numpy array [rows, 768]; float32 on the wire
     print(c.status()["fvu"])
@@ -9,6 +9,11 @@
 
 ``push`` honours the server's back-pressure: a 503 answer (the run is behind) is retried after
 its Retry-After, and connection errors (a restarting server) are retried for ``retry_seconds``.
+Given several server URLs (a list, or one string with commas), the client fails over: on a
+connection error it moves to the next URL and resends there, going round the list until
+``retry_seconds`` have passed; ``Client.url`` is the one in use. Delivery across a failover is at
+least once: a refused connection sent nothing, but when a connection breaks after the body went out
+the client cannot know whether that node queued the batch, and sends it again to the next one.
 ``TcpClient`` speaks the length-prefixed TCP framing instead (see the README); its writes block
 when the server stops reading, which is the TCP form of the same back-pressure.
 
@@ -48,13 +53,24 @@ class ProxstreamError(RuntimeError):
 
 
 class Client:
-    """HTTP client of one run."""
+    """HTTP client of one run, on one server or failing over between several (``url``: a URL, a list of
+    URLs, or URLs separated by commas)."""
 
     def __init__(self, url="http://127.0.0.1:8080", run="default", timeout=120.0, retry_seconds=120.0):
-        self.url = url.rstrip("/")
+        urls = url.split(",") if isinstance(url, str) else list(url)
+        self.urls = [u.strip().rstrip("/") for u in urls if u.strip()]
+        if not self.urls:
+            raise ValueError(f"no server URL in {url!r}")
+        self._current = 0
         self.run = run
         self.timeout = timeout
         self.retry_seconds = retry_seconds
+        self.failovers = 0
+
+    @property
+    def url(self):
+        """The server URL in use."""
+        return self.urls[self._current]
 
     # -- plumbing -----------------------------------------------------------------------------
     def _request(self, method, path, body=None, headers=None, retry=True):
@@ -78,8 +94,13 @@ class Client:
                 raise ProxstreamError(e.code, msg) from None
             except (urllib.error.URLError, ConnectionError, socket.timeout) as e:
                 if retry and time.monotonic() < deadline:
-                    time.sleep(delay)
-                    delay = min(2.0, delay * 2)
+                    # the next server of the list; after a whole round without an answer, wait before the next
+                    self._current = (self._current + 1) % len(self.urls)
+                    if len(self.urls) > 1:
+                        self.failovers += 1
+                    if self._current == 0 or len(self.urls) == 1:
+                        time.sleep(delay)
+                        delay = min(2.0, delay * 2)
                     continue
                 raise
 
@@ -313,7 +334,7 @@ def _files(args):
                     raise
         for lo in range(0, x.shape[0], args.batch):
             total += c.push(as_float32(x[lo:lo + args.batch], kind))
-        print(f"{path}: {x.shape[0]} rows of width {x.shape[1]} ({kind}) pushed to run '{args.run}'", flush=True)
+        print(f"{path}: {x.shape[0]} rows of width {x.shape[1]} ({kind}) pushed to run '{args.run}' at {c.url}", flush=True)
     print(f"done: {total} rows in {time.monotonic() - t0:.1f} s", flush=True)
 
 
@@ -322,7 +343,8 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     fl = sub.add_parser("files", help="push the rows of .npy / .safetensors files (2-D; f16, bf16, f32, f64)")
     fl.add_argument("files", nargs="+", metavar="FILE")
-    fl.add_argument("--url", default="http://127.0.0.1:8080")
+    fl.add_argument("--url", default="http://127.0.0.1:8080",
+                    help="server URL, or several separated by commas: on a connection error the next one is tried")
     fl.add_argument("--run", default="demo")
     fl.add_argument("--batch", type=int, default=4096, help="rows per push")
     fl.add_argument("--tensor", default=None, help="safetensors: the tensor to read (default: the file's only one)")
@@ -330,7 +352,8 @@ def main(argv=None):
                     help="create the run first (width from the first file), with this JSON RunConfig; an existing run is kept")
     fl.add_argument("--retry-seconds", type=float, default=300.0)
     s = sub.add_parser("synthetic", help="stream the planted-dictionary benchmark")
-    s.add_argument("--url", default="http://127.0.0.1:8080")
+    s.add_argument("--url", default="http://127.0.0.1:8080",
+                   help="server URL, or several separated by commas: on a connection error the next one is tried")
     s.add_argument("--run", default="demo")
     s.add_argument("--dim", type=int, default=64)
     s.add_argument("--features", type=int, default=128)

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The Python client as a package: installed with pip into a virtual environment over Debian's numpy and
  * setuptools (no PyPI: {@code --system-site-packages --no-build-isolation --no-deps}), it gives
  * {@code import proxstream_client} and the {@code proxstream-push} command, which pushes .npy and
- * .safetensors (F32 and BF16) files to a running server and creates the run.
+ * .safetensors (F32 and BF16) files to a running server and creates the run; given several URLs, the client
+ * and the command fail over from a dead one to the next.
  */
 class PythonClientIT {
     private static final int D = 24;
@@ -102,6 +103,22 @@ class PythonClientIT {
                 Thread.sleep(50);
             }
             assertEquals(2000, h.status().samples(), "and trained");
+            // failover: the first URL of the list has no server (a port just closed); the client moves to the next
+            int dead;
+            try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                dead = probe.getLocalPort();
+            }
+            String live = "http://127.0.0.1:" + s.httpPort();
+            String urls = "http://127.0.0.1:" + dead + "," + live;
+            String py = run(List.of(venv.resolve("bin/python").toString(), "-c", "import numpy as np\n"
+                    + "from proxstream_client import Client\n"
+                    + "c = Client(['http://127.0.0.1:" + dead + "', '" + live + "'], run='py', retry_seconds=30)\n"
+                    + "n = c.push(np.ones((50, " + D + "), np.float32))\n"
+                    + "print('accepted', n, 'at', c.url, 'after', c.failovers, 'failover')"), tmp);
+            assertTrue(py.contains("accepted 50 at " + live + " after 1 failover"), py);
+            out = run(List.of(venv.resolve("bin/proxstream-push").toString(), "files", npy.toString(), "--url", urls, "--run", "py"), tmp);
+            assertTrue(out.contains("pushed to run 'py' at " + live) && out.contains("done: 1000 rows"), out);
+            assertEquals(3050, h.status().ingestedRows(), "the rows pushed through the failover arrived once each");
             // a file it cannot read: a clear error and exit code 1
             Path bad = tmp.resolve("bad.safetensors");
             Files.write(bad, new byte[] {1, 2, 3});
