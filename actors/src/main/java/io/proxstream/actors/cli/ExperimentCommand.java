@@ -34,7 +34,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
             "  sae-lm         the same on MiniLM residual-stream activations, with ReLU sparsity and the mu ablation",
             "  sae-synthetic  feature recovery (MMCS, MCC, dead, L0, FVU) against samples seen",
             "  sae-scale      PAM-SGD (large-dictionary cg step) vs strong Adam at 16 384 latents on MiniLM and planted"
-                + " activations, 3 seeds: FVU against samples and wall time, dead latents, memory (about an hour)",
+                + " activations, 3 seeds: FVU against samples and wall time, dead latents, memory (about 26 minutes)",
+            "  sae-steps      PAM-SGD's iterative (cg) decoder step vs its exact step at 4 096 latents on MiniLM and planted"
+                + " activations, 3 seeds: does the approximation cost held-out FVU",
             "  segmentation   joint reconstruction-segmentation vs sequential and the clean/raw bounds on a texture composite"
                 + " and a colour photo, under noise and blur",
             "  tv-baselines   FBP vs TV-PDHG for sparse-view and limited-angle CT, TV deblurring",
@@ -50,6 +52,7 @@ final class ExperimentCommand implements Callable<Integer> {
         EXPERIMENTS.put("sae-lm", new SaeLm());
         EXPERIMENTS.put("sae-synthetic", new SaeSynthetic());
         EXPERIMENTS.put("sae-scale", new io.proxstream.actors.experiments.SaeScale());
+        EXPERIMENTS.put("sae-steps", io.proxstream.actors.experiments.SaeScale.steps());
         EXPERIMENTS.put("segmentation", new io.proxstream.actors.experiments.SegmentationExperiment());
         EXPERIMENTS.put("tv-baselines", (quick, out, log, system) -> new TvBaselines(
                 quick ? TvBaselines.Config.quick() : TvBaselines.Config.full(),

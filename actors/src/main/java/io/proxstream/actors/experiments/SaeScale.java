@@ -38,11 +38,32 @@ import org.apache.pekko.actor.typed.ActorSystem;
  * 3 seeds each. Both trainers of a seed see the same stream; the held-out FVU and dead latents are
  * measured at fixed sample counts, so the curves compare at equal samples and, through the
  * training time (evaluation excluded), at equal wall time.
+ *
+ * <p>{@code experiment sae-steps} ({@link #steps()}) runs the same comparison between PAM-SGD's two decoder
+ * steps, the iterative one against the exact Cholesky step, at 4 096 latents where the exact step is cheap:
+ * does the approximation cost held-out FVU on MiniLM activations and on the planted stream?
  */
 public final class SaeScale implements Experiment {
     static final long SEED = 42;
     static final String PAM = "PAM-SGD (cg step)";
+    static final String PAM_EXACT = "PAM-SGD (exact step)";
     static final String ADAM = "Adam, strong";
+
+    private final boolean steps;
+
+    /** {@code sae-scale}: PAM-SGD (cg step) against strong Adam at 16 384 latents. */
+    public SaeScale() {
+        this(false);
+    }
+
+    private SaeScale(boolean steps) {
+        this.steps = steps;
+    }
+
+    /** {@code sae-steps}: PAM-SGD's cg step against its exact step at 4 096 latents. */
+    public static SaeScale steps() {
+        return new SaeScale(true);
+    }
 
     /**
      * One data setting.
@@ -52,7 +73,16 @@ public final class SaeScale implements Experiment {
      * @param decay    planted stream: geometric decay of the firing probabilities
      */
     record Setting(String id, String title, boolean minilm, int d, int m, int k, int batch, long samples, long every, int features,
-                   double baseRate, double decay) {
+                   double baseRate, double decay, String algoA, String algoB) {
+        Setting(String id, String title, boolean minilm, int d, int m, int k, int batch, long samples, long every, int features,
+                double baseRate, double decay) {
+            this(id, title, minilm, d, m, k, batch, samples, every, features, baseRate, decay, "pam", "adam-strong");
+        }
+
+        /** The same setting comparing PAM-SGD's cg step with its exact step. */
+        Setting steps() {
+            return new Setting(id, title, minilm, d, m, k, batch, samples, every, features, baseRate, decay, "pam", "pam-exact");
+        }
     }
 
     record Config(List<Setting> settings, int seeds, int lmRows, int evalRows) {
@@ -68,6 +98,23 @@ public final class SaeScale implements Experiment {
             return new Config(List.of(
                     new Setting("minilm", "MiniLM block 3, 384 → 1 024 (quick)", true, 384, 1024, 16, 256, 16_384, 4096, 0, 0, 0),
                     new Setting("planted", "planted dictionary, 128 → 1 024 (quick)", false, 128, 1024, 16, 256, 16_384, 4096, 512, 5, 0.99)),
+                    3, 6_000, 1024);
+        }
+
+        /** sae-steps: 4 096 latents, where the exact step is cheap enough to run beside the cg step. */
+        static Config stepsFull() {
+            return new Config(List.of(
+                    new Setting("minilm", "MiniLM block 3, 384 → 4 096", true, 384, 4096, 32, 1024, 307_200, 30_720, 0, 0, 0).steps(),
+                    new Setting("planted", "planted dictionary, 256 → 4 096", false, 256, 4096, 32, 1024, 307_200, 30_720, 4096, 20,
+                            0.999).steps()),
+                    3, 200_000, 8192);
+        }
+
+        static Config stepsQuick() {
+            return new Config(List.of(
+                    new Setting("minilm", "MiniLM block 3, 384 → 512 (quick)", true, 384, 512, 16, 256, 8_192, 2048, 0, 0, 0).steps(),
+                    new Setting("planted", "planted dictionary, 128 → 512 (quick)", false, 128, 512, 16, 256, 8_192, 2048, 512, 5,
+                            0.99).steps()),
                     3, 6_000, 1024);
         }
     }
@@ -104,7 +151,7 @@ public final class SaeScale implements Experiment {
     public void run(boolean quick, Path out, PrintStream log, ActorSystem<?> system) throws Exception {
         long t0 = System.nanoTime();
         Files.createDirectories(out);
-        Config c = quick ? Config.quick() : Config.full();
+        Config c = steps ? (quick ? Config.stepsQuick() : Config.stepsFull()) : quick ? Config.quick() : Config.full();
         StringBuilder body = new StringBuilder();
         List<String[]> summary = new ArrayList<>();
         try (CsvTable csv = new CsvTable(out.resolve("curves.csv"),
@@ -114,7 +161,7 @@ public final class SaeScale implements Experiment {
                 log.println(s.title() + ": " + data.describe());
                 List<Run> runs = new ArrayList<>();
                 for (int seed = 1; seed <= c.seeds(); seed++) {
-                    for (String algo : List.of("pam", "adam-strong")) {
+                    for (String algo : List.of(s.algoA(), s.algoB())) {
                         Run r = train(s, algo, seed, data, log);
                         runs.add(r);
                         for (Point p : r.points()) {
@@ -127,14 +174,24 @@ public final class SaeScale implements Experiment {
             }
         }
         double minutes = (System.nanoTime() - t0) / 60e9;
-        StringBuilder rep = new StringBuilder(SaeReport.header("sae-scale: PAM-SGD's large-dictionary step against Adam at 16 384 latents",
-                "proxstream experiment sae-scale" + (quick ? " --quick" : ""), SEED, minutes));
+        String name = steps ? "sae-steps" : "sae-scale";
+        StringBuilder rep = new StringBuilder(SaeReport.header(steps ? "sae-steps: PAM-SGD's iterative decoder step against its exact step"
+                        : "sae-scale: PAM-SGD's large-dictionary step against Adam at 16 384 latents",
+                "proxstream experiment " + name + (quick ? " --quick" : ""), SEED, minutes));
+        if (steps) {
+            rep.append("The exact step solves the decoder's normal equations by a Cholesky factorisation of the m × m statistics ")
+                    .append("(`trainer.decoder.step = exact`); the cg step by at most 8 conjugate-gradient products on a window of 65 536 ")
+                    .append("stored code rows, older rows kept as a gradient and per-latent curvature (`cg`, the default above 8 192 ")
+                    .append("latents). Everything else is the same for both, including the stream and the initial model of a seed. ");
+        }
         rep.append("Each trainer starts from the same unit-norm initialisation for a seed and sees the same stream; both use the `train` ")
                 .append("command's defaults (PAM-SGD: decoder first, closed-form decoder every 16 batches with forgetting 0.995, ")
-                .append("here solved by `trainer.decoder.step = cg` — window 65 536 rows, 8 products, tolerance 1e-3 — and Adam lr 1e-3 ")
-                .append("on the encoder; Adam, strong: unit-norm atoms, median b_dec, AuxK with dead = silent for 1 000 000 samples). ")
+                .append(steps ? "solved by the step each row names, and Adam lr 1e-3 on the encoder). "
+                        : "here solved by `trainer.decoder.step = cg` — window 65 536 rows, 8 products, tolerance 1e-3 — and Adam lr 1e-3 "
+                        + "on the encoder; Adam, strong: unit-norm atoms, median b_dec, AuxK with dead = silent for 1 000 000 samples). ")
                 .append("Held-out FVU and dead latents (never firing on the held-out rows) are measured every few batches; the time axis ")
-                .append("is training time only. Paired differences are PAM-SGD minus Adam over the seeds, with 95 % Student-t intervals. ")
+                .append("is training time only. Paired differences are the first trainer minus the second over the seeds, with 95 % ")
+                .append("Student-t intervals. ")
                 .append("Memory: the live heap after training (after a full GC, trainer still held) and the `MemoryPlan` estimate; ")
                 .append(String.format(Locale.ROOT, "peak RSS of the whole experiment process: %s.%n%n", MemoryPlan.size(peakRss())));
         rep.append("| setting | trainer | FVU at end (mean ± sd) | vectors/s | dead at end | live heap | planned |\n|---|---|---|---|---|---|---|\n");
@@ -146,7 +203,11 @@ public final class SaeScale implements Experiment {
     }
 
     static String label(String algo) {
-        return algo.equals("pam") ? PAM : ADAM;
+        return switch (algo) {
+            case "pam" -> PAM;
+            case "pam-exact" -> PAM_EXACT;
+            default -> ADAM;
+        };
     }
 
     /** Training and held-out data of a setting. */
@@ -179,9 +240,10 @@ public final class SaeScale implements Experiment {
     }
 
     static TrainerConfig trainerConfig(String algo) {
-        TrainerConfig t = TrainerConfig.defaults().withAlgo(algo);
+        boolean exact = algo.equals("pam-exact");
+        TrainerConfig t = TrainerConfig.defaults().withAlgo(exact ? "pam" : algo);
         DecoderConfig dc = DecoderConfig.defaults();
-        return t.withDecoder(new DecoderConfig("cg", dc.window(), dc.iterations(), dc.tolerance()));
+        return t.withDecoder(new DecoderConfig(exact ? "exact" : "cg", dc.window(), dc.iterations(), dc.tolerance()));
     }
 
     private static Run train(Setting s, String algo, long seed, Data data, PrintStream log) {
@@ -190,7 +252,7 @@ public final class SaeScale implements Experiment {
         TrainerConfig t = trainerConfig(algo);
         long planned = MemoryPlan.of(t, saeConfig, s.d(), s.batch(), false, 0).total();
         SaeModel model = Trainers.initialModel(saeConfig, t, s.d(), seed);
-        SaeTrainer trainer = algo.equals("pam") ? new PamSgdTrainer(model, Trainers.pam(t))
+        SaeTrainer trainer = algo.startsWith("pam") ? new PamSgdTrainer(model, Trainers.pam(t))
                 : new AdamTrainer(model, Trainers.adam(t), AdamTrainer.Recipe.strong(model.spec(), TrainConfig.defaults().deadWindow()));
         List<Point> points = new ArrayList<>();
         points.add(measure(0, 0, model, data.test()));
@@ -270,12 +332,13 @@ public final class SaeScale implements Experiment {
     }
 
     private static void plots(Path file, Setting s, List<Run> runs) throws IOException {
+        String first = s.algoA();
         Plot bySamples = new Plot(s.title() + ": held-out FVU", "samples", "FVU").logY(true).size(640, 420);
         Plot byTime = new Plot(s.title() + ": held-out FVU", "training seconds", "FVU").logY(true).size(640, 420);
         for (Run r : runs) {
             List<Point> pts = r.points().subList(1, r.points().size());
             String name = label(r.algo()) + " seed " + r.seed();
-            boolean dashed = !r.algo().equals("pam");
+            boolean dashed = !r.algo().equals(first);
             bySamples.add(name, pts.stream().mapToDouble(Point::samples).toArray(), pts.stream().mapToDouble(Point::fvu).toArray(), dashed);
             byTime.add(name, pts.stream().mapToDouble(Point::seconds).toArray(), pts.stream().mapToDouble(Point::fvu).toArray(), dashed);
         }
@@ -283,8 +346,11 @@ public final class SaeScale implements Experiment {
     }
 
     private static String section(Setting s, Data data, List<Run> runs, int seeds, List<String[]> summary) {
-        List<Run> pam = runs.stream().filter(r -> r.algo().equals("pam")).toList();
-        List<Run> adam = runs.stream().filter(r -> !r.algo().equals("pam")).toList();
+        // "pam" and "adam" name the two trainers compared: A and B of the setting
+        List<Run> pam = runs.stream().filter(r -> r.algo().equals(s.algoA())).toList();
+        List<Run> adam = runs.stream().filter(r -> r.algo().equals(s.algoB())).toList();
+        String la = label(s.algoA());
+        String lb = label(s.algoB());
         StringBuilder sb = new StringBuilder("## ").append(s.title()).append("\n\n");
         sb.append(String.format(Locale.ROOT, "Data: %s. SAE: %d → %d, TopK k = %d, batch %d, %,d samples per trainer, %d seeds.%n%n",
                 data.describe(), s.d(), s.m(), s.k(), s.batch(), s.samples(), seeds));
@@ -296,8 +362,9 @@ public final class SaeScale implements Experiment {
                     MemoryPlan.size(group.stream().mapToLong(Run::liveHeap).max().orElse(0)),
                     MemoryPlan.size(group.get(0).planned())});
         }
-        sb.append("**Held-out FVU at equal samples** (mean ± sd over seeds; paired difference PAM-SGD − Adam with its 95 % interval):\n\n");
-        sb.append("| samples | PAM-SGD | Adam, strong | paired difference | dead (PAM / Adam) |\n|---|---|---|---|---|\n");
+        sb.append("**Held-out FVU at equal samples** (mean ± sd over seeds; paired difference ").append(la).append(" − ").append(lb)
+                .append(" with its 95 % interval):\n\n");
+        sb.append("| samples | ").append(la).append(" | ").append(lb).append(" | paired difference | dead (first / second) |\n|---|---|---|---|---|\n");
         int points = pam.get(0).points().size();
         for (int i = 1; i < points; i++) {
             int at = i;
@@ -335,14 +402,14 @@ public final class SaeScale implements Experiment {
         }
         sb.append(rows.isEmpty() ? String.format(Locale.ROOT, "No common time: a trainer's first measurement (%.3g s) came after the "
                 + "shortest run ended (%.3g s).%n", Math.max(firstPam, firstAdam), tEnd)
-                : "| training seconds | PAM-SGD | Adam, strong | paired difference |\n|---|---|---|---|\n" + rows);
+                : "| training seconds | " + la + " | " + lb + " | paired difference |\n|---|---|---|---|\n" + rows);
         double pamRate = pam.stream().mapToDouble(Run::rate).average().orElse(Double.NaN);
         double adamRate = adam.stream().mapToDouble(Run::rate).average().orElse(Double.NaN);
         double[] pf = pam.stream().mapToDouble(r -> r.last().fvu()).toArray();
         double[] af = adam.stream().mapToDouble(r -> r.last().fvu()).toArray();
         PairedDifference end = PairedDifference.of(pf, af);
-        sb.append(String.format(Locale.ROOT, "%nThroughput: PAM-SGD %,.0f vectors/s, Adam %,.0f (ratio %.2f). After %,d samples PAM-SGD's "
-                        + "held-out FVU is %s Adam's by %s%s.%n%n![FVU](fvu-%s.png)%n%n", pamRate, adamRate, pamRate / adamRate,
+        sb.append(String.format(Locale.ROOT, "%nThroughput: %s %,.0f vectors/s, %s %,.0f (ratio %.2f). After %,d samples the first's "
+                        + "held-out FVU is %s the second's by %s%s.%n%n![FVU](fvu-%s.png)%n%n", la, pamRate, lb, adamRate, pamRate / adamRate,
                 s.samples(), end.mean() < 0 ? "below" : "above", end.format(3), end.resolved() ? "" : " — not resolved by these seeds",
                 s.id()));
         return sb.toString();

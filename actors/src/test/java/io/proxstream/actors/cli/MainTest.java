@@ -56,7 +56,7 @@ class MainTest {
         assertTrue(o.err().contains("needs about") && !o.err().contains("46340"), "planned before anything is allocated: " + o.err());
         o = run("experiment", "nope");
         assertEquals(2, o.code());
-        assertTrue(o.err().contains("expected one of spline-toy, sae-mnist, sae-lm, sae-synthetic, sae-scale, segmentation, tv-baselines, ct but was"
+        assertTrue(o.err().contains("expected one of spline-toy, sae-mnist, sae-lm, sae-synthetic, sae-scale, sae-steps, segmentation, tv-baselines, ct but was"
                 + " 'nope'"), o.err());
         o = run("reconstruct", "--angles", "sparse:0");
         assertEquals(2, o.code());
