@@ -14,6 +14,9 @@ connection error it moves to the next URL and resends there, going round the lis
 ``retry_seconds`` have passed; ``Client.url`` is the one in use. Delivery across a failover is at
 least once: a refused connection sent nothing, but when a connection breaks after the body went out
 the client cannot know whether that node queued the batch, and sends it again to the next one.
+A server started with a token (``serve --token-file``) needs it on every request: both clients take
+``token=...`` and otherwise read the environment variable ``PROXSTREAM_TOKEN`` (as the command line
+does); ``TcpClient`` sends it in an authentication frame when it connects.
 ``TcpClient`` speaks the length-prefixed TCP framing instead (see the README); its writes block
 when the server stops reading, which is the TCP form of the same back-pressure.
 
@@ -56,7 +59,9 @@ class Client:
     """HTTP client of one run, on one server or failing over between several (``url``: a URL, a list of
     URLs, or URLs separated by commas)."""
 
-    def __init__(self, url="http://127.0.0.1:8080", run="default", timeout=120.0, retry_seconds=120.0):
+    def __init__(self, url="http://127.0.0.1:8080", run="default", timeout=120.0, retry_seconds=120.0, token=None):
+        # the server's bearer token (serve --token-file / PROXSTREAM_TOKEN); None: the environment's, if any
+        self.token = _token(token)
         urls = url.split(",") if isinstance(url, str) else list(url)
         self.urls = [u.strip().rstrip("/") for u in urls if u.strip()]
         if not self.urls:
@@ -77,7 +82,10 @@ class Client:
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.2
         while True:
-            req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
+            h = dict(headers or {})
+            if self.token:
+                h["Authorization"] = "Bearer " + self.token
+            req = urllib.request.Request(self.url + path, data=body, method=method, headers=h)
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as r:
                     data = r.read()
@@ -156,12 +164,19 @@ class Client:
         return directory
 
 
+def _token(token):
+    import os
+    t = token if token is not None else os.environ.get("PROXSTREAM_TOKEN", "")
+    return t.strip() or None
+
+
 class TcpClient:
     """TCP client: one length-prefixed frame per batch, one reply per frame (see the README)."""
 
     ACCEPTED, REJECTED, FATAL = 0, 1, 2
 
-    def __init__(self, host="127.0.0.1", port=9090, run="default", timeout=300.0):
+    def __init__(self, host="127.0.0.1", port=9090, run="default", timeout=300.0, token=None):
+        self.token = _token(token)
         self.addr = (host, port)
         self.run = run.encode("ascii")
         self.timeout = timeout
@@ -170,6 +185,15 @@ class TcpClient:
     def _connect(self):
         if self.sock is None:
             self.sock = socket.create_connection(self.addr, timeout=self.timeout)
+            if self.token:
+                # the authentication frame: 'A', version 1, token length, token; answered like a batch
+                t = self.token.encode("utf-8")
+                self.sock.sendall(struct.pack("<IBBB", 3 + len(t), 0x41, 1, len(t)) + t)
+                (n,) = struct.unpack("<I", self._recv(4))
+                body = self._recv(n)
+                if body[0] != self.ACCEPTED:
+                    self.close()
+                    raise ProxstreamError(body[0], body[5:].decode("utf-8", errors="replace"))
 
     def _recv(self, n):
         out = bytearray()

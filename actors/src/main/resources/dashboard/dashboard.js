@@ -154,23 +154,42 @@ function card(name) {
   return { points: [], el, canvases, density, last: -1 };
 }
 
+// A server started with a token (serve --token-file) answers the API only with "Authorization: Bearer TOKEN":
+// open the page as /#token=TOKEN once; the token is kept for this tab (sessionStorage) and taken out of the address bar.
+if (location.hash.startsWith("#token=")) {
+  sessionStorage.setItem("proxstream-token", decodeURIComponent(location.hash.slice(7)));
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+/** fetch with the tab's token, if any; a 401 says how to give one. */
+async function api(path, options = {}) {
+  const token = sessionStorage.getItem("proxstream-token");
+  const headers = Object.assign({}, options.headers || {}, token ? { Authorization: "Bearer " + token } : {});
+  const r = await fetch(path, Object.assign({}, options, { headers }));
+  if (r.status === 401) {
+    throw new Error(token ? "the token of this tab is wrong; open /#token=TOKEN with the server's token"
+      : "this server needs its token: open /#token=TOKEN");
+  }
+  return r;
+}
+
 /** POST /runs/NAME/ACTION (restart a failed run, or start one that could not resume fresh), then redraw. */
 async function act(name, action) {
   if (action === "start-fresh" && !confirm(`Train ${name} from scratch? Its unreadable checkpoints are moved aside, not deleted.`)) return;
-  const r = await fetch(`/runs/${encodeURIComponent(name)}/${action}`, { method: "POST" });
+  const r = await api(`/runs/${encodeURIComponent(name)}/${action}`, { method: "POST" });
   if (!r.ok) alert(`${action} ${name}: ` + (await r.text()));
   refresh();
 }
 
 async function refresh() {
   try {
-    const list = await (await fetch("/runs")).json();
+    const list = await (await api("/runs")).json();
     document.getElementById("empty").hidden = list.length > 0;
     let total = 0;
     for (const s of list) {
       if (!runs.has(s.name)) runs.set(s.name, card(s.name));
       const r = runs.get(s.name);
-      const resp = await fetch(`/runs/${encodeURIComponent(s.name)}/history?after=${r.last}`);
+      const resp = await api(`/runs/${encodeURIComponent(s.name)}/history?after=${r.last}`);
       const fresh = resp.ok ? await resp.json() : [];  // a run that could not resume has no history
       for (const p of fresh) { r.points.push(p); r.last = Math.max(r.last, p.samples); }
       if (r.points.length > 5000) r.points.splice(0, r.points.length - 5000);
@@ -197,7 +216,7 @@ async function refresh() {
     document.getElementById("summary").textContent =
       `${list.length} run${list.length === 1 ? "" : "s"} · ${total} points · updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
-    document.getElementById("summary").textContent = "server unreachable: " + e;
+    document.getElementById("summary").textContent = e.message && e.message.includes("token") ? e.message : "server unreachable: " + e;
   }
 }
 

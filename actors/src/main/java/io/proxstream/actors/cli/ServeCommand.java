@@ -71,6 +71,16 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--history", paramLabel = "N", description = "report windows kept per run for the dashboard (default: ${DEFAULT-VALUE})")
     Integer history;
 
+    @Cli.ConfigKey("tokenFile")
+    @Option(names = "--token-file", paramLabel = "FILE", description = "file holding the bearer token (at least 16 characters) that"
+            + " the API, /metrics and TCP ingest then require; default: the environment variable PROXSTREAM_TOKEN, else none."
+            + " A --host other than loopback needs a token or --insecure")
+    String tokenFile;
+
+    @Option(names = "--insecure", description = "allow a non-loopback --host without a token: anyone who reaches the ports can push"
+            + " data and create, stop and export runs (config key insecure)")
+    boolean insecure;
+
     @Option(names = "--create", paramLabel = "NAME:DIM", description = "create run NAME of width DIM with the run defaults, unless it"
             + " exists (repeatable)")
     List<String> create = new ArrayList<>();
@@ -89,8 +99,11 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ServeConfig config = ConfigLoader.load(ServeConfig.class, ServeConfig.defaults(), configOptions.files,
-                Cli.overrides(spec, configOptions.sets));
+        java.util.Map<String, String> overrides = Cli.overrides(spec, configOptions.sets);
+        if (insecure) {
+            overrides.put("insecure", "true");
+        }
+        ServeConfig config = ConfigLoader.load(ServeConfig.class, ServeConfig.defaults(), configOptions.files, overrides);
         List<RunConfig> toCreate = new ArrayList<>();
         for (String c : create) {
             int colon = c.lastIndexOf(':');

@@ -68,9 +68,12 @@ public final class ServeRoutes extends AllDirectives {
     private final ActorRef<RunManager.Command> manager;
     private final MetricsServer metrics;
     private final Materializer mat;
+    private final ServeAuth auth;
 
     public ServeRoutes(ActorSystem<?> system, ServeConfig serve, ConcurrentMap<String, RunHandle> registry,
-                       ConcurrentMap<String, RunStatus> notRunning, ActorRef<RunManager.Command> manager, MetricsServer metrics) {
+                       ConcurrentMap<String, RunStatus> notRunning, ActorRef<RunManager.Command> manager, MetricsServer metrics,
+                       ServeAuth auth) {
+        this.auth = auth;
         this.system = system;
         this.serve = serve;
         this.registry = registry;
@@ -88,6 +91,28 @@ public final class ServeRoutes extends AllDirectives {
                 pathPrefix("health", () -> concat(
                         path("live", () -> get(() -> json(200, Map.of("status", "UP")))),
                         path("ready", () -> get(this::readiness)))),
+                // everything below needs the bearer token when the service has one
+                authorized(this::protectedRoutes));
+    }
+
+    /**
+     * Passes requests that carry the service's bearer token (all, when it has none); answers the others 401 with a
+     * {@code WWW-Authenticate: Bearer} challenge, counted in {@code auth_rejected_total{endpoint="http"}}.
+     */
+    private Route authorized(java.util.function.Supplier<Route> inner) {
+        if (!auth.required()) {
+            return inner.get();
+        }
+        return optionalHeaderValueByName("Authorization", h -> auth.httpAllowed(h.orElse(null)) ? inner.get()
+                : complete(HttpResponse.create().withStatus(401)
+                        .addHeader(RawHeader.create("WWW-Authenticate", "Bearer realm=\"proxstream\""))
+                        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, JSON.valueToTree(Map.of("error",
+                                h.isPresent() ? "the bearer token is wrong" : "this server needs 'Authorization: Bearer TOKEN'"))
+                                .toString()))));
+    }
+
+    private Route protectedRoutes() {
+        return concat(
                 metrics.routes(),
                 pathPrefix("runs", () -> concat(
                         pathEndOrSingleSlash(() -> concat(

@@ -47,7 +47,17 @@ public final class ServeServer implements AutoCloseable {
 
     /** Starts the service; runs found in {@code runsDir} resume before this returns their handles. */
     public static ServeServer start(ServeConfig config) throws Exception {
+        return start(config, System.getenv());
+    }
+
+    /**
+     * Starts the service with {@code env} as its environment (for {@link ServeAuth#ENV}).
+     *
+     * @throws IllegalArgumentException before anything binds, when the token cannot be read or a non-loopback bind has none
+     */
+    public static ServeServer start(ServeConfig config, Map<String, String> env) throws Exception {
         Meters meters = new Meters();
+        ServeAuth auth = ServeAuth.resolve(config, env, meters.registry());
         ConcurrentMap<String, RunHandle> registry = new ConcurrentHashMap<>();
         ConcurrentMap<String, RunStatus> notRunning = new ConcurrentHashMap<>();
         ActorSystem<RunManager.Command> system = ActorSystem.create(RunManager.create(config, meters, registry, notRunning),
@@ -56,11 +66,11 @@ public final class ServeServer implements AutoCloseable {
             MetricsServer metrics = new MetricsServer(meters, () -> Map.of("runs", registry.size() + notRunning.size(),
                     "training", registry.values().stream().filter(h -> h.status() != null
                             && h.status().state().equals(RunState.TRAINING.name())).count()));
-            ServeRoutes routes = new ServeRoutes(system, config, registry, notRunning, system, metrics);
+            ServeRoutes routes = new ServeRoutes(system, config, registry, notRunning, system, metrics, auth);
             ServerBinding http = MetricsServer.bind(system, config.host(), config.port(), routes.routes())
                     .toCompletableFuture().get(30, TimeUnit.SECONDS);
             Tcp.ServerBinding tcp = config.tcpPort() < 0 ? null
-                    : TcpIngest.bind(system, config.host(), config.tcpPort(), config.maxBatchBytes(), registry)
+                    : TcpIngest.bind(system, config.host(), config.tcpPort(), config.maxBatchBytes(), registry, auth)
                     .toCompletableFuture().get(30, TimeUnit.SECONDS);
             Cancellable watcher = config.watchDir().isBlank() ? null
                     : ShardWatcher.start(system, Path.of(config.watchDir()), registry, Duration.ofSeconds(1));

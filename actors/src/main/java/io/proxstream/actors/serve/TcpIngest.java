@@ -32,7 +32,9 @@ import org.slf4j.LoggerFactory;
  * for room as long as it takes), so a producer that outruns training is slowed by TCP flow
  * control. A malformed frame gets a {@code rejected} reply and the connection stays usable; a
  * frame whose length field is out of bounds breaks the framing and gets a {@code fatal} reply,
- * after which the server closes the connection.
+ * after which the server closes the connection. A server with a token ({@link ServeAuth}) takes data only on
+ * connections that opened with an authentication frame carrying it; any other first frame, or a wrong token, gets a
+ * {@code fatal} reply and the connection is closed.
  */
 public final class TcpIngest {
     private static final Logger LOG = LoggerFactory.getLogger(TcpIngest.class);
@@ -42,10 +44,10 @@ public final class TcpIngest {
 
     /** Binds {@code host:port}; completes with the bound port. */
     public static CompletionStage<Tcp.ServerBinding> bind(ActorSystem<?> system, String host, int port, long maxFrameBytes,
-                                                          ConcurrentMap<String, RunHandle> registry) {
+                                                          ConcurrentMap<String, RunHandle> registry, ServeAuth auth) {
         // half-close: a connection whose framing broke stops being read, and is closed once its fatal reply is written
         return Tcp.get(system).bind(host, port, 100, java.util.List.of(), true, java.util.Optional.empty())
-                .to(org.apache.pekko.stream.javadsl.Sink.foreach(conn -> conn.handleWith(connection(maxFrameBytes, registry), system)))
+                .to(org.apache.pekko.stream.javadsl.Sink.foreach(conn -> conn.handleWith(connection(maxFrameBytes, registry, auth), system)))
                 .run(system);
     }
 
@@ -53,7 +55,11 @@ public final class TcpIngest {
     private record Frame(ByteString body, String fatal) {
     }
 
-    static Flow<ByteString, ByteString, NotUsed> connection(long maxFrameBytes, ConcurrentMap<String, RunHandle> registry) {
+    static Flow<ByteString, ByteString, NotUsed> connection(long maxFrameBytes, ConcurrentMap<String, RunHandle> registry,
+                                                            ServeAuth auth) {
+        // this connection's authentication; the flow is materialised once per connection and its frames are handled
+        // one at a time (mapAsync(1)), so a plain flag is enough
+        boolean[] authenticated = {!auth.required()};
         // a frame is its u32 length and that many bytes; the limit counts the length field too
         int maxFrame = (int) Math.min(Integer.MAX_VALUE - 8, maxFrameBytes + IngestFrame.FIXED_PREFIX + 64 + 8 + 4);
         return Flow.<ByteString>create()
@@ -67,9 +73,33 @@ public final class TcpIngest {
                         })
                         .build())
                 .takeWhile(f -> f.fatal() == null, true)
-                .mapAsync(1, f -> f.fatal() != null
-                        ? reply(IngestFrame.FATAL, 0, f.fatal())
-                        : handle(f.body(), registry));
+                .mapAsync(1, f -> f.fatal() != null ? reply(IngestFrame.FATAL, 0, f.fatal())
+                        : IngestFrame.isAuth(f.body().asByteBuffer()) ? authenticate(f.body(), auth, authenticated)
+                        : authenticated[0] ? handle(f.body(), registry)
+                        : refuse(auth))
+                // a fatal reply is the connection's last
+                .takeWhile(r -> r.apply(4) != IngestFrame.FATAL, true);
+    }
+
+    private static CompletionStage<ByteString> authenticate(ByteString body, ServeAuth auth, boolean[] authenticated) {
+        String token;
+        try {
+            token = IngestFrame.decodeAuth(body.asByteBuffer());
+        } catch (FormatException e) {
+            auth.tcpAllowed(null);
+            return reply(IngestFrame.FATAL, 0, "malformed authentication frame: " + e.getMessage() + "; closing the connection");
+        }
+        if (!auth.tcpAllowed(token)) {
+            return reply(IngestFrame.FATAL, 0, "wrong token; closing the connection");
+        }
+        authenticated[0] = true;
+        return reply(IngestFrame.ACCEPTED, 0, "");
+    }
+
+    private static CompletionStage<ByteString> refuse(ServeAuth auth) {
+        auth.tcpRefused();
+        return reply(IngestFrame.FATAL, 0, "this server needs an authentication frame (magic 'A') with its token before data;"
+                + " closing the connection");
     }
 
     private static CompletionStage<ByteString> handle(ByteString body, ConcurrentMap<String, RunHandle> registry) {

@@ -128,5 +128,40 @@ class PythonClientIT {
             assertEquals(1, p.waitFor(), err);
             assertTrue(err.contains("bad.safetensors: truncated"), err);
         }
+        // a server with a token: the clients read it from PROXSTREAM_TOKEN (HTTP header, TCP authentication frame);
+        // without it the push is refused
+        String token = "py-token-0123456789abcdef";
+        Path tokenFile = Files.writeString(tmp.resolve("serve.token"), token);
+        try (ServeServer s = ServeServer.start(new ServeConfig("127.0.0.1", 0, 0, tmp.resolve("runs2").toString(), "", 1 << 20, 2000,
+                100, tokenFile.toString(), false), Map.of())) {
+            String url = "http://127.0.0.1:" + s.httpPort();
+            String script = "import numpy as np\n"
+                    + "from proxstream_client import Client, TcpClient, ProxstreamError\n"
+                    + "c = Client('" + url + "', run='tok', retry_seconds=5)\n"
+                    + "try:\n"
+                    + "    c.create_run(input_dim=" + D + ", sae={'latents': 32, 'k': 4}, batchSize=50, health={'holdout': 0})\n"
+                    + "except ProxstreamError as e:\n"
+                    + "    print('refused', e.status)\n"
+                    + "if c.token:\n"
+                    + "    print('http', c.push(np.ones((50, " + D + "), np.float32)))\n"
+                    + "    t = TcpClient('127.0.0.1', " + s.tcpPort() + ", run='tok')\n"
+                    + "    print('tcp', t.push(np.ones((40, " + D + "), np.float32)))\n"
+                    + "    t.close()\n";
+            ProcessBuilder without = new ProcessBuilder(venv.resolve("bin/python").toString(), "-c", script)
+                    .directory(tmp.toFile()).redirectErrorStream(true);
+            without.environment().remove("PROXSTREAM_TOKEN");
+            Process p = without.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, p.waitFor(), out);
+            assertTrue(out.contains("refused 401") && !out.contains("http "), out);
+            ProcessBuilder with = new ProcessBuilder(venv.resolve("bin/python").toString(), "-c", script)
+                    .directory(tmp.toFile()).redirectErrorStream(true);
+            with.environment().put("PROXSTREAM_TOKEN", token);
+            p = with.start();
+            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, p.waitFor(), out);
+            assertTrue(out.contains("http 50") && out.contains("tcp 40") && !out.contains("refused"), out);
+            assertEquals(90, s.runs().get("tok").status().ingestedRows());
+        }
     }
 }

@@ -13,13 +13,18 @@ import java.util.Objects;
  * @param maxBatchBytes   largest accepted batch body (HTTP) or frame (TCP)
  * @param ingestWaitMillis how long an HTTP push waits for room in a full queue before the answer is 503
  * @param historyPoints   report windows kept per run for the dashboard
+ * @param tokenFile       file holding the bearer token that HTTP (except /health and the dashboard's static page) and
+ *                        TCP ingest require (empty: the environment variable PROXSTREAM_TOKEN, else no token)
+ * @param insecure        allow a bind to a non-loopback interface without a token (anyone who reaches the port can
+ *                        push data and create, stop and export runs)
  */
 public record ServeConfig(String host, int port, int tcpPort, String runsDir, String watchDir, long maxBatchBytes,
-                          long ingestWaitMillis, int historyPoints) {
+                          long ingestWaitMillis, int historyPoints, String tokenFile, boolean insecure) {
     public ServeConfig {
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(runsDir, "runsDir");
         watchDir = watchDir == null ? "" : watchDir;
+        tokenFile = tokenFile == null ? "" : tokenFile;
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port must be 0 (any) or 1-65535, got " + port);
         }
@@ -34,7 +39,13 @@ public record ServeConfig(String host, int port, int tcpPort, String runsDir, St
         Checks.positive("historyPoints", historyPoints);
     }
 
+    /** A service without a token of its own (loopback binds; the environment's PROXSTREAM_TOKEN still applies). */
+    public ServeConfig(String host, int port, int tcpPort, String runsDir, String watchDir, long maxBatchBytes,
+                       long ingestWaitMillis, int historyPoints) {
+        this(host, port, tcpPort, runsDir, watchDir, maxBatchBytes, ingestWaitMillis, historyPoints, "", false);
+    }
+
     public static ServeConfig defaults() {
-        return new ServeConfig("127.0.0.1", 8080, 9090, "runs/serve", "", 64L << 20, 2000, 2000);
+        return new ServeConfig("127.0.0.1", 8080, 9090, "runs/serve", "", 64L << 20, 2000, 2000, "", false);
     }
 }

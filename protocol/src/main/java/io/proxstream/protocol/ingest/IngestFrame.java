@@ -20,6 +20,15 @@ import java.nio.charset.StandardCharsets;
  *   u32  cols
  *   rows·cols·4      float32 values, row-major
  *
+ * authentication (client → server), the first frame of a connection to a server that has a token
+ *   u32  n           length of everything after this field
+ *   u8   'A' (0x41)  magic
+ *   u8   1           version
+ *   u8   L           length of the token, 1..255
+ *   L    token       the server's bearer token, UTF-8
+ *   (answered like a request: accepted with 0 rows, or fatal, after which the server closes the
+ *   connection; a server without a token accepts it too, so a client can always send it)
+ *
  * reply (server → client), one per request, in order
  *   u32  n           length of everything after this field
  *   u8   status      0 = accepted, 1 = rejected (the connection stays usable), 2 = fatal (the server closes it)
@@ -32,6 +41,8 @@ import java.nio.charset.StandardCharsets;
  */
 public final class IngestFrame {
     public static final byte MAGIC = 'P';
+    /** The magic of an authentication frame. */
+    public static final byte AUTH_MAGIC = 'A';
     public static final byte VERSION = 1;
     public static final byte DTYPE_F32 = 1;
     /** Bytes of a request before the run name: magic, version, dtype, name length. */
@@ -100,6 +111,45 @@ public final class IngestFrame {
         b.putInt(n).put(MAGIC).put(VERSION).put(DTYPE_F32).put((byte) name.length).put(name).putInt(rows).putInt(cols);
         b.asFloatBuffer().put(data, 0, rows * cols);
         b.position(b.position() + rows * cols * 4);
+        return b.flip();
+    }
+
+    /** Whether a frame body (after the length field) is an authentication frame. */
+    public static boolean isAuth(ByteBuffer body) {
+        return body.remaining() > 0 && body.get(body.position()) == AUTH_MAGIC;
+    }
+
+    /**
+     * The token of an authentication frame's body (after the length field).
+     *
+     * @throws FormatException naming what is wrong with the frame
+     */
+    public static String decodeAuth(ByteBuffer body) throws FormatException {
+        ByteBuffer b = body.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        if (b.remaining() < 3 || b.get() != AUTH_MAGIC) {
+            throw new FormatException("not an authentication frame");
+        }
+        byte version = b.get();
+        if (version != VERSION) {
+            throw new FormatException("unsupported authentication frame version " + version + " (expected 1)");
+        }
+        int len = b.get() & 0xff;
+        if (len < 1 || len != b.remaining()) {
+            throw new FormatException("authentication frame declares a token of " + len + " bytes but carries " + b.remaining());
+        }
+        byte[] t = new byte[len];
+        b.get(t);
+        return new String(t, StandardCharsets.UTF_8);
+    }
+
+    /** Encodes an authentication frame, length field included. */
+    public static ByteBuffer encodeAuth(String token) {
+        byte[] t = token.getBytes(StandardCharsets.UTF_8);
+        if (t.length < 1 || t.length > 255) {
+            throw new IllegalArgumentException("a token must have 1 to 255 bytes, got " + t.length);
+        }
+        ByteBuffer b = ByteBuffer.allocate(4 + 3 + t.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(3 + t.length).put(AUTH_MAGIC).put(VERSION).put((byte) t.length).put(t);
         return b.flip();
     }
 

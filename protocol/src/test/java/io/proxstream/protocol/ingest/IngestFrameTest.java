@@ -63,6 +63,23 @@ class IngestFrameTest {
         assertMessage(zero, "empty batch");
     }
 
+    @Test
+    void authenticationFramesRoundTripAndMalformedOnesNameTheReason() throws FormatException {
+        String token = "tökén-0123456789abcdef";
+        ByteBuffer body = body(IngestFrame.encodeAuth(token));
+        assertTrue(IngestFrame.isAuth(body));
+        assertEquals(false, IngestFrame.isAuth(body(IngestFrame.encode("r", new float[] {1}, 1, 1))));
+        assertEquals(token, IngestFrame.decodeAuth(body));
+        FormatException e = assertThrows(FormatException.class, () -> IngestFrame.decodeAuth(mutate(body, 1, (byte) 7)));
+        assertTrue(e.getMessage().contains("version 7"), e.getMessage());
+        ByteBuffer cut = body.duplicate();
+        cut.limit(cut.limit() - 2);
+        e = assertThrows(FormatException.class, () -> IngestFrame.decodeAuth(cut));
+        assertTrue(e.getMessage().contains("carries"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> IngestFrame.encodeAuth(""));
+        assertThrows(IllegalArgumentException.class, () -> IngestFrame.encodeAuth("x".repeat(256)));
+    }
+
     private static ByteBuffer mutate(ByteBuffer b, int index, byte v) {
         ByteBuffer c = ByteBuffer.allocate(b.remaining());
         c.put(b.duplicate()).flip();
