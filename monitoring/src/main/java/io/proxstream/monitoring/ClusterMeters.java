@@ -13,7 +13,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * registered with the coordinator), {@code cluster.workers.lost}, {@code cluster.rounds},
  * {@code cluster.round.seconds}, {@code cluster.stragglers} (workers a round completed without),
  * {@code cluster.bytes{direction=sent|received}}, {@code cluster.rows} and
- * {@code cluster.worker.compute.seconds}. Thread-safe.
+ * {@code cluster.worker.compute.seconds}; at the coordinator, per worker (tag {@code worker}: its node's address,
+ * system@host:port), the rows it trained {@code cluster.worker.rows} and its last round's compute time
+ * {@code cluster.worker.round.seconds}, removed when the worker leaves (so that a long run with changing members does
+ * not grow its exposition). Thread-safe.
  */
 public final class ClusterMeters {
     private final AtomicLong members = new AtomicLong();
@@ -27,7 +30,15 @@ public final class ClusterMeters {
     private final Counter rows;
     private final Timer compute;
 
+    private final MeterRegistry registry;
+    private final String node;
+    private final java.util.concurrent.ConcurrentMap<String, Counter> workerRows = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.ConcurrentMap<String, java.util.concurrent.atomic.AtomicReference<Double>> workerSeconds =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
     public ClusterMeters(MeterRegistry registry, String node) {
+        this.registry = registry;
+        this.node = node;
         Gauge.builder("cluster.members", members, AtomicLong::get).description("cluster members up").tag("node", node).register(registry);
         Gauge.builder("cluster.workers", workers, AtomicLong::get).description("workers known to the coordinator").tag("node", node)
                 .register(registry);
@@ -61,6 +72,32 @@ public final class ClusterMeters {
         rounds.increment();
         roundTime.record(Duration.ofNanos((long) (seconds * 1e9)));
         rows.increment(rowCount);
+    }
+
+    /** A worker's completed round, as the coordinator received it: its rows and its compute time. */
+    public void workerRound(String worker, long rowCount, double seconds) {
+        workerRows.computeIfAbsent(worker, w -> Counter.builder("cluster.worker.rows").description("rows a worker trained")
+                .tag("node", node).tag("worker", w).register(registry)).increment(rowCount);
+        workerSeconds.computeIfAbsent(worker, w -> {
+            var ref = new java.util.concurrent.atomic.AtomicReference<>(Double.NaN);
+            Gauge.builder("cluster.worker.round.seconds", ref, r -> r.get()).description("compute time of a worker's last round")
+                    .tag("node", node).tag("worker", w).register(registry);
+            return ref;
+        }).set(seconds);
+    }
+
+    /** Drops a worker's per-worker meters (it left the cluster). */
+    public void workerGone(String worker) {
+        Counter c = workerRows.remove(worker);
+        if (c != null) {
+            registry.remove(c);
+        }
+        if (workerSeconds.remove(worker) != null) {
+            var g = registry.find("cluster.worker.round.seconds").tag("worker", worker).gauge();
+            if (g != null) {
+                registry.remove(g);
+            }
+        }
     }
 
     public void stragglers(int n) {

@@ -196,6 +196,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             if (!workers.contains(gone)) {
                 lost++;
                 meters.workerLost();
+                meters.workerGone(id(gone));
                 getContext().getLog().warn("coordinator: worker {} left the cluster", id(gone));
                 System.out.println("proxstream node: worker " + id(gone) + " lost");
                 if (running && pending.remove(id(gone)) != null) {
@@ -284,6 +285,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         } else {
             done.put(d.worker(), d);
             pending.remove(d.worker());
+            meters.workerRound(d.worker(), d.rows(), d.seconds());
         }
         if (pending.isEmpty()) {
             finishRound();

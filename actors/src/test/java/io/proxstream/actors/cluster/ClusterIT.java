@@ -149,6 +149,12 @@ class ClusterIT {
         assertTrue(m.contains("cluster_members{node=\"127.0.0.1:" + ports[0] + "\"} 3.0"), m);
         assertTrue(m.contains("cluster_rounds_total{node=\"127.0.0.1:" + ports[0] + "\"} 60.0"), m);
         assertTrue(metrics(ports[4]).contains("cluster_worker_compute_seconds_count{node=\"127.0.0.1:" + ports[1] + "\"}"));
+        // per worker at the coordinator: three of the six shards each, so half the rows each
+        for (int w = 1; w <= 2; w++) {
+            assertTrue(m.contains("cluster_worker_rows_total{node=\"127.0.0.1:" + ports[0] + "\",worker=\"proxstream@127.0.0.1:" + ports[w] + "\"} "
+                    + (rows / 2) + ".0"), m);
+            assertTrue(m.contains("cluster_worker_round_seconds{node=\"127.0.0.1:" + ports[0] + "\",worker=\"proxstream@127.0.0.1:" + ports[w] + "\"}"), m);
+        }
     }
 
     @Test
@@ -168,6 +174,9 @@ class ClusterIT {
         assertTrue(m.contains("cluster_workers_lost_total{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
         assertTrue(m.contains("cluster_members{node=\"127.0.0.1:" + ports[0] + "\"} 2.0"), m);
         assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
+        // the killed worker's per-worker series are gone; the survivor's remain
+        assertTrue(!m.contains("worker=\"proxstream@127.0.0.1:" + ports[2] + "\""), m);
+        assertTrue(m.contains("cluster_worker_rows_total{node=\"127.0.0.1:" + ports[0] + "\",worker=\"proxstream@127.0.0.1:" + ports[1] + "\"}"), m);
     }
 
     @Test
