@@ -74,7 +74,8 @@ public final class IngestBench {
         Path dir = Files.createTempDirectory("proxstream-bench-ingest");
         List<String[]> rows = new ArrayList<>();
         try (ServeServer s = ServeServer.start(new ServeConfig("127.0.0.1", 0, 0, dir.resolve("runs").toString(), "",
-                16L << 20, 2000, 100))) {
+                // an in-process server on loopback whose clients send no token: not the environment's PROXSTREAM_TOKEN
+                16L << 20, 2000, 100), java.util.Map.of())) {
             TaskProgress progress = TaskProgress.start("bench ingest", 4, "cases");
             for (String algo : new String[] {"discard", "pam"}) {
                 for (String transport : new String[] {"http", "tcp"}) {
