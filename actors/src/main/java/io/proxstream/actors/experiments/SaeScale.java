@@ -346,15 +346,15 @@ public final class SaeScale implements Experiment {
     }
 
     private static String section(Setting s, Data data, List<Run> runs, int seeds, List<String[]> summary) {
-        // "pam" and "adam" name the two trainers compared: A and B of the setting
-        List<Run> pam = runs.stream().filter(r -> r.algo().equals(s.algoA())).toList();
-        List<Run> adam = runs.stream().filter(r -> r.algo().equals(s.algoB())).toList();
+        // the two trainers compared: A and B of the setting
+        List<Run> first = runs.stream().filter(r -> r.algo().equals(s.algoA())).toList();
+        List<Run> second = runs.stream().filter(r -> r.algo().equals(s.algoB())).toList();
         String la = label(s.algoA());
         String lb = label(s.algoB());
         StringBuilder sb = new StringBuilder("## ").append(s.title()).append("\n\n");
         sb.append(String.format(Locale.ROOT, "Data: %s. SAE: %d → %d, TopK k = %d, batch %d, %,d samples per trainer, %d seeds.%n%n",
                 data.describe(), s.d(), s.m(), s.k(), s.batch(), s.samples(), seeds));
-        for (List<Run> group : List.of(pam, adam)) {
+        for (List<Run> group : List.of(first, second)) {
             double[] fvu = group.stream().mapToDouble(r -> r.last().fvu()).toArray();
             summary.add(new String[] {s.title(), label(group.get(0).algo()), meanSd(fvu, "%.4f"),
                     String.format(Locale.ROOT, "%,.0f", group.stream().mapToDouble(Run::rate).average().orElse(Double.NaN)),
@@ -365,51 +365,51 @@ public final class SaeScale implements Experiment {
         sb.append("**Held-out FVU at equal samples** (mean ± sd over seeds; paired difference ").append(la).append(" − ").append(lb)
                 .append(" with its 95 % interval):\n\n");
         sb.append("| samples | ").append(la).append(" | ").append(lb).append(" | paired difference | dead (first / second) |\n|---|---|---|---|---|\n");
-        int points = pam.get(0).points().size();
+        int points = first.get(0).points().size();
         for (int i = 1; i < points; i++) {
             int at = i;
-            double[] a = pam.stream().mapToDouble(r -> r.points().get(at).fvu()).toArray();
-            double[] b = adam.stream().mapToDouble(r -> r.points().get(at).fvu()).toArray();
+            double[] a = first.stream().mapToDouble(r -> r.points().get(at).fvu()).toArray();
+            double[] b = second.stream().mapToDouble(r -> r.points().get(at).fvu()).toArray();
             PairedDifference diff = PairedDifference.of(a, b);
-            sb.append(String.format(Locale.ROOT, "| %,d | %s | %s | %s%s | %.0f / %.0f |%n", pam.get(0).points().get(i).samples(),
+            sb.append(String.format(Locale.ROOT, "| %,d | %s | %s | %s%s | %.0f / %.0f |%n", first.get(0).points().get(i).samples(),
                     meanSd(a, "%.4f"), meanSd(b, "%.4f"), diff.format(3), diff.resolved() ? "" : " (not resolved)",
-                    pam.stream().mapToDouble(r -> r.points().get(at).dead()).average().orElse(Double.NaN),
-                    adam.stream().mapToDouble(r -> r.points().get(at).dead()).average().orElse(Double.NaN)));
+                    first.stream().mapToDouble(r -> r.points().get(at).dead()).average().orElse(Double.NaN),
+                    second.stream().mapToDouble(r -> r.points().get(at).dead()).average().orElse(Double.NaN)));
         }
         // equal wall time: at the training time the faster-finishing trainer of each seed used in all
-        double[] a = new double[pam.size()];
-        double[] b = new double[pam.size()];
+        double[] a = new double[first.size()];
+        double[] b = new double[first.size()];
         double tEnd = Double.POSITIVE_INFINITY;
-        for (int i = 0; i < pam.size(); i++) {
-            tEnd = Math.min(tEnd, Math.min(pam.get(i).last().seconds(), adam.get(i).last().seconds()));
+        for (int i = 0; i < first.size(); i++) {
+            tEnd = Math.min(tEnd, Math.min(first.get(i).last().seconds(), second.get(i).last().seconds()));
         }
-        double firstPam = pam.stream().mapToDouble(r -> r.points().get(1).seconds()).max().orElse(0);
-        double firstAdam = adam.stream().mapToDouble(r -> r.points().get(1).seconds()).max().orElse(0);
+        double startFirst = first.stream().mapToDouble(r -> r.points().get(1).seconds()).max().orElse(0);
+        double startSecond = second.stream().mapToDouble(r -> r.points().get(1).seconds()).max().orElse(0);
         sb.append("\n**At equal wall time** (held-out FVU interpolated between measurements, at fractions of the shortest run's ")
                 .append("training time where every run has been measured):\n\n");
         StringBuilder rows = new StringBuilder();
         for (double frac : new double[] {0.25, 0.5, 0.75, 1.0}) {
             double t = frac * tEnd;
-            if (t < Math.max(firstPam, firstAdam)) {
+            if (t < Math.max(startFirst, startSecond)) {
                 continue;
             }
-            for (int i = 0; i < pam.size(); i++) {
-                a[i] = pam.get(i).fvuAtSeconds(t);
-                b[i] = adam.get(i).fvuAtSeconds(t);
+            for (int i = 0; i < first.size(); i++) {
+                a[i] = first.get(i).fvuAtSeconds(t);
+                b[i] = second.get(i).fvuAtSeconds(t);
             }
             rows.append(String.format(Locale.ROOT, "| %.3g | %s | %s | %s |%n", t, meanSd(a, "%.4f"), meanSd(b, "%.4f"),
                     PairedDifference.of(a, b).format(3)));
         }
         sb.append(rows.isEmpty() ? String.format(Locale.ROOT, "No common time: a trainer's first measurement (%.3g s) came after the "
-                + "shortest run ended (%.3g s).%n", Math.max(firstPam, firstAdam), tEnd)
+                + "shortest run ended (%.3g s).%n", Math.max(startFirst, startSecond), tEnd)
                 : "| training seconds | " + la + " | " + lb + " | paired difference |\n|---|---|---|---|\n" + rows);
-        double pamRate = pam.stream().mapToDouble(Run::rate).average().orElse(Double.NaN);
-        double adamRate = adam.stream().mapToDouble(Run::rate).average().orElse(Double.NaN);
-        double[] pf = pam.stream().mapToDouble(r -> r.last().fvu()).toArray();
-        double[] af = adam.stream().mapToDouble(r -> r.last().fvu()).toArray();
+        double rateFirst = first.stream().mapToDouble(Run::rate).average().orElse(Double.NaN);
+        double rateSecond = second.stream().mapToDouble(Run::rate).average().orElse(Double.NaN);
+        double[] pf = first.stream().mapToDouble(r -> r.last().fvu()).toArray();
+        double[] af = second.stream().mapToDouble(r -> r.last().fvu()).toArray();
         PairedDifference end = PairedDifference.of(pf, af);
         sb.append(String.format(Locale.ROOT, "%nThroughput: %s %,.0f vectors/s, %s %,.0f (ratio %.2f). After %,d samples the first's "
-                        + "held-out FVU is %s the second's by %s%s.%n%n![FVU](fvu-%s.png)%n%n", la, pamRate, lb, adamRate, pamRate / adamRate,
+                        + "held-out FVU is %s the second's by %s%s.%n%n![FVU](fvu-%s.png)%n%n", la, rateFirst, lb, rateSecond, rateFirst / rateSecond,
                 s.samples(), end.mean() < 0 ? "below" : "above", end.format(3), end.resolved() ? "" : " — not resolved by these seeds",
                 s.id()));
         return sb.toString();
