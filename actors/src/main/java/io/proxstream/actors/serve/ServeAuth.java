@@ -115,14 +115,14 @@ public final class ServeAuth {
         if (!required()) {
             return true;
         }
-        boolean ok = presented != null && matches(presented);
+        boolean ok = matches(presented);
         if (!ok) {
             tcpRejected.increment();
         }
         return ok;
     }
 
-    /** Counts a TCP connection refused before it authenticated (a data frame first). */
+    /** Counts a TCP connection refused before it authenticated (a data frame first, a malformed authentication frame). */
     void tcpRefused() {
         tcpRejected.increment();
     }

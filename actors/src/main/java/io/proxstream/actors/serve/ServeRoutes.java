@@ -104,11 +104,9 @@ public final class ServeRoutes extends AllDirectives {
             return inner.get();
         }
         return optionalHeaderValueByName("Authorization", h -> auth.httpAllowed(h.orElse(null)) ? inner.get()
-                : complete(HttpResponse.create().withStatus(401)
-                        .addHeader(RawHeader.create("WWW-Authenticate", "Bearer realm=\"proxstream\""))
-                        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, JSON.valueToTree(Map.of("error",
-                                h.isPresent() ? "the bearer token is wrong" : "this server needs 'Authorization: Bearer TOKEN'"))
-                                .toString()))));
+                : complete(response(401, Map.of("error", h.isPresent() ? "the bearer token is wrong"
+                        : "this server needs 'Authorization: Bearer TOKEN'"))
+                        .addHeader(RawHeader.create("WWW-Authenticate", "Bearer realm=\"proxstream\""))));
     }
 
     private Route protectedRoutes() {

@@ -86,7 +86,7 @@ public final class TcpIngest {
         try {
             token = IngestFrame.decodeAuth(body.asByteBuffer());
         } catch (FormatException e) {
-            auth.tcpAllowed(null);
+            auth.tcpRefused();
             return reply(IngestFrame.FATAL, 0, "malformed authentication frame: " + e.getMessage() + "; closing the connection");
         }
         if (!auth.tcpAllowed(token)) {

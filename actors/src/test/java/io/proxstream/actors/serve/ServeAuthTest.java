@@ -7,14 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.proxstream.protocol.config.ServeConfig;
 import io.proxstream.protocol.ingest.IngestFrame;
-import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.Socket;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -40,24 +36,11 @@ class ServeAuthTest {
     }
 
     private HttpResponse<String> send(ServeServer s, String method, String path, byte[] body, String... headers) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.httpPort() + path))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
-        for (int i = 0; i < headers.length; i += 2) {
-            b.header(headers[i], headers[i + 1]);
-        }
-        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return ServeTest.send(http, s, method, path, body, headers);
     }
 
     private static IngestFrame.Reply tcp(Socket sock, ByteBuffer frame) throws IOException {
-        OutputStream o = sock.getOutputStream();
-        o.write(frame.array(), frame.arrayOffset() + frame.position(), frame.remaining());
-        o.flush();
-        DataInputStream in = new DataInputStream(sock.getInputStream());
-        byte[] len = new byte[4];
-        in.readFully(len);
-        byte[] body = new byte[ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getInt()];
-        in.readFully(body);
-        return IngestFrame.decodeReply(ByteBuffer.wrap(body));
+        return ServeTest.tcp(sock, frame);
     }
 
     private static byte[] raw(int rows, int cols) {

@@ -51,6 +51,12 @@ class ServeTest {
     }
 
     private HttpResponse<String> send(ServeServer s, String method, String path, byte[] body, String... headers) throws Exception {
+        return send(http, s, method, path, body, headers);
+    }
+
+    /** One request to the server's HTTP port ({@code headers}: name, value, name, value, ...). */
+    static HttpResponse<String> send(HttpClient http, ServeServer s, String method, String path, byte[] body, String... headers)
+            throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.httpPort() + path))
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
         for (int i = 0; i < headers.length; i += 2) {
@@ -84,7 +90,8 @@ class ServeTest {
         return st;
     }
 
-    private static IngestFrame.Reply tcp(Socket sock, ByteBuffer frame) throws IOException {
+    /** Writes one frame and reads its reply. */
+    static IngestFrame.Reply tcp(Socket sock, ByteBuffer frame) throws IOException {
         OutputStream o = sock.getOutputStream();
         o.write(frame.array(), frame.arrayOffset() + frame.position(), frame.remaining());
         o.flush();
