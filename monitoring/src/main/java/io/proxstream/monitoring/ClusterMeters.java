@@ -32,9 +32,11 @@ public final class ClusterMeters {
 
     private final MeterRegistry registry;
     private final String node;
-    private final java.util.concurrent.ConcurrentMap<String, Counter> workerRows = new java.util.concurrent.ConcurrentHashMap<>();
-    private final java.util.concurrent.ConcurrentMap<String, java.util.concurrent.atomic.AtomicReference<Double>> workerSeconds =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.ConcurrentMap<String, PerWorker> perWorker = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** A worker's meters; {@code seconds} holds the value its gauge reads. */
+    private record PerWorker(Counter rows, Gauge roundSeconds, java.util.concurrent.atomic.AtomicReference<Double> seconds) {
+    }
 
     public ClusterMeters(MeterRegistry registry, String node) {
         this.registry = registry;
@@ -76,27 +78,23 @@ public final class ClusterMeters {
 
     /** A worker's completed round, as the coordinator received it: its rows and its compute time. */
     public void workerRound(String worker, long rowCount, double seconds) {
-        workerRows.computeIfAbsent(worker, w -> Counter.builder("cluster.worker.rows").description("rows a worker trained")
-                .tag("node", node).tag("worker", w).register(registry)).increment(rowCount);
-        workerSeconds.computeIfAbsent(worker, w -> {
+        PerWorker w = perWorker.computeIfAbsent(worker, name -> {
             var ref = new java.util.concurrent.atomic.AtomicReference<>(Double.NaN);
-            Gauge.builder("cluster.worker.round.seconds", ref, r -> r.get()).description("compute time of a worker's last round")
-                    .tag("node", node).tag("worker", w).register(registry);
-            return ref;
-        }).set(seconds);
+            return new PerWorker(Counter.builder("cluster.worker.rows").description("rows a worker trained")
+                    .tag("node", node).tag("worker", name).register(registry),
+                    Gauge.builder("cluster.worker.round.seconds", ref, r -> r.get()).description("compute time of a worker's last round")
+                            .tag("node", node).tag("worker", name).register(registry), ref);
+        });
+        w.rows().increment(rowCount);
+        w.seconds().set(seconds);
     }
 
     /** Drops a worker's per-worker meters (it left the cluster). */
     public void workerGone(String worker) {
-        Counter c = workerRows.remove(worker);
-        if (c != null) {
-            registry.remove(c);
-        }
-        if (workerSeconds.remove(worker) != null) {
-            var g = registry.find("cluster.worker.round.seconds").tag("worker", worker).gauge();
-            if (g != null) {
-                registry.remove(g);
-            }
+        PerWorker w = perWorker.remove(worker);
+        if (w != null) {
+            registry.remove(w.rows());
+            registry.remove(w.roundSeconds());
         }
     }
 
