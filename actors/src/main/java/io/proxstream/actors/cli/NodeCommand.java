@@ -44,6 +44,20 @@ final class NodeCommand implements Callable<Integer> {
         }
     }
 
+    /** The coordinator's decoder steps. */
+    static final class DecoderSteps extends Cli.OneOf {
+        DecoderSteps() {
+            super(io.proxstream.solvers.sae.PamSgdTrainer.Decoder.STEPS);
+        }
+    }
+
+    /** What workers ship for the decoder step. */
+    static final class Shipped extends Cli.OneOf {
+        Shipped() {
+            super(DataParallelPam.Config.RESULTS);
+        }
+    }
+
     private final PrintStream out;
 
     @Spec
@@ -123,6 +137,22 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--algo", paramLabel = "A", completionCandidates = Algorithms.class, converter = Algorithms.class,
             description = "coordinator: pam (PAM-SGD) or adam (the untied Adam baseline, parameters averaged; default: ${DEFAULT-VALUE})")
     String algo;
+
+    @Cli.ConfigKey("decoder")
+    @Option(names = "--decoder", paramLabel = "STEP", completionCandidates = DecoderSteps.class, converter = DecoderSteps.class,
+            description = "coordinator: decoder step: exact (m x m statistics), cg (iterative, no m x m matrix) or auto (exact up to"
+                    + " 8192 latents; default: ${DEFAULT-VALUE})")
+    String decoder;
+
+    @Cli.ConfigKey("results")
+    @Option(names = "--ship", paramLabel = "WHAT", completionCandidates = Shipped.class, converter = Shipped.class,
+            description = "coordinator: what workers send for the decoder step: statistics (m x m, exact step only), codes (rows and"
+                    + " sparse codes) or auto (the smaller; default: ${DEFAULT-VALUE})")
+    String ship;
+
+    @Cli.ConfigKey("solveEvery")
+    @Option(names = "--solve-every", paramLabel = "R", description = "coordinator: rounds between decoder solves (default: ${DEFAULT-VALUE})")
+    Integer solveEvery;
 
     @Cli.ConfigKey("seed")
     @Option(names = "--random-seed", paramLabel = "S", description = "coordinator: seed of data and initialisation (default: ${DEFAULT-VALUE})")

@@ -425,6 +425,10 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             s.put("l0", q.l0());
             s.put("dead", q.dead());
             s.put("shardOffsets", state.offsets());
+            s.put("decoderStep", config.algorithm().equals("pam") ? config.decoderStep() : "none");
+            long[] kinds = state.resultKinds();
+            s.put("resultsWithCodes", kinds[0]);
+            s.put("resultsWithStatistics", kinds[1]);
             double wall = (double) run.get("trainSeconds");
             long rowsAtFirst = (long) run.remove("rowsAtFirstRound");
             Object compute = run.remove("workerComputeSecondsPerRound");

@@ -4,13 +4,16 @@ import io.proxstream.solvers.data.Dataset;
 import io.proxstream.solvers.data.PlantedDictionary;
 import io.proxstream.solvers.sae.AdamTrainer;
 import io.proxstream.solvers.sae.DecoderStatistics;
+import io.proxstream.solvers.sae.DecoderStep;
 import io.proxstream.solvers.sae.EncodedBatch;
 import io.proxstream.solvers.sae.FeatureRecovery;
+import io.proxstream.solvers.sae.IterativeDecoder;
 import io.proxstream.solvers.sae.PamSgdTrainer;
 import io.proxstream.solvers.sae.SaeEvaluator;
 import io.proxstream.solvers.sae.SaeModel;
 import io.proxstream.solvers.sae.SaeSpec;
 import io.proxstream.solvers.sae.SaeTrainer;
+import io.proxstream.solvers.sae.SparseCodes;
 import io.proxstream.solvers.sae.TrainerState;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,23 +55,90 @@ public final class DataParallelPam {
      * @param seed          data, initialisation
      * @param algorithm     {@code pam} (PAM-SGD) or {@code adam} (the untied Adam baseline: workers take Adam steps on all
      *                      parameters, the coordinator averages them)
+     * @param decoder       the coordinator's decoder step: {@code exact} (m × m statistics, Cholesky), {@code cg} (the
+     *                      iterative step, O(m·d + window) memory) or {@code auto} (exact up to
+     *                      {@link PamSgdTrainer.Decoder#AUTO_EXACT_MAX} latents, as in {@code train})
+     * @param results       what a worker ships besides its encoder: {@code statistics} (its summed decoder statistics,
+     *                      O(m²), exact step only), {@code codes} (its rows and their sparse codes, O(n·(k + d))) or
+     *                      {@code auto} (the smaller of the two; always codes for the cg step)
+     * @param solveEvery    rounds between decoder solves (the rows in between are accumulated)
      */
     public record Config(int dim, int features, int latents, int k, int shards, int batch, int batchesPerShard, long totalRows,
-                         int checkpointEvery, long roundTimeoutMs, int minWorkers, long seed, String algorithm)
+                         int checkpointEvery, long roundTimeoutMs, int minWorkers, long seed, String algorithm, String decoder,
+                         String results, int solveEvery)
             implements CborSerializable {
+        /** The values of {@link #results}. */
+        public static final List<String> RESULTS = List.of("auto", "statistics", "codes");
+
         public Config {
             if (!"pam".equals(algorithm) && !"adam".equals(algorithm)) {
                 throw new IllegalArgumentException("cluster training: algorithm '" + algorithm + "' is not pam or adam");
             }
+            if (!PamSgdTrainer.Decoder.STEPS.contains(decoder)) {
+                throw new IllegalArgumentException("cluster training: decoder '" + decoder + "' is not one of "
+                        + PamSgdTrainer.Decoder.STEPS);
+            }
+            if (!RESULTS.contains(results)) {
+                throw new IllegalArgumentException("cluster training: results '" + results + "' is not one of " + RESULTS);
+            }
             if (dim < 1 || features < 1 || latents < 1 || k < 1 || k > latents || shards < 1 || batch < 1 || batchesPerShard < 1
-                    || totalRows < 1 || checkpointEvery < 1 || roundTimeoutMs < 1 || minWorkers < 1) {
+                    || totalRows < 1 || checkpointEvery < 1 || roundTimeoutMs < 1 || minWorkers < 1 || solveEvery < 1) {
                 throw new IllegalArgumentException("cluster training: every size must be positive and k <= latents");
             }
+            if ((long) batch * dim > Integer.MAX_VALUE - 8 || (long) latents * dim > Integer.MAX_VALUE - 8
+                    || (long) batch * batchesPerShard > Integer.MAX_VALUE / 2) {
+                throw new IllegalArgumentException("cluster training: batch x dim, latents x dim and a slice's rows must stay below"
+                        + " 2^31 (one array each)");
+            }
+            if ("statistics".equals(results) && "cg".equals(new PamSgdTrainer.Decoder(decoder,
+                    IterativeDecoder.Options.defaults()).resolve(latents))) {
+                throw new IllegalArgumentException("cluster training: results 'statistics' needs the exact decoder step; the cg step"
+                        + " (decoder '" + decoder + "' at " + latents + " latents) keeps rows, so workers ship codes");
+            }
+        }
+
+        /** The settings before the decoder step and the results were chosen: decoder {@code auto}, results {@code auto}, a solve every round. */
+        public Config(int dim, int features, int latents, int k, int shards, int batch, int batchesPerShard, long totalRows,
+                      int checkpointEvery, long roundTimeoutMs, int minWorkers, long seed, String algorithm) {
+            this(dim, features, latents, k, shards, batch, batchesPerShard, totalRows, checkpointEvery, roundTimeoutMs, minWorkers, seed,
+                    algorithm, "auto", "auto", 1);
         }
 
         /** The defaults of {@code proxstream node}'s training options (read by its help). */
         public static Config defaults() {
             return new Config(64, 128, 256, 8, 6, 256, 2, 1_000_000, 10, 10_000, 1, 42, "pam");
+        }
+
+        /** The same settings with another decoder step, results and solve interval. */
+        public Config withDecoder(String step, String shipped, int every) {
+            return new Config(dim, features, latents, k, shards, batch, batchesPerShard, totalRows, checkpointEvery, roundTimeoutMs,
+                    minWorkers, seed, algorithm, step, shipped, every);
+        }
+
+        /** {@code exact} or {@code cg}: the coordinator's decoder step at this size. */
+        public String decoderStep() {
+            return pam().decoder().resolve(latents);
+        }
+
+        /**
+         * Whether a worker that trained {@code rows} rows ships them with their codes (else its summed statistics): always for
+         * the cg step; for the exact step when asked to, or under {@code auto} when they are fewer bytes.
+         */
+        public boolean shipsCodes(long rows) {
+            if (decoderStep().equals("cg") || results.equals("codes")) {
+                return true;
+            }
+            return results.equals("auto") && codeBytes(rows) < statisticsBytes();
+        }
+
+        /** Wire bytes of {@code rows} rows with their codes: row pointers, k (index, value) pairs and d floats per row. */
+        public long codeBytes(long rows) {
+            return rows * (8L + 12L * k + 4L * dim) + 8L * batchesPerShard * shards;
+        }
+
+        /** Wire bytes of one worker's exact decoder statistics (m² + m·d + m + d + 2 doubles). */
+        public long statisticsBytes() {
+            return 8L * ((long) latents * latents + (long) latents * dim + latents + dim + 2);
         }
 
         public SaeSpec spec() {
@@ -84,18 +154,26 @@ public final class DataParallelPam {
             return batch * batchesPerShard;
         }
 
-        /**
-         * The trainer settings; the decoder step is the exact one at every size, because rounds merge the workers'
-         * exact statistics (a cluster form of the iterative step, which would sum products instead, is not built yet).
-         */
+        /** The coordinator's trainer settings: the experiments' streaming settings with this run's decoder step. */
         public PamSgdTrainer.Options pam() {
-            return PamSgdTrainer.Options.experimentDefaults().withDecoder(PamSgdTrainer.Decoder.exact());
+            return PamSgdTrainer.Options.experimentDefaults().withDecoder(new PamSgdTrainer.Decoder(decoder,
+                    IterativeDecoder.Options.defaults()));
+        }
+
+        /**
+         * A worker's trainer settings: it runs only encoder steps, so its own decoder step is the cheapest one (an
+         * iterative step that keeps no rows: O(m·d), never the m × m statistics).
+         */
+        PamSgdTrainer.Options workerPam() {
+            return pam().withDecoder(PamSgdTrainer.Decoder.cg(new IterativeDecoder.Options(0, 1, 0)));
         }
 
         public String describe() {
             return String.format(Locale.ROOT, "%s, TopK SAE %d -> %d (k = %d) on %d planted features; %d shards x %d minibatches of %d "
-                    + "per round; %d rows in all", algorithm.equals("pam") ? "PAM-SGD" : "Adam", dim, latents, k, features, shards,
-                    batchesPerShard, batch, totalRows);
+                    + "per round; %d rows in all%s", algorithm.equals("pam") ? "PAM-SGD" : "Adam", dim, latents, k, features, shards,
+                    batchesPerShard, batch, totalRows, algorithm.equals("pam") ? "; decoder step " + decoderStep() + (solveEvery > 1
+                    ? " every " + solveEvery + " rounds" : "") + ", workers ship " + (results.equals("auto") ? "the smaller of codes and statistics"
+                    : results) : "");
         }
     }
 
@@ -123,29 +201,52 @@ public final class DataParallelPam {
 
         public WorkerState(Config config) {
             this.config = config;
-            this.trainer = config.algorithm().equals("pam") ? new PamSgdTrainer(initialModel(config), config.pam())
+            this.trainer = config.algorithm().equals("pam") ? new PamSgdTrainer(initialModel(config), config.workerPam())
                     : new AdamTrainer(initialModel(config), config.pam().adam());
             this.gen = config.generator();
         }
 
-        /** One round: loads the broadcast model, trains on the slices, returns encoder + statistics + rows + mse sum. */
+        /**
+         * One round: loads the broadcast model, runs the encoder step on every minibatch of the slices and returns the
+         * encoder with, for the decoder step, either the summed statistics of its codes (forgotten per minibatch as the
+         * streaming trainer does) or the rows and their codes ({@link Config#shipsCodes}); and the rows and mse sum.
+         * A minibatch whose encoder step was skipped (not finite) adds nothing to the decoder step.
+         */
         public TrainerState round(TrainerState model, List<Protocol.Assignment> slices) {
             trainer.model().loadFrom(model);
             boolean adam = config.algorithm().equals("adam");
-            DecoderStatistics local = adam ? null : new DecoderStatistics(config.latents(), config.dim());
-            long rows = 0;
-            double mse = 0;
+            long planned = 0;
             for (Protocol.Assignment a : slices) {
                 if (a.offset() % config.batch() != 0 || a.rows() % config.batch() != 0) {
                     throw new IllegalArgumentException("slice " + a + " is not whole minibatches of " + config.batch());
                 }
+                planned += a.rows();
+            }
+            boolean codes = !adam && config.shipsCodes(planned);
+            if (codes && planned * config.dim() > Integer.MAX_VALUE / 4 - 64) {
+                throw new IllegalArgumentException("a worker's round of " + planned + " rows x " + config.dim() + " does not fit one"
+                        + " message (2 GiB); give fewer minibatches per shard or more shards");
+            }
+            DecoderStatistics local = adam || codes ? null : new DecoderStatistics(config.latents(), config.dim());
+            CodeBuffer shipped = codes ? new CodeBuffer(config, (int) planned) : null;
+            double gamma = config.pam().forgetting();
+            long rows = 0;
+            long batches = 0;
+            double mse = 0;
+            for (Protocol.Assignment a : slices) {
                 for (long j = a.offset() / config.batch(); j < (a.offset() + a.rows()) / config.batch(); j++) {
                     float[] x = minibatch(config, gen, a.shard(), j);
                     EncodedBatch eb = trainer.encoderStage(x, config.batch());
                     if (adam) {
                         trainer.decoderStage(eb);
-                    } else {
-                        local.accumulate(eb.codes(), x, config.batch());
+                    } else if (!eb.result().skipped()) {
+                        if (codes) {
+                            shipped.add(eb.codes(), x, config.batch());
+                        } else {
+                            local.forget(gamma);
+                            local.accumulate(eb.codes(), x, config.batch());
+                        }
+                        batches++;
                     }
                     mse += eb.result().sse();
                     rows += config.batch();
@@ -156,9 +257,14 @@ public final class DataParallelPam {
                 trainer.model().saveTo(b);
             } else {
                 b.put("W_enc", trainer.model().encoderWeights()).put("b_enc", trainer.model().encoderBias());
-                local.saveTo(b);
+                if (codes) {
+                    shipped.saveTo(b);
+                } else {
+                    local.saveTo(b);
+                }
             }
-            b.put("rows", rows).put("mse_x1e9", Math.round(mse / Math.max(1.0, (double) rows * config.dim()) * 1e9));
+            b.put("rows", rows).put("batches", batches)
+                    .put("mse_x1e9", Math.round(mse / Math.max(1.0, (double) rows * config.dim()) * 1e9));
             return b.build();
         }
 
@@ -168,20 +274,149 @@ public final class DataParallelPam {
         }
     }
 
-    /** The coordinator's side: the authoritative model and decoder statistics. */
+    /**
+     * A worker's minibatches for the coordinator's decoder step, as they travel: per minibatch its rows
+     * ({@code codes.rows}); per row its pointer into the entries ({@code codes.ptr}, rows + 1 per minibatch); per entry
+     * latent and value ({@code codes.idx}, {@code codes.val}); the rows themselves ({@code codes.x}).
+     */
+    static final class CodeBuffer {
+        private final Config config;
+        private final List<Long> batchRows = new ArrayList<>();
+        private final long[] ptr;
+        private long[] idx;
+        private float[] val;
+        private final float[] x;
+        private int rows;
+        private int entries;
+        private int pointers;
+
+        CodeBuffer(Config config, int capacityRows) {
+            this.config = config;
+            int batchesMax = capacityRows / config.batch();
+            this.ptr = new long[capacityRows + batchesMax];
+            this.idx = new long[capacityRows * config.k()];
+            this.val = new float[capacityRows * config.k()];
+            this.x = new float[capacityRows * config.dim()];
+        }
+
+        void add(SparseCodes codes, float[] xs, int n) {
+            int nnz = codes.entries();
+            if (entries + nnz > idx.length) {
+                int grown = Math.max(entries + nnz, Math.min(Integer.MAX_VALUE - 8, 2 * idx.length));
+                idx = java.util.Arrays.copyOf(idx, grown);
+                val = java.util.Arrays.copyOf(val, grown);
+            }
+            for (int b = 0; b <= n; b++) {
+                ptr[pointers++] = b < n ? codes.rowStart(b) : codes.rowEnd(n - 1);
+            }
+            for (int e = 0; e < nnz; e++) {
+                idx[entries + e] = codes.index(e);
+                val[entries + e] = codes.value(e);
+            }
+            System.arraycopy(xs, 0, x, rows * config.dim(), n * config.dim());
+            entries += nnz;
+            rows += n;
+            batchRows.add((long) n);
+        }
+
+        void saveTo(TrainerState.Builder b) {
+            b.put("codes.rows", batchRows.stream().mapToLong(Long::longValue).toArray())
+                    .put("codes.ptr", java.util.Arrays.copyOf(ptr, pointers))
+                    .put("codes.idx", java.util.Arrays.copyOf(idx, entries))
+                    .put("codes.val", java.util.Arrays.copyOf(val, entries))
+                    .put("codes.x", java.util.Arrays.copyOf(x, rows * config.dim()));
+        }
+
+        /** A result's minibatches, read back and checked. */
+        record Parsed(List<SparseCodes> codes, List<float[]> rows) {
+            /** Feeds the minibatches to {@code step}, forgetting γ before each (as the streaming trainer does). */
+            void feed(DecoderStep step, double gamma) {
+                for (int i = 0; i < codes.size(); i++) {
+                    step.forget(gamma);
+                    step.accumulate(codes.get(i), rows.get(i), codes.get(i).rows());
+                }
+            }
+        }
+
+        /** Reads the minibatches of a result written by {@link #saveTo}; a malformed result fails with the reason. */
+        static Parsed parse(TrainerState r, Config config) {
+            long[] batchRows = required(r.longs().get("codes.rows"), "codes.rows");
+            long[] ptr = required(r.longs().get("codes.ptr"), "codes.ptr");
+            long[] idx = required(r.longs().get("codes.idx"), "codes.idx");
+            float[] val = required(r.floats().get("codes.val"), "codes.val");
+            float[] xs = required(r.floats().get("codes.x"), "codes.x");
+            int d = config.dim();
+            List<SparseCodes> codes = new ArrayList<>();
+            List<float[]> rows = new ArrayList<>();
+            int p = 0;
+            long e = 0;
+            long xo = 0;
+            for (long n : batchRows) {
+                if (n < 1 || n > config.batch() || p + n + 1 > ptr.length || xo + n * d > xs.length) {
+                    throw new IllegalArgumentException("result 'codes.*' is truncated or malformed at minibatch " + codes.size());
+                }
+                int rn = (int) n;
+                int[] rp = new int[rn + 1];
+                for (int t = 0; t <= rn; t++) {
+                    long v = ptr[p + t] - ptr[p];
+                    if (v < 0 || e + v > idx.length) {
+                        throw new IllegalArgumentException("result 'codes.ptr' is inconsistent at minibatch " + codes.size());
+                    }
+                    rp[t] = (int) v;
+                }
+                p += rn + 1;
+                int nnz = rp[rn];
+                int[] id = new int[nnz];
+                for (int t = 0; t < nnz; t++) {
+                    long j = idx[(int) e + t];
+                    id[t] = j < 0 || j >= config.latents() ? -1 : (int) j;
+                }
+                codes.add(SparseCodes.of(rn, config.latents(), rp, id,
+                        java.util.Arrays.copyOfRange(val, (int) e, (int) e + nnz)));
+                rows.add(java.util.Arrays.copyOfRange(xs, (int) xo, (int) (xo + n * d)));
+                e += nnz;
+                xo += n * d;
+            }
+            if (p != ptr.length || e != idx.length || xo != xs.length) {
+                throw new IllegalArgumentException("result 'codes.*' has data beyond its minibatches");
+            }
+            for (float v : xs) {
+                if (!Float.isFinite(v)) {
+                    throw new IllegalArgumentException("result 'codes.x' holds " + v);
+                }
+            }
+            return new Parsed(codes, rows);
+        }
+
+        private static <T> T required(T a, String name) {
+            if (a == null) {
+                throw new IllegalArgumentException("result lacks '" + name + "'");
+            }
+            return a;
+        }
+    }
+
+    /** The coordinator's side: the authoritative model and the decoder step's state (statistics or kept rows). */
     public static final class CoordinatorState {
         private final Config config;
         private final SaeModel model;
-        private final DecoderStatistics stats;
+        private final DecoderStep stats;
         private final long[] offsets;
         private long round;
         private long rows;
+        private long codeResults;
+        private long statisticResults;
 
         public CoordinatorState(Config config) {
             this.config = config;
             this.model = initialModel(config);
-            this.stats = new DecoderStatistics(config.latents(), config.dim());
+            this.stats = config.algorithm().equals("pam") ? config.pam().decoder().create(model) : null;
             this.offsets = new long[config.shards()];
+        }
+
+        /** Results merged so far that carried codes, and that carried statistics (since this state was made or restored). */
+        public long[] resultKinds() {
+            return new long[] {codeResults, statisticResults};
         }
 
         public SaeModel model() {
@@ -230,11 +465,28 @@ public final class DataParallelPam {
             int d = config.dim();
             int m = config.latents();
             long total = 0;
+            boolean adam = config.algorithm().equals("adam");
+            // read and check every result before anything changes: a malformed one must not be half applied
+            List<CodeBuffer.Parsed> parsed = new ArrayList<>();
             for (TrainerState r : results) {
                 total += r.counter("rows");
+                if (adam) {
+                    continue;
+                }
+                if (r.longs().containsKey("codes.rows")) {
+                    parsed.add(CodeBuffer.parse(r, config));
+                } else if (!(stats instanceof DecoderStatistics)) {
+                    throw new IllegalArgumentException("a worker shipped decoder statistics, but the coordinator's decoder step"
+                            + " is " + stats.kind() + " (it needs rows and codes)");
+                } else {
+                    requireLength(r, "stats.zz", (long) m * m);
+                    requireLength(r, "stats.zx", (long) m * d);
+                    requireLength(r, "stats.z", m);
+                    requireLength(r, "stats.x", d);
+                    requireLength(r, "stats.n_xx", 2);
+                    parsed.add(null);
+                }
             }
-            long batches = total / config.batch();
-            boolean adam = config.algorithm().equals("adam");
             average(results, total, "W_enc", model.encoderWeights());
             average(results, total, "b_enc", model.encoderBias());
             if (adam) {
@@ -243,14 +495,29 @@ public final class DataParallelPam {
             }
             model.encoderChanged();
             if (!adam) {
-                stats.forget(Math.pow(config.pam().forgetting(), batches));
-                DecoderStatistics one = new DecoderStatistics(m, d);
-                for (TrainerState r : results) {
-                    one.loadFrom(r);
-                    stats.merge(one);
+                // in worker-name order, each result's minibatches as if streamed: γ before each
+                double gamma = config.pam().forgetting();
+                DecoderStatistics one = null;
+                for (int i = 0; i < results.size(); i++) {
+                    TrainerState r = results.get(i);
+                    if (parsed.get(i) != null) {
+                        parsed.get(i).feed(stats, gamma);
+                        codeResults++;
+                    } else {
+                        DecoderStatistics exact = (DecoderStatistics) stats;
+                        if (one == null) {
+                            one = new DecoderStatistics(m, d);
+                        }
+                        one.loadFrom(r);
+                        exact.forget(Math.pow(gamma, r.counter("batches")));
+                        exact.merge(one);
+                        statisticResults++;
+                    }
                 }
-                PamSgdTrainer.Options o = config.pam();
-                stats.solveInto(model, o.rho(), o.muDec(), o.holdUnfired());
+                if ((round + 1) % config.solveEvery() == 0) {
+                    PamSgdTrainer.Options o = config.pam();
+                    stats.solveInto(model, o.rho(), o.muDec(), o.holdUnfired());
+                }
             }
             for (List<Protocol.Assignment> slices : covered) {
                 for (Protocol.Assignment a : slices) {
@@ -259,6 +526,14 @@ public final class DataParallelPam {
             }
             rows += total;
             round++;
+        }
+
+        private static void requireLength(TrainerState r, String name, long length) {
+            double[] a = r.doubles().get(name);
+            if (a == null || a.length != length) {
+                throw new IllegalArgumentException("worker result's '" + name + "' holds " + (a == null ? "nothing" : a.length + " values")
+                        + ", expected " + length);
+            }
         }
 
         /** The row-weighted mean of array {@code name} over the results, written into {@code into}. */
@@ -286,7 +561,9 @@ public final class DataParallelPam {
         public TrainerState snapshot() {
             TrainerState.Builder b = new TrainerState.Builder("dp-pam-coordinator");
             model.saveTo(b);
-            stats.saveTo(b);
+            if (stats != null) {
+                stats.saveTo(b);
+            }
             b.put("offsets", offsets.clone()).put("round", round).put("rows", rows);
             return b.build();
         }
@@ -294,7 +571,9 @@ public final class DataParallelPam {
         public void restore(TrainerState s) {
             s.requireAlgorithm("dp-pam-coordinator");
             model.loadFrom(s);
-            stats.loadFrom(s);
+            if (stats != null) {
+                stats.loadFrom(s);
+            }
             long[] o = s.longs().get("offsets");
             if (o == null || o.length != offsets.length) {
                 throw new IllegalArgumentException("checkpoint has " + (o == null ? "no" : o.length) + " shard offsets, this run "

@@ -99,7 +99,8 @@ class ClusterIT {
                 "--down-after", "3000", "--random-seed", "42");
     }
 
-    private List<Node> cluster(Path dir, Path out, long rows, String firstRole, String secondRole, int[] ports) throws Exception {
+    private List<Node> cluster(Path dir, Path out, long rows, String firstRole, String secondRole, int[] ports, String... extra)
+            throws Exception {
         String seed = "127.0.0.1:" + ports[0];
         List<Node> ns = new ArrayList<>();
         String[] roles = {firstRole, secondRole, "worker"};
@@ -107,6 +108,7 @@ class ClusterIT {
             List<String> args = new ArrayList<>(List.of("--role", roles[i], "--port", Integer.toString(ports[i]), "--seed", seed,
                     "--metrics-port", Integer.toString(ports[3 + i])));
             args.addAll(training(rows, out));
+            args.addAll(List.of(extra));
             Node n = node(dir, "node" + i, args.toArray(String[]::new));
             n.await(l -> l.startsWith("proxstream node: ") && l.contains(" at 127.0.0.1:"), 90, "node started");
             ns.add(n);
@@ -169,6 +171,8 @@ class ClusterIT {
         JsonNode s = summary(out, ns.get(0), 300);
         assertEquals(1, s.get("workersLost").asInt());
         assertEveryRowTrainedOnce(s, rows);
+        // two workers' rows and codes (1 536 rows each) are fewer bytes than the 256 x 256 statistics; one worker's 3 072 are not
+        assertTrue(s.get("resultsWithCodes").asLong() >= 40 && s.get("resultsWithStatistics").asLong() >= 1, "results shipped: " + s);
         assertTrue(s.get("mmcs").asDouble() > 0.95, "planted features recovered: " + s);
         String m = metrics(ports[3]);
         assertTrue(m.contains("cluster_workers_lost_total{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
@@ -184,7 +188,8 @@ class ClusterIT {
         int[] ports = ClusterNode.freePorts(6);
         Path out = dir.resolve("out");
         long rows = 6 * 512 * 150;
-        List<Node> ns = cluster(dir, out, rows, "coordinator", "coordinator,worker", ports);
+        // the iterative decoder step: workers ship rows and codes, the coordinator keeps a window, which the checkpoint holds
+        List<Node> ns = cluster(dir, out, rows, "coordinator", "coordinator,worker", ports, "--decoder", "cg");
         ns.get(0).await(l -> l.contains("round 20:"), 120, "round 20");
         ns.get(0).process.destroy(); // SIGTERM: coordinated shutdown, the node leaves the cluster
         assertTrue(ns.get(0).process.waitFor(60, TimeUnit.SECONDS), "the coordinator's JVM exits");
@@ -193,6 +198,8 @@ class ClusterIT {
         assertTrue(round >= 20, "resumed at round " + round + ", not from scratch");
         JsonNode s = summary(out, ns.get(1), 300);
         assertEquals("proxstream@127.0.0.1:" + ports[1], s.get("coordinator").asText());
+        assertEquals("cg", s.get("decoderStep").asText());
+        assertTrue(s.get("resultsWithCodes").asLong() > 0 && s.get("resultsWithStatistics").asLong() == 0, "results shipped: " + s);
         assertEveryRowTrainedOnce(s, rows);
         assertTrue(s.get("mmcs").asDouble() > 0.95, "planted features recovered: " + s);
     }

@@ -81,4 +81,116 @@ class DataParallelPamTest {
         assertArrayEquals(c.model().encoderWeights(), r.model().encoderWeights());
         w.close();
     }
+
+    /** Runs {@code rounds} rounds of {@code c} with {@code workers} workers in one process. */
+    private static DataParallelPam.CoordinatorState rounds(DataParallelPam.Config c, int workers, int rounds) {
+        DataParallelPam.CoordinatorState coord = new DataParallelPam.CoordinatorState(c);
+        List<DataParallelPam.WorkerState> ws = new java.util.ArrayList<>();
+        for (int w = 0; w < workers; w++) {
+            ws.add(new DataParallelPam.WorkerState(c));
+        }
+        for (int r = 0; r < rounds; r++) {
+            TrainerState m = coord.modelState();
+            List<List<Protocol.Assignment>> slices = coord.assign(workers);
+            List<TrainerState> results = new java.util.ArrayList<>();
+            for (int w = 0; w < workers; w++) {
+                results.add(Chunks.decode(Chunks.encode(ws.get(w).round(m, slices.get(w)))));
+            }
+            coord.complete(results, slices);
+        }
+        ws.forEach(DataParallelPam.WorkerState::close);
+        return coord;
+    }
+
+    @Test
+    void shippingCodesOrStatisticsGivesTheSameExactDecoderStep() {
+        DataParallelPam.CoordinatorState stats = rounds(SMALL.withDecoder("exact", "statistics", 1), 2, 6);
+        DataParallelPam.CoordinatorState codes = rounds(SMALL.withDecoder("exact", "codes", 1), 2, 6);
+        assertArrayEquals(new long[] {0, 12}, stats.resultKinds());
+        assertArrayEquals(new long[] {12, 0}, codes.resultKinds());
+        // the same minibatches forgotten and summed in the same order, once at the workers and once at the coordinator:
+        // equal up to the rounding of the sums
+        float[] a = stats.model().decoderWeights();
+        float[] b = codes.model().decoderWeights();
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < a.length; i++) {
+            diff = Math.max(diff, Math.abs(a[i] - b[i]));
+            norm = Math.max(norm, Math.abs(a[i]));
+        }
+        assertTrue(diff < 1e-4 * norm, "decoders differ by " + diff + " (largest entry " + norm + ")");
+    }
+
+    @Test
+    void theIterativeDecoderStepTrainsDataParallelOnShippedCodesAndResumesBitForBit() {
+        DataParallelPam.Config cg = SMALL.withDecoder("cg", "auto", 1);
+        assertTrue(cg.shipsCodes(1) && cg.shipsCodes(1_000_000), "the cg step always takes codes");
+        DataParallelPam.Quality exact = DataParallelPam.reference(SMALL.withDecoder("exact", "auto", 1), 2).quality();
+        DataParallelPam.Quality iterative = DataParallelPam.reference(cg, 2).quality();
+        assertTrue(iterative.mmcs() > 0.93, "cg, two workers: " + iterative);
+        assertEquals(exact.fvu(), iterative.fvu(), 0.1 * exact.fvu() + 0.005, exact + " vs " + iterative);
+        // a coordinator restored from a snapshot continues exactly as the original
+        DataParallelPam.CoordinatorState c = rounds(cg, 2, 4);
+        DataParallelPam.CoordinatorState r = new DataParallelPam.CoordinatorState(cg);
+        r.restore(Chunks.decode(Chunks.encode(c.snapshot())));
+        DataParallelPam.WorkerState w = new DataParallelPam.WorkerState(cg);
+        List<Protocol.Assignment> all = c.assign(1).get(0);
+        TrainerState result = w.round(c.modelState(), all);
+        c.complete(List.of(result), List.of(all));
+        r.complete(List.of(result), List.of(all));
+        assertArrayEquals(c.model().decoderWeights(), r.model().decoderWeights());
+        assertArrayEquals(c.model().decoderBias(), r.model().decoderBias());
+        w.close();
+        // an exact checkpoint cannot resume a cg run: an error that says so, not a silent new start
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new DataParallelPam.CoordinatorState(cg).restore(rounds(SMALL.withDecoder("exact", "auto", 1), 1, 1).snapshot()));
+        assertTrue(e.getMessage().contains("cg"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> SMALL.withDecoder("cg", "statistics", 1));
+    }
+
+    @Test
+    void autoShipsTheSmallerPayloadAndItsByteModelHoldsWithinTenPercent() {
+        for (int latents : new int[] {96, 512}) {
+            DataParallelPam.Config c = new DataParallelPam.Config(32, 48, latents, 4, 4, 128, 2, 163_840, 5, 10_000, 1, 7, "pam");
+            DataParallelPam.CoordinatorState coord = new DataParallelPam.CoordinatorState(c);
+            List<Protocol.Assignment> all = coord.assign(1).get(0);
+            long rows = 4L * c.sliceRows();
+            DataParallelPam.WorkerState w = new DataParallelPam.WorkerState(c.withDecoder("exact", "codes", 1));
+            long codes = Chunks.encode(w.round(coord.modelState(), all)).length;
+            w.close();
+            w = new DataParallelPam.WorkerState(c.withDecoder("exact", "statistics", 1));
+            long stats = Chunks.encode(w.round(coord.modelState(), all)).length;
+            w.close();
+            long encoder = 4L * (latents * 32L + latents);
+            // the model's bytes (what bench cluster uses) against the encoded results less their encoder
+            assertEquals(1.0, (double) c.codeBytes(rows) / (codes - encoder), 0.1, "codes at " + latents + " latents");
+            assertEquals(1.0, (double) c.statisticsBytes() / (stats - encoder), 0.1, "statistics at " + latents + " latents");
+            assertEquals(codes < stats, c.shipsCodes(rows), "auto picks the smaller at " + latents + " latents: " + codes + " vs " + stats);
+        }
+    }
+
+    @Test
+    void aMalformedCodesResultIsRefusedAndChangesNothing() {
+        DataParallelPam.Config c = SMALL.withDecoder("exact", "codes", 1);
+        DataParallelPam.CoordinatorState coord = new DataParallelPam.CoordinatorState(c);
+        List<Protocol.Assignment> all = coord.assign(1).get(0);
+        DataParallelPam.WorkerState w = new DataParallelPam.WorkerState(c);
+        TrainerState good = w.round(coord.modelState(), all);
+        w.close();
+        float[] before = coord.model().decoderWeights().clone();
+        float[] encoder = coord.model().encoderWeights().clone();
+        long[] idx = good.longs().get("codes.idx").clone();
+        idx[idx.length - 1] = c.latents();
+        TrainerState.Builder bad = new TrainerState.Builder("dp-result");
+        good.floats().forEach(bad::put);
+        good.doubles().forEach(bad::put);
+        good.longs().forEach(bad::put);
+        bad.put("codes.idx", idx);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> coord.complete(List.of(bad.build()), List.of(all)));
+        assertTrue(e.getMessage().contains("outside"), e.getMessage());
+        assertEquals(0, coord.round());
+        assertEquals(0, coord.rows());
+        assertArrayEquals(before, coord.model().decoderWeights());
+        assertArrayEquals(encoder, coord.model().encoderWeights(), "the encoders were not averaged either");
+    }
 }

@@ -145,7 +145,7 @@ public final class PamSgdTrainer implements SaeTrainer {
         }
 
         /** A new step of the resolved kind for the model. */
-        DecoderStep create(SaeModel model) {
+        public DecoderStep create(SaeModel model) {
             return resolve(model.spec().latents()).equals("exact")
                     ? new DecoderStatistics(model.spec().latents(), model.spec().inputDim())
                     : new IterativeDecoder(model, cg);

@@ -79,6 +79,43 @@ public final class SparseCodes {
         return c;
     }
 
+    /**
+     * Codes read back from elsewhere (a message, a file): row {@code b} holds entries
+     * {@code [rowPtr[b], rowPtr[b+1])} of {@code idx} and {@code val}. Validated, since they come from outside: the row
+     * pointers start at 0, never fall and end at the entries given; every index lies in [0, latents); every value is finite.
+     * The arrays are used as they are (not copied).
+     */
+    public static SparseCodes of(int rows, int latents, int[] rowPtr, int[] idx, float[] val) {
+        if (rows < 0 || latents < 1 || rowPtr.length != rows + 1 || idx.length != val.length) {
+            throw new IllegalArgumentException("codes: " + rows + " rows need " + (rows + 1) + " row pointers (got " + rowPtr.length
+                    + ") and as many values as indices (" + val.length + " vs " + idx.length + ")");
+        }
+        if (rowPtr[0] != 0 || rowPtr[rows] != idx.length) {
+            throw new IllegalArgumentException("codes: row pointers run from " + rowPtr[0] + " to " + rowPtr[rows] + ", expected 0 to "
+                    + idx.length);
+        }
+        for (int b = 0; b < rows; b++) {
+            if (rowPtr[b + 1] < rowPtr[b]) {
+                throw new IllegalArgumentException("codes: row pointer " + (b + 1) + " falls (" + rowPtr[b] + " -> " + rowPtr[b + 1] + ")");
+            }
+        }
+        for (int e = 0; e < idx.length; e++) {
+            if (idx[e] < 0 || idx[e] >= latents) {
+                throw new IllegalArgumentException("codes: entry " + e + " names latent " + idx[e] + " outside [0," + latents + ")");
+            }
+            if (!Float.isFinite(val[e])) {
+                throw new IllegalArgumentException("codes: entry " + e + " holds " + val[e]);
+            }
+        }
+        SparseCodes c = new SparseCodes();
+        c.rows = rows;
+        c.latents = latents;
+        c.rowPtr = rowPtr;
+        c.idx = idx;
+        c.val = val;
+        return c;
+    }
+
     /** The sorted latent indices of row {@code b} (a copy; for tests and geometry). */
     public int[] support(int b) {
         int[] s = Arrays.copyOfRange(idx, rowPtr[b], rowPtr[b + 1]);
