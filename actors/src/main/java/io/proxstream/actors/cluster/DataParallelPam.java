@@ -62,10 +62,13 @@ public final class DataParallelPam {
      *                      O(m²), exact step only), {@code codes} (its rows and their sparse codes, O(n·(k + d))) or
      *                      {@code auto} (the smaller of the two; always codes for the cg step)
      * @param solveEvery    rounds between decoder solves (the rows in between are accumulated)
+     * @param data          empty: the synthetic planted-dictionary stream in {@code shards} shards; else a directory of
+     *                      {@code .npy}/{@code .safetensors} files (or one file) every node can read, each file a shard
+     *                      ({@link ShardFiles}); {@code shards} and {@code features} are then not used
      */
     public record Config(int dim, int features, int latents, int k, int shards, int batch, int batchesPerShard, long totalRows,
                          int checkpointEvery, long roundTimeoutMs, int minWorkers, long seed, String algorithm, String decoder,
-                         String results, int solveEvery)
+                         String results, int solveEvery, String data)
             implements CborSerializable {
         /** The values of {@link #results}. */
         public static final List<String> RESULTS = List.of("auto", "statistics", "codes");
@@ -74,6 +77,7 @@ public final class DataParallelPam {
             if (!"pam".equals(algorithm) && !"adam".equals(algorithm)) {
                 throw new IllegalArgumentException("cluster training: algorithm '" + algorithm + "' is not pam or adam");
             }
+            java.util.Objects.requireNonNull(data, "data");
             if (!PamSgdTrainer.Decoder.STEPS.contains(decoder)) {
                 throw new IllegalArgumentException("cluster training: decoder '" + decoder + "' is not one of "
                         + PamSgdTrainer.Decoder.STEPS);
@@ -101,7 +105,7 @@ public final class DataParallelPam {
         public Config(int dim, int features, int latents, int k, int shards, int batch, int batchesPerShard, long totalRows,
                       int checkpointEvery, long roundTimeoutMs, int minWorkers, long seed, String algorithm) {
             this(dim, features, latents, k, shards, batch, batchesPerShard, totalRows, checkpointEvery, roundTimeoutMs, minWorkers, seed,
-                    algorithm, "auto", "auto", 1);
+                    algorithm, "auto", "auto", 1, "");
         }
 
         /** The defaults of {@code proxstream node}'s training options (read by its help). */
@@ -112,7 +116,18 @@ public final class DataParallelPam {
         /** The same settings with another decoder step, results and solve interval. */
         public Config withDecoder(String step, String shipped, int every) {
             return new Config(dim, features, latents, k, shards, batch, batchesPerShard, totalRows, checkpointEvery, roundTimeoutMs,
-                    minWorkers, seed, algorithm, step, shipped, every);
+                    minWorkers, seed, algorithm, step, shipped, every, data);
+        }
+
+        /** The same settings training on the shard files under {@code path} (empty: the synthetic stream). */
+        public Config withData(String path) {
+            return new Config(dim, features, latents, k, shards, batch, batchesPerShard, totalRows, checkpointEvery, roundTimeoutMs,
+                    minWorkers, seed, algorithm, decoder, results, solveEvery, path);
+        }
+
+        /** Whether the rows come from shard files (else from the synthetic stream). */
+        public boolean files() {
+            return !data.isEmpty();
         }
 
         /** {@code exact} or {@code cg}: the coordinator's decoder step at this size. */
@@ -169,9 +184,10 @@ public final class DataParallelPam {
         }
 
         public String describe() {
-            return String.format(Locale.ROOT, "%s, TopK SAE %d -> %d (k = %d) on %d planted features; %d shards x %d minibatches of %d "
-                    + "per round; %d rows in all%s", algorithm.equals("pam") ? "PAM-SGD" : "Adam", dim, latents, k, features, shards,
-                    batchesPerShard, batch, totalRows, algorithm.equals("pam") ? "; decoder step " + decoderStep() + (solveEvery > 1
+            String source = files() ? "the shard files of " + data + "; per shard " : "on " + features + " planted features; " + shards
+                    + " shards x ";
+            return String.format(Locale.ROOT, "%s, TopK SAE %d -> %d (k = %d) %s%d minibatches of %d per round; %d rows in all%s",
+                    algorithm.equals("pam") ? "PAM-SGD" : "Adam", dim, latents, k, source, batchesPerShard, batch, totalRows, algorithm.equals("pam") ? "; decoder step " + decoderStep() + (solveEvery > 1
                     ? " every " + solveEvery + " rounds" : "") + ", workers ship " + (results.equals("auto") ? "the smaller of codes and statistics"
                     : results) : "");
         }
@@ -191,6 +207,100 @@ public final class DataParallelPam {
         long mixed = c.seed() * 0x9E3779B97F4A7C15L + shard * 0xBF58476D1CE4E5B9L + j;
         gen.fill(x, c.batch(), new SplittableRandom(mixed));
         return x;
+    }
+
+    /**
+     * The minibatches of one slice: drawn from the synthetic stream, or read from the slice's shard file by position. Rows of
+     * a file that hold a value that is not finite are dropped from their minibatch (and counted by the caller as the rows
+     * it lacks), so one bad row costs itself only.
+     */
+    static final class SliceReader implements AutoCloseable {
+        private final Config config;
+        private final PlantedDictionary gen;
+        private final Protocol.Assignment slice;
+        private final io.proxstream.protocol.format.RowReader file;
+        private long j;
+        private int rows;
+
+        SliceReader(Config config, PlantedDictionary gen, Protocol.Assignment slice) {
+            this.config = config;
+            this.gen = gen;
+            this.slice = slice;
+            this.j = slice.offset() / config.batch();
+            if (slice.file().isEmpty()) {
+                this.file = null;
+                return;
+            }
+            try {
+                this.file = ShardFiles.open(java.nio.file.Path.of(slice.file()));
+                if (file.cols() != config.dim() || file.rows() < slice.offset() + slice.rows()) {
+                    file.close();
+                    throw new IllegalArgumentException("shard " + slice.file() + " holds " + file.rows() + " rows of " + file.cols()
+                            + ", the slice needs rows up to " + (slice.offset() + slice.rows()) + " of " + config.dim());
+                }
+                file.skip(slice.offset());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("shard " + slice.file() + ": " + e.getMessage(), e);
+            }
+        }
+
+        /** The next minibatch ({@link #rows()} rows valid), or null after the slice's last. */
+        float[] next() {
+            if (j >= (slice.offset() + slice.rows()) / config.batch()) {
+                return null;
+            }
+            float[] x;
+            if (file == null) {
+                x = minibatch(config, gen, slice.shard(), j);
+                rows = config.batch();
+            } else {
+                x = new float[config.batch() * config.dim()];
+                try {
+                    int got = file.read(x, config.batch());
+                    if (got != config.batch()) {
+                        throw new IllegalArgumentException("shard " + slice.file() + " ended at minibatch " + j);
+                    }
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException("shard " + slice.file() + ": " + e.getMessage(), e);
+                }
+                rows = keepFinite(x, config.batch(), config.dim());
+            }
+            j++;
+            return x;
+        }
+
+        int rows() {
+            return rows;
+        }
+
+        /** Moves the rows whose values are all finite to the front; returns how many there are. */
+        static int keepFinite(float[] x, int n, int d) {
+            int kept = 0;
+            for (int b = 0; b < n; b++) {
+                boolean ok = true;
+                for (int i = b * d; i < (b + 1) * d && ok; i++) {
+                    ok = Float.isFinite(x[i]);
+                }
+                if (ok) {
+                    if (kept != b) {
+                        System.arraycopy(x, b * d, x, kept * d, d);
+                    }
+                    kept++;
+                }
+            }
+            return kept;
+        }
+
+        @Override
+        public void close() {
+            if (file != null) {
+                try {
+                    file.close();
+                } catch (java.io.IOException e) {
+                    // read-only: nothing to lose
+                }
+            }
+        }
     }
 
     /** A worker's side: its model copy, trainer (with its own Adam moments) and the data generator. */
@@ -232,24 +342,32 @@ public final class DataParallelPam {
             double gamma = config.pam().forgetting();
             long rows = 0;
             long batches = 0;
+            long rejected = 0;
             double mse = 0;
             for (Protocol.Assignment a : slices) {
-                for (long j = a.offset() / config.batch(); j < (a.offset() + a.rows()) / config.batch(); j++) {
-                    float[] x = minibatch(config, gen, a.shard(), j);
-                    EncodedBatch eb = trainer.encoderStage(x, config.batch());
-                    if (adam) {
-                        trainer.decoderStage(eb);
-                    } else if (!eb.result().skipped()) {
-                        if (codes) {
-                            shipped.add(eb.codes(), x, config.batch());
-                        } else {
-                            local.forget(gamma);
-                            local.accumulate(eb.codes(), x, config.batch());
+                try (SliceReader in = new SliceReader(config, gen, a)) {
+                    float[] x;
+                    while ((x = in.next()) != null) {
+                        int n = in.rows();
+                        rejected += config.batch() - n;
+                        rows += config.batch();
+                        if (n == 0) {
+                            continue;
                         }
-                        batches++;
+                        EncodedBatch eb = trainer.encoderStage(x, n);
+                        if (adam) {
+                            trainer.decoderStage(eb);
+                        } else if (!eb.result().skipped()) {
+                            if (codes) {
+                                shipped.add(eb.codes(), x, n);
+                            } else {
+                                local.forget(gamma);
+                                local.accumulate(eb.codes(), x, n);
+                            }
+                            batches++;
+                        }
+                        mse += eb.result().sse();
                     }
-                    mse += eb.result().sse();
-                    rows += config.batch();
                 }
             }
             TrainerState.Builder b = new TrainerState.Builder("dp-result");
@@ -263,8 +381,8 @@ public final class DataParallelPam {
                     local.saveTo(b);
                 }
             }
-            b.put("rows", rows).put("batches", batches)
-                    .put("mse_x1e9", Math.round(mse / Math.max(1.0, (double) rows * config.dim()) * 1e9));
+            b.put("rows", rows).put("batches", batches).put("rejected", rejected)
+                    .put("mse_x1e9", Math.round(mse / Math.max(1.0, (double) (rows - rejected) * config.dim()) * 1e9));
             return b.build();
         }
 
@@ -406,12 +524,40 @@ public final class DataParallelPam {
         private long rows;
         private long codeResults;
         private long statisticResults;
+        private long rejected;
+        /** The shard files (empty for the synthetic stream). */
+        private final List<ShardFiles.Shard> files;
 
+        /** A new state; with shard files, lists them (an unreadable or misshapen file is an error naming it). */
         public CoordinatorState(Config config) {
             this.config = config;
+            if (config.files()) {
+                try {
+                    this.files = ShardFiles.list(java.nio.file.Path.of(config.data()), config.dim());
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e.getMessage(), e);
+                }
+            } else {
+                this.files = List.of();
+            }
             this.model = initialModel(config);
             this.stats = config.algorithm().equals("pam") ? config.pam().decoder().create(model) : null;
-            this.offsets = new long[config.shards()];
+            this.offsets = new long[config.files() ? files.size() : config.shards()];
+        }
+
+        /** Rows dropped by workers because they held a value that is not finite. */
+        public long rejected() {
+            return rejected;
+        }
+
+        /** The shard files and their rows (empty for the synthetic stream). */
+        public List<ShardFiles.Shard> files() {
+            return files;
+        }
+
+        /** Whole minibatches shard s has left (unbounded for the synthetic stream). */
+        private long remaining(int s) {
+            return files.isEmpty() ? Long.MAX_VALUE : (files.get(s).rows() - offsets[s]) / config.batch() * config.batch();
         }
 
         /** Results merged so far that carried codes, and that carried statistics (since this state was made or restored). */
@@ -431,8 +577,17 @@ public final class DataParallelPam {
             return rows;
         }
 
+        /** The target rows are trained, or (shard files) no shard has a whole minibatch left. */
         public boolean finished() {
-            return rows >= config.totalRows();
+            if (rows >= config.totalRows()) {
+                return true;
+            }
+            for (int s = 0; s < offsets.length; s++) {
+                if (remaining(s) > 0) {
+                    return false;
+                }
+            }
+            return true;
         }
 
         /** The model to broadcast. */
@@ -442,14 +597,22 @@ public final class DataParallelPam {
             return b.build();
         }
 
-        /** The slices of this round for {@code workers} workers: shard i goes to worker i mod workers. */
+        /**
+         * The slices of this round for {@code workers} workers: the i-th shard with rows left goes to worker i mod workers,
+         * {@code batchesPerShard} minibatches of it (fewer at a file's end; a tail shorter than a minibatch is not used).
+         */
         public List<List<Protocol.Assignment>> assign(int workers) {
             List<List<Protocol.Assignment>> out = new ArrayList<>();
             for (int w = 0; w < workers; w++) {
                 out.add(new ArrayList<>());
             }
-            for (int s = 0; s < config.shards(); s++) {
-                out.get(s % workers).add(new Protocol.Assignment(s, offsets[s], config.sliceRows()));
+            int active = 0;
+            for (int s = 0; s < offsets.length; s++) {
+                long n = Math.min(config.sliceRows(), remaining(s));
+                if (n > 0) {
+                    out.get(active++ % workers).add(new Protocol.Assignment(s, offsets[s], (int) n,
+                            files.isEmpty() ? "" : files.get(s).file()));
+                }
             }
             return out;
         }
@@ -468,8 +631,10 @@ public final class DataParallelPam {
             boolean adam = config.algorithm().equals("adam");
             // read and check every result before anything changes: a malformed one must not be half applied
             List<CodeBuffer.Parsed> parsed = new ArrayList<>();
+            long dropped = 0;
             for (TrainerState r : results) {
                 total += r.counter("rows");
+                dropped += r.longs().containsKey("rejected") ? r.counter("rejected") : 0;
                 if (adam) {
                     continue;
                 }
@@ -525,6 +690,7 @@ public final class DataParallelPam {
                 }
             }
             rows += total;
+            rejected += dropped;
             round++;
         }
 
@@ -564,7 +730,10 @@ public final class DataParallelPam {
             if (stats != null) {
                 stats.saveTo(b);
             }
-            b.put("offsets", offsets.clone()).put("round", round).put("rows", rows);
+            b.put("offsets", offsets.clone()).put("round", round).put("rows", rows).put("rejected", rejected);
+            if (!files.isEmpty()) {
+                b.put("shardNames", files.stream().mapToLong(f -> ShardFiles.nameDigest(f.file())).toArray());
+            }
             return b.build();
         }
 
@@ -579,13 +748,42 @@ public final class DataParallelPam {
                 throw new IllegalArgumentException("checkpoint has " + (o == null ? "no" : o.length) + " shard offsets, this run "
                         + offsets.length + " shards");
             }
+            if (!files.isEmpty()) {
+                long[] names = s.longs().get("shardNames");
+                for (int i = 0; i < files.size(); i++) {
+                    if (names == null || names[i] != ShardFiles.nameDigest(files.get(i).file())) {
+                        throw new IllegalArgumentException("checkpoint was written over other shard files: shard " + i + " is now "
+                                + files.get(i).file() + ", a different file then (the listing must stay as it was)");
+                    }
+                    if (o[i] > files.get(i).rows()) {
+                        throw new IllegalArgumentException("checkpoint has trained " + o[i] + " rows of " + files.get(i).file()
+                                + ", which now holds " + files.get(i).rows());
+                    }
+                }
+            }
             System.arraycopy(o, 0, offsets, 0, o.length);
+            rejected = s.longs().containsKey("rejected") ? s.counter("rejected") : 0;
             round = s.counter("round");
             rows = s.counter("rows");
         }
 
-        /** MMCS against the planted dictionary and FVU on held-out rows. */
+        /**
+         * Synthetic stream: MMCS against the planted dictionary and FVU on held-out rows. Shard files: FVU on the first
+         * (up to) 4 096 finite rows of the first shard — training rows, not held out — and no MMCS (NaN).
+         */
         public Quality quality() {
+            if (!files.isEmpty()) {
+                int n = (int) Math.min(4096, files.get(0).rows());
+                float[] x = new float[n * config.dim()];
+                try (var r = ShardFiles.open(java.nio.file.Path.of(files.get(0).file()))) {
+                    n = SliceReader.keepFinite(x, r.read(x, n), config.dim());
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e.getMessage(), e);
+                }
+                SaeEvaluator.Result r = SaeEvaluator.evaluate(model, new Dataset(java.util.Arrays.copyOf(x, n * config.dim()), n,
+                        config.dim()), 512);
+                return new Quality(Double.NaN, r.fvu(), r.l0(), r.dead());
+            }
             PlantedDictionary gen = config.generator();
             Dataset eval = gen.sample(4096, config.seed() + 1_000_003L);
             SaeEvaluator.Result r = SaeEvaluator.evaluate(model, eval, 512);

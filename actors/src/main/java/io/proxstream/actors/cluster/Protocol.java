@@ -29,8 +29,19 @@ public final class Protocol {
     public non-sealed interface CoordinatorInternal extends CoordinatorCommand {
     }
 
-    /** A slice of a shard: rows {@code [offset, offset + rows)} of shard {@code shard}. */
-    public record Assignment(int shard, long offset, int rows) implements CborSerializable {
+    /**
+     * A slice of a shard: rows {@code [offset, offset + rows)} of shard {@code shard}, which is the file {@code file}
+     * (on a path every node sees) or, when that is empty, the shard of the synthetic stream.
+     */
+    public record Assignment(int shard, long offset, int rows, String file) implements CborSerializable {
+        public Assignment {
+            java.util.Objects.requireNonNull(file, "file");
+        }
+
+        /** A slice of the synthetic stream. */
+        public Assignment(int shard, long offset, int rows) {
+            this(shard, offset, rows, "");
+        }
     }
 
     /** Part {@code index} of {@code count} of the model of round {@code round}. */

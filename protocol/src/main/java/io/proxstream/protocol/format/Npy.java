@@ -285,6 +285,14 @@ public final class Npy {
         }
 
         @Override
+        public long skip(long n) throws IOException {
+            long k = Math.max(0, Math.min(n, rows - next));
+            pos += k * cols * type.bytes();
+            next += k;
+            return k;
+        }
+
+        @Override
         public void close() throws IOException {
             ch.close();
         }

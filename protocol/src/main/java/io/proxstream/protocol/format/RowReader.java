@@ -19,6 +19,23 @@ public interface RowReader extends AutoCloseable {
      */
     int read(float[] out, int maxRows) throws IOException;
 
+    /**
+     * Skips the next {@code n} rows (fewer at the end of the file); returns the rows skipped. The default reads
+     * and discards them; positional readers only move their position.
+     */
+    default long skip(long n) throws IOException {
+        float[] scratch = new float[Math.max(1, cols()) * 256];
+        long done = 0;
+        while (done < n) {
+            int got = read(scratch, (int) Math.min(256, n - done));
+            if (got == 0) {
+                break;
+            }
+            done += got;
+        }
+        return done;
+    }
+
     @Override
     void close() throws IOException;
 }
