@@ -58,6 +58,9 @@ final class NodeCommand implements Callable<Integer> {
         }
     }
 
+    /** The environment variable that may hold the TLS stores' password. */
+    static final String TLS_PASSWORD_ENV = "PROXSTREAM_TLS_PASSWORD";
+
     private final PrintStream out;
 
     @Spec
@@ -82,6 +85,22 @@ final class NodeCommand implements Callable<Integer> {
 
     @Option(names = "--metrics-port", paramLabel = "P", description = "serve /metrics and /health on this port (0 = any; default: off)")
     Integer metricsPort;
+
+    @Option(names = "--tls-keystore", paramLabel = "FILE", description = "PKCS12 key store with this node's key: the cluster transport"
+            + " runs TLS with mutual authentication (Artery tls-tcp); needed unless --host is loopback or --insecure is given")
+    Path tlsKeyStore;
+
+    @Option(names = "--tls-truststore", paramLabel = "FILE", description = "PKCS12 store of the certificates this node trusts"
+            + " (default: the key store, for a key shared by the cluster's nodes)")
+    Path tlsTrustStore;
+
+    @Option(names = "--tls-password-file", paramLabel = "FILE", description = "file holding the stores' password (default: the"
+            + " environment variable " + TLS_PASSWORD_ENV + ")")
+    Path tlsPasswordFile;
+
+    @Option(names = "--insecure", description = "let a node on a non-loopback address talk to its peers without TLS (anyone who"
+            + " reaches its port can join the cluster)")
+    boolean insecure;
 
     @Option(names = "--down-after", paramLabel = "MS", defaultValue = "5000", description = "unreachable members are downed after MS"
             + " (split-brain resolver; default: ${DEFAULT-VALUE})")
@@ -154,6 +173,12 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--solve-every", paramLabel = "R", description = "coordinator: rounds between decoder solves (default: ${DEFAULT-VALUE})")
     Integer solveEvery;
 
+    @Cli.ConfigKey("data")
+    @Option(names = "--data", paramLabel = "PATH", description = "coordinator: train on the .npy/.safetensors files of this directory"
+            + " (or this one file), one shard each, on a path every worker can read; empty: the synthetic planted-dictionary stream"
+            + " (default: synthetic)")
+    String data;
+
     @Cli.ConfigKey("seed")
     @Option(names = "--random-seed", paramLabel = "S", description = "coordinator: seed of data and initialisation (default: ${DEFAULT-VALUE})")
     Long randomSeed;
@@ -176,19 +201,52 @@ final class NodeCommand implements Callable<Integer> {
         }
         DataParallelPam.Config training = ConfigLoader.load(DataParallelPam.Config.class, DataParallelPam.Config.defaults(), List.of(),
                 Cli.overrides(spec, List.of()));
+        ClusterNode.Tls tls = tls();
         Files.createDirectories(dir);
         Meters meters = new Meters();
         ClusterMeters cm = new ClusterMeters(meters.registry(), host + ":" + port);
         ActorSystem<Void> system = ClusterNode.start(ClusterNode.config(host, port, seedNodes, roles,
-                Duration.ofMillis(downAfter)), roles, training, dir, cm);
+                Duration.ofMillis(downAfter), tls), roles, training, dir, cm);
         if (metricsPort != null) {
             var binding = MetricsServer.bind(system, host, metricsPort,
                     new MetricsServer(meters, Map::of).routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
             out.println("proxstream node: metrics http://" + host + ":" + binding.localAddress().getPort() + "/metrics");
         }
-        out.println("proxstream node: " + String.join(",", roles) + " at " + host + ":" + port + ", seeds " + seedNodes);
+        out.println("proxstream node: " + String.join(",", roles) + " at " + host + ":" + port + ", seeds " + seedNodes
+                + (tls != null ? ", TLS (mutual)" : ", no TLS"));
         out.flush();
         system.getWhenTerminated().toCompletableFuture().get();
         return 0;
+    }
+
+    /** The TLS settings from the options, checked; null without a key store (refused off loopback unless --insecure). */
+    private ClusterNode.Tls tls() throws java.io.IOException {
+        if (tlsKeyStore == null) {
+            if (tlsTrustStore != null || tlsPasswordFile != null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--tls-truststore and --tls-password-file need --tls-keystore");
+            }
+            if (!insecure && !ClusterNode.loopback(host)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "node binds " + host + ", which other machines can reach,"
+                        + " without TLS: give --tls-keystore (and the password in --tls-password-file or " + TLS_PASSWORD_ENV
+                        + "), or pass --insecure to let anyone who reaches the port join the cluster");
+            }
+            return null;
+        }
+        String password;
+        if (tlsPasswordFile != null) {
+            password = Files.readString(tlsPasswordFile).strip();
+        } else if (System.getenv(TLS_PASSWORD_ENV) != null) {
+            password = System.getenv(TLS_PASSWORD_ENV).strip();
+        } else {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--tls-keystore needs the stores' password: --tls-password-file"
+                    + " FILE or the environment variable " + TLS_PASSWORD_ENV);
+        }
+        ClusterNode.Tls t = new ClusterNode.Tls(tlsKeyStore, tlsTrustStore != null ? tlsTrustStore : tlsKeyStore, password);
+        try {
+            t.check();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        return t;
     }
 }

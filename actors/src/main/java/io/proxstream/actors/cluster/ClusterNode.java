@@ -37,12 +37,72 @@ public final class ClusterNode {
     public static final String RESOURCE = "proxstream-cluster.conf";
 
     /**
-     * The configuration of a node: this node's address, seeds, roles and downing times (from the command
+     * TLS for the cluster transport (Artery {@code tls-tcp}), mutual: every node presents the key in {@code keyStore}
+     * (PKCS12) and accepts peers whose certificate {@code trustStore} trusts; both stores open with {@code password}.
+     * With one self-signed key shared by the cluster's nodes, the key store is its own trust store.
+     */
+    public record Tls(Path keyStore, Path trustStore, String password) {
+        public Tls {
+            java.util.Objects.requireNonNull(keyStore, "keyStore");
+            java.util.Objects.requireNonNull(trustStore, "trustStore");
+            java.util.Objects.requireNonNull(password, "password");
+        }
+
+        /**
+         * Opens both stores once so that a wrong path or password is an error at start naming the file, not a handshake
+         * that fails later on every connection.
+         */
+        public void check() {
+            for (Path p : List.of(keyStore, trustStore)) {
+                try (var in = java.nio.file.Files.newInputStream(p)) {
+                    java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+                    ks.load(in, password.toCharArray());
+                    if (ks.size() == 0) {
+                        throw new IllegalArgumentException("TLS store " + p + " holds no key or certificate");
+                    }
+                } catch (IOException | java.security.GeneralSecurityException e) {
+                    throw new IllegalArgumentException("TLS store " + p + " cannot be opened: " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    /** Whether {@code host} names loopback addresses only (a cluster on one machine). */
+    public static boolean loopback(String host) {
+        try {
+            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(host)) {
+                if (!a.isLoopbackAddress()) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException("node host '" + host + "' does not resolve: " + e.getMessage());
+        }
+    }
+
+    /** The configuration of a node without TLS (loopback clusters, tests). */
+    public static Config config(String host, int port, List<String> seeds, List<String> roles, Duration downAfter) {
+        return config(host, port, seeds, roles, downAfter, null);
+    }
+
+    /**
+     * The configuration of a node: this node's address, seeds, roles, downing times and TLS (from the command
      * line) over {@value #RESOURCE} over the application's configuration.
      */
-    public static Config config(String host, int port, List<String> seeds, List<String> roles, Duration downAfter) {
+    public static Config config(String host, int port, List<String> seeds, List<String> roles, Duration downAfter, Tls tls) {
         long ms = downAfter.toMillis();
         Map<String, Object> node = new LinkedHashMap<>();
+        if (tls != null) {
+            String ssl = "pekko.remote.artery.ssl.config-ssl-engine.";
+            node.put("pekko.remote.artery.transport", "tls-tcp");
+            node.put(ssl + "key-store", tls.keyStore().toAbsolutePath().toString());
+            node.put(ssl + "trust-store", tls.trustStore().toAbsolutePath().toString());
+            node.put(ssl + "key-store-password", tls.password());
+            node.put(ssl + "key-password", tls.password());
+            node.put(ssl + "trust-store-password", tls.password());
+            node.put(ssl + "require-mutual-authentication", "on");
+        }
         node.put("pekko.remote.artery.canonical.hostname", host);
         node.put("pekko.remote.artery.canonical.port", port);
         node.put("pekko.cluster.seed-nodes", seeds.stream().map(s -> "pekko://" + SYSTEM + "@" + s).toList());

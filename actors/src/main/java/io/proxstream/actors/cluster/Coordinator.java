@@ -108,8 +108,9 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                     .onMessage(Loaded.class, l -> stash.unstashAll(new Coordinator(ctx, timers, config, out, meters, l, blocking)))
                     .onMessage(LoadFailed.class, f -> {
                         // never silently start over: the rounds already trained are in those files
-                        ctx.getLog().error("coordinator: cannot resume: {}", f.cause().getMessage());
-                        System.err.println("proxstream node: coordinator cannot resume, so it does not train: " + f.cause().getMessage());
+                        ctx.getLog().error("coordinator: cannot start: {}", f.cause().getMessage());
+                        System.err.println("proxstream node: coordinator cannot start (or resume), so it does not train: "
+                                + f.cause().getMessage());
                         return Behaviors.stopped();
                     })
                     .onAnyMessage(m -> {
@@ -420,11 +421,18 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             s.put("config", config);
             s.put("rounds", state.round());
             s.put("rows", state.rows());
-            s.put("mmcs", q.mmcs());
+            if (!Double.isNaN(q.mmcs())) {
+                s.put("mmcs", q.mmcs());
+            }
             s.put("fvu", q.fvu());
             s.put("l0", q.l0());
             s.put("dead", q.dead());
             s.put("shardOffsets", state.offsets());
+            s.put("rowsRejected", state.rejected());
+            if (!state.files().isEmpty()) {
+                s.put("shardFiles", state.files());
+                s.put("fvuOn", "the first 4096 rows of the first shard (training rows)");
+            }
             s.put("decoderStep", config.algorithm().equals("pam") ? config.decoderStep() : "none");
             long[] kinds = state.resultKinds();
             s.put("resultsWithCodes", kinds[0]);
@@ -437,8 +445,9 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             s.put("workerComputeSecondsPerRound", compute);
             s.put("secondsPerRound", wall / Math.max(1, state.round()));
             AtomicFiles.writeString(out.resolve("summary.json"), ConfigLoader.toJson(s) + "\n");
-            System.out.printf(java.util.Locale.ROOT, "proxstream node: training finished: %d rounds, %d rows, MMCS %.4f, FVU %.4f, "
-                    + "workers lost %d%n", state.round(), state.rows(), q.mmcs(), q.fvu(), (long) run.get("workersLost"));
+            System.out.printf(java.util.Locale.ROOT, "proxstream node: training finished: %d rounds, %d rows (%d rejected), %sFVU %.4f, "
+                    + "workers lost %d%n", state.round(), state.rows(), state.rejected(), Double.isNaN(q.mmcs()) ? ""
+                    : String.format(java.util.Locale.ROOT, "MMCS %.4f, ", q.mmcs()), q.fvu(), (long) run.get("workersLost"));
             return null;
         } catch (IOException | RuntimeException e) {
             return e.toString();

@@ -164,7 +164,13 @@ class ClusterIT {
         int[] ports = ClusterNode.freePorts(6);
         Path out = dir.resolve("out");
         long rows = 6 * 512 * 150;
-        List<Node> ns = cluster(dir, out, rows, "coordinator", "worker", ports);
+        // real files: six .npy shards of planted-dictionary rows that every node reads by position
+        Path data = dir.resolve("data");
+        DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 256, 2, rows, 5, 20_000, 2, 42, "pam");
+        int[] sizes = new int[6];
+        java.util.Arrays.fill(sizes, (int) (rows / 6));
+        assertEquals(rows, DataParallelPamTest.writeShards(data, c, sizes));
+        List<Node> ns = cluster(dir, out, rows, "coordinator", "worker", ports, "--data", data.toString());
         ns.get(0).await(l -> l.contains("round 20:"), 120, "round 20");
         ns.get(2).process.destroyForcibly(); // SIGKILL
         ns.get(0).await(l -> l.contains("lost"), 60, "the coordinator noticed the lost worker");
@@ -173,7 +179,13 @@ class ClusterIT {
         assertEveryRowTrainedOnce(s, rows);
         // two workers' rows and codes (1 536 rows each) are fewer bytes than the 256 x 256 statistics; one worker's 3 072 are not
         assertTrue(s.get("resultsWithCodes").asLong() >= 40 && s.get("resultsWithStatistics").asLong() >= 1, "results shipped: " + s);
-        assertTrue(s.get("mmcs").asDouble() > 0.95, "planted features recovered: " + s);
+        // every row of every file trained once: the offsets are the files' ends
+        for (JsonNode o : s.get("shardOffsets")) {
+            assertEquals(rows / 6, o.asLong(), "shard offsets " + s.get("shardOffsets"));
+        }
+        assertEquals(6, s.get("shardFiles").size());
+        assertEquals(0, s.get("rowsRejected").asLong());
+        assertTrue(s.get("fvu").asDouble() < 0.15, "trained: " + s);
         String m = metrics(ports[3]);
         assertTrue(m.contains("cluster_workers_lost_total{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
         assertTrue(m.contains("cluster_members{node=\"127.0.0.1:" + ports[0] + "\"} 2.0"), m);

@@ -193,4 +193,61 @@ class DataParallelPamTest {
         assertArrayEquals(before, coord.model().decoderWeights());
         assertArrayEquals(encoder, coord.model().encoderWeights(), "the encoders were not averaged either");
     }
+
+    /** Writes planted-dictionary rows into .npy shards of the given sizes under {@code dir}; returns the rows written. */
+    static long writeShards(java.nio.file.Path dir, DataParallelPam.Config c, int[] sizes) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(dir);
+        long all = 0;
+        for (int i = 0; i < sizes.length; i++) {
+            float[] x = c.generator().sample(sizes[i], 1000L + i).data();
+            io.proxstream.protocol.format.Npy.write(dir.resolve(String.format("shard-%02d.npy", i)), x, sizes[i], c.dim());
+            all += sizes[i];
+        }
+        return all;
+    }
+
+    @Test
+    void shardFilesAreTrainedToTheirLastWholeMinibatchOnceEachWithBadRowsDroppedAndCounted(@org.junit.jupiter.api.io.TempDir
+                                                                                             java.nio.file.Path dir) throws Exception {
+        // 3 files of 1 000, 1 536 and 700 rows, minibatches of 128: 7, 12 and 5 whole minibatches (the tails are not used)
+        DataParallelPam.Config c = SMALL.withData(dir.toString());
+        writeShards(dir, c, new int[] {1000, 1536, 700});
+        // two rows of the second shard hold a NaN and an infinity
+        float[] x = io.proxstream.protocol.format.Npy.readAll(dir.resolve("shard-01.npy"));
+        x[5 * c.dim() + 3] = Float.NaN;
+        x[700 * c.dim()] = Float.POSITIVE_INFINITY;
+        io.proxstream.protocol.format.Npy.write(dir.resolve("shard-01.npy"), x, 1536, c.dim());
+        java.nio.file.Files.writeString(dir.resolve("README.txt"), "not a shard");
+        DataParallelPam.CoordinatorState start = new DataParallelPam.CoordinatorState(c);
+        double before = start.quality().fvu();
+        assertEquals(3, start.files().size());
+        DataParallelPam.CoordinatorState done = DataParallelPam.reference(c, 2);
+        assertTrue(done.finished());
+        assertArrayEquals(new long[] {7 * 128, 12 * 128, 5 * 128}, done.offsets());
+        assertEquals((7 + 12 + 5) * 128, done.rows());
+        assertEquals(2, done.rejected());
+        DataParallelPam.Quality q = done.quality();
+        assertTrue(Double.isNaN(q.mmcs()));
+        assertTrue(q.fvu() < 0.7 * before, "FVU on the first shard's rows falls: " + before + " -> " + q.fvu());
+
+        // a checkpoint resumes over the same listing, and refuses a changed one (a file sorted before the others)
+        DataParallelPam.CoordinatorState half = new DataParallelPam.CoordinatorState(c);
+        DataParallelPam.WorkerState w = new DataParallelPam.WorkerState(c);
+        List<Protocol.Assignment> all = half.assign(1).get(0);
+        half.complete(List.of(w.round(half.modelState(), all)), List.of(all));
+        w.close();
+        TrainerState snap = half.snapshot();
+        DataParallelPam.CoordinatorState resumed = new DataParallelPam.CoordinatorState(c);
+        resumed.restore(snap);
+        assertEquals(half.assign(2), resumed.assign(2));
+        writeShards(dir.resolve("sub"), c, new int[] {256});
+        java.nio.file.Files.move(dir.resolve("sub/shard-00.npy"), dir.resolve("shard-00a.npy"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new DataParallelPam.CoordinatorState(c).restore(snap));
+        assertTrue(e.getMessage().contains("other shard files") || e.getMessage().contains("shard offsets"), e.getMessage());
+
+        // a file of another width is refused by name when the coordinator starts
+        io.proxstream.protocol.format.Npy.write(dir.resolve("shard-99.npy"), new float[10 * 7], 10, 7);
+        java.io.UncheckedIOException bad = assertThrows(java.io.UncheckedIOException.class, () -> new DataParallelPam.CoordinatorState(c));
+        assertTrue(bad.getMessage().contains("shard-99.npy") && bad.getMessage().contains("rows of 7 values"), bad.getMessage());
+    }
 }
