@@ -216,6 +216,69 @@ class ClusterIT {
         assertTrue(s.get("mmcs").asDouble() > 0.95, "planted features recovered: " + s);
     }
 
+    /** A PKCS12 key store with a new self-signed RSA key, made by the JDK's keytool. */
+    static Path keyStore(Path dir, String name, String password) throws Exception {
+        Path ks = dir.resolve(name + ".p12");
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(), "-genkeypair", "-alias", "node",
+                "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=" + name, "-validity", "2", "-storetype", "PKCS12", "-keystore",
+                ks.toString(), "-storepass", password, "-keypass", password).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "keytool: " + out);
+        return ks;
+    }
+
+    @Test
+    void overTlsOnlyNodesWithATrustedKeyJoinAndTrain(@TempDir Path dir) throws Exception {
+        String password = "cluster-secret-1";
+        Path cluster = keyStore(dir, "proxstream", password);
+        Path foreign = keyStore(dir, "intruder", password);
+        Path pw = dir.resolve("password");
+        Files.writeString(pw, password + "\n");
+        int[] ports = ClusterNode.freePorts(5);
+        Path out = dir.resolve("out");
+        String seed = "127.0.0.1:" + ports[0];
+        List<String> tls = List.of("--tls-keystore", cluster.toString(), "--tls-password-file", pw.toString());
+        List<String> a = new ArrayList<>(List.of("--role", "coordinator", "--port", Integer.toString(ports[0]), "--seed", seed,
+                "--metrics-port", Integer.toString(ports[4])));
+        a.addAll(training(6 * 512 * 400, out));
+        a.addAll(tls);
+        Node coordinator = node(dir, "coordinator", a.toArray(String[]::new));
+        coordinator.await(l -> l.contains("TLS (mutual)"), 90, "coordinator started over TLS");
+        // a node that trusts the cluster's certificate but presents its own key, and one without TLS
+        Node intruder = node(dir, "intruder", "--role", "worker", "--port", Integer.toString(ports[2]), "--seed", seed,
+                "--tls-keystore", foreign.toString(), "--tls-truststore", cluster.toString(), "--tls-password-file", pw.toString());
+        Node plain = node(dir, "plain", "--role", "worker", "--port", Integer.toString(ports[3]), "--seed", seed);
+        List<String> w = new ArrayList<>(List.of("--role", "worker", "--port", Integer.toString(ports[1]), "--seed", seed));
+        w.addAll(tls);
+        node(dir, "worker", w.toArray(String[]::new));
+        coordinator.await(l -> l.contains("worker proxstream@127.0.0.1:" + ports[1] + " joined"), 90, "the trusted worker joined");
+        coordinator.await(l -> l.contains("round 10:"), 90, "training over TLS");
+        intruder.await(l -> l.contains("Couldn't join seed nodes"), 90, "the intruder failed to join");
+        plain.await(l -> l.contains("Couldn't join seed nodes"), 90, "the plain node failed to join");
+        String m = metrics(ports[4]);
+        assertTrue(m.contains("cluster_members{node=\"127.0.0.1:" + ports[0] + "\"} 2.0"), m);
+        assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
+        for (String l : coordinator.lines) {
+            assertTrue(!l.contains(":" + ports[2] + " joined") && !l.contains(":" + ports[3] + " joined"), l);
+        }
+        // refused off loopback without TLS, and with a wrong password
+        Node open = node(dir, "open", "--role", "worker", "--host", "0.0.0.0", "--port", Integer.toString(ClusterNode.freePorts(1)[0]));
+        assertEquals(2, exit(open), "no TLS off loopback");
+        assertTrue(String.join("\n", open.lines).contains("without TLS"), String.join("\n", open.lines));
+        Path wrong = dir.resolve("wrong");
+        Files.writeString(wrong, "not-the-password");
+        Node bad = node(dir, "bad", "--role", "worker", "--port", Integer.toString(ClusterNode.freePorts(1)[0]), "--tls-keystore",
+                cluster.toString(), "--tls-password-file", wrong.toString());
+        assertEquals(2, exit(bad), "wrong password");
+        assertTrue(String.join("\n", bad.lines).contains("cannot be opened"), String.join("\n", bad.lines));
+    }
+
+    private static int exit(Node n) throws Exception {
+        assertTrue(n.process.waitFor(60, TimeUnit.SECONDS), "exits");
+        Thread.sleep(200);
+        return n.process.exitValue();
+    }
+
     /**
      * No row lost or trained twice: the rows counted equal the sum of the shards' offsets (a slice trained
      * twice would count its rows again without moving its offset; a slice lost would move neither), and

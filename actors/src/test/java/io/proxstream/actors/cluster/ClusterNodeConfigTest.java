@@ -26,6 +26,15 @@ class ClusterNodeConfigTest {
         assertEquals(Duration.ofSeconds(4), c.getDuration("pekko.cluster.failure-detector.acceptable-heartbeat-pause"));
         assertEquals(Duration.ofSeconds(1), ClusterNode.config("h", 1, List.of("h:1"), List.of("worker"), Duration.ofMillis(500))
                 .getDuration("pekko.cluster.failure-detector.acceptable-heartbeat-pause"), "at least a second");
+        assertEquals("tcp", c.getString("pekko.remote.artery.transport"), "no TLS unless asked");
+        Config tls = ClusterNode.config("h", 1, List.of("h:1"), List.of("worker"), Duration.ofMillis(500),
+                new ClusterNode.Tls(java.nio.file.Path.of("/k/node.p12"), java.nio.file.Path.of("/k/trust.p12"), "pw-123"));
+        assertEquals("tls-tcp", tls.getString("pekko.remote.artery.transport"));
+        Config ssl = tls.getConfig("pekko.remote.artery.ssl.config-ssl-engine");
+        assertEquals("/k/node.p12", ssl.getString("key-store"));
+        assertEquals("/k/trust.p12", ssl.getString("trust-store"));
+        assertEquals("pw-123", ssl.getString("key-store-password"));
+        assertEquals(true, ssl.getBoolean("require-mutual-authentication"));
         // the application's own settings are underneath
         assertEquals("Dispatcher", c.getString("proxstream.training-dispatcher.type"));
     }
