@@ -17,6 +17,9 @@ the client cannot know whether that node queued the batch, and sends it again to
 A server started with a token (``serve --token-file``) needs it on every request: both clients take
 ``token=...`` and otherwise read the environment variable ``PROXSTREAM_TOKEN`` (as the command line
 does); ``TcpClient`` sends it in an authentication frame when it connects.
+A server started with a key store (``serve --tls-keystore``) speaks HTTPS and TLS on its TCP port:
+give ``https://`` URLs, ``TcpClient(..., tls=True)``, and ``cafile=`` (a PEM file of the certificate
+or its CA) when the certificate is not signed by a CA the system trusts.
 ``TcpClient`` speaks the length-prefixed TCP framing instead (see the README); its writes block
 when the server stops reading, which is the TCP form of the same back-pressure.
 
@@ -36,6 +39,7 @@ import argparse
 import io
 import json
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -59,9 +63,12 @@ class Client:
     """HTTP client of one run, on one server or failing over between several (``url``: a URL, a list of
     URLs, or URLs separated by commas)."""
 
-    def __init__(self, url="http://127.0.0.1:8080", run="default", timeout=120.0, retry_seconds=120.0, token=None):
+    def __init__(self, url="http://127.0.0.1:8080", run="default", timeout=120.0, retry_seconds=120.0, token=None,
+                 cafile=None):
         # the server's bearer token (serve --token-file / PROXSTREAM_TOKEN); None: the environment's, if any
         self.token = _token(token)
+        # https: the certificates to trust (None: the system's)
+        self._tls = ssl.create_default_context(cafile=cafile) if cafile else None
         urls = url.split(",") if isinstance(url, str) else list(url)
         self.urls = [u.strip().rstrip("/") for u in urls if u.strip()]
         if not self.urls:
@@ -87,7 +94,7 @@ class Client:
                 h["Authorization"] = "Bearer " + self.token
             req = urllib.request.Request(self.url + path, data=body, method=method, headers=h)
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                with urllib.request.urlopen(req, timeout=self.timeout, context=self._tls) as r:
                     data = r.read()
                     return r.status, data
             except urllib.error.HTTPError as e:
@@ -101,6 +108,8 @@ class Client:
                     msg = data.decode(errors="replace")
                 raise ProxstreamError(e.code, msg) from None
             except (urllib.error.URLError, ConnectionError, socket.timeout) as e:
+                if isinstance(getattr(e, "reason", None), ssl.SSLError) or isinstance(e, ssl.SSLError):
+                    raise  # a certificate the client does not trust: failing over or retrying cannot help
                 if retry and time.monotonic() < deadline:
                     # the next server of the list; after a whole round without an answer, wait before the next
                     self._current = (self._current + 1) % len(self.urls)
@@ -175,8 +184,10 @@ class TcpClient:
 
     ACCEPTED, REJECTED, FATAL = 0, 1, 2
 
-    def __init__(self, host="127.0.0.1", port=9090, run="default", timeout=300.0, token=None):
+    def __init__(self, host="127.0.0.1", port=9090, run="default", timeout=300.0, token=None, tls=False, cafile=None):
         self.token = _token(token)
+        # TLS (serve --tls-keystore): the certificates to trust are cafile's, else the system's
+        self._tls = ssl.create_default_context(cafile=cafile) if (tls or cafile) else None
         self.addr = (host, port)
         self.run = run.encode("ascii")
         self.timeout = timeout
@@ -185,6 +196,8 @@ class TcpClient:
     def _connect(self):
         if self.sock is None:
             self.sock = socket.create_connection(self.addr, timeout=self.timeout)
+            if self._tls is not None:
+                self.sock = self._tls.wrap_socket(self.sock, server_hostname=self.addr[0])
             if self.token:
                 # the authentication frame: 'A', version 1, token length, token; answered like a batch
                 t = self.token.encode("utf-8")
@@ -266,10 +279,10 @@ def _synthetic(args):
     if args.save_dictionary:
         np.save(args.save_dictionary, gen.F)
     if args.transport == "tcp":
-        client = TcpClient(args.tcp_host, args.tcp_port, args.run)
-        http = Client(args.url, args.run)
+        client = TcpClient(args.tcp_host, args.tcp_port, args.run, tls=args.url.startswith("https"), cafile=args.cafile)
+        http = Client(args.url, args.run, cafile=args.cafile)
     else:
-        client = http = Client(args.url, args.run, retry_seconds=args.retry_seconds)
+        client = http = Client(args.url, args.run, retry_seconds=args.retry_seconds, cafile=args.cafile)
     if args.create:
         try:
             http.create_run(args.dim, **json.loads(args.create))
@@ -345,7 +358,7 @@ def as_float32(block, kind):
 
 
 def _files(args):
-    c = Client(args.url, args.run, retry_seconds=args.retry_seconds)
+    c = Client(args.url, args.run, retry_seconds=args.retry_seconds, cafile=args.cafile)
     total = 0
     t0 = time.monotonic()
     for path in args.files:
@@ -375,6 +388,7 @@ def main(argv=None):
     fl.add_argument("--create", nargs="?", const="{}", default=None,
                     help="create the run first (width from the first file), with this JSON RunConfig; an existing run is kept")
     fl.add_argument("--retry-seconds", type=float, default=300.0)
+    fl.add_argument("--cafile", default=None, help="https: PEM file of the server's certificate or CA (default: the system's)")
     s = sub.add_parser("synthetic", help="stream the planted-dictionary benchmark")
     s.add_argument("--url", default="http://127.0.0.1:8080",
                    help="server URL, or several separated by commas: on a connection error the next one is tried")
@@ -390,6 +404,7 @@ def main(argv=None):
     s.add_argument("--create", default="", help="create the run first with this JSON RunConfig (e.g. '{}')")
     s.add_argument("--save-dictionary", default="", help="write the planted features to this .npy file")
     s.add_argument("--retry-seconds", type=float, default=300.0)
+    s.add_argument("--cafile", default=None, help="https/TLS: PEM file of the server's certificate or CA (default: the system's)")
     s.add_argument("--progress", type=int, default=0, help="print every N batches")
     args = ap.parse_args(argv)
     try:

@@ -77,8 +77,18 @@ final class ServeCommand implements Callable<Integer> {
             + " A --host other than loopback needs a token or --insecure")
     String tokenFile;
 
-    @Option(names = "--insecure", description = "allow a non-loopback --host without a token: anyone who reaches the ports can push"
-            + " data and create, stop and export runs (config key insecure)")
+    @Cli.ConfigKey("tlsKeystore")
+    @Option(names = "--tls-keystore", paramLabel = "FILE", description = "PKCS12 key store with the server's key and certificate:"
+            + " HTTPS and TCP ingest over TLS. A --host other than loopback needs it or --insecure")
+    String tlsKeystore;
+
+    @Cli.ConfigKey("tlsPasswordFile")
+    @Option(names = "--tls-password-file", paramLabel = "FILE", description = "file holding the key store's password (default: the"
+            + " environment variable PROXSTREAM_TLS_PASSWORD)")
+    String tlsPasswordFile;
+
+    @Option(names = "--insecure", description = "allow a non-loopback --host without a token or without TLS: anyone who reaches the"
+            + " ports can push data and create, stop and export runs, or read the token in transit (config key insecure)")
     boolean insecure;
 
     @Option(names = "--create", paramLabel = "NAME:DIM", description = "create run NAME of width DIM with the run defaults, unless it"

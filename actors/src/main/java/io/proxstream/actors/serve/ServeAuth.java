@@ -76,6 +76,11 @@ public final class ServeAuth {
                     + " token: give one in a file (--token-file FILE, or the config key tokenFile) or in " + ENV
                     + ", or pass --insecure to let anyone who reaches the port push data and manage runs");
         }
+        if (config.tlsKeystore().isBlank() && !config.insecure() && !loopback(config.host())) {
+            throw new IllegalArgumentException("serve binds " + config.host() + ", which other machines can reach, without TLS,"
+                    + " so the token would cross the network in clear: give a key store (--tls-keystore FILE, or the config key"
+                    + " tlsKeystore), or pass --insecure");
+        }
         return new ServeAuth(token.getBytes(StandardCharsets.UTF_8), registry);
     }
 

@@ -58,6 +58,7 @@ public final class ServeServer implements AutoCloseable {
     public static ServeServer start(ServeConfig config, Map<String, String> env) throws Exception {
         Meters meters = new Meters();
         ServeAuth auth = ServeAuth.resolve(config, env, meters.registry());
+        javax.net.ssl.SSLContext tls = ServeTls.resolve(config, env);
         ConcurrentMap<String, RunHandle> registry = new ConcurrentHashMap<>();
         ConcurrentMap<String, RunStatus> notRunning = new ConcurrentHashMap<>();
         ActorSystem<RunManager.Command> system = ActorSystem.create(RunManager.create(config, meters, registry, notRunning),
@@ -67,10 +68,12 @@ public final class ServeServer implements AutoCloseable {
                     "training", registry.values().stream().filter(h -> h.status() != null
                             && h.status().state().equals(RunState.TRAINING.name())).count()));
             ServeRoutes routes = new ServeRoutes(system, config, registry, notRunning, system, metrics, auth);
-            ServerBinding http = MetricsServer.bind(system, config.host(), config.port(), routes.routes())
+            ServerBinding http = (tls == null ? MetricsServer.bind(system, config.host(), config.port(), routes.routes())
+                    : org.apache.pekko.http.javadsl.Http.get(system).newServerAt(config.host(), config.port())
+                    .enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(tls)).bind(routes.routes()))
                     .toCompletableFuture().get(30, TimeUnit.SECONDS);
             Tcp.ServerBinding tcp = config.tcpPort() < 0 ? null
-                    : TcpIngest.bind(system, config.host(), config.tcpPort(), config.maxBatchBytes(), registry, auth)
+                    : TcpIngest.bind(system, config.host(), config.tcpPort(), config.maxBatchBytes(), registry, auth, tls)
                     .toCompletableFuture().get(30, TimeUnit.SECONDS);
             Cancellable watcher = config.watchDir().isBlank() ? null
                     : ShardWatcher.start(system, Path.of(config.watchDir()), registry, Duration.ofSeconds(1));

@@ -45,8 +45,19 @@ public final class TcpIngest {
     /** Binds {@code host:port}; completes with the bound port. */
     public static CompletionStage<Tcp.ServerBinding> bind(ActorSystem<?> system, String host, int port, long maxFrameBytes,
                                                           ConcurrentMap<String, RunHandle> registry, ServeAuth auth) {
+        return bind(system, host, port, maxFrameBytes, registry, auth, null);
+    }
+
+    /** Binds TCP ingest, over TLS when {@code tls} is given (a TLS handshake that fails closes that connection only). */
+    public static CompletionStage<Tcp.ServerBinding> bind(ActorSystem<?> system, String host, int port, long maxFrameBytes,
+                                                          ConcurrentMap<String, RunHandle> registry, ServeAuth auth,
+                                                          javax.net.ssl.SSLContext tls) {
         // half-close: a connection whose framing broke stops being read, and is closed once its fatal reply is written
-        return Tcp.get(system).bind(host, port, 100, java.util.List.of(), true, java.util.Optional.empty())
+        // (over TLS: the session is not closed when reading stops, only once the replies are written)
+        var connections = tls == null ? Tcp.get(system).bind(host, port, 100, java.util.List.of(), true, java.util.Optional.empty())
+                : Tcp.get(system).bindWithTls(host, port, () -> ServeTls.serverEngine(tls), 100, java.util.List.of(),
+                java.util.Optional.empty(), session -> java.util.Optional.empty(), org.apache.pekko.stream.TLSClosing$.MODULE$.ignoreCancel());
+        return connections
                 .to(org.apache.pekko.stream.javadsl.Sink.foreach(conn -> conn.handleWith(connection(maxFrameBytes, registry, auth), system)))
                 .run(system);
     }

@@ -216,15 +216,8 @@ class ClusterIT {
         assertTrue(s.get("mmcs").asDouble() > 0.95, "planted features recovered: " + s);
     }
 
-    /** A PKCS12 key store with a new self-signed RSA key, made by the JDK's keytool. */
     static Path keyStore(Path dir, String name, String password) throws Exception {
-        Path ks = dir.resolve(name + ".p12");
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(), "-genkeypair", "-alias", "node",
-                "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=" + name, "-validity", "2", "-storetype", "PKCS12", "-keystore",
-                ks.toString(), "-storepass", password, "-keypass", password).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "keytool: " + out);
-        return ks;
+        return io.proxstream.actors.testing.KeyStores.selfSigned(dir, name, password);
     }
 
     @Test

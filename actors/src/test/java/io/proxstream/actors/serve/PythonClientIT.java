@@ -128,23 +128,25 @@ class PythonClientIT {
             assertEquals(1, p.waitFor(), err);
             assertTrue(err.contains("bad.safetensors: truncated"), err);
         }
-        // a server with a token: the clients read it from PROXSTREAM_TOKEN (HTTP header, TCP authentication frame);
-        // without it the push is refused
+        // a server with a token and TLS: the clients read the token from PROXSTREAM_TOKEN (HTTP header, TCP authentication
+        // frame) and trust the server's certificate from a PEM file (cafile); without the token the push is refused
         String token = "py-token-0123456789abcdef";
         Path tokenFile = Files.writeString(tmp.resolve("serve.token"), token);
+        Path keyStore = io.proxstream.actors.testing.KeyStores.selfSigned(tmp, "serve", "store-password-1");
+        Path pem = io.proxstream.actors.testing.KeyStores.pem(keyStore, "store-password-1");
         try (ServeServer s = ServeServer.start(new ServeConfig("127.0.0.1", 0, 0, tmp.resolve("runs2").toString(), "", 1 << 20, 2000,
-                100, tokenFile.toString(), false), Map.of())) {
-            String url = "http://127.0.0.1:" + s.httpPort();
+                100, tokenFile.toString(), false, keyStore.toString(), ""), Map.of(ServeTls.ENV, "store-password-1"))) {
+            String url = "https://127.0.0.1:" + s.httpPort();
             String script = "import numpy as np\n"
                     + "from proxstream_client import Client, TcpClient, ProxstreamError\n"
-                    + "c = Client('" + url + "', run='tok', retry_seconds=5)\n"
+                    + "c = Client('" + url + "', run='tok', retry_seconds=5, cafile='" + pem + "')\n"
                     + "try:\n"
                     + "    c.create_run(input_dim=" + D + ", sae={'latents': 32, 'k': 4}, batchSize=50, health={'holdout': 0})\n"
                     + "except ProxstreamError as e:\n"
                     + "    print('refused', e.status)\n"
                     + "if c.token:\n"
                     + "    print('http', c.push(np.ones((50, " + D + "), np.float32)))\n"
-                    + "    t = TcpClient('127.0.0.1', " + s.tcpPort() + ", run='tok')\n"
+                    + "    t = TcpClient('127.0.0.1', " + s.tcpPort() + ", run='tok', tls=True, cafile='" + pem + "')\n"
                     + "    print('tcp', t.push(np.ones((40, " + D + "), np.float32)))\n"
                     + "    t.close()\n";
             ProcessBuilder without = new ProcessBuilder(venv.resolve("bin/python").toString(), "-c", script)

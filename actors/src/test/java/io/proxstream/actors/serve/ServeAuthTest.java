@@ -68,7 +68,8 @@ class ServeAuthTest {
                 && e.getMessage().contains("--insecure"), e.getMessage());
         assertEquals(false, ServeAuth.resolve(config("0.0.0.0", "", true), noEnv, new SimpleMeterRegistry()).required());
         assertEquals(false, ServeAuth.resolve(config("127.0.0.1", "", false), noEnv, new SimpleMeterRegistry()).required());
-        assertEquals(true, ServeAuth.resolve(config("0.0.0.0", "", false), Map.of(ServeAuth.ENV, TOKEN),
+        // a token without TLS off loopback needs --insecure too (ServeTlsTest)
+        assertEquals(true, ServeAuth.resolve(config("0.0.0.0", "", true), Map.of(ServeAuth.ENV, TOKEN),
                 new SimpleMeterRegistry()).required());
         // a token file that is missing, empty or too short is an error naming it, never a silently open server
         Path missing = tmp.resolve("nope.token");
@@ -89,8 +90,8 @@ class ServeAuthTest {
     void withATokenUnauthenticatedRequestsAndConnectionsAreRefusedAndCounted() throws Exception {
         Path tokenFile = Files.writeString(tmp.resolve("serve.token"), TOKEN + "\n");
         String bearer = "Bearer " + TOKEN;
-        // bound to every interface: the case the token is for
-        try (ServeServer s = ServeServer.start(config("0.0.0.0", tokenFile.toString(), false), Map.of())) {
+        // bound to every interface: the case the token is for (without TLS, which ServeTlsTest adds, so --insecure)
+        try (ServeServer s = ServeServer.start(config("0.0.0.0", tokenFile.toString(), true), Map.of())) {
             // probes and the dashboard's static files stay open
             assertEquals(200, send(s, "GET", "/health/live", null).statusCode());
             assertEquals(200, send(s, "GET", "/", null).statusCode());

@@ -15,16 +15,22 @@ import java.util.Objects;
  * @param historyPoints   report windows kept per run for the dashboard
  * @param tokenFile       file holding the bearer token that HTTP (except /health and the dashboard's static page) and
  *                        TCP ingest require (empty: the environment variable PROXSTREAM_TOKEN, else no token)
- * @param insecure        allow a bind to a non-loopback interface without a token (anyone who reaches the port can
- *                        push data and create, stop and export runs)
+ * @param insecure        allow a bind to a non-loopback interface without a token or without TLS (anyone who reaches
+ *                        the port can push data and create, stop and export runs, or read the token on the way)
+ * @param tlsKeystore     PKCS12 key store with the server's key and certificate: HTTP becomes HTTPS and TCP ingest runs
+ *                        over TLS (empty: plain)
+ * @param tlsPasswordFile file holding the key store's password (empty: the environment variable PROXSTREAM_TLS_PASSWORD)
  */
 public record ServeConfig(String host, int port, int tcpPort, String runsDir, String watchDir, long maxBatchBytes,
-                          long ingestWaitMillis, int historyPoints, String tokenFile, boolean insecure) {
+                          long ingestWaitMillis, int historyPoints, String tokenFile, boolean insecure, String tlsKeystore,
+                          String tlsPasswordFile) {
     public ServeConfig {
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(runsDir, "runsDir");
         watchDir = watchDir == null ? "" : watchDir;
         tokenFile = tokenFile == null ? "" : tokenFile;
+        tlsKeystore = tlsKeystore == null ? "" : tlsKeystore;
+        tlsPasswordFile = tlsPasswordFile == null ? "" : tlsPasswordFile;
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port must be 0 (any) or 1-65535, got " + port);
         }
@@ -45,7 +51,13 @@ public record ServeConfig(String host, int port, int tcpPort, String runsDir, St
         this(host, port, tcpPort, runsDir, watchDir, maxBatchBytes, ingestWaitMillis, historyPoints, "", false);
     }
 
+    /** A service without TLS. */
+    public ServeConfig(String host, int port, int tcpPort, String runsDir, String watchDir, long maxBatchBytes,
+                       long ingestWaitMillis, int historyPoints, String tokenFile, boolean insecure) {
+        this(host, port, tcpPort, runsDir, watchDir, maxBatchBytes, ingestWaitMillis, historyPoints, tokenFile, insecure, "", "");
+    }
+
     public static ServeConfig defaults() {
-        return new ServeConfig("127.0.0.1", 8080, 9090, "runs/serve", "", 64L << 20, 2000, 2000, "", false);
+        return new ServeConfig("127.0.0.1", 8080, 9090, "runs/serve", "", 64L << 20, 2000, 2000, "", false, "", "");
     }
 }
