@@ -94,6 +94,11 @@ public final class DataParallelPam {
                 throw new IllegalArgumentException("cluster training: batch x dim, latents x dim and a slice's rows must stay below"
                         + " 2^31 (one array each)");
             }
+            if (8L * latents * dim + 8L * latents + 8L * dim + 4096 > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT, "cluster training: the model (2 x %d x %d floats, %.2f GiB)"
+                        + " is broadcast as one payload of at most 2 GiB; use fewer latents or a narrower input", latents, dim,
+                        8.0 * latents * dim / (1L << 30)));
+            }
             if ("statistics".equals(results) && "cg".equals(new PamSgdTrainer.Decoder(decoder,
                     IterativeDecoder.Options.defaults()).resolve(latents))) {
                 throw new IllegalArgumentException("cluster training: results 'statistics' needs the exact decoder step; the cg step"

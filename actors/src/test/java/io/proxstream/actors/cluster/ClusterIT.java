@@ -233,7 +233,9 @@ class ClusterIT {
         List<String> tls = List.of("--tls-keystore", cluster.toString(), "--tls-password-file", pw.toString());
         List<String> a = new ArrayList<>(List.of("--role", "coordinator", "--port", Integer.toString(ports[0]), "--seed", seed,
                 "--metrics-port", Integer.toString(ports[4])));
-        a.addAll(training(6 * 512 * 400, out));
+        List<String> flags = new ArrayList<>(training(6 * 512 * 400, out));
+        flags.set(flags.indexOf("--min-workers") + 1, "1"); // one trusted worker
+        a.addAll(flags);
         a.addAll(tls);
         Node coordinator = node(dir, "coordinator", a.toArray(String[]::new));
         coordinator.await(l -> l.contains("TLS (mutual)"), 90, "coordinator started over TLS");

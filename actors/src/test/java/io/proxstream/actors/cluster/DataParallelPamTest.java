@@ -146,6 +146,11 @@ class DataParallelPamTest {
                 () -> new DataParallelPam.CoordinatorState(cg).restore(rounds(SMALL.withDecoder("exact", "auto", 1), 1, 1).snapshot()));
         assertTrue(e.getMessage().contains("cg"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> SMALL.withDecoder("cg", "statistics", 1));
+        // 65 536 x 4 096: the model's payload would pass 2 GiB; refused with the size, before anything is allocated
+        IllegalArgumentException big = assertThrows(IllegalArgumentException.class,
+                () -> new DataParallelPam.Config(4096, 48, 65_536, 32, 4, 128, 2, 1, 5, 10_000, 1, 7, "pam"));
+        assertTrue(big.getMessage().contains("2 GiB"), big.getMessage());
+        new DataParallelPam.Config(768, 48, 65_536, 32, 4, 128, 2, 1, 5, 10_000, 1, 7, "pam");
     }
 
     @Test
