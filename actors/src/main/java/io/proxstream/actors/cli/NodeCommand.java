@@ -58,9 +58,6 @@ final class NodeCommand implements Callable<Integer> {
         }
     }
 
-    /** The environment variable that may hold the TLS stores' password. */
-    static final String TLS_PASSWORD_ENV = "PROXSTREAM_TLS_PASSWORD";
-
     private final PrintStream out;
 
     @Spec
@@ -95,7 +92,7 @@ final class NodeCommand implements Callable<Integer> {
     Path tlsTrustStore;
 
     @Option(names = "--tls-password-file", paramLabel = "FILE", description = "file holding the stores' password (default: the"
-            + " environment variable " + TLS_PASSWORD_ENV + ")")
+            + " environment variable " + io.proxstream.actors.serve.ServeTls.ENV + ")")
     Path tlsPasswordFile;
 
     @Option(names = "--insecure", description = "let a node on a non-loopback address talk to its peers without TLS (anyone who"
@@ -220,33 +217,26 @@ final class NodeCommand implements Callable<Integer> {
     }
 
     /** The TLS settings from the options, checked; null without a key store (refused off loopback unless --insecure). */
-    private ClusterNode.Tls tls() throws java.io.IOException {
+    private ClusterNode.Tls tls() {
         if (tlsKeyStore == null) {
             if (tlsTrustStore != null || tlsPasswordFile != null) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--tls-truststore and --tls-password-file need --tls-keystore");
             }
             if (!insecure && !ClusterNode.loopback(host)) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "node binds " + host + ", which other machines can reach,"
-                        + " without TLS: give --tls-keystore (and the password in --tls-password-file or " + TLS_PASSWORD_ENV
+                        + " without TLS: give --tls-keystore (and the password in --tls-password-file or " + io.proxstream.actors.serve.ServeTls.ENV
                         + "), or pass --insecure to let anyone who reaches the port join the cluster");
             }
             return null;
         }
-        String password;
-        if (tlsPasswordFile != null) {
-            password = Files.readString(tlsPasswordFile).strip();
-        } else if (System.getenv(TLS_PASSWORD_ENV) != null) {
-            password = System.getenv(TLS_PASSWORD_ENV).strip();
-        } else {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--tls-keystore needs the stores' password: --tls-password-file"
-                    + " FILE or the environment variable " + TLS_PASSWORD_ENV);
-        }
-        ClusterNode.Tls t = new ClusterNode.Tls(tlsKeyStore, tlsTrustStore != null ? tlsTrustStore : tlsKeyStore, password);
         try {
+            String password = io.proxstream.actors.serve.ServeTls.password(tlsPasswordFile == null ? null : tlsPasswordFile.toString(),
+                    System.getenv(), tlsKeyStore);
+            ClusterNode.Tls t = new ClusterNode.Tls(tlsKeyStore, tlsTrustStore != null ? tlsTrustStore : tlsKeyStore, password);
             t.check();
+            return t;
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
-        return t;
     }
 }

@@ -35,19 +35,7 @@ public final class ServeTls {
             return null;
         }
         Path store = Path.of(config.tlsKeystore());
-        String password;
-        if (!config.tlsPasswordFile().isBlank()) {
-            try {
-                password = Files.readString(Path.of(config.tlsPasswordFile())).strip();
-            } catch (IOException e) {
-                throw new IllegalArgumentException("TLS password file " + config.tlsPasswordFile() + " cannot be read: " + e.getMessage(), e);
-            }
-        } else if (env.get(ENV) != null) {
-            password = env.get(ENV).strip();
-        } else {
-            throw new IllegalArgumentException("TLS key store " + store + " needs its password: --tls-password-file FILE (config key"
-                    + " tlsPasswordFile) or the environment variable " + ENV);
-        }
+        String password = password(config.tlsPasswordFile(), env, store);
         try (InputStream in = Files.newInputStream(store)) {
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(in, password.toCharArray());
@@ -66,6 +54,27 @@ public final class ServeTls {
         } catch (IOException | GeneralSecurityException e) {
             throw new IllegalArgumentException("TLS key store " + store + " cannot be opened: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A key store's password: the contents of {@code file} (stripped) when given, else {@value #ENV} from {@code env}
+     * (shared by {@code serve} and {@code node}).
+     *
+     * @throws IllegalArgumentException naming the file or the store, when the file cannot be read or there is no password
+     */
+    public static String password(String file, Map<String, String> env, Path store) {
+        if (file != null && !file.isBlank()) {
+            try {
+                return Files.readString(Path.of(file)).strip();
+            } catch (IOException e) {
+                throw new IllegalArgumentException("TLS password file " + file + " cannot be read: " + e.getMessage(), e);
+            }
+        }
+        if (env.get(ENV) != null) {
+            return env.get(ENV).strip();
+        }
+        throw new IllegalArgumentException("TLS key store " + store + " needs its password: --tls-password-file FILE or the"
+                + " environment variable " + ENV);
     }
 
     /** A server-side engine of {@code ctx} (for TCP ingest). */

@@ -51,7 +51,7 @@ class ServeAuthTest {
         return b.array();
     }
 
-    private static float[] floats(int n) {
+    static float[] floats(int n) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
             x[i] = (float) Math.cos(i);

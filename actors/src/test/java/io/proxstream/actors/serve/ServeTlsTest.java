@@ -37,14 +37,6 @@ class ServeTlsTest {
                 passwordFile);
     }
 
-    private static float[] floats(int n) {
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = (float) Math.sin(i);
-        }
-        return x;
-    }
-
     @Test
     void httpsAndTlsIngestCarryTheTokenAndTheDataAndPlainConnectionsGetNothing() throws Exception {
         Path ks = KeyStores.selfSigned(tmp, "serve", PASSWORD);
@@ -73,7 +65,7 @@ class ServeTlsTest {
             // TCP over TLS: authentication frame, then a batch
             try (SSLSocket sock = (SSLSocket) trust.getSocketFactory().createSocket("127.0.0.1", s.tcpPort())) {
                 assertEquals(IngestFrame.ACCEPTED, ServeTest.tcp(sock, IngestFrame.encodeAuth(TOKEN)).status());
-                IngestFrame.Reply rep = ServeTest.tcp(sock, IngestFrame.encode("r1", floats(16 * 8), 16, 8));
+                IngestFrame.Reply rep = ServeTest.tcp(sock, IngestFrame.encode("r1", ServeAuthTest.floats(16 * 8), 16, 8));
                 assertEquals(IngestFrame.ACCEPTED, rep.status(), rep.reason());
                 assertEquals(16, rep.rows());
                 assertTrue(sock.getSession().getProtocol().startsWith("TLSv1."), sock.getSession().getProtocol());
