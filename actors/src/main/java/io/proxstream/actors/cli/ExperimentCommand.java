@@ -18,9 +18,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -62,6 +65,13 @@ final class ExperimentCommand implements Callable<Integer> {
                 "proxstream experiment ct" + (quick ? " --quick" : ""), out, log, new Meters().registry()).run(system));
     }
 
+    /** {@code experiment ct --regularisers LIST}: the full or quick configuration with only those critics. */
+    private void runCt(Path out, PrintStream log, ActorSystem<?> system) throws Exception {
+        CtExperiment.Config base = quick ? CtExperiment.Config.quick() : CtExperiment.Config.full();
+        new CtExperiment(base.withKinds(regularisers), "proxstream experiment ct" + (quick ? " --quick" : "") + " --regularisers "
+                + String.join(",", regularisers), out, log, new Meters().registry()).run(system);
+    }
+
     static final List<String> NAMES = List.copyOf(EXPERIMENTS.keySet());
 
     /** The experiments' names: completion candidates, and the check that names them. */
@@ -73,6 +83,9 @@ final class ExperimentCommand implements Callable<Integer> {
 
     private final PrintStream out;
 
+    @Spec
+    CommandSpec spec;
+
     @Parameters(paramLabel = "NAME", completionCandidates = Names.class, converter = Names.class,
             description = "one of ${COMPLETION-CANDIDATES}")
     String name;
@@ -83,6 +96,10 @@ final class ExperimentCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "output directory (default: runs/experiment-NAME[-quick])")
     String outDir;
 
+    @Option(names = "--regularisers", paramLabel = "LIST", split = ",",
+            description = "ct only: the learned regularisers to train and run, of ar, acr, awcr, acncr (default: all four)")
+    List<String> regularisers;
+
     ExperimentCommand(PrintStream out) {
         this.out = out;
     }
@@ -90,6 +107,17 @@ final class ExperimentCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Experiment experiment = EXPERIMENTS.get(name);
+        if (regularisers != null) {
+            if (!name.equals("ct")) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--regularisers applies to experiment ct only, not " + name);
+            }
+            try {
+                CtExperiment.Config.full().withKinds(regularisers);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--regularisers: " + e.getMessage());
+            }
+            experiment = (q, o, l, sys) -> runCt(o, l, sys);
+        }
         Path dir = Path.of(outDir != null ? outDir : "runs/experiment-" + name + (quick ? "-quick" : ""));
         Files.createDirectories(dir);
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "proxstream-experiment");

@@ -77,6 +77,21 @@ public final class CtExperiment {
                     new double[] {0.1, 0.3, 1, 3, 10, 30}, 12, 2, 1);
         }
 
+        /** The same configuration with only the regularisers {@code ids} (of ar, acr, awcr, acncr; no repeats). */
+        public Config withKinds(List<String> ids) {
+            if (ids == null || ids.isEmpty()) {
+                throw new IllegalArgumentException("no regularisers given; choose from ar, acr, awcr, acncr");
+            }
+            for (String id : ids) {
+                Critic.Kind.fromId(id);
+            }
+            if (ids.stream().distinct().count() != ids.size()) {
+                throw new IllegalArgumentException("a regulariser is named twice: " + ids);
+            }
+            return new Config(size, validation, test, noise, tvIterations, tvLambdas, tvRefine, List.copyOf(ids), architecture, training,
+                    gdIterations, pdIterations, lambdaFactors, lines, pictures, seed);
+        }
+
         /** The same structure at 32² with a few training steps (for CI; about a minute). */
         public static Config quick() {
             return new Config(32, 2, 2, 0.01, 50, new double[] {1, 10}, false, List.of("ar", "acr", "awcr", "acncr"),
@@ -172,7 +187,7 @@ public final class CtExperiment {
                     + "Learned regularisers: %s, critics trained for %d steps of %d pairs (%d training phantoms × %d epochs), "
                     + "Adam(%.0e, 0.5, 0.99).%n%n", heuristic, config.architecture(), config.training().steps(), config.training().batch(),
                     config.training().images(), config.training().epochs(), config.training().learningRate()));
-            sec.append("| regulariser | training (s) | final Wasserstein estimate | λ factor (validation PSNR dB per factor) |\n|---|---|---|---|\n");
+            sec.append("| regulariser | training (s) | final Wasserstein estimate | λ factor @ iterations (per factor: best validation PSNR dB @ its iterations) |\n|---|---|---|---|\n");
             Plot curves = new Plot(s.name() + ": critic training", "step", "Wasserstein estimate (mean R(FBP) - mean R(truth))");
             for (String id : config.kinds()) {
                 Critic.Kind kind = Critic.Kind.fromId(id);
@@ -208,52 +223,52 @@ public final class CtExperiment {
                 }
                 curves.add(id, x, smooth(w, 10));
                 String gdName = id + "-gd";
-                ImagingRuns.Selection sel = runs.select(s, "lambda", scale(config.lambdaFactors(), heuristic), false,
-                        v -> LearnedReconstruction.gradientDescent(gdName, critic, v, config.gdIterations()));
-                for (ImagingRuns.Trial t : sel.trials()) {
-                    csv.row(gdName, "lambda", t.value(), t.psnr(), t.ssim());
+                ImagingRuns.BudgetSelection sel = runs.selectWithBudget(s, "lambda", scale(config.lambdaFactors(), heuristic),
+                        budgets(config.gdIterations()), (v, k) -> LearnedReconstruction.gradientDescent(gdName, critic, v, k));
+                for (ImagingRuns.BudgetTrial t : sel.trials()) {
+                    csv.row(gdName, "lambda@" + t.iterations(), t.value(), t.psnr(), t.ssim());
                 }
                 double lambda = sel.best().value();
+                int gdBudget = sel.best().iterations();
                 // the Lipschitz constant of ∇(λR) is λ times that of ∇R
                 double lipUnit = 2 * LearnedRegulariser.estimateLipschitz(critic.net(), 1, fbp.reconstruct(valData.get(0)), 8, 1e-2,
                         config.seed());
                 double lip = lambda * lipUnit;
                 Map<String, String> meta = new LinkedHashMap<>(Map.of("setting", s.name(), "data", s.model().describe(), "training",
                         config.training().toString()));
-                ImagingRuns.Selection pdSel = null;
+                meta.put("iterations_gd", Integer.toString(gdBudget));
+                ImagingRuns.BudgetSelection pdSel = null;
                 if (kind == Critic.Kind.AWCR) {
-                    // the primal-dual method runs towards the energy's minimiser, gradient descent stops early: λ for each
-                    pdSel = runs.select(s, "lambda", scale(config.lambdaFactors(), heuristic), false,
-                            v -> LearnedReconstruction.primalDual("awcr-pd", critic, v, v * lipUnit, config.pdIterations()));
-                    for (ImagingRuns.Trial t : pdSel.trials()) {
-                        csv.row("awcr-pd", "lambda", t.value(), t.psnr(), t.ssim());
+                    // each solver gets its own λ and iteration budget, both chosen on the validation images
+                    pdSel = runs.selectWithBudget(s, "lambda", scale(config.lambdaFactors(), heuristic), budgets(config.pdIterations()),
+                            (v, k) -> LearnedReconstruction.primalDual("awcr-pd", critic, v, v * lipUnit, k));
+                    for (ImagingRuns.BudgetTrial t : pdSel.trials()) {
+                        csv.row("awcr-pd", "lambda@" + t.iterations(), t.value(), t.psnr(), t.ssim());
                     }
                     meta.put("lambda_pd", Double.toString(pdSel.best().value()));
+                    meta.put("iterations_pd", Integer.toString(pdSel.best().iterations()));
                 }
                 RegulariserFile.save(file, critic, a, norm, lambda, lip, steps.isEmpty() ? 0 : steps.get(steps.size() - 1).step(), meta);
                 critics.put(id, critic);
                 lambdas.put(id, lambda);
-                StringBuilder trials = new StringBuilder();
-                for (ImagingRuns.Trial t : sel.trials()) {
-                    trials.append(String.format(Locale.ROOT, "%s%.3g: %.2f", trials.length() == 0 ? "" : ", ", t.value() / heuristic, t.psnr()));
-                }
-                sec.append(String.format(Locale.ROOT, "| %s | %.0f | %.4f | **%.3g** (%s)%s |%n", id,
+                sec.append(String.format(Locale.ROOT, "| %s | %.0f | %.4f | **%.3g @ %d** (%s)%s |%n", id,
                         steps.isEmpty() ? 0 : steps.get(steps.size() - 1).seconds(), steps.isEmpty() ? Double.NaN
-                                : steps.get(steps.size() - 1).wasserstein(), lambda / heuristic, trials, sel.atEdge() ? ", at the grid's edge" : ""));
-                methods.add(LearnedReconstruction.gradientDescent(gdName, critic, lambda, config.gdIterations()));
-                parameters.put(gdName, String.format(Locale.ROOT, "λ = %.4g, %d iterations", lambda, config.gdIterations()));
+                                : steps.get(steps.size() - 1).wasserstein(), lambda / heuristic, gdBudget, sel.summary(heuristic),
+                        edges(sel)));
+                methods.add(LearnedReconstruction.gradientDescent(gdName, critic, lambda, gdBudget));
+                parameters.put(gdName, String.format(Locale.ROOT, "λ = %.4g, %d of %d iterations", lambda, gdBudget, config.gdIterations()));
                 if (pdSel != null) {
                     double lpd = pdSel.best().value();
-                    StringBuilder pdTrials = new StringBuilder();
-                    for (ImagingRuns.Trial t : pdSel.trials()) {
-                        pdTrials.append(String.format(Locale.ROOT, "%s%.3g: %.2f", pdTrials.length() == 0 ? "" : ", ", t.value() / heuristic,
-                                t.psnr()));
-                    }
-                    sec.append(String.format(Locale.ROOT, "| awcr (primal-dual) | | | **%.3g** (%s)%s |%n", lpd / heuristic, pdTrials,
-                            pdSel.atEdge() ? ", at the grid's edge" : ""));
-                    methods.add(LearnedReconstruction.primalDual("awcr-pd", critic, lpd, lpd * lipUnit, config.pdIterations()));
-                    parameters.put("awcr-pd", String.format(Locale.ROOT, "λ = %.4g, L = %.3g, %d iterations", lpd, lpd * lipUnit,
-                            config.pdIterations()));
+                    int pdBudget = pdSel.best().iterations();
+                    sec.append(String.format(Locale.ROOT, "| awcr (primal-dual) | | | **%.3g @ %d** (%s)%s |%n", lpd / heuristic, pdBudget,
+                            pdSel.summary(heuristic), edges(pdSel)));
+                    methods.add(LearnedReconstruction.primalDual("awcr-pd", critic, lpd, lpd * lipUnit, pdBudget));
+                    parameters.put("awcr-pd", String.format(Locale.ROOT, "λ = %.4g, L from %.3g by backtracking, %d of %d iterations", lpd,
+                            lpd * lipUnit, pdBudget, config.pdIterations()));
+                    // the same λ run for the whole budget: how the method converges (the convergence plot) and what the
+                    // energy's critical points are worth as images
+                    methods.add(LearnedReconstruction.primalDual("awcr-pd-all", critic, lpd, lpd * lipUnit, config.pdIterations()));
+                    parameters.put("awcr-pd-all", String.format(Locale.ROOT, "awcr-pd's λ, all %d iterations", config.pdIterations()));
                 }
             }
             curves.writePng(dir.resolve("training.png"));
@@ -280,16 +295,77 @@ public final class CtExperiment {
                         row.psnrMean(), row.psnrStd(), row.ssimMean(), row.ssimStd(), row.images());
             }
         }
+        sec.append(pairedTable(results));
         TvBaselines.writeGrid(s, dir.resolve("grid.png"), results, config.pictures());
         sec.append("![").append(s.name()).append(" test images](").append(s.name()).append("/grid.png)\n\n");
         String first = s.test().get(0).id();
-        sec.append("Convergence on ").append(first).append(" of AWCR-PD (energy; critical-point residual ‖x⁺ − x‖/τ and its ergodic mean "
-                + "against the O(log k / k) reference) and of AWCR-GD (gradient norm):\n\n");
-        sec.append("![awcr-pd](").append(s.name()).append('/').append(first).append("-awcr-pd-convergence.png)\n");
+        sec.append("Convergence on ").append(first).append(" of AWCR-PD over its whole budget (energy; critical-point residual ‖x⁺ − x‖/τ and "
+                + "its ergodic mean against the O(log k / k) reference) and of AWCR-GD (gradient norm):\n\n");
+        sec.append("![awcr-pd](").append(s.name()).append('/').append(first).append("-awcr-pd-all-convergence.png)\n");
         sec.append("![awcr-gd](").append(s.name()).append('/').append(first).append("-awcr-gd-convergence.png)\n\n");
         convexity.addAll(convexityChecks(s, a, fbp, critics, lambdas));
         sections.append(sec);
         return rows;
+    }
+
+    /**
+     * The iteration budgets tried on validation for a solver given at most {@code max} iterations: 10, 25, 50, 100,
+     * 200, … below {@code max}, and {@code max}.
+     */
+    static int[] budgets(int max) {
+        List<Integer> out = new ArrayList<>();
+        for (int b : new int[] {10, 25, 50}) {
+            if (b < max) {
+                out.add(b);
+            }
+        }
+        for (long b = 100; b < max; b *= 2) {
+            out.add((int) b);
+        }
+        out.add(max);
+        return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * Paired differences on the test images (PSNR and SSIM, 95 % t-intervals) for the comparisons the report makes:
+     * AWCR-PD against AWCR-GD and against its own full budget, each learned method against FBP and TV-PDHG, and
+     * each learned method against the same solver without a regulariser.
+     */
+    static String pairedTable(Map<String, List<ImagePipeline.Result>> results) {
+        List<String[]> pairs = new ArrayList<>();
+        pairs.add(new String[] {"awcr-pd", "awcr-gd"});
+        pairs.add(new String[] {"awcr-pd", "awcr-pd-all"});
+        for (String m : results.keySet()) {
+            if (m.endsWith("-gd") && !m.startsWith("data-") || m.equals("awcr-pd")) {
+                pairs.add(new String[] {m, "fbp"});
+                pairs.add(new String[] {m, "tv-pdhg"});
+                pairs.add(new String[] {m, m.endsWith("-gd") ? "data-gd" : "data-pd"});
+            }
+        }
+        StringBuilder sb = new StringBuilder("Paired differences on the test images (mean [95 % t-interval]; resolved when the interval "
+                + "excludes 0):\n\n| comparison | images | PSNR difference (dB) | SSIM difference |\n|---|---|---|---|\n");
+        int added = 0;
+        for (String[] p : pairs) {
+            List<ImagePipeline.Result> a = results.get(p[0]);
+            List<ImagePipeline.Result> b = results.get(p[1]);
+            if (a == null || b == null) {
+                continue;
+            }
+            PairedDifference psnr = PairedDifference.of(a.stream().mapToDouble(ImagePipeline.Result::psnr).toArray(),
+                    b.stream().mapToDouble(ImagePipeline.Result::psnr).toArray());
+            PairedDifference ssim = PairedDifference.of(a.stream().mapToDouble(ImagePipeline.Result::ssim).toArray(),
+                    b.stream().mapToDouble(ImagePipeline.Result::ssim).toArray());
+            sb.append(String.format(Locale.ROOT, "| %s − %s | %d | %s | %s |%n", p[0], p[1], psnr.n(), psnr.format(3), ssim.format(3)));
+            added++;
+        }
+        return added == 0 ? "" : sb.append('\n').toString();
+    }
+
+    private static String edges(ImagingRuns.BudgetSelection sel) {
+        if (sel.valueAtEdge() && sel.budgetAtEdge()) {
+            return ", λ at the grid's edge, the largest budget";
+        }
+        return sel.valueAtEdge() ? ", λ at the grid's edge" : sel.budgetAtEdge() ? ", the largest budget" : "";
     }
 
     /** A finished regulariser file of exactly this critic's kind, architecture, size, data and training configuration, else null. */
@@ -410,11 +486,13 @@ public final class CtExperiment {
                 .append("for AR and AWCR, two-sided μ = 5 for ACR and ACNCR) to score FBP reconstructions of training phantoms above the ")
                 .append("phantoms; AR = unconstrained CNN, ACR = ICNN + q‖x‖², AWCR = IWCNN, ACNCR = ½[IWCNN(Ax/‖A‖) + ICNN(x)] (its data-space ")
                 .append("critic trained on (A·truth, noisy data)/‖A‖ pairs). λ = factor × heuristic, the factor chosen by mean validation PSNR ")
-                .append("with gradient descent, and for AWCR-PD separately with the primal-dual method, which carries, like TV-PDHG, the constraint x ≥ 0 ")
-                .append("(gradient descent is unconstrained and stops early: 100 iterations). ")
+                .append("with gradient descent, and for AWCR-PD separately with the primal-dual method, which carries, like TV-PDHG, the constraint x ≥ 0. ")
+                .append("The iteration budget is chosen with λ on the validation images (the iterates after 10, 25, 50, 100, … iterations ")
+                .append("of one solve scored), for each solver separately: stopping early regularises as λ does. `awcr-pd-all` runs ")
+                .append("AWCR-PD's λ for the whole budget (its convergence plot is the one shown). ")
                 .append("`data-gd` and `data-pd` run the same solvers with λ = 0: what iterating on the data term from the FBP (and x ≥ 0) ")
-                .append("gives without any regulariser, the yardstick for what the learned R adds. All iterative methods start from the FBP and run fixed budgets; ")
-                .append("nothing stops on the truth. Table: held-out test phantoms, mean ± sample standard deviation.\n\n");
+                .append("gives without any regulariser, the yardstick for what the learned R adds. All iterative methods start from the FBP; ")
+                .append("nothing stops on the truth of a test image. Table: held-out test phantoms, mean ± sample standard deviation.\n\n");
         sb.append("| setting | method | parameters | images | PSNR (dB) | SSIM | seconds / image |\n|---|---|---|---|---|---|---|\n");
         for (TvBaselines.Row r : rows) {
             sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %d | %.2f ± %.2f | %.4f ± %.4f | %.2f |%n", r.setting(), r.method(),

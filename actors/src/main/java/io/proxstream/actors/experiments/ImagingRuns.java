@@ -7,9 +7,12 @@ import io.proxstream.actors.image.Reconstruction;
 import io.proxstream.monitoring.ImageMeters;
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ExecutionException;
+import java.util.function.BiFunction;
 import java.util.function.DoubleFunction;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -30,6 +33,38 @@ public final class ImagingRuns {
     public record Selection(String parameter, List<Trial> trials, Trial best, boolean atEdge) {
     }
 
+    /** A validated pair of a parameter value and an iteration budget, with its mean validation scores. */
+    public record BudgetTrial(double value, int iterations, double psnr, double ssim) {
+    }
+
+    /**
+     * The outcome of a joint search over a parameter and an iteration budget: every pair, the best, and whether
+     * the best value or the best budget lies on its grid's edge.
+     */
+    public record BudgetSelection(String parameter, List<BudgetTrial> trials, BudgetTrial best, boolean valueAtEdge,
+                                  boolean budgetAtEdge) {
+        /** The best budget's validation PSNR for each value, in grid order (value: PSNR at k iterations). */
+        public String summary(double unit) {
+            StringBuilder b = new StringBuilder();
+            double last = Double.NaN;
+            for (BudgetTrial t : trials) {
+                if (t.value() == last) {
+                    continue;
+                }
+                last = t.value();
+                BudgetTrial top = null;
+                for (BudgetTrial u : trials) {
+                    if (u.value() == t.value() && (top == null || u.psnr() > top.psnr())) {
+                        top = u;
+                    }
+                }
+                b.append(String.format(Locale.ROOT, "%s%.3g: %.2f@%d", b.length() == 0 ? "" : ", ", t.value() / unit, top.psnr(),
+                        top.iterations()));
+            }
+            return b.toString();
+        }
+    }
+
     private final ActorSystem<?> system;
     private final ImageMeters meters;
     private final int parallelism;
@@ -44,10 +79,16 @@ public final class ImagingRuns {
 
     /** Reconstructs {@code images} of {@code setting} by {@code method}, in stream order. */
     public List<ImagePipeline.Result> run(ImagingSetting setting, List<ImageTask> images, Reconstruction method, boolean keepTrace) {
+        return run(setting, images, method, keepTrace, new int[0]);
+    }
+
+    /** As above, scoring each image's iterates after each of {@code checkpoints} iterations. */
+    public List<ImagePipeline.Result> run(ImagingSetting setting, List<ImageTask> images, Reconstruction method, boolean keepTrace,
+                                          int[] checkpoints) {
         List<String> rejected = new ArrayList<>();
         try (TaskProgress progress = TaskProgress.start(setting.name() + " " + method.name(), images.size(), "images")) {
             List<ImagePipeline.Result> out = ImagePipeline.graph(Source.from(images), setting.model(), method, parallelism, meters,
-                            keepTrace, r -> {
+                            keepTrace, checkpoints, r -> {
                                 synchronized (rejected) {
                                     rejected.add(r.id() + ": " + r.reason());
                                 }
@@ -93,6 +134,46 @@ public final class ImagingRuns {
             best = best(trials);
         }
         return new Selection(parameter, List.copyOf(trials), best, edge);
+    }
+
+    /**
+     * Chooses a positive parameter and an iteration budget together on the validation images: for each value of
+     * {@code grid} (ascending) one solve of {@code budgets}' largest count per image, its iterates scored after each
+     * of {@code budgets} iterations (ascending); the pair with the best mean validation PSNR wins. The budget is
+     * as much a regularisation parameter as λ when the energy's minimisers are not the best images (early stopping),
+     * and choosing it on validation images keeps the test images unseen.
+     */
+    public BudgetSelection selectWithBudget(ImagingSetting setting, String parameter, double[] grid, int[] budgets,
+                                            BiFunction<Double, Integer, Reconstruction> method) {
+        if (budgets.length == 0) {
+            throw new IllegalArgumentException("no iteration budgets to choose from");
+        }
+        for (int i = 0; i < budgets.length; i++) {
+            if (budgets[i] < 1 || i > 0 && budgets[i] <= budgets[i - 1]) {
+                throw new IllegalArgumentException("iteration budgets must be positive and ascending: " + Arrays.toString(budgets));
+            }
+        }
+        int max = budgets[budgets.length - 1];
+        List<BudgetTrial> trials = new ArrayList<>();
+        for (double v : grid) {
+            Reconstruction m = method.apply(v, max);
+            List<ImagePipeline.Result> rs = run(setting, setting.validation(), m.named(m.name() + "-validation"), false, budgets);
+            for (int b = 0; b < budgets.length; b++) {
+                int at = b;
+                BudgetTrial t = new BudgetTrial(v, budgets[b],
+                        rs.stream().mapToDouble(r -> r.checkpoints().get(at).psnr()).average().orElseThrow(),
+                        rs.stream().mapToDouble(r -> r.checkpoints().get(at).ssim()).average().orElseThrow());
+                trials.add(t);
+            }
+            BudgetTrial top = trials.subList(trials.size() - budgets.length, trials.size()).stream()
+                    .max(Comparator.comparingDouble(BudgetTrial::psnr)).orElseThrow();
+            log.printf(Locale.ROOT, "  %-10s %s %-8s = %-9.4g validation PSNR %6.2f dB  SSIM %.4f  at %d of %s iterations%n",
+                    setting.name(), m.name(), parameter, v, top.psnr(), top.ssim(), top.iterations(), Arrays.toString(budgets));
+        }
+        BudgetTrial best = trials.stream().max(Comparator.comparingDouble(BudgetTrial::psnr)).orElseThrow();
+        boolean valueEdge = grid.length > 1 && (best.value() == grid[0] || best.value() == grid[grid.length - 1]);
+        boolean budgetEdge = budgets.length > 1 && best.iterations() == max;
+        return new BudgetSelection(parameter, List.copyOf(trials), best, valueEdge, budgetEdge);
     }
 
     private Trial trial(ImagingSetting setting, String parameter, double v, DoubleFunction<Reconstruction> method) {

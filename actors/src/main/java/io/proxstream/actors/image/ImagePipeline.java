@@ -3,11 +3,13 @@ package io.proxstream.actors.image;
 import io.proxstream.monitoring.ImageMeters;
 import io.proxstream.solvers.inverse.Fbp;
 import io.proxstream.solvers.inverse.ImageMetrics;
+import io.proxstream.solvers.inverse.IterateListener;
 import io.proxstream.solvers.inverse.LinearOperator;
 import io.proxstream.solvers.inverse.SolverResult;
 import io.proxstream.solvers.inverse.Vectors;
 import io.proxstream.solvers.progress.Progress;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -43,10 +45,20 @@ public final class ImagePipeline {
     /**
      * A reconstructed image.
      *
-     * @param trace per-iteration reports (empty unless traces were asked for)
+     * @param trace       per-iteration reports (empty unless traces were asked for)
+     * @param checkpoints the scores of the iterates at the iteration counts asked for (empty unless asked for)
      */
     public record Result(ImageTask task, String method, float[] data, int[] dataShape, float[] x, int iterations,
-                         boolean stoppedEarly, double seconds, double psnr, double ssim, List<Progress> trace) {
+                         boolean stoppedEarly, double seconds, double psnr, double ssim, List<Progress> trace,
+                         List<Checkpoint> checkpoints) {
+        public Result(ImageTask task, String method, float[] data, int[] dataShape, float[] x, int iterations,
+                      boolean stoppedEarly, double seconds, double psnr, double ssim, List<Progress> trace) {
+            this(task, method, data, dataShape, x, iterations, stoppedEarly, seconds, psnr, ssim, trace, List.of());
+        }
+    }
+
+    /** The scores of the iterate after {@code iteration} iterations (for choosing a budget on validation images). */
+    public record Checkpoint(int iteration, double psnr, double ssim) {
     }
 
     /** Smallest image side the stream accepts (SSIM's 7×7 window needs it; so does a useful ray transform). */
@@ -61,6 +73,17 @@ public final class ImagePipeline {
      */
     public static Source<Result, NotUsed> graph(Source<ImageTask, ?> images, ForwardModel model, Reconstruction method,
                                                 int parallelism, ImageMeters meters, boolean keepTrace, Consumer<Rejected> onReject) {
+        return graph(images, model, method, parallelism, meters, keepTrace, new int[0], onReject);
+    }
+
+    /**
+     * As above, scoring the iterates after each of {@code checkpoints} iterations as well (the method must
+     * show its iterates; a checkpoint beyond the iterations run is refused as a solver error).
+     */
+    public static Source<Result, NotUsed> graph(Source<ImageTask, ?> images, ForwardModel model, Reconstruction method,
+                                                int parallelism, ImageMeters meters, boolean keepTrace, int[] checkpoints,
+                                                Consumer<Rejected> onReject) {
+        int[] at = checkpoints.clone();
         if (parallelism <= 0) {
             throw new IllegalArgumentException("parallelism must be positive, got " + parallelism);
         }
@@ -92,7 +115,7 @@ public final class ImagePipeline {
                 })
                 .mapAsync(parallelism, m -> CompletableFuture.supplyAsync(() -> {
                     try {
-                        return Optional.of(solve(m, model.problem(), method, meters, keepTrace));
+                        return Optional.of(solve(m, model.problem(), method, meters, keepTrace, at));
                     } catch (RuntimeException e) {
                         meters.reject("solver");
                         onReject.accept(new Rejected(m.task().id(), "solver", method.name() + ": " + e));
@@ -108,8 +131,23 @@ public final class ImagePipeline {
 
     /** Reconstructs one measured image and scores it against its truth. */
     public static Result solve(Measured m, String problem, Reconstruction method, ImageMeters meters, boolean keepTrace) {
+        return solve(m, problem, method, meters, keepTrace, new int[0]);
+    }
+
+    /** As above, scoring the iterates after each of {@code checkpoints} iterations. */
+    public static Result solve(Measured m, String problem, Reconstruction method, ImageMeters meters, boolean keepTrace,
+                               int[] checkpoints) {
         List<Progress> trace = keepTrace ? new ArrayList<>() : List.of();
         String solver = method.name();
+        ImageTask task = m.task();
+        List<Checkpoint> scores = new ArrayList<>();
+        IterateListener iterates = checkpoints.length == 0 ? IterateListener.NONE : (it, x) -> {
+            for (int c : checkpoints) {
+                if (c == it) {
+                    scores.add(new Checkpoint(it, ImageMetrics.psnr(task.truth(), x), ImageMetrics.ssim(task.truth(), x, task.h(), task.w())));
+                }
+            }
+        };
         SolverResult r = method.solve(m.operator(), m.data(), m.fbp(), p -> {
             if (keepTrace) {
                 trace.add(p);
@@ -118,13 +156,17 @@ public final class ImagePipeline {
             if (res != null) {
                 meters.residual(solver, res);
             }
-        });
+        }, iterates);
         ImageTask t = m.task();
         Vectors.requireFinite(solver + " reconstruction of " + t.id(), r.x());
+        if (scores.size() != checkpoints.length) {
+            throw new IllegalStateException(solver + " ran " + r.iterations() + " iterations on " + t.id() + "; scores were asked after "
+                    + Arrays.toString(checkpoints));
+        }
         double psnr = ImageMetrics.psnr(t.truth(), r.x());
         double ssim = ImageMetrics.ssim(t.truth(), r.x(), t.h(), t.w());
         meters.image(problem, solver, psnr, ssim, r.seconds());
         return new Result(t, solver, m.data(), m.operator().rangeShape(), r.x(), r.iterations(), r.stoppedEarly(), r.seconds(),
-                psnr, ssim, trace);
+                psnr, ssim, trace, List.copyOf(scores));
     }
 }

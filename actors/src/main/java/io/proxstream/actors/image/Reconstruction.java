@@ -1,6 +1,7 @@
 package io.proxstream.actors.image;
 
 import io.proxstream.solvers.inverse.Fbp;
+import io.proxstream.solvers.inverse.IterateListener;
 import io.proxstream.solvers.inverse.LinearOperator;
 import io.proxstream.solvers.inverse.Reconstructors;
 import io.proxstream.solvers.inverse.SolverResult;
@@ -23,6 +24,18 @@ public interface Reconstruction {
      * @param listener per-iteration reports
      */
     SolverResult solve(LinearOperator a, float[] y, Fbp fbp, ProgressListener listener);
+
+    /**
+     * As {@link #solve(LinearOperator, float[], Fbp, ProgressListener)}, showing {@code iterates} the
+     * iterate after every iteration (to score several iteration budgets in one solve on validation
+     * images). Methods without iterates to show (FBP) or that do not expose them refuse.
+     */
+    default SolverResult solve(LinearOperator a, float[] y, Fbp fbp, ProgressListener listener, IterateListener iterates) {
+        if (iterates == IterateListener.NONE) {
+            return solve(a, y, fbp, listener);
+        }
+        throw new UnsupportedOperationException(name() + " does not show its iterates");
+    }
 
     /** One of the classical methods with fixed options. */
     static Reconstruction of(Reconstructors.Options options) {
@@ -56,6 +69,11 @@ public interface Reconstruction {
             @Override
             public SolverResult solve(LinearOperator a, float[] y, Fbp fbp, ProgressListener listener) {
                 return self.solve(a, y, fbp, listener);
+            }
+
+            @Override
+            public SolverResult solve(LinearOperator a, float[] y, Fbp fbp, ProgressListener listener, IterateListener iterates) {
+                return self.solve(a, y, fbp, listener, iterates);
             }
         };
     }

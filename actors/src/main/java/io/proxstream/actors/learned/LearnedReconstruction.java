@@ -5,6 +5,7 @@ import io.proxstream.solvers.inverse.Fbp;
 import io.proxstream.solvers.inverse.Functional;
 import io.proxstream.solvers.inverse.Functionals;
 import io.proxstream.solvers.inverse.GradientDescent;
+import io.proxstream.solvers.inverse.IterateListener;
 import io.proxstream.solvers.inverse.LinearOperator;
 import io.proxstream.solvers.inverse.PrimalDual;
 import io.proxstream.solvers.inverse.SolverResult;
@@ -75,6 +76,10 @@ public final class LearnedReconstruction implements Reconstruction {
         return lambda;
     }
 
+    public int iterations() {
+        return iterations;
+    }
+
     @Override
     public String name() {
         return name;
@@ -82,6 +87,11 @@ public final class LearnedReconstruction implements Reconstruction {
 
     @Override
     public SolverResult solve(LinearOperator a, float[] y, Fbp fbp, ProgressListener listener) {
+        return solve(a, y, fbp, listener, IterateListener.NONE);
+    }
+
+    @Override
+    public SolverResult solve(LinearOperator a, float[] y, Fbp fbp, ProgressListener listener, IterateListener iterates) {
         if (fbp == null) {
             throw new IllegalArgumentException(name + " is trained for CT and needs a CT operator");
         }
@@ -93,10 +103,10 @@ public final class LearnedReconstruction implements Reconstruction {
         Functional r = critic == null ? Functionals.zero() : new LearnedRegulariser(critic.copy().net(), lambda, primalDual ? lipschitz : 1);
         if (primalDual) {
             return PrimalDual.solve(r, Functionals.nonNegativity(), Functionals.squaredDistance(y, 1), a, x0,
-                    PrimalDual.Options.iterations(iterations), StoppingRule.NEVER, listener);
+                    PrimalDual.Options.iterations(iterations), StoppingRule.NEVER, listener, iterates);
         }
         Functional energy = Functionals.sum(Functionals.composed(Functionals.squaredDistance(y, 1), a), r);
-        return GradientDescent.solve(energy, x0, GradientDescent.Options.armijo(iterations), StoppingRule.NEVER, listener);
+        return GradientDescent.solve(energy, x0, GradientDescent.Options.armijo(iterations), StoppingRule.NEVER, listener, iterates);
     }
 
     @Override

@@ -58,6 +58,14 @@ class MainTest {
         assertEquals(2, o.code());
         assertTrue(o.err().contains("expected one of spline-toy, sae-mnist, sae-lm, sae-synthetic, sae-scale, sae-steps, segmentation, tv-baselines, ct but was"
                 + " 'nope'"), o.err());
+        o = run("experiment", "tv-baselines", "--regularisers", "awcr");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("--regularisers applies to experiment ct only, not tv-baselines"), o.err());
+        o = run("experiment", "ct", "--regularisers", "awcr,tv");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("--regularisers: unknown regulariser 'tv'; valid: ar, acr, awcr, acncr"), o.err());
+        o = run("experiment", "ct", "--regularisers", "awcr,awcr");
+        assertTrue(o.err().contains("a regulariser is named twice: [awcr, awcr]"), o.err());
         o = run("reconstruct", "--angles", "sparse:0");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("angle set 'sparse:0'"), o.err());

@@ -39,7 +39,8 @@ class CtExperimentIT {
             system.terminate();
             system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
         }
-        List<String> methods = List.of("fbp", "tv-pdhg", "data-gd", "data-pd", "ar-gd", "acr-gd", "awcr-gd", "awcr-pd", "acncr-gd");
+        List<String> methods = List.of("fbp", "tv-pdhg", "data-gd", "data-pd", "ar-gd", "acr-gd", "awcr-gd", "awcr-pd", "awcr-pd-all",
+                "acncr-gd");
         assertEquals(2 * methods.size(), rows.size());
         for (int i = 0; i < rows.size(); i++) {
             TvBaselines.Row r = rows.get(i);
@@ -57,11 +58,14 @@ class CtExperimentIT {
             }
             assertTrue(Files.size(dir.resolve(s).resolve("grid.png")) > 10_000, s + " grid");
             assertTrue(Files.size(dir.resolve(s).resolve("training.png")) > 5_000, s + " training curves");
-            assertTrue(Files.size(dir.resolve(s).resolve("ellipses-2001-awcr-pd-convergence.png")) > 10_000, s + " convergence");
+            assertTrue(Files.size(dir.resolve(s).resolve("ellipses-2001-awcr-pd-all-convergence.png")) > 10_000, s + " convergence");
             assertEquals(1 + c.training().steps() * c.kinds().size(), Files.readAllLines(dir.resolve(s).resolve("training.csv")).size());
         }
-        assertTrue(RegulariserFile.load(dir.resolve("ct-sparse/awcr.safetensors")).metadata().containsKey("lambda_pd"),
-                "the primal-dual method's own lambda is saved");
+        java.util.Map<String, String> meta = RegulariserFile.load(dir.resolve("ct-sparse/awcr.safetensors")).metadata();
+        assertTrue(meta.containsKey("lambda_pd"), "the primal-dual method's own lambda is saved");
+        // each solver's budget is one of its validation budgets, and the reported rows ran it
+        assertTrue(List.of("10", "20").contains(meta.get("iterations_gd")), meta.toString());
+        assertTrue(List.of("10", "25", "30").contains(meta.get("iterations_pd")), meta.toString());
         // a second run into the same directory reuses the finished regularisers and reproduces their rows
         ActorSystem<Void> again = ActorSystem.create(Behaviors.empty(), "ct-it-2");
         List<TvBaselines.Row> rerun;
@@ -79,6 +83,9 @@ class CtExperimentIT {
         String report = Files.readString(dir.resolve("report.md"));
         assertTrue(report.contains("Reused from an earlier run"), report);
         assertTrue(report.contains("| ct-sparse | awcr-pd | λ = "), report);
+        assertTrue(report.contains("of 30 iterations |"), "awcr-pd's chosen budget is reported: " + report);
+        assertTrue(report.contains("| awcr-pd − awcr-gd | 2 | "), "paired differences: " + report);
+        assertTrue(report.contains("| acncr-gd − tv-pdhg | 2 | "), "paired differences: " + report);
         assertTrue(report.contains("- ct-limited: the best learned method"), report);
         assertTrue(report.contains("| ct-sparse | acr | R | " + c.lines() + "/" + c.lines() + " |"), "ACR convex on every line:\n" + report);
         assertTrue(report.contains("| ct-sparse | acncr | ½‖Ax − y‖² + λR"), report);

@@ -6,11 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.proxstream.monitoring.ImageMeters;
 import io.proxstream.solvers.inverse.Fbp;
+import io.proxstream.solvers.inverse.Functional;
+import io.proxstream.solvers.inverse.Functionals;
+import io.proxstream.solvers.inverse.Gradient;
+import io.proxstream.solvers.inverse.GradientDescent;
+import io.proxstream.solvers.inverse.IterateListener;
 import io.proxstream.solvers.inverse.ImageMetrics;
 import io.proxstream.solvers.inverse.LinearOperator;
 import io.proxstream.solvers.inverse.Phantoms;
 import io.proxstream.solvers.inverse.Reconstructors;
 import io.proxstream.solvers.inverse.SolverResult;
+import io.proxstream.solvers.inverse.StoppingRule;
 import io.proxstream.solvers.progress.ProgressListener;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,6 +84,72 @@ class ImagePipelineTest {
 
     private static ImageTask ellipse(int n, long i) {
         return new ImageTask("e" + i, Phantoms.randomEllipses(n, i), n, n, i);
+    }
+
+    /** Gradient descent on ½‖x − y‖² + 0.05 · Huber-smoothed TV: a method that shows its iterates. */
+    private static Reconstruction smoothedDenoise(int iterations) {
+        return new Reconstruction() {
+            @Override
+            public String name() {
+                return "gd-" + iterations;
+            }
+
+            @Override
+            public SolverResult solve(LinearOperator a, float[] y, Fbp fbp, ProgressListener listener) {
+                return solve(a, y, fbp, listener, IterateListener.NONE);
+            }
+
+            @Override
+            public SolverResult solve(LinearOperator a, float[] y, Fbp fbp, ProgressListener listener, IterateListener iterates) {
+                Functional e = Functionals.sum(Functionals.composed(Functionals.squaredDistance(y, 1), a),
+                        Functionals.composed(Functionals.groupHuber(0.05, 0.05, 2), new Gradient(16, 16)));
+                return GradientDescent.solve(e, a.adjoint(y), GradientDescent.Options.armijo(iterations), StoppingRule.NEVER, listener,
+                        iterates);
+            }
+        };
+    }
+
+    /**
+     * Checkpoints score the iterate after k iterations: the same PSNR and SSIM as a solve given k iterations (the solver
+     * is deterministic); a method that does not show its iterates is refused as a solver error, counted, and the stream
+     * goes on.
+     */
+    @Test
+    void checkpointsScoreTheIteratesAtEachBudget() throws Exception {
+        List<ImageTask> tasks = List.of(ellipse(16, 1), ellipse(16, 2));
+        ImageMeters meters = new ImageMeters(new SimpleMeterRegistry());
+        List<ImagePipeline.Result> rs = ImagePipeline.graph(Source.from(tasks), DENOISE, smoothedDenoise(12), 2, meters, false,
+                        new int[] {3, 7, 12}, r -> { })
+                .runWith(Sink.seq(), system).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        assertEquals(2, rs.size());
+        for (int k : new int[] {3, 7}) {
+            List<ImagePipeline.Result> alone = ImagePipeline.graph(Source.from(tasks), DENOISE, smoothedDenoise(k), 2, meters, false,
+                            r -> { })
+                    .runWith(Sink.seq(), system).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            for (int i = 0; i < 2; i++) {
+                ImagePipeline.Checkpoint c = rs.get(i).checkpoints().get(k == 3 ? 0 : 1);
+                assertEquals(k, c.iteration());
+                assertEquals(alone.get(i).psnr(), c.psnr(), 1e-9, "PSNR after " + k + " iterations");
+                assertEquals(alone.get(i).ssim(), c.ssim(), 1e-9, "SSIM after " + k + " iterations");
+            }
+        }
+        for (ImagePipeline.Result r : rs) {
+            assertEquals(r.psnr(), r.checkpoints().get(2).psnr(), 1e-9, "the last checkpoint is the result");
+            // on this blurred, noisy image the iterates fit the noise after a few steps: the budget matters
+            assertTrue(Math.abs(r.checkpoints().get(2).psnr() - r.checkpoints().get(0).psnr()) > 0.1, "budgets differ: " + r.checkpoints());
+        }
+        List<ImagePipeline.Rejected> rejected = Collections.synchronizedList(new ArrayList<>());
+        List<ImagePipeline.Result> none = ImagePipeline.graph(Source.from(tasks), DENOISE, new Probe(1), 1, meters, false,
+                        new int[] {1}, rejected::add)
+                .runWith(Sink.seq(), system).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        assertEquals(0, none.size());
+        assertEquals(2, rejected.size());
+        assertTrue(rejected.get(0).reason().contains("does not show its iterates"), rejected.get(0).reason());
+        List<ImagePipeline.Result> beyond = ImagePipeline.graph(Source.from(tasks.subList(0, 1)), DENOISE, smoothedDenoise(4), 1, meters,
+                        false, new int[] {5}, rejected::add)
+                .runWith(Sink.seq(), system).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        assertEquals(0, beyond.size(), "a checkpoint beyond the iterations run is refused");
+        assertTrue(rejected.get(2).reason().contains("ran 4 iterations"), rejected.get(2).reason());
     }
 
     @Test

@@ -4,6 +4,7 @@ import io.proxstream.solvers.progress.Progress;
 import io.proxstream.solvers.progress.ProgressListener;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Gradient descent on a smooth energy with Armijo backtracking: from a trial step t (the previous
@@ -49,6 +50,13 @@ public final class GradientDescent {
     }
 
     public static SolverResult solve(Functional energy, float[] x0, Options o, StoppingRule stop, ProgressListener listener) {
+        return solve(energy, x0, o, stop, listener, IterateListener.NONE);
+    }
+
+    /** As above, showing {@code iterates} the iterate after every iteration. */
+    public static SolverResult solve(Functional energy, float[] x0, Options o, StoppingRule stop, ProgressListener listener,
+                                     IterateListener iterates) {
+        Objects.requireNonNull(iterates, "iterates");
         if (!energy.isSmooth()) {
             throw new IllegalArgumentException("gradient descent needs a smooth energy");
         }
@@ -117,6 +125,7 @@ public final class GradientDescent {
             s.put("restart", restarted ? 1.0 : 0.0);
             last = new Progress(it, ex, s);
             listener.onProgress(last);
+            iterates.onIterate(it, x);
             if (stop.stop(last)) {
                 early = it < o.iterations();
                 break;

@@ -14,7 +14,8 @@ import java.util.Objects;
  *   x⁺ ← prox_{τf}(x − τ(∇h(x) + Kᵀy))
  *   y⁺ ← prox_{σg*}(y + σ K(2x⁺ − x))
  * </pre>
- * under τ(L/2 + σ‖K‖²) &lt; 1 (default σ = 1/‖K‖, τ = 0.99/(L/2 + σ‖K‖²)). Reported per iteration:
+ * under τ(L/2 + σ‖K‖²) &lt; 1 (default τ = 0.99/(L/2 + σ‖K‖²); σ = L_g for a smooth g, else 1/‖K‖: see
+ * {@link #defaultSigma}). Reported per iteration:
  * the energy, the primal and dual residuals, and the critical-point residual ‖x⁺ − x‖/τ, whose
  * running (ergodic) mean over iterations is also reported: on a weakly convex problem it falls like
  * O(log k / k).
@@ -29,17 +30,27 @@ import java.util.Objects;
  * the iterates visit it stops changing, and from there on the method runs with a fixed step that
  * satisfies the step condition along the iterates — the setting of the proof. Each iteration costs
  * one more evaluation of h (its value at x⁺); the current L, τ and the backtracks so far are reported.
+ *
+ * <p><b>Dual start.</b> With {@link Options#warmDual()} (the default) and g smooth, the dual variable
+ * starts at y₀ = ∇g(Kx₀), the maximiser of ⟨Kx₀, y⟩ − g*(y): the dual that belongs to the start x₀.
+ * The first primal step is then a forward-backward step on the whole energy h + g∘K + f from x₀.
+ * Started from y₀ = 0 instead, the primal steps at first ignore the data term g∘K, which enters only
+ * as the dual grows (with σ = 1/‖K‖ over about ‖K‖ iterations); from a good x₀ (an FBP) that
+ * transient first moves the iterate away from the data and costs ‖K‖ iterations to undo. Both starts
+ * run the same iteration afterwards, so the convergence theory is unchanged. A non-smooth g starts
+ * from y₀ = 0.
  */
 public final class PrimalDual {
 
     /**
      * @param tau        primal step (NaN: from the step condition)
-     * @param sigma      dual step (NaN: 1/‖K‖)
+     * @param sigma      dual step (NaN: L_g for a smooth g, else 1/‖K‖)
      * @param iterations iteration budget
      * @param backtrack  check the descent inequality of h at every step and raise L until it holds
      *                   (only with tau NaN: a given τ is used as given)
+     * @param warmDual   start the dual at ∇g(Kx₀) when g is smooth (else at 0)
      */
-    public record Options(double tau, double sigma, int iterations, boolean backtrack) {
+    public record Options(double tau, double sigma, int iterations, boolean backtrack, boolean warmDual) {
         public Options {
             if (iterations <= 0) {
                 throw new IllegalArgumentException("iterations must be positive, got " + iterations);
@@ -47,6 +58,11 @@ public final class PrimalDual {
             if (backtrack && !Double.isNaN(tau)) {
                 throw new IllegalArgumentException("backtracking chooses tau; give tau = NaN or turn backtracking off");
             }
+        }
+
+        /** The given steps and step rule, the dual started at ∇g(Kx₀). */
+        public Options(double tau, double sigma, int iterations, boolean backtrack) {
+            this(tau, sigma, iterations, backtrack, true);
         }
 
         /** Fixed steps from h's Lipschitz constant (or the given tau). */
@@ -63,6 +79,11 @@ public final class PrimalDual {
         public static Options fixedSteps(int n) {
             return new Options(Double.NaN, Double.NaN, n, false);
         }
+
+        /** The same options with the dual started at 0 (false) or at ∇g(Kx₀) (true). */
+        public Options withWarmDual(boolean warm) {
+            return new Options(tau, sigma, iterations, backtrack, warm);
+        }
     }
 
     /** Backtracking doubles L at most this many times in one iteration before giving up. */
@@ -71,9 +92,31 @@ public final class PrimalDual {
     private PrimalDual() {
     }
 
+    /**
+     * The dual step when none is given: L_g for a smooth g with ∇g L_g-Lipschitz (then g* is 1/L_g-strongly
+     * convex, so the dual step moves y halfway to ∇g(K x̄), and σ‖K‖² = L_g‖K‖², the curvature of g∘K: the primal
+     * step τ = 0.99/(L/2 + L_g‖K‖²) is the forward step of the whole smooth energy); 1/‖K‖ otherwise.
+     */
+    static double defaultSigma(Functional g, double kNorm) {
+        if (g.isSmooth()) {
+            double lg = g.lipschitz();
+            if (lg > 0 && Double.isFinite(lg)) {
+                return lg;
+            }
+        }
+        return 1 / Math.max(kNorm, 1e-12);
+    }
+
     public static SolverResult solve(Functional h, Functional f, Functional g, LinearOperator k, float[] x0, Options o,
                                      StoppingRule stop, ProgressListener listener) {
+        return solve(h, f, g, k, x0, o, stop, listener, IterateListener.NONE);
+    }
+
+    /** As above, showing {@code iterates} the primal iterate after every iteration. */
+    public static SolverResult solve(Functional h, Functional f, Functional g, LinearOperator k, float[] x0, Options o,
+                                     StoppingRule stop, ProgressListener listener, IterateListener iterates) {
         Objects.requireNonNull(stop, "stop");
+        Objects.requireNonNull(iterates, "iterates");
         if (!h.isSmooth()) {
             throw new IllegalArgumentException("h must be smooth (gradient and Lipschitz constant)");
         }
@@ -83,7 +126,7 @@ public final class PrimalDual {
         Vectors.requireFinite("initial point", x0);
         long t0 = System.nanoTime();
         double kn = k.normEstimate(40, 13) * 1.02;
-        double sigma = Double.isNaN(o.sigma()) ? 1 / Math.max(kn, 1e-12) : o.sigma();
+        double sigma = Double.isNaN(o.sigma()) ? defaultSigma(g, kn) : o.sigma();
         double lip = h.lipschitz();
         if (!(lip >= 0) || Double.isInfinite(lip)) {
             throw new IllegalArgumentException("h's Lipschitz constant must be finite and >= 0 (the start of backtracking), got " + lip);
@@ -106,6 +149,11 @@ public final class PrimalDual {
         float[] kExtrap = new float[m];
         float[] kx = k.apply(x);
         float[] kxPrev = new float[m];
+        if (o.warmDual() && g.isSmooth()) {
+            g.gradient(kx, y);
+            Vectors.requireFinite("initial dual (gradient of g at K x0)", y);
+            k.adjoint(y, kty);
+        }
         Progress last = null;
         double residualSum = 0;
         int it = 0;
@@ -168,6 +216,7 @@ public final class PrimalDual {
             s.put("backtracks", (double) backtracks);
             last = new Progress(it, (o.backtrack() ? hx : h.value(x)) + f.value(x) + g.value(kx), s);
             listener.onProgress(last);
+            iterates.onIterate(it, x);
             if (stop.stop(last)) {
                 early = it < o.iterations();
                 break;

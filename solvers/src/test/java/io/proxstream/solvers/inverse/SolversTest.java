@@ -233,6 +233,58 @@ class SolversTest {
                 k, new float[N * N], new PrimalDual.Options(10, Double.NaN, 5), StoppingRule.NEVER, ProgressListener.NONE));
     }
 
+    /**
+     * The warm dual start y₀ = ∇g(Kx₀): the first primal step is a projected forward-backward step on the whole energy
+     * (checked against that step computed by hand), and from a good start (a few hundred gradient steps towards the
+     * critical point) the energy never rises above the start's, while the cold start y₀ = 0 first leaves the data and
+     * raises it. The iterate listener sees the iterate of every iteration, the last one equal to the result.
+     */
+    @Test
+    void warmDualStartTakesAForwardBackwardStepOnTheWholeEnergy() {
+        Blur k = Blur.gaussian(N, N, 1.2);
+        float[] y = blurredAndNoisy(k);
+        double lambda = 0.05;
+        Functional h = logPenalty(lambda, 2 * lambda);
+        Functional f = Functionals.nonNegativity();
+        Functional g = Functionals.squaredDistance(y, 1);
+        float[] x0 = k.adjoint(y);
+        List<float[]> seen = new ArrayList<>();
+        List<Progress> warm = new ArrayList<>();
+        SolverResult r = PrimalDual.solve(h, f, g, k, x0, PrimalDual.Options.fixedSteps(5), StoppingRule.NEVER, warm::add,
+                (it, x) -> seen.add(x.clone()));
+        assertEquals(5, seen.size(), "one iterate per iteration");
+        assertEquals(0, Vectors.distance(seen.get(4), r.x()), "the last iterate seen is the result");
+        double tau = warm.get(0).scalars().get("tau");
+        float[] gh = new float[N * N];
+        h.gradient(x0, gh);
+        float[] res = k.apply(x0);
+        for (int i = 0; i < res.length; i++) {
+            res[i] -= y[i];
+        }
+        float[] ktr = k.adjoint(res);
+        float[] step = new float[N * N];
+        for (int i = 0; i < step.length; i++) {
+            step[i] = Math.max(0, x0[i] - (float) tau * (gh[i] + ktr[i]));
+        }
+        assertTrue(Vectors.distance(step, seen.get(0)) <= 1e-5 * Vectors.norm(step),
+                "first iterate = prox_tf(x0 - tau(grad h(x0) + K^T(K x0 - y))): off by " + Vectors.distance(step, seen.get(0)));
+
+        // a good start: 300 warm iterations; then 40 more from there, warm and cold
+        float[] good = PrimalDual.solve(h, f, g, k, x0, PrimalDual.Options.iterations(300), StoppingRule.NEVER,
+                ProgressListener.NONE).x();
+        double e0 = h.value(good) + g.value(k.apply(good));
+        List<Progress> w = new ArrayList<>();
+        List<Progress> c = new ArrayList<>();
+        PrimalDual.solve(h, f, g, k, good, PrimalDual.Options.iterations(40), StoppingRule.NEVER, w::add);
+        PrimalDual.solve(h, f, g, k, good, PrimalDual.Options.iterations(40).withWarmDual(false), StoppingRule.NEVER, c::add);
+        double warmMax = w.stream().mapToDouble(Progress::objective).max().orElseThrow();
+        double coldMax = c.stream().mapToDouble(Progress::objective).max().orElseThrow();
+        System.out.printf(java.util.Locale.ROOT, "[SolversTest] from a good start E0 %.6g: largest energy over 40 iterations warm %.6g, "
+                + "cold %.6g%n", e0, warmMax, coldMax);
+        assertTrue(warmMax <= e0 * (1 + 1e-4), "warm start stays at or below the start's energy: " + warmMax + " vs " + e0);
+        assertTrue(coldMax > e0 * 1.01, "the cold start leaves the data first: " + coldMax + " vs " + e0);
+    }
+
     /** Gradient descent (Armijo, and with momentum) on a strongly convex quadratic reaches the CG solution. */
     @Test
     void gradientDescentReachesTheMinimiserAndMomentumGetsThereSooner() {
