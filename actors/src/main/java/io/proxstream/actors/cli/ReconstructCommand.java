@@ -103,7 +103,7 @@ final class ReconstructCommand implements Callable<Integer> {
             + " the file's lambda with --regulariser)")
     Double lambda;
 
-    @Option(names = "--iterations", paramLabel = "N", description = "iteration budget (default: 300; 150 for KIND-gd with --regulariser)")
+    @Option(names = "--iterations", paramLabel = "N", description = "iteration budget (default: 300; with --regulariser the budget the file's experiment chose on validation, else 150 for KIND-gd)")
     Integer iterations;
 
     @Option(names = "--tol", paramLabel = "T", defaultValue = "0", description = "stop when the relative change falls below T"
@@ -225,6 +225,18 @@ final class ReconstructCommand implements Callable<Integer> {
         }
     }
 
+    private static int parseBudget(String file, String value) {
+        try {
+            int k = Integer.parseInt(value);
+            if (k > 0) {
+                return k;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new Cli.UsageException(file + ": its iteration budget '" + value + "' is not a positive integer; give --iterations");
+    }
+
     /** A reconstruction with a trained regulariser file; its image size and CT geometry must match the run's. */
     private Reconstruction learned(RegulariserFile.Loaded l, ForwardModel model) {
         if (!model.problem().equals("ct")) {
@@ -254,7 +266,9 @@ final class ReconstructCommand implements Callable<Integer> {
         if (!Double.isFinite(lambda)) {
             throw new Cli.UsageException(file + " holds no chosen lambda (a training checkpoint?); give --lambda");
         }
-        int iterations = this.iterations != null ? this.iterations : pd ? 300 : 150;
+        // and each solver's iteration budget, chosen with λ on validation images, under "iterations_pd" / "iterations_gd"
+        String budget = l.metadata().get(pd ? "iterations_pd" : "iterations_gd");
+        int iterations = this.iterations != null ? this.iterations : budget != null ? parseBudget(file, budget) : pd ? 300 : 150;
         if (!pd) {
             return LearnedReconstruction.gradientDescent(method, l.critic(), lambda, iterations);
         }

@@ -15,15 +15,16 @@ import io.proxstream.solvers.nn.LearnedRegulariser;
 import io.proxstream.solvers.progress.ProgressListener;
 
 /**
- * Reconstruction with a trained regulariser R, started from the FBP, fixed iteration budgets (no
- * stopping on the truth):
+ * Reconstruction with a trained regulariser R, started from the FBP, for a given iteration budget (chosen on
+ * validation images by {@code experiment ct}; no stopping on the truth):
  * <ul>
  *   <li>gradient descent with Armijo backtracking on {@code ½‖Ax − y‖² + λR(x)} (AR, ACR, AWCR-GD, ACNCR);</li>
  *   <li>the primal-dual method with the smooth weakly convex part (AWCR-PD):
  *       {@code min λR(x) + ι_{x≥0}(x) + ½‖Ax − y‖²} with h = λR, f = ι_{≥0}, g = ½‖· − y‖² on the dual side, K = A,
  *       steps from τ(L/2 + σ‖A‖²) < 1, L starting from the Lipschitz estimate of ∇(λR) sampled near the FBP and
  *       doubled by backtracking whenever the descent inequality of λR fails between two iterates (a constant sampled at
- *       one point can be far too small along the iterates; see {@link PrimalDual}).</li>
+ *       one point can be far too small along the iterates; see {@link PrimalDual}); σ = 1 (the data term's curvature) and
+ *       the dual started at A x₀ − y, so the first step is a projected gradient step on the whole energy.</li>
  * </ul>
  * Every solve works on its own copy of the network, so images reconstruct in parallel.
  */

@@ -197,6 +197,18 @@ class MainTest {
         String report = java.nio.file.Files.readString(dir.resolve("run/report.md"));
         assertTrue(report.contains("images reconstructed: 1, rejected: 0"), report);
         assertTrue(java.nio.file.Files.isRegularFile(dir.resolve("run/ellipses-0-awcr-pd.png")), "16² phantom reconstructed");
+        // without --iterations, each solver runs the budget its experiment chose on validation
+        java.nio.file.Path chosen = dir.resolve("chosen.safetensors");
+        io.proxstream.actors.learned.RegulariserFile.save(chosen, critic, a, a.normEstimate(20, 1), 0.5, 4, 10,
+                java.util.Map.of("iterations_pd", "7", "iterations_gd", "x"));
+        o = run("reconstruct", "--regulariser", chosen.toString(), "--method", "awcr-pd", "--angles", "sparse:12",
+                "--input", "phantom:ellipses", "--out", dir.resolve("chosen").toString());
+        assertEquals(0, o.code(), o.err());
+        assertTrue(o.out().contains("   7 iterations"), o.out());
+        o = run("reconstruct", "--regulariser", chosen.toString(), "--method", "awcr-gd", "--angles", "sparse:12",
+                "--input", "phantom:ellipses", "--out", dir.resolve("chosen-gd").toString());
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("its iteration budget 'x' is not a positive integer; give --iterations"), o.err());
         o = run("reconstruct", "--regulariser", file.toString(), "--method", "awcr-pd", "--angles", "sparse:10");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("was trained for 12 angles") && o.err().contains("this run has 10 angles"), o.err());
