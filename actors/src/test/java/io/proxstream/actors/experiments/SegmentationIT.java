@@ -22,15 +22,27 @@ class SegmentationIT {
             ByteArrayOutputStream log = new ByteArrayOutputStream();
             new SegmentationExperiment().run(true, dir, new PrintStream(log, true), system);
             String r = Files.readString(dir.resolve("report.md"));
-            assertTrue(r.contains("| image | distortion | method | accuracy | PSNR (dB) | SSIM | seconds |"), r);
-            for (String m : List.of("MBO on the clean image (bound)", "MBO on the observation (bound)", "sequential", "joint")) {
+            assertTrue(r.contains("| image | distortion | method | α | β | accuracy ¹ | PSNR (dB) | SSIM | seconds |"), r);
+            for (String m : List.of("MBO on the clean image (bound)", "MBO on the observation (bound)", "sequential", "sequential-psnr",
+                    "joint", "joint-b0")) {
                 assertTrue(r.contains("| brick-in-grass | noise σ = 0.30 | " + m + " |"), m + "\n" + r);
                 assertTrue(r.contains("| coffee | blur σ = 2.0 px + noise 0.02 | " + m + " |"), m + "\n" + r);
                 assertTrue(r.contains("| astronaut | noise σ = 0.30 | " + m + " |"), m + "\n" + r);
             }
             assertTrue(r.contains("Joint energy J (without the graph term) after each round: "), r);
             List<java.util.Map<String, String>> csv = io.proxstream.monitoring.report.CsvTable.read(dir.resolve("runs.csv"));
-            assertEquals(3 * 2 * 4, csv.size(), "3 images x 2 distortions x 4 methods, one seed");
+            assertEquals(3 * 2 * 6, csv.size(), "3 images x 2 distortions x 6 methods, one seed");
+            for (java.util.Map<String, String> row : csv) {
+                if (row.get("method").equals("joint-b0")) {
+                    assertEquals(0, Double.parseDouble(row.get("beta")), "the control runs without coupling");
+                }
+            }
+            // the TV weight chosen by PSNR and by accuracy, both reported; the β = 0 control paired with the joint scheme
+            assertTrue(r.contains("| image | distortion | α by accuracy | α by PSNR | β | α trials | β trials |"), r);
+            assertTrue(r.contains("| brick-in-grass | noise σ = 0.30 | joint − joint-b0 | "), r);
+            assertTrue(r.contains("| brick-in-grass | blur σ = 2.0 px + noise 0.02 | sequential-psnr − sequential | "), r);
+            assertTrue(r.contains("agreement with the clean-image segmentation"), r);
+            assertTrue(r.contains("| noise σ = 0.20 | "), "the sweep's level: " + r);
             for (java.util.Map<String, String> row : csv) {
                 double acc = Double.parseDouble(row.get("accuracy"));
                 assertTrue(acc > 0.3 && acc <= 1, row.toString());
