@@ -170,7 +170,7 @@ public final class CtExperiment {
         List<String> reused = new ArrayList<>();
         try (CsvTable csv = new CsvTable(dir.resolve("validation.csv"), List.of("method", "parameter", "value", "psnr_mean", "ssim_mean"));
              CsvTable train = new CsvTable(dir.resolve("training.csv"), List.of("regulariser", "step", "epoch", "loss", "wasserstein",
-                     "penalty", "seconds"))) {
+                     "penalty", "seconds", "validation_wasserstein"))) {
             filter = TvBaselines.chooseFbpFilter(s, runs, csv, sec, log);
             methods.add(TvBaselines.fbp(filter));
             parameters.put("fbp", "filter " + filter.id());
@@ -217,7 +217,7 @@ public final class CtExperiment {
                 double[] w = new double[steps.size()];
                 for (int i = 0; i < steps.size(); i++) {
                     CriticTraining.Step st = steps.get(i);
-                    train.row(id, st.step(), (long) st.epoch(), st.loss(), st.wasserstein(), st.penalty(), st.seconds());
+                    train.row(id, st.step(), (long) st.epoch(), st.loss(), st.wasserstein(), st.penalty(), st.seconds(), st.validation());
                     x[i] = st.step();
                     w[i] = st.wasserstein();
                 }
@@ -377,7 +377,7 @@ public final class CtExperiment {
             RegulariserFile.Loaded l = RegulariserFile.load(file);
             boolean same = l.critic().kind() == critic.kind() && l.critic().size() == critic.size()
                     && l.critic().architecture().toString().equals(critic.architecture().toString())
-                    && l.steps() == config.training().steps() && Double.isFinite(l.lambda())
+                    && Double.isFinite(l.lambda())
                     && s.model().describe().equals(l.metadata().get("data"))
                     && config.training().toString().equals(l.metadata().get("training"));
             return same ? l : null;
@@ -398,7 +398,8 @@ public final class CtExperiment {
             try {
                 out.computeIfAbsent(name, k -> new ArrayList<>()).add(new CriticTraining.Step(Long.parseLong(r.get("step")),
                         Integer.parseInt(r.get("epoch")), Double.parseDouble(r.get("loss")), Double.parseDouble(r.get("wasserstein")),
-                        Double.parseDouble(r.get("penalty")), Double.parseDouble(r.get("seconds"))));
+                        Double.parseDouble(r.get("penalty")), Double.parseDouble(r.get("seconds")),
+                        r.get("validation_wasserstein") == null ? Double.NaN : Double.parseDouble(r.get("validation_wasserstein"))));
             } catch (NumberFormatException | NullPointerException e) {
                 // a torn line: that regulariser is retrained
                 out.remove(name);

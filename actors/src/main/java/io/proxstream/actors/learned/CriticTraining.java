@@ -4,17 +4,21 @@ import io.proxstream.monitoring.TaskProgress;
 import io.proxstream.actors.image.ForwardModel;
 import io.proxstream.actors.image.ImageTask;
 import io.proxstream.monitoring.CriticMeters;
+import io.proxstream.protocol.format.FormatException;
+import io.proxstream.protocol.format.Safetensors;
 import io.proxstream.solvers.inverse.Fbp;
 import io.proxstream.solvers.inverse.Phantoms;
 import io.proxstream.solvers.inverse.RayTransform;
 import io.proxstream.solvers.nn.Critic;
 import io.proxstream.solvers.nn.CriticTrainer;
 import io.proxstream.solvers.nn.Optimizer;
+import io.proxstream.solvers.nn.Param;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -31,65 +35,128 @@ import org.apache.pekko.stream.javadsl.Source;
 /**
  * Adversarial training of a learned regulariser as a stream (spec/inverse.md): training indices,
  * epoch by epoch in a seeded shuffled order → (ground truth, noisy data, FBP) pairs from the
- * random-ellipse generator and the forward model (made once per index and kept: the training set
- * is fixed and bounded) → batches → one critic step each on a dedicated thread pool
- * ({@link CriticTrainer}, data-parallel over the batch) → meters, a progress callback and atomic
- * checkpoints every {@code checkpointEvery} steps. Back-pressured end to end: nothing is made
- * ahead of the trainer beyond the stages' small buffers.
+ * phantom family and the forward model (made once per index and kept: the training set is fixed
+ * and bounded) → batches → one critic step each on a dedicated thread ({@link CriticTrainer},
+ * data-parallel over the batch) → meters, a progress callback and atomic checkpoints every
+ * {@code checkpointEvery} steps. Back-pressured end to end: nothing is made ahead of the trainer
+ * beyond the stages' small buffers.
  *
- * <p>Resume: when the checkpoint file exists (and is a valid regulariser of the same kind), its
- * parameters are loaded and the stream skips the batches already taken; the optimizer's moments
- * restart from zero (they are not saved).
+ * <p>Stopping: at most {@code epochs} passes; with a {@link Stopping} rule the Wasserstein estimate
+ * on pairs held out from training (seeds disjoint from training, validation and test) is measured
+ * every {@code every} steps, and training stops once it has not risen by {@code minDelta} (relative)
+ * above its best for {@code patience} measurements in a row: the critic has levelled off.
+ *
+ * <p>Resume: when the checkpoint file exists (and is a critic of the same kind and architecture),
+ * its parameters, the optimizer's moments and step count and the stopping rule's state are loaded,
+ * and the stream skips the batches already taken; since the steps' random numbers depend on the seed
+ * and the step only, the resumed run repeats the uninterrupted one. A checkpoint that already stopped
+ * on the plateau trains no further. Checkpoints are written on the training thread between steps.
  */
 public final class CriticTraining {
 
     /**
+     * When to stop before the last epoch: the validation Wasserstein estimate, measured every {@code every} steps on
+     * {@code pairs} held-out pairs, has not risen by more than {@code minDelta} × |best| above its best for
+     * {@code patience} measurements. {@link #NONE}: train every epoch.
+     */
+    public record Stopping(int every, int pairs, int patience, double minDelta) {
+        public static final Stopping NONE = new Stopping(0, 0, 0, 0);
+
+        public Stopping {
+            if (every < 0 || pairs < 0 || patience < 0 || !(minDelta >= 0) || (every > 0 && (pairs < 1 || patience < 1))) {
+                throw new IllegalArgumentException("stopping rule: need every >= 0 and, when every > 0, pairs >= 1, patience >= 1, "
+                        + "minDelta >= 0; got " + every + ", " + pairs + ", " + patience + ", " + minDelta);
+            }
+        }
+
+        public boolean enabled() {
+            return every > 0;
+        }
+    }
+
+    /**
      * @param images          training phantoms (seeds disjoint from validation and test)
-     * @param epochs          passes over them
+     * @param epochs          passes over them at most
      * @param batch           pairs per step
      * @param learningRate    Adam step (β = 0.5, 0.99)
      * @param mu              gradient-penalty weight (NaN: the kind's default)
      * @param threads         replicas working on one batch
      * @param checkpointEvery steps between checkpoints (0: only at the end)
      * @param seed            phantom seeds start at {@code seed + }{@link #TRAINING_SEED_OFFSET}; order and interpolates
+     * @param stopping        the plateau rule ({@link Stopping#NONE}: every epoch)
+     * @param phantoms        the phantom family of the training (and held-out) pairs
      */
-    public record Config(int images, int epochs, int batch, double learningRate, double mu, int threads, int checkpointEvery, long seed) {
+    public record Config(int images, int epochs, int batch, double learningRate, double mu, int threads, int checkpointEvery, long seed,
+                         Stopping stopping, Phantoms.Family phantoms) {
         public Config {
-            if (images < 1 || epochs < 1 || batch < 1 || batch > images || !(learningRate > 0) || threads < 1 || checkpointEvery < 0) {
+            if (images < 1 || epochs < 1 || batch < 1 || batch > images || !(learningRate > 0) || threads < 1 || checkpointEvery < 0
+                    || stopping == null || phantoms == null) {
                 throw new IllegalArgumentException("critic training: need images >= batch >= 1, epochs >= 1, learning rate > 0, "
-                        + "threads >= 1, checkpointEvery >= 0");
+                        + "threads >= 1, checkpointEvery >= 0, a stopping rule and a phantom family");
             }
         }
 
+        /** Every epoch on random ellipses. */
+        public Config(int images, int epochs, int batch, double learningRate, double mu, int threads, int checkpointEvery, long seed) {
+            this(images, epochs, batch, learningRate, mu, threads, checkpointEvery, seed, Stopping.NONE, Phantoms.Family.ELLIPSES);
+        }
+
+        /** The most steps: every epoch. */
         public long steps() {
             return (long) epochs * (images / batch);
         }
+
+        public Config withStopping(Stopping s) {
+            return new Config(images, epochs, batch, learningRate, mu, threads, checkpointEvery, seed, s, phantoms);
+        }
+
+        public Config withPhantoms(Phantoms.Family f) {
+            return new Config(images, epochs, batch, learningRate, mu, threads, checkpointEvery, seed, stopping, f);
+        }
     }
 
-    /** The figures of one step. */
-    public record Step(long step, int epoch, double loss, double wasserstein, double penalty, double seconds) {
+    /**
+     * The figures of one step.
+     *
+     * @param validation the held-out Wasserstein estimate after this step (NaN when not measured at this step)
+     */
+    public record Step(long step, int epoch, double loss, double wasserstein, double penalty, double seconds, double validation) {
+    }
+
+    /** A step's figures and whether the plateau rule stopped training at it. */
+    private record Taken(Step step, boolean last) {
     }
 
     /** One training pair with its data. */
     record Sample(float[] truth, float[] data, float[] recon) {
     }
 
+    /** The plateau rule's state; touched only on the training thread. */
+    private static final class Plateau {
+        double best = Double.NEGATIVE_INFINITY;
+        long bestStep;
+        int stale;
+        boolean stopped;
+    }
+
     /** Phantom seeds of training images are {@code seed + TRAINING_SEED_OFFSET + i}; experiments keep validation and test below. */
     public static final long TRAINING_SEED_OFFSET = 100_000;
+    /** Seeds of the held-out pairs of the stopping rule: {@code seed + HELD_OUT_SEED_OFFSET + i}. */
+    public static final long HELD_OUT_SEED_OFFSET = 200_000;
     private static final double DIFFERENCE_STEP = 1e-3;
 
     private CriticTraining() {
     }
 
     /**
-     * Trains {@code critic} in place and returns the steps' figures.
+     * Trains {@code critic} in place and returns the steps' figures (of this call; none when the checkpoint had
+     * already stopped).
      *
      * @param checkpoint file for checkpoints and resume (null: none)
      * @param onStep     called after every step (from the stream)
      */
     public static List<Step> run(ActorSystem<?> system, Critic critic, ForwardModel model, RayTransform a, double operatorNorm, Config c,
                                  CriticMeters meters, Path checkpoint, Consumer<Step> onStep) throws IOException {
-        long done = resume(critic, checkpoint);
         Fbp fbp = model.fbp(a);
         int n = critic.size();
         Map<Integer, Sample> cache = new ConcurrentHashMap<>();
@@ -99,12 +166,23 @@ public final class CriticTraining {
             t.setDaemon(true);
             return t;
         });
+        Plateau plateau = new Plateau();
+        List<Sample> heldOut = new ArrayList<>();
+        for (int i = 0; i < c.stopping().pairs(); i++) {
+            heldOut.add(sample(model, a, fbp, n, c.seed(), c.phantoms(), HELD_OUT_SEED_OFFSET + i));
+        }
         long t0 = System.nanoTime();
         List<Step> steps = new ArrayList<>();
+        Taken skipped = new Taken(null, true);
         try (CriticTrainer trainer = new CriticTrainer(critic, Optimizer.adam(c.learningRate(), 0.5, 0.99),
                 Double.isNaN(c.mu()) ? critic.kind().defaultMu() : c.mu(), DIFFERENCE_STEP, c.threads(), c.seed());
              TaskProgress progress = TaskProgress.start("critic " + critic.kind().id(), (long) c.epochs() * perEpoch, "steps")) {
+            long done = resume(critic, trainer, plateau, checkpoint);
+            trainer.continueFrom(done);
             progress.stepBy(done);
+            if (plateau.stopped) {
+                return steps;
+            }
             Source.range(0, c.epochs() - 1)
                     .flatMapConcat(epoch -> Source.from(order(c, epoch)).grouped(c.batch()).filter(b -> b.size() == c.batch())
                             .zipWithIndex().map(p -> new Object[] {epoch, p.first(), p.second()}))
@@ -114,24 +192,38 @@ public final class CriticTraining {
                         List<Integer> idx = (List<Integer>) e[1];
                         List<Sample> batch = new ArrayList<>();
                         for (int i : idx) {
-                            batch.add(cache.computeIfAbsent(i, k -> sample(model, a, fbp, n, c.seed(), k)));
+                            batch.add(cache.computeIfAbsent(i, k -> sample(model, a, fbp, n, c.seed(), c.phantoms(), TRAINING_SEED_OFFSET + k)));
                         }
                         return new Object[] {e[0], batch};
                     })
                     .mapAsync(1, e -> CompletableFuture.supplyAsync(() -> {
+                        if (plateau.stopped) {
+                            // a batch fetched before the stream saw the stop
+                            return skipped;
+                        }
                         @SuppressWarnings("unchecked")
                         List<Sample> b = (List<Sample>) e[1];
                         Critic.StepResult r = trainer.step(b.stream().map(Sample::truth).toList(), b.stream().map(Sample::recon).toList(),
                                 b.stream().map(Sample::data).toList());
-                        return new Step(done + trainer.steps(), (Integer) e[0], r.loss(), r.wasserstein(), r.penalty(),
-                                (System.nanoTime() - t0) / 1e9);
-                    }, pool))
-                    .map(s -> {
-                        meters.step(s.loss(), s.penalty(), s.wasserstein());
-                        if (checkpoint != null && c.checkpointEvery() > 0 && s.step() % c.checkpointEvery() == 0) {
-                            save(checkpoint, critic, a, operatorNorm, s.step());
+                        long step = trainer.steps();
+                        double validation = Double.NaN;
+                        if (c.stopping().enabled() && step % c.stopping().every() == 0) {
+                            validation = critic.wasserstein(heldOut.stream().map(Sample::truth).toList(),
+                                    heldOut.stream().map(Sample::recon).toList(), heldOut.stream().map(Sample::data).toList());
+                            observe(plateau, c.stopping(), step, validation);
+                        }
+                        if (checkpoint != null && (plateau.stopped || c.checkpointEvery() > 0 && step % c.checkpointEvery() == 0)) {
+                            save(checkpoint, critic, trainer, plateau, a, operatorNorm);
                             meters.checkpoint();
                         }
+                        return new Taken(new Step(step, (Integer) e[0], r.loss(), r.wasserstein(), r.penalty(),
+                                (System.nanoTime() - t0) / 1e9, validation), plateau.stopped);
+                    }, pool))
+                    .filter(t -> t != skipped)
+                    .takeWhile(t -> !t.last(), true)
+                    .map(Taken::step)
+                    .map(s -> {
+                        meters.step(s.loss(), s.penalty(), s.wasserstein());
                         steps.add(s);
                         progress.step();
                         progress.note(String.format(java.util.Locale.ROOT, "W %.4g", s.wasserstein()));
@@ -140,7 +232,11 @@ public final class CriticTraining {
                     })
                     .runWith(Sink.ignore(), system).toCompletableFuture().get();
             if (checkpoint != null) {
-                save(checkpoint, critic, a, operatorNorm, done + trainer.steps());
+                // on the training thread, after the last step
+                pool.submit(() -> {
+                    save(checkpoint, critic, trainer, plateau, a, operatorNorm);
+                    return null;
+                }).get();
                 meters.checkpoint();
             }
         } catch (InterruptedException e) {
@@ -158,7 +254,18 @@ public final class CriticTraining {
         return steps;
     }
 
-    private static long resume(Critic critic, Path checkpoint) throws IOException {
+    /** The plateau rule after a measurement at {@code step}. */
+    private static void observe(Plateau p, Stopping s, long step, double w) {
+        if (w > p.best + s.minDelta() * Math.abs(p.best) || p.best == Double.NEGATIVE_INFINITY) {
+            p.best = w;
+            p.bestStep = step;
+            p.stale = 0;
+        } else if (++p.stale >= s.patience()) {
+            p.stopped = true;
+        }
+    }
+
+    private static long resume(Critic critic, CriticTrainer trainer, Plateau plateau, Path checkpoint) throws IOException {
         if (checkpoint == null || !Files.isRegularFile(checkpoint)) {
             return 0;
         }
@@ -169,12 +276,52 @@ public final class CriticTraining {
                     + critic + " at " + critic.size() + "²; move it away to start afresh");
         }
         critic.setParams(l.critic().params());
+        List<Param> ps = critic.params();
+        Map<String, String> m = l.metadata();
+        if (m.containsKey("optimizer_steps")) {
+            float[][][] moments = new float[ps.size()][][];
+            for (int i = 0; i < ps.size(); i++) {
+                moments[i] = new float[][] {moment(checkpoint, l, "optimizer.m." + i), moment(checkpoint, l, "optimizer.v." + i)};
+            }
+            try {
+                trainer.optimizer().restore(ps, moments, Long.parseLong(m.get("optimizer_steps")));
+                if (m.containsKey("plateau_best")) {
+                    plateau.best = Double.parseDouble(m.get("plateau_best"));
+                    plateau.bestStep = Long.parseLong(m.get("plateau_best_step"));
+                    plateau.stale = Integer.parseInt(m.get("plateau_stale"));
+                    plateau.stopped = Boolean.parseBoolean(m.get("plateau_stopped"));
+                }
+            } catch (IllegalArgumentException e) {
+                throw new FormatException(checkpoint, "training state: " + e.getMessage());
+            }
+        }
         return l.steps();
     }
 
-    private static void save(Path file, Critic critic, RayTransform a, double operatorNorm, long steps) {
+    private static float[] moment(Path file, RegulariserFile.Loaded l, String key) throws FormatException {
+        Safetensors.Array arr = l.extras().get(key);
+        if (arr == null || !(arr.data() instanceof float[] v)) {
+            throw new FormatException(file, "training checkpoint without the F32 tensor " + key);
+        }
+        return v;
+    }
+
+    private static void save(Path file, Critic critic, CriticTrainer trainer, Plateau plateau, RayTransform a, double operatorNorm) {
+        Map<String, Safetensors.Array> state = new LinkedHashMap<>();
+        float[][][] moments = trainer.optimizer().moments(critic.params());
+        for (int i = 0; i < moments.length; i++) {
+            state.put("optimizer.m." + i, Safetensors.Array.of(moments[i][0]));
+            state.put("optimizer.v." + i, Safetensors.Array.of(moments[i][1]));
+        }
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("state", "training checkpoint");
+        meta.put("optimizer_steps", Long.toString(trainer.optimizer().stepCount()));
+        meta.put("plateau_best", Double.toString(plateau.best));
+        meta.put("plateau_best_step", Long.toString(plateau.bestStep));
+        meta.put("plateau_stale", Integer.toString(plateau.stale));
+        meta.put("plateau_stopped", Boolean.toString(plateau.stopped));
         try {
-            RegulariserFile.save(file, critic, a, operatorNorm, Double.NaN, Double.NaN, steps, Map.of("state", "training checkpoint"));
+            RegulariserFile.save(file, critic, a, operatorNorm, Double.NaN, Double.NaN, trainer.steps(), meta, state);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -193,9 +340,9 @@ public final class CriticTraining {
         return idx;
     }
 
-    static Sample sample(ForwardModel model, RayTransform a, Fbp fbp, int n, long seed, int i) {
-        long s = seed + TRAINING_SEED_OFFSET + i;
-        ImageTask t = new ImageTask("train-" + s, Phantoms.randomEllipses(n, s), n, n, TRAINING_SEED_OFFSET + i);
+    static Sample sample(ForwardModel model, RayTransform a, Fbp fbp, int n, long seed, Phantoms.Family family, long offset) {
+        long s = seed + offset;
+        ImageTask t = new ImageTask("train-" + s, family.draw(n, s), n, n, offset);
         float[] y = model.measure(a, t);
         return new Sample(t.truth(), y, fbp.reconstruct(y));
     }

@@ -22,8 +22,13 @@ import java.util.Map;
  */
 public final class RegulariserFile {
 
-    /** A loaded regulariser with what was chosen for it. */
-    public record Loaded(Critic critic, RayTransform geometry, double lambda, double lipschitz, long steps, Map<String, String> metadata) {
+    /**
+     * A loaded regulariser with what was chosen for it.
+     *
+     * @param extras the file's other tensors (a training checkpoint's optimizer state), by name
+     */
+    public record Loaded(Critic critic, RayTransform geometry, double lambda, double lipschitz, long steps, Map<String, String> metadata,
+                         Map<String, Safetensors.Array> extras) {
     }
 
     private RegulariserFile() {
@@ -32,12 +37,27 @@ public final class RegulariserFile {
     /** Writes {@code critic} and its CT geometry atomically. */
     public static void save(Path file, Critic critic, RayTransform geometry, double operatorNorm, double lambda, double lipschitz, long steps,
                             Map<String, String> extra) throws IOException {
+        save(file, critic, geometry, operatorNorm, lambda, lipschitz, steps, extra, Map.of());
+    }
+
+    /**
+     * As above with further tensors (names must not start with {@code param.} or {@code geometry.}), e.g. a training
+     * checkpoint's optimizer state.
+     */
+    public static void save(Path file, Critic critic, RayTransform geometry, double operatorNorm, double lambda, double lipschitz, long steps,
+                            Map<String, String> extra, Map<String, Safetensors.Array> extraArrays) throws IOException {
         Map<String, Safetensors.Array> arrays = new LinkedHashMap<>();
+        for (String k : extraArrays.keySet()) {
+            if (k.startsWith("param.") || k.startsWith("geometry.")) {
+                throw new IllegalArgumentException("tensor name " + k + " is reserved");
+            }
+        }
         List<Param> ps = critic.params();
         for (int i = 0; i < ps.size(); i++) {
             arrays.put(String.format(Locale.ROOT, "param.%03d.%s", i, ps.get(i).name()), Safetensors.Array.of(ps.get(i).value().clone()));
         }
         arrays.put("geometry.angles", Safetensors.Array.of(geometry.angles().clone()));
+        arrays.putAll(extraArrays);
         Critic.Architecture a = critic.architecture();
         Map<String, String> meta = new LinkedHashMap<>(extra);
         meta.put("format", "proxstream-regulariser/1");
@@ -97,8 +117,14 @@ public final class RegulariserFile {
                 }
                 critic.setParam(i, v);
             }
+            Map<String, Safetensors.Array> extras = new LinkedHashMap<>();
+            for (var e : c.arrays().entrySet()) {
+                if (!e.getKey().startsWith("param.") && !e.getKey().startsWith("geometry.")) {
+                    extras.put(e.getKey(), e.getValue());
+                }
+            }
             return new Loaded(critic, rt, Double.parseDouble(need(file, m, "lambda")), Double.parseDouble(need(file, m, "lipschitz")),
-                    Long.parseLong(need(file, m, "steps")), Map.copyOf(m));
+                    Long.parseLong(need(file, m, "steps")), Map.copyOf(m), java.util.Collections.unmodifiableMap(extras));
         } catch (IllegalArgumentException e) {
             throw new FormatException(file, e.getMessage());
         }

@@ -116,6 +116,73 @@ class LearnedRegulariserStreamTest {
         assertTrue(e.getMessage().contains("move it away"), e.getMessage());
     }
 
+    /**
+     * Resume is exact: parameters, the optimizer's moments and step count come back from the checkpoint and the
+     * steps' random numbers depend on (seed, step) only, so one epoch, a stop, and two more epochs from the checkpoint
+     * give the parameters of three epochs in one go, bit for bit (two replicas, gradient penalty on).
+     */
+    @Test
+    void aResumedTrainingRepeatsTheUninterruptedOneBitForBit(@TempDir Path dir) throws IOException {
+        CriticMeters meters = new CriticMeters(new SimpleMeterRegistry(), "test/awcr");
+        CriticTraining.Config three = new CriticTraining.Config(8, 3, 4, 1e-2, Double.NaN, 2, 0, 5);
+        CriticTraining.Config one = new CriticTraining.Config(8, 1, 4, 1e-2, Double.NaN, 2, 0, 5);
+        Critic straight = new Critic(Critic.Kind.AWCR, ARCH, N, A, NORM, 3);
+        List<CriticTraining.Step> all = CriticTraining.run(system, straight, MODEL, A, NORM, three, meters, null, s -> { });
+        Path ckpt = dir.resolve("awcr.safetensors");
+        Critic interrupted = new Critic(Critic.Kind.AWCR, ARCH, N, A, NORM, 3);
+        CriticTraining.run(system, interrupted, MODEL, A, NORM, one, meters, ckpt, s -> { });
+        Critic resumed = new Critic(Critic.Kind.AWCR, ARCH, N, A, NORM, 3);
+        List<CriticTraining.Step> rest = CriticTraining.run(system, resumed, MODEL, A, NORM, three, meters, ckpt, s -> { });
+        assertEquals(List.of(3L, 4L, 5L, 6L), rest.stream().map(CriticTraining.Step::step).toList());
+        assertEquals(all.get(5).loss(), rest.get(3).loss(), 0, "the last step's loss");
+        for (int i = 0; i < straight.params().size(); i++) {
+            assertArrayEquals(straight.params().get(i).value(), resumed.params().get(i).value(), straight.params().get(i).name());
+        }
+    }
+
+    /**
+     * The plateau rule: with a required rise no measurement can make (minDelta 1e6 × |best|), the first measurement
+     * sets the best and the next {@code patience} ones are stale, so training stops after 1 + patience measurements,
+     * long before its epochs; the checkpoint records the stop and a rerun trains no further. The held-out estimate
+     * is the training loss's Wasserstein term on other pairs (same definition: {@code Critic.wasserstein}).
+     */
+    @Test
+    void trainingStopsWhenTheHeldOutWassersteinEstimateLevelsOffAndStaysStopped(@TempDir Path dir) throws IOException {
+        CriticMeters meters = new CriticMeters(new SimpleMeterRegistry(), "test/ar");
+        CriticTraining.Config c = new CriticTraining.Config(8, 50, 4, 1e-2, Double.NaN, 1, 0, 5)
+                .withStopping(new CriticTraining.Stopping(2, 3, 2, 1e6));
+        Path ckpt = dir.resolve("ar.safetensors");
+        Critic critic = new Critic(Critic.Kind.AR, ARCH, N, A, NORM, 3);
+        List<CriticTraining.Step> steps = CriticTraining.run(system, critic, MODEL, A, NORM, c, meters, ckpt, s -> { });
+        assertEquals(6, steps.size(), "measured at steps 2, 4, 6: the best, then two without a rise");
+        for (CriticTraining.Step s : steps) {
+            assertEquals(s.step() % 2 == 0, Double.isFinite(s.validation()), "measured every 2 steps: step " + s.step());
+        }
+        RegulariserFile.Loaded l = RegulariserFile.load(ckpt);
+        assertEquals(6, l.steps());
+        assertEquals("true", l.metadata().get("plateau_stopped"));
+        assertEquals("2", l.metadata().get("plateau_best_step"));
+        Critic again = new Critic(Critic.Kind.AR, ARCH, N, A, NORM, 3);
+        assertEquals(List.of(), CriticTraining.run(system, again, MODEL, A, NORM, c, meters, ckpt, s -> { }), "a stopped run stays stopped");
+        float[] x = Phantoms.randomEllipses(N, 9);
+        assertEquals(critic.net().forward(x)[0], again.net().forward(x)[0], 0, "and holds the parameters it stopped with");
+
+        // without the impossible rise it trains on: the estimate rises while the critic learns
+        CriticTraining.Config patient = c.withStopping(new CriticTraining.Stopping(2, 3, 2, 0));
+        Critic learner = new Critic(Critic.Kind.AR, ARCH, N, A, NORM, 3);
+        List<CriticTraining.Step> longer = CriticTraining.run(system, learner, MODEL, A, NORM, patient, meters, null, s -> { });
+        assertTrue(longer.size() > 6, "with minDelta 0 the first measurements keep rising: " + longer.size() + " steps");
+    }
+
+    @Test
+    void texturedTrainingPairsComeFromTheTexturedFamily() {
+        Fbp fbp = MODEL.fbp(A);
+        CriticTraining.Sample e = CriticTraining.sample(MODEL, A, fbp, N, 5, Phantoms.Family.ELLIPSES, CriticTraining.TRAINING_SEED_OFFSET);
+        CriticTraining.Sample t = CriticTraining.sample(MODEL, A, fbp, N, 5, Phantoms.Family.TEXTURED, CriticTraining.TRAINING_SEED_OFFSET);
+        assertArrayEquals(Phantoms.randomEllipses(N, 5 + CriticTraining.TRAINING_SEED_OFFSET), e.truth());
+        assertArrayEquals(Phantoms.textured(N, 5 + CriticTraining.TRAINING_SEED_OFFSET), t.truth());
+    }
+
     @Test
     void reconstructionWithALearnedRegulariserRunsBothSolversAndChecksTheGeometry() throws IOException {
         Critic c = new Critic(Critic.Kind.AWCR, ARCH, N, A, NORM, 3);

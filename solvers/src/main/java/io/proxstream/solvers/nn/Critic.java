@@ -283,6 +283,36 @@ public final class Critic {
         return new StepResult(loss, w, pen, List.copyOf(rs));
     }
 
+    /**
+     * The Wasserstein estimate of the training loss without a step: summed over the parts, mean R(reconstruction) −
+     * mean R(truth) (data-space parts on the normalised data, as in {@link #accumulate}). On pairs held out from
+     * training it tells when training has stopped improving the critic.
+     */
+    public double wasserstein(List<float[]> truths, List<float[]> recons, List<float[]> data) {
+        if (truths.isEmpty() || recons.size() != truths.size()) {
+            throw new IllegalArgumentException("need as many reconstructions as truths, got " + recons.size() + " and " + truths.size());
+        }
+        double w = 0;
+        for (Part p : parts) {
+            double fake = 0;
+            double real = 0;
+            for (int i = 0; i < truths.size(); i++) {
+                if (p.dataSpace()) {
+                    if (data == null) {
+                        throw new IllegalArgumentException(kind.id() + " has a data-space critic and needs the noisy data");
+                    }
+                    real += p.net().forward(scaled(a.apply(truths.get(i)), 1 / aNorm))[0];
+                    fake += p.net().forward(scaled(data.get(i).clone(), 1 / aNorm))[0];
+                } else {
+                    real += p.net().forward(truths.get(i))[0];
+                    fake += p.net().forward(recons.get(i))[0];
+                }
+            }
+            w += (fake - real) / truths.size();
+        }
+        return w;
+    }
+
     private static float[] scaled(float[] v, double s) {
         for (int i = 0; i < v.length; i++) {
             v[i] *= (float) s;

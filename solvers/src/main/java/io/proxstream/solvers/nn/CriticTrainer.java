@@ -18,11 +18,11 @@ import java.util.concurrent.Future;
 public final class CriticTrainer implements AutoCloseable {
     private final Critic master;
     private final List<Critic> replicas = new ArrayList<>();
-    private final List<SplittableRandom> rnds = new ArrayList<>();
     private final Optimizer optimizer;
     private final double mu;
     private final double h;
     private final ExecutorService pool;
+    private final long seed;
     private long steps;
 
     /**
@@ -38,10 +38,9 @@ public final class CriticTrainer implements AutoCloseable {
         this.optimizer = optimizer;
         this.mu = mu;
         this.h = h;
-        SplittableRandom r = new SplittableRandom(seed);
+        this.seed = seed;
         for (int t = 0; t < threads; t++) {
             replicas.add(t == 0 && threads == 1 ? master : master.copy());
-            rnds.add(r.split());
         }
         pool = threads == 1 ? null : Executors.newFixedThreadPool(threads, run -> {
             Thread th = new Thread(run, "critic-trainer");
@@ -54,8 +53,25 @@ public final class CriticTrainer implements AutoCloseable {
         return master;
     }
 
+    /** Steps taken, counting those of an earlier run this one continues ({@link #continueFrom}). */
     public long steps() {
         return steps;
+    }
+
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
+    /**
+     * Continues a run that stopped after {@code done} steps: the next step draws the random numbers that step
+     * {@code done + 1} of an uninterrupted run draws (they depend on the seed and the step only), so that with the
+     * parameters and the optimizer state restored the continued run repeats the uninterrupted one.
+     */
+    public void continueFrom(long done) {
+        if (done < 0) {
+            throw new IllegalArgumentException("steps done must be >= 0, got " + done);
+        }
+        steps = done;
     }
 
     /** One optimizer step on a batch (see {@link Critic#accumulate}); returns the losses before the step. */
@@ -70,8 +86,10 @@ public final class CriticTrainer implements AutoCloseable {
             p.zeroGrad();
         }
         Critic.StepResult result;
+        // the interpolates' random numbers depend on (seed, step) only: a resumed run draws what an uninterrupted one does
+        SplittableRandom base = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + steps + 1);
         if (pool == null) {
-            result = master.accumulate(truths, recons, data, mu, h, rnds.get(0));
+            result = master.accumulate(truths, recons, data, mu, h, base.split());
         } else {
             int t = Math.min(replicas.size(), b);
             List<Future<Critic.StepResult>> fs = new ArrayList<>();
@@ -85,7 +103,7 @@ public final class CriticTrainer implements AutoCloseable {
                 }
                 int lo = from[i];
                 int hi = from[i + 1];
-                SplittableRandom rnd = rnds.get(i);
+                SplittableRandom rnd = base.split();
                 fs.add(pool.submit(() -> rep.accumulate(truths.subList(lo, hi), recons.subList(lo, hi),
                         data == null ? null : data.subList(lo, hi), mu, h, rnd)));
             }

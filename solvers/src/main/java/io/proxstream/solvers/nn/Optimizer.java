@@ -42,6 +42,45 @@ public final class Optimizer {
         return new Optimizer(Kind.RMSPROP, lr, 0, rho, 1e-8);
     }
 
+    /** Steps taken (Adam's bias correction counts them). */
+    public long stepCount() {
+        return t;
+    }
+
+    /**
+     * The state of each of {@code params} (first and second moments, zeros where no step has touched it yet), copies:
+     * with {@link #stepCount} all a checkpoint needs to resume this optimizer exactly.
+     */
+    public float[][][] moments(List<Param> params) {
+        float[][][] out = new float[params.size()][][];
+        for (int i = 0; i < params.size(); i++) {
+            Param p = params.get(i);
+            float[][] st = state.get(p);
+            int len = p.value().length;
+            out[i] = st == null ? new float[][] {new float[len], new float[len]} : new float[][] {st[0].clone(), st[1].clone()};
+        }
+        return out;
+    }
+
+    /** Restores the state saved by {@link #moments} and {@link #stepCount} for {@code params} (same order and sizes). */
+    public void restore(List<Param> params, float[][][] moments, long steps) {
+        if (moments.length != params.size() || steps < 0) {
+            throw new IllegalArgumentException("optimizer state for " + moments.length + " parameter arrays, " + params.size() + " given");
+        }
+        for (int i = 0; i < params.size(); i++) {
+            int len = params.get(i).value().length;
+            if (moments[i].length != 2 || moments[i][0].length != len || moments[i][1].length != len) {
+                throw new IllegalArgumentException("optimizer state of parameter " + i + " (" + params.get(i).name() + ") does not match its "
+                        + len + " values");
+            }
+        }
+        state.clear();
+        for (int i = 0; i < params.size(); i++) {
+            state.put(params.get(i), new float[][] {moments[i][0].clone(), moments[i][1].clone()});
+        }
+        t = steps;
+    }
+
     public void step(List<Param> params) {
         t++;
         double c1 = kind == Kind.ADAM ? 1 - Math.pow(beta1, t) : 1;

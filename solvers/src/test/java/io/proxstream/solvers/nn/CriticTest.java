@@ -184,6 +184,39 @@ class CriticTest {
         }
     }
 
+    /** The held-out estimate is the training loss's Wasserstein term: equal on the same batch, for every kind. */
+    @Test
+    void theWassersteinEstimateWithoutAStepEqualsTheOneTheLossReports() {
+        Critic.Architecture arch = new Critic.Architecture(2, 4, 3, new int[] {4}, 1e-3);
+        SplittableRandom r = new SplittableRandom(4);
+        List<float[]> t = new ArrayList<>();
+        List<float[]> f = new ArrayList<>();
+        List<float[]> d = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            float[] x = new float[N * N];
+            for (int j = 0; j < x.length; j++) {
+                x[j] = (float) r.nextDouble();
+            }
+            float[] y = A.apply(x);
+            for (int j = 0; j < y.length; j++) {
+                y[j] += (float) (0.3 * r.nextGaussian());
+            }
+            float[] g = x.clone();
+            for (int j = 0; j < g.length; j++) {
+                g[j] += (float) (0.2 * r.nextGaussian());
+            }
+            t.add(x);
+            f.add(g);
+            d.add(y);
+        }
+        for (Critic.Kind k : Critic.Kind.values()) {
+            Critic c = new Critic(k, arch, N, A, NORM, 6);
+            double w = c.wasserstein(t, f, d);
+            double fromLoss = c.accumulate(t, f, d, 1, 1e-3, new SplittableRandom(1)).wasserstein();
+            assertEquals(fromLoss, w, 1e-6 * (1 + Math.abs(w)), k.id());
+        }
+    }
+
     @Test
     void trainingRaisesTheWassersteinEstimateOfEveryKind() {
         Critic.Architecture arch = new Critic.Architecture(2, 4, 3, new int[] {4}, 1e-3);
