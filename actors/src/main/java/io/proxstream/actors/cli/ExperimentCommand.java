@@ -1,6 +1,7 @@
 package io.proxstream.actors.cli;
 
 import io.proxstream.actors.experiments.CtExperiment;
+import io.proxstream.solvers.inverse.Phantoms;
 import io.proxstream.actors.experiments.Experiment;
 import io.proxstream.actors.experiments.SaeLm;
 import io.proxstream.actors.experiments.SaeMnist;
@@ -65,11 +66,48 @@ final class ExperimentCommand implements Callable<Integer> {
                 "proxstream experiment ct" + (quick ? " --quick" : ""), out, log, new Meters().registry()).run(system));
     }
 
-    /** {@code experiment ct --regularisers LIST}: the full or quick configuration with only those critics. */
-    private void runCt(Path out, PrintStream log, ActorSystem<?> system) throws Exception {
-        CtExperiment.Config base = quick ? CtExperiment.Config.quick() : CtExperiment.Config.full();
-        new CtExperiment(base.withKinds(regularisers), "proxstream experiment ct" + (quick ? " --quick" : "") + " --regularisers "
-                + String.join(",", regularisers), out, log, new Meters().registry()).run(system);
+    /** {@code experiment ct} with its options: the full or quick configuration, changed as they say. */
+    private void runCt(CtExperiment.Config config, String invocation, Path out, PrintStream log, ActorSystem<?> system) throws Exception {
+        new CtExperiment(config, invocation, out, log, new Meters().registry()).run(system);
+    }
+
+    /** The ct configuration the options ask for, and the command line that states it; usage errors name the option. */
+    private Object[] ctConfig() {
+        CtExperiment.Config c = quick ? CtExperiment.Config.quick() : CtExperiment.Config.full();
+        StringBuilder cmd = new StringBuilder("proxstream experiment ct" + (quick ? " --quick" : ""));
+        try {
+            if (regularisers != null) {
+                c = c.withKinds(regularisers);
+                cmd.append(" --regularisers ").append(String.join(",", regularisers));
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--regularisers: " + e.getMessage());
+        }
+        try {
+            if (phantoms != null) {
+                c = c.withPhantoms(Phantoms.Family.fromId(phantoms));
+                cmd.append(" --phantoms ").append(phantoms);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--phantoms: " + e.getMessage());
+        }
+        try {
+            if (testImages != null) {
+                c = c.withTestImages(testImages);
+                cmd.append(" --test-images ").append(testImages);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--test-images: " + e.getMessage());
+        }
+        try {
+            if (criticSteps != null) {
+                c = c.withFixedTraining(criticSteps);
+                cmd.append(" --critic-steps ").append(criticSteps);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--critic-steps: " + e.getMessage());
+        }
+        return new Object[] {c, cmd.toString()};
     }
 
     static final List<String> NAMES = List.copyOf(EXPERIMENTS.keySet());
@@ -100,6 +138,18 @@ final class ExperimentCommand implements Callable<Integer> {
             description = "ct only: the learned regularisers to train and run, of ar, acr, awcr, acncr (default: all four)")
     List<String> regularisers;
 
+    @Option(names = "--phantoms", paramLabel = "FAMILY",
+            description = "ct only: the phantom family of training, validation and test images: ellipses (default) or textured")
+    String phantoms;
+
+    @Option(names = "--test-images", paramLabel = "N", description = "ct only: test images per setting (default: 50; --quick 2)")
+    Integer testImages;
+
+    @Option(names = "--critic-steps", paramLabel = "N",
+            description = "ct only: train every critic a fixed N steps (a multiple of one epoch) instead of until its held-out "
+                    + "Wasserstein estimate levels off")
+    Long criticSteps;
+
     ExperimentCommand(PrintStream out) {
         this.out = out;
     }
@@ -107,16 +157,14 @@ final class ExperimentCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Experiment experiment = EXPERIMENTS.get(name);
-        if (regularisers != null) {
+        String ctOnly = regularisers != null ? "--regularisers" : phantoms != null ? "--phantoms" : testImages != null ? "--test-images"
+                : criticSteps != null ? "--critic-steps" : null;
+        if (ctOnly != null) {
             if (!name.equals("ct")) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--regularisers applies to experiment ct only, not " + name);
+                throw new CommandLine.ParameterException(spec.commandLine(), ctOnly + " applies to experiment ct only, not " + name);
             }
-            try {
-                CtExperiment.Config.full().withKinds(regularisers);
-            } catch (IllegalArgumentException e) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--regularisers: " + e.getMessage());
-            }
-            experiment = (q, o, l, sys) -> runCt(o, l, sys);
+            Object[] ct = ctConfig();
+            experiment = (q, o, l, sys) -> runCt((CtExperiment.Config) ct[0], (String) ct[1], o, l, sys);
         }
         Path dir = Path.of(outDir != null ? outDir : "runs/experiment-" + name + (quick ? "-quick" : ""));
         Files.createDirectories(dir);

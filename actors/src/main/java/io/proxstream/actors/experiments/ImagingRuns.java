@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ExecutionException;
 import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.function.DoubleFunction;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -85,15 +86,28 @@ public final class ImagingRuns {
     /** As above, scoring each image's iterates after each of {@code checkpoints} iterations. */
     public List<ImagePipeline.Result> run(ImagingSetting setting, List<ImageTask> images, Reconstruction method, boolean keepTrace,
                                           int[] checkpoints) {
+        return run(setting, images, method, keepTrace, checkpoints, false, r -> { });
+    }
+
+    /**
+     * As above; with {@code best} each result carries its best iterate against the truth (the oracle protocol), and
+     * {@code onResult} sees every result as it comes (from the stream; e.g. to record it before the next image).
+     */
+    public List<ImagePipeline.Result> run(ImagingSetting setting, List<ImageTask> images, Reconstruction method, boolean keepTrace,
+                                          int[] checkpoints, boolean best, Consumer<ImagePipeline.Result> onResult) {
+        if (images.isEmpty()) {
+            return List.of();
+        }
         List<String> rejected = new ArrayList<>();
         try (TaskProgress progress = TaskProgress.start(setting.name() + " " + method.name(), images.size(), "images")) {
             List<ImagePipeline.Result> out = ImagePipeline.graph(Source.from(images), setting.model(), method, parallelism, meters,
-                            keepTrace, checkpoints, r -> {
+                            keepTrace, checkpoints, best, r -> {
                                 synchronized (rejected) {
                                     rejected.add(r.id() + ": " + r.reason());
                                 }
                             })
                     .map(r -> {
+                        onResult.accept(r);
                         progress.step();
                         return r;
                     })

@@ -117,21 +117,30 @@ public final class TvBaselines {
      * Gaussian noise {@code noise × max|Ax|}; validation and test phantoms with disjoint seeds.
      */
     static List<ImagingSetting> ctSettings(int n, int validation, int test, double noise, long seed) {
+        return ctSettings(n, validation, test, noise, seed, Phantoms.Family.ELLIPSES);
+    }
+
+    /** As above on phantoms of {@code family} (image ids {@code <family>-<seed>}). */
+    static List<ImagingSetting> ctSettings(int n, int validation, int test, double noise, long seed, Phantoms.Family family) {
+        String what = family == Phantoms.Family.ELLIPSES ? "random-ellipse phantoms" : "textured anatomy-like phantoms";
         List<ImagingSetting> s = new ArrayList<>();
-        s.add(new ImagingSetting("ct-sparse", "sparse-view CT: 60 angles over 180°, " + n + "² random-ellipse phantoms",
+        s.add(new ImagingSetting("ct-sparse", "sparse-view CT: 60 angles over 180°, " + n + "² " + what,
                 new ForwardModel("ct", "sparse:60", 0, 1, "gaussian:1", noise, Fbp.Filter.HANN, seed),
-                phantoms(n, validation, seed, VALIDATION_SEED_OFFSET), phantoms(n, test, seed, TEST_SEED_OFFSET)));
-        s.add(new ImagingSetting("ct-limited", "limited-angle CT: 120 angles over 0–120°, " + n + "² random-ellipse phantoms",
+                phantoms(family, n, validation, seed, VALIDATION_SEED_OFFSET), phantoms(family, n, test, seed, TEST_SEED_OFFSET)));
+        s.add(new ImagingSetting("ct-limited", "limited-angle CT: 120 angles over 0–120°, " + n + "² " + what,
                 new ForwardModel("ct", "limited:0-120:120", 0, 1, "gaussian:1", noise, Fbp.Filter.HANN, seed),
-                phantoms(n, validation, seed, VALIDATION_SEED_OFFSET), phantoms(n, test, seed, TEST_SEED_OFFSET)));
+                phantoms(family, n, validation, seed, VALIDATION_SEED_OFFSET), phantoms(family, n, test, seed, TEST_SEED_OFFSET)));
         return s;
     }
 
-    private static List<ImageTask> phantoms(int n, int count, long seed, long offset) {
+    private static List<ImageTask> phantoms(Phantoms.Family family, int n, int count, long seed, long offset) {
+        if (count > 1_000) {
+            throw new IllegalArgumentException(count + " images per set; at most 1000 keep validation, test and training seeds apart");
+        }
         List<ImageTask> out = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             long s = seed + offset + i;
-            out.add(new ImageTask("ellipses-" + s, Phantoms.randomEllipses(n, s), n, n, offset + i));
+            out.add(new ImageTask(family.id() + "-" + s, family.draw(n, s), n, n, offset + i));
         }
         return out;
     }

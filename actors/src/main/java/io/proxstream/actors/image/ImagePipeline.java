@@ -47,13 +47,22 @@ public final class ImagePipeline {
      *
      * @param trace       per-iteration reports (empty unless traces were asked for)
      * @param checkpoints the scores of the iterates at the iteration counts asked for (empty unless asked for)
+     * @param best        the iterate closest to the truth by PSNR (the oracle "best iterate" protocol of the public
+     *                    code: it looks at the truth, so it is a yardstick, not a method); null unless asked for and
+     *                    the method shows its iterates
      */
     public record Result(ImageTask task, String method, float[] data, int[] dataShape, float[] x, int iterations,
                          boolean stoppedEarly, double seconds, double psnr, double ssim, List<Progress> trace,
-                         List<Checkpoint> checkpoints) {
+                         List<Checkpoint> checkpoints, Checkpoint best) {
         public Result(ImageTask task, String method, float[] data, int[] dataShape, float[] x, int iterations,
                       boolean stoppedEarly, double seconds, double psnr, double ssim, List<Progress> trace) {
-            this(task, method, data, dataShape, x, iterations, stoppedEarly, seconds, psnr, ssim, trace, List.of());
+            this(task, method, data, dataShape, x, iterations, stoppedEarly, seconds, psnr, ssim, trace, List.of(), null);
+        }
+
+        public Result(ImageTask task, String method, float[] data, int[] dataShape, float[] x, int iterations,
+                      boolean stoppedEarly, double seconds, double psnr, double ssim, List<Progress> trace,
+                      List<Checkpoint> checkpoints) {
+            this(task, method, data, dataShape, x, iterations, stoppedEarly, seconds, psnr, ssim, trace, checkpoints, null);
         }
     }
 
@@ -73,7 +82,7 @@ public final class ImagePipeline {
      */
     public static Source<Result, NotUsed> graph(Source<ImageTask, ?> images, ForwardModel model, Reconstruction method,
                                                 int parallelism, ImageMeters meters, boolean keepTrace, Consumer<Rejected> onReject) {
-        return graph(images, model, method, parallelism, meters, keepTrace, new int[0], onReject);
+        return graph(images, model, method, parallelism, meters, keepTrace, new int[0], false, onReject);
     }
 
     /**
@@ -83,6 +92,13 @@ public final class ImagePipeline {
     public static Source<Result, NotUsed> graph(Source<ImageTask, ?> images, ForwardModel model, Reconstruction method,
                                                 int parallelism, ImageMeters meters, boolean keepTrace, int[] checkpoints,
                                                 Consumer<Rejected> onReject) {
+        return graph(images, model, method, parallelism, meters, keepTrace, checkpoints, false, onReject);
+    }
+
+    /** As above; with {@code best}, each result also carries its best iterate against the truth ({@link Result#best}). */
+    public static Source<Result, NotUsed> graph(Source<ImageTask, ?> images, ForwardModel model, Reconstruction method,
+                                                int parallelism, ImageMeters meters, boolean keepTrace, int[] checkpoints,
+                                                boolean best, Consumer<Rejected> onReject) {
         int[] at = checkpoints.clone();
         if (parallelism <= 0) {
             throw new IllegalArgumentException("parallelism must be positive, got " + parallelism);
@@ -115,7 +131,7 @@ public final class ImagePipeline {
                 })
                 .mapAsync(parallelism, m -> CompletableFuture.supplyAsync(() -> {
                     try {
-                        return Optional.of(solve(m, model.problem(), method, meters, keepTrace, at));
+                        return Optional.of(solve(m, model.problem(), method, meters, keepTrace, at, best));
                     } catch (RuntimeException e) {
                         meters.reject("solver");
                         onReject.accept(new Rejected(m.task().id(), "solver", method.name() + ": " + e));
@@ -137,17 +153,40 @@ public final class ImagePipeline {
     /** As above, scoring the iterates after each of {@code checkpoints} iterations. */
     public static Result solve(Measured m, String problem, Reconstruction method, ImageMeters meters, boolean keepTrace,
                                int[] checkpoints) {
+        return solve(m, problem, method, meters, keepTrace, checkpoints, false);
+    }
+
+    /**
+     * As above; with {@code best}, the iterate of highest PSNR against the truth is kept as well (scored by SSIM at
+     * the end) when the method shows its iterates, and the result carries it.
+     */
+    public static Result solve(Measured m, String problem, Reconstruction method, ImageMeters meters, boolean keepTrace,
+                               int[] checkpoints, boolean best) {
         List<Progress> trace = keepTrace ? new ArrayList<>() : List.of();
         String solver = method.name();
         ImageTask task = m.task();
         List<Checkpoint> scores = new ArrayList<>();
-        IterateListener iterates = checkpoints.length == 0 ? IterateListener.NONE : (it, x) -> {
+        double[] bestPsnr = {Double.NEGATIVE_INFINITY};
+        int[] bestAt = {-1};
+        float[][] bestX = {null};
+        IterateListener iterates = checkpoints.length == 0 && !best ? IterateListener.NONE : (it, x) -> {
             for (int c : checkpoints) {
                 if (c == it) {
                     scores.add(new Checkpoint(it, ImageMetrics.psnr(task.truth(), x), ImageMetrics.ssim(task.truth(), x, task.h(), task.w())));
                 }
             }
+            if (best) {
+                double p = ImageMetrics.psnr(task.truth(), x);
+                if (p > bestPsnr[0]) {
+                    bestPsnr[0] = p;
+                    bestAt[0] = it;
+                    bestX[0] = bestX[0] == null ? x.clone() : copyInto(x, bestX[0]);
+                }
+            }
         };
+        if (best && checkpoints.length == 0 && !method.showsIterates()) {
+            iterates = IterateListener.NONE;
+        }
         SolverResult r = method.solve(m.operator(), m.data(), m.fbp(), p -> {
             if (keepTrace) {
                 trace.add(p);
@@ -166,7 +205,14 @@ public final class ImagePipeline {
         double psnr = ImageMetrics.psnr(t.truth(), r.x());
         double ssim = ImageMetrics.ssim(t.truth(), r.x(), t.h(), t.w());
         meters.image(problem, solver, psnr, ssim, r.seconds());
+        Checkpoint top = bestX[0] == null ? null
+                : new Checkpoint(bestAt[0], bestPsnr[0], ImageMetrics.ssim(t.truth(), bestX[0], t.h(), t.w()));
         return new Result(t, solver, m.data(), m.operator().rangeShape(), r.x(), r.iterations(), r.stoppedEarly(), r.seconds(),
-                psnr, ssim, trace, List.copyOf(scores));
+                psnr, ssim, trace, List.copyOf(scores), top);
+    }
+
+    private static float[] copyInto(float[] from, float[] to) {
+        System.arraycopy(from, 0, to, 0, from.length);
+        return to;
     }
 }

@@ -37,6 +37,11 @@ public interface Reconstruction {
         throw new UnsupportedOperationException(name() + " does not show its iterates");
     }
 
+    /** Whether {@link #solve(LinearOperator, float[], Fbp, ProgressListener, IterateListener)} shows the iterates. */
+    default boolean showsIterates() {
+        return false;
+    }
+
     /** One of the classical methods with fixed options. */
     static Reconstruction of(Reconstructors.Options options) {
         return new Reconstruction() {
@@ -74,6 +79,11 @@ public interface Reconstruction {
             @Override
             public SolverResult solve(LinearOperator a, float[] y, Fbp fbp, ProgressListener listener, IterateListener iterates) {
                 return self.solve(a, y, fbp, listener, iterates);
+            }
+
+            @Override
+            public boolean showsIterates() {
+                return self.showsIterates();
             }
         };
     }

@@ -92,6 +92,11 @@ public final class LearnedReconstruction implements Reconstruction {
     }
 
     @Override
+    public boolean showsIterates() {
+        return true;
+    }
+
+    @Override
     public SolverResult solve(LinearOperator a, float[] y, Fbp fbp, ProgressListener listener, IterateListener iterates) {
         if (fbp == null) {
             throw new IllegalArgumentException(name + " is trained for CT and needs a CT operator");

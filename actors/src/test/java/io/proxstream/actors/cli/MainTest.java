@@ -66,6 +66,15 @@ class MainTest {
         assertTrue(o.err().contains("--regularisers: unknown regulariser 'tv'; valid: ar, acr, awcr, acncr"), o.err());
         o = run("experiment", "ct", "--regularisers", "awcr,awcr");
         assertTrue(o.err().contains("a regulariser is named twice: [awcr, awcr]"), o.err());
+        o = run("experiment", "ct", "--phantoms", "mayo");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("--phantoms: unknown phantom family 'mayo'; choose ellipses or textured"), o.err());
+        o = run("experiment", "ct", "--critic-steps", "100");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("--critic-steps: critic steps must be a positive multiple of 30"), o.err());
+        o = run("experiment", "segmentation", "--test-images", "60");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("--test-images applies to experiment ct only, not segmentation"), o.err());
         o = run("reconstruct", "--angles", "sparse:0");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("angle set 'sparse:0'"), o.err());

@@ -60,6 +60,12 @@ class CtExperimentIT {
             assertTrue(Files.size(dir.resolve(s).resolve("training.png")) > 5_000, s + " training curves");
             assertTrue(Files.size(dir.resolve(s).resolve("ellipses-2001-awcr-pd-all-convergence.png")) > 10_000, s + " convergence");
             assertEquals(1 + c.training().steps() * c.kinds().size(), Files.readAllLines(dir.resolve(s).resolve("training.csv")).size());
+            // the held-out Wasserstein estimate is measured every 4 steps (and cannot stop 8 steps with patience 3)
+            for (java.util.Map<String, String> r : io.proxstream.monitoring.report.CsvTable.read(dir.resolve(s).resolve("training.csv"))) {
+                assertEquals(Long.parseLong(r.get("step")) % 4 == 0, !r.get("validation_wasserstein").equals("NaN"), r.toString());
+            }
+            // every test image of every method is in the ledger a resumed run reads
+            assertEquals(1 + 2 * methods.size(), Files.readAllLines(dir.resolve(s).resolve("test-ledger.csv")).size());
         }
         java.util.Map<String, String> meta = RegulariserFile.load(dir.resolve("ct-sparse/awcr.safetensors")).metadata();
         assertTrue(meta.containsKey("lambda_pd"), "the primal-dual method's own lambda is saved");
@@ -77,6 +83,7 @@ class CtExperimentIT {
             again.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
         }
         assertTrue(log.toString().contains("reusing"), "the second run reused the regularisers");
+        assertTrue(log.toString().contains("test scores in"), "and the recorded test scores");
         for (int i = 0; i < rows.size(); i++) {
             assertEquals(rows.get(i).psnrMean(), rerun.get(i).psnrMean(), 1e-6, rows.get(i).method() + " reproduced");
         }
@@ -87,6 +94,9 @@ class CtExperimentIT {
         assertTrue(report.contains("| awcr-pd − awcr-gd | 2 | "), "paired differences: " + report);
         assertTrue(report.contains("| acncr-gd − tv-pdhg | 2 | "), "paired differences: " + report);
         assertTrue(report.contains("- ct-limited: the best learned method"), report);
+        assertTrue(report.contains("Oracle protocol, labelled as such") && report.contains("| awcr-pd-all | 2 | "), "best iterates: " + report);
+        assertTrue(report.contains("Best iterate, awcr-pd (whole budget) − awcr-gd: "), report);
+        assertTrue(report.contains("(all epochs)"), "the training table says why training stopped: " + report);
         assertTrue(report.contains("| ct-sparse | acr | R | " + c.lines() + "/" + c.lines() + " |"), "ACR convex on every line:\n" + report);
         assertTrue(report.contains("| ct-sparse | acncr | ½‖Ax − y‖² + λR"), report);
     }

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.proxstream.actors.image.ImageTask;
+import io.proxstream.solvers.inverse.Phantoms;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -29,5 +31,27 @@ class CtExperimentTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> CtExperiment.Config.quick().withKinds(List.of("cnn")))
                 .getMessage().contains("unknown regulariser 'cnn'"));
         assertThrows(IllegalArgumentException.class, () -> CtExperiment.Config.quick().withKinds(List.of()));
+    }
+
+    @Test
+    void thePhantomFamilyTheTestCountAndAFixedTrainingAreOptions() {
+        CtExperiment.Config c = CtExperiment.Config.quick().withPhantoms(Phantoms.Family.TEXTURED).withTestImages(5);
+        assertEquals(Phantoms.Family.TEXTURED, c.training().phantoms(), "training pairs from the same family");
+        assertEquals(5, c.test());
+        List<ImagingSetting> s = TvBaselines.ctSettings(32, 1, 3, 0.01, 1, c.training().phantoms());
+        for (ImagingSetting setting : s) {
+            assertEquals(3, setting.test().size());
+            ImageTask t = setting.test().get(0);
+            assertTrue(t.id().startsWith("textured-"), t.id());
+            assertArrayEquals(Phantoms.textured(32, Long.parseLong(t.id().substring("textured-".length()))), t.truth());
+            assertTrue(setting.title().contains("textured"), setting.title());
+        }
+        CtExperiment.Config full = CtExperiment.Config.full();
+        assertTrue(full.training().stopping().enabled() && full.test() >= 50, "the full run trains to a plateau and tests on 50 images");
+        CtExperiment.Config fixed = full.withFixedTraining(120);
+        assertEquals(120, fixed.training().steps());
+        assertTrue(!fixed.training().stopping().enabled());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> full.withFixedTraining(100)).getMessage().contains("multiple of 30"));
+        assertThrows(IllegalArgumentException.class, () -> full.withTestImages(0));
     }
 }

@@ -152,6 +152,34 @@ class ImagePipelineTest {
         assertTrue(rejected.get(2).reason().contains("ran 4 iterations"), rejected.get(2).reason());
     }
 
+    /**
+     * The oracle protocol: the best iterate against the truth is at least as good as every scored budget and the
+     * result, lies within the iterations run, and its SSIM is the SSIM of that iterate (a solve stopped there).
+     */
+    @Test
+    void theBestIterateIsTheIterateClosestToTheTruth() throws Exception {
+        List<ImageTask> tasks = List.of(ellipse(16, 1), ellipse(16, 2));
+        ImageMeters meters = new ImageMeters(new SimpleMeterRegistry());
+        List<ImagePipeline.Result> rs = ImagePipeline.graph(Source.from(tasks), DENOISE, smoothedDenoise(12), 2, meters, false,
+                        new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, true, r -> { })
+                .runWith(Sink.seq(), system).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        for (ImagePipeline.Result r : rs) {
+            ImagePipeline.Checkpoint best = r.best();
+            ImagePipeline.Checkpoint top = r.checkpoints().stream().max(java.util.Comparator.comparingDouble(ImagePipeline.Checkpoint::psnr))
+                    .orElseThrow();
+            assertEquals(top.iteration(), best.iteration(), "the best of all iterates");
+            assertEquals(top.psnr(), best.psnr(), 1e-12);
+            assertEquals(top.ssim(), best.ssim(), 1e-12);
+            assertTrue(best.psnr() >= r.psnr() && best.iteration() >= 1 && best.iteration() <= r.iterations(), best.toString());
+        }
+        // a method that does not show its iterates (FBP-like probe) runs, with no best iterate
+        List<ImagePipeline.Result> probe = ImagePipeline.graph(Source.from(tasks), DENOISE, new Probe(1), 1, meters, false, new int[0], true,
+                        r -> { })
+                .runWith(Sink.seq(), system).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        assertEquals(2, probe.size());
+        assertTrue(probe.stream().allMatch(r -> r.best() == null));
+    }
+
     @Test
     void solvesRunAtMostParallelismAtOnceAndResultsAreScored() throws Exception {
         Probe probe = new Probe(40);

@@ -13,6 +13,8 @@ import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -37,11 +39,46 @@ public final class CsvTable implements Closeable {
     private final int columns;
 
     public CsvTable(Path file, List<String> header) throws IOException {
+        this(file, header, false);
+    }
+
+    private CsvTable(Path file, List<String> header, boolean append) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
-        this.file = Files.newBufferedWriter(file, StandardCharsets.UTF_8);
+        this.file = append ? Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND)
+                : Files.newBufferedWriter(file, StandardCharsets.UTF_8);
         this.columns = header.size();
         this.out = CSV.writer(CsvSchema.emptySchema().withLineSeparator(System.lineSeparator())).writeValues(this.file);
-        write(header.toArray(String[]::new));
+        if (!append) {
+            write(header.toArray(String[]::new));
+        }
+    }
+
+    /**
+     * Continues a table: the complete rows of {@code file} (if it exists and has this header) are kept — rewritten
+     * to a temporary file that atomically replaces it, so a torn last line is dropped and never glued to the next
+     * row — and new rows are appended. Returns the kept rows with the open table.
+     */
+    public static Continued continueOrCreate(Path file, List<String> header) throws IOException {
+        List<Map<String, String>> kept = new ArrayList<>();
+        if (Files.isRegularFile(file)) {
+            List<Map<String, String>> rows = read(file);
+            if (!rows.isEmpty() && !rows.get(0).keySet().equals(new java.util.LinkedHashSet<>(header))) {
+                throw new IOException(file + ": columns " + rows.get(0).keySet() + ", expected " + header + "; move it away to start afresh");
+            }
+            kept.addAll(rows);
+        }
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try (CsvTable t = new CsvTable(tmp, header)) {
+            for (Map<String, String> r : kept) {
+                t.write(header.stream().map(h -> r.get(h) == null ? "" : r.get(h)).toArray(String[]::new));
+            }
+        }
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        return new Continued(new CsvTable(file, header, true), List.copyOf(kept));
+    }
+
+    /** A continued table and the rows it already held. */
+    public record Continued(CsvTable table, List<Map<String, String>> rows) {
     }
 
     /** Appends a row of numbers or strings. */
