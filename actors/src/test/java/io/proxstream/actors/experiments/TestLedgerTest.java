@@ -47,5 +47,11 @@ class TestLedgerTest {
         List<String> lines = Files.readAllLines(file);
         assertEquals(4, lines.size(), "header and three rows, no torn fragment glued to a row: " + lines);
         assertTrue(lines.get(0).startsWith("method,key,id,psnr"), lines.get(0));
+        // a file with other columns is not silently overwritten
+        Path other = dir.resolve("other.csv");
+        Files.writeString(other, "a,b\n1,2\n");
+        java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> TestLedger.open(other));
+        assertTrue(e.getMessage().contains("other.csv") && e.getMessage().contains("move it away"), e.getMessage());
+        assertEquals("a,b\n1,2\n", Files.readString(other));
     }
 }
