@@ -242,22 +242,36 @@ public final class CtExperiment {
                     log.printf(Locale.ROOT, "  %-10s reusing %s (trained %d steps by an earlier run of this configuration)%n", s.name(),
                             file, done.steps());
                 } else {
-                    Files.deleteIfExists(file);
-                    log.printf(Locale.ROOT, "  %-10s training %s: at most %d steps%s%n", s.name(), critic, config.training().steps(),
-                            config.training().stopping().enabled() ? ", until the held-out Wasserstein estimate levels off" : "");
-                    steps = CriticTraining.run(system, critic, s.model(), a, norm, config.training(),
+                    // a training checkpoint of this configuration continues; any other file is moved aside, never lost
+                    long from = resumableCheckpoint(file, critic, s);
+                    List<CriticTraining.Step> earlier = from <= 0 ? List.of()
+                            : previous.getOrDefault(id, List.of()).stream().filter(st -> st.step() <= from).toList();
+                    for (CriticTraining.Step st : earlier) {
+                        trainingRow(train, id, st);
+                    }
+                    log.printf(Locale.ROOT, "  %-10s training %s: at most %d steps%s%s%n", s.name(), critic, config.training().steps(),
+                            config.training().stopping().enabled() ? ", until the held-out Wasserstein estimate levels off" : "",
+                            from > 0 ? ", continuing from the checkpoint after step " + from : "");
+                    List<CriticTraining.Step> fresh = CriticTraining.run(system, critic, s.model(), a, norm, config.training(),
                             new CriticMeters(registry, s.name() + "/" + id), file, st -> {
+                                trainingRow(train, id, st);
                                 if (st.step() % 20 == 0 || st.step() == config.training().steps()) {
                                     log.printf(Locale.ROOT, "  %-10s %-6s step %4d  loss %9.4f  W %8.4f  penalty %8.4f  held-out W %8.4f  %6.1f s%n",
                                             s.name(), id, st.step(), st.loss(), st.wasserstein(), st.penalty(), st.validation(), st.seconds());
                                 }
                             });
+                    steps = new ArrayList<>(earlier);
+                    steps.addAll(fresh);
+                }
+                if (reused.contains(id)) {
+                    for (CriticTraining.Step st : steps) {
+                        trainingRow(train, id, st);
+                    }
                 }
                 double[] x = new double[steps.size()];
                 double[] w = new double[steps.size()];
                 for (int i = 0; i < steps.size(); i++) {
                     CriticTraining.Step st = steps.get(i);
-                    train.row(id, st.step(), (long) st.epoch(), st.loss(), st.wasserstein(), st.penalty(), st.seconds(), st.validation());
                     x[i] = st.step();
                     w[i] = st.wasserstein();
                 }
@@ -527,6 +541,42 @@ public final class CtExperiment {
             log.println("  not reusing " + file + ": " + e.getMessage());
             return null;
         }
+    }
+
+    private static void trainingRow(CsvTable train, String id, CriticTraining.Step st) {
+        try {
+            train.row(id, st.step(), (long) st.epoch(), st.loss(), st.wasserstein(), st.penalty(), st.seconds(), st.validation());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * The steps of a training checkpoint at {@code file} of this critic, data and training configuration (to continue
+     * from), else 0 — after moving any other file there aside ({@code <name>.superseded-<time>}), so nothing is lost.
+     */
+    private long resumableCheckpoint(Path file, Critic critic, ImagingSetting s) throws IOException {
+        if (!Files.exists(file)) {
+            return 0;
+        }
+        String why;
+        try {
+            RegulariserFile.Loaded l = RegulariserFile.load(file);
+            boolean same = "training checkpoint".equals(l.metadata().get("state")) && l.critic().kind() == critic.kind()
+                    && l.critic().size() == critic.size() && l.critic().architecture().toString().equals(critic.architecture().toString())
+                    && s.model().describe().equals(l.metadata().get("data"))
+                    && config.training().toString().equals(l.metadata().get("training"));
+            if (same) {
+                return l.steps();
+            }
+            why = "of another configuration";
+        } catch (IOException | RuntimeException e) {
+            why = "unreadable (" + e.getMessage() + ")";
+        }
+        Path aside = file.resolveSibling(file.getFileName() + ".superseded-" + System.currentTimeMillis());
+        Files.move(file, aside);
+        log.printf(Locale.ROOT, "  %s is %s: moved to %s, training afresh%n", file, why, aside.getFileName());
+        return 0;
     }
 
     /** The training rows of an earlier run in this directory, by regulariser (empty if none). */

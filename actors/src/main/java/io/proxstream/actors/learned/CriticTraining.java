@@ -213,7 +213,7 @@ public final class CriticTraining {
                             observe(plateau, c.stopping(), step, validation);
                         }
                         if (checkpoint != null && (plateau.stopped || c.checkpointEvery() > 0 && step % c.checkpointEvery() == 0)) {
-                            save(checkpoint, critic, trainer, plateau, a, operatorNorm);
+                            save(checkpoint, critic, trainer, plateau, a, operatorNorm, c, model);
                             meters.checkpoint();
                         }
                         return new Taken(new Step(step, (Integer) e[0], r.loss(), r.wasserstein(), r.penalty(),
@@ -234,7 +234,7 @@ public final class CriticTraining {
             if (checkpoint != null) {
                 // on the training thread, after the last step
                 pool.submit(() -> {
-                    save(checkpoint, critic, trainer, plateau, a, operatorNorm);
+                    save(checkpoint, critic, trainer, plateau, a, operatorNorm, c, model);
                     return null;
                 }).get();
                 meters.checkpoint();
@@ -306,7 +306,8 @@ public final class CriticTraining {
         return v;
     }
 
-    private static void save(Path file, Critic critic, CriticTrainer trainer, Plateau plateau, RayTransform a, double operatorNorm) {
+    private static void save(Path file, Critic critic, CriticTrainer trainer, Plateau plateau, RayTransform a, double operatorNorm,
+                             Config c, ForwardModel model) {
         Map<String, Safetensors.Array> state = new LinkedHashMap<>();
         float[][][] moments = trainer.optimizer().moments(critic.params());
         for (int i = 0; i < moments.length; i++) {
@@ -315,6 +316,8 @@ public final class CriticTraining {
         }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("state", "training checkpoint");
+        meta.put("training", c.toString());
+        meta.put("data", model.describe());
         meta.put("optimizer_steps", Long.toString(trainer.optimizer().stepCount()));
         meta.put("plateau_best", Double.toString(plateau.best));
         meta.put("plateau_best_step", Long.toString(plateau.bestStep));

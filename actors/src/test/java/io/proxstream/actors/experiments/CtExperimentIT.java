@@ -72,7 +72,9 @@ class CtExperimentIT {
         // each solver's budget is one of its validation budgets, and the reported rows ran it
         assertTrue(List.of("10", "20").contains(meta.get("iterations_gd")), meta.toString());
         assertTrue(List.of("10", "25", "30").contains(meta.get("iterations_pd")), meta.toString());
-        // a second run into the same directory reuses the finished regularisers and reproduces their rows
+        // a second run into the same directory reuses the finished regularisers and reproduces their rows; a file it
+        // cannot read is moved aside (not lost) and that critic retrained, to the same parameters
+        Files.writeString(dir.resolve("ct-limited/acr.safetensors"), "not a regulariser");
         ActorSystem<Void> again = ActorSystem.create(Behaviors.empty(), "ct-it-2");
         List<TvBaselines.Row> rerun;
         try {
@@ -84,6 +86,11 @@ class CtExperimentIT {
         }
         assertTrue(log.toString().contains("reusing"), "the second run reused the regularisers");
         assertTrue(log.toString().contains("test scores in"), "and the recorded test scores");
+        assertTrue(log.toString().contains("acr.safetensors is unreadable"), log.toString());
+        try (var files = Files.list(dir.resolve("ct-limited"))) {
+            Path aside = files.filter(f -> f.getFileName().toString().startsWith("acr.safetensors.superseded-")).findFirst().orElseThrow();
+            assertEquals("not a regulariser", Files.readString(aside));
+        }
         for (int i = 0; i < rows.size(); i++) {
             assertEquals(rows.get(i).psnrMean(), rerun.get(i).psnrMean(), 1e-6, rows.get(i).method() + " reproduced");
         }
