@@ -63,7 +63,16 @@ class TrainingRunTest {
         assertTrue(body.contains("stream_records_rejected_total{reason=\"non_finite\",run=\"t1\"} 0"), body);
         assertTrue(body.contains("stream_backpressure_wait_seconds_count{run=\"t1\",stage=\"trainer\"}"), body);
         assertTrue(!run.result().toCompletableFuture().isDone(), "the run is still going (no sample or time limit)");
-        Thread.sleep(1500);
+        // stop after a number of samples, not a wall-clock time: on a loaded machine 1.5 s may be 20 000 samples or 80 000
+        Pattern samples = Pattern.compile("sae_train_samples_total\\{algo=\"pam\",run=\"t1\"} ([0-9.eE+-]+)");
+        double trained = 0;
+        end = System.currentTimeMillis() + 120_000;
+        while (trained < 60_000 && System.currentTimeMillis() < end) {
+            Matcher m = samples.matcher(http.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString()).body());
+            trained = m.find() ? Double.parseDouble(m.group(1)) : 0;
+            Thread.sleep(50);
+        }
+        assertTrue(trained >= 60_000, "60 000 samples within two minutes, got " + trained);
         run.stop();
         RunSummary s = run.result().toCompletableFuture().get(60, TimeUnit.SECONDS);
         binding.unbind();
