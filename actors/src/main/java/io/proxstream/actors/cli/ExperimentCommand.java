@@ -75,39 +75,32 @@ final class ExperimentCommand implements Callable<Integer> {
     private Object[] ctConfig() {
         CtExperiment.Config c = quick ? CtExperiment.Config.quick() : CtExperiment.Config.full();
         StringBuilder cmd = new StringBuilder("proxstream experiment ct" + (quick ? " --quick" : ""));
-        try {
-            if (regularisers != null) {
-                c = c.withKinds(regularisers);
-                cmd.append(" --regularisers ").append(String.join(",", regularisers));
-            }
-        } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--regularisers: " + e.getMessage());
+        if (regularisers != null) {
+            c = option("--regularisers", c, x -> x.withKinds(regularisers));
+            cmd.append(" --regularisers ").append(String.join(",", regularisers));
         }
-        try {
-            if (phantoms != null) {
-                c = c.withPhantoms(Phantoms.Family.fromId(phantoms));
-                cmd.append(" --phantoms ").append(phantoms);
-            }
-        } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--phantoms: " + e.getMessage());
+        if (phantoms != null) {
+            c = option("--phantoms", c, x -> x.withPhantoms(Phantoms.Family.fromId(phantoms)));
+            cmd.append(" --phantoms ").append(phantoms);
         }
-        try {
-            if (testImages != null) {
-                c = c.withTestImages(testImages);
-                cmd.append(" --test-images ").append(testImages);
-            }
-        } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--test-images: " + e.getMessage());
+        if (testImages != null) {
+            c = option("--test-images", c, x -> x.withTestImages(testImages));
+            cmd.append(" --test-images ").append(testImages);
         }
-        try {
-            if (criticSteps != null) {
-                c = c.withFixedTraining(criticSteps);
-                cmd.append(" --critic-steps ").append(criticSteps);
-            }
-        } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--critic-steps: " + e.getMessage());
+        if (criticSteps != null) {
+            c = option("--critic-steps", c, x -> x.withFixedTraining(criticSteps));
+            cmd.append(" --critic-steps ").append(criticSteps);
         }
         return new Object[] {c, cmd.toString()};
+    }
+
+    /** {@code change} applied to {@code c}; a refusal becomes a usage error naming {@code option}. */
+    private CtExperiment.Config option(String option, CtExperiment.Config c, java.util.function.UnaryOperator<CtExperiment.Config> change) {
+        try {
+            return change.apply(c);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), option + ": " + e.getMessage());
+        }
     }
 
     static final List<String> NAMES = List.copyOf(EXPERIMENTS.keySet());
