@@ -150,13 +150,8 @@ public final class Phantoms {
                         }
                         double s = tissue;
                         for (double[] e : organs) {
-                            double p = Math.toRadians(e[5]);
-                            double dx = x - e[3];
-                            double dy = y - e[4];
-                            double u = dx * Math.cos(p) + dy * Math.sin(p);
-                            double t = -dx * Math.sin(p) + dy * Math.cos(p);
-                            if ((u * u) / (e[1] * e[1]) + (t * t) / (e[2] * e[2]) <= 1) {
-                                s += e[0] + e[6] * dx / e[1] * 0.5 + e[7] * dy / e[2] * 0.5;
+                            if (inside(e, x, y)) {
+                                s += e[0] + e[6] * (x - e[3]) / e[1] * 0.5 + e[7] * (y - e[4]) / e[2] * 0.5;
                             }
                         }
                         double tex = 0;
@@ -187,12 +182,7 @@ public final class Phantoms {
                         double x = ((j + (b + 0.5) / ss) / n) * 2 - 1;
                         double y = 1 - ((i + (a + 0.5) / ss) / n) * 2;
                         for (double[] e : ellipses) {
-                            double phi = Math.toRadians(e[5]);
-                            double dx = x - e[3];
-                            double dy = y - e[4];
-                            double xr = dx * Math.cos(phi) + dy * Math.sin(phi);
-                            double yr = -dx * Math.sin(phi) + dy * Math.cos(phi);
-                            if ((xr * xr) / (e[1] * e[1]) + (yr * yr) / (e[2] * e[2]) <= 1) {
+                            if (inside(e, x, y)) {
                                 v += e[0];
                             }
                         }
@@ -202,5 +192,15 @@ public final class Phantoms {
             }
         }
         return img;
+    }
+
+    /** Whether (x, y) lies in the ellipse {@code e} = (intensity, semi-axis a, semi-axis b, centre x, centre y, rotation in degrees, …). */
+    private static boolean inside(double[] e, double x, double y) {
+        double phi = Math.toRadians(e[5]);
+        double dx = x - e[3];
+        double dy = y - e[4];
+        double xr = dx * Math.cos(phi) + dy * Math.sin(phi);
+        double yr = -dx * Math.sin(phi) + dy * Math.cos(phi);
+        return (xr * xr) / (e[1] * e[1]) + (yr * yr) / (e[2] * e[2]) <= 1;
     }
 }
