@@ -261,20 +261,8 @@ public final class Critic {
         double w = 0;
         double pen = 0;
         for (Part p : parts) {
-            List<float[]> t = truths;
-            List<float[]> f = recons;
-            if (p.dataSpace()) {
-                if (data == null) {
-                    throw new IllegalArgumentException(kind.id() + " has a data-space critic and needs the noisy data");
-                }
-                t = new ArrayList<>();
-                f = new ArrayList<>();
-                for (int i = 0; i < truths.size(); i++) {
-                    t.add(scaled(a.apply(truths.get(i)), 1 / aNorm));
-                    f.add(scaled(data.get(i).clone(), 1 / aNorm));
-                }
-            }
-            CriticStep.Result r = CriticStep.accumulate(p.net(), t, f, mu, kind.penalty(), h, rnd);
+            List<List<float[]>> in = inputs(p, truths, recons, data);
+            CriticStep.Result r = CriticStep.accumulate(p.net(), in.get(0), in.get(1), mu, kind.penalty(), h, rnd);
             rs.add(r);
             loss += r.loss();
             w += r.wasserstein();
@@ -294,23 +282,36 @@ public final class Critic {
         }
         double w = 0;
         for (Part p : parts) {
+            List<List<float[]>> in = inputs(p, truths, recons, data);
             double fake = 0;
             double real = 0;
             for (int i = 0; i < truths.size(); i++) {
-                if (p.dataSpace()) {
-                    if (data == null) {
-                        throw new IllegalArgumentException(kind.id() + " has a data-space critic and needs the noisy data");
-                    }
-                    real += p.net().forward(scaled(a.apply(truths.get(i)), 1 / aNorm))[0];
-                    fake += p.net().forward(scaled(data.get(i).clone(), 1 / aNorm))[0];
-                } else {
-                    real += p.net().forward(truths.get(i))[0];
-                    fake += p.net().forward(recons.get(i))[0];
-                }
+                real += p.net().forward(in.get(0).get(i))[0];
+                fake += p.net().forward(in.get(1).get(i))[0];
             }
             w += (fake - real) / truths.size();
         }
         return w;
+    }
+
+    /**
+     * What part {@code p} compares: (truths, reconstructions) for an image-space part; for a data-space part
+     * (A·truth, noisy data), both divided by ‖A‖.
+     */
+    private List<List<float[]>> inputs(Part p, List<float[]> truths, List<float[]> recons, List<float[]> data) {
+        if (!p.dataSpace()) {
+            return List.of(truths, recons);
+        }
+        if (data == null) {
+            throw new IllegalArgumentException(kind.id() + " has a data-space critic and needs the noisy data");
+        }
+        List<float[]> t = new ArrayList<>();
+        List<float[]> f = new ArrayList<>();
+        for (int i = 0; i < truths.size(); i++) {
+            t.add(scaled(a.apply(truths.get(i)), 1 / aNorm));
+            f.add(scaled(data.get(i).clone(), 1 / aNorm));
+        }
+        return List.of(t, f);
     }
 
     private static float[] scaled(float[] v, double s) {
