@@ -169,13 +169,15 @@ public final class ImagePipeline {
         double[] bestPsnr = {Double.NEGATIVE_INFINITY};
         int[] bestAt = {-1};
         float[][] bestX = {null};
-        IterateListener iterates = checkpoints.length == 0 && !best ? IterateListener.NONE : (it, x) -> {
+        // the best iterate is watched whenever the iterates are shown: asked for by checkpoints, or offered by the method
+        boolean watchBest = best && (checkpoints.length > 0 || method.showsIterates());
+        IterateListener iterates = checkpoints.length == 0 && !watchBest ? IterateListener.NONE : (it, x) -> {
             for (int c : checkpoints) {
                 if (c == it) {
                     scores.add(new Checkpoint(it, ImageMetrics.psnr(task.truth(), x), ImageMetrics.ssim(task.truth(), x, task.h(), task.w())));
                 }
             }
-            if (best) {
+            if (watchBest) {
                 double p = ImageMetrics.psnr(task.truth(), x);
                 if (p > bestPsnr[0]) {
                     bestPsnr[0] = p;
@@ -184,9 +186,6 @@ public final class ImagePipeline {
                 }
             }
         };
-        if (best && checkpoints.length == 0 && !method.showsIterates()) {
-            iterates = IterateListener.NONE;
-        }
         SolverResult r = method.solve(m.operator(), m.data(), m.fbp(), p -> {
             if (keepTrace) {
                 trace.add(p);
