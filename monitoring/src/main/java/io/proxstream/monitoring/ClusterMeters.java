@@ -16,7 +16,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code cluster.worker.compute.seconds}; at the coordinator, per worker (tag {@code worker}: its node's address,
  * system@host:port), the rows it trained {@code cluster.worker.rows} and its last round's compute time
  * {@code cluster.worker.round.seconds}, removed when the worker leaves (so that a long run with changing members does
- * not grow its exposition). Thread-safe.
+ * not grow its exposition). Live ingest: on every node with an ingest endpoint, the rows its queue holds (not yet
+ * trained, leased ones included) {@code cluster.ingest.queued.rows} and their bytes {@code cluster.ingest.queued.bytes};
+ * at the coordinator, each worker's reported queue {@code cluster.worker.queued.rows} and the run's ledger
+ * {@code cluster.ledger.rows{state=accepted|trained|queued|lost}} (lost with {@code reason=node_lost}), for which
+ * accepted = trained + queued + lost. Thread-safe.
  */
 public final class ClusterMeters {
     private final AtomicLong members = new AtomicLong();
@@ -38,6 +42,12 @@ public final class ClusterMeters {
     private record PerWorker(Counter rows, Gauge roundSeconds, java.util.concurrent.atomic.AtomicReference<Double> seconds) {
     }
 
+    private final AtomicLong ingestRows = new AtomicLong();
+    private final AtomicLong ingestBytes = new AtomicLong();
+    private final java.util.concurrent.ConcurrentMap<String, Gauge> queueGauges = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.ConcurrentMap<String, AtomicLong> queues = new java.util.concurrent.ConcurrentHashMap<>();
+    private final AtomicLong[] ledger = {new AtomicLong(), new AtomicLong(), new AtomicLong(), new AtomicLong()};
+
     public ClusterMeters(MeterRegistry registry, String node) {
         this.registry = registry;
         this.node = node;
@@ -56,6 +66,17 @@ public final class ClusterMeters {
         rows = Counter.builder("cluster.rows").description("rows trained on").tag("node", node).register(registry);
         compute = Timer.builder("cluster.worker.compute.seconds").description("compute time of a worker's round").tag("node", node)
                 .register(registry);
+        Gauge.builder("cluster.ingest.queued.rows", ingestRows, AtomicLong::get).description("rows pushed to this node not yet trained")
+                .tag("node", node).register(registry);
+        Gauge.builder("cluster.ingest.queued.bytes", ingestBytes, AtomicLong::get).description("bytes this node's ingest queue holds")
+                .tag("node", node).register(registry);
+        String[] states = {"accepted", "trained", "queued", "lost"};
+        for (int i = 0; i < states.length; i++) {
+            Gauge.Builder<AtomicLong> g = Gauge.builder("cluster.ledger.rows", ledger[i], AtomicLong::get)
+                    .description("live-ingest ledger of the run at the coordinator: accepted = trained + queued + lost")
+                    .tag("node", node).tag("state", states[i]);
+            (i == 3 ? g.tag("reason", "node_lost") : g).register(registry);
+        }
     }
 
     public void members(int n) {
@@ -91,11 +112,41 @@ public final class ClusterMeters {
 
     /** Drops a worker's per-worker meters (it left the cluster). */
     public void workerGone(String worker) {
+        queues.remove(worker);
+        Gauge q = queueGauges.remove(worker);
+        if (q != null) {
+            registry.remove(q);
+        }
         PerWorker w = perWorker.remove(worker);
         if (w != null) {
             registry.remove(w.rows());
             registry.remove(w.roundSeconds());
         }
+    }
+
+    /** This node's ingest queue: rows not yet trained and the bytes they hold. */
+    public void ingestQueue(long rowCount, long bytes) {
+        ingestRows.set(rowCount);
+        ingestBytes.set(bytes);
+    }
+
+    /** A worker's queue as it reported it to the coordinator. */
+    public void workerQueue(String worker, long rowCount) {
+        queues.computeIfAbsent(worker, w -> {
+            AtomicLong v = new AtomicLong();
+            queueGauges.put(w, Gauge.builder("cluster.worker.queued.rows", v, AtomicLong::get)
+                    .description("rows waiting in a worker's ingest queue, as it last reported").tag("node", node).tag("worker", w)
+                    .register(registry));
+            return v;
+        }).set(rowCount);
+    }
+
+    /** The run's live-ingest ledger at the coordinator. */
+    public void ledger(long accepted, long trained, long queued, long lostRows) {
+        ledger[0].set(accepted);
+        ledger[1].set(trained);
+        ledger[2].set(queued);
+        ledger[3].set(lostRows);
     }
 
     public void stragglers(int n) {

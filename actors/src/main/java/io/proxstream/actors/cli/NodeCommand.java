@@ -2,6 +2,8 @@ package io.proxstream.actors.cli;
 
 import io.proxstream.actors.cluster.ClusterNode;
 import io.proxstream.actors.cluster.DataParallelPam;
+import io.proxstream.actors.cluster.LiveRows;
+import io.proxstream.actors.cluster.NodeIngest;
 import io.proxstream.monitoring.ClusterMeters;
 import io.proxstream.monitoring.Meters;
 import io.proxstream.monitoring.MetricsServer;
@@ -25,8 +27,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "node", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         header = "a member of a training cluster (data-parallel PAM-SGD on Pekko Cluster)", sortOptions = false, usageHelpAutoWidth = true,
         description = {"Starts a member of a Pekko cluster that trains a TopK SAE by data-parallel PAM-SGD on the synthetic"
-                + " planted-dictionary stream: the coordinator (a cluster singleton on a node with role coordinator) runs"
-                + " synchronous rounds; workers run the encoder steps and decoder statistics of their data shards.",
+                + " planted-dictionary stream, on shard files (--data DIR) or on the rows pushed to the workers' ingest endpoints"
+                + " (--data live, --ingest-port): the coordinator (a cluster singleton on a node with role coordinator) runs"
+                + " synchronous rounds; workers run the encoder steps and decoder statistics of their data.",
             "Start the seed node first. The node runs until stopped (Ctrl-C leaves the cluster gracefully); the coordinator"
                 + " prints \"training finished\" and writes summary.json. Training options are read by the coordinator only.", ""})
 final class NodeCommand implements Callable<Integer> {
@@ -103,6 +106,24 @@ final class NodeCommand implements Callable<Integer> {
             + " (split-brain resolver; default: ${DEFAULT-VALUE})")
     long downAfter;
 
+    @Option(names = "--ingest-port", paramLabel = "P", description = "accept rows on this port (POST /runs/cluster/batches, the"
+            + " bodies of serve; GET /runs/cluster shows this node's ledger); this node's worker trains on them when the run has"
+            + " --data live. Off loopback it needs a token (--token-file or " + io.proxstream.actors.serve.ServeAuth.ENV + ") and"
+            + " --tls-keystore (HTTPS), unless --insecure")
+    Integer ingestPort;
+
+    @Option(names = "--ingest-queue-mb", paramLabel = "MB", defaultValue = "256", description = "rows this node holds until they are"
+            + " trained (MiB); a full queue answers 503 with Retry-After (default: ${DEFAULT-VALUE})")
+    long ingestQueueMb;
+
+    @Option(names = "--ack-timeout", paramLabel = "MS", defaultValue = "600000", description = "longest wait of a push with"
+            + " X-Ack: trained before it is answered 504 (default: ${DEFAULT-VALUE})")
+    long ackTimeout;
+
+    @Option(names = "--token-file", paramLabel = "FILE", description = "file holding the bearer token the ingest endpoint requires"
+            + " (default: the environment variable " + io.proxstream.actors.serve.ServeAuth.ENV + ", if set)")
+    Path tokenFile;
+
     @Cli.ConfigKey("dim")
     @Option(names = "--dim", paramLabel = "D", description = "coordinator: input width of the synthetic stream (default: ${DEFAULT-VALUE})")
     Integer dim;
@@ -172,8 +193,8 @@ final class NodeCommand implements Callable<Integer> {
 
     @Cli.ConfigKey("data")
     @Option(names = "--data", paramLabel = "PATH", description = "coordinator: train on the .npy/.safetensors files of this directory"
-            + " (or this one file), one shard each, on a path every worker can read; empty: the synthetic planted-dictionary stream"
-            + " (default: synthetic)")
+            + " (or this one file), one shard each, on a path every worker can read; live: the rows pushed to the workers' --ingest-port;"
+            + " empty: the synthetic planted-dictionary stream (default: synthetic)")
     String data;
 
     @Cli.ConfigKey("seed")
@@ -202,12 +223,58 @@ final class NodeCommand implements Callable<Integer> {
         Files.createDirectories(dir);
         Meters meters = new Meters();
         ClusterMeters cm = new ClusterMeters(meters.registry(), host + ":" + port);
+        LiveRows live = null;
+        io.proxstream.actors.serve.ServeAuth auth = null;
+        javax.net.ssl.SSLContext https = null;
+        if (ingestPort != null) {
+            if (!roles.contains("worker")) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--ingest-port needs role worker: the rows a node"
+                        + " receives are trained by its own worker");
+            }
+            if (ingestQueueMb < 1 || ingestQueueMb > (1L << 20)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--ingest-queue-mb must be 1 .. 1048576, got " + ingestQueueMb);
+            }
+            long heap = Runtime.getRuntime().maxMemory();
+            if ((ingestQueueMb << 20) > heap / 2) {
+                throw new CommandLine.ParameterException(spec.commandLine(), String.format(java.util.Locale.ROOT, "--ingest-queue-mb %d"
+                        + " does not fit beside training in this JVM's heap of %d MiB (at most half of it); give a smaller queue or"
+                        + " more heap (JAVA_OPTS=-Xmx...)", ingestQueueMb, heap >> 20));
+            }
+            io.proxstream.protocol.config.ServeConfig sc = new io.proxstream.protocol.config.ServeConfig(host, ingestPort, 0, dir.toString(),
+                    "", 64L << 20, 2000, 2000, tokenFile == null ? "" : tokenFile.toString(), insecure,
+                    tlsKeyStore == null ? "" : tlsKeyStore.toString(), tlsPasswordFile == null ? "" : tlsPasswordFile.toString());
+            try {
+                auth = io.proxstream.actors.serve.ServeAuth.resolve(sc, System.getenv(), meters.registry());
+                https = io.proxstream.actors.serve.ServeTls.resolve(sc, System.getenv());
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage().replace("serve binds", "node ingest binds"));
+            }
+            java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "proxstream-ingest-timer");
+                t.setDaemon(true);
+                return t;
+            });
+            live = new LiveRows(training.dim(), new io.proxstream.actors.serve.ByteBudget(ingestQueueMb << 20, timer));
+        }
         ActorSystem<Void> system = ClusterNode.start(ClusterNode.config(host, port, seedNodes, roles,
-                Duration.ofMillis(downAfter), tls), roles, training, dir, cm);
+                Duration.ofMillis(downAfter), tls), roles, training, dir, cm, live);
         if (metricsPort != null) {
             var binding = MetricsServer.bind(system, host, metricsPort,
                     new MetricsServer(meters, Map::of).routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
             out.println("proxstream node: metrics http://" + host + ":" + binding.localAddress().getPort() + "/metrics");
+        }
+        if (live != null) {
+            LiveRows rows = live;
+            NodeIngest ingest = new NodeIngest(live, auth, org.apache.pekko.stream.Materializer.createMaterializer(system), 64L << 20,
+                    2000, ackTimeout, 1e5, meters.registry());
+            var server = org.apache.pekko.http.javadsl.Http.get(system).newServerAt(host, ingestPort);
+            if (https != null) {
+                server = server.enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(https));
+            }
+            var binding = server.bind(ingest.routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            system.getWhenTerminated().thenRun(rows::close);
+            out.println("proxstream node: ingest " + (https != null ? "https" : "http") + "://" + host + ":"
+                    + binding.localAddress().getPort() + "/runs/" + NodeIngest.RUN + "/batches" + (auth.required() ? " (bearer token)" : ""));
         }
         out.println("proxstream node: " + String.join(",", roles) + " at " + host + ":" + port + ", seeds " + seedNodes
                 + (tls != null ? ", TLS (mutual)" : ", no TLS"));

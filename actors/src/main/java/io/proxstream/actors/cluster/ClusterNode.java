@@ -120,13 +120,21 @@ public final class ClusterNode {
     /** Starts a node; the coordinator singleton writes checkpoints and the summary under {@code out}. */
     public static ActorSystem<Void> start(Config config, List<String> roles, DataParallelPam.Config training, Path out,
                                           ClusterMeters meters) {
+        return start(config, roles, training, out, meters, null);
+    }
+
+    /**
+     * Starts a node whose worker also trains on {@code live}: the rows pushed to this node's ingest endpoint (null: none).
+     */
+    public static ActorSystem<Void> start(Config config, List<String> roles, DataParallelPam.Config training, Path out,
+                                          ClusterMeters meters, LiveRows live) {
         Behavior<Void> guardian = Behaviors.setup(ctx -> {
             String self = Cluster.get(ctx.getSystem()).selfMember().address().hostPort();
+            var coordinator = ClusterSingleton.get(ctx.getSystem()).init(SingletonActor.of(Coordinator.create(training, out, meters),
+                    "coordinator").withSettings(ClusterSingletonSettings.create(ctx.getSystem()).withRole("coordinator")));
             if (roles.contains("worker")) {
-                ctx.spawn(Worker.create(self, meters), "worker");
+                ctx.spawn(Worker.create(self, meters, live, coordinator), "worker");
             }
-            ClusterSingleton.get(ctx.getSystem()).init(SingletonActor.of(Coordinator.create(training, out, meters), "coordinator")
-                    .withSettings(ClusterSingletonSettings.create(ctx.getSystem()).withRole("coordinator")));
             Cluster cluster = Cluster.get(ctx.getSystem());
             ctx.getSystem().scheduler().scheduleAtFixedRate(Duration.ofSeconds(1), Duration.ofSeconds(1), () -> {
                 int up = 0;

@@ -57,14 +57,18 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     }
 
     /** A round's results were decoded and merged (and the checkpoint written if due) off the actor thread. */
-    private record Merged(long round, int workers, long rows, double mse, double computeSeconds, String checkpointError)
-            implements Protocol.CoordinatorInternal {
+    private record Merged(long round, int workers, long rows, double mse, double computeSeconds, String checkpointError,
+                          List<String> included, boolean checkpointed) implements Protocol.CoordinatorInternal {
     }
 
     private record MergeFailed(long round, Throwable cause) implements Protocol.CoordinatorInternal {
     }
 
     private record Finished(String error) implements Protocol.CoordinatorInternal {
+    }
+
+    /** A live run ran out of rows and checkpointed what it had merged (rounds up to {@code round}), or failed to. */
+    private record IdleCheckpoint(long round, String error) implements Protocol.CoordinatorInternal {
     }
 
     private final DataParallelPam.Config config;
@@ -97,6 +101,14 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private long bytesSent;
     private long bytesReceived;
     private final List<Map<String, Object>> history = new ArrayList<>();
+    /** Live ingest: each worker's last report. */
+    private final Map<String, Protocol.WorkerStatus> reports = new HashMap<>();
+    /** Live ingest: changes to the ledger (part of the state) waiting until this actor owns the state again. */
+    private final List<java.util.function.Consumer<DataParallelPam.IngestLedger>> ledgerChanges = new ArrayList<>();
+    /** The latest round a checkpoint holds (-1: none). */
+    private long durableRound = -1;
+    /** The workers of the round in flight (all of them are told how it settled). */
+    private final Set<ActorRef<Protocol.WorkerCommand>> roundWorkers = new HashSet<>();
 
     public static Behavior<Protocol.CoordinatorCommand> create(DataParallelPam.Config config, Path out, ClusterMeters meters) {
         return Behaviors.withStash(1024, stash -> Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
@@ -162,6 +174,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         this.self = Cluster.get(ctx.getSystem()).selfMember().address();
         this.checkpoints = new CheckpointStore(out.resolve("checkpoints"), 3);
         if (!loaded.from().isEmpty()) {
+            durableRound = state.round() - 1;
             ctx.getLog().info("coordinator: resumed from {} at round {}, {} rows", loaded.from(), state.round(), state.rows());
             System.out.printf("proxstream node: coordinator resumed from checkpoint at round %d (%d rows)%n", state.round(), state.rows());
         } else {
@@ -177,10 +190,12 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                 .onMessage(WorkersChanged.class, this::onWorkers)
                 .onMessage(Protocol.ResultChunk.class, this::onChunk)
                 .onMessage(Protocol.RoundDone.class, this::onDone)
+                .onMessage(Protocol.WorkerStatus.class, this::onStatus)
                 .onMessage(RoundTimeout.class, this::onTimeout)
                 .onMessage(Merged.class, this::onMerged)
                 .onMessage(MergeFailed.class, this::onMergeFailed)
                 .onMessage(Finished.class, this::onFinished)
+                .onMessage(IdleCheckpoint.class, this::onIdleCheckpoint)
                 .build();
     }
 
@@ -188,6 +203,35 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private String id(ActorRef<?> ref) {
         Address a = ref.path().address();
         return (a.hasGlobalScope() ? a : self).hostPort();
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onStatus(Protocol.WorkerStatus s) {
+        if (!config.live()) {
+            return this;
+        }
+        if (!reports.containsKey(s.worker()) && workers.stream().noneMatch(w -> id(w).equals(s.worker()))) {
+            // a report from a node the receptionist does not list (yet, or any more): its ledger waits for its listing
+            return this;
+        }
+        reports.put(s.worker(), s);
+        meters.workerQueue(s.worker(), s.queued());
+        ledgerChanges.add(l -> l.report(s.worker(), s.accepted()));
+        applyLedger();
+        if (!running && !busy) {
+            startRound();
+        }
+        return this;
+    }
+
+    /** Applies the waiting ledger changes when this actor owns the state, and publishes the ledger. */
+    private void applyLedger() {
+        if (busy || ledgerChanges.isEmpty()) {
+            return;
+        }
+        DataParallelPam.IngestLedger l = state.ledger();
+        ledgerChanges.forEach(c -> c.accept(l));
+        ledgerChanges.clear();
+        meters.ledger(l.accepted(), l.trained(), l.queued(), l.lost());
     }
 
     private Behavior<Protocol.CoordinatorCommand> onWorkers(WorkersChanged w) {
@@ -204,6 +248,17 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                     stragglers++;
                     meters.stragglers(1);
                 }
+                if (config.live()) {
+                    String name = id(gone);
+                    reports.remove(name);
+                    ledgerChanges.add(l -> {
+                        long lostBefore = l.lost();
+                        l.close(name);
+                        if (l.lost() > lostBefore) {
+                            System.out.println("proxstream node: " + (l.lost() - lostBefore) + " rows queued on " + name + " lost with it");
+                        }
+                    });
+                }
             }
         }
         for (ActorRef<Protocol.WorkerCommand> in : workers) {
@@ -212,6 +267,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             }
         }
         meters.workers(workers.size());
+        applyLedger();
         if (running && pending.isEmpty()) {
             finishRound();
         } else if (!running && !busy) {
@@ -235,18 +291,48 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         }
         List<ActorRef<Protocol.WorkerCommand>> ws = new ArrayList<>(workers);
         ws.sort(Comparator.comparing(this::id));
-        List<List<Protocol.Assignment>> slices = state.assign(ws.size());
+        List<List<Protocol.Assignment>> slices;
+        if (config.live()) {
+            long[] waiting = new long[ws.size()];
+            boolean any = false;
+            for (int i = 0; i < ws.size(); i++) {
+                Protocol.WorkerStatus r = reports.get(id(ws.get(i)));
+                waiting[i] = r == null ? 0 : r.available();
+                any |= waiting[i] >= config.batch();
+            }
+            if (!any) {
+                // no queue holds a minibatch: the next report starts the round. Rows merged since the last checkpoint are
+                // not trained until one holds them, so write it now rather than when data comes again
+                if (durableRound < state.round() - 1) {
+                    busy = true;
+                    long upTo = state.round() - 1;
+                    getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
+                        try {
+                            checkpoint();
+                        } catch (IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    }, blocking), (ok, err) -> new IdleCheckpoint(upTo, err == null ? null : err.toString()));
+                }
+                return;
+            }
+            slices = state.assignLive(waiting);
+        } else {
+            slices = state.assign(ws.size());
+        }
         byte[] model = Chunks.encode(state.modelState());
         List<byte[]> parts = Chunks.split(model);
         pending.clear();
         done.clear();
         results.clear();
         long round = state.round();
+        roundWorkers.clear();
         for (int i = 0; i < ws.size(); i++) {
             ActorRef<Protocol.WorkerCommand> w = ws.get(i);
             if (slices.get(i).isEmpty()) {
                 continue;
             }
+            roundWorkers.add(w);
             for (int c = 0; c < parts.size(); c++) {
                 w.tell(new Protocol.ModelChunk(round, c, parts.size(), parts.get(c)));
             }
@@ -280,7 +366,10 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             return this;
         }
         Chunks.Assembler a = results.get(d.worker());
-        if (a == null || !a.complete()) {
+        if (d.chunks() == 0 && d.rows() == 0) {
+            // a live worker whose queue emptied since its report: nothing to merge
+            pending.remove(d.worker());
+        } else if (a == null || !a.complete()) {
             getContext().getLog().warn("coordinator: result of {} for round {} incomplete; dropped", d.worker(), d.round());
             pending.remove(d.worker());
         } else {
@@ -311,7 +400,8 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         timers.cancel("round");
         running = false;
         if (done.isEmpty()) {
-            // nobody answered: try again with whoever is there
+            // nobody answered: the live workers' rows of the round go back to their queues; try again with whoever is there
+            settle(state.round(), List.of());
             startRound();
             return;
         }
@@ -335,6 +425,19 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         long roundRows = rows;
         double roundMse = mse / rows;
         double roundCompute = compute;
+        List<String> included = new ArrayList<>(done.keySet());
+        Map<String, Long> liveRows = new LinkedHashMap<>();
+        if (config.live()) {
+            for (Map.Entry<String, Protocol.RoundDone> e : done.entrySet()) {
+                long n = 0;
+                for (Protocol.Assignment a : e.getValue().assignments()) {
+                    n += a.isLive() ? a.rows() : 0;
+                }
+                liveRows.put(e.getKey(), n);
+            }
+        }
+        // live rows stay on their nodes until a checkpoint holds them: checkpoint early when a node's queue is half full of them
+        boolean forceCheckpoint = config.live() && reports.values().stream().anyMatch(r -> 2 * r.heldBytes() > r.budgetBytes());
         busy = true;
         getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
             List<TrainerState> rs = new ArrayList<>();
@@ -342,20 +445,59 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                 rs.add(Chunks.decode(b));
             }
             state.complete(rs, covered);
+            liveRows.forEach((w, n) -> state.ledger().merged(w, n));
             String checkpointError = null;
-            if (state.round() % config.checkpointEvery() == 0) {
+            boolean checkpointed = false;
+            if (state.round() % config.checkpointEvery() == 0 || forceCheckpoint) {
                 try {
                     checkpoint();
+                    checkpointed = true;
                 } catch (IOException | RuntimeException e) {
                     checkpointError = e.toString();
                 }
             }
-            return new Merged(round, answered, roundRows, roundMse, roundCompute, checkpointError);
+            return new Merged(round, answered, roundRows, roundMse, roundCompute, checkpointError, included, checkpointed);
         }, blocking), (m, err) -> err == null ? m : new MergeFailed(round, err));
+    }
+
+    /** Tells the round's workers and the current ones how {@code round} settled (live rows merged, or back to the queue). */
+    private void settle(long round, List<String> included) {
+        if (!config.live()) {
+            return;
+        }
+        Set<ActorRef<Protocol.WorkerCommand>> told = new HashSet<>(roundWorkers);
+        told.addAll(workers);
+        for (ActorRef<Protocol.WorkerCommand> w : told) {
+            w.tell(new Protocol.RoundSettled(round, included, durableRound));
+        }
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onIdleCheckpoint(IdleCheckpoint c) {
+        busy = false;
+        if (c.error() != null) {
+            getContext().getLog().error("coordinator: checkpoint failed: {}", c.error());
+        } else {
+            durableRound = Math.max(durableRound, c.round());
+            settle(-1, List.of());
+        }
+        applyLedger();
+        if (c.error() == null) {
+            startRound();
+        }
+        return this;
     }
 
     private Behavior<Protocol.CoordinatorCommand> onMerged(Merged m) {
         busy = false;
+        if (m.checkpointed()) {
+            durableRound = m.round();
+        }
+        settle(m.round(), m.included());
+        applyLedger();
+        if (config.live()) {
+            DataParallelPam.IngestLedger l = state.ledger();
+            meters.ledger(l.accepted(), l.trained(), l.queued(), l.lost());
+        }
         computeSeconds += m.computeSeconds();
         resultCount += m.workers();
         double seconds = (System.nanoTime() - roundStart) / 1e9;
@@ -429,6 +571,10 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             s.put("dead", q.dead());
             s.put("shardOffsets", state.offsets());
             s.put("rowsRejected", state.rejected());
+            if (config.live()) {
+                s.put("ingest", state.ledger().describe());
+                s.put("fvuOn", "the latest (up to) 4096 trained rows");
+            }
             if (!state.files().isEmpty()) {
                 s.put("shardFiles", state.files());
                 s.put("fvuOn", "the first 4096 rows of the first shard (training rows)");

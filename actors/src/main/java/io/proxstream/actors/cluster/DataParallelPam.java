@@ -18,6 +18,7 @@ import io.proxstream.solvers.sae.TrainerState;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -60,7 +61,8 @@ public final class DataParallelPam {
      *                      {@link PamSgdTrainer.Decoder#AUTO_EXACT_MAX} latents, as in {@code train})
      * @param results       what a worker ships besides its encoder: {@code statistics} (its summed decoder statistics,
      *                      O(m²), exact step only), {@code codes} (its rows and their sparse codes, O(n·(k + d))) or
-     *                      {@code auto} (the smaller of the two; always codes for the cg step)
+     *                      {@code auto} (the smaller of the two; always codes for the cg step and for live ingest, whose
+     *                      rows the coordinator keeps a sample of to measure FVU)
      * @param solveEvery    rounds between decoder solves (the rows in between are accumulated)
      * @param data          empty: the synthetic planted-dictionary stream in {@code shards} shards; else a directory of
      *                      {@code .npy}/{@code .safetensors} files (or one file) every node can read, each file a shard
@@ -130,9 +132,17 @@ public final class DataParallelPam {
                     minWorkers, seed, algorithm, decoder, results, solveEvery, path);
         }
 
-        /** Whether the rows come from shard files (else from the synthetic stream). */
+        /** The value of {@link #data} that trains on the rows pushed to the workers' own ingest endpoints. */
+        public static final String LIVE = "live";
+
+        /** Whether the rows come from shard files (else from the synthetic stream or live ingest). */
         public boolean files() {
-            return !data.isEmpty();
+            return !data.isEmpty() && !live();
+        }
+
+        /** Whether the rows are the ones pushed to the workers' ingest endpoints ({@code --data live}). */
+        public boolean live() {
+            return LIVE.equals(data);
         }
 
         /** {@code exact} or {@code cg}: the coordinator's decoder step at this size. */
@@ -145,7 +155,7 @@ public final class DataParallelPam {
          * the cg step; for the exact step when asked to, or under {@code auto} when they are fewer bytes.
          */
         public boolean shipsCodes(long rows) {
-            if (decoderStep().equals("cg") || results.equals("codes")) {
+            if (decoderStep().equals("cg") || results.equals("codes") || live()) {
                 return true;
             }
             return results.equals("auto") && codeBytes(rows) < statisticsBytes();
@@ -189,8 +199,8 @@ public final class DataParallelPam {
         }
 
         public String describe() {
-            String source = files() ? "the shard files of " + data + "; per shard " : "on " + features + " planted features; " + shards
-                    + " shards x ";
+            String source = live() ? "the rows pushed to the workers' ingest endpoints; per worker up to " : files()
+                    ? "the shard files of " + data + "; per shard " : "on " + features + " planted features; " + shards + " shards x ";
             return String.format(Locale.ROOT, "%s, TopK SAE %d -> %d (k = %d) %s%d minibatches of %d per round; %d rows in all%s",
                     algorithm.equals("pam") ? "PAM-SGD" : "Adam", dim, latents, k, source, batchesPerShard, batch, totalRows, algorithm.equals("pam") ? "; decoder step " + decoderStep() + (solveEvery > 1
                     ? " every " + solveEvery + " rounds" : "") + ", workers ship " + (results.equals("auto") ? "the smaller of codes and statistics"
@@ -227,11 +237,27 @@ public final class DataParallelPam {
         private long j;
         private int rows;
 
+        /** Rows of a live slice (leased from the node's ingest queue), else null. */
+        private final float[] live;
+
         SliceReader(Config config, PlantedDictionary gen, Protocol.Assignment slice) {
+            this(config, gen, slice, null);
+        }
+
+        SliceReader(Config config, PlantedDictionary gen, Protocol.Assignment slice, float[] live) {
             this.config = config;
             this.gen = gen;
             this.slice = slice;
             this.j = slice.offset() / config.batch();
+            this.live = live;
+            if (slice.isLive()) {
+                if (live == null || live.length != (long) slice.rows() * config.dim()) {
+                    throw new IllegalArgumentException("live slice of " + slice.rows() + " rows without its " + slice.rows()
+                            + " x " + config.dim() + " rows");
+                }
+                this.file = null;
+                return;
+            }
             if (slice.file().isEmpty()) {
                 this.file = null;
                 return;
@@ -255,7 +281,11 @@ public final class DataParallelPam {
                 return null;
             }
             float[] x;
-            if (file == null) {
+            if (live != null) {
+                int n = config.batch() * config.dim();
+                x = java.util.Arrays.copyOfRange(live, (int) (j * n), (int) ((j + 1) * n));
+                rows = config.batch();
+            } else if (file == null) {
                 x = minibatch(config, gen, slice.shard(), j);
                 rows = config.batch();
             } else {
@@ -328,6 +358,14 @@ public final class DataParallelPam {
          * A minibatch whose encoder step was skipped (not finite) adds nothing to the decoder step.
          */
         public TrainerState round(TrainerState model, List<Protocol.Assignment> slices) {
+            return round(model, slices, null);
+        }
+
+        /**
+         * One round as {@link #round(TrainerState, List)}, where a live slice (at most one) trains on {@code live}: the
+         * rows the worker leased from its node's ingest queue, exactly the slice's rows (validated at ingest).
+         */
+        public TrainerState round(TrainerState model, List<Protocol.Assignment> slices, float[] live) {
             trainer.model().loadFrom(model);
             boolean adam = config.algorithm().equals("adam");
             long planned = 0;
@@ -350,7 +388,7 @@ public final class DataParallelPam {
             long rejected = 0;
             double mse = 0;
             for (Protocol.Assignment a : slices) {
-                try (SliceReader in = new SliceReader(config, gen, a)) {
+                try (SliceReader in = new SliceReader(config, gen, a, a.isLive() ? live : null)) {
                     float[] x;
                     while ((x = in.next()) != null) {
                         int n = in.rows();
@@ -530,6 +568,8 @@ public final class DataParallelPam {
         private long codeResults;
         private long statisticResults;
         private long rejected;
+        /** Live ingest: what every worker's node accepted and what of it is trained (checkpointed with the model). */
+        private final IngestLedger ledger = new IngestLedger();
         /** The shard files (empty for the synthetic stream). */
         private final List<ShardFiles.Shard> files;
 
@@ -547,7 +587,12 @@ public final class DataParallelPam {
             }
             this.model = initialModel(config);
             this.stats = config.algorithm().equals("pam") ? config.pam().decoder().create(model) : null;
-            this.offsets = new long[config.files() ? files.size() : config.shards()];
+            this.offsets = new long[config.files() ? files.size() : config.live() ? 0 : config.shards()];
+        }
+
+        /** The live-ingest ledger (owned by whoever owns this state). */
+        public IngestLedger ledger() {
+            return ledger;
         }
 
         /** Rows dropped by workers because they held a value that is not finite. */
@@ -587,6 +632,9 @@ public final class DataParallelPam {
             if (rows >= config.totalRows()) {
                 return true;
             }
+            if (config.live()) {
+                return false;
+            }
             for (int s = 0; s < offsets.length; s++) {
                 if (remaining(s) > 0) {
                     return false;
@@ -618,6 +666,20 @@ public final class DataParallelPam {
                     out.get(active++ % workers).add(new Protocol.Assignment(s, offsets[s], (int) n,
                             files.isEmpty() ? "" : files.get(s).file()));
                 }
+            }
+            return out;
+        }
+
+        /**
+         * The live slices of this round: worker i gets up to {@code batchesPerShard} minibatches of the rows waiting in its
+         * node's ingest queue ({@code waiting[i]}, as last reported), none when less than a minibatch waits. So round sizes
+         * follow the queue depths, and the run rounds only when some queue holds a minibatch.
+         */
+        public List<List<Protocol.Assignment>> assignLive(long[] waiting) {
+            List<List<Protocol.Assignment>> out = new ArrayList<>();
+            for (long w : waiting) {
+                long n = Math.min(config.sliceRows(), w) / config.batch() * config.batch();
+                out.add(n > 0 ? List.of(Protocol.Assignment.live((int) n)) : List.of());
             }
             return out;
         }
@@ -672,6 +734,9 @@ public final class DataParallelPam {
                     TrainerState r = results.get(i);
                     if (parsed.get(i) != null) {
                         parsed.get(i).feed(stats, gamma);
+                        if (config.live()) {
+                            parsed.get(i).rows().forEach(this::keepRecent);
+                        }
                         codeResults++;
                     } else {
                         DecoderStatistics exact = (DecoderStatistics) stats;
@@ -691,12 +756,27 @@ public final class DataParallelPam {
             }
             for (List<Protocol.Assignment> slices : covered) {
                 for (Protocol.Assignment a : slices) {
-                    offsets[a.shard()] = Math.max(offsets[a.shard()], a.offset() + a.rows());
+                    if (!a.isLive()) {
+                        offsets[a.shard()] = Math.max(offsets[a.shard()], a.offset() + a.rows());
+                    }
                 }
             }
             rows += total;
             rejected += dropped;
             round++;
+        }
+
+        /** Live runs: the latest (up to) {@value #RECENT} trained rows, on which the summary measures FVU. */
+        private static final int RECENT = 4096;
+        private final java.util.ArrayDeque<float[]> recent = new java.util.ArrayDeque<>();
+        private int recentRows;
+
+        private void keepRecent(float[] minibatch) {
+            recent.addLast(minibatch);
+            recentRows += minibatch.length / config.dim();
+            while (recentRows - recent.peekFirst().length / config.dim() >= RECENT) {
+                recentRows -= recent.pollFirst().length / config.dim();
+            }
         }
 
         private static void requireLength(TrainerState r, String name, long length) {
@@ -736,6 +816,9 @@ public final class DataParallelPam {
                 stats.saveTo(b);
             }
             b.put("offsets", offsets.clone()).put("round", round).put("rows", rows).put("rejected", rejected);
+            if (config.live()) {
+                ledger.saveTo(b);
+            }
             if (!files.isEmpty()) {
                 b.put("shardNames", files.stream().mapToLong(f -> ShardFiles.nameDigest(f.file())).toArray());
             }
@@ -768,6 +851,9 @@ public final class DataParallelPam {
             }
             System.arraycopy(o, 0, offsets, 0, o.length);
             rejected = s.longs().containsKey("rejected") ? s.counter("rejected") : 0;
+            if (config.live()) {
+                ledger.loadFrom(s);
+            }
             round = s.counter("round");
             rows = s.counter("rows");
         }
@@ -777,6 +863,19 @@ public final class DataParallelPam {
          * (up to) 4 096 finite rows of the first shard — training rows, not held out — and no MMCS (NaN).
          */
         public Quality quality() {
+            if (config.live()) {
+                if (recentRows == 0) {
+                    return new Quality(Double.NaN, Double.NaN, Double.NaN, -1);
+                }
+                float[] x = new float[recentRows * config.dim()];
+                int at = 0;
+                for (float[] b : recent) {
+                    System.arraycopy(b, 0, x, at, b.length);
+                    at += b.length;
+                }
+                SaeEvaluator.Result r = SaeEvaluator.evaluate(model, new Dataset(x, recentRows, config.dim()), 512);
+                return new Quality(Double.NaN, r.fvu(), r.l0(), r.dead());
+            }
             if (!files.isEmpty()) {
                 int n = (int) Math.min(4096, files.get(0).rows());
                 float[] x = new float[n * config.dim()];
@@ -793,6 +892,119 @@ public final class DataParallelPam {
             Dataset eval = gen.sample(4096, config.seed() + 1_000_003L);
             SaeEvaluator.Result r = SaeEvaluator.evaluate(model, eval, 512);
             return new Quality(FeatureRecovery.mmcs(gen.dictionary(), config.features(), model), r.fvu(), r.l0(), r.dead());
+        }
+    }
+
+    /**
+     * The ledger of live ingest over the cluster: {@code accepted = trained + queued + lost}. Per worker node it holds what
+     * the node last reported accepted and the rows of it merged into the model; a node that dies closes its entry, and
+     * what it accepted and was not merged is lost (reason {@code node_lost}). A node whose count went backwards restarted
+     * (a new process under the same address): its old entry is closed the same way. What a node accepted after its last
+     * report (250 ms) before it died is in no ledger; in acknowledgement mode such rows were never acknowledged. Not
+     * thread-safe: owned with the coordinator's state.
+     */
+    public static final class IngestLedger {
+        private final Map<String, long[]> open = new java.util.TreeMap<>();
+        private long closedAccepted;
+        private long closedTrained;
+        private long lost;
+
+        /** What {@code worker}'s node reported it has accepted. */
+        public void report(String worker, long accepted) {
+            long[] e = open.get(worker);
+            if (e != null && accepted < e[0]) {
+                close(worker);
+                e = null;
+            }
+            if (e == null) {
+                e = new long[2];
+                open.put(worker, e);
+            }
+            e[0] = Math.max(accepted, e[1]);
+        }
+
+        /** {@code rows} of {@code worker}'s rows were merged into the model. */
+        public void merged(String worker, long rows) {
+            long[] e = open.computeIfAbsent(worker, w -> new long[2]);
+            e[1] += rows;
+            e[0] = Math.max(e[0], e[1]);
+        }
+
+        /** {@code worker}'s node is gone: what it accepted and was not merged is lost. */
+        public void close(String worker) {
+            long[] e = open.remove(worker);
+            if (e != null) {
+                closedAccepted += e[0];
+                closedTrained += e[1];
+                lost += e[0] - e[1];
+            }
+        }
+
+        public long accepted() {
+            long a = closedAccepted;
+            for (long[] e : open.values()) {
+                a += e[0];
+            }
+            return a;
+        }
+
+        public long trained() {
+            long t = closedTrained;
+            for (long[] e : open.values()) {
+                t += e[1];
+            }
+            return t;
+        }
+
+        /** Accepted by live nodes and not yet merged. */
+        public long queued() {
+            long q = 0;
+            for (long[] e : open.values()) {
+                q += e[0] - e[1];
+            }
+            return q;
+        }
+
+        /** Accepted by nodes that died (or restarted) and never merged. */
+        public long lost() {
+            return lost;
+        }
+
+        /** The ledger as the status and summary show it. */
+        public Map<String, Object> describe() {
+            Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("accepted", accepted());
+            m.put("trained", trained());
+            m.put("queued", queued());
+            m.put("lost", Map.of("node_lost", lost));
+            Map<String, Object> per = new java.util.LinkedHashMap<>();
+            open.forEach((w, e) -> per.put(w, Map.of("accepted", e[0], "trained", e[1])));
+            m.put("nodes", per);
+            return m;
+        }
+
+        void saveTo(TrainerState.Builder b) {
+            b.put("ledger.closed", closedAccepted, closedTrained, lost);
+            open.forEach((w, e) -> b.put("ledger.open." + w, e[0], e[1]));
+        }
+
+        void loadFrom(TrainerState s) {
+            open.clear();
+            long[] c = s.longs().get("ledger.closed");
+            if (c == null || c.length != 3) {
+                throw new IllegalArgumentException("checkpoint of a live run has no ingest ledger ('ledger.closed')");
+            }
+            closedAccepted = c[0];
+            closedTrained = c[1];
+            lost = c[2];
+            s.longs().forEach((k, v) -> {
+                if (k.startsWith("ledger.open.")) {
+                    if (v.length != 2 || v[1] > v[0] || v[1] < 0) {
+                        throw new IllegalArgumentException("checkpoint's ledger entry " + k + " is malformed");
+                    }
+                    open.put(k.substring("ledger.open.".length()), v.clone());
+                }
+            });
         }
     }
 

@@ -14,11 +14,11 @@ public final class Protocol {
     }
 
     /** What a worker accepts. */
-    public sealed interface WorkerCommand permits ModelChunk, StartRound, WorkerInternal {
+    public sealed interface WorkerCommand permits ModelChunk, StartRound, RoundSettled, WorkerInternal {
     }
 
     /** What the coordinator accepts. */
-    public sealed interface CoordinatorCommand permits ResultChunk, RoundDone, CoordinatorInternal {
+    public sealed interface CoordinatorCommand permits ResultChunk, RoundDone, WorkerStatus, CoordinatorInternal {
     }
 
     /** Messages an actor sends itself; never cross nodes. */
@@ -42,6 +42,37 @@ public final class Protocol {
         public Assignment(int shard, long offset, int rows) {
             this(shard, offset, rows, "");
         }
+
+        /** The {@link #file} of a live assignment: up to {@link #rows} rows from the worker's own ingest queue. */
+        public static final String LIVE = "live:";
+
+        /** Up to {@code rows} rows (whole minibatches) of the rows the worker's node received on its ingest endpoint. */
+        public static Assignment live(int rows) {
+            return new Assignment(-1, 0, rows, LIVE);
+        }
+
+        public boolean isLive() {
+            return LIVE.equals(file);
+        }
+    }
+
+    /**
+     * A live worker's ingest ledger ({@link LiveRows.Ledger}): rows accepted, trained (in a checkpointed model), queued
+     * (not yet trained, leased ones included), waiting (not leased), and the bytes its queue holds of its budget. Sent
+     * every 250 ms and with every result.
+     */
+    public record WorkerStatus(String worker, long accepted, long trained, long queued, long available, long heldBytes,
+                               long budgetBytes) implements CoordinatorCommand, CborSerializable {
+        static WorkerStatus of(String worker, LiveRows.Ledger l) {
+            return new WorkerStatus(worker, l.accepted(), l.trained(), l.queued(), l.available(), l.heldBytes(), l.budgetBytes());
+        }
+    }
+
+    /**
+     * The coordinator settled round {@code round}: it merged the results of {@code included} (the others' live rows go
+     * back to their queues), and its latest checkpoint holds every round up to {@code durableRound} (-1: none yet).
+     */
+    public record RoundSettled(long round, List<String> included, long durableRound) implements WorkerCommand, CborSerializable {
     }
 
     /** Part {@code index} of {@code count} of the model of round {@code round}. */

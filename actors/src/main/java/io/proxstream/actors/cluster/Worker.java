@@ -25,9 +25,16 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
     public static final ServiceKey<Protocol.WorkerCommand> KEY = ServiceKey.create(Protocol.WorkerCommand.class, "proxstream-sae-worker");
 
-    private record Computed(long round, Protocol.StartRound start, TrainerState result, double seconds, Throwable error)
-            implements Protocol.WorkerInternal {
+    private record Computed(long round, Protocol.StartRound start, List<Protocol.Assignment> slices, TrainerState result,
+                            double seconds, Throwable error) implements Protocol.WorkerInternal {
     }
+
+    private enum Report implements Protocol.WorkerInternal {
+        TICK
+    }
+
+    /** How often a live worker reports its ingest ledger to the coordinator. */
+    static final java.time.Duration REPORT_EVERY = java.time.Duration.ofMillis(250);
 
     private DataParallelPam.WorkerState state;
     private final String name;
@@ -38,18 +45,39 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
     private final Map<Long, Protocol.StartRound> starts = new HashMap<>();
     private boolean busy;
     private Protocol.StartRound queued;
+    /** The rows pushed to this node's ingest endpoint (null: the node has none, it trains on shards only). */
+    private final LiveRows live;
+    /** The coordinator singleton (through its proxy), to which a live worker reports its ledger. */
+    private final ActorRef<Protocol.CoordinatorCommand> coordinatorProxy;
+    /** The coordinator of the last round started: a different one resumed from its checkpoint. */
+    private ActorRef<Protocol.CoordinatorCommand> lastCoordinator;
 
     public static Behavior<Protocol.WorkerCommand> create(String name, ClusterMeters meters) {
-        return Behaviors.setup(ctx -> {
-            ctx.getSystem().receptionist().tell(Receptionist.register(KEY, ctx.getSelf()));
-            return new Worker(ctx, name, meters);
-        });
+        return create(name, meters, null, null);
     }
 
-    private Worker(ActorContext<Protocol.WorkerCommand> ctx, String name, ClusterMeters meters) {
+    /**
+     * A worker; with {@code live} it also trains on the rows pushed to its node (live assignments) and reports its ledger to
+     * {@code coordinator} every {@link #REPORT_EVERY}.
+     */
+    public static Behavior<Protocol.WorkerCommand> create(String name, ClusterMeters meters, LiveRows live,
+                                                          ActorRef<Protocol.CoordinatorCommand> coordinator) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            ctx.getSystem().receptionist().tell(Receptionist.register(KEY, ctx.getSelf()));
+            if (live != null && coordinator != null) {
+                timers.startTimerWithFixedDelay(Report.TICK, REPORT_EVERY);
+            }
+            return new Worker(ctx, name, meters, live, coordinator);
+        }));
+    }
+
+    private Worker(ActorContext<Protocol.WorkerCommand> ctx, String name, ClusterMeters meters, LiveRows live,
+                   ActorRef<Protocol.CoordinatorCommand> coordinator) {
         super(ctx);
         this.name = name;
         this.meters = meters;
+        this.live = live;
+        this.coordinatorProxy = coordinator;
         this.training = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig("proxstream.training-dispatcher"));
     }
 
@@ -59,6 +87,8 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
                 .onMessage(Protocol.ModelChunk.class, this::onChunk)
                 .onMessage(Protocol.StartRound.class, this::onStart)
                 .onMessage(Computed.class, this::onComputed)
+                .onMessage(Protocol.RoundSettled.class, this::onSettled)
+                .onMessageEquals(Report.TICK, this::onReport)
                 .build();
     }
 
@@ -68,7 +98,35 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
         return this;
     }
 
+    private Behavior<Protocol.WorkerCommand> onReport() {
+        LiveRows.Ledger l = live.ledger();
+        coordinatorProxy.tell(Protocol.WorkerStatus.of(name, l));
+        meters.ingestQueue(l.queued(), l.heldBytes());
+        return this;
+    }
+
+    private Behavior<Protocol.WorkerCommand> onSettled(Protocol.RoundSettled s) {
+        if (live == null) {
+            return this;
+        }
+        if (s.included().contains(name)) {
+            live.merged(s.round());
+        } else {
+            live.excluded(s.round());
+        }
+        if (s.durableRound() >= 0) {
+            live.durable(s.durableRound());
+        }
+        return this;
+    }
+
     private Behavior<Protocol.WorkerCommand> onStart(Protocol.StartRound s) {
+        if (live != null && lastCoordinator != null && !lastCoordinator.equals(s.coordinator())) {
+            // a new coordinator resumed from its checkpoint: rows merged by the old one after it are not in the model
+            long back = live.coordinatorChanged();
+            getContext().getLog().info("worker {}: new coordinator; {} leased rows back in the queue", name, back);
+        }
+        lastCoordinator = s.coordinator();
         // a newer round supersedes anything not yet started (the coordinator gave up on the old one)
         starts.keySet().removeIf(r -> r < s.round());
         models.keySet().removeIf(r -> r < s.round());
@@ -97,14 +155,40 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
             state = new DataParallelPam.WorkerState(config);
         }
         DataParallelPam.WorkerState st = state;
+        List<Protocol.Assignment> slices = new java.util.ArrayList<>();
+        float[] rows = null;
+        for (Protocol.Assignment slice : s.assignments()) {
+            if (!slice.isLive()) {
+                slices.add(slice);
+            } else if (live != null && live.cols() != config.dim()) {
+                getContext().getLog().error("worker {}: this node's ingest takes rows of width {}, the run trains width {}: its rows"
+                        + " are not trained (start the node with --dim {})", name, live.cols(), config.dim(), config.dim());
+            } else if (live != null && rows == null) {
+                // the rows waiting now, up to what the coordinator asked for; they stay here until the round is trained
+                rows = live.lease(s.round(), slice.rows(), config.batch());
+                if (rows.length > 0) {
+                    slices.add(Protocol.Assignment.live(rows.length / config.dim()));
+                }
+            }
+        }
+        if (slices.isEmpty()) {
+            // nothing to train (the queue emptied since the last report, or no ingest here): say so at once
+            if (live != null) {
+                s.coordinator().tell(Protocol.WorkerStatus.of(name, live.ledger()));
+            }
+            s.coordinator().tell(new Protocol.RoundDone(s.round(), name, List.of(), 0, 0, 0, 0, 0));
+            starts.remove(s.round());
+            models.remove(s.round());
+            return;
+        }
         busy = true;
-        List<Protocol.Assignment> slices = s.assignments();
+        float[] leased = rows;
         getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
             long t0 = System.nanoTime();
-            TrainerState r = st.round(model, slices);
+            TrainerState r = st.round(model, slices, leased);
             return new Object[] {r, (System.nanoTime() - t0) / 1e9};
-        }, training), (res, err) -> err != null ? new Computed(s.round(), s, null, 0, err)
-                : new Computed(s.round(), s, (TrainerState) res[0], (Double) res[1], null));
+        }, training), (res, err) -> err != null ? new Computed(s.round(), s, slices, null, 0, err)
+                : new Computed(s.round(), s, slices, (TrainerState) res[0], (Double) res[1], null));
     }
 
     private Behavior<Protocol.WorkerCommand> onComputed(Computed c) {
@@ -113,6 +197,9 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
         models.remove(c.round());
         if (c.error() != null) {
             getContext().getLog().error("worker {}: round {} failed: {}", name, c.round(), c.error().toString());
+            if (live != null) {
+                live.excluded(c.round());
+            }
         } else {
             byte[] bytes = Chunks.encode(c.result());
             List<byte[]> parts = Chunks.split(bytes);
@@ -121,7 +208,11 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
                 to.tell(new Protocol.ResultChunk(c.round(), name, i, parts.size(), parts.get(i)));
             }
             double mse = c.result().counter("mse_x1e9") / 1e9;
-            to.tell(new Protocol.RoundDone(c.round(), name, c.start().assignments(), c.result().counter("rows"), mse, c.seconds(),
+            if (live != null) {
+                // the ledger before the result, so the coordinator never merges rows it has not seen accepted
+                to.tell(Protocol.WorkerStatus.of(name, live.ledger()));
+            }
+            to.tell(new Protocol.RoundDone(c.round(), name, c.slices(), c.result().counter("rows"), mse, c.seconds(),
                     parts.size(), bytes.length));
             meters.sent(bytes.length);
             meters.compute(c.seconds());

@@ -103,7 +103,7 @@ public final class ServeAuth {
     }
 
     /** Whether an {@code Authorization} header's value carries the token (always, when none is required). */
-    boolean httpAllowed(String authorization) {
+    public boolean httpAllowed(String authorization) {
         if (!required()) {
             return true;
         }

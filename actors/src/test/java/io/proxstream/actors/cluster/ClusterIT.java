@@ -216,6 +216,130 @@ class ClusterIT {
         assertTrue(s.get("mmcs").asDouble() > 0.95, "planted features recovered: " + s);
     }
 
+    /** POSTs raw float32 rows to a node's ingest; returns the status and body. */
+    private static HttpResponse<String> push(int port, float[] x, int rows, String token, boolean ack) throws Exception {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * x.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(x);
+        HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/runs/cluster/batches"))
+                .header("Content-Type", "application/octet-stream").header("X-Shape", rows + "," + (x.length / rows))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(b.array()));
+        if (token != null) {
+            r.header("Authorization", "Bearer " + token);
+        }
+        if (ack) {
+            r.header("X-Ack", "trained");
+        }
+        return HttpClient.newHttpClient().send(r.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** A gauge of the coordinator's ledger, or -1 before it is published. */
+    private static long ledger(String metrics, int node, String state) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("cluster_ledger_rows\\{node=\"127.0.0.1:" + node + "\"," + (state.equals("lost")
+                ? "reason=\"node_lost\"," : "") + "state=\"" + state + "\"} (\\S+)").matcher(metrics);
+        return m.find() ? (long) Double.parseDouble(m.group(1)) : -1;
+    }
+
+    private static long awaitLedger(int port, int node, String state, java.util.function.LongPredicate ok, long seconds) throws Exception {
+        long end = System.nanoTime() + seconds * 1_000_000_000L;
+        long v = -1;
+        while (System.nanoTime() < end) {
+            v = ledger(metrics(port), node, state);
+            if (ok.test(v)) {
+                return v;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("ledger " + state + " = " + v + " after " + seconds + " s:\n" + metrics(port));
+    }
+
+    @Test
+    void rowsPushedToTwoNodesAreTrainedAndThoseOfAKilledNodeAreCountedLost(@TempDir Path dir) throws Exception {
+        int[] ports = ClusterNode.freePorts(8); // 3 cluster, 3 metrics, 2 ingest
+        Path out = dir.resolve("out");
+        String token = "live-ingest-token-0123456789";
+        Path tokenFile = dir.resolve("token");
+        Files.writeString(tokenFile, token + "\n");
+        String seed = "127.0.0.1:" + ports[0];
+        List<String> flags = new ArrayList<>(training(1L << 40, out));
+        flags.addAll(List.of("--data", "live"));
+        flags.set(flags.indexOf("--checkpoint-every") + 1, "2");
+        String[][] extra = {{}, {"--ingest-port", Integer.toString(ports[6])},
+            {"--ingest-port", Integer.toString(ports[7]), "--token-file", tokenFile.toString()}};
+        String[] roles = {"coordinator", "coordinator,worker", "worker"};
+        List<Node> ns = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            List<String> a = new ArrayList<>(List.of("--role", roles[i], "--port", Integer.toString(ports[i]), "--seed", seed,
+                    "--metrics-port", Integer.toString(ports[3 + i])));
+            a.addAll(flags);
+            a.addAll(List.of(extra[i]));
+            Node n = node(dir, "node" + i, a.toArray(String[]::new));
+            n.await(l -> l.startsWith("proxstream node: ") && l.contains(" at 127.0.0.1:"), 90, "node started");
+            ns.add(n);
+        }
+        ns.get(0).await(l -> l.contains("joined") && l.contains(":" + ports[2]), 90, "both workers joined");
+        // two producers, one per node: planted-dictionary rows of width 64, 40 pushes of 512 rows each
+        DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 512, 1, 1, 5, 20_000, 1, 42, "pam");
+        var gen = c.generator();
+        long[] accepted = new long[2];
+        Thread[] producers = new Thread[2];
+        java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        for (int p = 0; p < 2; p++) {
+            int node = p;
+            producers[p] = new Thread(() -> {
+                try {
+                    for (int j = 0; j < 40; j++) {
+                        HttpResponse<String> r = push(ports[6 + node], DataParallelPam.minibatch(c, gen, node, j), 512,
+                                node == 1 ? token : null, false);
+                        assertEquals(200, r.statusCode(), r.body());
+                        accepted[node] += 512;
+                    }
+                } catch (Throwable t) {
+                    failed.set(t);
+                }
+            });
+            producers[p].start();
+        }
+        for (Thread t : producers) {
+            t.join();
+        }
+        if (failed.get() != null) {
+            throw new AssertionError("a producer failed", failed.get());
+        }
+        // the token node refuses a push without the token (401, counted); a row of NaN is refused (422) and counted
+        assertEquals(401, push(ports[7], new float[64], 1, null, false).statusCode());
+        assertTrue(metrics(ports[5]).contains("auth_rejected_total{endpoint=\"http\"} 1.0"), metrics(ports[5]));
+        float[] nan = new float[64];
+        nan[3] = Float.NaN;
+        assertEquals(422, push(ports[6], nan, 1, null, false).statusCode());
+        int coordinatorMetrics = ports[3];
+        long total = accepted[0] + accepted[1];
+        awaitLedger(coordinatorMetrics, ports[0], "accepted", v -> v == total, 30);
+        // kill the token node while most of its rows still wait: they are lost with it, and counted
+        ns.get(2).process.destroyForcibly();
+        ns.get(0).await(l -> l.contains("lost with it"), 60, "the coordinator counted the lost rows");
+        long lost = awaitLedger(coordinatorMetrics, ports[0], "lost", v -> v > 0, 30);
+        // an acknowledged push: answered only once its rows are in a checkpointed model
+        HttpResponse<String> acked = push(ports[6], DataParallelPam.minibatch(c, gen, 0, 99), 512, null, true);
+        assertEquals(200, acked.statusCode(), acked.body());
+        assertTrue(acked.body().contains("\"trained\":512"), acked.body());
+        long all = total + 512;
+        awaitLedger(coordinatorMetrics, ports[0], "queued", v -> v == 0, 120);
+        String m = metrics(coordinatorMetrics);
+        long trained = ledger(m, ports[0], "trained");
+        System.out.printf("[ClusterIT] live ingest: accepted %d (node 1: %d, killed node: %d), trained %d, lost %d%n", all, accepted[0] + 512,
+                accepted[1], trained, lost);
+        assertEquals(all, ledger(m, ports[0], "accepted"), m);
+        assertEquals(all, trained + lost, "accepted = trained + queued (0) + lost");
+        assertTrue(lost <= accepted[1] && trained >= accepted[0] + 512, "every row of the surviving node trained: " + m);
+        assertTrue(m.contains("cluster_worker_queued_rows{node=\"127.0.0.1:" + ports[0] + "\",worker=\"proxstream@127.0.0.1:" + ports[1]
+                + "\"} 0.0"), m);
+        String own = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[6] + "/runs/cluster"))
+                .build(), HttpResponse.BodyHandlers.ofString()).body();
+        JsonNode status = JSON.readTree(own);
+        assertEquals(accepted[0] + 512, status.get("accepted").asLong(), own);
+        assertEquals(1.0, status.get("rejected").asDouble(), own);
+    }
+
     static Path keyStore(Path dir, String name, String password) throws Exception {
         return io.proxstream.actors.testing.KeyStores.selfSigned(dir, name, password);
     }

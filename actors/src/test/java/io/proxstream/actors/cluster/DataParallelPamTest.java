@@ -42,6 +42,83 @@ class DataParallelPamTest {
     }
 
     @Test
+    void liveRoundsOnTheRowsPushedToEachWorkerComputeWhatTheSameRowsAsShardsCompute() {
+        // two shards of the synthetic stream, each pushed to one worker's ingest queue in its order: the live rounds
+        // (each worker up to batchesPerShard minibatches of its queue) are the shard rounds, so the models are equal
+        DataParallelPam.Config shards = new DataParallelPam.Config(32, 48, 96, 4, 2, 128, 2, 128 * 2 * 2 * 12, 5, 10_000, 1, 7, "pam")
+                .withDecoder("exact", "codes", 1);
+        DataParallelPam.Config live = shards.withData(DataParallelPam.Config.LIVE);
+        DataParallelPam.CoordinatorState ref = DataParallelPam.reference(shards, 2);
+        var timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        try {
+            var gen = shards.generator();
+            List<LiveRows> queues = new java.util.ArrayList<>();
+            for (int w = 0; w < 2; w++) {
+                LiveRows q = new LiveRows(32, new io.proxstream.actors.serve.ByteBudget(1 << 24, timer));
+                for (int j = 0; j < 2 * 12; j++) {
+                    q.budget().reserve(4L * 128 * 32, 0).toCompletableFuture().join();
+                    q.add(DataParallelPam.minibatch(shards, gen, w, j), 128);
+                }
+                queues.add(q);
+            }
+            DataParallelPam.CoordinatorState coord = new DataParallelPam.CoordinatorState(live);
+            List<DataParallelPam.WorkerState> ws = List.of(new DataParallelPam.WorkerState(live), new DataParallelPam.WorkerState(live));
+            while (!coord.finished()) {
+                long[] waiting = {queues.get(0).ledger().available(), queues.get(1).ledger().available()};
+                List<List<Protocol.Assignment>> slices = coord.assignLive(waiting);
+                TrainerState m = coord.modelState();
+                List<TrainerState> results = new java.util.ArrayList<>();
+                for (int w = 0; w < 2; w++) {
+                    float[] x = queues.get(w).lease(coord.round(), slices.get(w).get(0).rows(), live.batch());
+                    results.add(ws.get(w).round(m, List.of(Protocol.Assignment.live(x.length / 32)), x));
+                    coord.ledger().report("w" + w, queues.get(w).ledger().accepted());
+                    coord.ledger().merged("w" + w, x.length / 32);
+                }
+                coord.complete(results, slices);
+            }
+            ws.forEach(DataParallelPam.WorkerState::close);
+            assertEquals(ref.rows(), coord.rows());
+            assertArrayEquals(ref.model().decoderWeights(), coord.model().decoderWeights(), "live rounds = shard rounds, exactly");
+            assertArrayEquals(ref.model().encoderWeights(), coord.model().encoderWeights());
+            assertEquals(2L * 2 * 12 * 128, coord.ledger().accepted());
+            assertEquals(coord.rows(), coord.ledger().trained());
+            assertEquals(0, coord.ledger().queued());
+            // the live run's FVU is measured on the latest trained rows
+            assertTrue(coord.quality().fvu() < 0.5, "trained: " + coord.quality());
+        } finally {
+            timer.shutdownNow();
+        }
+    }
+
+    @Test
+    void theIngestLedgerCountsWhatADeadOrRestartedNodeHadNotMergedAsLostAndSurvivesACheckpoint() {
+        DataParallelPam.IngestLedger l = new DataParallelPam.IngestLedger();
+        l.report("a", 1000);
+        l.report("b", 500);
+        l.merged("a", 600);
+        l.merged("b", 200);
+        assertEquals(1500, l.accepted());
+        assertEquals(800, l.trained());
+        assertEquals(700, l.queued());
+        l.close("b"); // died: its 300 queued rows are lost
+        assertEquals(300, l.lost());
+        l.report("a", 400); // a's count went backwards: a new process under the same address; the old one's 400 are lost
+        assertEquals(700, l.lost());
+        assertEquals(1900, l.accepted());
+        assertEquals(l.accepted(), l.trained() + l.queued() + l.lost());
+        DataParallelPam.Config live = SMALL.withData(DataParallelPam.Config.LIVE);
+        DataParallelPam.CoordinatorState s = new DataParallelPam.CoordinatorState(live);
+        s.ledger().report("x", 77);
+        s.ledger().merged("x", 50);
+        s.ledger().close("x");
+        s.ledger().report("y", 9);
+        DataParallelPam.CoordinatorState back = new DataParallelPam.CoordinatorState(live);
+        back.restore(s.snapshot());
+        assertEquals(s.ledger().describe(), back.ledger().describe());
+        assertEquals(27, back.ledger().lost());
+    }
+
+    @Test
     void dataParallelRoundsRecoverThePlantedFeaturesWithOneOrThreeWorkers() {
         DataParallelPam.Quality one = DataParallelPam.reference(SMALL, 1).quality();
         DataParallelPam.Quality three = DataParallelPam.reference(SMALL, 3).quality();

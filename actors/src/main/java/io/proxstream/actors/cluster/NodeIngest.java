@@ -1,0 +1,211 @@
+package io.proxstream.actors.cluster;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.proxstream.actors.serve.BatchDecoder;
+import io.proxstream.actors.serve.ServeAuth;
+import io.proxstream.actors.stream.Validate;
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.stream.Materializer;
+
+/**
+ * The ingest endpoint of a cluster node ({@code node --ingest-port}): producers push rows to any worker node, which
+ * trains on them in the coordinator's rounds ({@link LiveRows}). The same bodies, limits and answers as {@code serve}'s
+ * {@code POST /runs/NAME/batches} (raw float32 with {@code X-Shape}, {@code .npy}, {@code .safetensors}; 400/411/413/415
+ * for malformed or oversized bodies, 422 for rows of another width, NaN/Inf or values beyond {@code maxAbs}; 503 with
+ * {@code Retry-After} when the node's queue stays full for the wait, which is the back-pressure), under the run name
+ * {@value #RUN}, so the Python client pushes to a list of nodes as to a list of servers.
+ *
+ * <p>Delivery: a 200 means the rows are queued on this node (if it dies before they are trained, they are lost and the
+ * coordinator's ledger counts them {@code node_lost}). With {@code X-Ack: trained} (or {@code ?ack=trained}) the answer
+ * waits until every row of the batch is in a checkpointed model, so what the client saw acknowledged is never lost and
+ * what it did not may be resent (at least once); a wait longer than the ack timeout answers 504 and the rows stay
+ * queued. {@code GET /runs/cluster} shows this node's ledger.
+ */
+public final class NodeIngest extends AllDirectives {
+    /** The run name the endpoints answer to. */
+    public static final String RUN = "cluster";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final LiveRows rows;
+    private final ServeAuth auth;
+    private final Materializer mat;
+    private final long maxBatchBytes;
+    private final long waitMillis;
+    private final long ackMillis;
+    private final double maxAbs;
+    private final MeterRegistry registry;
+    private final Map<String, Counter> rejected = new ConcurrentHashMap<>();
+
+    public NodeIngest(LiveRows rows, ServeAuth auth, Materializer mat, long maxBatchBytes, long waitMillis, long ackMillis, double maxAbs,
+                      MeterRegistry registry) {
+        this.rows = rows;
+        this.auth = auth;
+        this.mat = mat;
+        this.maxBatchBytes = Math.min(maxBatchBytes, rows.budget().capacity());
+        this.waitMillis = waitMillis;
+        this.ackMillis = ackMillis;
+        this.maxAbs = maxAbs;
+        this.registry = registry;
+    }
+
+    public Route routes() {
+        return extractRequest(req -> {
+            if (!auth.httpAllowed(req.getHeader("Authorization").map(h -> h.value()).orElse(null))) {
+                return completeWithFuture(discardThen(req, response(401, Map.of("error", "missing or wrong bearer token")))
+                        .thenApply(r -> r.addHeader(RawHeader.create("WWW-Authenticate", "Bearer"))));
+            }
+            return pathPrefix("runs", () -> pathPrefix(RUN, () -> concat(
+                    pathEnd(() -> get(() -> complete(response(200, status())))),
+                    path("batches", () -> post(() -> completeWithFuture(ingest(req)))))));
+        });
+    }
+
+    /** This node's ledger. */
+    Map<String, Object> status() {
+        LiveRows.Ledger l = rows.ledger();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", RUN);
+        m.put("accepted", l.accepted());
+        m.put("trained", l.trained());
+        m.put("queued", l.queued());
+        m.put("waiting", l.available());
+        m.put("leased", l.leased());
+        m.put("queuedBytes", l.heldBytes());
+        m.put("queueBytes", l.budgetBytes());
+        m.put("rejected", rejected.values().stream().mapToDouble(Counter::count).sum());
+        return m;
+    }
+
+    private HttpResponse reject(int status, String reason, String message) {
+        rejected.computeIfAbsent(reason, r -> Counter.builder("cluster.ingest.rejected").description("pushes refused by a node's ingest")
+                .tag("reason", r).register(registry)).increment();
+        return response(status, Map.of("error", message));
+    }
+
+    CompletionStage<HttpResponse> ingest(HttpRequest req) {
+        BatchDecoder.Format format = BatchDecoder.Format.of(req.entity().getContentType().toString());
+        if (format == null) {
+            return discardThen(req, reject(415, "malformed", "unsupported Content-Type " + req.entity().getContentType()
+                    + "; use application/octet-stream (with X-Shape), application/x-npy or application/x-safetensors"));
+        }
+        int[] shape = null;
+        if (format == BatchDecoder.Format.RAW) {
+            Optional<String> declared = req.getHeader("X-Shape").map(x -> x.value());
+            if (declared.isEmpty()) {
+                return discardThen(req, reject(400, "malformed", "raw float32 bodies need their shape: header X-Shape: ROWS,COLS"));
+            }
+            try {
+                shape = BatchDecoder.shape(declared.get());
+            } catch (IOException e) {
+                return discardThen(req, reject(400, "malformed", e.getMessage()));
+            }
+        }
+        OptionalLong length = req.entity().getContentLengthOption();
+        if (length.isEmpty()) {
+            return discardThen(req, reject(411, "malformed", "Content-Length is required"));
+        }
+        if (length.getAsLong() > maxBatchBytes || (shape != null && 4L * shape[0] * shape[1] > maxBatchBytes)) {
+            return discardThen(req, reject(413, "too_large", "body of " + length.getAsLong() + " bytes exceeds this node's limit of "
+                    + maxBatchBytes + " bytes; send smaller batches"));
+        }
+        // .npy/.safetensors bodies may be f16/bf16 and decode to twice their bytes: reserve that (the excess returns once decoded)
+        long reserve = format == BatchDecoder.Format.RAW ? length.getAsLong() : Math.min(maxBatchBytes, 2 * length.getAsLong());
+        boolean ack = req.getHeader("X-Ack").map(h -> h.value().trim().equalsIgnoreCase("trained")).orElse(false)
+                || req.getUri().query().get("ack").map(a -> a.equals("trained")).orElse(false);
+        int[] declared = shape;
+        String tensor = req.getUri().query().get("tensor").orElse(null);
+        return rows.budget().reserve(reserve, waitMillis).thenCompose(ok -> {
+            if (!ok) {
+                return discardThen(req, reject(503, "busy", "this node's ingest queue is full; retry later (or another node)")
+                        .addHeader(RawHeader.create("Retry-After", "1")));
+            }
+            return req.entity().toStrict(60_000, length.getAsLong(), mat).handle((strict, err) -> {
+                if (err != null) {
+                    rows.budget().release(reserve);
+                    return CompletableFuture.completedFuture(reject(400, "malformed", "could not read the body: " + err.getMessage()));
+                }
+                byte[] body = strict.getData().toArray();
+                BatchDecoder.Batch b;
+                try {
+                    b = BatchDecoder.decode(format, body, declared, tensor);
+                } catch (IOException | RuntimeException e) {
+                    rows.budget().release(reserve);
+                    return CompletableFuture.completedFuture(reject(400, "malformed", e.getMessage()));
+                }
+                String problem = check(b);
+                if (problem != null) {
+                    rows.budget().release(reserve);
+                    return CompletableFuture.completedFuture(reject(422, problem.substring(0, problem.indexOf(':')),
+                            problem.substring(problem.indexOf(':') + 2)));
+                }
+                long bytes = 4L * b.rows() * b.cols();
+                if (bytes > reserve) {
+                    rows.budget().release(reserve);
+                    return CompletableFuture.completedFuture(reject(413, "too_large", "the batch decodes to " + bytes
+                            + " bytes, more than its body declared"));
+                }
+                rows.budget().release(reserve - bytes);
+                CompletionStage<Boolean> trained = rows.add(b.data(), b.rows());
+                if (!ack) {
+                    return CompletableFuture.completedFuture(response(200, Map.of("accepted", b.rows())));
+                }
+                return trained.toCompletableFuture().completeOnTimeout(null, ackMillis, TimeUnit.MILLISECONDS).thenApply(t -> t == null
+                        ? response(504, Map.of("error", b.rows() + " rows queued on this node, not trained within " + ackMillis
+                        + " ms; they stay queued (resending them may train them twice)", "accepted", b.rows()))
+                        : t ? response(200, Map.of("accepted", b.rows(), "trained", b.rows()))
+                        : response(409, Map.of("error", "the node stopped before these " + b.rows() + " rows were trained; resend them",
+                        "accepted", b.rows())));
+            }).thenCompose(x -> x);
+        });
+    }
+
+    /** Why a decoded batch is refused, as "reason: message", or null. */
+    private String check(BatchDecoder.Batch b) {
+        if (b.rows() <= 0) {
+            return "malformed: empty batch (0 rows)";
+        }
+        if (b.cols() != rows.cols()) {
+            return "width: rows have width " + b.cols() + ", this cluster trains width " + rows.cols();
+        }
+        for (int r = 0; r < b.rows(); r++) {
+            int p = Validate.problem(b.data(), r * b.cols(), b.cols(), maxAbs);
+            if (p == Validate.NON_FINITE) {
+                return "non_finite: row " + r + " holds NaN or Inf; the batch was not queued";
+            }
+            if (p == Validate.TOO_LARGE) {
+                return "too_large_value: row " + r + " holds a value beyond maxAbs " + maxAbs + "; the batch was not queued";
+            }
+        }
+        return null;
+    }
+
+    private CompletionStage<HttpResponse> discardThen(HttpRequest req, HttpResponse resp) {
+        return req.discardEntityBytes(mat).completionStage().handle((d, e) -> resp);
+    }
+
+    static HttpResponse response(int status, Object body) {
+        try {
+            return HttpResponse.create().withStatus(status)
+                    .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, JSON.writeValueAsString(body)));
+        } catch (IOException e) {
+            return HttpResponse.create().withStatus(500).withEntity(e.toString());
+        }
+    }
+}
