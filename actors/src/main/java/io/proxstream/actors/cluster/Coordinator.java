@@ -590,6 +590,13 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             s.put("rowsPerSecond", (state.rows() - rowsAtFirst) / wall);
             s.put("workerComputeSecondsPerRound", compute);
             s.put("secondsPerRound", wall / Math.max(1, state.round()));
+            // the trained SAE, as train writes it and in the SAELens layout (as serve's export)
+            Map<String, String> provenance = Map.of("trainer", "proxstream node (data-parallel " + config.algorithm() + ")",
+                    "rows", Long.toString(state.rows()), "rounds", Long.toString(state.round()));
+            io.proxstream.actors.train.SaeModelFiles.write(out.resolve("model.safetensors"), state.model(), provenance);
+            io.proxstream.actors.train.SaeModelFiles.exportSaeLens(out.resolve("export"), state.model(), new LinkedHashMap<>(provenance));
+            s.put("model", out.resolve("model.safetensors").toString());
+            s.put("export", out.resolve("export").toString());
             AtomicFiles.writeString(out.resolve("summary.json"), ConfigLoader.toJson(s) + "\n");
             System.out.printf(java.util.Locale.ROOT, "proxstream node: training finished: %d rounds, %d rows (%d rejected), %sFVU %.4f, "
                     + "workers lost %d%n", state.round(), state.rows(), state.rejected(), Double.isNaN(q.mmcs()) ? ""

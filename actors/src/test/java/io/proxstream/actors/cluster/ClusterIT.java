@@ -331,13 +331,80 @@ class ClusterIT {
         assertEquals(all, ledger(m, ports[0], "accepted"), m);
         assertEquals(all, trained + lost, "accepted = trained + queued (0) + lost");
         assertTrue(lost <= accepted[1] && trained >= accepted[0] + 512, "every row of the surviving node trained: " + m);
-        assertTrue(m.contains("cluster_worker_queued_rows{node=\"127.0.0.1:" + ports[0] + "\",worker=\"proxstream@127.0.0.1:" + ports[1]
-                + "\"} 0.0"), m);
+        // the node's own queue empties once a checkpoint holds its last rows (the coordinator writes one when the queues run dry)
+        String emptied = "cluster_worker_queued_rows{node=\"127.0.0.1:" + ports[0] + "\",worker=\"proxstream@127.0.0.1:" + ports[1] + "\"} 0.0";
+        long until = System.nanoTime() + 30_000_000_000L;
+        while (!m.contains(emptied) && System.nanoTime() < until) {
+            Thread.sleep(100);
+            m = metrics(coordinatorMetrics);
+        }
+        assertTrue(m.contains(emptied), m);
         String own = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[6] + "/runs/cluster"))
                 .build(), HttpResponse.BodyHandlers.ofString()).body();
         JsonNode status = JSON.readTree(own);
         assertEquals(accepted[0] + 512, status.get("accepted").asLong(), own);
         assertEquals(1.0, status.get("rejected").asDouble(), own);
+    }
+
+    /** A worker's rows at the coordinator, or 0 before its first round. */
+    private static long workerRows(String metrics, int coordinator, int worker) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("cluster_worker_rows_total\\{node=\"127.0.0.1:" + coordinator
+                + "\",worker=\"proxstream@127.0.0.1:" + worker + "\"} (\\S+)").matcher(metrics);
+        return m.find() ? (long) Double.parseDouble(m.group(1)) : 0;
+    }
+
+    @Test
+    void aRunScalesFromOneWorkerToThreeAndBackWhileItTrains(@TempDir Path dir) throws Exception {
+        int[] ports = ClusterNode.freePorts(4);
+        Path out = dir.resolve("out");
+        long rows = 6 * 512 * 400;
+        String seed = "127.0.0.1:" + ports[0];
+        List<String> a = new ArrayList<>(List.of("--role", "coordinator,worker", "--port", Integer.toString(ports[0]), "--seed", seed,
+                "--metrics-port", Integer.toString(ports[3])));
+        List<String> flags = new ArrayList<>(training(rows, out));
+        flags.set(flags.indexOf("--min-workers") + 1, "1");
+        a.addAll(flags);
+        Node first = node(dir, "node0", a.toArray(String[]::new));
+        first.await(l -> l.contains("round 10:"), 120, "one worker trains");
+        // two more workers join mid-run: each gets work from a following round
+        List<Node> joined = new ArrayList<>();
+        for (int i = 1; i <= 2; i++) {
+            joined.add(node(dir, "node" + i, "--role", "worker", "--port", Integer.toString(ports[i]), "--seed", seed));
+        }
+        for (int i = 1; i <= 2; i++) {
+            int port = ports[i];
+            first.await(l -> l.contains("worker proxstream@127.0.0.1:" + port + " joined"), 90, "worker " + i + " joined");
+        }
+        long end = System.nanoTime() + 90_000_000_000L;
+        while (workerRows(metrics(ports[3]), ports[0], ports[1]) == 0 || workerRows(metrics(ports[3]), ports[0], ports[2]) == 0) {
+            assertTrue(System.nanoTime() < end, "the joined workers got no work: " + metrics(ports[3]));
+            Thread.sleep(100);
+        }
+        String during = metrics(ports[3]);
+        assertTrue(during.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\"} 3.0"), during);
+        // and leave again (SIGTERM: graceful leave) while the run goes on with the first worker
+        for (Node n : joined) {
+            n.process.destroy();
+        }
+        for (Node n : joined) {
+            assertTrue(n.process.waitFor(60, TimeUnit.SECONDS), "a leaving worker's JVM exits");
+        }
+        String lostLine = first.await(l -> l.contains("lost") && l.contains(":" + ports[2]), 60, "the second worker left");
+        assertTrue(first.lines.stream().noneMatch(l -> l.contains("training finished")), "left before the end: " + lostLine);
+        JsonNode s = summary(out, first, 300);
+        assertEquals(2, s.get("workersLost").asInt());
+        assertEveryRowTrainedOnce(s, rows);
+        assertTrue(s.get("mmcs").asDouble() > 0.9, "planted features recovered: " + s);
+        // the trained SAE is written as train writes it and in the SAELens layout, and both read back as the same model
+        var model = io.proxstream.actors.train.SaeModelFiles.read(out.resolve("model.safetensors"));
+        var exported = io.proxstream.actors.train.SaeModelFiles.importSaeLens(out.resolve("export"));
+        assertEquals(256, model.spec().latents());
+        assertEquals(64, model.spec().inputDim());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(model.decoderWeights(), exported.decoderWeights());
+        String m = metrics(ports[3]);
+        assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
+        System.out.printf("[ClusterIT] elastic 1 -> 3 -> 1: %d rounds, MMCS %.4f, first worker %d rows%n", s.get("rounds").asLong(),
+                s.get("mmcs").asDouble(), workerRows(m, ports[0], ports[0]));
     }
 
     static Path keyStore(Path dir, String name, String password) throws Exception {
