@@ -107,6 +107,9 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private final List<java.util.function.Consumer<DataParallelPam.IngestLedger>> ledgerChanges = new ArrayList<>();
     /** The latest round a checkpoint holds (-1: none). */
     private long durableRound = -1;
+    /** Shard files each worker could not read (it never gets them again), and why. */
+    private final Map<Integer, Set<String>> refused = new HashMap<>();
+    private final Map<Integer, String> refusedWhy = new TreeMap<>();
     /** The workers of the round in flight (all of them are told how it settled). */
     private final Set<ActorRef<Protocol.WorkerCommand>> roundWorkers = new HashSet<>();
 
@@ -191,6 +194,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                 .onMessage(Protocol.ResultChunk.class, this::onChunk)
                 .onMessage(Protocol.RoundDone.class, this::onDone)
                 .onMessage(Protocol.WorkerStatus.class, this::onStatus)
+                .onMessage(Protocol.RoundFailed.class, this::onFailed)
                 .onMessage(RoundTimeout.class, this::onTimeout)
                 .onMessage(Merged.class, this::onMerged)
                 .onMessage(MergeFailed.class, this::onMergeFailed)
@@ -203,6 +207,34 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private String id(ActorRef<?> ref) {
         Address a = ref.path().address();
         return (a.hasGlobalScope() ? a : self).hostPort();
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onFailed(Protocol.RoundFailed f) {
+        if (!running || f.round() != state.round() || pending.remove(f.worker()) == null) {
+            return this;
+        }
+        if (f.shard() >= 0 && refused.computeIfAbsent(f.shard(), k -> new HashSet<>()).add(f.worker())) {
+            refusedWhy.put(f.shard(), f.reason());
+            System.out.println("proxstream node: worker " + f.worker() + " cannot read shard " + f.shard() + " (" + f.reason()
+                    + "); it goes to other workers");
+        } else {
+            getContext().getLog().error("coordinator: worker {} failed round {}: {}", f.worker(), f.round(), f.reason());
+        }
+        if (pending.isEmpty()) {
+            finishRound();
+        }
+        return this;
+    }
+
+    /** Shards with rows left that no current worker can read. */
+    private Set<Integer> unreadable() {
+        Set<Integer> out = new java.util.TreeSet<>();
+        for (Map.Entry<Integer, Set<String>> e : refused.entrySet()) {
+            if (state.rowsLeft(e.getKey()) > 0 && workers.stream().allMatch(w -> e.getValue().contains(id(w)))) {
+                out.add(e.getKey());
+            }
+        }
+        return out;
     }
 
     private Behavior<Protocol.CoordinatorCommand> onStatus(Protocol.WorkerStatus s) {
@@ -281,7 +313,12 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         if (finished || busy || workers.size() < needed) {
             return;
         }
-        if (state.finished()) {
+        if (state.finished(unreadable())) {
+            Set<Integer> left = unreadable();
+            if (!left.isEmpty()) {
+                System.out.println("proxstream node: shards " + left + " could be read by no worker; the run ends without their"
+                        + " remaining rows");
+            }
             finished = true;
             busy = true;
             Map<String, Object> run = runFigures();
@@ -318,7 +355,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             }
             slices = state.assignLive(waiting);
         } else {
-            slices = state.assign(ws.size());
+            slices = state.assign(ws.stream().map(this::id).toList(), refused);
         }
         byte[] model = Chunks.encode(state.modelState());
         List<byte[]> parts = Chunks.split(model);
@@ -543,6 +580,14 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private Map<String, Object> runFigures() {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("workersLost", lost);
+        if (!refusedWhy.isEmpty()) {
+            Map<String, Object> u = new LinkedHashMap<>();
+            for (Map.Entry<Integer, String> e : refusedWhy.entrySet()) {
+                u.put(Integer.toString(e.getKey()), Map.of("refusedBy", new java.util.TreeSet<>(refused.get(e.getKey())),
+                        "reason", e.getValue(), "rowsLeft", state.rowsLeft(e.getKey())));
+            }
+            s.put("unreadableShards", u);
+        }
         s.put("stragglers", stragglers);
         s.put("bytesSent", bytesSent);
         s.put("bytesReceived", bytesReceived);

@@ -266,12 +266,12 @@ public final class DataParallelPam {
                 this.file = ShardFiles.open(java.nio.file.Path.of(slice.file()));
                 if (file.cols() != config.dim() || file.rows() < slice.offset() + slice.rows()) {
                     file.close();
-                    throw new IllegalArgumentException("shard " + slice.file() + " holds " + file.rows() + " rows of " + file.cols()
-                            + ", the slice needs rows up to " + (slice.offset() + slice.rows()) + " of " + config.dim());
+                    throw new UnreadableShard(slice.shard(), "shard " + slice.file() + " holds " + file.rows() + " rows of "
+                            + file.cols() + ", the slice needs rows up to " + (slice.offset() + slice.rows()) + " of " + config.dim());
                 }
                 file.skip(slice.offset());
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException("shard " + slice.file() + ": " + e.getMessage(), e);
+            } catch (java.io.IOException | RuntimeException e) {
+                throw e instanceof UnreadableShard u ? u : new UnreadableShard(slice.shard(), "shard " + slice.file() + ": " + e.getMessage());
             }
         }
 
@@ -293,10 +293,11 @@ public final class DataParallelPam {
                 try {
                     int got = file.read(x, config.batch());
                     if (got != config.batch()) {
-                        throw new IllegalArgumentException("shard " + slice.file() + " ended at minibatch " + j);
+                        throw new UnreadableShard(slice.shard(), "shard " + slice.file() + " ended at minibatch " + j);
                     }
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException("shard " + slice.file() + ": " + e.getMessage(), e);
+                } catch (java.io.IOException | RuntimeException e) {
+                    throw e instanceof UnreadableShard u ? u : new UnreadableShard(slice.shard(), "shard " + slice.file() + ": "
+                            + e.getMessage());
                 }
                 rows = keepFinite(x, config.batch(), config.dim());
             }
@@ -335,6 +336,20 @@ public final class DataParallelPam {
                     // read-only: nothing to lose
                 }
             }
+        }
+    }
+
+    /** A worker could not read (part of) a shard file: a missing path on its node, a file cut short since it was listed. */
+    public static final class UnreadableShard extends RuntimeException {
+        private final int shard;
+
+        UnreadableShard(int shard, String message) {
+            super(message);
+            this.shard = shard;
+        }
+
+        public int shard() {
+            return shard;
         }
     }
 
@@ -629,6 +644,11 @@ public final class DataParallelPam {
 
         /** The target rows are trained, or (shard files) no shard has a whole minibatch left. */
         public boolean finished() {
+            return finished(java.util.Set.of());
+        }
+
+        /** As {@link #finished()}, where the shards {@code unreadable} (no current worker can read them) count as used up. */
+        public boolean finished(java.util.Set<Integer> unreadable) {
             if (rows >= config.totalRows()) {
                 return true;
             }
@@ -636,11 +656,16 @@ public final class DataParallelPam {
                 return false;
             }
             for (int s = 0; s < offsets.length; s++) {
-                if (remaining(s) > 0) {
+                if (remaining(s) > 0 && !unreadable.contains(s)) {
                     return false;
                 }
             }
             return true;
+        }
+
+        /** Rows of shard s not yet trained (whole minibatches). */
+        public long rowsLeft(int s) {
+            return remaining(s);
         }
 
         /** The model to broadcast. */
@@ -655,6 +680,20 @@ public final class DataParallelPam {
          * {@code batchesPerShard} minibatches of it (fewer at a file's end; a tail shorter than a minibatch is not used).
          */
         public List<List<Protocol.Assignment>> assign(int workers) {
+            List<String> names = new ArrayList<>();
+            for (int w = 0; w < workers; w++) {
+                names.add(Integer.toString(w));
+            }
+            return assign(names, Map.of());
+        }
+
+        /**
+         * As {@link #assign(int)}, for the workers {@code names} (in order), where shard s does not go to the workers in
+         * {@code refused.get(s)} (they could not read it): it goes to the next worker that can, and to none when no worker
+         * can (it waits for one that can; see {@link #finished(java.util.Set)}).
+         */
+        public List<List<Protocol.Assignment>> assign(List<String> names, Map<Integer, java.util.Set<String>> refused) {
+            int workers = names.size();
             List<List<Protocol.Assignment>> out = new ArrayList<>();
             for (int w = 0; w < workers; w++) {
                 out.add(new ArrayList<>());
@@ -662,9 +701,17 @@ public final class DataParallelPam {
             int active = 0;
             for (int s = 0; s < offsets.length; s++) {
                 long n = Math.min(config.sliceRows(), remaining(s));
-                if (n > 0) {
-                    out.get(active++ % workers).add(new Protocol.Assignment(s, offsets[s], (int) n,
-                            files.isEmpty() ? "" : files.get(s).file()));
+                if (n <= 0) {
+                    continue;
+                }
+                java.util.Set<String> no = refused.getOrDefault(s, java.util.Set.of());
+                for (int t = 0; t < workers; t++) {
+                    int w = (active + t) % workers;
+                    if (!no.contains(names.get(w))) {
+                        out.get(w).add(new Protocol.Assignment(s, offsets[s], (int) n, files.isEmpty() ? "" : files.get(s).file()));
+                        active = w + 1;
+                        break;
+                    }
                 }
             }
             return out;

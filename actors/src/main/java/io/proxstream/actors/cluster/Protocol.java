@@ -18,7 +18,7 @@ public final class Protocol {
     }
 
     /** What the coordinator accepts. */
-    public sealed interface CoordinatorCommand permits ResultChunk, RoundDone, WorkerStatus, CoordinatorInternal {
+    public sealed interface CoordinatorCommand permits ResultChunk, RoundDone, RoundFailed, WorkerStatus, CoordinatorInternal {
     }
 
     /** Messages an actor sends itself; never cross nodes. */
@@ -99,5 +99,12 @@ public final class Protocol {
      */
     public record RoundDone(long round, String worker, List<Assignment> assignments, long rows, double mse, double seconds, int chunks,
                             long bytes) implements CoordinatorCommand, CborSerializable {
+    }
+
+    /**
+     * A worker could not compute its round: {@code shard} is the shard it could not read ({@code -1}: another reason), so
+     * the coordinator gives that shard to other workers from then on.
+     */
+    public record RoundFailed(long round, String worker, int shard, String reason) implements CoordinatorCommand, CborSerializable {
     }
 }

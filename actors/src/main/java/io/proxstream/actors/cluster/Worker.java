@@ -196,7 +196,12 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
         starts.remove(c.round());
         models.remove(c.round());
         if (c.error() != null) {
-            getContext().getLog().error("worker {}: round {} failed: {}", name, c.round(), c.error().toString());
+            Throwable cause = c.error() instanceof java.util.concurrent.CompletionException && c.error().getCause() != null
+                    ? c.error().getCause() : c.error();
+            getContext().getLog().error("worker {}: round {} failed: {}", name, c.round(), cause.toString());
+            // say so at once (the coordinator need not wait for the round's timeout) and which shard could not be read
+            c.start().coordinator().tell(new Protocol.RoundFailed(c.round(), name, cause instanceof DataParallelPam.UnreadableShard u
+                    ? u.shard() : -1, String.valueOf(cause.getMessage())));
             if (live != null) {
                 live.excluded(c.round());
             }

@@ -196,6 +196,48 @@ class ClusterIT {
     }
 
     @Test
+    void aShardFileNoWorkerCanReadIsReportedAndTheRunFinishesTheOthers(@TempDir Path dir) throws Exception {
+        int[] ports = ClusterNode.freePorts(6);
+        Path out = dir.resolve("out");
+        long rows = 6 * 512 * 10;
+        Path data = dir.resolve("data");
+        DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 256, 2, rows, 5, 20_000, 2, 42, "pam");
+        int[] sizes = new int[6];
+        java.util.Arrays.fill(sizes, (int) (rows / 6));
+        DataParallelPamTest.writeShards(data, c, sizes);
+        String seed = "127.0.0.1:" + ports[0];
+        List<String> a = new ArrayList<>(List.of("--role", "coordinator", "--port", Integer.toString(ports[0]), "--seed", seed,
+                "--metrics-port", Integer.toString(ports[3])));
+        a.addAll(training(rows, out));
+        a.addAll(List.of("--data", data.toString()));
+        Node coordinator = node(dir, "node0", a.toArray(String[]::new));
+        coordinator.await(l -> l.contains("coordinator started"), 90, "the coordinator listed the files");
+        // shard 4 is cut short after the listing: no worker can read past its new end
+        try (var ch = java.nio.channels.FileChannel.open(data.resolve("shard-04.npy"), java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(ch.size() / 3);
+        }
+        for (int i = 1; i <= 2; i++) {
+            node(dir, "node" + i, "--role", "worker", "--port", Integer.toString(ports[i]), "--seed", seed);
+        }
+        coordinator.await(l -> l.contains("cannot read shard 4"), 120, "a worker reported the shard");
+        JsonNode s = summary(out, coordinator, 180);
+        JsonNode u = s.get("unreadableShards").get("4");
+        assertEquals(2, u.get("refusedBy").size(), "both workers tried it: " + s);
+        assertTrue(u.get("reason").asText().contains("shard-04.npy"), u.toString());
+        long[] offsets = new long[6];
+        for (int i = 0; i < 6; i++) {
+            offsets[i] = s.get("shardOffsets").get(i).asLong();
+        }
+        for (int i = 0; i < 6; i++) {
+            if (i != 4) {
+                assertEquals(rows / 6, offsets[i], "every other shard trained to its end: " + s.get("shardOffsets"));
+            }
+        }
+        assertEquals(rows / 6 - offsets[4], u.get("rowsLeft").asLong());
+        assertTrue(coordinator.lines.stream().anyMatch(l -> l.contains("could be read by no worker")));
+    }
+
+    @Test
     void stoppingTheCoordinatorsJvmMovesTheSingletonWhichResumesFromTheCheckpoint(@TempDir Path dir) throws Exception {
         int[] ports = ClusterNode.freePorts(6);
         Path out = dir.resolve("out");

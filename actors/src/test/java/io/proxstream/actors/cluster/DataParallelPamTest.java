@@ -289,6 +289,40 @@ class DataParallelPamTest {
     }
 
     @Test
+    void aShardAWorkerCannotReadGoesToTheNextWorkerThatCanAndOneNoWorkerCanReadEndsTheRunWithoutIt(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        DataParallelPam.Config c = SMALL.withData(dir.toString());
+        writeShards(dir, c, new int[] {512, 512, 512, 512});
+        DataParallelPam.CoordinatorState st = new DataParallelPam.CoordinatorState(c);
+        List<String> names = List.of("a", "b");
+        // without refusals: shard i to worker i mod 2, as assign(2)
+        assertEquals(st.assign(2).toString(), st.assign(names, java.util.Map.of()).toString());
+        // a cannot read shard 0: it goes to b; the next shard goes to the worker after b, a
+        var refused = java.util.Map.of(0, java.util.Set.of("a"));
+        List<List<Protocol.Assignment>> s = st.assign(names, refused);
+        assertEquals(List.of(1, 3), s.get(0).stream().map(Protocol.Assignment::shard).toList(), "a: " + s);
+        assertEquals(List.of(0, 2), s.get(1).stream().map(Protocol.Assignment::shard).toList(), "b: " + s);
+        // neither can read shard 2: nobody gets it, and the run counts as finished once the others are used up
+        var none = java.util.Map.of(2, java.util.Set.of("a", "b"));
+        assertTrue(st.assign(names, none).stream().flatMap(List::stream).noneMatch(x -> x.shard() == 2));
+        assertTrue(!st.finished(java.util.Set.of(2)));
+        // a file cut short after it was listed: the reader names the shard and the file
+        java.nio.file.Path f = dir.resolve("shard-02.npy");
+        try (var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(ch.size() / 2);
+        }
+        DataParallelPam.WorkerState w = new DataParallelPam.WorkerState(c);
+        DataParallelPam.UnreadableShard e = org.junit.jupiter.api.Assertions.assertThrows(DataParallelPam.UnreadableShard.class,
+                () -> w.round(st.modelState(), List.of(new Protocol.Assignment(2, 0, 512, f.toString()))));
+        assertEquals(2, e.shard());
+        assertTrue(e.getMessage().contains("shard-02.npy"), e.getMessage());
+        DataParallelPam.UnreadableShard missing = org.junit.jupiter.api.Assertions.assertThrows(DataParallelPam.UnreadableShard.class,
+                () -> w.round(st.modelState(), List.of(new Protocol.Assignment(3, 0, 128, dir.resolve("gone.npy").toString()))));
+        assertEquals(3, missing.shard());
+        w.close();
+    }
+
+    @Test
     void shardFilesAreTrainedToTheirLastWholeMinibatchOnceEachWithBadRowsDroppedAndCounted(@org.junit.jupiter.api.io.TempDir
                                                                                              java.nio.file.Path dir) throws Exception {
         // 3 files of 1 000, 1 536 and 700 rows, minibatches of 128: 7, 12 and 5 whole minibatches (the tails are not used)
