@@ -95,6 +95,17 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private long firstRoundStart;
     private long rowsAtFirstRound = -1;
     private double computeSeconds;
+    /** Time the coordinator spent merging results (decode, accumulate, decoder solve, checkpoint when due), and how often. */
+    private double mergeSeconds;
+    /** Encoding and sending the model per round; per result: the model's arrival and the codec at the worker, its upload. */
+    private double sendSeconds;
+    private long sends;
+    private double modelSeconds;
+    private double codecSeconds;
+    private double uploadSeconds;
+    private final Map<String, Long> firstResultChunk = new HashMap<>();
+    private long merges;
+    private long mergeStart;
     private long resultCount;
     private long lost;
     private long stragglers;
@@ -328,6 +339,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         }
         List<ActorRef<Protocol.WorkerCommand>> ws = new ArrayList<>(workers);
         ws.sort(Comparator.comparing(this::id));
+        long sendStart = System.nanoTime();
         List<List<Protocol.Assignment>> slices;
         if (config.live()) {
             long[] waiting = new long[ws.size()];
@@ -380,6 +392,9 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         }
         running = true;
         roundStart = System.nanoTime();
+        sendSeconds += (roundStart - sendStart) / 1e9;
+        sends++;
+        firstResultChunk.clear();
         if (rowsAtFirstRound < 0) {
             rowsAtFirstRound = state.rows();
             firstRoundStart = roundStart;
@@ -391,6 +406,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         if (c.round() != state.round() || !pending.containsKey(c.worker())) {
             return this;
         }
+        firstResultChunk.putIfAbsent(c.worker(), System.nanoTime());
         results.computeIfAbsent(c.worker(), k -> new Chunks.Assembler()).add(c.index(), c.count(), c.data());
         bytesReceived += c.data().length;
         meters.received(c.data().length);
@@ -412,6 +428,10 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         } else {
             done.put(d.worker(), d);
             pending.remove(d.worker());
+            Long first = firstResultChunk.get(d.worker());
+            uploadSeconds += first == null ? 0 : (System.nanoTime() - first) / 1e9;
+            modelSeconds += d.modelSeconds();
+            codecSeconds += d.codecSeconds();
             meters.workerRound(d.worker(), d.rows(), d.seconds());
         }
         if (pending.isEmpty()) {
@@ -476,6 +496,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         // live rows stay on their nodes until a checkpoint holds them: checkpoint early when a node's queue is half full of them
         boolean forceCheckpoint = config.live() && reports.values().stream().anyMatch(r -> 2 * r.heldBytes() > r.budgetBytes());
         busy = true;
+        mergeStart = System.nanoTime();
         getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
             List<TrainerState> rs = new ArrayList<>();
             for (byte[] b : encoded) {
@@ -536,6 +557,8 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             meters.ledger(l.accepted(), l.trained(), l.queued(), l.lost());
         }
         computeSeconds += m.computeSeconds();
+        mergeSeconds += (System.nanoTime() - mergeStart) / 1e9;
+        merges++;
         resultCount += m.workers();
         double seconds = (System.nanoTime() - roundStart) / 1e9;
         meters.round(seconds, m.rows());
@@ -596,6 +619,11 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         s.put("trainSeconds", wall);
         s.put("rowsAtFirstRound", rowsAtFirstRound);
         s.put("workerComputeSecondsPerRound", resultCount == 0 ? 0 : computeSeconds / resultCount);
+        s.put("coordinatorSecondsPerRound", merges == 0 ? 0 : mergeSeconds / merges);
+        s.put("coordinatorSendSecondsPerRound", sends == 0 ? 0 : sendSeconds / sends);
+        s.put("workerModelSecondsPerRound", resultCount == 0 ? 0 : modelSeconds / resultCount);
+        s.put("workerCodecSecondsPerRound", resultCount == 0 ? 0 : codecSeconds / resultCount);
+        s.put("resultUploadSecondsPerRound", resultCount == 0 ? 0 : uploadSeconds / resultCount);
         return s;
     }
 
@@ -631,9 +659,15 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             double wall = (double) run.get("trainSeconds");
             long rowsAtFirst = (long) run.remove("rowsAtFirstRound");
             Object compute = run.remove("workerComputeSecondsPerRound");
+            Map<String, Object> timings = new LinkedHashMap<>();
+            for (String key : List.of("coordinatorSecondsPerRound", "coordinatorSendSecondsPerRound", "workerModelSecondsPerRound",
+                    "workerCodecSecondsPerRound", "resultUploadSecondsPerRound")) {
+                timings.put(key, run.remove(key));
+            }
             s.putAll(run);
             s.put("rowsPerSecond", (state.rows() - rowsAtFirst) / wall);
             s.put("workerComputeSecondsPerRound", compute);
+            s.putAll(timings);
             s.put("secondsPerRound", wall / Math.max(1, state.round()));
             // the trained SAE, as train writes it and in the SAELens layout (as serve's export)
             Map<String, String> provenance = Map.of("trainer", "proxstream node (data-parallel " + config.algorithm() + ")",

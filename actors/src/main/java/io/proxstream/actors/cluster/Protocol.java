@@ -95,10 +95,16 @@ public final class Protocol {
 
     /**
      * A worker finished its round: {@code rows} trained on, mean squared error seen before its
-     * encoder steps, compute seconds and the bytes of its result.
+     * encoder steps, compute seconds and the bytes of its result; {@code modelSeconds} from the model's first chunk to its
+     * start (the broadcast as this worker saw it), {@code codecSeconds} decoding the model and encoding the result.
      */
     public record RoundDone(long round, String worker, List<Assignment> assignments, long rows, double mse, double seconds, int chunks,
-                            long bytes) implements CoordinatorCommand, CborSerializable {
+                            long bytes, double modelSeconds, double codecSeconds) implements CoordinatorCommand, CborSerializable {
+        /** Without the timings of the model's arrival and of the worker's (de)serialisation. */
+        public RoundDone(long round, String worker, List<Assignment> assignments, long rows, double mse, double seconds, int chunks,
+                         long bytes) {
+            this(round, worker, assignments, rows, mse, seconds, chunks, bytes, 0, 0);
+        }
     }
 
     /**

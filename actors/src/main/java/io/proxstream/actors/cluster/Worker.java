@@ -26,8 +26,11 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
     public static final ServiceKey<Protocol.WorkerCommand> KEY = ServiceKey.create(Protocol.WorkerCommand.class, "proxstream-sae-worker");
 
     private record Computed(long round, Protocol.StartRound start, List<Protocol.Assignment> slices, TrainerState result,
-                            double seconds, Throwable error) implements Protocol.WorkerInternal {
+                            double seconds, Throwable error, double modelSeconds, double decodeSeconds) implements Protocol.WorkerInternal {
     }
+
+    /** When the first chunk of each round's model came (nanoTime). */
+    private final Map<Long, Long> firstChunk = new HashMap<>();
 
     private enum Report implements Protocol.WorkerInternal {
         TICK
@@ -93,6 +96,7 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
     }
 
     private Behavior<Protocol.WorkerCommand> onChunk(Protocol.ModelChunk c) {
+        firstChunk.putIfAbsent(c.round(), System.nanoTime());
         models.computeIfAbsent(c.round(), r -> new Chunks.Assembler()).add(c.index(), c.count(), c.data());
         meters.received(c.data().length);
         return this;
@@ -130,6 +134,7 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
         // a newer round supersedes anything not yet started (the coordinator gave up on the old one)
         starts.keySet().removeIf(r -> r < s.round());
         models.keySet().removeIf(r -> r < s.round());
+        firstChunk.keySet().removeIf(r -> r < s.round());
         starts.put(s.round(), s);
         if (busy) {
             queued = s;
@@ -146,7 +151,11 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
                     a == null ? s.chunks() : "some");
             return;
         }
+        long started = System.nanoTime();
+        Long first = firstChunk.remove(s.round());
+        double modelSeconds = first == null ? 0 : (started - first) / 1e9;
         TrainerState model = Chunks.decode(a.bytes());
+        double decodeSeconds = (System.nanoTime() - started) / 1e9;
         if (config == null || !config.equals(s.config())) {
             if (state != null) {
                 state.close();
@@ -187,8 +196,8 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
             long t0 = System.nanoTime();
             TrainerState r = st.round(model, slices, leased);
             return new Object[] {r, (System.nanoTime() - t0) / 1e9};
-        }, training), (res, err) -> err != null ? new Computed(s.round(), s, slices, null, 0, err)
-                : new Computed(s.round(), s, slices, (TrainerState) res[0], (Double) res[1], null));
+        }, training), (res, err) -> err != null ? new Computed(s.round(), s, slices, null, 0, err, modelSeconds, decodeSeconds)
+                : new Computed(s.round(), s, slices, (TrainerState) res[0], (Double) res[1], null, modelSeconds, decodeSeconds));
     }
 
     private Behavior<Protocol.WorkerCommand> onComputed(Computed c) {
@@ -206,8 +215,10 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
                 live.excluded(c.round());
             }
         } else {
+            long encodeStart = System.nanoTime();
             byte[] bytes = Chunks.encode(c.result());
             List<byte[]> parts = Chunks.split(bytes);
+            double codec = c.decodeSeconds() + (System.nanoTime() - encodeStart) / 1e9;
             ActorRef<Protocol.CoordinatorCommand> to = c.start().coordinator();
             for (int i = 0; i < parts.size(); i++) {
                 to.tell(new Protocol.ResultChunk(c.round(), name, i, parts.size(), parts.get(i)));
@@ -218,7 +229,7 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
                 to.tell(Protocol.WorkerStatus.of(name, live.ledger()));
             }
             to.tell(new Protocol.RoundDone(c.round(), name, c.slices(), c.result().counter("rows"), mse, c.seconds(),
-                    parts.size(), bytes.length));
+                    parts.size(), bytes.length, c.modelSeconds(), codec));
             meters.sent(bytes.length);
             meters.compute(c.seconds());
         }
