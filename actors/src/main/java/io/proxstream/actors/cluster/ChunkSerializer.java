@@ -1,0 +1,115 @@
+package io.proxstream.actors.cluster;
+
+import java.io.NotSerializableException;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.serialization.ByteBufferSerializer;
+import org.apache.pekko.serialization.SerializerWithStringManifest;
+
+/**
+ * The wire form of the bulk messages ({@link Protocol.ModelChunk}, {@link Protocol.ResultChunk}): a few header fields
+ * and the chunk's bytes, written straight into Artery's buffer ({@link ByteBufferSerializer}) instead of through
+ * Jackson CBOR, which copied every chunk twice more on each side. Bound in {@code proxstream-cluster.conf}; every
+ * other cluster message stays CBOR. A malformed payload fails with the reason (Artery then drops it and logs).
+ */
+public final class ChunkSerializer extends SerializerWithStringManifest implements ByteBufferSerializer {
+    /** Serializer id: any unused value above 40 (Pekko's own ids are below). */
+    public static final int ID = 7_311_201;
+    private static final String MODEL = "M";
+    private static final String RESULT = "R";
+
+    public ChunkSerializer(ExtendedActorSystem system) {
+        // the system is not needed
+    }
+
+    @Override
+    public int identifier() {
+        return ID;
+    }
+
+    @Override
+    public String manifest(Object o) {
+        if (o instanceof Protocol.ModelChunk) {
+            return MODEL;
+        }
+        if (o instanceof Protocol.ResultChunk) {
+            return RESULT;
+        }
+        throw new IllegalArgumentException("ChunkSerializer cannot serialise " + o.getClass().getName());
+    }
+
+    /** The serialised size of a message. */
+    private static int size(Object o) {
+        if (o instanceof Protocol.ModelChunk m) {
+            return 8 + 4 + 4 + 4 + m.data().length;
+        }
+        Protocol.ResultChunk r = (Protocol.ResultChunk) o;
+        return 8 + 4 + 4 + 4 + r.worker().getBytes(StandardCharsets.UTF_8).length + 4 + r.data().length;
+    }
+
+    @Override
+    public byte[] toBinary(Object o) {
+        ByteBuffer b = ByteBuffer.allocate(size(o));
+        toBinary(o, b);
+        return b.array();
+    }
+
+    @Override
+    public void toBinary(Object o, ByteBuffer buf) {
+        ByteOrder order = buf.order();
+        buf.order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            if (o instanceof Protocol.ModelChunk m) {
+                buf.putLong(m.round()).putInt(m.index()).putInt(m.count()).putInt(m.data().length).put(m.data());
+            } else if (o instanceof Protocol.ResultChunk r) {
+                byte[] w = r.worker().getBytes(StandardCharsets.UTF_8);
+                buf.putLong(r.round()).putInt(r.index()).putInt(r.count()).putInt(w.length).put(w).putInt(r.data().length).put(r.data());
+            } else {
+                throw new IllegalArgumentException("ChunkSerializer cannot serialise " + o.getClass().getName());
+            }
+        } finally {
+            buf.order(order);
+        }
+    }
+
+    @Override
+    public Object fromBinary(byte[] bytes, String manifest) throws NotSerializableException {
+        return fromBinary(ByteBuffer.wrap(bytes), manifest);
+    }
+
+    @Override
+    public Object fromBinary(ByteBuffer buf, String manifest) throws NotSerializableException {
+        ByteOrder order = buf.order();
+        buf.order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            long round = buf.getLong();
+            int index = buf.getInt();
+            int count = buf.getInt();
+            return switch (manifest) {
+                case MODEL -> new Protocol.ModelChunk(round, index, count, bytes(buf, "model chunk"));
+                case RESULT -> {
+                    String worker = new String(bytes(buf, "worker name"), StandardCharsets.UTF_8);
+                    yield new Protocol.ResultChunk(round, worker, index, count, bytes(buf, "result chunk"));
+                }
+                default -> throw new NotSerializableException("ChunkSerializer: unknown manifest '" + manifest + "'");
+            };
+        } catch (BufferUnderflowException e) {
+            throw new NotSerializableException("ChunkSerializer: truncated " + (MODEL.equals(manifest) ? "model" : "result") + " chunk");
+        } finally {
+            buf.order(order);
+        }
+    }
+
+    private static byte[] bytes(ByteBuffer buf, String what) throws NotSerializableException {
+        int n = buf.getInt();
+        if (n < 0 || n > buf.remaining()) {
+            throw new NotSerializableException("ChunkSerializer: " + what + " declares " + n + " bytes, " + buf.remaining() + " remain");
+        }
+        byte[] out = new byte[n];
+        buf.get(out);
+        return out;
+    }
+}

@@ -1,0 +1,61 @@
+package io.proxstream.actors.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.NotSerializableException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.junit.jupiter.api.Test;
+
+/** The bulk messages' serializer: exact round trips through bytes and through a buffer, bound by the cluster settings. */
+class ChunkSerializerTest {
+    private final ChunkSerializer s = new ChunkSerializer(null);
+
+    @Test
+    void modelAndResultChunksRoundTripExactlyAndTruncationIsRefusedWithTheReason() throws Exception {
+        byte[] data = new byte[70_001];
+        new java.util.Random(3).nextBytes(data);
+        Protocol.ModelChunk m = new Protocol.ModelChunk(12_345_678_901L, 7, 9, data);
+        Protocol.ModelChunk m2 = (Protocol.ModelChunk) s.fromBinary(s.toBinary(m), s.manifest(m));
+        assertEquals(m.round(), m2.round());
+        assertEquals(7, m2.index());
+        assertEquals(9, m2.count());
+        assertArrayEquals(data, m2.data());
+        Protocol.ResultChunk r = new Protocol.ResultChunk(3, "proxstream@10.0.0.2:2551 é", 0, 1, data);
+        ByteBuffer buf = ByteBuffer.allocate(200_000);
+        buf.put((byte) 42); // Artery writes after its own header: the serializer must not assume position 0
+        s.toBinary(r, buf);
+        buf.flip();
+        buf.get();
+        Protocol.ResultChunk r2 = (Protocol.ResultChunk) s.fromBinary(buf, s.manifest(r));
+        assertEquals(r.worker(), r2.worker());
+        assertArrayEquals(data, r2.data());
+        assertEquals(0, buf.remaining());
+        byte[] cut = Arrays.copyOf(s.toBinary(m), 1000);
+        NotSerializableException e = assertThrows(NotSerializableException.class, () -> s.fromBinary(cut, "M"));
+        assertTrue(e.getMessage().contains("declares"), e.getMessage());
+        assertThrows(NotSerializableException.class, () -> s.fromBinary(new byte[5], "R"));
+        assertThrows(NotSerializableException.class, () -> s.fromBinary(s.toBinary(m), "X"));
+    }
+
+    @Test
+    void theClusterSettingsBindTheChunksToItAndEverythingElseStaysCbor() {
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "chunks",
+                ClusterNode.config("127.0.0.1", 0, java.util.List.of("127.0.0.1:0"), java.util.List.of("worker"), java.time.Duration.ofSeconds(5)));
+        try {
+            Serialization ser = SerializationExtension.get(system);
+            assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new Protocol.ModelChunk(0, 0, 1, new byte[1])).identifier());
+            assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new Protocol.ResultChunk(0, "w", 0, 1, new byte[1])).identifier());
+            assertTrue(ser.findSerializerFor(new Protocol.RoundSettled(1, java.util.List.of(), -1)).getClass().getName().contains("Jackson"));
+        } finally {
+            system.terminate();
+        }
+    }
+}
