@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class NetNamespaces implements AutoCloseable {
     private final String tag;
+    private Thread hook;
     private final List<String> made = new ArrayList<>();
     private String delayNote = "";
 
@@ -41,6 +42,10 @@ final class NetNamespaces implements AutoCloseable {
     static NetNamespaces create(int n, long megabits, long delayMicros) throws IOException {
         String tag = Long.toString(ProcessHandle.current().pid() % 10_000);
         NetNamespaces ns = new NetNamespaces(tag);
+        // Ctrl-C or SIGTERM during a run: the namespaces, links and bridge go too
+        Thread hook = new Thread(ns::close, "proxstream-netns-cleanup");
+        Runtime.getRuntime().addShutdownHook(hook);
+        ns.hook = hook;
         try {
             String br = "psb" + tag;
             ns.run("ip", "link", "add", br, "type", "bridge");
@@ -138,7 +143,14 @@ final class NetNamespaces implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (hook != null && Thread.currentThread() != hook) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down: the hook runs this anyway
+            }
+        }
         for (int i = made.size() - 1; i >= 0; i--) {
             String m = made.get(i);
             if (m.startsWith("netns:")) {
