@@ -325,6 +325,11 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             return;
         }
         if (state.finished(unreadable())) {
+            if (config.live()) {
+                for (ActorRef<Protocol.WorkerCommand> w : workers) {
+                    w.tell(new Protocol.RunFinished(state.round(), state.rows()));
+                }
+            }
             Set<Integer> left = unreadable();
             if (!left.isEmpty()) {
                 System.out.println("proxstream node: shards " + left + " could be read by no worker; the run ends without their"

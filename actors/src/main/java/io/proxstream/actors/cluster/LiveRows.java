@@ -89,6 +89,9 @@ public final class LiveRows {
      * ({@link #close}).
      */
     public synchronized CompletionStage<Boolean> add(float[] data, int rows) {
+        if (closed) {
+            throw new IllegalStateException("the run takes no more rows");
+        }
         if (rows < 1 || (long) rows * cols != data.length) {
             throw new IllegalArgumentException("a batch of " + data.length + " floats is not " + rows + " rows of " + cols);
         }
@@ -216,8 +219,19 @@ public final class LiveRows {
         return new Ledger(accepted, trained, accepted - trained, available, leased, budget.reserved(), budget.capacity());
     }
 
-    /** The run ended or the node stops: acknowledgements still waiting complete with false (their rows were not trained). */
+    private volatile boolean closed;
+
+    /** Whether rows are still taken ({@link #close} not called). */
+    public boolean accepting() {
+        return !closed;
+    }
+
+    /**
+     * The run ended or the node stops: no more rows are taken ({@link #add} refuses), acknowledgements still waiting
+     * complete with false (their rows were not trained).
+     */
     public void close() {
+        closed = true;
         List<CompletableFuture<Boolean>> open = new ArrayList<>();
         synchronized (this) {
             for (Piece p : waiting) {

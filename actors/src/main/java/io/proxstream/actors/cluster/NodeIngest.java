@@ -82,6 +82,7 @@ public final class NodeIngest extends AllDirectives {
         LiveRows.Ledger l = rows.ledger();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", RUN);
+        m.put("accepting", rows.accepting());
         m.put("accepted", l.accepted());
         m.put("trained", l.trained());
         m.put("queued", l.queued());
@@ -99,7 +100,12 @@ public final class NodeIngest extends AllDirectives {
         return response(status, Map.of("error", message));
     }
 
+    private static final String FINISHED = "the run has finished: this node trains no more rows";
+
     CompletionStage<HttpResponse> ingest(HttpRequest req) {
+        if (!rows.accepting()) {
+            return discardThen(req, response(409, Map.of("error", FINISHED)));
+        }
         BatchDecoder.Format format = BatchDecoder.Format.of(req.entity().getContentType().toString());
         if (format == null) {
             return discardThen(req, reject(415, "malformed", "unsupported Content-Type " + req.entity().getContentType()
@@ -132,6 +138,9 @@ public final class NodeIngest extends AllDirectives {
         int[] declared = shape;
         String tensor = req.getUri().query().get("tensor").orElse(null);
         return rows.budget().reserve(reserve, waitMillis).thenCompose(ok -> {
+            if (!ok && !rows.accepting()) {
+                return discardThen(req, response(409, Map.of("error", FINISHED)));
+            }
             if (!ok) {
                 return discardThen(req, reject(503, "busy", "this node's ingest queue is full; retry later (or another node)")
                         .addHeader(RawHeader.create("Retry-After", "1")));
@@ -162,7 +171,13 @@ public final class NodeIngest extends AllDirectives {
                             + " bytes, more than its body declared"));
                 }
                 rows.budget().release(reserve - bytes);
-                CompletionStage<Boolean> trained = rows.add(b.data(), b.rows());
+                CompletionStage<Boolean> trained;
+                try {
+                    trained = rows.add(b.data(), b.rows());
+                } catch (IllegalStateException e) {
+                    rows.budget().release(bytes);
+                    return CompletableFuture.completedFuture(response(409, Map.of("error", FINISHED)));
+                }
                 if (!ack) {
                     return CompletableFuture.completedFuture(response(200, Map.of("accepted", b.rows())));
                 }

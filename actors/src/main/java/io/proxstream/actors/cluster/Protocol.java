@@ -14,7 +14,7 @@ public final class Protocol {
     }
 
     /** What a worker accepts. */
-    public sealed interface WorkerCommand permits ModelChunk, StartRound, RoundSettled, WorkerInternal {
+    public sealed interface WorkerCommand permits ModelChunk, StartRound, RoundSettled, RunFinished, WorkerInternal {
     }
 
     /** What the coordinator accepts. */
@@ -112,5 +112,9 @@ public final class Protocol {
      * the coordinator gives that shard to other workers from then on.
      */
     public record RoundFailed(long round, String worker, int shard, String reason) implements CoordinatorCommand, CborSerializable {
+    }
+
+    /** The run reached its end: live workers stop taking rows (their ingest answers 409) and answer waiting acknowledgements. */
+    public record RunFinished(long rounds, long rows) implements WorkerCommand, CborSerializable {
     }
 }

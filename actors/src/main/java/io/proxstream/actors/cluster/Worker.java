@@ -91,6 +91,7 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
                 .onMessage(Protocol.StartRound.class, this::onStart)
                 .onMessage(Computed.class, this::onComputed)
                 .onMessage(Protocol.RoundSettled.class, this::onSettled)
+                .onMessage(Protocol.RunFinished.class, this::onFinished)
                 .onMessageEquals(Report.TICK, this::onReport)
                 .build();
     }
@@ -106,6 +107,18 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
         LiveRows.Ledger l = live.ledger();
         coordinatorProxy.tell(Protocol.WorkerStatus.of(name, l));
         meters.ingestQueue(l.queued(), l.heldBytes());
+        return this;
+    }
+
+    private Behavior<Protocol.WorkerCommand> onFinished(Protocol.RunFinished f) {
+        if (live != null) {
+            LiveRows.Ledger l = live.ledger();
+            live.close();
+            getContext().getLog().info("worker {}: the run finished after {} rounds; {} rows pushed here were not trained", name,
+                    f.rounds(), l.queued());
+            System.out.println("proxstream node: the run finished; this node's ingest takes no more rows (" + l.queued()
+                    + " queued here were not trained)");
+        }
         return this;
     }
 

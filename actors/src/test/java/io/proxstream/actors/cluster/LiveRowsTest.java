@@ -125,8 +125,12 @@ class LiveRowsTest {
         assertFalse(second.isDone(), "8 rows of the second batch are not trained");
         assertTrue(waiting.isDone() && waiting.join(), "the trained rows' bytes went back to the budget");
         assertEquals(8 * 8 + 8, budget.reserved(), "the 8 untrained rows and the granted push");
+        assertTrue(live.accepting());
         live.close();
         assertFalse(second.join(), "rows dropped when the node stops are not acknowledged as trained");
+        assertFalse(live.accepting());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> live.add(numbered(0, 1), 1),
+                "a finished run takes no more rows");
     }
 
     @Test
