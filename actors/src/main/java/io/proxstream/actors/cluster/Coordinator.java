@@ -325,11 +325,6 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             return;
         }
         if (state.finished(unreadable())) {
-            if (config.live()) {
-                for (ActorRef<Protocol.WorkerCommand> w : workers) {
-                    w.tell(new Protocol.RunFinished(state.round(), state.rows()));
-                }
-            }
             Set<Integer> left = unreadable();
             if (!left.isEmpty()) {
                 System.out.println("proxstream node: shards " + left + " could be read by no worker; the run ends without their"
@@ -596,6 +591,13 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         busy = false;
         if (f.error() != null) {
             getContext().getLog().error("coordinator: could not write the final checkpoint/summary: {}", f.error());
+        }
+        if (config.live()) {
+            // the final checkpoint holds every round (unless it failed): the workers' rows of them are trained
+            long durable = f.error() == null ? state.round() - 1 : durableRound;
+            for (ActorRef<Protocol.WorkerCommand> w : workers) {
+                w.tell(new Protocol.RunFinished(state.round(), state.rows(), durable));
+            }
         }
         return this;
     }

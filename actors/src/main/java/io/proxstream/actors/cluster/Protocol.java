@@ -114,7 +114,10 @@ public final class Protocol {
     public record RoundFailed(long round, String worker, int shard, String reason) implements CoordinatorCommand, CborSerializable {
     }
 
-    /** The run reached its end: live workers stop taking rows (their ingest answers 409) and answer waiting acknowledgements. */
-    public record RunFinished(long rounds, long rows) implements WorkerCommand, CborSerializable {
+    /**
+     * The run reached its end and its final checkpoint holds every round up to {@code durableRound}: live workers count
+     * those rows trained, stop taking rows (their ingest answers 409) and answer waiting acknowledgements.
+     */
+    public record RunFinished(long rounds, long rows, long durableRound) implements WorkerCommand, CborSerializable {
     }
 }

@@ -112,6 +112,9 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
 
     private Behavior<Protocol.WorkerCommand> onFinished(Protocol.RunFinished f) {
         if (live != null) {
+            if (f.durableRound() >= 0) {
+                live.durable(f.durableRound());
+            }
             LiveRows.Ledger l = live.ledger();
             live.close();
             getContext().getLog().info("worker {}: the run finished after {} rounds; {} rows pushed here were not trained", name,
