@@ -499,6 +499,12 @@ class ClusterIT {
                 cluster.toString(), "--tls-password-file", wrong.toString());
         assertEquals(2, exit(bad), "wrong password");
         assertTrue(String.join("\n", bad.lines).contains("cannot be opened"), String.join("\n", bad.lines));
+        // an ingest endpoint off loopback needs a token (TLS alone would let anyone who reaches it push rows)
+        int[] free = ClusterNode.freePorts(2);
+        Node noToken = node(dir, "notoken", "--role", "worker", "--host", "0.0.0.0", "--port", Integer.toString(free[0]),
+                "--ingest-port", Integer.toString(free[1]), "--tls-keystore", cluster.toString(), "--tls-password-file", pw.toString());
+        assertEquals(2, exit(noToken), "ingest off loopback without a token");
+        assertTrue(String.join("\n", noToken.lines).contains("without a token"), String.join("\n", noToken.lines));
     }
 
     private static int exit(Node n) throws Exception {
