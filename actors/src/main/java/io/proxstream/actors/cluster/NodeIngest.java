@@ -100,7 +100,8 @@ public final class NodeIngest extends AllDirectives {
         return response(status, Map.of("error", message));
     }
 
-    private static final String FINISHED = "the run has finished: this node trains no more rows";
+    private static final String FINISHED = "this node trains no more pushed rows: the run has finished, or it does not train"
+            + " pushed rows (coordinator without --data live)";
 
     CompletionStage<HttpResponse> ingest(HttpRequest req) {
         if (!rows.accepting()) {

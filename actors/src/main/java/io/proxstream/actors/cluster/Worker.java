@@ -179,6 +179,15 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
             config = s.config();
             state = new DataParallelPam.WorkerState(config);
         }
+        if (live != null && !config.live() && live.accepting()) {
+            // this run trains on shards or the synthetic stream: rows pushed here would never be trained, so refuse them
+            LiveRows.Ledger l = live.ledger();
+            live.close();
+            getContext().getLog().error("worker {}: the run does not train pushed rows (its coordinator has no --data live); this"
+                    + " node's ingest refuses them from now on, {} rows it had taken are dropped", name, l.queued());
+            System.out.println("proxstream node: the run does not train pushed rows (start the coordinator with --data live);"
+                    + " this node's ingest answers 409, " + l.queued() + " rows it had taken are dropped");
+        }
         DataParallelPam.WorkerState st = state;
         List<Protocol.Assignment> slices = new java.util.ArrayList<>();
         float[] rows = null;
