@@ -144,6 +144,19 @@ public final class ClusterBench {
         return perByte;
     }
 
+    /** The coordinator's summary.json once written; fails naming {@code what} if the coordinator dies or time runs out. */
+    private static JsonNode awaitSummary(Process coordinator, Path out, long minutes, String what) throws Exception {
+        long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(minutes);
+        Path summary = out.resolve("summary.json");
+        while (!Files.isRegularFile(summary)) {
+            if (System.nanoTime() > end || !coordinator.isAlive()) {
+                throw new IllegalStateException(what + " did not finish; see " + out);
+            }
+            Thread.sleep(200);
+        }
+        return JSON.readTree(summary.toFile());
+    }
+
     private JsonNode namespaceRun(NetNamespaces ns, Path out, long rows) throws Exception {
         Files.createDirectories(out);
         List<Process> ps = new ArrayList<>();
@@ -160,15 +173,7 @@ public final class ClusterBench {
                 ps.add(new ProcessBuilder(ns.on(i, cmd)).redirectErrorStream(true).redirectOutput(out.resolve("node" + i + ".log").toFile())
                         .start());
             }
-            long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(15);
-            Path summary = out.resolve("summary.json");
-            while (!Files.isRegularFile(summary)) {
-                if (System.nanoTime() > end || !ps.get(0).isAlive()) {
-                    throw new IllegalStateException("the cluster in network namespaces did not finish; see " + out);
-                }
-                Thread.sleep(200);
-            }
-            return JSON.readTree(summary.toFile());
+            return awaitSummary(ps.get(0), out, 15, "the cluster in network namespaces");
         } finally {
             for (Process p : ps) {
                 p.destroyForcibly();
@@ -191,15 +196,7 @@ public final class ClusterBench {
                         "--round-timeout", "30000"));
                 ps.add(new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.resolve("node" + i + ".log").toFile()).start());
             }
-            long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-            Path summary = out.resolve("summary.json");
-            while (!Files.isRegularFile(summary)) {
-                if (System.nanoTime() > end || !ps.get(0).isAlive()) {
-                    throw new IllegalStateException("cluster run with " + workers + " workers did not finish; see " + out);
-                }
-                Thread.sleep(200);
-            }
-            return JSON.readTree(summary.toFile());
+            return awaitSummary(ps.get(0), out, 10, "cluster run with " + workers + " workers");
         } finally {
             for (Process p : ps) {
                 p.destroyForcibly();
