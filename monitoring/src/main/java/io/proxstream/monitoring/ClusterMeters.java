@@ -8,7 +8,8 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Meters of data-parallel training on a cluster, every one tagged {@code node} (host:port):
+ * Meters of data-parallel training on a cluster, every one tagged {@code node} (host:port) and {@code run} (the run's
+ * name; {@code cluster} for the one run of {@code proxstream node}), except {@code cluster.members}:
  * {@code cluster.members} (members up, as this node sees them), {@code cluster.workers} (workers
  * registered with the coordinator), {@code cluster.workers.lost}, {@code cluster.rounds},
  * {@code cluster.round.seconds}, {@code cluster.stragglers} (workers a round completed without),
@@ -36,6 +37,7 @@ public final class ClusterMeters {
 
     private final MeterRegistry registry;
     private final String node;
+    private final io.micrometer.core.instrument.Tags base;
     private final java.util.concurrent.ConcurrentMap<String, PerWorker> perWorker = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** A worker's meters; {@code seconds} holds the value its gauge reads. */
@@ -48,39 +50,57 @@ public final class ClusterMeters {
     private final java.util.concurrent.ConcurrentMap<String, AtomicLong> queues = new java.util.concurrent.ConcurrentHashMap<>();
     private final AtomicLong[] ledger = {new AtomicLong(), new AtomicLong(), new AtomicLong(), new AtomicLong()};
 
+    /** The meters of the one run of {@code proxstream node} (tag {@code run=cluster}). */
     public ClusterMeters(MeterRegistry registry, String node) {
+        this(registry, node, "cluster");
+    }
+
+    /** The meters of run {@code run} on this node. */
+    public ClusterMeters(MeterRegistry registry, String node, String run) {
         this.registry = registry;
         this.node = node;
-        Gauge.builder("cluster.members", members, AtomicLong::get).description("cluster members up").tag("node", node).register(registry);
-        Gauge.builder("cluster.workers", workers, AtomicLong::get).description("workers known to the coordinator").tag("node", node)
+        this.base = io.micrometer.core.instrument.Tags.of("node", node, "run", run);
+        Gauge.builder("cluster.workers", workers, AtomicLong::get).description("workers known to the coordinator").tags(base)
                 .register(registry);
-        lost = Counter.builder("cluster.workers.lost").description("workers that left or died").tag("node", node).register(registry);
-        rounds = Counter.builder("cluster.rounds").description("completed training rounds").tag("node", node).register(registry);
-        roundTime = Timer.builder("cluster.round.seconds").description("wall time of a round at the coordinator").tag("node", node)
+        lost = Counter.builder("cluster.workers.lost").description("workers that left or died").tags(base).register(registry);
+        rounds = Counter.builder("cluster.rounds").description("completed training rounds").tags(base).register(registry);
+        roundTime = Timer.builder("cluster.round.seconds").description("wall time of a round at the coordinator").tags(base)
                 .register(registry);
         stragglers = Counter.builder("cluster.stragglers").description("workers a round completed without (timeout or loss)")
-                .tag("node", node).register(registry);
-        sent = Counter.builder("cluster.bytes").description("payload bytes").tag("node", node).tag("direction", "sent").register(registry);
-        received = Counter.builder("cluster.bytes").description("payload bytes").tag("node", node).tag("direction", "received")
+                .tags(base).register(registry);
+        sent = Counter.builder("cluster.bytes").description("payload bytes").tags(base).tag("direction", "sent").register(registry);
+        received = Counter.builder("cluster.bytes").description("payload bytes").tags(base).tag("direction", "received")
                 .register(registry);
-        rows = Counter.builder("cluster.rows").description("rows trained on").tag("node", node).register(registry);
-        compute = Timer.builder("cluster.worker.compute.seconds").description("compute time of a worker's round").tag("node", node)
+        rows = Counter.builder("cluster.rows").description("rows trained on").tags(base).register(registry);
+        compute = Timer.builder("cluster.worker.compute.seconds").description("compute time of a worker's round").tags(base)
                 .register(registry);
         Gauge.builder("cluster.ingest.queued.rows", ingestRows, AtomicLong::get).description("rows pushed to this node not yet trained")
-                .tag("node", node).register(registry);
+                .tags(base).register(registry);
         Gauge.builder("cluster.ingest.queued.bytes", ingestBytes, AtomicLong::get).description("bytes this node's ingest queue holds")
-                .tag("node", node).register(registry);
+                .tags(base).register(registry);
         String[] states = {"accepted", "trained", "queued", "lost"};
         for (int i = 0; i < states.length; i++) {
             Gauge.Builder<AtomicLong> g = Gauge.builder("cluster.ledger.rows", ledger[i], AtomicLong::get)
                     .description("live-ingest ledger of the run at the coordinator: accepted = trained + queued + lost")
-                    .tag("node", node).tag("state", states[i]);
+                    .tags(base).tag("state", states[i]);
             (i == 3 ? g.tag("reason", "node_lost") : g).register(registry);
         }
     }
 
+    /** Members up as this node sees them ({@code cluster.members}, tagged {@code node} only: it is not a run's). */
     public void members(int n) {
+        if (!membersRegistered) {
+            members(registry, node, members::get);
+            membersRegistered = true;
+        }
         members.set(n);
+    }
+
+    private volatile boolean membersRegistered;
+
+    /** Registers {@code cluster.members{node}} reading {@code up} (a node that has no single run's meters). */
+    public static void members(MeterRegistry registry, String node, java.util.function.Supplier<Number> up) {
+        Gauge.builder("cluster.members", up).description("cluster members up").tag("node", node).register(registry);
     }
 
     public void workers(int n) {
@@ -102,9 +122,9 @@ public final class ClusterMeters {
         PerWorker w = perWorker.computeIfAbsent(worker, name -> {
             var ref = new java.util.concurrent.atomic.AtomicReference<>(Double.NaN);
             return new PerWorker(Counter.builder("cluster.worker.rows").description("rows a worker trained")
-                    .tag("node", node).tag("worker", name).register(registry),
+                    .tags(base).tag("worker", name).register(registry),
                     Gauge.builder("cluster.worker.round.seconds", ref, r -> r.get()).description("compute time of a worker's last round")
-                            .tag("node", node).tag("worker", name).register(registry), ref);
+                            .tags(base).tag("worker", name).register(registry), ref);
         });
         w.rows().increment(rowCount);
         w.seconds().set(seconds);
@@ -135,7 +155,7 @@ public final class ClusterMeters {
         queues.computeIfAbsent(worker, w -> {
             AtomicLong v = new AtomicLong();
             queueGauges.put(w, Gauge.builder("cluster.worker.queued.rows", v, AtomicLong::get)
-                    .description("rows waiting in a worker's ingest queue, as it last reported").tag("node", node).tag("worker", w)
+                    .description("rows waiting in a worker's ingest queue, as it last reported").tags(base).tag("worker", w)
                     .register(registry));
             return v;
         }).set(rowCount);

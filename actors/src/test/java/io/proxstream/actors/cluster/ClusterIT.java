@@ -149,13 +149,13 @@ class ClusterIT {
         assertTrue(mmcs > 0.9, "planted features recovered after 60 rounds: " + mmcs);
         String m = metrics(ports[3]);
         assertTrue(m.contains("cluster_members{node=\"127.0.0.1:" + ports[0] + "\"} 3.0"), m);
-        assertTrue(m.contains("cluster_rounds_total{node=\"127.0.0.1:" + ports[0] + "\"} 60.0"), m);
-        assertTrue(metrics(ports[4]).contains("cluster_worker_compute_seconds_count{node=\"127.0.0.1:" + ports[1] + "\"}"));
+        assertTrue(m.contains("cluster_rounds_total{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\"} 60.0"), m);
+        assertTrue(metrics(ports[4]).contains("cluster_worker_compute_seconds_count{node=\"127.0.0.1:" + ports[1] + "\",run=\"cluster\"}"));
         // per worker at the coordinator: three of the six shards each, so half the rows each
         for (int w = 1; w <= 2; w++) {
-            assertTrue(m.contains("cluster_worker_rows_total{node=\"127.0.0.1:" + ports[0] + "\",worker=\"proxstream@127.0.0.1:" + ports[w] + "\"} "
+            assertTrue(m.contains("cluster_worker_rows_total{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\",worker=\"proxstream@127.0.0.1:" + ports[w] + "\"} "
                     + (rows / 2) + ".0"), m);
-            assertTrue(m.contains("cluster_worker_round_seconds{node=\"127.0.0.1:" + ports[0] + "\",worker=\"proxstream@127.0.0.1:" + ports[w] + "\"}"), m);
+            assertTrue(m.contains("cluster_worker_round_seconds{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\",worker=\"proxstream@127.0.0.1:" + ports[w] + "\"}"), m);
         }
     }
 
@@ -187,12 +187,12 @@ class ClusterIT {
         assertEquals(0, s.get("rowsRejected").asLong());
         assertTrue(s.get("fvu").asDouble() < 0.15, "trained: " + s);
         String m = metrics(ports[3]);
-        assertTrue(m.contains("cluster_workers_lost_total{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
+        assertTrue(m.contains("cluster_workers_lost_total{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\"} 1.0"), m);
         assertTrue(m.contains("cluster_members{node=\"127.0.0.1:" + ports[0] + "\"} 2.0"), m);
-        assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
+        assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\"} 1.0"), m);
         // the killed worker's per-worker series are gone; the survivor's remain
         assertTrue(!m.contains("worker=\"proxstream@127.0.0.1:" + ports[2] + "\""), m);
-        assertTrue(m.contains("cluster_worker_rows_total{node=\"127.0.0.1:" + ports[0] + "\",worker=\"proxstream@127.0.0.1:" + ports[1] + "\"}"), m);
+        assertTrue(m.contains("cluster_worker_rows_total{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\",worker=\"proxstream@127.0.0.1:" + ports[1] + "\"}"), m);
     }
 
     @Test
@@ -277,7 +277,7 @@ class ClusterIT {
     /** A gauge of the coordinator's ledger, or -1 before it is published. */
     private static long ledger(String metrics, int node, String state) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("cluster_ledger_rows\\{node=\"127.0.0.1:" + node + "\"," + (state.equals("lost")
-                ? "reason=\"node_lost\"," : "") + "state=\"" + state + "\"} (\\S+)").matcher(metrics);
+                ? "reason=\"node_lost\"," : "") + "run=\"cluster\",state=\"" + state + "\"} (\\S+)").matcher(metrics);
         return m.find() ? (long) Double.parseDouble(m.group(1)) : -1;
     }
 
@@ -374,7 +374,7 @@ class ClusterIT {
         assertEquals(all, trained + lost, "accepted = trained + queued (0) + lost");
         assertTrue(lost <= accepted[1] && trained >= accepted[0] + 512, "every row of the surviving node trained: " + m);
         // the node's own queue empties once a checkpoint holds its last rows (the coordinator writes one when the queues run dry)
-        String emptied = "cluster_worker_queued_rows{node=\"127.0.0.1:" + ports[0] + "\",worker=\"proxstream@127.0.0.1:" + ports[1] + "\"} 0.0";
+        String emptied = "cluster_worker_queued_rows{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\",worker=\"proxstream@127.0.0.1:" + ports[1] + "\"} 0.0";
         long until = System.nanoTime() + 30_000_000_000L;
         while (!m.contains(emptied) && System.nanoTime() < until) {
             Thread.sleep(100);
@@ -391,7 +391,7 @@ class ClusterIT {
     /** A worker's rows at the coordinator, or 0 before its first round. */
     private static long workerRows(String metrics, int coordinator, int worker) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("cluster_worker_rows_total\\{node=\"127.0.0.1:" + coordinator
-                + "\",worker=\"proxstream@127.0.0.1:" + worker + "\"} (\\S+)").matcher(metrics);
+                + "\",run=\"cluster\",worker=\"proxstream@127.0.0.1:" + worker + "\"} (\\S+)").matcher(metrics);
         return m.find() ? (long) Double.parseDouble(m.group(1)) : 0;
     }
 
@@ -423,7 +423,7 @@ class ClusterIT {
             Thread.sleep(100);
         }
         String during = metrics(ports[3]);
-        assertTrue(during.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\"} 3.0"), during);
+        assertTrue(during.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\"} 3.0"), during);
         // and leave again (SIGTERM: graceful leave) while the run goes on with the first worker
         for (Node n : joined) {
             n.process.destroy();
@@ -444,7 +444,7 @@ class ClusterIT {
         assertEquals(64, model.spec().inputDim());
         org.junit.jupiter.api.Assertions.assertArrayEquals(model.decoderWeights(), exported.decoderWeights());
         String m = metrics(ports[3]);
-        assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
+        assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\"} 1.0"), m);
         System.out.printf("[ClusterIT] elastic 1 -> 3 -> 1: %d rounds, MMCS %.4f, first worker %d rows%n", s.get("rounds").asLong(),
                 s.get("mmcs").asDouble(), workerRows(m, ports[0], ports[0]));
     }
@@ -485,7 +485,7 @@ class ClusterIT {
         plain.await(l -> l.contains("Couldn't join seed nodes"), 90, "the plain node failed to join");
         String m = metrics(ports[4]);
         assertTrue(m.contains("cluster_members{node=\"127.0.0.1:" + ports[0] + "\"} 2.0"), m);
-        assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\"} 1.0"), m);
+        assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\"} 1.0"), m);
         for (String l : coordinator.lines) {
             assertTrue(!l.contains(":" + ports[2] + " joined") && !l.contains(":" + ports[3] + " joined"), l);
         }
