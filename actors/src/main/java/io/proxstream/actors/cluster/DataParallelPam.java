@@ -184,6 +184,26 @@ public final class DataParallelPam {
             return batch * batchesPerShard;
         }
 
+        /**
+         * The coordinator's heap for this run, estimated before it starts: the model (encoder and decoder, float) four times
+         * (its state, the broadcast's encoding, the checkpoint's snapshot, a worker result's decode), the exact step's m × m
+         * statistics three times (sums, solve workspace, snapshot) or the cg step's window of rows and codes twice, and one
+         * round's results in flight from up to 8 workers (their rows and codes).
+         */
+        public long coordinatorBytes() {
+            long m = latents;
+            long md = m * dim;
+            long bytes = 4 * 8 * md + (1L << 24);
+            if (algorithm.equals("pam") && decoderStep().equals("exact")) {
+                bytes += 3 * (8 * m * m + 8 * md);
+            } else if (algorithm.equals("pam")) {
+                long window = 4L * IterativeDecoder.Options.defaults().windowRows() + batch;
+                bytes += 2 * (window * (4L * dim + 8L * k + 4) + 8 * (m + 1) * dim);
+            }
+            bytes += 8 * codeBytes((long) batch * batchesPerShard);
+            return bytes;
+        }
+
         /** The coordinator's trainer settings: the experiments' streaming settings with this run's decoder step. */
         public PamSgdTrainer.Options pam() {
             return PamSgdTrainer.Options.experimentDefaults().withDecoder(new PamSgdTrainer.Decoder(decoder,
@@ -199,10 +219,11 @@ public final class DataParallelPam {
         }
 
         public String describe() {
-            String source = live() ? "the rows pushed to the workers' ingest endpoints; per worker up to " : files()
+            String source = live() ? "on the rows pushed to the workers' ingest endpoints; per worker up to " : files()
                     ? "the shard files of " + data + "; per shard " : "on " + features + " planted features; " + shards + " shards x ";
-            return String.format(Locale.ROOT, "%s, TopK SAE %d -> %d (k = %d) %s%d minibatches of %d per round; %d rows in all%s",
-                    algorithm.equals("pam") ? "PAM-SGD" : "Adam", dim, latents, k, source, batchesPerShard, batch, totalRows, algorithm.equals("pam") ? "; decoder step " + decoderStep() + (solveEvery > 1
+            return String.format(Locale.ROOT, "%s, TopK SAE %d -> %d (k = %d) %s%d minibatches of %d per round; %s%s",
+                    algorithm.equals("pam") ? "PAM-SGD" : "Adam", dim, latents, k, source, batchesPerShard, batch,
+                    totalRows == Long.MAX_VALUE ? "until stopped" : totalRows + " rows in all", algorithm.equals("pam") ? "; decoder step " + decoderStep() + (solveEvery > 1
                     ? " every " + solveEvery + " rounds" : "") + ", workers ship " + (results.equals("auto") ? "the smaller of codes and statistics"
                     : results) : "");
         }
@@ -975,6 +996,11 @@ public final class DataParallelPam {
             long[] e = open.computeIfAbsent(worker, w -> new long[2]);
             e[1] += rows;
             e[0] = Math.max(e[0], e[1]);
+        }
+
+        /** The workers whose rows the ledger still expects (their nodes were not known gone). */
+        public java.util.Set<String> openWorkers() {
+            return new java.util.TreeSet<>(open.keySet());
         }
 
         /** {@code worker}'s node is gone: what it accepted and was not merged is lost. */
