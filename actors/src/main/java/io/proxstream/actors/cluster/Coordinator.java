@@ -50,7 +50,25 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     }
 
     /** The coordinator's state came back from the blocking start (resumed, or new). */
-    record Loaded(DataParallelPam.CoordinatorState state, String from) implements Protocol.CoordinatorInternal {
+    record Loaded(DataParallelPam.CoordinatorState state, String from, boolean stopRequested, boolean done)
+            implements Protocol.CoordinatorInternal {
+        Loaded(DataParallelPam.CoordinatorState state, String from) {
+            this(state, from, false, false);
+        }
+    }
+
+    /** A file in the run's directory that asks its coordinator to stop (written by {@code POST /runs/NAME/stop}). */
+    public static final String STOP_FILE = "stop.json";
+
+    /** The summary a finished run writes; a run of a {@code serve --cluster} that has it does not train again. */
+    public static final String SUMMARY_FILE = "summary.json";
+
+    private record ExportDone(String error) implements Protocol.CoordinatorInternal {
+    }
+
+    /** Time to look for ledger entries of nodes that left the cluster before this coordinator saw them as workers. */
+    private enum CheckGone implements Protocol.CoordinatorInternal {
+        TICK
     }
 
     private record LoadFailed(Throwable cause) implements Protocol.CoordinatorInternal {
@@ -123,21 +141,46 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private final Map<Integer, String> refusedWhy = new TreeMap<>();
     /** The workers of the round in flight (all of them are told how it settled). */
     private final Set<ActorRef<Protocol.WorkerCommand>> roundWorkers = new HashSet<>();
+    /** "proxstream node: " or "proxstream run NAME: ", before every line this coordinator prints. */
+    private final String prefix;
+    /** The run's name in a service (null: the one run of {@code proxstream node}). */
+    private final String run;
+    /** Asked to stop: the next round is not started, the run finishes as at its end. */
+    private boolean stopRequested;
+    /** Exports asked for while a round or a merge ran: written when the state is this actor's again. */
+    private final List<ActorRef<Protocol.RunView>> exportWaiters = new ArrayList<>();
+    /** Each worker's last result: rows and compute seconds (for the status and the dashboard). */
+    private final Map<String, double[]> workerLast = new HashMap<>();
+    /** The figures of the last settled round, for status answers while a merge owns the state. */
+    private Map<String, Object> lastFigures = Map.of();
 
     public static Behavior<Protocol.CoordinatorCommand> create(DataParallelPam.Config config, Path out, ClusterMeters meters) {
+        return create(config, out, meters, Worker.KEY, null);
+    }
+
+    /**
+     * The coordinator of run {@code run} of a {@code serve --cluster} (null: the one run of {@code proxstream node}): its
+     * workers register under {@code workers}; it honours the run directory's {@value #STOP_FILE} and does not train a
+     * run that has its {@value #SUMMARY_FILE} again. If it cannot start, it stays up answering its status with the error.
+     */
+    public static Behavior<Protocol.CoordinatorCommand> create(DataParallelPam.Config config, Path out, ClusterMeters meters,
+                                                               org.apache.pekko.actor.typed.receptionist.ServiceKey<Protocol.WorkerCommand> workers,
+                                                               String run) {
+        String prefix = run == null ? "proxstream node: " : "proxstream run " + run + ": ";
         return Behaviors.withStash(1024, stash -> Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             java.util.concurrent.Executor blocking = ctx.getSystem().dispatchers()
                     .lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking());
-            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> load(config, out), blocking), (l, err) -> err == null ? l
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> load(config, out, run != null), blocking), (l, err) -> err == null ? l
                     : new LoadFailed(err instanceof CompletionException && err.getCause() != null ? err.getCause() : err));
             return Behaviors.receive(Protocol.CoordinatorCommand.class)
-                    .onMessage(Loaded.class, l -> stash.unstashAll(new Coordinator(ctx, timers, config, out, meters, l, blocking)))
+                    .onMessage(Loaded.class, l -> stash.unstashAll(new Coordinator(ctx, timers, config, out, meters, l, blocking,
+                            workers, run, prefix)))
                     .onMessage(LoadFailed.class, f -> {
                         // never silently start over: the rounds already trained are in those files
                         ctx.getLog().error("coordinator: cannot start: {}", f.cause().getMessage());
-                        System.err.println("proxstream node: coordinator cannot start (or resume), so it does not train: "
+                        System.err.println(prefix + "coordinator cannot start (or resume), so it does not train: "
                                 + f.cause().getMessage());
-                        return Behaviors.stopped();
+                        return failed(run, "the coordinator cannot start (or resume), so the run does not train: " + f.cause().getMessage());
                     })
                     .onAnyMessage(m -> {
                         if (!stash.isFull()) {
@@ -155,6 +198,13 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
      * the message names the files and reasons; delete or move them to start over.
      */
     static Loaded load(DataParallelPam.Config config, Path out) {
+        return load(config, out, false);
+    }
+
+    /** As {@link #load(DataParallelPam.Config, Path)}; for a run of a service, also whether it was asked to stop or has finished. */
+    static Loaded load(DataParallelPam.Config config, Path out, boolean service) {
+        boolean stop = service && java.nio.file.Files.exists(out.resolve(STOP_FILE));
+        boolean done = service && java.nio.file.Files.exists(out.resolve(SUMMARY_FILE));
         DataParallelPam.CoordinatorState state = new DataParallelPam.CoordinatorState(config);
         CheckpointStore store = new CheckpointStore(out.resolve("checkpoints"), 3);
         List<String> unreadable = new ArrayList<>();
@@ -162,7 +212,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             var latest = store.loadLatest(unreadable::add);
             if (latest.isPresent()) {
                 state.restore(latest.get().state());
-                return new Loaded(state, latest.get().file().toString());
+                return new Loaded(state, latest.get().file().toString(), stop, done);
             }
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot list the checkpoints in " + out.resolve("checkpoints") + ": "
@@ -172,13 +222,42 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             throw new IllegalStateException(unreadable.size() + " checkpoint(s) in " + out.resolve("checkpoints")
                     + " and none reads back: " + String.join("; ", unreadable) + ". Move them aside to start over.");
         }
-        return new Loaded(state, "");
+        return new Loaded(state, "", stop, done);
+    }
+
+    /** A coordinator that could not start: answers its status with {@code error}, ignores everything else. */
+    static Behavior<Protocol.CoordinatorCommand> failed(String run, String error) {
+        return Behaviors.receive(Protocol.CoordinatorCommand.class)
+                .onMessage(Protocol.GetStatus.class, g -> {
+                    g.replyTo().tell(view(Map.of("name", run == null ? "cluster" : run, "state", "failed", "error", error)));
+                    return Behaviors.same();
+                })
+                .onMessage(Protocol.Export.class, g -> {
+                    g.replyTo().tell(view(Map.of("name", run == null ? "cluster" : run, "state", "failed", "error", error)));
+                    return Behaviors.same();
+                })
+                .onAnyMessage(m -> Behaviors.same())
+                .build();
+    }
+
+    private static Protocol.RunView view(Map<String, Object> doc) {
+        try {
+            return new Protocol.RunView(ConfigLoader.toJson(doc));
+        } catch (RuntimeException e) {
+            return new Protocol.RunView("{\"error\":\"status not encodable: " + e.getClass().getSimpleName() + "\"}");
+        }
     }
 
     private Coordinator(ActorContext<Protocol.CoordinatorCommand> ctx, TimerScheduler<Protocol.CoordinatorCommand> timers,
                         DataParallelPam.Config config, Path out, ClusterMeters meters, Loaded loaded,
-                        java.util.concurrent.Executor blocking) {
+                        java.util.concurrent.Executor blocking,
+                        org.apache.pekko.actor.typed.receptionist.ServiceKey<Protocol.WorkerCommand> workerKey, String run,
+                        String prefix) {
         super(ctx);
+        this.prefix = prefix;
+        this.run = run;
+        this.stopRequested = loaded.stopRequested();
+        this.finished = loaded.done();
         this.timers = timers;
         this.config = config;
         this.out = out;
@@ -190,12 +269,15 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         if (!loaded.from().isEmpty()) {
             durableRound = state.round() - 1;
             ctx.getLog().info("coordinator: resumed from {} at round {}, {} rows", loaded.from(), state.round(), state.rows());
-            System.out.printf("proxstream node: coordinator resumed from checkpoint at round %d (%d rows)%n", state.round(), state.rows());
+            System.out.printf(prefix + "coordinator resumed from checkpoint at round %d (%d rows)%n", state.round(), state.rows());
         } else {
-            System.out.println("proxstream node: coordinator started: " + config.describe());
+            System.out.println(prefix + "coordinator started: " + config.describe());
         }
-        ctx.getSystem().receptionist().tell(Receptionist.subscribe(Worker.KEY,
-                ctx.messageAdapter(Receptionist.Listing.class, l -> new WorkersChanged(l.getServiceInstances(Worker.KEY)))));
+        ctx.getSystem().receptionist().tell(Receptionist.subscribe(workerKey,
+                ctx.messageAdapter(Receptionist.Listing.class, l -> new WorkersChanged(l.getServiceInstances(workerKey)))));
+        if (config.live()) {
+            timers.startTimerWithFixedDelay(CheckGone.TICK, Duration.ofSeconds(1));
+        }
     }
 
     @Override
@@ -211,7 +293,159 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                 .onMessage(MergeFailed.class, this::onMergeFailed)
                 .onMessage(Finished.class, this::onFinished)
                 .onMessage(IdleCheckpoint.class, this::onIdleCheckpoint)
+                .onMessage(Protocol.Wake.class, w -> this)
+                .onMessageEquals(CheckGone.TICK, this::onCheckGone)
+                .onMessage(Protocol.StopRun.class, this::onStop)
+                .onMessage(Protocol.GetStatus.class, g -> {
+                    g.replyTo().tell(view(status()));
+                    return this;
+                })
+                .onMessage(Protocol.Export.class, this::onExport)
+                .onMessage(ExportDone.class, this::onExportDone)
                 .build();
+    }
+
+    /**
+     * A node whose rows the ledger expects but that is no longer a member (down or removed) is gone for good: its rows
+     * not merged are lost. A coordinator that resumed after its own node died never saw that node leave as a worker, so
+     * it checks the membership (a node still joining or unreachable but not downed stays open).
+     */
+    private Behavior<Protocol.CoordinatorCommand> onCheckGone() {
+        if (busy || finished) {
+            return this;
+        }
+        Set<String> present = new HashSet<>();
+        for (org.apache.pekko.cluster.Member m : Cluster.get(getContext().getSystem()).state().getMembers()) {
+            if (m.status() != org.apache.pekko.cluster.MemberStatus.down() && m.status() != org.apache.pekko.cluster.MemberStatus.removed()) {
+                present.add(m.address().hostPort());
+            }
+        }
+        boolean changed = false;
+        for (String w : state.ledger().openWorkers()) {
+            if (!present.contains(w) && !reports.containsKey(w)) {
+                changed = true;
+                ledgerChanges.add(l -> {
+                    long lostBefore = l.lost();
+                    l.close(w);
+                    if (l.lost() > lostBefore) {
+                        System.out.println(prefix + (l.lost() - lostBefore) + " rows queued on " + w + " lost with it (it left the"
+                                + " cluster)");
+                    }
+                });
+            }
+        }
+        if (changed) {
+            applyLedger();
+            if (!running && !busy) {
+                startRound();
+            }
+        }
+        return this;
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onStop(Protocol.StopRun s) {
+        if (!stopRequested && !finished) {
+            stopRequested = true;
+            System.out.println(prefix + "stop requested (" + s.reason() + "); the run ends after the round in flight");
+        }
+        if (!running && !busy) {
+            startRound();
+        }
+        return this;
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onExport(Protocol.Export e) {
+        if (finished && !busy) {
+            // the final model and its export were written at the end (or the run finished before this coordinator started)
+            e.replyTo().tell(view(status()));
+            return this;
+        }
+        exportWaiters.add(e.replyTo());
+        if (!running && !busy) {
+            export();
+        }
+        return this;
+    }
+
+    /** Writes the SAELens export of the current model on the blocking dispatcher, which owns the state meanwhile. */
+    private void export() {
+        busy = true;
+        Map<String, Object> provenance = new LinkedHashMap<>(Map.of("trainer", "proxstream serve --cluster (data-parallel "
+                + config.algorithm() + ")", "rows", Long.toString(state.rows()), "rounds", Long.toString(state.round())));
+        getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
+            try {
+                io.proxstream.actors.train.SaeModelFiles.exportSaeLens(out.resolve("export"), state.model(), provenance);
+            } catch (IOException ex) {
+                throw new java.io.UncheckedIOException(ex);
+            }
+        }, blocking), (ok, err) -> new ExportDone(err == null ? null : String.valueOf(err.getCause() != null ? err.getCause() : err)));
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onExportDone(ExportDone d) {
+        busy = false;
+        Map<String, Object> s = status();
+        if (d.error() != null) {
+            s.put("error", "the export failed: " + d.error());
+        } else {
+            s.put("exportedAtRows", state.rows());
+        }
+        exportWaiters.forEach(w -> w.tell(view(s)));
+        exportWaiters.clear();
+        if (!finished) {
+            startRound();
+        }
+        return this;
+    }
+
+    /** The run's status: what a {@code GET /runs/NAME} shows. Read on the actor thread; state figures only when it owns the state. */
+    private Map<String, Object> status() {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("name", run == null ? "cluster" : run);
+        s.put("state", finished ? (busy ? "finishing" : "finished") : stopRequested ? "stopping" : workers.isEmpty() ? "waiting for workers"
+                : running || busy ? "training" : config.live() ? "waiting for rows" : "training");
+        s.put("coordinator", self.hostPort());
+        List<String> ws = new ArrayList<>();
+        workers.forEach(w -> ws.add(id(w)));
+        java.util.Collections.sort(ws);
+        s.put("workers", ws);
+        Map<String, Object> per = new LinkedHashMap<>();
+        for (String w : ws) {
+            Map<String, Object> f = new LinkedHashMap<>();
+            double[] last = workerLast.get(w);
+            if (last != null) {
+                f.put("lastRoundRows", (long) last[0]);
+                f.put("lastRoundSeconds", last[1]);
+            }
+            Protocol.WorkerStatus r = reports.get(w);
+            if (r != null) {
+                f.put("queued", r.queued());
+                f.put("queuedBytes", r.heldBytes());
+            }
+            per.put(w, f);
+        }
+        s.put("perWorker", per);
+        if (!busy) {
+            lastFigures = figures();
+        }
+        s.putAll(lastFigures);
+        s.put("durableRound", durableRound);
+        s.put("workersLost", lost);
+        s.put("stragglers", stragglers);
+        s.put("config", config);
+        return s;
+    }
+
+    private Map<String, Object> figures() {
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("round", state.round());
+        f.put("rows", state.rows());
+        if (!history.isEmpty()) {
+            f.put("lastRound", history.get(history.size() - 1));
+        }
+        if (config.live()) {
+            f.put("ingest", state.ledger().describe());
+        }
+        return f;
     }
 
     /** A worker's name: its node's host:port (a local reference has no host, so take this node's). */
@@ -226,7 +460,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         }
         if (f.shard() >= 0 && refused.computeIfAbsent(f.shard(), k -> new HashSet<>()).add(f.worker())) {
             refusedWhy.put(f.shard(), f.reason());
-            System.out.println("proxstream node: worker " + f.worker() + " cannot read shard " + f.shard() + " (" + f.reason()
+            System.out.println(prefix + "worker " + f.worker() + " cannot read shard " + f.shard() + " (" + f.reason()
                     + "); it goes to other workers");
         } else {
             getContext().getLog().error("coordinator: worker {} failed round {}: {}", f.worker(), f.round(), f.reason());
@@ -285,8 +519,9 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                 lost++;
                 meters.workerLost();
                 meters.workerGone(id(gone));
+                workerLast.remove(id(gone));
                 getContext().getLog().warn("coordinator: worker {} left the cluster", id(gone));
-                System.out.println("proxstream node: worker " + id(gone) + " lost");
+                System.out.println(prefix + "worker " + id(gone) + " lost");
                 if (running && pending.remove(id(gone)) != null) {
                     stragglers++;
                     meters.stragglers(1);
@@ -298,7 +533,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                         long lostBefore = l.lost();
                         l.close(name);
                         if (l.lost() > lostBefore) {
-                            System.out.println("proxstream node: " + (l.lost() - lostBefore) + " rows queued on " + name + " lost with it");
+                            System.out.println(prefix + "" + (l.lost() - lostBefore) + " rows queued on " + name + " lost with it");
                         }
                     });
                 }
@@ -306,7 +541,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         }
         for (ActorRef<Protocol.WorkerCommand> in : workers) {
             if (!before.contains(in)) {
-                System.out.println("proxstream node: worker " + id(in) + " joined");
+                System.out.println(prefix + "worker " + id(in) + " joined");
             }
         }
         meters.workers(workers.size());
@@ -324,15 +559,16 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         if (finished || busy || workers.size() < needed) {
             return;
         }
-        if (state.finished(unreadable())) {
+        if (state.finished(unreadable()) || stopRequested) {
             Set<Integer> left = unreadable();
             if (!left.isEmpty()) {
-                System.out.println("proxstream node: shards " + left + " could be read by no worker; the run ends without their"
+                System.out.println(prefix + "shards " + left + " could be read by no worker; the run ends without their"
                         + " remaining rows");
             }
             finished = true;
             busy = true;
             Map<String, Object> run = runFigures();
+            run.put("stopped", stopRequested);
             getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> finish(run), blocking),
                     (r, err) -> new Finished(err == null ? r : String.valueOf(err)));
             return;
@@ -433,6 +669,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             modelSeconds += d.modelSeconds();
             codecSeconds += d.codecSeconds();
             meters.workerRound(d.worker(), d.rows(), d.seconds());
+            workerLast.put(d.worker(), new double[] {d.rows(), d.seconds()});
         }
         if (pending.isEmpty()) {
             finishRound();
@@ -445,7 +682,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             return this;
         }
         getContext().getLog().warn("coordinator: round {} timed out waiting for {}", t.round(), pending.keySet());
-        System.out.println("proxstream node: round " + t.round() + " timed out; stragglers " + pending.keySet());
+        System.out.println(prefix + "round " + t.round() + " timed out; stragglers " + pending.keySet());
         stragglers += pending.size();
         meters.stragglers(pending.size());
         pending.clear();
@@ -539,7 +776,9 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             settle(-1, List.of());
         }
         applyLedger();
-        if (c.error() == null) {
+        if (!exportWaiters.isEmpty()) {
+            export();
+        } else if (c.error() == null) {
             startRound();
         }
         return this;
@@ -570,11 +809,16 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         h.put("seconds", seconds);
         history.add(h);
         if (m.round() % 10 == 0) {
-            System.out.printf(java.util.Locale.ROOT, "proxstream node: round %d: %d workers, %d rows in all, mse %.5f, %.2f s%n",
+            System.out.printf(java.util.Locale.ROOT, prefix + "round %d: %d workers, %d rows in all, mse %.5f, %.2f s%n",
                     m.round(), m.workers(), state.rows(), m.mse(), seconds);
         }
         if (m.checkpointError() != null) {
             getContext().getLog().error("coordinator: checkpoint failed: {}", m.checkpointError());
+        }
+        lastFigures = figures();
+        if (!exportWaiters.isEmpty()) {
+            export();
+            return this;
         }
         startRound();
         return this;
@@ -583,12 +827,15 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private Behavior<Protocol.CoordinatorCommand> onMergeFailed(MergeFailed f) {
         // a result that cannot be decoded or merged must not be half-applied: stop, the last checkpoint is intact
         getContext().getLog().error("coordinator: merging round {} failed: {}", f.round(), f.cause().toString());
-        System.err.println("proxstream node: coordinator stopped: merging round " + f.round() + " failed: " + f.cause());
+        System.err.println(prefix + "coordinator stopped: merging round " + f.round() + " failed: " + f.cause());
         return Behaviors.stopped();
     }
 
     private Behavior<Protocol.CoordinatorCommand> onFinished(Finished f) {
         busy = false;
+        lastFigures = figures();
+        exportWaiters.forEach(w -> w.tell(view(status())));
+        exportWaiters.clear();
         if (f.error() != null) {
             getContext().getLog().error("coordinator: could not write the final checkpoint/summary: {}", f.error());
         }
@@ -684,7 +931,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             s.put("model", out.resolve("model.safetensors").toString());
             s.put("export", out.resolve("export").toString());
             AtomicFiles.writeString(out.resolve("summary.json"), ConfigLoader.toJson(s) + "\n");
-            System.out.printf(java.util.Locale.ROOT, "proxstream node: training finished: %d rounds, %d rows (%d rejected), %sFVU %.4f, "
+            System.out.printf(java.util.Locale.ROOT, prefix + "training finished: %d rounds, %d rows (%d rejected), %sFVU %.4f, "
                     + "workers lost %d%n", state.round(), state.rows(), state.rejected(), Double.isNaN(q.mmcs()) ? ""
                     : String.format(java.util.Locale.ROOT, "MMCS %.4f, ", q.mmcs()), q.fvu(), (long) run.get("workersLost"));
             return null;

@@ -43,7 +43,8 @@ public final class NodeIngest extends AllDirectives {
     public static final String RUN = "cluster";
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final LiveRows rows;
+    /** The queue of each run this node takes rows for (null: no such run here). */
+    private final java.util.function.Function<String, LiveRows> runs;
     private final ServeAuth auth;
     private final Materializer mat;
     private final long maxBatchBytes;
@@ -53,12 +54,19 @@ public final class NodeIngest extends AllDirectives {
     private final MeterRegistry registry;
     private final Map<String, Counter> rejected = new ConcurrentHashMap<>();
 
+    /** The ingest of {@code proxstream node}: one run, {@value #RUN}, whose rows go to {@code rows}. */
     public NodeIngest(LiveRows rows, ServeAuth auth, Materializer mat, long maxBatchBytes, long waitMillis, long ackMillis, double maxAbs,
                       MeterRegistry registry) {
-        this.rows = rows;
+        this(name -> RUN.equals(name) ? rows : null, auth, mat, maxBatchBytes, waitMillis, ackMillis, maxAbs, registry);
+    }
+
+    /** The ingest of a {@code serve --cluster} node: run NAME's rows go to {@code runs.apply(NAME)}. */
+    public NodeIngest(java.util.function.Function<String, LiveRows> runs, ServeAuth auth, Materializer mat, long maxBatchBytes,
+                      long waitMillis, long ackMillis, double maxAbs, MeterRegistry registry) {
+        this.runs = runs;
         this.auth = auth;
         this.mat = mat;
-        this.maxBatchBytes = Math.min(maxBatchBytes, rows.budget().capacity());
+        this.maxBatchBytes = maxBatchBytes;
         this.waitMillis = waitMillis;
         this.ackMillis = ackMillis;
         this.maxAbs = maxAbs;
@@ -72,16 +80,20 @@ public final class NodeIngest extends AllDirectives {
                         .thenApply(r -> r.addHeader(RawHeader.create("WWW-Authenticate", "Bearer"))));
             }
             return pathPrefix("runs", () -> pathPrefix(RUN, () -> concat(
-                    pathEnd(() -> get(() -> complete(response(200, status())))),
-                    path("batches", () -> post(() -> completeWithFuture(ingest(req)))))));
+                    pathEnd(() -> get(() -> complete(response(200, status(RUN))))),
+                    path("batches", () -> post(() -> completeWithFuture(ingest(RUN, req)))))));
         });
     }
 
-    /** This node's ledger. */
-    Map<String, Object> status() {
+    /** This node's ledger of run {@code run} (null: this node takes no rows for it). */
+    public Map<String, Object> status(String run) {
+        LiveRows rows = runs.apply(run);
+        if (rows == null) {
+            return null;
+        }
         LiveRows.Ledger l = rows.ledger();
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("name", RUN);
+        m.put("name", run);
         m.put("accepting", rows.accepting());
         m.put("accepted", l.accepted());
         m.put("trained", l.trained());
@@ -103,7 +115,13 @@ public final class NodeIngest extends AllDirectives {
     private static final String FINISHED = "this node trains no more pushed rows: the run has finished, or it does not train"
             + " pushed rows (coordinator without --data live)";
 
-    CompletionStage<HttpResponse> ingest(HttpRequest req) {
+    /** Takes a push of rows for run {@code run}: 404 if this node takes none for it. */
+    public CompletionStage<HttpResponse> ingest(String run, HttpRequest req) {
+        LiveRows rows = runs.apply(run);
+        if (rows == null) {
+            return discardThen(req, response(404, Map.of("error", "no run '" + run + "' takes rows on this node")));
+        }
+        long maxBatchBytes = Math.min(this.maxBatchBytes, rows.budget().capacity());
         if (!rows.accepting()) {
             return discardThen(req, response(409, Map.of("error", FINISHED)));
         }
@@ -159,7 +177,7 @@ public final class NodeIngest extends AllDirectives {
                     rows.budget().release(reserve);
                     return CompletableFuture.completedFuture(reject(400, "malformed", e.getMessage()));
                 }
-                String problem = check(b);
+                String problem = check(b, rows.cols());
                 if (problem != null) {
                     rows.budget().release(reserve);
                     return CompletableFuture.completedFuture(reject(422, problem.substring(0, problem.indexOf(':')),
@@ -193,12 +211,12 @@ public final class NodeIngest extends AllDirectives {
     }
 
     /** Why a decoded batch is refused, as "reason: message", or null. */
-    private String check(BatchDecoder.Batch b) {
+    private String check(BatchDecoder.Batch b, int cols) {
         if (b.rows() <= 0) {
             return "malformed: empty batch (0 rows)";
         }
-        if (b.cols() != rows.cols()) {
-            return "width: rows have width " + b.cols() + ", this cluster trains width " + rows.cols();
+        if (b.cols() != cols) {
+            return "width: rows have width " + b.cols() + ", this run trains width " + cols;
         }
         for (int r = 0; r < b.rows(); r++) {
             int p = Validate.problem(b.data(), r * b.cols(), b.cols(), maxAbs);

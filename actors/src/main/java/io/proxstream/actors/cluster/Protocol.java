@@ -18,7 +18,7 @@ public final class Protocol {
     }
 
     /** What the coordinator accepts. */
-    public sealed interface CoordinatorCommand permits ResultChunk, RoundDone, RoundFailed, WorkerStatus, CoordinatorInternal {
+    public sealed interface CoordinatorCommand permits ResultChunk, RoundDone, RoundFailed, WorkerStatus, Wake, StopRun, GetStatus, Export, CoordinatorInternal {
     }
 
     /** Messages an actor sends itself; never cross nodes. */
@@ -119,5 +119,29 @@ public final class Protocol {
      * those rows trained, stop taking rows (their ingest answers 409) and answer waiting acknowledgements.
      */
     public record RunFinished(long rounds, long rows, long durableRound) implements WorkerCommand, CborSerializable {
+    }
+
+    /**
+     * Starts a run's coordinator if it is not running (a sharded entity started by its first message): every node of a
+     * {@code serve --cluster} sends it each second for every unfinished run, so a coordinator whose node died starts again
+     * on another (from its checkpoint) as soon as its shard is reallocated. Ignored by a running coordinator.
+     */
+    public record Wake(String from) implements CoordinatorCommand, CborSerializable {
+    }
+
+    /** Ends the run after the round in flight: final checkpoint, summary and model, as when it reaches its rows. */
+    public record StopRun(String reason) implements CoordinatorCommand, CborSerializable {
+    }
+
+    /** Asks for the run's status (JSON). */
+    public record GetStatus(ActorRef<RunView> replyTo) implements CoordinatorCommand, CborSerializable {
+    }
+
+    /** Asks the coordinator to write the SAELens export of its current model to the run's {@code export/}; answers its status. */
+    public record Export(ActorRef<RunView> replyTo) implements CoordinatorCommand, CborSerializable {
+    }
+
+    /** A JSON document about a run (its status, or an error under {@code error}). */
+    public record RunView(String json) implements CborSerializable {
     }
 }

@@ -65,8 +65,20 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
      */
     public static Behavior<Protocol.WorkerCommand> create(String name, ClusterMeters meters, LiveRows live,
                                                           ActorRef<Protocol.CoordinatorCommand> coordinator) {
+        return create(name, meters, live, coordinator, KEY);
+    }
+
+    /** The key under which the workers of run {@code run} of a {@code serve --cluster} register (each run has its own). */
+    public static ServiceKey<Protocol.WorkerCommand> key(String run) {
+        return ServiceKey.create(Protocol.WorkerCommand.class, "proxstream-sae-worker-" + run);
+    }
+
+    /** A worker registered under {@code key}, where the coordinator of its run looks for workers. */
+    public static Behavior<Protocol.WorkerCommand> create(String name, ClusterMeters meters, LiveRows live,
+                                                          ActorRef<Protocol.CoordinatorCommand> coordinator,
+                                                          ServiceKey<Protocol.WorkerCommand> key) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-            ctx.getSystem().receptionist().tell(Receptionist.register(KEY, ctx.getSelf()));
+            ctx.getSystem().receptionist().tell(Receptionist.register(key, ctx.getSelf()));
             if (live != null && coordinator != null) {
                 timers.startTimerWithFixedDelay(Report.TICK, REPORT_EVERY);
             }
