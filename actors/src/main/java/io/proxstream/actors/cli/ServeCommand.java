@@ -99,6 +99,40 @@ final class ServeCommand implements Callable<Integer> {
             + " (repeatable)")
     List<Path> runConfigs = new ArrayList<>();
 
+    @Option(names = "--cluster", description = "be a node of a serving cluster: runs are created, listed, stopped and exported"
+            + " through any node's /runs, each run's coordinator is a sharded entity on a node with role coordinator (it moves,"
+            + " resuming from its checkpoint, when its node is lost), every worker node trains the rows pushed to it. --runs-dir"
+            + " must be a directory every node reads and writes (a shared path)")
+    boolean cluster;
+
+    @Option(names = "--seed", paramLabel = "HOST:PORT", split = ",", description = "cluster: seed nodes' cluster ports, comma"
+            + " separated (default: this node)")
+    List<String> seeds;
+
+    @Option(names = "--cluster-port", paramLabel = "P", defaultValue = "2552", description = "cluster: this node's cluster transport"
+            + " (Artery) port (default: ${DEFAULT-VALUE})")
+    int clusterPort;
+
+    @Option(names = "--role", paramLabel = "R", split = ",", defaultValue = "coordinator,worker", completionCandidates = NodeCommand.Roles.class,
+            converter = NodeCommand.Roles.class, description = "cluster: coordinator | worker | coordinator,worker (default: ${DEFAULT-VALUE})")
+    List<String> roles;
+
+    @Option(names = "--down-after", paramLabel = "MS", defaultValue = "5000", description = "cluster: unreachable members are downed"
+            + " after MS (default: ${DEFAULT-VALUE})")
+    long downAfter;
+
+    @Option(names = "--ingest-queue-mb", paramLabel = "MB", defaultValue = "256", description = "cluster: rows a live run holds on this"
+            + " node until they are trained (MiB, per run); a full queue answers 503 with Retry-After (default: ${DEFAULT-VALUE})")
+    long ingestQueueMb;
+
+    @Option(names = "--ack-timeout", paramLabel = "MS", defaultValue = "600000", description = "cluster: longest wait of a push with"
+            + " X-Ack: trained before it is answered 504 (default: ${DEFAULT-VALUE})")
+    long ackTimeout;
+
+    @Option(names = "--tls-truststore", paramLabel = "FILE", description = "cluster: PKCS12 store of the certificates this node's"
+            + " cluster transport trusts (default: the key store, for a key shared by the cluster's nodes)")
+    Path tlsTrustStore;
+
     ServeCommand(PrintStream out) {
         this.out = out;
     }
@@ -114,6 +148,14 @@ final class ServeCommand implements Callable<Integer> {
             overrides.put("insecure", "true");
         }
         ServeConfig config = ConfigLoader.load(ServeConfig.class, ServeConfig.defaults(), configOptions.files, overrides);
+        if (cluster) {
+            return callCluster(config);
+        }
+        for (String clusterOnly : List.of("--seed", "--role", "--tls-truststore")) {
+            if (spec.commandLine().getParseResult().hasMatchedOption(clusterOnly)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), clusterOnly + " needs --cluster");
+            }
+        }
         List<RunConfig> toCreate = new ArrayList<>();
         for (String c : create) {
             int colon = c.lastIndexOf(':');
@@ -158,6 +200,76 @@ final class ServeCommand implements Callable<Integer> {
         }
         out.flush();
         server.system().getWhenTerminated().toCompletableFuture().get();
+        return 0;
+    }
+
+    /** {@code serve --cluster}: a node of a serving cluster ({@link io.proxstream.actors.cluster.ClusterService}). */
+    private int callCluster(ServeConfig config) throws Exception {
+        var parsed = spec.commandLine().getParseResult();
+        for (String localOnly : List.of("--tcp-port", "--watch", "--create", "--run-config")) {
+            if (parsed.hasMatchedOption(localOnly)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), localOnly + " is not available with --cluster: runs are"
+                        + " created with POST /runs on any node and take rows over HTTP (POST /runs/NAME/batches)");
+            }
+        }
+        List<String> seedNodes = seeds == null ? List.of(config.host() + ":" + clusterPort) : seeds.stream().map(String::trim).toList();
+        for (String s : seedNodes) {
+            if (!s.matches("[^:]+:\\d+")) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "seed node '" + s + "' is not HOST:PORT");
+            }
+        }
+        if (ingestQueueMb < 1 || ingestQueueMb > (1L << 20)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--ingest-queue-mb must be 1 .. 1048576, got " + ingestQueueMb);
+        }
+        long heap = Runtime.getRuntime().maxMemory();
+        if (roles.contains("worker") && (ingestQueueMb << 20) > heap / 2) {
+            throw new CommandLine.ParameterException(spec.commandLine(), String.format(java.util.Locale.ROOT, "--ingest-queue-mb %d does"
+                    + " not fit beside training in this JVM's heap of %d MiB (at most half of it); give a smaller queue or more heap"
+                    + " (JAVA_OPTS=-Xmx...)", ingestQueueMb, heap >> 20));
+        }
+        io.proxstream.monitoring.Meters meters = new io.proxstream.monitoring.Meters();
+        io.proxstream.actors.serve.ServeAuth auth;
+        javax.net.ssl.SSLContext https;
+        io.proxstream.actors.cluster.ClusterNode.Tls tls = null;
+        try {
+            auth = io.proxstream.actors.serve.ServeAuth.resolve(config, System.getenv(), meters.registry());
+            https = io.proxstream.actors.serve.ServeTls.resolve(config, System.getenv());
+            if (!config.tlsKeystore().isBlank()) {
+                Path ks = Path.of(config.tlsKeystore());
+                String password = io.proxstream.actors.serve.ServeTls.password(config.tlsPasswordFile().isBlank() ? null
+                        : config.tlsPasswordFile(), System.getenv(), ks);
+                tls = new io.proxstream.actors.cluster.ClusterNode.Tls(ks, tlsTrustStore != null ? tlsTrustStore : ks, password);
+                tls.check();
+            } else if (tlsTrustStore != null) {
+                throw new IllegalArgumentException("--tls-truststore needs --tls-keystore");
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        var options = new io.proxstream.actors.cluster.ClusterService.Options(config.host(), clusterPort, seedNodes, roles,
+                java.time.Duration.ofMillis(downAfter), tls, Path.of(config.runsDir()), ingestQueueMb << 20, ackTimeout,
+                config.maxBatchBytes(), config.ingestWaitMillis(), 1e5);
+        var service = io.proxstream.actors.cluster.ClusterService.start(options, meters.registry());
+        var system = service.system();
+        var mat = org.apache.pekko.stream.Materializer.createMaterializer(system);
+        var ingest = new io.proxstream.actors.cluster.NodeIngest(service::queue, auth, mat, config.maxBatchBytes(),
+                config.ingestWaitMillis(), ackTimeout, 1e5, meters.registry());
+        var routes = new io.proxstream.actors.cluster.ClusterRoutes(service, ingest, auth,
+                new io.proxstream.monitoring.MetricsServer(meters, java.util.Map::of).routes(), mat);
+        var server = org.apache.pekko.http.javadsl.Http.get(system).newServerAt(config.host(), config.port());
+        if (https != null) {
+            server = server.enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(https));
+        }
+        var binding = server.bind(routes.routes()).toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        String scheme = https != null ? "https" : "http";
+        out.printf("proxstream serve --cluster: API %s://%s:%d/runs  metrics %s://%s:%d/metrics%s%n", scheme, config.host(),
+                binding.localAddress().getPort(), scheme, config.host(), binding.localAddress().getPort(),
+                auth.required() ? " (bearer token)" : "");
+        out.printf("proxstream serve --cluster: %s at %s:%d, seeds %s, %s; runs in %s%n", String.join(",", roles), config.host(),
+                clusterPort, seedNodes, tls != null ? "cluster transport TLS (mutual)" : "cluster transport without TLS",
+                Path.of(config.runsDir()).toAbsolutePath());
+        out.flush();
+        system.getWhenTerminated().toCompletableFuture().get();
         return 0;
     }
 

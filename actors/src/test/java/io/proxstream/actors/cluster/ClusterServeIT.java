@@ -1,0 +1,251 @@
+package io.proxstream.actors.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The issue's scenario: three {@code serve --cluster} JVMs on one shared runs directory; a run created through one node's
+ * {@code /runs}, listed by another; two producers pushing rows to two different nodes (each failing over to the third
+ * node on a connection error, as the Python client does); the node holding the run's coordinator, one of those two,
+ * killed with SIGKILL mid-run, so the coordinator moves and resumes from its checkpoint; the run stopped through
+ * another node's API. One trained SAE comes out, and its ledger accounts
+ * for every row the producers saw accepted: accepted = trained + lost, nothing queued.
+ */
+class ClusterServeIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(2)).build();
+    private final List<ClusterIT.Node> nodes = new ArrayList<>();
+
+    @org.junit.jupiter.api.extension.RegisterExtension
+    final org.junit.jupiter.api.extension.TestWatcher logsOnFailure = new org.junit.jupiter.api.extension.TestWatcher() {
+        @Override
+        public void testFailed(org.junit.jupiter.api.extension.ExtensionContext context, Throwable cause) {
+            for (int i = 0; i < nodes.size(); i++) {
+                System.out.println("---- serve node " + i + " ----");
+                nodes.get(i).lines.forEach(System.out::println);
+            }
+        }
+    };
+
+    @AfterEach
+    void stopAll() throws Exception {
+        for (ClusterIT.Node n : nodes) {
+            n.process.destroyForcibly();
+            n.process.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private ClusterIT.Node serve(Path dir, int i, int http, int cluster, int seed, Path runs) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx768m",
+                "-cp", System.getProperty("java.class.path"), "io.proxstream.actors.cli.Main", "serve", "--cluster",
+                "--port", Integer.toString(http), "--cluster-port", Integer.toString(cluster), "--seed", "127.0.0.1:" + seed,
+                "--runs-dir", runs.toString(), "--down-after", "3000", "--ingest-queue-mb", "64"));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        ClusterIT.Node n = new ClusterIT.Node(p, dir.resolve("serve" + i + ".log"));
+        nodes.add(n);
+        return n;
+    }
+
+    private static HttpResponse<String> call(String method, int port, String path, String body) throws Exception {
+        HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .timeout(java.time.Duration.ofSeconds(30));
+        r = body == null ? r.method(method, HttpRequest.BodyPublishers.noBody())
+                : r.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
+        return HTTP.send(r.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static JsonNode status(int port, String run) throws Exception {
+        HttpResponse<String> r = call("GET", port, "/runs/" + run, null);
+        assertEquals(200, r.statusCode(), r.body());
+        return JSON.readTree(r.body());
+    }
+
+    private static JsonNode awaitStatus(int port, String run, java.util.function.Predicate<JsonNode> ok, long seconds, String what)
+            throws Exception {
+        long end = System.nanoTime() + seconds * 1_000_000_000L;
+        JsonNode s = null;
+        while (System.nanoTime() < end) {
+            s = status(port, run);
+            if (ok.test(s)) {
+                return s;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("no " + what + " within " + seconds + " s; last status " + s);
+    }
+
+    /**
+     * A producer: pushes batches of 512 rows to the first reachable node of its list (a connection error moves it to the
+     * next, as the Python client's URL list does) and counts the rows answered 200.
+     */
+    private static final class Producer extends Thread {
+        final int[] ports;
+        final AtomicLong accepted = new AtomicLong();
+        final AtomicLong batches = new AtomicLong();
+        final AtomicBoolean paused = new AtomicBoolean();
+        final AtomicBoolean stop = new AtomicBoolean();
+        volatile int at;
+        volatile Throwable failure;
+        final Random random;
+
+        Producer(long seed, int... ports) {
+            this.ports = ports;
+            this.random = new Random(seed);
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            try {
+                while (!stop.get()) {
+                    if (paused.get()) {
+                        Thread.sleep(20);
+                        continue;
+                    }
+                    int rows = 512;
+                    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * rows * 64).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    for (int i = 0; i < rows * 64; i++) {
+                        b.putFloat((float) random.nextGaussian());
+                    }
+                    HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[at] + "/runs/live/batches"))
+                            .timeout(java.time.Duration.ofSeconds(30)).header("Content-Type", "application/octet-stream")
+                            .header("X-Shape", rows + ",64").POST(HttpRequest.BodyPublishers.ofByteArray(b.array())).build();
+                    HttpResponse<String> r;
+                    try {
+                        r = HTTP.send(req, HttpResponse.BodyHandlers.ofString());
+                    } catch (IOException e) {
+                        at = (at + 1) % ports.length; // this node is gone: the next one
+                        continue;
+                    }
+                    if (r.statusCode() == 200) {
+                        accepted.addAndGet(rows);
+                        batches.incrementAndGet();
+                    } else if (r.statusCode() == 503) {
+                        Thread.sleep(200); // back-pressure
+                    } else {
+                        throw new AssertionError("push answered " + r.statusCode() + ": " + r.body());
+                    }
+                    Thread.sleep(50);
+                }
+            } catch (Throwable t) {
+                failure = t;
+            }
+        }
+
+        void awaitBatches(long n, long seconds) throws Exception {
+            long end = System.nanoTime() + seconds * 1_000_000_000L;
+            while (batches.get() < n && System.nanoTime() < end && failure == null) {
+                Thread.sleep(50);
+            }
+            if (failure != null) {
+                throw new AssertionError("producer failed", failure);
+            }
+            assertTrue(batches.get() >= n, "producer pushed " + batches.get() + " batches, not " + n + " within " + seconds + " s");
+        }
+    }
+
+    @Test
+    void threeServeNodesTrainOneRunFromTwoProducersAndAccountForEveryRowAfterANodeIsKilled(@TempDir Path dir) throws Exception {
+        int[] ports = ClusterNode.freePorts(6); // 3 HTTP, 3 cluster
+        Path runs = dir.resolve("runs");
+        for (int i = 0; i < 3; i++) {
+            serve(dir, i, ports[i], ports[3 + i], ports[3], runs)
+                    .await(l -> l.startsWith("proxstream serve --cluster: API"), 90, "serve node started");
+        }
+        HttpResponse<String> created = call("POST", ports[0], "/runs", "{\"name\":\"live\",\"dim\":64,\"latents\":256,\"k\":8,"
+                + "\"batch\":256,\"batchesPerShard\":2,\"minWorkers\":2,\"checkpointEvery\":5,\"roundTimeoutMs\":20000}");
+        assertEquals(201, created.statusCode(), created.body());
+        assertEquals(409, call("POST", ports[1], "/runs", "{\"name\":\"live\",\"dim\":64}").statusCode(), "the name is taken");
+        HttpResponse<String> bad = call("POST", ports[1], "/runs", "{\"name\":\"x\",\"dim\":64,\"latentz\":3}");
+        assertEquals(400, bad.statusCode(), bad.body());
+        assertTrue(bad.body().contains("latentz"), "an unknown option is named: " + bad.body());
+        assertTrue(call("GET", ports[2], "/runs", null).body().contains("\"name\":\"live\""), "any node lists the run");
+        JsonNode s = awaitStatus(ports[2], "live", j -> j.path("workers").size() == 3, 60, "three workers");
+        String coordinator = s.get("coordinator").asText();
+
+        // two producers push to two different nodes, one of them the coordinator's; each fails over to the third node
+        int c = -1;
+        for (int i = 0; i < 3; i++) {
+            if (coordinator.endsWith(":" + ports[3 + i])) {
+                c = i;
+            }
+        }
+        assertTrue(c >= 0, "the coordinator is one of the three nodes: " + coordinator);
+        int other = (c + 1) % 3;
+        int third = (c + 2) % 3;
+        Producer a = new Producer(1, ports[c], ports[third]);
+        Producer b = new Producer(2, ports[other], ports[third]);
+        a.start();
+        b.start();
+        a.awaitBatches(8, 120);
+        b.awaitBatches(8, 120);
+        // kill the coordinator's node, which holds rows of producer a: the coordinator must move, those rows are lost.
+        // Its last report (every 250 ms) must hold every row it accepted: pause producer a a moment first
+        a.paused.set(true);
+        Thread.sleep(1500);
+        nodes.get(c).process.destroyForcibly();
+        assertTrue(nodes.get(c).process.waitFor(30, TimeUnit.SECONDS));
+        a.paused.set(false);
+        long before = a.batches.get();
+        a.awaitBatches(a.batches.get() + 6, 120);
+        b.awaitBatches(b.batches.get() + 6, 120);
+        assertTrue(a.batches.get() > before && a.at == 1, "the producer of the killed node went on with another node");
+        a.stop.set(true);
+        b.stop.set(true);
+        a.join(60_000);
+        b.join(60_000);
+        long pushed = a.accepted.get() + b.accepted.get();
+
+        // every accepted row is trained or counted lost with the killed node; then stop the run through the third node
+        int survivor = ports[other];
+        JsonNode drained = awaitStatus(ports[third], "live", j -> j.path("ingest").path("accepted").asLong() == pushed
+                && j.path("ingest").path("queued").asLong() == 0, 120, "every pushed row trained or lost");
+        assertNotEquals(coordinator, drained.get("coordinator").asText(), "the coordinator moved off the killed node");
+        assertEquals(2, drained.get("workers").size(), drained.toString());
+        assertEquals(202, call("POST", survivor, "/runs/live/stop", null).statusCode());
+        JsonNode done = awaitStatus(ports[third], "live", j -> "finished".equals(j.path("state").asText()), 120, "the run finished");
+        JsonNode ledger = done.get("ingest");
+        long trained = ledger.get("trained").asLong();
+        long lost = ledger.get("lost").get("node_lost").asLong();
+        assertEquals(pushed, ledger.get("accepted").asLong(), done.toString());
+        assertEquals(pushed, trained + lost, "accepted = trained + lost: " + done);
+        assertEquals(0, ledger.get("queued").asLong());
+        assertEquals(trained, done.get("rows").asLong(), "the model holds exactly the trained rows");
+        assertTrue(trained > 0 && lost > 0 && done.get("stopped").asBoolean(), "rows were trained, and the killed node held some: "
+                + done);
+        assertTrue(done.get("fvu").asDouble() < 1.0, "the SAE explains some variance: " + done);
+        System.out.printf("ClusterServeIT: coordinator %s -> %s, killed node %d (the coordinator's); accepted %d = trained %d + lost %d%n", coordinator,
+                drained.get("coordinator").asText(), c, pushed, trained, lost);
+
+        // the trained SAE, from any surviving node; pushes after the end are refused
+        HttpResponse<byte[]> model = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[third] + "/runs/live/model"))
+                .build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, model.statusCode());
+        assertEquals(Files.size(runs.resolve("live").resolve("model.safetensors")), model.body().length);
+        assertTrue(model.body().length > 4L * 2 * 256 * 64, "encoder and decoder: " + model.body().length + " bytes");
+        HttpResponse<String> late = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + survivor + "/runs/live/batches"))
+                .header("Content-Type", "application/octet-stream").header("X-Shape", "1,64")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[256])).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(409, late.statusCode(), late.body());
+    }
+}

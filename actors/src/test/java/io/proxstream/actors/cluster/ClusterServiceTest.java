@@ -1,0 +1,183 @@
+package io.proxstream.actors.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.proxstream.actors.serve.ServeAuth;
+import io.proxstream.protocol.config.ServeConfig;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.stream.Materializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * One {@code serve --cluster} node in this JVM, through its HTTP API: what a run's creation refuses and why (bad name,
+ * no width, unknown option, a coordinator too large for the heap, a taken name), a token guarding everything but
+ * {@code /health}, and a live run's whole life on one node — rows pushed, trained, exported, stopped, its model
+ * downloaded — ending with a ledger that accounts for every row.
+ */
+class ClusterServiceTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String TOKEN = "a-token-of-at-least-16-chars";
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+    private ClusterService service;
+
+    @AfterEach
+    void stop() throws Exception {
+        if (service != null) {
+            service.system().terminate();
+            service.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private int start(Path dir) throws Exception {
+        int cluster = ClusterNode.freePorts(1)[0];
+        io.proxstream.monitoring.Meters meters = new io.proxstream.monitoring.Meters();
+        var registry = meters.registry();
+        service = ClusterService.start(new ClusterService.Options("127.0.0.1", cluster, List.of("127.0.0.1:" + cluster),
+                List.of("coordinator", "worker"), Duration.ofSeconds(3), null, dir.resolve("runs"), 16L << 20, 60_000, 8L << 20,
+                500, 1e5), registry);
+        ServeConfig sc = new ServeConfig("127.0.0.1", 0, -1, dir.resolve("runs").toString(), "", 8L << 20, 500, 100,
+                "", false);
+        ServeAuth auth = ServeAuth.resolve(sc, Map.of(ServeAuth.ENV, TOKEN), registry);
+        Materializer mat = Materializer.createMaterializer(service.system());
+        NodeIngest ingest = new NodeIngest(service::queue, auth, mat, 8L << 20, 500, 60_000, 1e5, registry);
+        var metrics = new io.proxstream.monitoring.MetricsServer(meters, Map::of).routes();
+        return Http.get(service.system()).newServerAt("127.0.0.1", 0).bind(new ClusterRoutes(service, ingest, auth, metrics, mat)
+                .routes()).toCompletableFuture().get(30, TimeUnit.SECONDS).localAddress().getPort();
+    }
+
+    private static HttpResponse<String> call(int port, String method, String path, byte[] body, String... headers) throws Exception {
+        HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(60))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+        r.header("Authorization", "Bearer " + TOKEN);
+        for (int i = 0; i < headers.length; i += 2) {
+            r.setHeader(headers[i], headers[i + 1]);
+        }
+        return HTTP.send(r.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static HttpResponse<String> create(int port, String json) throws Exception {
+        return call(port, "POST", "/runs", json.getBytes(), "Content-Type", "application/json");
+    }
+
+    private static JsonNode await(int port, String run, java.util.function.Predicate<JsonNode> ok, String what) throws Exception {
+        long end = System.nanoTime() + 60_000_000_000L;
+        JsonNode s = null;
+        while (System.nanoTime() < end) {
+            HttpResponse<String> r = call(port, "GET", "/runs/" + run, null);
+            assertEquals(200, r.statusCode(), r.body());
+            s = JSON.readTree(r.body());
+            if (ok.test(s)) {
+                return s;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no " + what + " within 60 s; last " + s);
+    }
+
+    private static byte[] rows(int n, int d, long seed) {
+        java.util.Random g = new java.util.Random(seed);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * n * d).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n * d; i++) {
+            b.putFloat((float) g.nextGaussian());
+        }
+        return b.array();
+    }
+
+    @Test
+    void runCreationRefusesWhatCannotWorkAndNamesWhy(@TempDir Path dir) throws Exception {
+        int port = start(dir);
+        HttpResponse<String> r = create(port, "{\"name\":\"../x\",\"dim\":8}");
+        assertEquals(400, r.statusCode(), r.body());
+        assertTrue(r.body().contains("run name"), r.body());
+        r = create(port, "{\"name\":\"a\"}");
+        assertEquals(400, r.statusCode());
+        assertTrue(r.body().contains("dim"), r.body());
+        r = create(port, "{\"name\":\"a\",\"dim\":8,\"latentz\":4}");
+        assertEquals(400, r.statusCode());
+        assertTrue(r.body().contains("latentz"), r.body());
+        r = create(port, "{\"name\":\"a\",\"dim\":8,\"k\":0}");
+        assertEquals(400, r.statusCode(), r.body());
+        r = create(port, "not json");
+        assertEquals(400, r.statusCode(), r.body());
+        // 16 384 latents with the exact step: three 2 GiB statistics matrices do not fit this test JVM's heap
+        r = create(port, "{\"name\":\"big\",\"dim\":768,\"latents\":16384,\"k\":32,\"decoder\":\"exact\"}");
+        assertEquals(422, r.statusCode(), r.body());
+        assertTrue(r.body().contains("heap") && r.body().contains("GiB"), r.body());
+        assertTrue(!Files.exists(dir.resolve("runs").resolve("big")), "nothing is written for a refused run");
+        assertEquals(201, create(port, "{\"name\":\"a\",\"dim\":8,\"latents\":16,\"k\":2,\"batch\":32}").statusCode());
+        assertEquals(409, create(port, "{\"name\":\"a\",\"dim\":8}").statusCode());
+        assertEquals(404, call(port, "GET", "/runs/nope", null).statusCode());
+        assertEquals(404, call(port, "POST", "/runs/nope/batches", rows(1, 8, 1), "Content-Type", "application/octet-stream",
+                "X-Shape", "1,8").statusCode());
+        // the token guards the API and the metrics, not the health check
+        HttpResponse<String> anon = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/runs")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(401, anon.statusCode());
+        assertEquals(401, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode());
+        assertEquals(200, HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode());
+    }
+
+    @Test
+    void aLiveRunOnOneNodeTrainsExportsStopsAndAccountsForEveryRow(@TempDir Path dir) throws Exception {
+        int port = start(dir);
+        assertEquals(201, create(port, "{\"name\":\"live\",\"dim\":16,\"latents\":64,\"k\":4,\"batch\":64,\"checkpointEvery\":3}")
+                .statusCode());
+        await(port, "live", s -> s.path("workers").size() == 1 && s.has("thisNode"), "the node's worker");
+        HttpResponse<String> wide = call(port, "POST", "/runs/live/batches", rows(4, 8, 1), "Content-Type", "application/octet-stream",
+                "X-Shape", "4,8");
+        assertEquals(422, wide.statusCode(), "rows of another width: " + wide.body());
+        long pushed = 0;
+        for (int i = 0; i < 6; i++) {
+            HttpResponse<String> r = call(port, "POST", "/runs/live/batches", rows(256, 16, i), "Content-Type",
+                    "application/octet-stream", "X-Shape", "256,16");
+            assertEquals(200, r.statusCode(), r.body());
+            pushed += 256;
+        }
+        // acknowledgement mode: the answer comes once the rows are in a checkpointed model
+        HttpResponse<String> acked = call(port, "POST", "/runs/live/batches", rows(128, 16, 9), "Content-Type",
+                "application/octet-stream", "X-Shape", "128,16", "X-Ack", "trained");
+        assertEquals(200, acked.statusCode(), acked.body());
+        assertTrue(acked.body().contains("\"trained\":128"), acked.body());
+        pushed += 128;
+        long all = pushed;
+        JsonNode s = await(port, "live", j -> j.path("ingest").path("trained").asLong() == all, "every row trained");
+        assertEquals(all, s.path("thisNode").path("accepted").asLong(), s.toString());
+
+        HttpResponse<String> export = call(port, "POST", "/runs/live/export", null);
+        assertEquals(200, export.statusCode(), export.body());
+        HttpResponse<String> weights = call(port, "GET", "/runs/live/export/sae_weights.safetensors", null);
+        assertEquals(200, weights.statusCode());
+        assertTrue(weights.body().length() > 2 * 4 * 64 * 16, "encoder and decoder exported");
+        assertEquals(404, call(port, "GET", "/runs/live/model", null).statusCode(), "no model before the end");
+        assertEquals(404, call(port, "GET", "/runs/live/export/..%2F" + ClusterService.RUN_FILE, null).statusCode());
+
+        assertEquals(202, call(port, "POST", "/runs/live/stop", null).statusCode());
+        JsonNode done = await(port, "live", j -> "finished".equals(j.path("state").asText()), "the run's end");
+        assertEquals(all, done.path("ingest").path("accepted").asLong());
+        assertEquals(all, done.path("ingest").path("trained").asLong());
+        assertEquals(all, done.path("rows").asLong());
+        assertTrue(done.path("stopped").asBoolean(), done.toString());
+        assertEquals(200, call(port, "GET", "/runs/live/model", null).statusCode());
+        assertEquals(409, call(port, "POST", "/runs/live/batches", rows(1, 16, 1), "Content-Type", "application/octet-stream",
+                "X-Shape", "1,16").statusCode(), "the run has ended");
+        String m = call(port, "GET", "/metrics", null).body();
+        assertTrue(m.contains("cluster_ledger_rows{node=\"127.0.0.1:") && m.contains("run=\"live\",state=\"trained\"} " + all + ".0"), m);
+    }
+}
