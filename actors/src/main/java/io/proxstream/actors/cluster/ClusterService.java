@@ -111,7 +111,8 @@ public final class ClusterService {
                 }
                 return up;
             });
-            ClusterSharding.get(ctx.getSystem()).init(Entity.of(RUN, e -> s.entity(e.getEntityId())).withRole("coordinator"));
+            ClusterSharding.get(ctx.getSystem()).init(Entity.of(RUN, e -> s.entity(e.getEntityId())).withRole("coordinator")
+                    .withStopMessage(Coordinator.HandOff.INSTANCE));
             ctx.spawn(s.watch(), "runs-watch");
             return Behaviors.empty();
         }), ClusterNode.SYSTEM, config);

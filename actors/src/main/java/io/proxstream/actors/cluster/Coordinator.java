@@ -66,6 +66,19 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private record ExportDone(String error) implements Protocol.CoordinatorInternal {
     }
 
+    /**
+     * Cluster Sharding moves this run's coordinator to another node (a rebalance, or this node leaving the cluster): it
+     * lets the round in flight finish, writes a checkpoint and stops, so the next coordinator resumes where this one
+     * ended instead of at the last periodic checkpoint. The stop message of the run entities; local only (the shard sends
+     * it to its own entity).
+     */
+    public enum HandOff implements Protocol.CoordinatorInternal, org.apache.pekko.actor.NoSerializationVerificationNeeded {
+        INSTANCE
+    }
+
+    private record HandedOff(String error) implements Protocol.CoordinatorInternal {
+    }
+
     /** Time to look for ledger entries of nodes that left the cluster before this coordinator saw them as workers. */
     private enum CheckGone implements Protocol.CoordinatorInternal {
         TICK
@@ -147,6 +160,8 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private final String run;
     /** Asked to stop: the next round is not started, the run finishes as at its end. */
     private boolean stopRequested;
+    /** Being handed off to another node: no new round; checkpoint, then stop. */
+    private boolean handingOff;
     /** Exports asked for while a round or a merge ran: written when the state is this actor's again. */
     private final List<ActorRef<Protocol.RunView>> exportWaiters = new ArrayList<>();
     /** Each worker's last result: rows and compute seconds (for the status and the dashboard). */
@@ -236,6 +251,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                     g.replyTo().tell(view(Map.of("name", run == null ? "cluster" : run, "state", "failed", "error", error)));
                     return Behaviors.same();
                 })
+                .onMessageEquals(HandOff.INSTANCE, Behaviors::stopped)
                 .onAnyMessage(m -> Behaviors.same())
                 .build();
     }
@@ -295,6 +311,8 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                 .onMessage(IdleCheckpoint.class, this::onIdleCheckpoint)
                 .onMessage(Protocol.Wake.class, w -> this)
                 .onMessageEquals(CheckGone.TICK, this::onCheckGone)
+                .onMessageEquals(HandOff.INSTANCE, this::onHandOff)
+                .onMessage(HandedOff.class, this::onHandedOff)
                 .onMessage(Protocol.StopRun.class, this::onStop)
                 .onMessage(Protocol.GetStatus.class, g -> {
                     g.replyTo().tell(view(status()));
@@ -343,6 +361,48 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         return this;
     }
 
+    private Behavior<Protocol.CoordinatorCommand> onHandOff() {
+        if (handingOff) {
+            return this;
+        }
+        handingOff = true;
+        if (finished && !busy) {
+            return Behaviors.stopped();
+        }
+        System.out.println(prefix + "coordinator handed to another node: it checkpoints after the round in flight and stops here");
+        if (!running && !busy) {
+            handOffNow();
+        }
+        return this;
+    }
+
+    /** The hand-off's checkpoint, on the blocking dispatcher (which owns the state until HandedOff). */
+    private void handOffNow() {
+        busy = true;
+        timers.cancelAll();
+        getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
+            try {
+                checkpoint();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, blocking), (ok, err) -> new HandedOff(err == null ? null : String.valueOf(err.getCause() != null ? err.getCause() : err)));
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onHandedOff(HandedOff h) {
+        busy = false;
+        if (h.error() != null) {
+            getContext().getLog().error("coordinator: the hand-off checkpoint failed ({}); the next coordinator resumes from the"
+                    + " previous one", h.error());
+        } else {
+            durableRound = state.round() - 1;
+            settle(-1, List.of());
+        }
+        exportWaiters.forEach(w -> w.tell(view(Map.of("name", run == null ? "cluster" : run, "state", "moving",
+                "error", "the coordinator moved to another node before the export; ask again"))));
+        return Behaviors.stopped();
+    }
+
     private Behavior<Protocol.CoordinatorCommand> onStop(Protocol.StopRun s) {
         if (!stopRequested && !finished) {
             stopRequested = true;
@@ -361,7 +421,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             return this;
         }
         exportWaiters.add(e.replyTo());
-        if (!running && !busy) {
+        if (!running && !busy && !handingOff) {
             export();
         }
         return this;
@@ -555,6 +615,12 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     }
 
     private void startRound() {
+        if (handingOff) {
+            if (!busy && !running && !finished) {
+                handOffNow();
+            }
+            return;
+        }
         int needed = state.round() == 0 ? config.minWorkers() : 1;
         if (finished || busy || workers.size() < needed) {
             return;
@@ -776,7 +842,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             settle(-1, List.of());
         }
         applyLedger();
-        if (!exportWaiters.isEmpty()) {
+        if (!exportWaiters.isEmpty() && !handingOff) {
             export();
         } else if (c.error() == null) {
             startRound();
@@ -816,7 +882,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             getContext().getLog().error("coordinator: checkpoint failed: {}", m.checkpointError());
         }
         lastFigures = figures();
-        if (!exportWaiters.isEmpty()) {
+        if (!exportWaiters.isEmpty() && !handingOff) {
             export();
             return this;
         }
@@ -845,6 +911,9 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             for (ActorRef<Protocol.WorkerCommand> w : workers) {
                 w.tell(new Protocol.RunFinished(state.round(), state.rows(), durable));
             }
+        }
+        if (handingOff) {
+            return Behaviors.stopped();
         }
         return this;
     }

@@ -248,4 +248,59 @@ class ClusterServeIT {
                 .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[256])).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(409, late.statusCode(), late.body());
     }
+
+    @Test
+    void aCoordinatorWhoseNodeLeavesGracefullyCheckpointsBeforeItMoves(@TempDir Path dir) throws Exception {
+        int[] ports = ClusterNode.freePorts(6);
+        Path runs = dir.resolve("runs");
+        for (int i = 0; i < 3; i++) {
+            serve(dir, i, ports[i], ports[3 + i], ports[3], runs)
+                    .await(l -> l.startsWith("proxstream serve --cluster: API"), 90, "serve node started");
+        }
+        // no periodic checkpoint (every 100 000 rounds): only the hand-off can make the rounds durable before the move
+        assertEquals(201, call("POST", ports[0], "/runs", "{\"name\":\"live\",\"dim\":64,\"latents\":256,\"k\":8,"
+                + "\"batch\":256,\"batchesPerShard\":1,\"minWorkers\":1,\"checkpointEvery\":100000}").statusCode());
+        JsonNode s = awaitStatus(ports[1], "live", j -> j.path("workers").size() == 3, 60, "three workers");
+        int c = -1;
+        for (int i = 0; i < 3; i++) {
+            if (s.get("coordinator").asText().endsWith(":" + ports[3 + i])) {
+                c = i;
+            }
+        }
+        int target = (c + 1) % 3;
+        // a backlog on a node that stays: rounds of 256 rows drain it for a while, so the queues never run dry (no idle
+        // checkpoint) while the coordinator's node leaves
+        Producer p = new Producer(3, ports[target]);
+        p.start();
+        p.awaitBatches(40, 120);
+        p.stop.set(true);
+        p.join(60_000);
+        long before = awaitStatus(ports[target], "live", j -> j.path("round").asLong() >= 3, 60, "rounds").path("round").asLong();
+        // SIGTERM (through the handle: Process.destroy would also close the pipe this test reads the node's output from):
+        // Pekko's coordinated shutdown leaves the cluster and sharding hands the run's coordinator off
+        nodes.get(c).process.toHandle().destroy();
+        assertTrue(nodes.get(c).process.waitFor(60, TimeUnit.SECONDS));
+        nodes.get(c).await(l -> l.contains("coordinator handed to another node"), 10, "the hand-off");
+        String resumed = null;
+        long end = System.nanoTime() + 60_000_000_000L;
+        while (resumed == null && System.nanoTime() < end) {
+            for (int i = 0; i < 3; i++) {
+                for (String l : nodes.get(i).lines) {
+                    if (i != c && l.contains("coordinator resumed from checkpoint at round")) {
+                        resumed = l;
+                    }
+                }
+            }
+            Thread.sleep(100);
+        }
+        assertTrue(resumed != null, "a coordinator on another node resumed from the hand-off's checkpoint");
+        long round = Long.parseLong(resumed.replaceAll(".*at round (\\d+).*", "$1"));
+        assertTrue(round >= before, "resumed at round " + round + " (the old coordinator was at round " + before + " when its node"
+                + " was told to stop), where it ended: " + resumed);
+        long pushed = p.accepted.get();
+        JsonNode drained = awaitStatus(ports[target], "live", j -> j.path("ingest").path("trained").asLong() == pushed, 120,
+                "every pushed row trained");
+        assertEquals(0, drained.path("ingest").path("lost").path("node_lost").asLong(), "a graceful move loses no row: " + drained);
+        System.out.printf("ClusterServeIT: hand-off resumed at round %d; %d rows pushed, all trained%n", round, pushed);
+    }
 }
