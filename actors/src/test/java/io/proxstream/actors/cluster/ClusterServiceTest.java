@@ -180,4 +180,25 @@ class ClusterServiceTest {
         String m = call(port, "GET", "/metrics", null).body();
         assertTrue(m.contains("cluster_ledger_rows{node=\"127.0.0.1:") && m.contains("run=\"live\",state=\"trained\"} " + all + ".0"), m);
     }
+
+    @Test
+    void aRunWhoseCheckpointsDoNotReadBackIsAFailedRunTheUserSeesNotAFreshStart(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("runs").resolve("broken");
+        Files.createDirectories(run.resolve("checkpoints"));
+        Files.writeString(run.resolve(ClusterService.RUN_FILE), io.proxstream.protocol.config.ConfigLoader.toJson(
+                ClusterService.runDefaults()));
+        Path bad = run.resolve("checkpoints").resolve("ckpt-000000000004096.safetensors");
+        Files.write(bad, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+        int port = start(dir);
+        long end = System.nanoTime() + 30_000_000_000L;
+        HttpResponse<String> r = call(port, "GET", "/runs/broken", null);
+        while (!r.body().contains("\"failed\"") && System.nanoTime() < end) {
+            Thread.sleep(100);
+            r = call(port, "GET", "/runs/broken", null);
+        }
+        assertEquals(500, r.statusCode(), r.body());
+        assertTrue(r.body().contains("ckpt-000000000004096") && r.body().contains("Move them aside"), r.body());
+        assertTrue(Files.exists(bad), "the unreadable checkpoint is kept");
+        assertTrue(!Files.exists(run.resolve("summary.json")), "nothing was trained over it");
+    }
 }
