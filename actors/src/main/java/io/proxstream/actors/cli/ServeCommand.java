@@ -206,12 +206,14 @@ final class ServeCommand implements Callable<Integer> {
     /** {@code serve --cluster}: a node of a serving cluster ({@link io.proxstream.actors.cluster.ClusterService}). */
     private int callCluster(ServeConfig config) throws Exception {
         var parsed = spec.commandLine().getParseResult();
-        for (String localOnly : List.of("--tcp-port", "--watch", "--create", "--run-config")) {
+        for (String localOnly : List.of("--watch", "--create", "--run-config")) {
             if (parsed.hasMatchedOption(localOnly)) {
                 throw new CommandLine.ParameterException(spec.commandLine(), localOnly + " is not available with --cluster: runs are"
-                        + " created with POST /runs on any node and take rows over HTTP (POST /runs/NAME/batches)");
+                        + " created with POST /runs on any node and take rows over HTTP (POST /runs/NAME/batches) or TCP (--tcp-port)");
             }
         }
+        // TCP ingest only when asked for (serve's default port would clash between nodes on one machine)
+        boolean tcp = parsed.hasMatchedOption("--tcp-port") && config.tcpPort() >= 0;
         List<String> seedNodes = seeds == null ? List.of(config.host() + ":" + clusterPort) : seeds.stream().map(String::trim).toList();
         for (String s : seedNodes) {
             if (!s.matches("[^:]+:\\d+")) {
@@ -261,9 +263,15 @@ final class ServeCommand implements Callable<Integer> {
             server = server.enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(https));
         }
         var binding = server.bind(routes.routes()).toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        String tcpLine = "";
+        if (tcp) {
+            var tcpBinding = io.proxstream.actors.serve.TcpIngest.bind(system, config.host(), config.tcpPort(), config.maxBatchBytes(),
+                    ingest::target, auth, https).toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            tcpLine = String.format("  TCP ingest %s:%d%s", config.host(), tcpBinding.localAddress().getPort(), https != null ? " (TLS)" : "");
+        }
         String scheme = https != null ? "https" : "http";
-        out.printf("proxstream serve --cluster: API %s://%s:%d/runs  metrics %s://%s:%d/metrics%s%n", scheme, config.host(),
-                binding.localAddress().getPort(), scheme, config.host(), binding.localAddress().getPort(),
+        out.printf("proxstream serve --cluster: API %s://%s:%d/runs  metrics %s://%s:%d/metrics%s%s%n", scheme, config.host(),
+                binding.localAddress().getPort(), scheme, config.host(), binding.localAddress().getPort(), tcpLine,
                 auth.required() ? " (bearer token)" : "");
         out.printf("proxstream serve --cluster: %s at %s:%d, seeds %s, %s; runs in %s%n", String.join(",", roles), config.host(),
                 clusterPort, seedNodes, tls != null ? "cluster transport TLS (mutual)" : "cluster transport without TLS",

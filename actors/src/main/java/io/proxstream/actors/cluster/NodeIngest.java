@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.proxstream.actors.serve.BatchDecoder;
+import io.proxstream.actors.serve.RunHandle;
 import io.proxstream.actors.serve.ServeAuth;
 import io.proxstream.actors.stream.Validate;
 import java.io.IOException;
@@ -177,7 +178,7 @@ public final class NodeIngest extends AllDirectives {
                     rows.budget().release(reserve);
                     return CompletableFuture.completedFuture(reject(400, "malformed", e.getMessage()));
                 }
-                String problem = check(b, rows.cols());
+                String problem = check(b.data(), b.rows(), b.cols(), rows.cols());
                 if (problem != null) {
                     rows.budget().release(reserve);
                     return CompletableFuture.completedFuture(reject(422, problem.substring(0, problem.indexOf(':')),
@@ -210,16 +211,16 @@ public final class NodeIngest extends AllDirectives {
         });
     }
 
-    /** Why a decoded batch is refused, as "reason: message", or null. */
-    private String check(BatchDecoder.Batch b, int cols) {
-        if (b.rows() <= 0) {
+    /** Why a decoded batch of {@code n} rows of width {@code width} is refused for a run of width {@code cols}, as "reason: message", or null. */
+    private String check(float[] data, int n, int width, int cols) {
+        if (n <= 0) {
             return "malformed: empty batch (0 rows)";
         }
-        if (b.cols() != cols) {
-            return "width: rows have width " + b.cols() + ", this run trains width " + cols;
+        if (width != cols) {
+            return "width: rows have width " + width + ", this run trains width " + cols;
         }
-        for (int r = 0; r < b.rows(); r++) {
-            int p = Validate.problem(b.data(), r * b.cols(), b.cols(), maxAbs);
+        for (int r = 0; r < n; r++) {
+            int p = Validate.problem(data, r * width, width, maxAbs);
             if (p == Validate.NON_FINITE) {
                 return "non_finite: row " + r + " holds NaN or Inf; the batch was not queued";
             }
@@ -228,6 +229,60 @@ public final class NodeIngest extends AllDirectives {
             }
         }
         return null;
+    }
+
+    /**
+     * Run {@code run}'s queue on this node as a target of the TCP ingest ({@link io.proxstream.actors.serve.TcpIngest}): the
+     * same validation, rejection counts and back-pressure as the HTTP pushes (a frame waits for room in the queue; TCP flow
+     * control slows the producer). Null if this node takes no rows for that run.
+     */
+    public io.proxstream.actors.serve.IngestTarget target(String run) {
+        LiveRows rows = runs.apply(run);
+        if (rows == null) {
+            return null;
+        }
+        return new io.proxstream.actors.serve.IngestTarget() {
+            @Override
+            public long budgetBytes() {
+                return Math.min(maxBatchBytes, rows.budget().capacity());
+            }
+
+            @Override
+            public RunHandle.PushResult reject(RunHandle.Outcome outcome, String reason, String message) {
+                NodeIngest.this.reject(outcome.httpStatus(), reason, message);
+                return new RunHandle.PushResult(outcome, 0, message);
+            }
+
+            @Override
+            public CompletionStage<Boolean> reserve(long bytes, long timeoutMillis) {
+                return rows.accepting() ? rows.budget().reserve(bytes, timeoutMillis) : CompletableFuture.completedFuture(false);
+            }
+
+            @Override
+            public CompletionStage<RunHandle.PushResult> accept(String transport, float[] data, int n, int cols, long reserved,
+                                                                long payloadBytes) {
+                String problem = check(data, n, cols, rows.cols());
+                long bytes = 4L * n * cols;
+                if (problem != null || bytes > reserved) {
+                    rows.budget().release(reserved);
+                    if (problem == null) {
+                        return CompletableFuture.completedFuture(reject(RunHandle.Outcome.TOO_LARGE, "too_large", "the batch holds "
+                                + bytes + " bytes, more than its frame declared"));
+                    }
+                    String reason = problem.substring(0, problem.indexOf(':'));
+                    return CompletableFuture.completedFuture(reject(reason.equals("malformed") ? RunHandle.Outcome.MALFORMED
+                            : RunHandle.Outcome.INVALID, reason, problem.substring(problem.indexOf(':') + 2)));
+                }
+                rows.budget().release(reserved - bytes);
+                try {
+                    rows.add(data, n);
+                } catch (IllegalStateException e) {
+                    rows.budget().release(bytes);
+                    return CompletableFuture.completedFuture(new RunHandle.PushResult(RunHandle.Outcome.NOT_ACCEPTING, 0, FINISHED));
+                }
+                return CompletableFuture.completedFuture(RunHandle.PushResult.accepted(n));
+            }
+        };
     }
 
     private CompletionStage<HttpResponse> discardThen(HttpRequest req, HttpResponse resp) {

@@ -16,7 +16,7 @@ import org.apache.pekko.stream.QueueOfferResult;
  * The thread-safe face of a served run, used by the ingest endpoints without going through the
  * run's actor: reserve room in the run's byte budget, then hand over a validated batch.
  */
-public final class RunHandle {
+public final class RunHandle implements IngestTarget {
 
     /** How a push ended, with the HTTP status that reports it. */
     public enum Outcome {
@@ -122,11 +122,13 @@ public final class RunHandle {
     }
 
     /** Bytes of the budget, i.e. the largest batch this run can take. */
+    @Override
     public long budgetBytes() {
         return budget.capacity();
     }
 
     /** A rejection counted under {@code reason} (a meter tag). */
+    @Override
     public PushResult reject(Outcome outcome, String reason, String message) {
         meters.rejected(reason);
         return new PushResult(outcome, 0, message);
@@ -137,6 +139,7 @@ public final class RunHandle {
      * (negative: wait as long as it takes). The caller must either {@link #accept} the batch with
      * the reservation or {@link #release} it.
      */
+    @Override
     public CompletionStage<Boolean> reserve(long bytes, long timeoutMillis) {
         long t0 = System.nanoTime();
         return budget.reserve(bytes, timeoutMillis).thenApply(ok -> {
@@ -157,6 +160,7 @@ public final class RunHandle {
      * by the caller; they are adjusted to the batch's float size (waiting for more room if needed)
      * and released if the batch is rejected. Every rejection names the reason.
      */
+    @Override
     public CompletionStage<PushResult> accept(String transport, float[] data, int rows, int cols, long reserved, long payloadBytes) {
         if (!accepting) {
             budget.release(reserved);

@@ -52,13 +52,20 @@ public final class TcpIngest {
     public static CompletionStage<Tcp.ServerBinding> bind(ActorSystem<?> system, String host, int port, long maxFrameBytes,
                                                           ConcurrentMap<String, RunHandle> registry, ServeAuth auth,
                                                           javax.net.ssl.SSLContext tls) {
+        return bind(system, host, port, maxFrameBytes, (java.util.function.Function<String, IngestTarget>) registry::get, auth, tls);
+    }
+
+    /** Binds TCP ingest whose frames for run NAME go to {@code runs.apply(NAME)} (null: no such run, rejected). */
+    public static CompletionStage<Tcp.ServerBinding> bind(ActorSystem<?> system, String host, int port, long maxFrameBytes,
+                                                          java.util.function.Function<String, IngestTarget> runs, ServeAuth auth,
+                                                          javax.net.ssl.SSLContext tls) {
         // half-close: a connection whose framing broke stops being read, and is closed once its fatal reply is written
         // (over TLS: the session is not closed when reading stops, only once the replies are written)
         var connections = tls == null ? Tcp.get(system).bind(host, port, 100, java.util.List.of(), true, java.util.Optional.empty())
                 : Tcp.get(system).bindWithTls(host, port, () -> ServeTls.serverEngine(tls), 100, java.util.List.of(),
                 java.util.Optional.empty(), session -> java.util.Optional.empty(), org.apache.pekko.stream.TLSClosing$.MODULE$.ignoreCancel());
         return connections
-                .to(org.apache.pekko.stream.javadsl.Sink.foreach(conn -> conn.handleWith(connection(maxFrameBytes, registry, auth), system)))
+                .to(org.apache.pekko.stream.javadsl.Sink.foreach(conn -> conn.handleWith(connection(maxFrameBytes, runs, auth), system)))
                 .run(system);
     }
 
@@ -67,6 +74,11 @@ public final class TcpIngest {
     }
 
     static Flow<ByteString, ByteString, NotUsed> connection(long maxFrameBytes, ConcurrentMap<String, RunHandle> registry,
+                                                            ServeAuth auth) {
+        return connection(maxFrameBytes, (java.util.function.Function<String, IngestTarget>) registry::get, auth);
+    }
+
+    static Flow<ByteString, ByteString, NotUsed> connection(long maxFrameBytes, java.util.function.Function<String, IngestTarget> runs,
                                                             ServeAuth auth) {
         // this connection's authentication; the flow is materialised once per connection and its frames are handled
         // one at a time (mapAsync(1)), so a plain flag is enough
@@ -86,7 +98,7 @@ public final class TcpIngest {
                 .takeWhile(f -> f.fatal() == null, true)
                 .mapAsync(1, f -> f.fatal() != null ? reply(IngestFrame.FATAL, 0, f.fatal())
                         : IngestFrame.isAuth(f.body().asByteBuffer()) ? authenticate(f.body(), auth, authenticated)
-                        : authenticated[0] ? handle(f.body(), registry)
+                        : authenticated[0] ? handle(f.body(), runs)
                         : refuse(auth))
                 // a fatal reply is the connection's last
                 .takeWhile(r -> r.apply(4) != IngestFrame.FATAL, true);
@@ -113,14 +125,14 @@ public final class TcpIngest {
                 + " closing the connection");
     }
 
-    private static CompletionStage<ByteString> handle(ByteString body, ConcurrentMap<String, RunHandle> registry) {
+    private static CompletionStage<ByteString> handle(ByteString body, java.util.function.Function<String, IngestTarget> runs) {
         IngestFrame.Request req;
         try {
             req = IngestFrame.decode(body.asByteBuffer());
         } catch (FormatException e) {
             return reply(IngestFrame.REJECTED, 0, e.getMessage());
         }
-        RunHandle h = registry.get(req.run());
+        IngestTarget h = runs.apply(req.run());
         if (h == null) {
             return reply(IngestFrame.REJECTED, 0, "no run '" + req.run() + "'");
         }

@@ -34,6 +34,8 @@ class ClusterServiceTest {
     private static final String TOKEN = "a-token-of-at-least-16-chars";
     private static final HttpClient HTTP = HttpClient.newHttpClient();
     private ClusterService service;
+    private NodeIngest ingest;
+    private ServeAuth auth;
 
     @AfterEach
     void stop() throws Exception {
@@ -52,9 +54,9 @@ class ClusterServiceTest {
                 500, 1e5), registry);
         ServeConfig sc = new ServeConfig("127.0.0.1", 0, -1, dir.resolve("runs").toString(), "", 8L << 20, 500, 100,
                 "", false);
-        ServeAuth auth = ServeAuth.resolve(sc, Map.of(ServeAuth.ENV, TOKEN), registry);
+        auth = ServeAuth.resolve(sc, Map.of(ServeAuth.ENV, TOKEN), registry);
         Materializer mat = Materializer.createMaterializer(service.system());
-        NodeIngest ingest = new NodeIngest(service::queue, auth, mat, 8L << 20, 500, 60_000, 1e5, registry);
+        ingest = new NodeIngest(service::queue, auth, mat, 8L << 20, 500, 60_000, 1e5, registry);
         var metrics = new io.proxstream.monitoring.MetricsServer(meters, Map::of).routes();
         return Http.get(service.system()).newServerAt("127.0.0.1", 0).bind(new ClusterRoutes(service, ingest, auth, metrics, mat)
                 .routes()).toCompletableFuture().get(30, TimeUnit.SECONDS).localAddress().getPort();
@@ -149,6 +151,31 @@ class ClusterServiceTest {
                     "application/octet-stream", "X-Shape", "256,16");
             assertEquals(200, r.statusCode(), r.body());
             pushed += 256;
+        }
+        // TCP ingest (serve's frames): authentication first, then frames; bad frames rejected with their reason
+        int tcpPort = io.proxstream.actors.serve.TcpIngest.bind(service.system(), "127.0.0.1", 0, 8L << 20, ingest::target, auth, null)
+                .toCompletableFuture().get(30, TimeUnit.SECONDS).localAddress().getPort();
+        try (java.net.Socket sock = new java.net.Socket("127.0.0.1", tcpPort)) {
+            assertEquals(io.proxstream.protocol.ingest.IngestFrame.ACCEPTED, io.proxstream.actors.serve.ServeTest.tcp(sock,
+                    io.proxstream.protocol.ingest.IngestFrame.encodeAuth(TOKEN)).status());
+            float[] x = new float[256 * 16];
+            java.util.Random g = new java.util.Random(5);
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) g.nextGaussian();
+            }
+            var ok = io.proxstream.actors.serve.ServeTest.tcp(sock, io.proxstream.protocol.ingest.IngestFrame.encode("live", x, 256, 16));
+            assertEquals(io.proxstream.protocol.ingest.IngestFrame.ACCEPTED, ok.status(), ok.reason());
+            pushed += 256;
+            var wrong = io.proxstream.actors.serve.ServeTest.tcp(sock, io.proxstream.protocol.ingest.IngestFrame.encode("live",
+                    new float[2 * 8], 2, 8));
+            assertEquals(io.proxstream.protocol.ingest.IngestFrame.REJECTED, wrong.status());
+            assertTrue(wrong.reason().contains("width 8"), wrong.reason());
+            x[17] = Float.NaN;
+            var nan = io.proxstream.actors.serve.ServeTest.tcp(sock, io.proxstream.protocol.ingest.IngestFrame.encode("live", x, 256, 16));
+            assertEquals(io.proxstream.protocol.ingest.IngestFrame.REJECTED, nan.status());
+            assertTrue(nan.reason().contains("NaN"), nan.reason());
+            var unknown = io.proxstream.actors.serve.ServeTest.tcp(sock, io.proxstream.protocol.ingest.IngestFrame.encode("nope", x, 1, 16));
+            assertEquals(io.proxstream.protocol.ingest.IngestFrame.REJECTED, unknown.status());
         }
         // acknowledgement mode: the answer comes once the rows are in a checkpointed model
         HttpResponse<String> acked = call(port, "POST", "/runs/live/batches", rows(128, 16, 9), "Content-Type",

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The online service in process: every ingest path, every rejection, the API, restart and resume. */
-class ServeTest {
+public class ServeTest {
     private static final int D = 32;
     private static final PlantedDictionary GEN = new PlantedDictionary(new PlantedDictionary.Options(D, 64, 5, 0.99, 0, 3));
     private static final String RUN_JSON = "{\"name\": \"r1\", \"inputDim\": 32, \"sae\": {\"latents\": 128, \"k\": 4},"
@@ -91,7 +91,7 @@ class ServeTest {
     }
 
     /** Writes one frame and reads its reply. */
-    static IngestFrame.Reply tcp(Socket sock, ByteBuffer frame) throws IOException {
+    public static IngestFrame.Reply tcp(Socket sock, ByteBuffer frame) throws IOException {
         OutputStream o = sock.getOutputStream();
         o.write(frame.array(), frame.arrayOffset() + frame.position(), frame.remaining());
         o.flush();
