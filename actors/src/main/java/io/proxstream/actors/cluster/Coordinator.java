@@ -60,6 +60,15 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     /** A file in the run's directory that asks its coordinator to stop (written by {@code POST /runs/NAME/stop}). */
     public static final String STOP_FILE = "stop.json";
 
+    /**
+     * The live ledger's latest accepted counts, rewritten after every change (between checkpoints), so that a coordinator
+     * resuming after its own node died knows what every node had accepted, not only what the checkpoint held.
+     */
+    public static final String LEDGER_FILE = "ledger.json";
+
+    private record LedgerWritten(long seq, String error) implements Protocol.CoordinatorInternal {
+    }
+
     /** The summary a finished run writes; a run of a {@code serve --cluster} that has it does not train again. */
     public static final String SUMMARY_FILE = "summary.json";
 
@@ -160,6 +169,9 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private final String run;
     /** Asked to stop: the next round is not started, the run finishes as at its end. */
     private boolean stopRequested;
+    /** The ledger change count last written to {@value #LEDGER_FILE}, and whether a write is in flight. */
+    private long ledgerWrittenSeq = -1;
+    private boolean ledgerWriting;
     /** Being handed off to another node: no new round; checkpoint, then stop. */
     private boolean handingOff;
     /** Exports asked for while a round or a merge ran: written when the state is this actor's again. */
@@ -227,6 +239,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             var latest = store.loadLatest(unreadable::add);
             if (latest.isPresent()) {
                 state.restore(latest.get().state());
+                catchUpLedger(config, state, out);
                 return new Loaded(state, latest.get().file().toString(), stop, done);
             }
         } catch (IOException e) {
@@ -237,7 +250,26 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             throw new IllegalStateException(unreadable.size() + " checkpoint(s) in " + out.resolve("checkpoints")
                     + " and none reads back: " + String.join("; ", unreadable) + ". Move them aside to start over.");
         }
+        catchUpLedger(config, state, out);
         return new Loaded(state, "", stop, done);
+    }
+
+    /** A live run's ledger brought up to the {@value #LEDGER_FILE} written after its checkpoint (if any, and newer). */
+    static void catchUpLedger(DataParallelPam.Config config, DataParallelPam.CoordinatorState state, Path out) {
+        Path f = out.resolve(LEDGER_FILE);
+        if (!config.live() || !java.nio.file.Files.exists(f)) {
+            return;
+        }
+        try {
+            com.fasterxml.jackson.databind.JsonNode doc = ConfigLoader.mapper().readTree(java.nio.file.Files.readString(f));
+            Map<String, Long> accepted = new TreeMap<>();
+            doc.get("accepted").fields().forEachRemaining(e -> accepted.put(e.getKey(), e.getValue().asLong()));
+            state.ledger().catchUp(doc.get("seq").asLong(), accepted);
+        } catch (IOException | RuntimeException e) {
+            // the checkpoint's ledger stands; say that the newer counts could not be read
+            System.err.println("proxstream: the ingest ledger " + f + " cannot be read (" + e + "); the ledger resumes from the"
+                    + " checkpoint's counts");
+        }
     }
 
     /** A coordinator that could not start: answers its status with {@code error}, ignores everything else. */
@@ -310,6 +342,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                 .onMessage(Finished.class, this::onFinished)
                 .onMessage(IdleCheckpoint.class, this::onIdleCheckpoint)
                 .onMessage(Protocol.Wake.class, w -> this)
+                .onMessage(LedgerWritten.class, this::onLedgerWritten)
                 .onMessageEquals(CheckGone.TICK, this::onCheckGone)
                 .onMessageEquals(HandOff.INSTANCE, this::onHandOff)
                 .onMessage(HandedOff.class, this::onHandedOff)
@@ -569,6 +602,35 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         ledgerChanges.forEach(c -> c.accept(l));
         ledgerChanges.clear();
         meters.ledger(l.accepted(), l.trained(), l.queued(), l.lost());
+        persistLedger();
+    }
+
+    /** Writes the ledger's accepted counts when they changed (one write in flight; the next one after it). Owns the state. */
+    private void persistLedger() {
+        if (!config.live() || busy || ledgerWriting || state.ledger().seq() == ledgerWrittenSeq) {
+            return;
+        }
+        Map<String, Object> snap = state.ledger().snapshot();
+        long seq = state.ledger().seq();
+        ledgerWriting = true;
+        getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
+            try {
+                AtomicFiles.writeString(out.resolve(LEDGER_FILE), ConfigLoader.toJson(snap) + "\n");
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, blocking), (ok, err) -> new LedgerWritten(seq, err == null ? null : String.valueOf(err)));
+    }
+
+    private Behavior<Protocol.CoordinatorCommand> onLedgerWritten(LedgerWritten w) {
+        ledgerWriting = false;
+        if (w.error() != null) {
+            getContext().getLog().error("coordinator: cannot write the ingest ledger: {}", w.error());
+        } else {
+            ledgerWrittenSeq = w.seq();
+        }
+        persistLedger();
+        return this;
     }
 
     private Behavior<Protocol.CoordinatorCommand> onWorkers(WorkersChanged w) {
@@ -857,6 +919,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         }
         settle(m.round(), m.included());
         applyLedger();
+        persistLedger();
         if (config.live()) {
             DataParallelPam.IngestLedger l = state.ledger();
             meters.ledger(l.accepted(), l.trained(), l.queued(), l.lost());

@@ -973,6 +973,8 @@ public final class DataParallelPam {
      */
     public static final class IngestLedger {
         private final Map<String, long[]> open = new java.util.TreeMap<>();
+        /** Counts the ledger's changes: orders a checkpoint's ledger and a newer {@link #snapshot()} written beside it. */
+        private long seq;
         private long closedAccepted;
         private long closedTrained;
         private long lost;
@@ -987,12 +989,18 @@ public final class DataParallelPam {
             if (e == null) {
                 e = new long[2];
                 open.put(worker, e);
+                seq++;
             }
-            e[0] = Math.max(accepted, e[1]);
+            long v = Math.max(accepted, e[1]);
+            if (v != e[0]) {
+                e[0] = v;
+                seq++;
+            }
         }
 
         /** {@code rows} of {@code worker}'s rows were merged into the model. */
         public void merged(String worker, long rows) {
+            seq++;
             long[] e = open.computeIfAbsent(worker, w -> new long[2]);
             e[1] += rows;
             e[0] = Math.max(e[0], e[1]);
@@ -1005,6 +1013,7 @@ public final class DataParallelPam {
 
         /** {@code worker}'s node is gone: what it accepted and was not merged is lost. */
         public void close(String worker) {
+            seq++;
             long[] e = open.remove(worker);
             if (e != null) {
                 closedAccepted += e[0];
@@ -1056,7 +1065,49 @@ public final class DataParallelPam {
             return m;
         }
 
+        /** The number of changes so far. */
+        public long seq() {
+            return seq;
+        }
+
+        /**
+         * What a crash of the coordinator must not lose: the change count and, per open node, the rows it reported accepted
+         * (what was merged since the last checkpoint is rolled back with the model, so only accepted counts are kept).
+         */
+        public Map<String, Object> snapshot() {
+            Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("seq", seq);
+            Map<String, Long> acc = new java.util.TreeMap<>();
+            open.forEach((w, e) -> acc.put(w, e[0]));
+            m.put("accepted", acc);
+            return m;
+        }
+
+        /**
+         * Brings a ledger restored from a checkpoint up to a {@link #snapshot()} written after it (a newer change count;
+         * an older one is ignored): nodes the snapshot knows accepted more keep the larger count, nodes that joined after
+         * the checkpoint are added (nothing of theirs trained), nodes that left after it are closed (their rows merged since
+         * the checkpoint are not in the restored model, so they count lost). A node that died with the coordinator is thus
+         * known with what it last reported, not with what the checkpoint held.
+         */
+        public void catchUp(long snapshotSeq, Map<String, Long> accepted) {
+            if (snapshotSeq < seq) {
+                return;
+            }
+            for (String w : new java.util.ArrayList<>(open.keySet())) {
+                if (!accepted.containsKey(w)) {
+                    close(w);
+                }
+            }
+            accepted.forEach((w, a) -> {
+                long[] e = open.computeIfAbsent(w, k -> new long[2]);
+                e[0] = Math.max(e[0], Math.max(a, e[1]));
+            });
+            seq = Math.max(seq, snapshotSeq);
+        }
+
         void saveTo(TrainerState.Builder b) {
+            b.put("ledger.seq", seq);
             b.put("ledger.closed", closedAccepted, closedTrained, lost);
             open.forEach((w, e) -> b.put("ledger.open." + w, e[0], e[1]));
         }
@@ -1070,6 +1121,8 @@ public final class DataParallelPam {
             closedAccepted = c[0];
             closedTrained = c[1];
             lost = c[2];
+            long[] q = s.longs().get("ledger.seq");
+            seq = q == null || q.length != 1 ? 0 : q[0];
             s.longs().forEach((k, v) -> {
                 if (k.startsWith("ledger.open.")) {
                     if (v.length != 2 || v[1] > v[0] || v[1] < 0) {

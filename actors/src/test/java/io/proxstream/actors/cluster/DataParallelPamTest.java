@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.proxstream.solvers.sae.TrainerState;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class DataParallelPamTest {
@@ -116,6 +117,48 @@ class DataParallelPamTest {
         back.restore(s.snapshot());
         assertEquals(s.ledger().describe(), back.ledger().describe());
         assertEquals(27, back.ledger().lost());
+    }
+
+    @Test
+    void aLedgerRestoredFromACheckpointCatchesUpWithTheCountsWrittenAfterIt() {
+        DataParallelPam.Config live = SMALL.withData(DataParallelPam.Config.LIVE);
+        DataParallelPam.CoordinatorState s = new DataParallelPam.CoordinatorState(live);
+        s.ledger().report("a", 1000);
+        s.ledger().report("b", 500);
+        s.ledger().merged("a", 600);
+        s.ledger().report("gone", 50);
+        TrainerState checkpoint = s.snapshot();
+        long seqAtCheckpoint = s.ledger().seq();
+        // after the checkpoint: more rows reported, merges (rolled back with the model), a node leaves, one joins
+        s.ledger().report("a", 1800);
+        s.ledger().merged("b", 400);
+        s.ledger().close("gone");
+        s.ledger().report("c", 300);
+        Map<String, Object> snap = s.ledger().snapshot();
+        @SuppressWarnings("unchecked")
+        Map<String, Long> accepted = (Map<String, Long>) snap.get("accepted");
+        assertEquals(Map.of("a", 1800L, "b", 500L, "c", 300L), accepted);
+
+        DataParallelPam.CoordinatorState back = new DataParallelPam.CoordinatorState(live);
+        back.restore(checkpoint);
+        assertEquals(seqAtCheckpoint, back.ledger().seq(), "the change count travels with the checkpoint");
+        back.ledger().catchUp((Long) snap.get("seq"), accepted);
+        // accepted as last reported; trained as the checkpoint held it (the later merges are not in its model)
+        assertEquals(1800 + 500 + 300 + 50, back.ledger().accepted());
+        assertEquals(600, back.ledger().trained());
+        assertEquals(50, back.ledger().lost(), "the node that left after the checkpoint: nothing of it trained there");
+        assertEquals(back.ledger().accepted(), back.ledger().trained() + back.ledger().queued() + back.ledger().lost());
+
+        // a snapshot older than the checkpoint (its write was still pending when the checkpoint came) changes nothing
+        DataParallelPam.CoordinatorState again = new DataParallelPam.CoordinatorState(live);
+        again.restore(checkpoint);
+        Map<String, Object> before = again.ledger().describe();
+        again.ledger().catchUp(seqAtCheckpoint - 1, Map.of("a", 5000L));
+        assertEquals(before, again.ledger().describe());
+        // reports that repeat a count are not changes (no rewrite of the file every 250 ms)
+        long seq = again.ledger().seq();
+        again.ledger().report("a", 1000);
+        assertEquals(seq, again.ledger().seq());
     }
 
     @Test
