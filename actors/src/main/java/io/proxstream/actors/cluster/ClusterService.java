@@ -278,13 +278,16 @@ public final class ClusterService {
         final ActorRef<Protocol.WorkerCommand> worker;
         final ActorRef<Protocol.CoordinatorCommand> forwarder;
         final LiveRows live;
+        /** The worker's estimated heap ({@link DataParallelPam.Config#workerBytes()}). */
+        final long bytes;
         int finishedTicks;
         boolean retired;
 
-        Local(ActorRef<Protocol.WorkerCommand> worker, ActorRef<Protocol.CoordinatorCommand> forwarder, LiveRows live) {
+        Local(ActorRef<Protocol.WorkerCommand> worker, ActorRef<Protocol.CoordinatorCommand> forwarder, LiveRows live, long bytes) {
             this.worker = worker;
             this.forwarder = forwarder;
             this.live = live;
+            this.bytes = bytes;
         }
     }
 
@@ -375,22 +378,25 @@ public final class ClusterService {
             ctx.getLog().error("run {}: {}", f.name(), f.error());
             return;
         }
+        // this node's share of its runs, planned before it joins one: every worker's heap and every live run's queue
+        long heap = Runtime.getRuntime().maxMemory();
+        long need = f.config().workerBytes() + (f.config().live() ? options.queueBytes() : 0);
+        for (Local e : local.values()) {
+            need += e.retired ? 0 : e.bytes + (e.live != null && e.live.accepting() ? e.live.budget().capacity() : 0);
+        }
+        double share = io.proxstream.actors.train.MemoryPlan.HEAP_SHARE;
+        if (need > share * heap) {
+            String why = String.format(Locale.ROOT, "this node cannot take part in run '%s': its workers and ingest queues would need"
+                    + " about %s with it (this run's worker %s%s), more than %.0f %% of its heap of %s", f.name(),
+                    io.proxstream.actors.train.MemoryPlan.size(need), io.proxstream.actors.train.MemoryPlan.size(f.config().workerBytes()),
+                    f.config().live() ? ", queue " + io.proxstream.actors.train.MemoryPlan.size(options.queueBytes()) : "", 100 * share,
+                    io.proxstream.actors.train.MemoryPlan.size(heap));
+            problems.put(f.name(), why);
+            System.err.println("proxstream serve: " + why);
+            return;
+        }
         LiveRows live = null;
         if (f.config().live()) {
-            long held = 0;
-            for (LiveRows q : queues.values()) {
-                held += q.accepting() ? q.budget().capacity() : 0;
-            }
-            long heap = Runtime.getRuntime().maxMemory();
-            if (held + options.queueBytes() > heap / 2) {
-                String why = String.format(Locale.ROOT, "this node cannot hold another ingest queue of %s beside its %s of live runs"
-                        + " (at most half of its heap of %s): it does not train run '%s'", io.proxstream.actors.train.MemoryPlan.size(
-                        options.queueBytes()), io.proxstream.actors.train.MemoryPlan.size(held), io.proxstream.actors.train.MemoryPlan
-                        .size(heap), f.name());
-                problems.put(f.name(), why);
-                System.err.println("proxstream serve: " + why);
-                return;
-            }
             live = new LiveRows(f.config().dim(), new io.proxstream.actors.serve.ByteBudget(options.queueBytes(), timer));
             queues.put(f.name(), live);
         }
@@ -402,7 +408,7 @@ public final class ClusterService {
                 }).build(), "to-coordinator-" + name);
         ActorRef<Protocol.WorkerCommand> worker = ctx.spawn(Worker.create(self(), meters(name), live, forwarder, Worker.key(name)),
                 "worker-" + name);
-        local.put(name, new Local(worker, forwarder, live));
+        local.put(name, new Local(worker, forwarder, live, f.config().workerBytes()));
         System.out.println("proxstream serve: this node's worker joined run " + name + (live != null ? " (takes rows at POST /runs/"
                 + name + "/batches)" : ""));
     }

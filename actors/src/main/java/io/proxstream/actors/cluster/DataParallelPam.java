@@ -204,6 +204,17 @@ public final class DataParallelPam {
             return bytes;
         }
 
+        /**
+         * A worker's heap for this run, estimated before it joins: the model as received (encoded) and decoded, the encoder's
+         * Adam moments, its result's encoding (at most the model's size plus a slice's rows and codes twice), and a
+         * minibatch's pre-activations.
+         */
+        public long workerBytes() {
+            long md = (long) latents * dim;
+            long slice = (long) batch * batchesPerShard;
+            return 5 * 8 * md + 2 * codeBytes(slice) + 8L * batch * latents + (1L << 24);
+        }
+
         /** The coordinator's trainer settings: the experiments' streaming settings with this run's decoder step. */
         public PamSgdTrainer.Options pam() {
             return PamSgdTrainer.Options.experimentDefaults().withDecoder(new PamSgdTrainer.Decoder(decoder,
