@@ -117,6 +117,19 @@ public final class ClusterMeters {
         rows.increment(rowCount);
     }
 
+    /** The last round's reconstruction error: mean squared error per entry of its rows, before their encoder steps. */
+    public void roundMse(double mse) {
+        if (!mseRegistered) {
+            Gauge.builder("cluster.train.mse", this.mse, r -> r.get()).description("mean squared reconstruction error per entry of"
+                    + " the last round's rows, before their encoder steps (coordinator)").tags(base).register(registry);
+            mseRegistered = true;
+        }
+        this.mse.set(mse);
+    }
+
+    private final java.util.concurrent.atomic.AtomicReference<Double> mse = new java.util.concurrent.atomic.AtomicReference<>(Double.NaN);
+    private volatile boolean mseRegistered;
+
     /** A worker's completed round, as the coordinator received it: its rows and its compute time. */
     public void workerRound(String worker, long rowCount, double seconds) {
         PerWorker w = perWorker.computeIfAbsent(worker, name -> {

@@ -930,6 +930,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         resultCount += m.workers();
         double seconds = (System.nanoTime() - roundStart) / 1e9;
         meters.round(seconds, m.rows());
+        meters.roundMse(m.mse());
         Map<String, Object> h = new LinkedHashMap<>();
         h.put("round", m.round());
         h.put("workers", m.workers());

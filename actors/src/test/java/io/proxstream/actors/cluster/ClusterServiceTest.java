@@ -206,6 +206,10 @@ class ClusterServiceTest {
                 "X-Shape", "1,16").statusCode(), "the run has ended");
         String m = call(port, "GET", "/metrics", null).body();
         assertTrue(m.contains("cluster_ledger_rows{node=\"127.0.0.1:") && m.contains("run=\"live\",state=\"trained\"} " + all + ".0"), m);
+        java.util.regex.Matcher mse = java.util.regex.Pattern.compile("cluster_train_mse\\{node=\"[^\"]+\",run=\"live\"} (\\S+)").matcher(m);
+        assertTrue(mse.find(), m);
+        double v = Double.parseDouble(mse.group(1));
+        assertTrue(v > 0 && v < 1.5, "the last round's reconstruction error per entry (unit-variance rows): " + v);
     }
 
     @Test
