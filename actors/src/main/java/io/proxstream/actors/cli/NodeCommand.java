@@ -66,18 +66,14 @@ final class NodeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--role", paramLabel = "R", split = ",", defaultValue = "worker", completionCandidates = Roles.class,
-            converter = Roles.class, description = "coordinator | worker | coordinator,worker (default: ${DEFAULT-VALUE})")
-    List<String> roles;
+    @CommandLine.Mixin
+    ClusterOptions cluster = new ClusterOptions();
 
     @Option(names = "--host", paramLabel = "H", defaultValue = "127.0.0.1", description = "this node's address (default: ${DEFAULT-VALUE})")
     String host;
 
     @Option(names = "--port", paramLabel = "P", defaultValue = "2552", description = "this node's Artery TCP port (default: ${DEFAULT-VALUE})")
     int port;
-
-    @Option(names = "--seed", paramLabel = "HOST:PORT", split = ",", description = "seed nodes, comma separated (default: this node)")
-    List<String> seeds;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs/cluster", description = "coordinator: checkpoints and"
             + " summary.json; give coordinator-capable nodes the same shared directory (default: ${DEFAULT-VALUE})")
@@ -90,10 +86,6 @@ final class NodeCommand implements Callable<Integer> {
             + " runs TLS with mutual authentication (Artery tls-tcp); needed unless --host is loopback or --insecure is given")
     Path tlsKeyStore;
 
-    @Option(names = "--tls-truststore", paramLabel = "FILE", description = "PKCS12 store of the certificates this node trusts"
-            + " (default: the key store, for a key shared by the cluster's nodes)")
-    Path tlsTrustStore;
-
     @Option(names = "--tls-password-file", paramLabel = "FILE", description = "file holding the stores' password (default: the"
             + " environment variable " + io.proxstream.actors.serve.ServeTls.ENV + ")")
     Path tlsPasswordFile;
@@ -102,23 +94,11 @@ final class NodeCommand implements Callable<Integer> {
             + " reaches its port can join the cluster)")
     boolean insecure;
 
-    @Option(names = "--down-after", paramLabel = "MS", defaultValue = "5000", description = "unreachable members are downed after MS"
-            + " (split-brain resolver; default: ${DEFAULT-VALUE})")
-    long downAfter;
-
     @Option(names = "--ingest-port", paramLabel = "P", description = "accept rows on this port (POST /runs/cluster/batches, the"
             + " bodies of serve; GET /runs/cluster shows this node's ledger); this node's worker trains on them when the run has"
             + " --data live. Off loopback it needs a token (--token-file or " + io.proxstream.actors.serve.ServeAuth.ENV + ") and"
             + " --tls-keystore (HTTPS), unless --insecure")
     Integer ingestPort;
-
-    @Option(names = "--ingest-queue-mb", paramLabel = "MB", defaultValue = "256", description = "rows this node holds until they are"
-            + " trained (MiB); a full queue answers 503 with Retry-After (default: ${DEFAULT-VALUE})")
-    long ingestQueueMb;
-
-    @Option(names = "--ack-timeout", paramLabel = "MS", defaultValue = "600000", description = "longest wait of a push with"
-            + " X-Ack: trained before it is answered 504 (default: ${DEFAULT-VALUE})")
-    long ackTimeout;
 
     @Option(names = "--token-file", paramLabel = "FILE", description = "file holding the bearer token the ingest endpoint requires"
             + " (default: the environment variable " + io.proxstream.actors.serve.ServeAuth.ENV + ", if set)")
@@ -211,12 +191,8 @@ final class NodeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        List<String> seedNodes = seeds == null ? List.of(host + ":" + port) : seeds.stream().map(String::trim).toList();
-        for (String s : seedNodes) {
-            if (!s.matches("[^:]+:\\d+")) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "seed node '" + s + "' is not HOST:PORT");
-            }
-        }
+        List<String> roles = cluster.roles(List.of("worker"));
+        List<String> seedNodes = cluster.seedNodes(spec.commandLine(), host + ":" + port);
         DataParallelPam.Config training = ConfigLoader.load(DataParallelPam.Config.class, DataParallelPam.Config.defaults(), List.of(),
                 Cli.overrides(spec, List.of()));
         ClusterNode.Tls tls = tls();
@@ -231,15 +207,7 @@ final class NodeCommand implements Callable<Integer> {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--ingest-port needs role worker: the rows a node"
                         + " receives are trained by its own worker");
             }
-            if (ingestQueueMb < 1 || ingestQueueMb > (1L << 20)) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--ingest-queue-mb must be 1 .. 1048576, got " + ingestQueueMb);
-            }
-            long heap = Runtime.getRuntime().maxMemory();
-            if ((ingestQueueMb << 20) > heap / 2) {
-                throw new CommandLine.ParameterException(spec.commandLine(), String.format(java.util.Locale.ROOT, "--ingest-queue-mb %d"
-                        + " does not fit beside training in this JVM's heap of %d MiB (at most half of it); give a smaller queue or"
-                        + " more heap (JAVA_OPTS=-Xmx...)", ingestQueueMb, heap >> 20));
-            }
+            long queueBytes = cluster.queueBytes(spec.commandLine());
             io.proxstream.protocol.config.ServeConfig sc = new io.proxstream.protocol.config.ServeConfig(host, ingestPort, 0, dir.toString(),
                     "", 64L << 20, 2000, 2000, tokenFile == null ? "" : tokenFile.toString(), insecure,
                     tlsKeyStore == null ? "" : tlsKeyStore.toString(), tlsPasswordFile == null ? "" : tlsPasswordFile.toString());
@@ -254,10 +222,10 @@ final class NodeCommand implements Callable<Integer> {
                 t.setDaemon(true);
                 return t;
             });
-            live = new LiveRows(training.dim(), new io.proxstream.actors.serve.ByteBudget(ingestQueueMb << 20, timer));
+            live = new LiveRows(training.dim(), new io.proxstream.actors.serve.ByteBudget(queueBytes, timer));
         }
         ActorSystem<Void> system = ClusterNode.start(ClusterNode.config(host, port, seedNodes, roles,
-                Duration.ofMillis(downAfter), tls), roles, training, dir, cm, live);
+                Duration.ofMillis(cluster.downAfter), tls), roles, training, dir, cm, live);
         if (metricsPort != null) {
             var binding = MetricsServer.bind(system, host, metricsPort,
                     new MetricsServer(meters, Map::of).routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -266,7 +234,7 @@ final class NodeCommand implements Callable<Integer> {
         if (live != null) {
             LiveRows rows = live;
             NodeIngest ingest = new NodeIngest(live, auth, org.apache.pekko.stream.Materializer.createMaterializer(system), 64L << 20,
-                    2000, ackTimeout, 1e5, meters.registry());
+                    2000, cluster.ackTimeout, 1e5, meters.registry());
             var server = org.apache.pekko.http.javadsl.Http.get(system).newServerAt(host, ingestPort);
             if (https != null) {
                 server = server.enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(https));
@@ -286,7 +254,7 @@ final class NodeCommand implements Callable<Integer> {
     /** The TLS settings from the options, checked; null without a key store (refused off loopback unless --insecure). */
     private ClusterNode.Tls tls() {
         if (tlsKeyStore == null) {
-            if (tlsTrustStore != null || tlsPasswordFile != null) {
+            if (cluster.tlsTrustStore != null || tlsPasswordFile != null) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--tls-truststore and --tls-password-file need --tls-keystore");
             }
             if (!insecure && !ClusterNode.loopback(host)) {
@@ -299,7 +267,7 @@ final class NodeCommand implements Callable<Integer> {
         try {
             String password = io.proxstream.actors.serve.ServeTls.password(tlsPasswordFile == null ? null : tlsPasswordFile.toString(),
                     System.getenv(), tlsKeyStore);
-            ClusterNode.Tls t = new ClusterNode.Tls(tlsKeyStore, tlsTrustStore != null ? tlsTrustStore : tlsKeyStore, password);
+            ClusterNode.Tls t = new ClusterNode.Tls(tlsKeyStore, cluster.tlsTrustStore != null ? cluster.tlsTrustStore : tlsKeyStore, password);
             t.check();
             return t;
         } catch (IllegalArgumentException e) {

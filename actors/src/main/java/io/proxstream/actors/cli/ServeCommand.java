@@ -105,33 +105,12 @@ final class ServeCommand implements Callable<Integer> {
             + " must be a directory every node reads and writes (a shared path)")
     boolean cluster;
 
-    @Option(names = "--seed", paramLabel = "HOST:PORT", split = ",", description = "cluster: seed nodes' cluster ports, comma"
-            + " separated (default: this node)")
-    List<String> seeds;
-
     @Option(names = "--cluster-port", paramLabel = "P", defaultValue = "2552", description = "cluster: this node's cluster transport"
             + " (Artery) port (default: ${DEFAULT-VALUE})")
     int clusterPort;
 
-    @Option(names = "--role", paramLabel = "R", split = ",", defaultValue = "coordinator,worker", completionCandidates = NodeCommand.Roles.class,
-            converter = NodeCommand.Roles.class, description = "cluster: coordinator | worker | coordinator,worker (default: ${DEFAULT-VALUE})")
-    List<String> roles;
-
-    @Option(names = "--down-after", paramLabel = "MS", defaultValue = "5000", description = "cluster: unreachable members are downed"
-            + " after MS (default: ${DEFAULT-VALUE})")
-    long downAfter;
-
-    @Option(names = "--ingest-queue-mb", paramLabel = "MB", defaultValue = "256", description = "cluster: rows a live run holds on this"
-            + " node until they are trained (MiB, per run); a full queue answers 503 with Retry-After (default: ${DEFAULT-VALUE})")
-    long ingestQueueMb;
-
-    @Option(names = "--ack-timeout", paramLabel = "MS", defaultValue = "600000", description = "cluster: longest wait of a push with"
-            + " X-Ack: trained before it is answered 504 (default: ${DEFAULT-VALUE})")
-    long ackTimeout;
-
-    @Option(names = "--tls-truststore", paramLabel = "FILE", description = "cluster: PKCS12 store of the certificates this node's"
-            + " cluster transport trusts (default: the key store, for a key shared by the cluster's nodes)")
-    Path tlsTrustStore;
+    @CommandLine.Mixin
+    ClusterOptions clusterOptions = new ClusterOptions();
 
     ServeCommand(PrintStream out) {
         this.out = out;
@@ -151,7 +130,7 @@ final class ServeCommand implements Callable<Integer> {
         if (cluster) {
             return callCluster(config);
         }
-        for (String clusterOnly : List.of("--seed", "--role", "--tls-truststore")) {
+        for (String clusterOnly : List.of("--seed", "--role", "--tls-truststore", "--down-after", "--ingest-queue-mb", "--ack-timeout")) {
             if (spec.commandLine().getParseResult().hasMatchedOption(clusterOnly)) {
                 throw new CommandLine.ParameterException(spec.commandLine(), clusterOnly + " needs --cluster");
             }
@@ -214,21 +193,10 @@ final class ServeCommand implements Callable<Integer> {
         }
         // TCP ingest only when asked for (serve's default port would clash between nodes on one machine)
         boolean tcp = parsed.hasMatchedOption("--tcp-port") && config.tcpPort() >= 0;
-        List<String> seedNodes = seeds == null ? List.of(config.host() + ":" + clusterPort) : seeds.stream().map(String::trim).toList();
-        for (String s : seedNodes) {
-            if (!s.matches("[^:]+:\\d+")) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "seed node '" + s + "' is not HOST:PORT");
-            }
-        }
-        if (ingestQueueMb < 1 || ingestQueueMb > (1L << 20)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--ingest-queue-mb must be 1 .. 1048576, got " + ingestQueueMb);
-        }
-        long heap = Runtime.getRuntime().maxMemory();
-        if (roles.contains("worker") && (ingestQueueMb << 20) > heap / 2) {
-            throw new CommandLine.ParameterException(spec.commandLine(), String.format(java.util.Locale.ROOT, "--ingest-queue-mb %d does"
-                    + " not fit beside training in this JVM's heap of %d MiB (at most half of it); give a smaller queue or more heap"
-                    + " (JAVA_OPTS=-Xmx...)", ingestQueueMb, heap >> 20));
-        }
+        List<String> roles = clusterOptions.roles(List.of("coordinator", "worker"));
+        List<String> seedNodes = clusterOptions.seedNodes(spec.commandLine(), config.host() + ":" + clusterPort);
+        long queueBytes = roles.contains("worker") ? clusterOptions.queueBytes(spec.commandLine()) : 0;
+        Path tlsTrustStore = clusterOptions.tlsTrustStore;
         io.proxstream.monitoring.Meters meters = new io.proxstream.monitoring.Meters();
         io.proxstream.actors.serve.ServeAuth auth;
         javax.net.ssl.SSLContext https;
@@ -249,13 +217,13 @@ final class ServeCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         var options = new io.proxstream.actors.cluster.ClusterService.Options(config.host(), clusterPort, seedNodes, roles,
-                java.time.Duration.ofMillis(downAfter), tls, Path.of(config.runsDir()), ingestQueueMb << 20, ackTimeout,
+                java.time.Duration.ofMillis(clusterOptions.downAfter), tls, Path.of(config.runsDir()), queueBytes, clusterOptions.ackTimeout,
                 config.maxBatchBytes(), config.ingestWaitMillis(), 1e5);
         var service = io.proxstream.actors.cluster.ClusterService.start(options, meters.registry());
         var system = service.system();
         var mat = org.apache.pekko.stream.Materializer.createMaterializer(system);
         var ingest = new io.proxstream.actors.cluster.NodeIngest(service::queue, auth, mat, config.maxBatchBytes(),
-                config.ingestWaitMillis(), ackTimeout, 1e5, meters.registry());
+                config.ingestWaitMillis(), clusterOptions.ackTimeout, 1e5, meters.registry());
         var routes = new io.proxstream.actors.cluster.ClusterRoutes(service, ingest, auth,
                 new io.proxstream.monitoring.MetricsServer(meters, java.util.Map::of).routes(), mat);
         var server = org.apache.pekko.http.javadsl.Http.get(system).newServerAt(config.host(), config.port());

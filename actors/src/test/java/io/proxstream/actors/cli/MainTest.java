@@ -139,6 +139,18 @@ class MainTest {
             assertTrue(h.out().startsWith(h.out().lines().findFirst().orElse("")) && h.out().contains("Usage: proxstream " + c), h.out());
             assertTrue(!h.err().contains("self-check"), c + " --help runs no self-check");
         }
+        // the cluster members' options, shared by node and serve --cluster, are errors without --cluster
+        assertTrue(serveHelp.contains("--cluster") && serveHelp.contains("--ingest-queue-mb") && nodeHelp.contains("--ingest-queue-mb"),
+                serveHelp);
+        Outcome seedless = run("serve", "--seed", "127.0.0.1:2551");
+        assertEquals(2, seedless.code(), seedless.err());
+        assertTrue(seedless.err().contains("--seed needs --cluster"), seedless.err());
+        Outcome watch = run("serve", "--cluster", "--watch", "drop");
+        assertEquals(2, watch.code(), watch.err());
+        assertTrue(watch.err().contains("--watch is not available with --cluster"), watch.err());
+        Outcome badSeed = run("serve", "--cluster", "--seed", "nohostport", "--port", "0");
+        assertEquals(2, badSeed.code(), badSeed.err());
+        assertTrue(badSeed.err().contains("seed node 'nohostport' is not HOST:PORT"), badSeed.err());
         assertEquals(0, run("help").code());
         assertTrue(run("help").out().contains("completion"), "the top-level help lists the completion command");
         assertEquals(2, run().code());
