@@ -105,6 +105,13 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
                 .onMessage(Protocol.RoundSettled.class, this::onSettled)
                 .onMessage(Protocol.RunFinished.class, this::onFinished)
                 .onMessageEquals(Report.TICK, this::onReport)
+                .onSignal(org.apache.pekko.actor.typed.PostStop.class, stop -> {
+                    // a retired worker (its run finished) frees its trainer; one stopped mid-round leaves it to the round
+                    if (!busy && state != null) {
+                        state.close();
+                    }
+                    return this;
+                })
                 .build();
     }
 
