@@ -27,7 +27,6 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
@@ -100,22 +99,13 @@ public final class ClusterService {
         ClusterService s = new ClusterService(options, registry);
         var config = ClusterNode.config(options.host(), options.clusterPort(), options.seeds(), options.roles(), options.downAfter(),
                 options.tls());
-        s.system = ActorSystem.create(Behaviors.setup(ctx -> {
-            Cluster cluster = Cluster.get(ctx.getSystem());
-            ClusterMeters.members(registry, cluster.selfMember().address().hostPort(), () -> {
-                int up = 0;
-                for (var m : cluster.state().getMembers()) {
-                    if (m.status() == MemberStatus.up()) {
-                        up++;
-                    }
-                }
-                return up;
-            });
-            ClusterSharding.get(ctx.getSystem()).init(Entity.of(RUN, e -> s.entity(e.getEntityId())).withRole("coordinator")
-                    .withStopMessage(Coordinator.HandOff.INSTANCE));
-            ctx.spawn(s.watch(), "runs-watch");
-            return Behaviors.empty();
-        }), ClusterNode.SYSTEM, config);
+        s.system = ActorSystem.create(Behaviors.empty(), ClusterNode.SYSTEM, config);
+        Cluster cluster = Cluster.get(s.system);
+        ClusterMeters.members(registry, cluster.selfMember().address().hostPort(), () -> ClusterNode.membersUp(cluster));
+        // the region before anything can address a run (the HTTP API is bound once this returns, the watch wakes runs)
+        ClusterSharding.get(s.system).init(Entity.of(RUN, e -> s.entity(e.getEntityId())).withRole("coordinator")
+                .withStopMessage(Coordinator.HandOff.INSTANCE));
+        s.system.systemActorOf(s.watch(), "runs-watch", org.apache.pekko.actor.typed.Props.empty());
         return s;
     }
 
@@ -302,15 +292,7 @@ public final class ClusterService {
             Executor blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
             Map<String, Local> local = new HashMap<>();
             boolean[] scanning = {false};
-            java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "proxstream-ingest-timer");
-                t.setDaemon(true);
-                return t;
-            });
-            ctx.getSystem().getWhenTerminated().thenRun(() -> {
-                queues.values().forEach(LiveRows::close);
-                timer.shutdownNow();
-            });
+            ctx.getSystem().getWhenTerminated().thenRun(() -> queues.values().forEach(LiveRows::close));
             return Behaviors.receive(WatchCommand.class)
                     .onMessageEquals(Tick.TICK, () -> {
                         if (!scanning[0]) {
@@ -326,7 +308,7 @@ public final class ClusterService {
                             ctx.getLog().error("cannot list the runs directory {}: {}", options.runsDir(), sc.error());
                         }
                         for (Found f : sc.runs()) {
-                            onFound(ctx, f, local, timer);
+                            onFound(ctx, f, local);
                         }
                         return Behaviors.same();
                     })
@@ -340,6 +322,11 @@ public final class ClusterService {
             for (String name : runs()) {
                 Path dir = options.runsDir().resolve(name);
                 boolean finished = Files.exists(dir.resolve(Coordinator.SUMMARY_FILE));
+                if (finished) {
+                    // only its worker's retirement is left to do, which needs no configuration
+                    out.add(new Found(name, null, null, true));
+                    continue;
+                }
                 try {
                     out.add(new Found(name, readRun(dir), null, finished));
                 } catch (RuntimeException e) {
@@ -352,8 +339,7 @@ public final class ClusterService {
         }
     }
 
-    private void onFound(ActorContext<WatchCommand> ctx, Found f, Map<String, Local> local,
-                         java.util.concurrent.ScheduledExecutorService timer) {
+    private void onFound(ActorContext<WatchCommand> ctx, Found f, Map<String, Local> local) {
         if (!f.finished()) {
             coordinator(f.name()).tell(new Protocol.Wake(self()));
         }
@@ -397,7 +383,8 @@ public final class ClusterService {
         }
         LiveRows live = null;
         if (f.config().live()) {
-            live = new LiveRows(f.config().dim(), new io.proxstream.actors.serve.ByteBudget(options.queueBytes(), timer));
+            live = new LiveRows(f.config().dim(), new io.proxstream.actors.serve.ByteBudget(options.queueBytes(),
+                    io.proxstream.actors.serve.Scheduler.SHARED));
             queues.put(f.name(), live);
         }
         String name = f.name();
