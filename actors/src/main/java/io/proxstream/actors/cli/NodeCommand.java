@@ -217,12 +217,8 @@ final class NodeCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage().replace("serve binds", "node ingest binds"));
             }
-            java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "proxstream-ingest-timer");
-                t.setDaemon(true);
-                return t;
-            });
-            live = new LiveRows(training.dim(), new io.proxstream.actors.serve.ByteBudget(queueBytes, timer));
+            live = new LiveRows(training.dim(), new io.proxstream.actors.serve.ByteBudget(queueBytes,
+                    io.proxstream.actors.serve.Scheduler.SHARED));
         }
         ActorSystem<Void> system = ClusterNode.start(ClusterNode.config(host, port, seedNodes, roles,
                 Duration.ofMillis(cluster.downAfter), tls), roles, training, dir, cm, live);
@@ -265,11 +261,8 @@ final class NodeCommand implements Callable<Integer> {
             return null;
         }
         try {
-            String password = io.proxstream.actors.serve.ServeTls.password(tlsPasswordFile == null ? null : tlsPasswordFile.toString(),
-                    System.getenv(), tlsKeyStore);
-            ClusterNode.Tls t = new ClusterNode.Tls(tlsKeyStore, cluster.tlsTrustStore != null ? cluster.tlsTrustStore : tlsKeyStore, password);
-            t.check();
-            return t;
+            return ClusterNode.Tls.open(tlsKeyStore, cluster.tlsTrustStore, tlsPasswordFile == null ? null : tlsPasswordFile.toString(),
+                    System.getenv());
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -205,11 +205,8 @@ final class ServeCommand implements Callable<Integer> {
             auth = io.proxstream.actors.serve.ServeAuth.resolve(config, System.getenv(), meters.registry());
             https = io.proxstream.actors.serve.ServeTls.resolve(config, System.getenv());
             if (!config.tlsKeystore().isBlank()) {
-                Path ks = Path.of(config.tlsKeystore());
-                String password = io.proxstream.actors.serve.ServeTls.password(config.tlsPasswordFile().isBlank() ? null
-                        : config.tlsPasswordFile(), System.getenv(), ks);
-                tls = new io.proxstream.actors.cluster.ClusterNode.Tls(ks, tlsTrustStore != null ? tlsTrustStore : ks, password);
-                tls.check();
+                tls = io.proxstream.actors.cluster.ClusterNode.Tls.open(Path.of(config.tlsKeystore()), tlsTrustStore,
+                        config.tlsPasswordFile().isBlank() ? null : config.tlsPasswordFile(), System.getenv());
             } else if (tlsTrustStore != null) {
                 throw new IllegalArgumentException("--tls-truststore needs --tls-keystore");
             }

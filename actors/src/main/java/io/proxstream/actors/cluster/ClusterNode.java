@@ -49,6 +49,18 @@ public final class ClusterNode {
         }
 
         /**
+         * The TLS of a node started with key store {@code keyStore}, trust store {@code trustStore} (null: the key store) and
+         * the stores' password from {@code passwordFile} (null: the environment's {@code PROXSTREAM_TLS_PASSWORD}), both
+         * stores opened once ({@link #check()}).
+         */
+        public static Tls open(Path keyStore, Path trustStore, String passwordFile, java.util.Map<String, String> env) {
+            String password = io.proxstream.actors.serve.ServeTls.password(passwordFile, env, keyStore);
+            Tls t = new Tls(keyStore, trustStore != null ? trustStore : keyStore, password);
+            t.check();
+            return t;
+        }
+
+        /**
          * Opens both stores once so that a wrong path or password is an error at start naming the file, not a handshake
          * that fails later on every connection.
          */
@@ -65,6 +77,17 @@ public final class ClusterNode {
                 }
             }
         }
+    }
+
+    /** The members with status Up, as this node sees them. */
+    public static int membersUp(Cluster cluster) {
+        int up = 0;
+        for (var m : cluster.state().getMembers()) {
+            if (m.status() == MemberStatus.up()) {
+                up++;
+            }
+        }
+        return up;
     }
 
     /** Whether {@code host} names loopback addresses only (a cluster on one machine). */
@@ -136,15 +159,8 @@ public final class ClusterNode {
                 ctx.spawn(Worker.create(self, meters, live, coordinator), "worker");
             }
             Cluster cluster = Cluster.get(ctx.getSystem());
-            ctx.getSystem().scheduler().scheduleAtFixedRate(Duration.ofSeconds(1), Duration.ofSeconds(1), () -> {
-                int up = 0;
-                for (var m : cluster.state().getMembers()) {
-                    if (m.status() == MemberStatus.up()) {
-                        up++;
-                    }
-                }
-                meters.members(up);
-            }, ctx.getExecutionContext());
+            ctx.getSystem().scheduler().scheduleAtFixedRate(Duration.ofSeconds(1), Duration.ofSeconds(1),
+                    () -> meters.members(membersUp(cluster)), ctx.getExecutionContext());
             return Behaviors.empty();
         });
         return ActorSystem.create(guardian, SYSTEM, config);

@@ -16,7 +16,6 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
@@ -68,9 +67,7 @@ public final class ClusterRoutes extends AllDirectives {
                 path("health", () -> get(() -> complete(NodeIngest.response(200, health())))),
                 extractRequest(req -> {
                     if (!auth.httpAllowed(req.getHeader("Authorization").map(h -> h.value()).orElse(null))) {
-                        return completeWithFuture(req.discardEntityBytes(mat).completionStage().handle((d, e) ->
-                                NodeIngest.response(401, Map.of("error", "missing or wrong bearer token"))
-                                        .addHeader(RawHeader.create("WWW-Authenticate", "Bearer"))));
+                        return completeWithFuture(ingest.unauthorized(req));
                     }
                     return concat(metrics, pathPrefix("runs", () -> concat(
                             pathEnd(() -> concat(
@@ -94,14 +91,7 @@ public final class ClusterRoutes extends AllDirectives {
         Map<String, Object> h = new LinkedHashMap<>();
         h.put("status", "UP");
         h.put("node", service.self());
-        int up = 0;
-        for (var m : org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(service.system()))
-                .state().getMembers()) {
-            if (m.status() == org.apache.pekko.cluster.MemberStatus.up()) {
-                up++;
-            }
-        }
-        h.put("members", up);
+        h.put("members", ClusterNode.membersUp(org.apache.pekko.cluster.typed.Cluster.get(service.system())));
         h.put("roles", service.options().roles());
         return h;
     }

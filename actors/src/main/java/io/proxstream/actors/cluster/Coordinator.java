@@ -274,13 +274,14 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
 
     /** A coordinator that could not start: answers its status with {@code error}, ignores everything else. */
     static Behavior<Protocol.CoordinatorCommand> failed(String run, String error) {
+        Protocol.RunView failure = view(Map.of("name", run == null ? "cluster" : run, "state", "failed", "error", error));
         return Behaviors.receive(Protocol.CoordinatorCommand.class)
                 .onMessage(Protocol.GetStatus.class, g -> {
-                    g.replyTo().tell(view(Map.of("name", run == null ? "cluster" : run, "state", "failed", "error", error)));
+                    g.replyTo().tell(failure);
                     return Behaviors.same();
                 })
                 .onMessage(Protocol.Export.class, g -> {
-                    g.replyTo().tell(view(Map.of("name", run == null ? "cluster" : run, "state", "failed", "error", error)));
+                    g.replyTo().tell(failure);
                     return Behaviors.same();
                 })
                 .onMessageEquals(HandOff.INSTANCE, Behaviors::stopped)
@@ -375,14 +376,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         for (String w : state.ledger().openWorkers()) {
             if (!present.contains(w) && !reports.containsKey(w)) {
                 changed = true;
-                ledgerChanges.add(l -> {
-                    long lostBefore = l.lost();
-                    l.close(w);
-                    if (l.lost() > lostBefore) {
-                        System.out.println(prefix + (l.lost() - lostBefore) + " rows queued on " + w + " lost with it (it left the"
-                                + " cluster)");
-                    }
-                });
+                closeLedgerEntry(w, " (it left the cluster)");
             }
         }
         if (changed) {
@@ -413,13 +407,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private void handOffNow() {
         busy = true;
         timers.cancelAll();
-        getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
-            try {
-                checkpoint();
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }, blocking), (ok, err) -> new HandedOff(err == null ? null : String.valueOf(err.getCause() != null ? err.getCause() : err)));
+        getContext().pipeToSelf(checkpointOnBlocking(), (ok, err) -> new HandedOff(err == null ? null : String.valueOf(err.getCause() != null ? err.getCause() : err)));
     }
 
     private Behavior<Protocol.CoordinatorCommand> onHandedOff(HandedOff h) {
@@ -593,9 +581,34 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         return this;
     }
 
-    /** Applies the waiting ledger changes when this actor owns the state, and publishes the ledger. */
+    /** Queues closing {@code worker}'s ledger entry (its node is gone): what it accepted and was not merged is lost. */
+    private void closeLedgerEntry(String worker, String why) {
+        ledgerChanges.add(l -> {
+            long lostBefore = l.lost();
+            l.close(worker);
+            if (l.lost() > lostBefore) {
+                System.out.println(prefix + (l.lost() - lostBefore) + " rows queued on " + worker + " lost with it" + why);
+            }
+        });
+    }
+
+    /** A checkpoint on the blocking dispatcher; the caller has set {@link #busy} (the task owns the state until it ends). */
+    private CompletableFuture<Void> checkpointOnBlocking() {
+        return CompletableFuture.runAsync(() -> {
+            try {
+                checkpoint();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, blocking);
+    }
+
+    /**
+     * Applies the waiting ledger changes when this actor owns the state, then publishes the live ledger (meters) and
+     * persists it (merges change it too, so this runs after each one even with no changes waiting).
+     */
     private void applyLedger() {
-        if (busy || ledgerChanges.isEmpty()) {
+        if (busy || !config.live()) {
             return;
         }
         DataParallelPam.IngestLedger l = state.ledger();
@@ -607,7 +620,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
 
     /** Writes the ledger's accepted counts when they changed (one write in flight; the next one after it). Owns the state. */
     private void persistLedger() {
-        if (!config.live() || busy || ledgerWriting || state.ledger().seq() == ledgerWrittenSeq) {
+        if (busy || ledgerWriting || state.ledger().seq() == ledgerWrittenSeq) {
             return;
         }
         Map<String, Object> snap = state.ledger().snapshot();
@@ -649,15 +662,8 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                     meters.stragglers(1);
                 }
                 if (config.live()) {
-                    String name = id(gone);
-                    reports.remove(name);
-                    ledgerChanges.add(l -> {
-                        long lostBefore = l.lost();
-                        l.close(name);
-                        if (l.lost() > lostBefore) {
-                            System.out.println(prefix + "" + (l.lost() - lostBefore) + " rows queued on " + name + " lost with it");
-                        }
-                    });
+                    reports.remove(id(gone));
+                    closeLedgerEntry(id(gone), "");
                 }
             }
         }
@@ -719,13 +725,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                 if (durableRound < state.round() - 1) {
                     busy = true;
                     long upTo = state.round() - 1;
-                    getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
-                        try {
-                            checkpoint();
-                        } catch (IOException e) {
-                            throw new java.io.UncheckedIOException(e);
-                        }
-                    }, blocking), (ok, err) -> new IdleCheckpoint(upTo, err == null ? null : err.toString()));
+                    getContext().pipeToSelf(checkpointOnBlocking(), (ok, err) -> new IdleCheckpoint(upTo, err == null ? null : err.toString()));
                 }
                 return;
             }
@@ -919,11 +919,6 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         }
         settle(m.round(), m.included());
         applyLedger();
-        persistLedger();
-        if (config.live()) {
-            DataParallelPam.IngestLedger l = state.ledger();
-            meters.ledger(l.accepted(), l.trained(), l.queued(), l.lost());
-        }
         computeSeconds += m.computeSeconds();
         mergeSeconds += (System.nanoTime() - mergeStart) / 1e9;
         merges++;

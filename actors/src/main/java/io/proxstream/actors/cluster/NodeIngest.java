@@ -77,13 +77,18 @@ public final class NodeIngest extends AllDirectives {
     public Route routes() {
         return extractRequest(req -> {
             if (!auth.httpAllowed(req.getHeader("Authorization").map(h -> h.value()).orElse(null))) {
-                return completeWithFuture(discardThen(req, response(401, Map.of("error", "missing or wrong bearer token")))
-                        .thenApply(r -> r.addHeader(RawHeader.create("WWW-Authenticate", "Bearer"))));
+                return completeWithFuture(unauthorized(req));
             }
             return pathPrefix("runs", () -> pathPrefix(RUN, () -> concat(
                     pathEnd(() -> get(() -> complete(response(200, status(RUN))))),
                     path("batches", () -> post(() -> completeWithFuture(ingest(RUN, req)))))));
         });
+    }
+
+    /** The answer to a request without the bearer token (401 with the challenge), its body discarded. */
+    CompletionStage<HttpResponse> unauthorized(HttpRequest req) {
+        return discardThen(req, response(401, Map.of("error", "missing or wrong bearer token"))
+                .addHeader(RawHeader.create("WWW-Authenticate", "Bearer")));
     }
 
     /** This node's ledger of run {@code run} (null: this node takes no rows for it). */
@@ -178,26 +183,14 @@ public final class NodeIngest extends AllDirectives {
                     rows.budget().release(reserve);
                     return CompletableFuture.completedFuture(reject(400, "malformed", e.getMessage()));
                 }
-                String problem = check(b.data(), b.rows(), b.cols(), rows.cols());
-                if (problem != null) {
-                    rows.budget().release(reserve);
-                    return CompletableFuture.completedFuture(reject(422, problem.substring(0, problem.indexOf(':')),
-                            problem.substring(problem.indexOf(':') + 2)));
-                }
-                long bytes = 4L * b.rows() * b.cols();
-                if (bytes > reserve) {
-                    rows.budget().release(reserve);
-                    return CompletableFuture.completedFuture(reject(413, "too_large", "the batch decodes to " + bytes
-                            + " bytes, more than its body declared"));
-                }
-                rows.budget().release(reserve - bytes);
-                CompletionStage<Boolean> trained;
-                try {
-                    trained = rows.add(b.data(), b.rows());
-                } catch (IllegalStateException e) {
-                    rows.budget().release(bytes);
+                Queued q = enqueue(rows, b.data(), b.rows(), b.cols(), reserve, "decodes to", "body");
+                if (q.status() == 409) {
                     return CompletableFuture.completedFuture(response(409, Map.of("error", FINISHED)));
                 }
+                if (q.status() != 200) {
+                    return CompletableFuture.completedFuture(reject(q.status(), q.reason(), q.message()));
+                }
+                CompletionStage<Boolean> trained = q.trained();
                 if (!ack) {
                     return CompletableFuture.completedFuture(response(200, Map.of("accepted", b.rows())));
                 }
@@ -209,6 +202,39 @@ public final class NodeIngest extends AllDirectives {
                         "accepted", b.rows())));
             }).thenCompose(x -> x);
         });
+    }
+
+    /**
+     * How a decoded batch went into a run's queue: {@code status} 200 (queued; {@code trained} completes once its rows are
+     * in a checkpointed model), 422 or 413 (refused for {@code reason}, a meter tag, with {@code message}), 409 (the run
+     * takes no more rows).
+     */
+    private record Queued(int status, String reason, String message, CompletionStage<Boolean> trained) {
+    }
+
+    /**
+     * Validates a decoded batch of {@code n} rows of width {@code cols}, whose {@code reserved} bytes the caller reserved
+     * in the queue's budget, and queues it; the reservation is trimmed to the batch's floats, or released if it is refused.
+     * The same for HTTP bodies and TCP frames ({@code what}: how the refusal names the batch's container).
+     */
+    private Queued enqueue(LiveRows rows, float[] data, int n, int cols, long reserved, String verb, String what) {
+        String problem = check(data, n, cols, rows.cols());
+        if (problem != null) {
+            rows.budget().release(reserved);
+            return new Queued(422, problem.substring(0, problem.indexOf(':')), problem.substring(problem.indexOf(':') + 2), null);
+        }
+        long bytes = 4L * n * cols;
+        if (bytes > reserved) {
+            rows.budget().release(reserved);
+            return new Queued(413, "too_large", "the batch " + verb + " " + bytes + " bytes, more than its " + what + " declared", null);
+        }
+        rows.budget().release(reserved - bytes);
+        try {
+            return new Queued(200, null, null, rows.add(data, n));
+        } catch (IllegalStateException e) {
+            rows.budget().release(bytes);
+            return new Queued(409, null, FINISHED, null);
+        }
     }
 
     /** Why a decoded batch of {@code n} rows of width {@code width} is refused for a run of width {@code cols}, as "reason: message", or null. */
@@ -261,26 +287,15 @@ public final class NodeIngest extends AllDirectives {
             @Override
             public CompletionStage<RunHandle.PushResult> accept(String transport, float[] data, int n, int cols, long reserved,
                                                                 long payloadBytes) {
-                String problem = check(data, n, cols, rows.cols());
-                long bytes = 4L * n * cols;
-                if (problem != null || bytes > reserved) {
-                    rows.budget().release(reserved);
-                    if (problem == null) {
-                        return CompletableFuture.completedFuture(reject(RunHandle.Outcome.TOO_LARGE, "too_large", "the batch holds "
-                                + bytes + " bytes, more than its frame declared"));
-                    }
-                    String reason = problem.substring(0, problem.indexOf(':'));
-                    return CompletableFuture.completedFuture(reject(reason.equals("malformed") ? RunHandle.Outcome.MALFORMED
-                            : RunHandle.Outcome.INVALID, reason, problem.substring(problem.indexOf(':') + 2)));
-                }
-                rows.budget().release(reserved - bytes);
-                try {
-                    rows.add(data, n);
-                } catch (IllegalStateException e) {
-                    rows.budget().release(bytes);
-                    return CompletableFuture.completedFuture(new RunHandle.PushResult(RunHandle.Outcome.NOT_ACCEPTING, 0, FINISHED));
-                }
-                return CompletableFuture.completedFuture(RunHandle.PushResult.accepted(n));
+                Queued q = enqueue(rows, data, n, cols, reserved, "holds", "frame");
+                RunHandle.PushResult r = switch (q.status()) {
+                    case 200 -> RunHandle.PushResult.accepted(n);
+                    case 409 -> new RunHandle.PushResult(RunHandle.Outcome.NOT_ACCEPTING, 0, FINISHED);
+                    case 413 -> reject(RunHandle.Outcome.TOO_LARGE, q.reason(), q.message());
+                    default -> reject(q.reason().equals("malformed") ? RunHandle.Outcome.MALFORMED : RunHandle.Outcome.INVALID,
+                            q.reason(), q.message());
+                };
+                return CompletableFuture.completedFuture(r);
             }
         };
     }
