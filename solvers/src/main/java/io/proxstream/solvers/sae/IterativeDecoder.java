@@ -34,14 +34,19 @@ import java.util.Objects;
  * Forgetting scales the window's weights and the old model alike (lazily, O(1)).
  *
  * <p><b>Solve.</b> Starting from the current decoder (the step is a correction Δ), preconditioned
- * conjugate gradients with the exact diagonal of the matrix (Jacobi) run on each of the d columns (the
- * matrix is shared, the columns are independent problems; each has its own step lengths). The columns
- * are processed in blocks of {@value #BLOCK}: a latent's slice of a block is one cache line, and a row's
- * partial product stays in registers. One product costs {@code 2·n·k·d} multiply-adds for n kept rows of
- * k entries (two random accesses per entry and block), plus O(m·d). A block stops
- * when its residual has fallen to {@code tolerance} times its starting value or after
- * {@code maxIterations} products. Blocks are independent and their order of work fixed, so a restored
- * step continues bit-for-bit.
+ * conjugate gradients run on each of the d columns (the matrix is shared, the columns are independent
+ * problems; each has its own step lengths). The preconditioner ({@link Preconditioner}) is the matrix with
+ * the covariance between latents dropped but the codes' mean kept — the same model as the old rows' — and
+ * costs O(m) per column through the Schur complement of the bias. Against the exact diagonal alone
+ * (Jacobi), which it contains, it also takes the mean direction off CG, which for non-negative TopK codes
+ * carries about k times the diagonal's curvature: at 768 → 16 384, k 32, the update's objective gap to the
+ * exact step fell from 4.8·10⁻³ (Jacobi, 8 products) to 3·10⁻⁷ (5 products, stopped by the tolerance),
+ * and at m = 2 048 from 8·10⁻⁵ to 5·10⁻⁷ ({@code IterativeDecoderTest}). The columns are processed in
+ * blocks of {@value #BLOCK} (32 bytes per latent). One product costs {@code 2·n·k·d} multiply-adds for n
+ * kept rows of k entries (two random accesses per entry and block), plus O(m·d). A block stops when its
+ * residual has fallen to {@code tolerance} times its starting value or after {@code maxIterations}
+ * products. Blocks are independent and their order of work fixed, so a restored step continues
+ * bit-for-bit.
  *
  * <p>Related work: online dictionary learning (Mairal, Bach, Ponce, Sapiro, JMLR 11, 2010) keeps the
  * same statistics {@code A = Σ αᵢαᵢᵀ}, {@code B = Σ xᵢαᵢᵀ} and updates atoms by block-coordinate
@@ -71,7 +76,7 @@ public final class IterativeDecoder implements DecoderStep {
         }
     }
 
-    /** Columns per block: one cache line per latent, and the row's partial product fits in registers. */
+    /** Columns per block: half a cache line per latent, and the row's partial product fits in registers. */
     static final int BLOCK = 8;
     /**
      * The first solve starts from the initial decoder, far from the solution: it may take this many times more products,
@@ -291,8 +296,10 @@ public final class IterativeDecoder implements DecoderStep {
         }
         // the exact diagonal of the data part, and the window's weight
         final double[] diag = new double[m + 1];
+        final double[] sum = new double[m];
         for (int j = 0; j < m; j++) {
             diag[j] = oldCurvature(j) * oldScale;
+            sum[j] = sOld[j] * oldScale;
         }
         diag[m] = cOld * oldScale;
         for (Kept k : window) {
@@ -300,6 +307,7 @@ public final class IterativeDecoder implements DecoderStep {
                 for (int p = k.rowPtr[b]; p < k.rowPtr[b + 1]; p++) {
                     double v = k.val[p];
                     diag[k.idx[p]] += k.weight * v * v;
+                    sum[k.idx[p]] += k.weight * v;
                 }
             }
             diag[m] += k.weight * k.rows;
@@ -314,6 +322,7 @@ public final class IterativeDecoder implements DecoderStep {
             }
         }
         inverse[m] = (float) (1.0 / diag[m]);
+        final Preconditioner pre = Preconditioner.of(diag, sum, inverse, rho + muDec);
         final Kept[] kept = window.toArray(Kept[]::new);
         final float[] w = model.decoderWeights();
         final float[] bias = model.decoderBias();
@@ -330,7 +339,7 @@ public final class IterativeDecoder implements DecoderStep {
             for (int c = from; c < to; c++) {
                 int c0 = c * BLOCK;
                 int cb = Math.min(BLOCK, d - c0);
-                work.solve(kept, w, bias, inverse, hold, rho, ridge, c0, cb, delta, maxIterations, solves == 0);
+                work.solve(kept, w, bias, inverse, pre, hold, rho, ridge, c0, cb, delta, maxIterations, solves == 0);
                 iterations[c] = work.iterations;
                 start[c] = work.startSq;
                 end[c] = work.endSq;
@@ -431,13 +440,80 @@ public final class IterativeDecoder implements DecoderStep {
         }
     }
 
+    /**
+     * The preconditioner M: the step's matrix with the covariance between latents dropped but the mean kept,
+     * {@code [[diag(var) + s sᵀ/c, s], [sᵀ, c]]} (s = Σ w z, c = Σ w, var_j = Σ w z_j² − s_j²/c, plus the ridge
+     * on the W block). It has the exact diagonal of the matrix (as Jacobi) and, besides, the direction of the
+     * codes' mean, which for non-negative codes carries about k times the diagonal's curvature and which Jacobi
+     * leaves to CG. The Schur complement of c is diag(var + ridge), so {@code M⁻¹r} costs O(m) per column:
+     * {@code a = (r_W − s r_b / c) / (var + ridge)}, {@code β = (r_b − sᵀa) / c}. M is positive definite when
+     * c &gt; 0 and every var + ridge &gt; 0; a latent whose var + ridge is 0 keeps its Jacobi entry and no mean
+     * coupling.
+     */
+    record Preconditioner(float[] invVar, float[] mean, double c) {
+
+        static Preconditioner of(double[] diag, double[] sum, float[] inverse, double ridge) {
+            int m = sum.length;
+            double c = diag[m];
+            float[] invVar = new float[m];
+            float[] mean = new float[m];
+            for (int j = 0; j < m; j++) {
+                if (inverse[j] == 0f) {
+                    continue; // held: no correction
+                }
+                double dd = Math.max(0, diag[j] - sum[j] * sum[j] / c) + ridge;
+                if (dd > 0 && c > 0) {
+                    invVar[j] = (float) (1.0 / dd);
+                    mean[j] = (float) sum[j];
+                } else {
+                    invVar[j] = inverse[j];
+                }
+            }
+            return new Preconditioner(invVar, mean, c);
+        }
+
+        /** {@code into = M⁻¹ r} on a block of cb columns, and {@code rz = Σ r·M⁻¹r} per column. */
+        void apply(float[] r, float[] into, int cb, double[] rz) {
+            int m = mean.length;
+            int bl = m * cb;
+            double[] rb = new double[cb];
+            double[] sa = new double[cb];
+            for (int t = 0; t < cb; t++) {
+                rb[t] = c > 0 ? r[bl + t] / c : 0;
+            }
+            for (int j = 0; j < m; j++) {
+                int l = j * cb;
+                float iv = invVar[j];
+                float sj = mean[j];
+                for (int t = 0; t < cb; t++) {
+                    float a = iv * (r[l + t] - sj * (float) rb[t]);
+                    into[l + t] = a;
+                    sa[t] += (double) sj * a;
+                }
+            }
+            for (int t = 0; t < cb; t++) {
+                into[bl + t] = c > 0 ? (float) ((r[bl + t] - sa[t]) / c) : 0f;
+            }
+            Arrays.fill(rz, 0);
+            for (int j = 0; j <= m; j++) {
+                int l = j * cb;
+                for (int t = 0; t < cb; t++) {
+                    rz[t] += (double) r[l + t] * into[l + t];
+                }
+            }
+        }
+    }
+
     /** One thread's work arrays, (m+1) × cb each, and the preconditioned CG on one block of columns. */
     private final class Block {
         final float[] r;
         final float[] p;
         final float[] q;
         final float[] y = new float[BLOCK];
+        /** A kept batch's row products (rows × 8) between the two passes of the 8-column product. */
+        float[] ys = new float[0];
         final float[] xb;
+        final float[] z;
         int iterations;
         double startSq;
         double endSq;
@@ -448,21 +524,25 @@ public final class IterativeDecoder implements DecoderStep {
             p = new float[n];
             q = new float[n];
             xb = new float[n];
+            z = new float[n];
         }
 
-        void solve(Kept[] kept, float[] w, float[] bias, float[] inverse, boolean hold, double rho, double ridge,
-                   int c0, int cb, float[] delta, int maxIterations, boolean first) {
+        void solve(Kept[] kept, float[] w, float[] bias, float[] inverse, Preconditioner pre, boolean hold, double rho,
+                   double ridge, int c0, int cb, float[] delta, int maxIterations, boolean first) {
             int n = (m + 1) * cb;
             Arrays.fill(xb, 0, n, 0f);
             startResidual(kept, w, bias, inverse, hold, rho, c0, cb);
             double[] rz = new double[cb];
             double[] pq = new double[cb];
-            precondition(inverse, cb, p, rz);
+            pre.apply(r, z, cb, rz);
+            System.arraycopy(z, 0, p, 0, n);
             startSq = sumSquares(r, n);
             endSq = startSq;
             iterations = 0;
             double tol = first ? options.tolerance() / FIRST_SOLVE_FACTOR : options.tolerance();
             double stop = tol * tol * startSq;
+            float[] alpha = new float[cb];
+            double[] rzNew = new double[cb];
             while (iterations < maxIterations && endSq > stop && startSq > 0) {
                 apply(kept, inverse, ridge, cb);
                 Arrays.fill(pq, 0);
@@ -472,7 +552,6 @@ public final class IterativeDecoder implements DecoderStep {
                         pq[t] += (double) p[l + t] * q[l + t];
                     }
                 }
-                float[] alpha = new float[cb];
                 for (int t = 0; t < cb; t++) {
                     alpha[t] = pq[t] > 0 ? (float) (rz[t] / pq[t]) : 0f;
                 }
@@ -489,14 +568,7 @@ public final class IterativeDecoder implements DecoderStep {
                     break;
                 }
                 // p = M⁻¹r + β p, β = (r·M⁻¹r)_new / (r·M⁻¹r)_old per column
-                double[] rzNew = new double[cb];
-                for (int j = 0; j <= m; j++) {
-                    int l = j * cb;
-                    float mj = inverse[j];
-                    for (int t = 0; t < cb; t++) {
-                        rzNew[t] += (double) r[l + t] * r[l + t] * mj;
-                    }
-                }
+                pre.apply(r, z, cb, rzNew);
                 for (int t = 0; t < cb; t++) {
                     double beta = rz[t] > 0 ? rzNew[t] / rz[t] : 0;
                     alpha[t] = (float) beta;
@@ -504,9 +576,8 @@ public final class IterativeDecoder implements DecoderStep {
                 }
                 for (int j = 0; j <= m; j++) {
                     int l = j * cb;
-                    float mj = inverse[j];
                     for (int t = 0; t < cb; t++) {
-                        p[l + t] = mj * r[l + t] + alpha[t] * p[l + t];
+                        p[l + t] = z[l + t] + alpha[t] * p[l + t];
                     }
                 }
             }
@@ -537,20 +608,6 @@ public final class IterativeDecoder implements DecoderStep {
                 }
                 if (j < m && hold && inverse[j] == 0f) {
                     Arrays.fill(r, l, l + cb, 0f);
-                }
-            }
-        }
-
-        /** {@code p = M⁻¹ r} and {@code rz = Σ r·M⁻¹r} per column. */
-        private void precondition(float[] inverse, int cb, float[] into, double[] rz) {
-            Arrays.fill(rz, 0);
-            for (int j = 0; j <= m; j++) {
-                int l = j * cb;
-                float mj = inverse[j];
-                for (int t = 0; t < cb; t++) {
-                    float v = mj * r[l + t];
-                    into[l + t] = v;
-                    rz[t] += (double) v * r[l + t];
                 }
             }
         }
@@ -594,7 +651,7 @@ public final class IterativeDecoder implements DecoderStep {
         /**
          * {@code q += Σ_window w_i z̃_iᵀ (z̃_i p − x_i)} on the block ({@code x} only when {@code minusX}, with the
          * block's columns starting at {@code c0}). The 8-column case keeps the row's product in registers: it is the
-         * hot loop of the step (two random accesses of one cache line per stored code entry).
+         * hot loop of the step (two random accesses of 32 bytes per stored code entry).
          */
         private void windowProduct(Kept[] kept, int cb, int c0, boolean minusX) {
             int bl = m * cb;
@@ -608,6 +665,13 @@ public final class IterativeDecoder implements DecoderStep {
                 float[] val = k.val;
                 float[] x = k.x;
                 if (cb == 8) {
+                    // two passes per kept batch: the rows' products into ys (rows × 8, stays in cache), then their
+                    // scatter; each pass reads or writes only one of p and q at random, which halves the random
+                    // working set against one fused pass (measured 20-25 % faster at m = 16 384)
+                    if (ys.length < k.rows * 8) {
+                        ys = new float[k.rows * 8];
+                    }
+                    float[] yv = ys;
                     for (int b = 0; b < k.rows; b++) {
                         float y0 = p[bl], y1 = p[bl + 1], y2 = p[bl + 2], y3 = p[bl + 3];
                         float y4 = p[bl + 4], y5 = p[bl + 5], y6 = p[bl + 6], y7 = p[bl + 7];
@@ -622,9 +686,8 @@ public final class IterativeDecoder implements DecoderStep {
                             y6 -= x[xo + 6];
                             y7 -= x[xo + 7];
                         }
-                        int e0 = ptr[b];
                         int e1 = ptr[b + 1];
-                        for (int e = e0; e < e1; e++) {
+                        for (int e = ptr[b]; e < e1; e++) {
                             float v = val[e];
                             int o = idx[e] << 3;
                             y0 += v * p[o];
@@ -636,15 +699,22 @@ public final class IterativeDecoder implements DecoderStep {
                             y6 += v * p[o + 6];
                             y7 += v * p[o + 7];
                         }
-                        y0 *= wk;
-                        y1 *= wk;
-                        y2 *= wk;
-                        y3 *= wk;
-                        y4 *= wk;
-                        y5 *= wk;
-                        y6 *= wk;
-                        y7 *= wk;
-                        for (int e = e0; e < e1; e++) {
+                        int yo = b << 3;
+                        yv[yo] = y0 * wk;
+                        yv[yo + 1] = y1 * wk;
+                        yv[yo + 2] = y2 * wk;
+                        yv[yo + 3] = y3 * wk;
+                        yv[yo + 4] = y4 * wk;
+                        yv[yo + 5] = y5 * wk;
+                        yv[yo + 6] = y6 * wk;
+                        yv[yo + 7] = y7 * wk;
+                    }
+                    for (int b = 0; b < k.rows; b++) {
+                        int yo = b << 3;
+                        float y0 = yv[yo], y1 = yv[yo + 1], y2 = yv[yo + 2], y3 = yv[yo + 3];
+                        float y4 = yv[yo + 4], y5 = yv[yo + 5], y6 = yv[yo + 6], y7 = yv[yo + 7];
+                        int e1 = ptr[b + 1];
+                        for (int e = ptr[b]; e < e1; e++) {
                             float v = val[e];
                             int o = idx[e] << 3;
                             q[o] += v * y0;

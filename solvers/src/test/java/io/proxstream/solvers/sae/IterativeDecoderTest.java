@@ -357,4 +357,78 @@ class IterativeDecoderTest {
         assertThrows(IllegalArgumentException.class, () -> new IterativeDecoder.Options(10, 0, 1e-3));
         assertThrows(IllegalArgumentException.class, () -> new PamSgdTrainer.Decoder("fast", IterativeDecoder.Options.defaults()));
     }
+
+    /**
+     * The preconditioner's closed form (Schur complement of the bias) against the dense matrix it stands for:
+     * {@code M = [[diag(var + ridge) + s sᵀ/c, s], [sᵀ, c]]} built from non-negative codes; {@code M⁻¹(M v) = v}
+     * on three columns, a held latent stays 0, and {@code rz = r·M⁻¹r}.
+     */
+    @Test
+    void thePreconditionerInvertsTheMeanModel() {
+        int m = 40;
+        int cb = 3;
+        double ridge = 1e-3;
+        SplittableRandom rnd = new SplittableRandom(12);
+        double[] diag = new double[m + 1];
+        double[] sum = new double[m];
+        for (int i = 0; i < 300; i++) {
+            double w = 0.5 + rnd.nextDouble();
+            for (int e = 0; e < 6; e++) {
+                int j = 1 + rnd.nextInt(m - 1);  // latent 0 never fires: held
+                double z = rnd.nextDouble();
+                diag[j] += w * z * z;
+                sum[j] += w * z;
+            }
+            diag[m] += w;
+        }
+        float[] inverse = new float[m + 1];
+        for (int j = 1; j < m; j++) {
+            inverse[j] = (float) (1 / (diag[j] + ridge));
+        }
+        IterativeDecoder.Preconditioner pre = IterativeDecoder.Preconditioner.of(diag, sum, inverse, ridge);
+        double c = diag[m];
+        double[][] dense = new double[m + 1][m + 1];
+        for (int a = 1; a <= m; a++) {
+            for (int b = 1; b <= m; b++) {
+                double sa = a < m ? sum[a] : c;
+                double sb = b < m ? sum[b] : c;
+                dense[a][b] = a < m && b < m ? sa * sb / c : (a == m && b == m ? c : (a == m ? sb : sa));
+            }
+            if (a < m) {
+                dense[a][a] += diag[a] - sum[a] * sum[a] / c + ridge;
+            }
+        }
+        float[] v = new float[(m + 1) * cb];
+        float[] r = new float[(m + 1) * cb];
+        for (int j = 1; j <= m; j++) {
+            for (int t = 0; t < cb; t++) {
+                v[j * cb + t] = (float) rnd.nextGaussian();
+            }
+        }
+        for (int a = 0; a <= m; a++) {
+            for (int t = 0; t < cb; t++) {
+                double acc = 0;
+                for (int b = 0; b <= m; b++) {
+                    acc += dense[a][b] * v[b * cb + t];
+                }
+                r[a * cb + t] = (float) acc;
+            }
+        }
+        float[] back = new float[(m + 1) * cb];
+        double[] rz = new double[cb];
+        pre.apply(r, back, cb, rz);
+        for (int t = 0; t < cb; t++) {
+            assertEquals(0f, back[t], "the held latent gets no correction");
+            double err = 0;
+            double norm = 0;
+            double dot = 0;
+            for (int j = 0; j <= m; j++) {
+                err += Math.pow(back[j * cb + t] - v[j * cb + t], 2);
+                norm += Math.pow(v[j * cb + t], 2);
+                dot += (double) r[j * cb + t] * v[j * cb + t];
+            }
+            assertTrue(Math.sqrt(err / norm) < 1e-4, "column " + t + ": M^-1 (M v) differs from v by " + Math.sqrt(err / norm));
+            assertEquals(dot, rz[t], 1e-4 * Math.abs(dot), "r . M^-1 r");
+        }
+    }
 }
