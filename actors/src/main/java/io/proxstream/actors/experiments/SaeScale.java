@@ -318,7 +318,7 @@ public final class SaeScale implements Experiment {
     }
 
     /** The process's peak resident set (VmHWM), or 0 where /proc is not there. */
-    static long peakRss() {
+    public static long peakRss() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("VmHWM:")) {
