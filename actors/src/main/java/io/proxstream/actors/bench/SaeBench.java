@@ -1,7 +1,6 @@
 package io.proxstream.actors.bench;
 
 import io.proxstream.actors.train.MemoryPlan;
-
 import io.proxstream.monitoring.TaskProgress;
 import io.proxstream.protocol.config.TrainerConfig;
 import io.proxstream.actors.stream.Chunk;
@@ -312,7 +311,7 @@ public final class SaeBench {
         out.printf(Locale.ROOT, "  training stream (solve every %d):   %,10.0f vec/s%n", solveEvery, stream);
         out.printf(Locale.ROOT, "  same trainer, plain loop:           %,10.0f vec/s  (median paired stream/loop %.3f)%n", loop, ratio);
         double[] adamVsGemm = adamAgainstGemm(s, spec, batches, repeats);
-        long peak = io.proxstream.actors.experiments.SaeScale.peakRss();
+        long peak = MemoryPlan.peakRss();
         out.printf(Locale.ROOT, "  peak RSS of this process so far (VmHWM): %s%s%n", peak > 0 ? MemoryPlan.size(peak) : "not available",
                 exactStepFits(s) ? " (it includes the exact step's m x m statistics)" : "");
         return new Result(s, sparse, dense, statsRate, solveMs, stream, loop, ratio, adamVsGemm[0], adamVsGemm[1], adamVsGemm[2]);

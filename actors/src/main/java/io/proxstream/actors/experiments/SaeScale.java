@@ -193,7 +193,7 @@ public final class SaeScale implements Experiment {
                 .append("is training time only. Paired differences are the first trainer minus the second over the seeds, with 95 % ")
                 .append("Student-t intervals. ")
                 .append("Memory: the live heap after training (after a full GC, trainer still held) and the `MemoryPlan` estimate; ")
-                .append(String.format(Locale.ROOT, "peak RSS of the whole experiment process: %s.%n%n", MemoryPlan.size(peakRss())));
+                .append(String.format(Locale.ROOT, "peak RSS of the whole experiment process: %s.%n%n", MemoryPlan.size(MemoryPlan.peakRss())));
         rep.append("| setting | trainer | FVU at end (mean ± sd) | vectors/s | dead at end | live heap | planned |\n|---|---|---|---|---|---|---|\n");
         for (String[] row : summary) {
             rep.append("| ").append(String.join(" | ", row)).append(" |\n");
@@ -315,20 +315,6 @@ public final class SaeScale implements Experiment {
     private static long liveHeap() {
         System.gc();
         return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
-    }
-
-    /** The process's peak resident set (VmHWM), or 0 where /proc is not there. */
-    public static long peakRss() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            return 0;
-        }
-        return 0;
     }
 
     private static void plots(Path file, Setting s, List<Run> runs) throws IOException {

@@ -2,6 +2,9 @@ package io.proxstream.actors.train;
 
 import io.proxstream.protocol.config.SaeConfig;
 import io.proxstream.protocol.config.TrainerConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -156,6 +159,20 @@ public record MemoryPlan(List<Part> parts) {
 
     public long total() {
         return parts.stream().mapToLong(Part::bytes).sum();
+    }
+
+    /** The process's peak resident set (VmHWM), or 0 where /proc is not there. */
+    public static long peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return 0;
+        }
+        return 0;
     }
 
     /** {@code 2.0 GiB} and the like. */
