@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -172,6 +173,12 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     /** The ledger change count last written to {@value #LEDGER_FILE}, and whether a write is in flight. */
     private long ledgerWrittenSeq = -1;
     private boolean ledgerWriting;
+    /**
+     * Reports whose node waits to hear they are recorded, per worker: the node's count and the ledger change that holds it;
+     * answered once a ledger file with that change is written. At most two per worker (a newer report replaces the second:
+     * its count covers the pushes of the one it replaces), so a ledger that cannot be written holds no growing list.
+     */
+    private final Map<ActorRef<Protocol.WorkerCommand>, java.util.ArrayDeque<long[]>> unrecorded = new HashMap<>();
     /** Being handed off to another node: no new round; checkpoint, then stop. */
     private boolean handingOff;
     /** Exports asked for while a round or a merge ran: written when the state is this actor's again. */
@@ -264,7 +271,11 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             com.fasterxml.jackson.databind.JsonNode doc = ConfigLoader.mapper().readTree(java.nio.file.Files.readString(f));
             Map<String, Long> accepted = new TreeMap<>();
             doc.get("accepted").fields().forEachRemaining(e -> accepted.put(e.getKey(), e.getValue().asLong()));
-            state.ledger().catchUp(doc.get("seq").asLong(), accepted);
+            Map<String, Long> incarnations = new TreeMap<>();
+            if (doc.has("incarnations")) {
+                doc.get("incarnations").fields().forEachRemaining(e -> incarnations.put(e.getKey(), e.getValue().asLong()));
+            }
+            state.ledger().catchUp(doc.get("seq").asLong(), accepted, incarnations);
         } catch (IOException | RuntimeException e) {
             // the checkpoint's ledger stands; say that the newer counts could not be read
             System.err.println("proxstream: the ingest ledger " + f + " cannot be read (" + e + "); the ledger resumes from the"
@@ -573,7 +584,16 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         }
         reports.put(s.worker(), s);
         meters.workerQueue(s.worker(), s.queued());
-        ledgerChanges.add(l -> l.report(s.worker(), s.accepted()));
+        ledgerChanges.add(l -> {
+            l.report(s.worker(), s.incarnation(), s.accepted());
+            if (s.replyTo() != null) {
+                java.util.ArrayDeque<long[]> q = unrecorded.computeIfAbsent(s.replyTo(), w -> new java.util.ArrayDeque<>());
+                if (q.size() == 2) {
+                    q.pollLast();
+                }
+                q.addLast(new long[] {s.accepted(), l.seq()});
+            }
+        });
         applyLedger();
         if (!running && !busy) {
             startRound();
@@ -616,6 +636,25 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         ledgerChanges.clear();
         meters.ledger(l.accepted(), l.trained(), l.queued(), l.lost());
         persistLedger();
+        answerRecorded();
+    }
+
+    /** Tells each node waiting for it the count of its that a written ledger file holds. */
+    private void answerRecorded() {
+        Iterator<Map.Entry<ActorRef<Protocol.WorkerCommand>, java.util.ArrayDeque<long[]>>> it = unrecorded.entrySet().iterator();
+        while (it.hasNext()) {
+            Map.Entry<ActorRef<Protocol.WorkerCommand>, java.util.ArrayDeque<long[]>> e = it.next();
+            long count = -1;
+            while (!e.getValue().isEmpty() && e.getValue().peekFirst()[1] <= ledgerWrittenSeq) {
+                count = Math.max(count, e.getValue().pollFirst()[0]);
+            }
+            if (count >= 0) {
+                e.getKey().tell(new Protocol.LedgerRecorded(count));
+            }
+            if (e.getValue().isEmpty()) {
+                it.remove();
+            }
+        }
     }
 
     /** Writes the ledger's accepted counts when they changed (one write in flight; the next one after it). Owns the state. */
@@ -641,6 +680,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             getContext().getLog().error("coordinator: cannot write the ingest ledger: {}", w.error());
         } else {
             ledgerWrittenSeq = w.seq();
+            answerRecorded();
         }
         persistLedger();
         return this;

@@ -978,9 +978,10 @@ public final class DataParallelPam {
      * The ledger of live ingest over the cluster: {@code accepted = trained + queued + lost}. Per worker node it holds what
      * the node last reported accepted and the rows of it merged into the model; a node that dies closes its entry, and
      * what it accepted and was not merged is lost (reason {@code node_lost}). A node whose count went backwards restarted
-     * (a new process under the same address): its old entry is closed the same way. What a node accepted after its last
-     * report (250 ms) before it died is in no ledger; in acknowledgement mode such rows were never acknowledged. Not
-     * thread-safe: owned with the coordinator's state.
+     * (a new process under the same address: reports carry the process's incarnation): its old entry is closed the same way. A node answers a push 200 only once
+     * the coordinator wrote down a count holding its rows ({@link Protocol.LedgerRecorded}), so only rows answered 202
+     * (not recorded in time) can be in no ledger, should their node die before its next report. Not thread-safe: owned
+     * with the coordinator's state.
      */
     public static final class IngestLedger {
         private final Map<String, long[]> open = new java.util.TreeMap<>();
@@ -990,19 +991,33 @@ public final class DataParallelPam {
         private long closedTrained;
         private long lost;
 
-        /** What {@code worker}'s node reported it has accepted. */
+        /** What {@code worker}'s node reported it has accepted, from one process that stays the same ({@code incarnation} 1). */
         public void report(String worker, long accepted) {
+            report(worker, 1, accepted);
+        }
+
+        /**
+         * What {@code worker}'s node reported it has accepted. {@code incarnation} tells the node's processes apart (a
+         * random number per process; 0: not known): a report from another incarnation than the entry's is a new process
+         * under the same address, and the old one's entry is closed (what it had not merged is lost). A lower count from
+         * the same incarnation is a report overtaken by a later one (they travel different paths): it changes nothing.
+         */
+        public void report(String worker, long incarnation, long accepted) {
             long[] e = open.get(worker);
-            if (e != null && accepted < e[0]) {
+            if (e != null && incarnation != 0 && e[2] != 0 && e[2] != incarnation) {
                 close(worker);
                 e = null;
             }
             if (e == null) {
-                e = new long[2];
+                e = new long[3];
                 open.put(worker, e);
                 seq++;
             }
-            long v = Math.max(accepted, e[1]);
+            if (incarnation != 0 && e[2] != incarnation) {
+                e[2] = incarnation;
+                seq++;
+            }
+            long v = Math.max(e[0], Math.max(accepted, e[1]));
             if (v != e[0]) {
                 e[0] = v;
                 seq++;
@@ -1012,7 +1027,7 @@ public final class DataParallelPam {
         /** {@code rows} of {@code worker}'s rows were merged into the model. */
         public void merged(String worker, long rows) {
             seq++;
-            long[] e = open.computeIfAbsent(worker, w -> new long[2]);
+            long[] e = open.computeIfAbsent(worker, w -> new long[3]);
             e[1] += rows;
             e[0] = Math.max(e[0], e[1]);
         }
@@ -1089,8 +1104,13 @@ public final class DataParallelPam {
             Map<String, Object> m = new java.util.LinkedHashMap<>();
             m.put("seq", seq);
             Map<String, Long> acc = new java.util.TreeMap<>();
-            open.forEach((w, e) -> acc.put(w, e[0]));
+            Map<String, Long> inc = new java.util.TreeMap<>();
+            open.forEach((w, e) -> {
+                acc.put(w, e[0]);
+                inc.put(w, e[2]);
+            });
             m.put("accepted", acc);
+            m.put("incarnations", inc);
             return m;
         }
 
@@ -1102,17 +1122,31 @@ public final class DataParallelPam {
          * known with what it last reported, not with what the checkpoint held.
          */
         public void catchUp(long snapshotSeq, Map<String, Long> accepted) {
+            catchUp(snapshotSeq, accepted, Map.of());
+        }
+
+        /**
+         * As {@link #catchUp(long, Map)}, with each node's incarnation as the snapshot knew it: a node whose incarnation
+         * changed after the checkpoint restarted in between, so its checkpointed entry is closed (lost what it had not
+         * merged) and the snapshot's count opens the new one.
+         */
+        public void catchUp(long snapshotSeq, Map<String, Long> accepted, Map<String, Long> incarnations) {
             if (snapshotSeq < seq) {
                 return;
             }
             for (String w : new java.util.ArrayList<>(open.keySet())) {
-                if (!accepted.containsKey(w)) {
+                long inc = incarnations.getOrDefault(w, 0L);
+                if (!accepted.containsKey(w) || (inc != 0 && open.get(w)[2] != 0 && open.get(w)[2] != inc)) {
                     close(w);
                 }
             }
             accepted.forEach((w, a) -> {
-                long[] e = open.computeIfAbsent(w, k -> new long[2]);
+                long[] e = open.computeIfAbsent(w, k -> new long[3]);
                 e[0] = Math.max(e[0], Math.max(a, e[1]));
+                long inc = incarnations.getOrDefault(w, 0L);
+                if (inc != 0) {
+                    e[2] = inc;
+                }
             });
             seq = Math.max(seq, snapshotSeq);
         }
@@ -1120,7 +1154,7 @@ public final class DataParallelPam {
         void saveTo(TrainerState.Builder b) {
             b.put("ledger.seq", seq);
             b.put("ledger.closed", closedAccepted, closedTrained, lost);
-            open.forEach((w, e) -> b.put("ledger.open." + w, e[0], e[1]));
+            open.forEach((w, e) -> b.put("ledger.open." + w, e[0], e[1], e[2]));
         }
 
         void loadFrom(TrainerState s) {
@@ -1136,10 +1170,11 @@ public final class DataParallelPam {
             seq = q == null || q.length != 1 ? 0 : q[0];
             s.longs().forEach((k, v) -> {
                 if (k.startsWith("ledger.open.")) {
-                    if (v.length != 2 || v[1] > v[0] || v[1] < 0) {
+                    // (accepted, merged, incarnation); checkpoints before incarnations hold two values: incarnation not known
+                    if ((v.length != 2 && v.length != 3) || v[1] > v[0] || v[1] < 0) {
                         throw new IllegalArgumentException("checkpoint's ledger entry " + k + " is malformed");
                     }
-                    open.put(k.substring("ledger.open.".length()), v.clone());
+                    open.put(k.substring("ledger.open.".length()), java.util.Arrays.copyOf(v, 3));
                 }
             });
         }

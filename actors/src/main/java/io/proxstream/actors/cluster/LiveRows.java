@@ -25,7 +25,10 @@ import java.util.concurrent.CompletionStage;
  *
  * <p>The ledger {@code accepted = trained + queued} holds at every {@link #ledger()} (queued counts leased and merged
  * rows too: they are not trained until durable); rows of a node that dies are lost with it, which the coordinator
- * counts from the node's last report.
+ * counts from the node's last report. So that no accepted row can be missing from that report, a push is answered only
+ * once the run's coordinator has <em>recorded</em> its rows ({@link #recorded}: the coordinator wrote a ledger holding
+ * the node's count up to and beyond them); each {@link #add} tells the {@link #onAdded listener}, the worker, which
+ * reports at once.
  */
 public final class LiveRows {
 
@@ -55,8 +58,12 @@ public final class LiveRows {
         boolean merged;
     }
 
-    /** What a node reports: every accepted row is trained or queued (leased and merged rows are queued). */
-    public record Ledger(long accepted, long trained, long queued, long available, long leased, long heldBytes, long budgetBytes) {
+    /**
+     * What a node reports: every accepted row is trained or queued (leased and merged rows are queued); {@code recorded}:
+     * the count the coordinator confirmed it wrote down.
+     */
+    public record Ledger(long incarnation, long accepted, long trained, long queued, long available, long leased, long heldBytes,
+                         long budgetBytes, long recorded) {
     }
 
     private final int cols;
@@ -66,6 +73,17 @@ public final class LiveRows {
     private long available;
     private long accepted;
     private long trained;
+    /** The node's accepted count the coordinator last confirmed it recorded. */
+    private long recorded;
+    /** Pushes waiting for the coordinator to record them, by the accepted count their rows bring the node to. */
+    private final TreeMap<Long, List<CompletableFuture<Boolean>>> unrecorded = new TreeMap<>();
+    private volatile Runnable onAdded = () -> { };
+    /** Tells this queue's process apart from another under the same node address (a restart): random, never 0. */
+    private final long incarnation = java.util.concurrent.ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
+
+    /** What a queued batch waits for: its rows recorded by the coordinator, and trained into a checkpointed model. */
+    public record Added(CompletionStage<Boolean> recorded, CompletionStage<Boolean> trained) {
+    }
 
     public LiveRows(int cols, ByteBudget budget) {
         if (cols < 1) {
@@ -83,23 +101,53 @@ public final class LiveRows {
         return budget;
     }
 
+    /** Who hears of every {@link #add} (after it, outside this object's lock): the worker, which then reports. */
+    public void onAdded(Runnable listener) {
+        this.onAdded = listener;
+    }
+
     /**
-     * Queues a validated batch whose {@code 4 · rows · cols} bytes the caller reserved in the {@link #budget()}. The stage
-     * completes with true when every row of it is trained (in a checkpointed model), with false if the rows are dropped
-     * ({@link #close}).
+     * Queues a validated batch whose {@code 4 · rows · cols} bytes the caller reserved in the {@link #budget()}. Its
+     * {@link Added#recorded()} completes with true once the coordinator recorded the node's count with these rows in it
+     * ({@link #recorded}), its {@link Added#trained()} with true when every row of it is trained (in a checkpointed
+     * model); both with false if the rows are dropped first ({@link #close}).
      */
-    public synchronized CompletionStage<Boolean> add(float[] data, int rows) {
-        if (closed) {
-            throw new IllegalStateException("the run takes no more rows");
-        }
+    public Added add(float[] data, int rows) {
         if (rows < 1 || (long) rows * cols != data.length) {
             throw new IllegalArgumentException("a batch of " + data.length + " floats is not " + rows + " rows of " + cols);
         }
+        CompletableFuture<Boolean> rec = new CompletableFuture<>();
         Batch b = new Batch(data, rows, new CompletableFuture<>());
-        waiting.addLast(new Piece(b, 0, rows));
-        available += rows;
-        accepted += rows;
-        return b.trained;
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("the run takes no more rows");
+            }
+            waiting.addLast(new Piece(b, 0, rows));
+            available += rows;
+            accepted += rows;
+            unrecorded.computeIfAbsent(accepted, a -> new ArrayList<>()).add(rec);
+        }
+        onAdded.run();
+        return new Added(rec, b.trained);
+    }
+
+    /**
+     * The coordinator recorded that this node accepted {@code count} rows (in a ledger it wrote down): every push whose
+     * rows are within that count is answered. A count from a coordinator that knew an earlier state is harmless (counts
+     * only grow).
+     */
+    public void recorded(long count) {
+        List<CompletableFuture<Boolean>> done = new ArrayList<>();
+        synchronized (this) {
+            if (count <= recorded) {
+                return;
+            }
+            recorded = Math.min(count, accepted);
+            Map<Long, List<CompletableFuture<Boolean>>> head = unrecorded.headMap(recorded, true);
+            head.values().forEach(done::addAll);
+            head.clear();
+        }
+        done.forEach(f -> f.complete(true));
     }
 
     /**
@@ -216,7 +264,8 @@ public final class LiveRows {
         for (Lease l : leases.values()) {
             leased += l.rows;
         }
-        return new Ledger(accepted, trained, accepted - trained, available, leased, budget.reserved(), budget.capacity());
+        return new Ledger(incarnation, accepted, trained, accepted - trained, available, leased, budget.reserved(), budget.capacity(),
+                recorded);
     }
 
     private volatile boolean closed;
@@ -228,12 +277,14 @@ public final class LiveRows {
 
     /**
      * The run ended or the node stops: no more rows are taken ({@link #add} refuses), acknowledgements still waiting
-     * complete with false (their rows were not trained).
+     * complete with false (their rows were not trained), and so do pushes not yet recorded.
      */
     public void close() {
-        closed = true;
         List<CompletableFuture<Boolean>> open = new ArrayList<>();
         synchronized (this) {
+            closed = true;
+            unrecorded.values().forEach(open::addAll);
+            unrecorded.clear();
             for (Piece p : waiting) {
                 open.add(p.batch().trained);
             }

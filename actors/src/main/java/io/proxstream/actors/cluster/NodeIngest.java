@@ -42,6 +42,11 @@ import org.apache.pekko.stream.Materializer;
 public final class NodeIngest extends AllDirectives {
     /** The run name the endpoints answer to. */
     public static final String RUN = "cluster";
+    /**
+     * How long a push waits for the run's coordinator to record its rows (in the ledger file it writes) before it is
+     * answered 202 instead of 200: a coordinator that is moving to another node after its own node died takes seconds.
+     */
+    static final long RECORD_WAIT_MILLIS = 10_000;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The queue of each run this node takes rows for (null: no such run here). */
@@ -190,9 +195,16 @@ public final class NodeIngest extends AllDirectives {
                 if (q.status() != 200) {
                     return CompletableFuture.completedFuture(reject(q.status(), q.reason(), q.message()));
                 }
-                CompletionStage<Boolean> trained = q.trained();
+                CompletionStage<Boolean> trained = q.added().trained();
                 if (!ack) {
-                    return CompletableFuture.completedFuture(response(200, Map.of("accepted", b.rows())));
+                    return q.added().recorded().toCompletableFuture().completeOnTimeout(null, RECORD_WAIT_MILLIS, TimeUnit.MILLISECONDS)
+                            .thenApply(r -> r == null
+                            ? response(202, Map.of("accepted", b.rows(), "recorded", false, "message", b.rows() + " rows queued on"
+                            + " this node; the run's coordinator did not record them within " + RECORD_WAIT_MILLIS + " ms (it may be"
+                            + " moving): should this node die before its next report, they are in no ledger"))
+                            : r ? response(200, Map.of("accepted", b.rows()))
+                            : response(409, Map.of("error", "the run ended before these " + b.rows() + " rows were recorded; they"
+                            + " are not trained")));
                 }
                 return trained.toCompletableFuture().completeOnTimeout(null, ackMillis, TimeUnit.MILLISECONDS).thenApply(t -> t == null
                         ? response(504, Map.of("error", b.rows() + " rows queued on this node, not trained within " + ackMillis
@@ -209,7 +221,7 @@ public final class NodeIngest extends AllDirectives {
      * in a checkpointed model), 422 or 413 (refused for {@code reason}, a meter tag, with {@code message}), 409 (the run
      * takes no more rows).
      */
-    private record Queued(int status, String reason, String message, CompletionStage<Boolean> trained) {
+    private record Queued(int status, String reason, String message, LiveRows.Added added) {
     }
 
     /**
@@ -288,8 +300,17 @@ public final class NodeIngest extends AllDirectives {
             public CompletionStage<RunHandle.PushResult> accept(String transport, float[] data, int n, int cols, long reserved,
                                                                 long payloadBytes) {
                 Queued q = enqueue(rows, data, n, cols, reserved, "holds", "frame");
+                if (q.status() == 200) {
+                    // answered once the coordinator recorded the rows, as over HTTP; after the wait, accepted all the same
+                    // (the frame's rows are queued here) with the reason saying they are not yet in the run's ledger
+                    return q.added().recorded().toCompletableFuture().completeOnTimeout(null, RECORD_WAIT_MILLIS,
+                            TimeUnit.MILLISECONDS).thenApply(rec -> rec == null
+                            ? new RunHandle.PushResult(RunHandle.Outcome.ACCEPTED, n, "not recorded by the run's coordinator within "
+                            + RECORD_WAIT_MILLIS + " ms")
+                            : rec ? RunHandle.PushResult.accepted(n)
+                            : new RunHandle.PushResult(RunHandle.Outcome.NOT_ACCEPTING, 0, FINISHED));
+                }
                 RunHandle.PushResult r = switch (q.status()) {
-                    case 200 -> RunHandle.PushResult.accepted(n);
                     case 409 -> new RunHandle.PushResult(RunHandle.Outcome.NOT_ACCEPTING, 0, FINISHED);
                     case 413 -> reject(RunHandle.Outcome.TOO_LARGE, q.reason(), q.message());
                     default -> reject(q.reason().equals("malformed") ? RunHandle.Outcome.MALFORMED : RunHandle.Outcome.INVALID,

@@ -14,7 +14,7 @@ public final class Protocol {
     }
 
     /** What a worker accepts. */
-    public sealed interface WorkerCommand permits ModelChunk, StartRound, RoundSettled, RunFinished, WorkerInternal {
+    public sealed interface WorkerCommand permits ModelChunk, StartRound, RoundSettled, RunFinished, LedgerRecorded, WorkerInternal {
     }
 
     /** What the coordinator accepts. */
@@ -57,15 +57,24 @@ public final class Protocol {
     }
 
     /**
-     * A live worker's ingest ledger ({@link LiveRows.Ledger}): rows accepted, trained (in a checkpointed model), queued
+     * A live worker's ingest ledger ({@link LiveRows.Ledger}), from the node's process {@code incarnation}: rows accepted, trained (in a checkpointed model), queued
      * (not yet trained, leased ones included), waiting (not leased), and the bytes its queue holds of its budget. Sent
      * every 250 ms and with every result.
      */
-    public record WorkerStatus(String worker, long accepted, long trained, long queued, long available, long heldBytes,
-                               long budgetBytes) implements CoordinatorCommand, CborSerializable {
-        static WorkerStatus of(String worker, LiveRows.Ledger l) {
-            return new WorkerStatus(worker, l.accepted(), l.trained(), l.queued(), l.available(), l.heldBytes(), l.budgetBytes());
+    public record WorkerStatus(String worker, long incarnation, long accepted, long trained, long queued, long available,
+                               long heldBytes, long budgetBytes, ActorRef<WorkerCommand> replyTo)
+            implements CoordinatorCommand, CborSerializable {
+        static WorkerStatus of(String worker, LiveRows.Ledger l, ActorRef<WorkerCommand> replyTo) {
+            return new WorkerStatus(worker, l.incarnation(), l.accepted(), l.trained(), l.queued(), l.available(), l.heldBytes(),
+                    l.budgetBytes(), replyTo);
         }
+    }
+
+    /**
+     * The coordinator wrote down (in its ledger file, which a coordinator resuming after a crash reads) that the node of
+     * the worker it tells accepted {@code accepted} rows: the node answers the pushes within that count.
+     */
+    public record LedgerRecorded(long accepted) implements WorkerCommand, CborSerializable {
     }
 
     /**

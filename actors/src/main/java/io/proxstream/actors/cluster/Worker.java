@@ -32,8 +32,11 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
     /** When the first chunk of each round's model came (nanoTime). */
     private final Map<Long, Long> firstChunk = new HashMap<>();
 
-    private enum Report implements Protocol.WorkerInternal {
-        TICK
+    private enum Report implements Protocol.WorkerInternal, org.apache.pekko.actor.NoSerializationVerificationNeeded {
+        /** The periodic report. */
+        TICK,
+        /** Rows were pushed to this node: report now, so their push is answered once the coordinator recorded them. */
+        NOW
     }
 
     /** How often a live worker reports its ingest ledger to the coordinator. */
@@ -54,6 +57,8 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
     private final ActorRef<Protocol.CoordinatorCommand> coordinatorProxy;
     /** The coordinator of the last round started: a different one resumed from its checkpoint. */
     private ActorRef<Protocol.CoordinatorCommand> lastCoordinator;
+    /** The accepted count of the last periodic or prompted report. */
+    private long lastReported = -1;
 
     public static Behavior<Protocol.WorkerCommand> create(String name, ClusterMeters meters) {
         return create(name, meters, null, null);
@@ -81,6 +86,8 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
             ctx.getSystem().receptionist().tell(Receptionist.register(key, ctx.getSelf()));
             if (live != null && coordinator != null) {
                 timers.startTimerWithFixedDelay(Report.TICK, REPORT_EVERY);
+                ActorRef<Protocol.WorkerCommand> self = ctx.getSelf();
+                live.onAdded(() -> self.tell(Report.NOW));
             }
             return new Worker(ctx, name, meters, live, coordinator);
         }));
@@ -105,7 +112,20 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
                 .onMessage(Protocol.RoundSettled.class, this::onSettled)
                 .onMessage(Protocol.RunFinished.class, this::onFinished)
                 .onMessageEquals(Report.TICK, this::onReport)
+                .onMessageEquals(Report.NOW, () -> {
+                    // several pushes in a row: the first report carries them all, the others have nothing new
+                    return live.ledger().accepted() > lastReported ? onReport() : this;
+                })
+                .onMessage(Protocol.LedgerRecorded.class, r -> {
+                    if (live != null) {
+                        live.recorded(r.accepted());
+                    }
+                    return this;
+                })
                 .onSignal(org.apache.pekko.actor.typed.PostStop.class, stop -> {
+                    if (live != null) {
+                        live.onAdded(() -> { }); // no one to report to any more
+                    }
                     // a retired worker (its run finished) frees its trainer; one stopped mid-round leaves it to the round
                     if (!busy && state != null) {
                         state.close();
@@ -124,7 +144,8 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
 
     private Behavior<Protocol.WorkerCommand> onReport() {
         LiveRows.Ledger l = live.ledger();
-        coordinatorProxy.tell(Protocol.WorkerStatus.of(name, l));
+        coordinatorProxy.tell(Protocol.WorkerStatus.of(name, l, getContext().getSelf()));
+        lastReported = l.accepted();
         meters.ingestQueue(l.queued(), l.heldBytes());
         return this;
     }
@@ -227,7 +248,7 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
         if (slices.isEmpty()) {
             // nothing to train (the queue emptied since the last report, or no ingest here): say so at once
             if (live != null) {
-                s.coordinator().tell(Protocol.WorkerStatus.of(name, live.ledger()));
+                s.coordinator().tell(Protocol.WorkerStatus.of(name, live.ledger(), getContext().getSelf()));
             }
             s.coordinator().tell(new Protocol.RoundDone(s.round(), name, List.of(), 0, 0, 0, 0, 0));
             starts.remove(s.round());
@@ -270,7 +291,7 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
             double mse = c.result().counter("mse_x1e9") / 1e9;
             if (live != null) {
                 // the ledger before the result, so the coordinator never merges rows it has not seen accepted
-                to.tell(Protocol.WorkerStatus.of(name, live.ledger()));
+                to.tell(Protocol.WorkerStatus.of(name, live.ledger(), getContext().getSelf()));
             }
             to.tell(new Protocol.RoundDone(c.round(), name, c.slices(), c.result().counter("rows"), mse, c.seconds(),
                     parts.size(), bytes.length, c.modelSeconds(), codec));

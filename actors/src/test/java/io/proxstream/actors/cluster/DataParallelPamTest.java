@@ -103,7 +103,11 @@ class DataParallelPamTest {
         assertEquals(700, l.queued());
         l.close("b"); // died: its 300 queued rows are lost
         assertEquals(300, l.lost());
-        l.report("a", 400); // a's count went backwards: a new process under the same address; the old one's 400 are lost
+        long seq = l.seq();
+        l.report("a", 1, 900); // a report of a's overtaken by a later one (another path): nothing changes
+        assertEquals(1500, l.accepted());
+        assertEquals(seq, l.seq());
+        l.report("a", 2, 400); // another incarnation: a new process under the same address; the old one's 400 are lost
         assertEquals(700, l.lost());
         assertEquals(1900, l.accepted());
         assertEquals(l.accepted(), l.trained() + l.queued() + l.lost());
@@ -155,6 +159,16 @@ class DataParallelPamTest {
         Map<String, Object> before = again.ledger().describe();
         again.ledger().catchUp(seqAtCheckpoint - 1, Map.of("a", 5000L));
         assertEquals(before, again.ledger().describe());
+        // a node that restarted after the checkpoint (the snapshot knows its new incarnation): its checkpointed entry is
+        // closed (its 400 unmerged rows lost), the new process's count opens a new one
+        DataParallelPam.CoordinatorState restarted = new DataParallelPam.CoordinatorState(live);
+        restarted.restore(checkpoint);
+        restarted.ledger().catchUp((Long) snap.get("seq"), Map.of("a", 70L, "b", 500L), Map.of("a", 9L, "b", 1L));
+        assertEquals(400 + 50, restarted.ledger().lost(), "a's old process and the node that left");
+        assertEquals(1000 + 70 + 500 + 50, restarted.ledger().accepted());
+        assertEquals(restarted.ledger().accepted(), restarted.ledger().trained() + restarted.ledger().queued()
+                + restarted.ledger().lost());
+
         // reports that repeat a count are not changes (no rewrite of the file every 250 ms)
         long seq = again.ledger().seq();
         again.ledger().report("a", 1000);

@@ -112,9 +112,9 @@ class LiveRowsTest {
         ByteBudget budget = new ByteBudget(160, timer); // 20 rows of width 2
         LiveRows live = new LiveRows(2, budget);
         assertTrue(budget.reserve(80, 0).toCompletableFuture().join());
-        CompletableFuture<Boolean> first = live.add(numbered(0, 10), 10).toCompletableFuture();
+        CompletableFuture<Boolean> first = live.add(numbered(0, 10), 10).trained().toCompletableFuture();
         assertTrue(budget.reserve(80, 0).toCompletableFuture().join());
-        CompletableFuture<Boolean> second = live.add(numbered(10, 10), 10).toCompletableFuture();
+        CompletableFuture<Boolean> second = live.add(numbered(10, 10), 10).trained().toCompletableFuture();
         assertFalse(budget.reserve(8, 0).toCompletableFuture().join(), "the queue is full: a push waits (back-pressure)");
         CompletableFuture<Boolean> waiting = budget.reserve(8, -1).toCompletableFuture();
         live.lease(0, 12, 4); // rows 0-11: all of the first batch, 2 of the second
@@ -140,5 +140,36 @@ class LiveRowsTest {
         assertEquals(0, live.lease(7, 16, 8).length, "a second lease of the same round gets nothing");
         assertEquals(2 * 24, live.lease(8, 1000, 8).length);
         assertLedger(live);
+    }
+
+    @Test
+    void aPushIsAnsweredOnceTheCoordinatorRecordedACountThatHoldsItsRows() {
+        ByteBudget budget = new ByteBudget(1 << 20, timer);
+        LiveRows live = new LiveRows(2, budget);
+        java.util.concurrent.atomic.AtomicInteger told = new java.util.concurrent.atomic.AtomicInteger();
+        live.onAdded(told::incrementAndGet);
+        CompletableFuture<Boolean>[] pushes = new CompletableFuture[3];
+        for (int i = 0; i < 3; i++) { // 10, 20, 30 rows accepted after each
+            assertTrue(budget.reserve(80, 0).toCompletableFuture().join());
+            pushes[i] = live.add(numbered(10 * i, 10), 10).recorded().toCompletableFuture();
+        }
+        assertEquals(3, told.get(), "the worker hears of every push (and reports)");
+        assertFalse(pushes[0].isDone(), "nothing is answered before the coordinator recorded it");
+        live.recorded(19);
+        assertTrue(pushes[0].join(), "a count of 19 holds the first push's rows 1-10");
+        assertFalse(pushes[1].isDone(), "but not all of the second push's 11-20");
+        assertEquals(19, live.ledger().recorded());
+        live.recorded(5);
+        assertEquals(19, live.ledger().recorded(), "an older record (a coordinator that knew less) changes nothing");
+        live.recorded(20);
+        assertTrue(pushes[1].join());
+        assertFalse(pushes[2].isDone());
+        live.recorded(1000);
+        assertEquals(30, live.ledger().recorded(), "no more than the node accepted is recorded");
+        assertTrue(pushes[2].join());
+        assertTrue(budget.reserve(8, 0).toCompletableFuture().join());
+        CompletableFuture<Boolean> last = live.add(numbered(30, 1), 1).recorded().toCompletableFuture();
+        live.close();
+        assertFalse(last.join(), "a push not recorded when the run ends is answered as not taken");
     }
 }
