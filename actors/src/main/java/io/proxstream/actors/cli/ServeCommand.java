@@ -185,10 +185,11 @@ final class ServeCommand implements Callable<Integer> {
     /** {@code serve --cluster}: a node of a serving cluster ({@link io.proxstream.actors.cluster.ClusterService}). */
     private int callCluster(ServeConfig config) throws Exception {
         var parsed = spec.commandLine().getParseResult();
-        for (String localOnly : List.of("--watch", "--create", "--run-config")) {
+        for (String localOnly : List.of("--create", "--run-config")) {
             if (parsed.hasMatchedOption(localOnly)) {
                 throw new CommandLine.ParameterException(spec.commandLine(), localOnly + " is not available with --cluster: runs are"
-                        + " created with POST /runs on any node and take rows over HTTP (POST /runs/NAME/batches) or TCP (--tcp-port)");
+                        + " created with POST /runs on any node and take rows over HTTP (POST /runs/NAME/batches), TCP (--tcp-port)"
+                        + " or a watched directory (--watch)");
             }
         }
         // TCP ingest only when asked for (serve's default port would clash between nodes on one machine)
@@ -234,9 +235,16 @@ final class ServeCommand implements Callable<Integer> {
                     ingest::target, auth, https).toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
             tcpLine = String.format("  TCP ingest %s:%d%s", config.host(), tcpBinding.localAddress().getPort(), https != null ? " (TLS)" : "");
         }
+        String watchLine = "";
+        if (!config.watchDir().isBlank()) {
+            // this node's own directory: shards dropped into WATCH/RUN/ go to run RUN's queue here, trained by this node's worker
+            io.proxstream.actors.serve.ShardWatcher.start(system, Path.of(config.watchDir()), service::liveRuns, ingest::target,
+                    java.time.Duration.ofSeconds(1));
+            watchLine = "  watching " + Path.of(config.watchDir()).toAbsolutePath();
+        }
         String scheme = https != null ? "https" : "http";
         out.printf("proxstream serve --cluster: API %s://%s:%d/runs  metrics %s://%s:%d/metrics%s%s%n", scheme, config.host(),
-                binding.localAddress().getPort(), scheme, config.host(), binding.localAddress().getPort(), tcpLine,
+                binding.localAddress().getPort(), scheme, config.host(), binding.localAddress().getPort(), tcpLine + watchLine,
                 auth.required() ? " (bearer token)" : "");
         out.printf("proxstream serve --cluster: %s at %s:%d, seeds %s, %s; runs in %s%n", String.join(",", roles), config.host(),
                 clusterPort, seedNodes, tls != null ? "cluster transport TLS (mutual)" : "cluster transport without TLS",

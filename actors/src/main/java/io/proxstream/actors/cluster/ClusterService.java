@@ -127,6 +127,11 @@ public final class ClusterService {
         return queues.get(name);
     }
 
+    /** The live runs whose rows this node queues (their queues may have closed since: the run ended). */
+    public java.util.Set<String> liveRuns() {
+        return java.util.Set.copyOf(queues.keySet());
+    }
+
     /** Why this node takes no part in run {@code name} (null: it does, or it does not know the run). */
     public String problem(String name) {
         return problems.get(name);
@@ -175,6 +180,14 @@ public final class ClusterService {
             doc = ConfigLoader.mapper().readTree(body);
         } catch (IOException e) {
             throw new IllegalArgumentException("the run's description is not valid JSON: " + e.getMessage(), e);
+        }
+        if (doc != null && doc.isObject() && doc.has("inputDim")) {
+            // serve's name for the width (the Python client's create_run sends it): the same key here
+            JsonNode w = ((ObjectNode) doc).remove("inputDim");
+            if (doc.has("dim") && !doc.get("dim").equals(w)) {
+                throw new IllegalArgumentException("\"dim\" " + doc.get("dim") + " and \"inputDim\" " + w + " disagree; give one of them");
+            }
+            ((ObjectNode) doc).set("dim", w);
         }
         if (doc == null || !doc.isObject() || !doc.hasNonNull("dim")) {
             throw new IllegalArgumentException("a run needs at least \"name\" and \"dim\" (the rows' width)");

@@ -8,11 +8,14 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -39,9 +42,19 @@ public final class ShardWatcher {
     private ShardWatcher() {
     }
 
-    /** Starts polling every {@code period}; cancel the result to stop. */
+    /** Starts polling every {@code period} for the runs of {@code registry}; cancel the result to stop. */
     public static Cancellable start(ActorSystem<?> system, Path watchDir, ConcurrentMap<String, RunHandle> registry,
                                     Duration period) throws IOException {
+        return start(system, watchDir, registry::keySet, registry::get, period);
+    }
+
+    /**
+     * Starts polling every {@code period} for the runs {@code runs} lists, whose rows go to {@code targets} (null: the run
+     * takes none here now, its shards wait); cancel the result to stop. A {@code serve --cluster} node feeds the queues of
+     * the runs it holds this way.
+     */
+    public static Cancellable start(ActorSystem<?> system, Path watchDir, Supplier<? extends Collection<String>> runs,
+                                    Function<String, ? extends IngestTarget> targets, Duration period) throws IOException {
         Files.createDirectories(watchDir);
         ExecutorService io = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "shard-watcher");
@@ -49,16 +62,19 @@ public final class ShardWatcher {
             return t;
         });
         return Source.tick(Duration.ZERO, period, "tick")
-                .mapConcat(t -> pending(watchDir, registry))
-                .mapAsync(1, f -> CompletableFuture.runAsync(() -> feed(f, registry.get(f.getParent().getFileName().toString())), io))
+                .mapConcat(t -> pending(watchDir, runs.get()))
+                .mapAsync(1, f -> CompletableFuture.runAsync(() -> {
+                    String run = f.getParent().getFileName().toString();
+                    feed(f, run, targets.apply(run));
+                }, io))
                 .toMat(Sink.ignore(), Keep.left())
                 .run(system);
     }
 
-    /** Shards waiting in the directories of runs that exist, in name order. */
-    static List<Path> pending(Path watchDir, ConcurrentMap<String, RunHandle> registry) throws IOException {
+    /** Shards waiting in the directories of {@code runs}, in name order. */
+    static List<Path> pending(Path watchDir, Collection<String> runs) throws IOException {
         List<Path> out = new ArrayList<>();
-        for (String run : registry.keySet().stream().sorted().toList()) {
+        for (String run : runs.stream().sorted().toList()) {
             Path d = watchDir.resolve(run);
             if (!Files.isDirectory(d)) {
                 continue;
@@ -73,8 +89,8 @@ public final class ShardWatcher {
         return out;
     }
 
-    /** Feeds one shard (blocking; on the watcher's own thread). */
-    static void feed(Path file, RunHandle h) {
+    /** Feeds one shard to run {@code run}'s target {@code h} (blocking; on the watcher's own thread). */
+    static void feed(Path file, String run, IngestTarget h) {
         if (h == null || !Files.exists(file)) {
             return;
         }
@@ -90,7 +106,7 @@ public final class ShardWatcher {
                     break;
                 }
                 if (!h.reserve(bytes, -1).toCompletableFuture().join()) {
-                    problem = "run '" + h.config().name() + "' stopped taking data after " + rows + " rows";
+                    problem = "run '" + run + "' stopped taking data after " + rows + " rows";
                     break;
                 }
                 RunHandle.PushResult res = h.accept("file", java.util.Arrays.copyOf(buf, got * r.cols()), got, r.cols(), bytes, bytes)
@@ -113,7 +129,7 @@ public final class ShardWatcher {
                 Files.writeString(target.resolve(file.getFileName() + ".reason.txt"), problem + "\n");
                 LOG.warn("shard {} rejected after {} rows: {}", file, rows, problem);
             } else {
-                LOG.info("shard {}: {} rows queued for run {}", file.getFileName(), rows, h.config().name());
+                LOG.info("shard {}: {} rows queued for run {}", file.getFileName(), rows, run);
             }
         } catch (IOException e) {
             LOG.error("cannot move shard {}: {}", file, e.getMessage());

@@ -123,6 +123,13 @@ class ClusterServiceTest {
         assertTrue(!Files.exists(dir.resolve("runs").resolve("big")), "nothing is written for a refused run");
         assertEquals(201, create(port, "{\"name\":\"a\",\"dim\":8,\"latents\":16,\"k\":2,\"batch\":32}").statusCode());
         assertEquals(409, create(port, "{\"name\":\"a\",\"dim\":8}").statusCode());
+        // serve's name for the width (what the Python client's create_run sends) is the same key; a disagreeing pair is refused
+        r = create(port, "{\"name\":\"b\",\"dim\":8,\"inputDim\":9}");
+        assertEquals(400, r.statusCode(), r.body());
+        assertTrue(r.body().contains("disagree"), r.body());
+        assertEquals(201, create(port, "{\"name\":\"b\",\"inputDim\":8,\"latents\":16,\"k\":2,\"batch\":32}").statusCode());
+        assertTrue(Files.readString(dir.resolve("runs/b").resolve(ClusterService.RUN_FILE)).contains("\"dim\" : 8")
+                || Files.readString(dir.resolve("runs/b").resolve(ClusterService.RUN_FILE)).contains("\"dim\":8"), "width 8");
         assertEquals(404, call(port, "GET", "/runs/nope", null).statusCode());
         assertEquals(404, call(port, "POST", "/runs/nope/batches", rows(1, 8, 1), "Content-Type", "application/octet-stream",
                 "X-Shape", "1,8").statusCode());
@@ -177,6 +184,31 @@ class ClusterServiceTest {
             var unknown = io.proxstream.actors.serve.ServeTest.tcp(sock, io.proxstream.protocol.ingest.IngestFrame.encode("nope", x, 1, 16));
             assertEquals(io.proxstream.protocol.ingest.IngestFrame.REJECTED, unknown.status());
         }
+        // a watched directory (serve --cluster --watch): a shard dropped into WATCH/live/ goes to this node's queue, whole,
+        // and moves to done/; a file that does not read moves to rejected/ beside its reason
+        Path watch = dir.resolve("watch");
+        var watcher = io.proxstream.actors.serve.ShardWatcher.start(service.system(), watch, service::liveRuns, ingest::target,
+                Duration.ofMillis(100));
+        Files.createDirectories(watch.resolve("live"));
+        // 320 rows: whole minibatches of 64 (a round leases whole minibatches, so a remainder would hold back the acked rows below)
+        float[] shard = new float[320 * 16];
+        java.util.Random g = new java.util.Random(11);
+        for (int i = 0; i < shard.length; i++) {
+            shard[i] = (float) g.nextGaussian();
+        }
+        io.proxstream.protocol.format.Npy.write(watch.resolve("live").resolve("shard-0.npy.tmp"), shard, 320, 16);
+        Files.writeString(watch.resolve("live").resolve("broken.npy"), "not an npy file");
+        Files.move(watch.resolve("live").resolve("shard-0.npy.tmp"), watch.resolve("live").resolve("shard-0.npy"));
+        long until = System.nanoTime() + 60_000_000_000L;
+        while (!(Files.exists(watch.resolve("live/done/shard-0.npy")) && Files.exists(watch.resolve("live/rejected/broken.npy.reason.txt")))
+                && System.nanoTime() < until) {
+            Thread.sleep(50);
+        }
+        watcher.cancel();
+        assertTrue(Files.exists(watch.resolve("live/done/shard-0.npy")), "the shard was queued whole and moved to done/");
+        String reason = Files.readString(watch.resolve("live/rejected/broken.npy.reason.txt"));
+        assertTrue(reason.contains("broken.npy") && reason.contains("not a .npy file"), reason);
+        pushed += 320;
         // acknowledgement mode: the answer comes once the rows are in a checkpointed model
         HttpResponse<String> acked = call(port, "POST", "/runs/live/batches", rows(128, 16, 9), "Content-Type",
                 "application/octet-stream", "X-Shape", "128,16", "X-Ack", "trained");
