@@ -145,9 +145,9 @@ class MainTest {
         Outcome seedless = run("serve", "--seed", "127.0.0.1:2551");
         assertEquals(2, seedless.code(), seedless.err());
         assertTrue(seedless.err().contains("--seed needs --cluster"), seedless.err());
-        Outcome watch = run("serve", "--cluster", "--watch", "drop");
-        assertEquals(2, watch.code(), watch.err());
-        assertTrue(watch.err().contains("--watch is not available with --cluster"), watch.err());
+        Outcome local = run("serve", "--cluster", "--create", "a:16");
+        assertEquals(2, local.code(), local.err());
+        assertTrue(local.err().contains("--create is not available with --cluster") && local.err().contains("POST /runs"), local.err());
         Outcome badSeed = run("serve", "--cluster", "--seed", "nohostport", "--port", "0");
         assertEquals(2, badSeed.code(), badSeed.err());
         assertTrue(badSeed.err().contains("seed node 'nohostport' is not HOST:PORT"), badSeed.err());
