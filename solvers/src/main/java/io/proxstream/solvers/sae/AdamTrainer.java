@@ -64,6 +64,7 @@ public final class AdamTrainer implements SaeTrainer {
     private final long[] lastFired;
     private final boolean[] dead;
     private volatile double lastAuxLoss;
+    private StepPhases lastPhases;
     /** Written by the training thread, read by monitors: volatile. */
     private volatile long samples;
     private long skippedSteps;
@@ -109,6 +110,23 @@ public final class AdamTrainer implements SaeTrainer {
         return recipe;
     }
 
+    /**
+     * Where the wall time of a step went, in nanoseconds: the encoder sgemm alone, the rest of the encode (the
+     * encoder's upload to BLAS, the copy-out, the bias and the sparsifier), the decode, the sparse backward, the AuxK loss, the finiteness guards
+     * (with the firing record), Adam on all four blocks, and the decoder's per-atom passes (parallel-component
+     * removal and renormalisation).
+     */
+    public record StepPhases(long gemm, long select, long decode, long backward, long auxK, long guards, long adam, long atoms) {
+        public long total() {
+            return gemm + select + decode + backward + auxK + guards + adam + atoms;
+        }
+    }
+
+    /** The parts of the last committed step (null before the first). Read on the training thread. */
+    public StepPhases lastPhases() {
+        return lastPhases;
+    }
+
     /** The AuxK loss of the last step (0 without AuxK or dead latents). */
     public double lastAuxLoss() {
         return lastAuxLoss;
@@ -150,6 +168,7 @@ public final class AdamTrainer implements SaeTrainer {
             return skip(x, rows, biasBefore);
         }
         sparse.backward(model, x, grads, true, true);
+        long t0 = System.nanoTime();
         double aux = 0;
         if (auxK != null) {
             for (int j = 0; j < dead.length; j++) {
@@ -157,15 +176,18 @@ public final class AdamTrainer implements SaeTrainer {
             }
             aux = auxK.addGradients(model, x, rows, sparse.preActivations(), sparse.residuals(), dead, grads);
         }
+        long t1 = System.nanoTime();
         if (!Double.isFinite(aux) || !gradientsWithinBound(x, rows)) {
             return skip(x, rows, biasBefore);
         }
         lastAuxLoss = aux;
         result.auxLoss = aux;
         markFired(rows);
+        long t2 = System.nanoTime();
         if (recipe.unitNormDecoder()) {
             removeParallelComponent();
         }
+        long t3 = System.nanoTime();
         adam.beginStep();
         adam.update(model.encoderWeights(), grads.wEnc, grads.touched, d, wEncState, null, 0f, 1f);
         adam.update(model.encoderBias(), grads.bEnc, null, spec.latents(), bEncState, null, 0f, 1f);
@@ -173,10 +195,13 @@ public final class AdamTrainer implements SaeTrainer {
             adam.update(model.decoderWeights(), grads.wDec, grads.touched, d, wDecState, null, 0f, 1f);
         }
         adam.update(model.decoderBias(), grads.bDec, null, d, bDecState, null, 0f, 1f);
+        long t4 = System.nanoTime();
         if (recipe.unitNormDecoder()) {
             normaliseAtoms(null);
         }
         model.encoderChanged();
+        long[] p = sparse.phaseNanos();
+        lastPhases = new StepPhases(p[0], p[1], p[2], p[3], t1 - t0, t2 - t1, t4 - t3, (t3 - t2) + (System.nanoTime() - t4));
         samples += rows;
         return new EncodedBatch(x, rows, null, result);
     }

@@ -1,6 +1,7 @@
 package io.proxstream.solvers.sae;
 
 import io.proxstream.solvers.linalg.Vec;
+import io.proxstream.solvers.parallel.Parallel;
 
 /**
  * The auxiliary loss on dead latents of Gao et al. ("Scaling and evaluating sparse autoencoders",
@@ -21,6 +22,10 @@ final class AuxK {
     private int[] auxIdx = new int[0];
     private float[] auxVal = new float[0];
     private int[] auxCount = new int[0];
+    private float[] auxGa = new float[0];
+    private double[] rowLoss = new double[0];
+    private int[] colPtr = new int[0];
+    private int[] colEntry = new int[0];
 
     AuxK(SaeSpec spec, int kAux, double alpha) {
         if (!spec.sparsifier().isTopK() || spec.tied()) {
@@ -90,63 +95,107 @@ final class AuxK {
                 deadIdx[t++] = j;
             }
         }
-        float[] keys = new float[deadCount];
-        float[] heapKey = new float[k];
-        int[] heapIdx = new int[k];
-        double loss = 0;
-        float w = (float) (2 * alpha / norm);
-        float[] wDec = model.decoderWeights();
-        for (int b = 0; b < rows; b++) {
-            for (int t = 0; t < deadCount; t++) {
-                keys[t] = pre[b * m + deadIdx[t]];
-            }
-            Sparsify.selectRow(abs, k, keys, 0, deadCount, heapKey, heapIdx);
-            int n = 0;
-            int qo = b * d;
-            for (int t = 0; t < d; t++) {
-                q[qo + t] = resid[qo + t];          // ê − e = ê + resid
-            }
-            for (int t = 0; t < k; t++) {
-                int j = deadIdx[heapIdx[t]];
-                float a = pre[b * m + j];
-                float z = abs ? a : Math.max(a, 0f);
-                if (z != 0f) {
-                    auxIdx[b * k + n] = j;
-                    auxVal[b * k + n] = z;
-                    n++;
-                    Vec.axpy(z, wDec, j * d, q, qo, d);
+        // forward, rows in parallel (each range its own selection buffers): aux codes, q_b = ∂L/∂ê_b, each row's loss and
+        // the code gradients ga = q_b·W_dec[j]; the loss is added in row order, so it does not depend on the threads
+        if (rowLoss.length < rows) {
+            rowLoss = new double[rows];
+        }
+        if (auxGa.length < rows * k) {
+            auxGa = new float[rows * k];
+        }
+        final int kk = k;
+        final int dc = deadCount;
+        final float w = (float) (2 * alpha / norm);
+        final float[] wDec = model.decoderWeights();
+        final float[] qq = q;
+        Parallel.forRange(rows, 16, (from, to) -> {
+            float[] keys = new float[dc];
+            float[] heapKey = new float[kk];
+            int[] heapIdx = new int[kk];
+            for (int b = from; b < to; b++) {
+                for (int t = 0; t < dc; t++) {
+                    keys[t] = pre[b * m + deadIdx[t]];
+                }
+                Sparsify.selectRow(abs, kk, keys, 0, dc, heapKey, heapIdx);
+                int n = 0;
+                int qo = b * d;
+                System.arraycopy(resid, qo, qq, qo, d);     // ê − e = ê + resid
+                for (int t = 0; t < kk; t++) {
+                    int j = deadIdx[heapIdx[t]];
+                    float a = pre[b * m + j];
+                    float z = abs ? a : Math.max(a, 0f);
+                    if (z != 0f) {
+                        auxIdx[b * kk + n] = j;
+                        auxVal[b * kk + n] = z;
+                        n++;
+                        Vec.axpy(z, wDec, j * d, qq, qo, d);
+                    }
+                }
+                auxCount[b] = n;
+                rowLoss[b] = Vec.sumSquares(qq, qo, d);
+                for (int t = 0; t < d; t++) {
+                    qq[qo + t] *= w;                      // q_b = ∂L/∂ê_b
+                }
+                for (int t = 0; t < n; t++) {
+                    auxGa[b * kk + t] = Vec.dot(qq, qo, wDec, auxIdx[b * kk + t] * d, d);  // σ' = 1 on the support (z ≠ 0)
                 }
             }
-            auxCount[b] = n;
-            loss += Vec.sumSquares(q, qo, d);
-            for (int t = 0; t < d; t++) {
-                q[qo + t] *= w;                      // q_b = ∂L/∂ê_b
+        });
+        double loss = 0;
+        for (int b = 0; b < rows; b++) {
+            loss += rowLoss[b];
+        }
+        // backward, latents in parallel: each dead latent's entries in row order (the sums of a serial pass over the rows)
+        if (colPtr.length < m + 1) {
+            colPtr = new int[m + 1];
+        }
+        java.util.Arrays.fill(colPtr, 0, m + 1, 0);
+        int entries = 0;
+        for (int b = 0; b < rows; b++) {
+            for (int t = 0; t < auxCount[b]; t++) {
+                colPtr[auxIdx[b * kk + t] + 1]++;
+            }
+            entries += auxCount[b];
+        }
+        for (int j = 0; j < m; j++) {
+            colPtr[j + 1] += colPtr[j];
+        }
+        if (colEntry.length < entries) {
+            colEntry = new int[entries];
+        }
+        int[] fill = new int[m];
+        for (int b = 0; b < rows; b++) {
+            for (int t = 0; t < auxCount[b]; t++) {
+                int j = auxIdx[b * kk + t];
+                colEntry[colPtr[j] + fill[j]++] = b * kk + t;
             }
         }
-        boolean[] started = new boolean[m];
-        for (int b = 0; b < rows; b++) {
-            int qo = b * d;
-            for (int t = 0; t < auxCount[b]; t++) {
-                int j = auxIdx[b * k + t];
-                float z = auxVal[b * k + t];
-                float ga = Vec.dot(q, qo, wDec, j * d, d);  // σ' = 1 on the support (z ≠ 0)
+        final int[] cp = colPtr;
+        final int[] ce = colEntry;
+        Parallel.forRange(m, 64, (from, to) -> {
+            for (int j = from; j < to; j++) {
+                int start = cp[j];
+                int end = cp[j + 1];
+                if (start == end) {
+                    continue;
+                }
                 int row = j * d;
-                if (!g.touched[j] && !started[j]) {
+                if (!g.touched[j]) {
                     java.util.Arrays.fill(g.wEnc, row, row + d, 0f);
                     java.util.Arrays.fill(g.wDec, row, row + d, 0f);
                     g.bEnc[j] = 0f;
                 }
-                started[j] = true;
-                Vec.axpy(ga, x, b * d, g.wEnc, row, d);
-                g.bEnc[j] += ga;
-                Vec.axpy(z, q, qo, g.wDec, row, d);
-            }
-        }
-        for (int j = 0; j < m; j++) {
-            if (started[j]) {
+                for (int p = start; p < end; p++) {
+                    int e = ce[p];
+                    int b = e / kk;
+                    float ga = auxGa[e];
+                    Vec.axpy(ga, x, b * d, g.wEnc, row, d);
+                    g.bEnc[j] += ga;
+                    Vec.axpy(auxVal[e], qq, b * d, g.wDec, row, d);
+                }
                 g.touched[j] = true;
             }
-        }
+        });
         return alpha * loss / norm;
     }
 }

@@ -26,6 +26,7 @@ public final class EncoderGemm implements AutoCloseable {
     private final Map<Integer, INDArray[]> io = new HashMap<>();
     private SaeModel uploadedModel;
     private long uploadedVersion = -1;
+    private long lastGemmNanos;
 
     public EncoderGemm(int inputDim, int latents) {
         this.d = inputDim;
@@ -63,7 +64,9 @@ public final class EncoderGemm implements AutoCloseable {
         INDArray xs = buf[0];
         INDArray as = buf[1];
         xs.data().asNioFloat().put(0, x, 0, rows * d);
+        long t0 = System.nanoTime();
         Nd4j.gemm(xs, weights, as, false, true, 1.0, 0.0);
+        lastGemmNanos = System.nanoTime() - t0;
         // copy out and add the bias row by row while the row is in cache, on all cores: at B x m = 4096 x 16 384
         // these are 256 MiB each way, the largest memory traffic of the step after the GEMM itself
         FloatBuffer result = as.data().asNioFloat();
@@ -77,6 +80,11 @@ public final class EncoderGemm implements AutoCloseable {
                 }
             }
         });
+    }
+
+    /** Nanoseconds of the last call's sgemm alone (without the upload, the copy-out and the bias). */
+    public long lastGemmNanos() {
+        return lastGemmNanos;
     }
 
     @Override

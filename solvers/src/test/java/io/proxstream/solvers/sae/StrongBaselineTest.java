@@ -96,6 +96,47 @@ class StrongBaselineTest {
         }
     }
 
+    /**
+     * The AuxK pass runs its rows and its latents in parallel ranges; at a size that has several ranges it gives the
+     * same loss and the same gradient bits as one sequential pass (each latent's entries are summed in row order either
+     * way), and so does the backward pass's use of the dot products the decode formed.
+     */
+    @Test
+    void auxKInParallelRangesGivesTheBitsOfOneSequentialPass() {
+        SaeSpec spec = new SaeSpec(24, 600, Sparsifier.TOPK, 6, 0, false);
+        SaeModel model = ReferenceSae.randomModel(spec, 5);
+        int rows = 300;
+        float[] x = ReferenceSae.gaussianRows(rows, 24, 6);
+        boolean[] dead = new boolean[600];
+        for (int j = 0; j < 600; j += 3) {
+            dead[j] = true;
+        }
+        java.util.function.Supplier<Object[]> run = () -> {
+            try (SparseStep step = new SparseStep(spec)) {
+                step.forward(model, x, rows);
+                SaeGradients g = new SaeGradients(spec, true);
+                step.backward(model, x, g, true, true);
+                double loss = new AuxK(spec, 16, 1.0 / 32).addGradients(model, x, rows, step.preActivations(), step.residuals(), dead, g);
+                return new Object[] {loss, g.wEnc.clone(), g.bEnc.clone(), g.wDec.clone(), g.touched.clone()};
+            }
+        };
+        Object[] parallel = run.get();
+        Object[][] sequential = new Object[1][];
+        io.proxstream.solvers.parallel.Parallel.sequential(() -> sequential[0] = run.get());
+        assertTrue((double) parallel[0] > 0, "the AuxK loss is exercised");
+        assertEquals((double) sequential[0][0], (double) parallel[0], 0.0);
+        org.junit.jupiter.api.Assertions.assertArrayEquals((float[]) sequential[0][1], (float[]) parallel[1]);
+        org.junit.jupiter.api.Assertions.assertArrayEquals((float[]) sequential[0][2], (float[]) parallel[2]);
+        org.junit.jupiter.api.Assertions.assertArrayEquals((float[]) sequential[0][3], (float[]) parallel[3]);
+        org.junit.jupiter.api.Assertions.assertArrayEquals((boolean[]) sequential[0][4], (boolean[]) parallel[4]);
+        boolean[] touched = (boolean[]) parallel[4];
+        int deadTouched = 0;
+        for (int j = 0; j < 600; j += 3) {
+            deadTouched += touched[j] ? 1 : 0;
+        }
+        assertTrue(deadTouched > 50, "AuxK reached many dead latents: " + deadTouched);
+    }
+
     @Test
     void strongRecipeKeepsUnitAtomsStartsAtTheMedianAndMovesDeadLatents() {
         SaeSpec spec = new SaeSpec(8, 32, Sparsifier.TOPK, 3, 0, false);
