@@ -358,6 +358,7 @@ public final class SaeBench {
                         + " %d BLAS threads): %,.0f vec/s; ratio %.2f (median of %d paired ratios; target >= 0.80)%n", rate, s.batch(),
                 s.d(), s.m(), s.d(), BlasInfo.current().threads(), bound, r, pairs);
         adamPhases(phases, median(step), median(gemm));
+        adamWithDeadLatents(s, spec, batches, quick ? 3 : 5);
         return new double[] {rate, bound, r};
     }
 
@@ -384,6 +385,37 @@ public final class SaeBench {
         }
         out.printf(Locale.ROOT, "  adam-strong step %.0f ms (bare sgemm %.0f ms), medians of its parts in ms: %s%n", stepSeconds * 1e3,
                 gemmSeconds * 1e3, line);
+    }
+
+    /**
+     * The same step once latents have died, as they do in a long run (the step above has none: its dead window is not
+     * reached): a quarter of the latents start with encoder bias -1, so they hardly ever reach the TopK but still have
+     * positive pre-activations, and the dead window is one batch, so AuxK (k_aux dead latents per row) runs in every step.
+     */
+    private void adamWithDeadLatents(Shape s, SaeSpec spec, float[][] batches, int repeats) {
+        int nb = batches.length;
+        SaeModel dm = SaeModel.initialise(spec, SaeModel.Init.UNIT, 4);
+        for (int j = s.m() - s.m() / 4; j < s.m(); j++) {
+            dm.encoderBias()[j] = -1f;
+        }
+        AdamTrainer.Recipe recipe = AdamTrainer.Recipe.strong(spec, s.batch());
+        double[] step = new double[repeats];
+        double[] aux = new double[repeats];
+        int dead;
+        try (AdamTrainer t = new AdamTrainer(dm, Adam.Options.withLr(1e-3), recipe)) {
+            for (int i = 0; i < 2; i++) {
+                t.decoderStage(t.encoderStage(batches[i % nb], s.batch()));
+            }
+            for (int r = 0; r < repeats; r++) {
+                long t0 = System.nanoTime();
+                t.decoderStage(t.encoderStage(batches[(r + 2) % nb], s.batch()));
+                step[r] = (System.nanoTime() - t0) / 1e9;
+                aux[r] = t.lastPhases().auxK() / 1e9;
+            }
+            dead = t.deadLatents();
+        }
+        out.printf(Locale.ROOT, "  adam-strong step with dead latents (%,d of %,d dead, k_aux %d): %.0f ms, of it AuxK %.0f ms (medians of %d)%n",
+                dead, s.m(), recipe.auxK(), median(step) * 1e3, median(aux) * 1e3, repeats);
     }
 
     /** Whether the exact step's two m x m double arrays fit in 60 % of this JVM's heap (and in Java arrays). */

@@ -58,6 +58,11 @@ public record MemoryPlan(List<Part> parts) {
             p.add(new Part("pre-activations of a batch (2 x B x m float)", 2 * arr(4 * batch * m)));
             p.add(new Part("residuals and codes of a batch", 2 * arr(4L * batch * d) + 4 * arr(4L * batch * k)));
         }
+        if (t.algo().equals("adam-strong")) {
+            // AuxK on dead latents: its dense route's BLAS buffers (off-heap), at their largest
+            p.add(new Part("AuxK workspace (dead latents' codes and atoms, BLAS)",
+                    io.proxstream.solvers.sae.AdamTrainer.auxKWorkspaceBytes(batch, d, m)));
+        }
         boolean exact = pam && Trainers.decoder(t.decoder()).resolve(m).equals("exact");
         long stats = 0;
         if (pam) {

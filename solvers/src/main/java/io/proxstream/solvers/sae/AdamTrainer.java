@@ -122,6 +122,11 @@ public final class AdamTrainer implements SaeTrainer {
         }
     }
 
+    /** The most the AuxK loss's BLAS buffers take (off-heap) for batches of {@code rows} rows of width d and m latents. */
+    public static long auxKWorkspaceBytes(long rows, long d, long m) {
+        return AuxK.denseWorkspaceBytes(rows, d, m);
+    }
+
     /** The parts of the last committed step (null before the first). Read on the training thread. */
     public StepPhases lastPhases() {
         return lastPhases;
@@ -358,5 +363,8 @@ public final class AdamTrainer implements SaeTrainer {
     @Override
     public void close() {
         sparse.close();
+        if (auxK != null) {
+            auxK.close();
+        }
     }
 }

@@ -34,8 +34,9 @@ class StrongBaselineTest {
         return alpha * loss / norm;
     }
 
-    @Test
-    void auxKGradientMatchesFiniteDifferences() {
+    @org.junit.jupiter.params.ParameterizedTest(name = "dense route: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void auxKGradientMatchesFiniteDifferences(boolean denseRoute) {
         SaeSpec spec = new SaeSpec(5, 12, Sparsifier.TOPK, 2, 0, false);
         SaeModel model = ReferenceSae.randomModel(spec, 11);
         int rows = 7;
@@ -55,7 +56,9 @@ class StrongBaselineTest {
             java.util.Arrays.fill(g.touched, false);
             java.util.Arrays.fill(g.bEnc, 0f);
             float[] resid = step.residuals().clone();
-            double lossA = new AuxK(spec, kAux, alpha).addGradients(model, x, rows, step.preActivations(), resid, dead, g);
+            AuxK auxK = new AuxK(spec, kAux, alpha);
+            auxK.denseMaxElements = denseRoute ? AuxK.DENSE_MAX_ELEMENTS : 0;
+            double lossA = auxK.addGradients(model, x, rows, step.preActivations(), resid, dead, g);
             double[] e = new double[rows * d];
             double[] mean = new double[d];
             for (int i = 0; i < rows * d; i++) {
@@ -93,6 +96,50 @@ class StrongBaselineTest {
                 }
             }
             assertTrue(checked > 20, "the check exercised non-zero gradients: " + checked);
+        }
+    }
+
+    /**
+     * The dense route (four GEMMs over the rows × dead-latents aux codes) and the sparse route (the atoms row by row)
+     * compute the same loss and gradients up to float rounding, at a size where the aux codes are far from sparse.
+     */
+    @Test
+    void auxKDenseAndSparseRoutesAgree() {
+        SaeSpec spec = new SaeSpec(32, 800, Sparsifier.TOPK, 8, 0, false);
+        SaeModel model = ReferenceSae.randomModel(spec, 8);
+        int rows = 256;
+        float[] x = ReferenceSae.gaussianRows(rows, 32, 9);
+        boolean[] dead = new boolean[800];
+        for (int j = 0; j < 800; j += 4) {
+            dead[j] = true;
+        }
+        Object[][] out = new Object[2][];
+        for (int route = 0; route < 2; route++) {
+            try (SparseStep step = new SparseStep(spec)) {
+                step.forward(model, x, rows);
+                SaeGradients g = new SaeGradients(spec, true);
+                step.backward(model, x, g, true, true);
+                AuxK auxK = new AuxK(spec, 64, 1.0 / 32);
+                auxK.denseMaxElements = route == 0 ? AuxK.DENSE_MAX_ELEMENTS : 0;
+                double loss = auxK.addGradients(model, x, rows, step.preActivations(), step.residuals(), dead, g);
+                out[route] = new Object[] {loss, g.wEnc.clone(), g.bEnc.clone(), g.wDec.clone(), g.touched.clone()};
+            }
+        }
+        double loss = (double) out[0][0];
+        assertTrue(loss > 0, "the AuxK loss is exercised");
+        assertEquals(loss, (double) out[1][0], 1e-5 * loss);
+        org.junit.jupiter.api.Assertions.assertArrayEquals((boolean[]) out[1][4], (boolean[]) out[0][4], "the same latents touched");
+        for (int a = 1; a <= 3; a++) {
+            float[] dense = (float[]) out[0][a];
+            float[] sparse = (float[]) out[1][a];
+            double scale = 0;
+            for (float v : sparse) {
+                scale = Math.max(scale, Math.abs(v));
+            }
+            assertTrue(scale > 0);
+            for (int i = 0; i < dense.length; i++) {
+                assertEquals(sparse[i], dense[i], 1e-4 * scale, "array " + a + " entry " + i);
+            }
         }
     }
 
