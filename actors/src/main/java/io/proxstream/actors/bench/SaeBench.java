@@ -367,7 +367,14 @@ public final class SaeBench {
      * ({@link AdamTrainer#lastPhases()}); printed are the medians over the timed steps of each part, beside the
      * step's median and the bare sgemm's.
      */
-    private void adamPhases(AdamTrainer.StepPhases[] phases, double stepSeconds, double gemmSeconds) {
+    private void adamPhases(AdamTrainer.StepPhases[] all, double stepSeconds, double gemmSeconds) {
+        // a skipped step (not finite) commits nothing and leaves the phases of the one before (or none)
+        AdamTrainer.StepPhases[] phases = java.util.Arrays.stream(all).filter(java.util.Objects::nonNull)
+                .toArray(AdamTrainer.StepPhases[]::new);
+        if (phases.length == 0) {
+            out.println("  adam-strong step: no step committed, no breakdown");
+            return;
+        }
         java.util.function.ToLongFunction<AdamTrainer.StepPhases> f;
         double[] v = new double[phases.length];
         String[] names = {"sgemm", "upload + copy-out + bias + TopK", "decode", "backward", "AuxK", "guards", "Adam", "atom passes"};
@@ -410,7 +417,7 @@ public final class SaeBench {
                 long t0 = System.nanoTime();
                 t.decoderStage(t.encoderStage(batches[(r + 2) % nb], s.batch()));
                 step[r] = (System.nanoTime() - t0) / 1e9;
-                aux[r] = t.lastPhases().auxK() / 1e9;
+                aux[r] = t.lastPhases() == null ? Double.NaN : t.lastPhases().auxK() / 1e9;   // null: no step committed yet
             }
             dead = t.deadLatents();
         }

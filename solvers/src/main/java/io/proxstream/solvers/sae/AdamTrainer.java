@@ -112,9 +112,9 @@ public final class AdamTrainer implements SaeTrainer {
 
     /**
      * Where the wall time of a step went, in nanoseconds: the encoder sgemm alone, the rest of the encode (the
-     * encoder's upload to BLAS, the copy-out, the bias and the sparsifier), the decode, the sparse backward, the AuxK loss, the finiteness guards
-     * (with the firing record), Adam on all four blocks, and the decoder's per-atom passes (parallel-component
-     * removal and renormalisation).
+     * encoder's upload to BLAS, the copy-out, the bias and the sparsifier), the decode, the sparse backward, the AuxK
+     * loss, the finiteness guards (with the firing record), Adam on all four blocks, and the decoder's per-atom passes
+     * (parallel-component removal and renormalisation).
      */
     public record StepPhases(long gemm, long select, long decode, long backward, long auxK, long guards, long adam, long atoms) {
         public long total() {
