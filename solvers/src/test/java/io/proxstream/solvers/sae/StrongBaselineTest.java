@@ -144,12 +144,13 @@ class StrongBaselineTest {
     }
 
     /**
-     * The AuxK pass runs its rows and its latents in parallel ranges; at a size that has several ranges it gives the
-     * same loss and the same gradient bits as one sequential pass (each latent's entries are summed in row order either
+     * The AuxK pass runs its rows and its latents in parallel ranges (either route); at a size that has several ranges it
+     * gives the same loss and the same gradient bits as one sequential pass (each latent's entries are summed in row order either
      * way), and so does the backward pass's use of the dot products the decode formed.
      */
-    @Test
-    void auxKInParallelRangesGivesTheBitsOfOneSequentialPass() {
+    @org.junit.jupiter.params.ParameterizedTest(name = "dense route: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void auxKInParallelRangesGivesTheBitsOfOneSequentialPass(boolean denseRoute) {
         SaeSpec spec = new SaeSpec(24, 600, Sparsifier.TOPK, 6, 0, false);
         SaeModel model = ReferenceSae.randomModel(spec, 5);
         int rows = 300;
@@ -163,7 +164,9 @@ class StrongBaselineTest {
                 step.forward(model, x, rows);
                 SaeGradients g = new SaeGradients(spec, true);
                 step.backward(model, x, g, true, true);
-                double loss = new AuxK(spec, 16, 1.0 / 32).addGradients(model, x, rows, step.preActivations(), step.residuals(), dead, g);
+                AuxK auxK = new AuxK(spec, 16, 1.0 / 32);
+                auxK.denseMaxElements = denseRoute ? AuxK.DENSE_MAX_ELEMENTS : 0;
+                double loss = auxK.addGradients(model, x, rows, step.preActivations(), step.residuals(), dead, g);
                 return new Object[] {loss, g.wEnc.clone(), g.bEnc.clone(), g.wDec.clone(), g.touched.clone()};
             }
         };
