@@ -103,7 +103,9 @@ final class AuxK {
         if (!(norm > 0)) {
             return 0;
         }
-        if (q.length < rows * d) {
+        // the dense route keeps q_b in its BLAS buffer; the row-by-row route in this array
+        boolean dense = (long) rows * deadCount <= denseMaxElements;
+        if (!dense && q.length < rows * d) {
             q = new float[rows * d];
         }
         if (auxIdx.length < rows * k) {
@@ -158,7 +160,6 @@ final class AuxK {
                 auxCount[b] = n;
             }
         });
-        boolean dense = (long) rows * dc <= denseMaxElements;
         float[][] denseRows = dense ? denseProducts(x, rows, d, resid, wDec, deadIdx, kk, w) : null;
         if (!dense) {
             // q_b = ∂L/∂ê_b, each row's loss and the code gradients ga = q_b·W_dec[j], row by row from the atoms

@@ -99,6 +99,23 @@ class StrongBaselineTest {
         }
     }
 
+    /** The loss and gradients (main step plus AuxK) of one batch. */
+    private record AuxKRun(double loss, float[] wEnc, float[] bEnc, float[] wDec, boolean[] touched) {
+    }
+
+    /** One forward and backward pass of {@code model} on {@code x}, then AuxK on the dead latents by the route asked for. */
+    private static AuxKRun auxKStep(SaeSpec spec, SaeModel model, float[] x, int rows, boolean[] dead, int kAux, boolean denseRoute) {
+        try (SparseStep step = new SparseStep(spec)) {
+            step.forward(model, x, rows);
+            SaeGradients g = new SaeGradients(spec, true);
+            step.backward(model, x, g, true, true);
+            AuxK auxK = new AuxK(spec, kAux, 1.0 / 32);
+            auxK.denseMaxElements = denseRoute ? AuxK.DENSE_MAX_ELEMENTS : 0;
+            double loss = auxK.addGradients(model, x, rows, step.preActivations(), step.residuals(), dead, g);
+            return new AuxKRun(loss, g.wEnc.clone(), g.bEnc.clone(), g.wDec.clone(), g.touched.clone());
+        }
+    }
+
     /**
      * The dense route (four GEMMs over the rows × dead-latents aux codes) and the sparse route (the atoms row by row)
      * compute the same loss and gradients up to float rounding, at a size where the aux codes are far from sparse.
@@ -113,25 +130,17 @@ class StrongBaselineTest {
         for (int j = 0; j < 800; j += 4) {
             dead[j] = true;
         }
-        Object[][] out = new Object[2][];
-        for (int route = 0; route < 2; route++) {
-            try (SparseStep step = new SparseStep(spec)) {
-                step.forward(model, x, rows);
-                SaeGradients g = new SaeGradients(spec, true);
-                step.backward(model, x, g, true, true);
-                AuxK auxK = new AuxK(spec, 64, 1.0 / 32);
-                auxK.denseMaxElements = route == 0 ? AuxK.DENSE_MAX_ELEMENTS : 0;
-                double loss = auxK.addGradients(model, x, rows, step.preActivations(), step.residuals(), dead, g);
-                out[route] = new Object[] {loss, g.wEnc.clone(), g.bEnc.clone(), g.wDec.clone(), g.touched.clone()};
-            }
-        }
-        double loss = (double) out[0][0];
+        AuxKRun denseRun = auxKStep(spec, model, x, rows, dead, 64, true);
+        AuxKRun sparseRun = auxKStep(spec, model, x, rows, dead, 64, false);
+        double loss = denseRun.loss();
         assertTrue(loss > 0, "the AuxK loss is exercised");
-        assertEquals(loss, (double) out[1][0], 1e-5 * loss);
-        org.junit.jupiter.api.Assertions.assertArrayEquals((boolean[]) out[1][4], (boolean[]) out[0][4], "the same latents touched");
-        for (int a = 1; a <= 3; a++) {
-            float[] dense = (float[]) out[0][a];
-            float[] sparse = (float[]) out[1][a];
+        assertEquals(loss, sparseRun.loss(), 1e-5 * loss);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(sparseRun.touched(), denseRun.touched(), "the same latents touched");
+        float[][] denseArrays = {denseRun.wEnc(), denseRun.bEnc(), denseRun.wDec()};
+        float[][] sparseArrays = {sparseRun.wEnc(), sparseRun.bEnc(), sparseRun.wDec()};
+        for (int a = 0; a < 3; a++) {
+            float[] dense = denseArrays[a];
+            float[] sparse = sparseArrays[a];
             double scale = 0;
             for (float v : sparse) {
                 scale = Math.max(scale, Math.abs(v));
@@ -159,27 +168,16 @@ class StrongBaselineTest {
         for (int j = 0; j < 600; j += 3) {
             dead[j] = true;
         }
-        java.util.function.Supplier<Object[]> run = () -> {
-            try (SparseStep step = new SparseStep(spec)) {
-                step.forward(model, x, rows);
-                SaeGradients g = new SaeGradients(spec, true);
-                step.backward(model, x, g, true, true);
-                AuxK auxK = new AuxK(spec, 16, 1.0 / 32);
-                auxK.denseMaxElements = denseRoute ? AuxK.DENSE_MAX_ELEMENTS : 0;
-                double loss = auxK.addGradients(model, x, rows, step.preActivations(), step.residuals(), dead, g);
-                return new Object[] {loss, g.wEnc.clone(), g.bEnc.clone(), g.wDec.clone(), g.touched.clone()};
-            }
-        };
-        Object[] parallel = run.get();
-        Object[][] sequential = new Object[1][];
-        io.proxstream.solvers.parallel.Parallel.sequential(() -> sequential[0] = run.get());
-        assertTrue((double) parallel[0] > 0, "the AuxK loss is exercised");
-        assertEquals((double) sequential[0][0], (double) parallel[0], 0.0);
-        org.junit.jupiter.api.Assertions.assertArrayEquals((float[]) sequential[0][1], (float[]) parallel[1]);
-        org.junit.jupiter.api.Assertions.assertArrayEquals((float[]) sequential[0][2], (float[]) parallel[2]);
-        org.junit.jupiter.api.Assertions.assertArrayEquals((float[]) sequential[0][3], (float[]) parallel[3]);
-        org.junit.jupiter.api.Assertions.assertArrayEquals((boolean[]) sequential[0][4], (boolean[]) parallel[4]);
-        boolean[] touched = (boolean[]) parallel[4];
+        AuxKRun parallel = auxKStep(spec, model, x, rows, dead, 16, denseRoute);
+        AuxKRun[] sequential = new AuxKRun[1];
+        io.proxstream.solvers.parallel.Parallel.sequential(() -> sequential[0] = auxKStep(spec, model, x, rows, dead, 16, denseRoute));
+        assertTrue(parallel.loss() > 0, "the AuxK loss is exercised");
+        assertEquals(sequential[0].loss(), parallel.loss(), 0.0);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(sequential[0].wEnc(), parallel.wEnc());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(sequential[0].bEnc(), parallel.bEnc());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(sequential[0].wDec(), parallel.wDec());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(sequential[0].touched(), parallel.touched());
+        boolean[] touched = parallel.touched();
         int deadTouched = 0;
         for (int j = 0; j < 600; j += 3) {
             deadTouched += touched[j] ? 1 : 0;
