@@ -96,31 +96,52 @@ class LayerGradientTest {
     }
 
     @Test
-    void convolutionIsTheDirectSum() {
-        Conv2d conv = new Conv2d(new Shape(2, 6, 5), 3, 3, 2, 1, 4);
-        SplittableRandom r = new SplittableRandom(5);
-        float[] x = random(60, r, 0);
-        java.util.Arrays.fill(conv.bias().value(), 0.25f);
-        float[] y = conv.forward(x);
-        Shape o = conv.outputShape();
-        assertEquals(new Shape(3, 3, 3), o);
-        for (int oc = 0; oc < 3; oc++) {
-            for (int oy = 0; oy < 3; oy++) {
-                for (int ox = 0; ox < 3; ox++) {
-                    double s = 0.25;
-                    for (int c = 0; c < 2; c++) {
-                        for (int ky = 0; ky < 3; ky++) {
-                            for (int kx = 0; kx < 3; kx++) {
-                                int iy = oy * 2 - 1 + ky;
-                                int ix = ox * 2 - 1 + kx;
-                                if (iy >= 0 && iy < 6 && ix >= 0 && ix < 5) {
-                                    s += conv.weight().value()[((oc * 2 + c) * 3 + ky) * 3 + kx] * x[(c * 6 + iy) * 5 + ix];
+    void convolutionIsTheDirectSumAndItsInputGradientTheAdjoint() {
+        // geometries where taps fall off every edge: strides 1-3, pads 0-2, kernels 1-5, odd and even sides
+        int[][] cases = {{2, 6, 5, 3, 3, 2, 1}, {1, 7, 9, 2, 3, 1, 1}, {3, 8, 7, 2, 5, 2, 2}, {2, 5, 6, 3, 1, 1, 0},
+                {1, 9, 8, 2, 5, 3, 1}, {2, 4, 4, 2, 3, 1, 0}, {1, 6, 7, 1, 5, 1, 2}};
+        for (int[] q : cases) {
+            int ic = q[0], h = q[1], w = q[2], oc = q[3], k = q[4], stride = q[5], pad = q[6];
+            Conv2d conv = new Conv2d(new Shape(ic, h, w), oc, k, stride, pad, 4);
+            SplittableRandom r = new SplittableRandom(5 + h * 31 + w);
+            java.util.Arrays.fill(conv.bias().value(), 0.25f);
+            Shape o = conv.outputShape();
+            for (int call = 0; call < 2; call++) {   // the second call reuses the first one's buffer
+                float[] x = random(ic * h * w, r, 0);
+                float[] y = conv.forward(x);
+                for (int c2 = 0; c2 < oc; c2++) {
+                    for (int oy = 0; oy < o.h(); oy++) {
+                        for (int ox = 0; ox < o.w(); ox++) {
+                            double s = 0.25;
+                            for (int c = 0; c < ic; c++) {
+                                for (int ky = 0; ky < k; ky++) {
+                                    for (int kx = 0; kx < k; kx++) {
+                                        int iy = oy * stride - pad + ky;
+                                        int ix = ox * stride - pad + kx;
+                                        if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                                            s += conv.weight().value()[((c2 * ic + c) * k + ky) * k + kx] * x[(c * h + iy) * w + ix];
+                                        }
+                                    }
                                 }
                             }
+                            assertEquals(s, y[(c2 * o.h() + oy) * o.w() + ox], 1e-5, java.util.Arrays.toString(q) + " call " + call);
                         }
                     }
-                    assertEquals(s, y[(oc * 3 + oy) * 3 + ox], 1e-5);
                 }
+                // the convolution without its bias is linear in x, and backward's ∂x is its adjoint: <conv(v) - b, g> = <v, ∂x(g)>
+                float[] g = random(o.size(), r, 0);
+                float[] dx = conv.backward(g);
+                float[] v = random(ic * h * w, r, 0);
+                float[] cv = conv.forward(v);
+                double lhs = 0;
+                for (int i = 0; i < cv.length; i++) {
+                    lhs += (cv[i] - 0.25) * g[i];
+                }
+                double rhs = 0;
+                for (int i = 0; i < v.length; i++) {
+                    rhs += (double) v[i] * dx[i];
+                }
+                assertEquals(lhs, rhs, 1e-5 * (1 + Math.abs(lhs)), java.util.Arrays.toString(q) + " adjoint, call " + call);
             }
         }
     }
