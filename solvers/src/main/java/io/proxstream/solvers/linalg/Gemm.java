@@ -32,7 +32,8 @@ public final class Gemm {
 
     /**
      * {@code C ← α op(A) op(B) + β C} on plain row-major float arrays through OpenBLAS's
-     * {@code cblas_sgemm} (no copies into ND4J buffers); {@code op(A)} is {@code m × k},
+     * {@code cblas_sgemm}; JavaCPP copies each array into native memory and back around the call (inputs
+     * too), so operands of megabytes belong in {@link NativeFloats} and the overload below; {@code op(A)} is {@code m × k},
      * {@code op(B)} {@code k × n}, C {@code m × n}; lda, ldb, ldc are the row strides.
      */
     public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int lda, float[] b, int ldb,
@@ -44,5 +45,17 @@ public final class Gemm {
                 transA ? openblas.CblasTrans : openblas.CblasNoTrans,
                 transB ? openblas.CblasTrans : openblas.CblasNoTrans,
                 m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /** As above on off-heap operands, which BLAS reads and writes in place. */
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, NativeFloats a, int lda, NativeFloats b,
+                             int ldb, float beta, NativeFloats c, int ldc) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        openblas.cblas_sgemm(openblas.CblasRowMajor,
+                transA ? openblas.CblasTrans : openblas.CblasNoTrans,
+                transB ? openblas.CblasTrans : openblas.CblasNoTrans,
+                m, n, k, alpha, a.pointer(), lda, b.pointer(), ldb, beta, c.pointer(), ldc);
     }
 }

@@ -1,6 +1,8 @@
 package io.proxstream.solvers.nn;
 
 import io.proxstream.solvers.linalg.Gemm;
+import io.proxstream.solvers.linalg.NativeFloats;
+import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -17,7 +19,14 @@ public final class Conv2d implements Layer {
     private final int pad;
     private final Param weight;
     private final Param bias;
-    private float[] cols;
+    /** The last forward's im2col matrix (inC·k·k × output pixels), off-heap: the weight gradient needs it and BLAS reads it in place. */
+    private NativeFloats cols;
+    /** W (forward, Wᵀ·g) and ∂W (weight gradient) on their way to and from BLAS. */
+    private NativeFloats weights;
+    /** The output (forward) and the output gradient (backward) as BLAS operands. */
+    private NativeFloats outputs;
+    /** Wᵀ·g of a backward, used once and shared by the layers a thread runs (one network runs on one thread at a time). */
+    private static final ThreadLocal<NativeFloats> SCRATCH = ThreadLocal.withInitial(NativeFloats::new);
 
     public Conv2d(Shape in, int outChannels, int kernel, int stride, int pad, long seed) {
         if (kernel < 1 || stride < 1 || pad < 0) {
@@ -69,14 +78,22 @@ public final class Conv2d implements Layer {
         int pixels = out.h() * out.w();
         if (cols == null) {
             // kept between calls: the same geometry writes the same entries every time, so the padding's stay zero
-            cols = new float[rows * pixels];
+            cols = new NativeFloats().ensure((long) rows * pixels);
+            weights = new NativeFloats();
+            outputs = new NativeFloats();
         }
-        transfer(x, cols, false);
-        float[] y = new float[out.size()];
+        transfer(x, cols.buffer(), false, null);
+        weights.ensure(weight.value().length).buffer().put(0, weight.value());
+        FloatBuffer yb = outputs.ensure(out.size()).buffer();
         for (int o = 0; o < out.c(); o++) {
-            java.util.Arrays.fill(y, o * pixels, (o + 1) * pixels, bias.value()[o]);
+            float b = bias.value()[o];
+            for (int p = 0; p < pixels; p++) {
+                yb.put(o * pixels + p, b);
+            }
         }
-        Gemm.sgemm(false, false, out.c(), pixels, rows, 1f, weight.value(), rows, cols, pixels, 1f, y, pixels);
+        Gemm.sgemm(false, false, out.c(), pixels, rows, 1f, weights, rows, cols, pixels, 1f, outputs, pixels);
+        float[] y = new float[out.size()];
+        yb.get(0, y);
         return y;
     }
 
@@ -87,7 +104,12 @@ public final class Conv2d implements Layer {
         }
         int rows = in.c() * k * k;
         int pixels = out.h() * out.w();
-        Gemm.sgemm(false, true, out.c(), rows, pixels, 1f, g, pixels, cols, pixels, 1f, weight.grad(), rows);
+        // ∂W += g·colsᵀ, with g and ∂W passed through native memory (cols is there already)
+        outputs.buffer().put(0, g, 0, out.size());
+        NativeFloats wg = weights;   // W is copied back in below, for Wᵀ·g
+        wg.buffer().put(0, weight.grad());
+        Gemm.sgemm(false, true, out.c(), rows, pixels, 1f, outputs, pixels, cols, pixels, 1f, wg, rows);
+        wg.buffer().get(0, weight.grad());
         for (int o = 0; o < out.c(); o++) {
             double s = 0;
             for (int p = 0; p < pixels; p++) {
@@ -95,10 +117,11 @@ public final class Conv2d implements Layer {
             }
             bias.grad()[o] += (float) s;
         }
-        float[] dcols = new float[rows * pixels];
-        Gemm.sgemm(true, false, rows, pixels, out.c(), 1f, weight.value(), rows, g, pixels, 0f, dcols, pixels);
+        weights.buffer().put(0, weight.value());
+        NativeFloats dcols = SCRATCH.get().ensure((long) rows * pixels);
+        Gemm.sgemm(true, false, rows, pixels, out.c(), 1f, weights, rows, outputs, pixels, 0f, dcols, pixels);
         float[] dx = new float[in.size()];
-        transfer(dx, dcols, true);
+        transfer(dx, dcols.buffer(), true, new float[out.w()]);
         return dx;
     }
 
@@ -106,11 +129,11 @@ public final class Conv2d implements Layer {
      * Walks every (kernel tap, output pixel) pair that falls inside the image: im2col
      * ({@code cols ← x}, zero padding left as zeros) or, with {@code accumulate}, its adjoint col2im
      * ({@code x += cols}). For each tap the output columns that land inside the image form one range,
-     * computed once, so the inner loop has no test and at stride 1 is a contiguous copy or add (which
-     * the JIT vectorises); the per-pixel test it replaces made this walk the largest cost of a critic's
-     * step at 128² (JFR: more samples than the GEMMs and the ray transform together).
+     * computed once, so the inner loop has no test and at stride 1 is one bulk copy (im2col) or a
+     * copy into {@code run} and a contiguous add (col2im); the per-pixel test this replaced made the walk
+     * the largest cost of a critic's step at 128² (JFR: more samples than the GEMMs and the ray transform).
      */
-    private void transfer(float[] x, float[] cols, boolean accumulate) {
+    private void transfer(float[] x, FloatBuffer cols, boolean accumulate, float[] run) {
         int pixels = out.h() * out.w();
         int ow = out.w();
         for (int c = 0; c < in.c(); c++) {
@@ -131,21 +154,22 @@ public final class Conv2d implements Layer {
                         }
                         int xi = (c * in.h() + iy) * in.w() + oxLo * stride - pad + kx;
                         int ci = r * pixels + oy * ow + oxLo;
-                        if (stride == 1) {
-                            if (accumulate) {
+                        if (accumulate) {
+                            cols.get(ci, run, 0, len);
+                            if (stride == 1) {
                                 for (int t = 0; t < len; t++) {
-                                    x[xi + t] += cols[ci + t];
+                                    x[xi + t] += run[t];
                                 }
                             } else {
-                                System.arraycopy(x, xi, cols, ci, len);
+                                for (int t = 0; t < len; t++) {
+                                    x[xi + t * stride] += run[t];
+                                }
                             }
-                        } else if (accumulate) {
-                            for (int t = 0; t < len; t++) {
-                                x[xi + t * stride] += cols[ci + t];
-                            }
+                        } else if (stride == 1) {
+                            cols.put(ci, x, xi, len);
                         } else {
                             for (int t = 0; t < len; t++) {
-                                cols[ci + t] = x[xi + t * stride];
+                                cols.put(ci + t, x[xi + t * stride]);
                             }
                         }
                     }
