@@ -91,6 +91,14 @@ final class ExperimentCommand implements Callable<Integer> {
             c = option("--critic-steps", c, x -> x.withFixedTraining(criticSteps));
             cmd.append(" --critic-steps ").append(criticSteps);
         }
+        if (publicAwcr) {
+            if (!c.kinds().contains("awcr")) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--public-awcr: awcr is not among the regularisers "
+                        + c.kinds());
+            }
+            c = c.withPublicAwcr();
+            cmd.append(" --public-awcr");
+        }
         return new Object[] {c, cmd.toString()};
     }
 
@@ -143,6 +151,12 @@ final class ExperimentCommand implements Callable<Integer> {
                     + "Wasserstein estimate levels off")
     Long criticSteps;
 
+    @Option(names = "--public-awcr",
+            description = "ct only: AWCR's critic at the public code's widths for each setting (spec/inverse.md; sparse view: six "
+                    + "5x5 convolutions to 128 channels, four at stride 2; limited angle: one 1->128; ICNN 5 layers x 16 channels) "
+                    + "instead of the CPU-sized one; the other critics keep theirs")
+    boolean publicAwcr;
+
     ExperimentCommand(PrintStream out) {
         this.out = out;
     }
@@ -151,7 +165,7 @@ final class ExperimentCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Experiment experiment = EXPERIMENTS.get(name);
         String ctOnly = regularisers != null ? "--regularisers" : phantoms != null ? "--phantoms" : testImages != null ? "--test-images"
-                : criticSteps != null ? "--critic-steps" : null;
+                : criticSteps != null ? "--critic-steps" : publicAwcr ? "--public-awcr" : null;
         if (ctOnly != null) {
             if (!name.equals("ct")) {
                 throw new CommandLine.ParameterException(spec.commandLine(), ctOnly + " applies to experiment ct only, not " + name);

@@ -65,8 +65,34 @@ public final class CtExperiment {
      */
     public record Config(int size, int validation, int test, double noise, int tvIterations, double[] tvLambdas, boolean tvRefine,
                          List<String> kinds,
-                         Critic.Architecture architecture, CriticTraining.Config training, int gdIterations, int pdIterations,
-                         double[] lambdaFactors, int lines, int pictures, long seed) {
+                         Critic.Architecture architecture, boolean publicAwcr, CriticTraining.Config training, int gdIterations,
+                         int pdIterations, double[] lambdaFactors, int lines, int pictures, long seed) {
+
+        /**
+         * The public code's IWCNN for each setting (spec/inverse.md): ICNN 5 layers × 16 channels on a smooth map of 5×5
+         * convolutions + SiLU, for sparse view six of them (1→16→32→32→64→64→128, four at stride 2: the second and the
+         * last three, our reading of "four with stride 2"), for limited angle one (1→128). The ICNN's kernel (3×3) and the
+         * quadratic term are ours.
+         */
+        public static Critic.Architecture publicIwcnn(String setting) {
+            return switch (setting) {
+                case "ct-sparse" -> new Critic.Architecture(5, 16, 3, new int[] {16, 32, 32, 64, 64, 128}, 1e-4,
+                        new int[] {1, 2, 1, 2, 2, 2});
+                case "ct-limited" -> new Critic.Architecture(5, 16, 3, new int[] {128}, 1e-4);
+                default -> throw new IllegalArgumentException("no public IWCNN for setting " + setting);
+            };
+        }
+
+        /** The architecture of {@code kind}'s critic in {@code setting}: AWCR's the public one when asked for, else every critic's. */
+        public Critic.Architecture architectureFor(Critic.Kind kind, String setting) {
+            return publicAwcr && kind == Critic.Kind.AWCR ? publicIwcnn(setting) : architecture;
+        }
+
+        /** The same configuration with AWCR's critic at the public code's widths ({@link #publicIwcnn}). */
+        public Config withPublicAwcr() {
+            return new Config(size, validation, test, noise, tvIterations, tvLambdas, tvRefine, kinds, architecture, true, training,
+                    gdIterations, pdIterations, lambdaFactors, lines, pictures, seed);
+        }
 
         /**
          * The full run (several hours on 2 cores; resumable): 128² random ellipses, critics trained on 120 phantoms
@@ -75,7 +101,7 @@ public final class CtExperiment {
          */
         public static Config full() {
             return new Config(128, 2, 50, 0.01, 300, new double[] {1, 3, 10, 30, 100}, true, List.of("ar", "acr", "awcr", "acncr"),
-                    Critic.Architecture.defaults(), new CriticTraining.Config(120, 40, 4, 2e-3, Double.NaN, 2, 20, 1)
+                    Critic.Architecture.defaults(), false, new CriticTraining.Config(120, 40, 4, 2e-3, Double.NaN, 2, 20, 1)
                     .withStopping(new CriticTraining.Stopping(20, 16, 5, 0.01)), 100, 200,
                     new double[] {0.1, 0.3, 1, 3, 10, 30}, 12, 2, 1);
         }
@@ -92,13 +118,13 @@ public final class CtExperiment {
             }
             CriticTraining.Config fixed = new CriticTraining.Config(t.images(), (int) (steps / perEpoch), t.batch(), t.learningRate(), t.mu(),
                     t.threads(), t.checkpointEvery(), t.seed(), CriticTraining.Stopping.NONE, t.phantoms());
-            return new Config(size, validation, test, noise, tvIterations, tvLambdas, tvRefine, kinds, architecture, fixed,
+            return new Config(size, validation, test, noise, tvIterations, tvLambdas, tvRefine, kinds, architecture, publicAwcr, fixed,
                     gdIterations, pdIterations, lambdaFactors, lines, pictures, seed);
         }
 
         /** The same configuration on phantoms of {@code family} (training, validation and test). */
         public Config withPhantoms(Phantoms.Family family) {
-            return new Config(size, validation, test, noise, tvIterations, tvLambdas, tvRefine, kinds, architecture,
+            return new Config(size, validation, test, noise, tvIterations, tvLambdas, tvRefine, kinds, architecture, publicAwcr,
                     training.withPhantoms(family), gdIterations, pdIterations, lambdaFactors, lines, pictures, seed);
         }
 
@@ -107,7 +133,7 @@ public final class CtExperiment {
             if (images < 1) {
                 throw new IllegalArgumentException("test images must be >= 1, got " + images);
             }
-            return new Config(size, validation, images, noise, tvIterations, tvLambdas, tvRefine, kinds, architecture, training,
+            return new Config(size, validation, images, noise, tvIterations, tvLambdas, tvRefine, kinds, architecture, publicAwcr, training,
                     gdIterations, pdIterations, lambdaFactors, lines, pictures, seed);
         }
 
@@ -122,7 +148,7 @@ public final class CtExperiment {
             if (ids.stream().distinct().count() != ids.size()) {
                 throw new IllegalArgumentException("a regulariser is named twice: " + ids);
             }
-            return new Config(size, validation, test, noise, tvIterations, tvLambdas, tvRefine, List.copyOf(ids), architecture, training,
+            return new Config(size, validation, test, noise, tvIterations, tvLambdas, tvRefine, List.copyOf(ids), architecture, publicAwcr, training,
                     gdIterations, pdIterations, lambdaFactors, lines, pictures, seed);
         }
 
@@ -132,7 +158,7 @@ public final class CtExperiment {
          */
         public static Config quick() {
             return new Config(32, 2, 2, 0.01, 50, new double[] {1, 10}, false, List.of("ar", "acr", "awcr", "acncr"),
-                    new Critic.Architecture(2, 4, 3, new int[] {4}, 1e-4), new CriticTraining.Config(16, 2, 4, 1e-3, Double.NaN, 2, 4, 1)
+                    new Critic.Architecture(2, 4, 3, new int[] {4}, 1e-4), false, new CriticTraining.Config(16, 2, 4, 1e-3, Double.NaN, 2, 4, 1)
                             .withStopping(new CriticTraining.Stopping(4, 2, 3, 0.01)),
                     20, 30, new double[] {1, 3}, 4, 1, 1);
         }
@@ -224,13 +250,15 @@ public final class CtExperiment {
             double heuristic = LearnedRegulariser.lambdaHeuristic(a, valTruths, valData);
             sec.append(String.format(Locale.ROOT, "λ heuristic (mean ‖Aᵀ(A x_true − y)‖ over the validation images): %.4g. "
                     + "Learned regularisers: %s, critics trained for %d steps of %d pairs (%d training phantoms × %d epochs), "
-                    + "Adam(%.0e, 0.5, 0.99).%n%n", heuristic, config.architecture(), config.training().steps(), config.training().batch(),
+                    + "Adam(%.0e, 0.5, 0.99).%n%n", heuristic, config.architecture()
+                    + (config.publicAwcr() && config.kinds().contains("awcr") ? "; AWCR at the public code's widths: "
+                    + Config.publicIwcnn(s.name()) : ""), config.training().steps(), config.training().batch(),
                     config.training().images(), config.training().epochs(), config.training().learningRate()));
             sec.append("| regulariser | training (s) | steps (stop) | final Wasserstein estimate (train / held-out) | λ factor @ iterations (per factor: best validation PSNR dB @ its iterations) |\n|---|---|---|---|---|\n");
             Plot curves = new Plot(s.name() + ": critic training", "step", "Wasserstein estimate (mean R(FBP) - mean R(truth))");
             for (String id : config.kinds()) {
                 Critic.Kind kind = Critic.Kind.fromId(id);
-                Critic critic = new Critic(kind, config.architecture(), n, a, norm, config.seed() * 1_000 + kind.ordinal());
+                Critic critic = new Critic(kind, config.architectureFor(kind, s.name()), n, a, norm, config.seed() * 1_000 + kind.ordinal());
                 Path file = dir.resolve(id + ".safetensors");
                 List<CriticTraining.Step> steps;
                 RegulariserFile.Loaded done = reusable(file, critic, s);

@@ -68,6 +68,9 @@ public final class RegulariserFile {
         meta.put("channels", Integer.toString(a.channels()));
         meta.put("kernel", Integer.toString(a.kernel()));
         meta.put("smooth", Arrays.toString(a.smooth()).replaceAll("[\\[\\] ]", ""));
+        if (a.stridedSmoothMap()) {
+            meta.put("smooth_strides", Arrays.toString(a.smoothStrides()).replaceAll("[\\[\\] ]", ""));
+        }
         meta.put("quadratic", Double.toString(a.quadratic()));
         meta.put("detectors", Integer.toString(geometry.detectors()));
         meta.put("spacing", Double.toString(geometry.spacing()));
@@ -89,9 +92,15 @@ public final class RegulariserFile {
             Critic.Kind kind = Critic.Kind.fromId(need(file, m, "kind"));
             int n = Integer.parseInt(need(file, m, "size"));
             int[] smooth = Arrays.stream(need(file, m, "smooth").split(",")).mapToInt(Integer::parseInt).toArray();
-            Critic.Architecture arch = new Critic.Architecture(Integer.parseInt(need(file, m, "layers")),
-                    Integer.parseInt(need(file, m, "channels")), Integer.parseInt(need(file, m, "kernel")), smooth,
-                    Double.parseDouble(need(file, m, "quadratic")));
+            // files written before strided smooth maps existed have no strides: all 1
+            int[] strides = m.containsKey("smooth_strides")
+                    ? Arrays.stream(m.get("smooth_strides").split(",")).mapToInt(Integer::parseInt).toArray() : null;
+            int layers = Integer.parseInt(need(file, m, "layers"));
+            int channels = Integer.parseInt(need(file, m, "channels"));
+            int kernel = Integer.parseInt(need(file, m, "kernel"));
+            double quadratic = Double.parseDouble(need(file, m, "quadratic"));
+            Critic.Architecture arch = strides == null ? new Critic.Architecture(layers, channels, kernel, smooth, quadratic)
+                    : new Critic.Architecture(layers, channels, kernel, smooth, quadratic, strides);
             Safetensors.Array angles = c.arrays().get("geometry.angles");
             if (angles == null || !(angles.data() instanceof double[] theta)) {
                 throw new FormatException(file, "missing F64 tensor geometry.angles");

@@ -72,6 +72,12 @@ class MainTest {
         o = run("experiment", "ct", "--critic-steps", "100");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("--critic-steps: critic steps must be a positive multiple of 30"), o.err());
+        o = run("experiment", "sae-mnist", "--public-awcr");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("--public-awcr applies to experiment ct only, not sae-mnist"), o.err());
+        o = run("experiment", "ct", "--regularisers", "ar,acr", "--public-awcr");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("--public-awcr: awcr is not among the regularisers [ar, acr]"), o.err());
         o = run("experiment", "segmentation", "--test-images", "60");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("--test-images applies to experiment ct only, not segmentation"), o.err());

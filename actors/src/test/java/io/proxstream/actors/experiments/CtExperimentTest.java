@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.proxstream.actors.image.ImageTask;
 import io.proxstream.solvers.inverse.Phantoms;
+import io.proxstream.solvers.nn.Critic;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -53,5 +54,26 @@ class CtExperimentTest {
         assertTrue(!fixed.training().stopping().enabled());
         assertTrue(assertThrows(IllegalArgumentException.class, () -> full.withFixedTraining(100)).getMessage().contains("multiple of 30"));
         assertThrows(IllegalArgumentException.class, () -> full.withTestImages(0));
+    }
+
+    @Test
+    void publicWidthsApplyToAwcrOnlyAndDifferBySetting() {
+        CtExperiment.Config c = CtExperiment.Config.full();
+        for (String setting : List.of("ct-sparse", "ct-limited")) {
+            assertEquals(c.architecture(), c.architectureFor(Critic.Kind.AWCR, setting), "the CPU-sized critic unless asked");
+        }
+        CtExperiment.Config p = c.withPublicAwcr();
+        Critic.Architecture sparse = p.architectureFor(Critic.Kind.AWCR, "ct-sparse");
+        assertArrayEquals(new int[] {16, 32, 32, 64, 64, 128}, sparse.smooth());
+        assertEquals(4, java.util.Arrays.stream(sparse.smoothStrides()).filter(t -> t == 2).count(), "four of the six at stride 2");
+        Critic.Architecture limited = p.architectureFor(Critic.Kind.AWCR, "ct-limited");
+        assertArrayEquals(new int[] {128}, limited.smooth());
+        assertEquals(5, limited.layers());
+        assertEquals(16, limited.channels());
+        for (Critic.Kind k : List.of(Critic.Kind.AR, Critic.Kind.ACR, Critic.Kind.ACNCR)) {
+            assertEquals(c.architecture(), p.architectureFor(k, "ct-sparse"), k + " keeps the CPU-sized critic");
+        }
+        assertTrue(p.withTestImages(3).withKinds(List.of("awcr")).publicAwcr(), "the other options keep the choice");
+        assertThrows(IllegalArgumentException.class, () -> CtExperiment.Config.publicIwcnn("ct-full"));
     }
 }

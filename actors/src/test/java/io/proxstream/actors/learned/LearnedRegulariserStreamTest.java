@@ -82,6 +82,19 @@ class LearnedRegulariserStreamTest {
     }
 
     @Test
+    void aStridedSmoothMapIsSavedAndLoadedWithItsStrides(@TempDir Path dir) throws IOException {
+        Critic.Architecture strided = new Critic.Architecture(2, 3, 3, new int[] {2, 4}, 1e-3, new int[] {2, 2});
+        Critic c = new Critic(Critic.Kind.AWCR, strided, N, A, NORM, 19);
+        Path f = dir.resolve("awcr.safetensors");
+        RegulariserFile.save(f, c, A, NORM, 1.5, 3.0, 8, Map.of());
+        RegulariserFile.Loaded l = RegulariserFile.load(f);
+        assertArrayEquals(new int[] {2, 2}, l.critic().architecture().smoothStrides());
+        assertEquals(strided.toString(), l.critic().architecture().toString());
+        float[] x = Phantoms.randomEllipses(N, 6);
+        assertEquals(c.net().forward(x)[0], l.critic().net().forward(x)[0], 0, "same value after loading");
+    }
+
+    @Test
     void theTrainingStreamCheckpointsMetersAndResumesWhereItStopped(@TempDir Path dir) throws IOException {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         CriticMeters meters = new CriticMeters(registry, "test/acr");

@@ -50,19 +50,38 @@ public final class Critic {
     }
 
     /**
-     * @param layers    hidden layers (ICNN) or convolutions (AR)
-     * @param channels  channels per hidden layer
-     * @param kernel    odd convolution size
-     * @param smooth    channels of the IWCNN's smooth map (one 5×5 convolution + SiLU per entry)
-     * @param quadratic ACR's fixed weight q of ‖x‖²
+     * @param layers        hidden layers (ICNN) or convolutions (AR)
+     * @param channels      channels per hidden layer
+     * @param kernel        odd convolution size
+     * @param smooth        channels of the IWCNN's smooth map (one 5×5 convolution + SiLU per entry)
+     * @param quadratic     ACR's fixed weight q of ‖x‖²
+     * @param smoothStrides the stride of each of the smooth map's convolutions (the public sparse-view IWCNN halves
+     *                      the resolution four times on the way to 128 channels)
      */
-    public record Architecture(int layers, int channels, int kernel, int[] smooth, double quadratic) {
+    public record Architecture(int layers, int channels, int kernel, int[] smooth, double quadratic, int[] smoothStrides) {
         public Architecture {
             if (layers < 1 || channels < 1 || kernel < 1 || kernel % 2 == 0 || smooth.length == 0 || !(quadratic >= 0)) {
                 throw new IllegalArgumentException("architecture: need layers >= 1, channels >= 1, an odd kernel, at least one "
                         + "smooth convolution and quadratic >= 0");
             }
+            if (smoothStrides.length != smooth.length || java.util.Arrays.stream(smoothStrides).anyMatch(t -> t < 1)
+                    || java.util.Arrays.stream(smooth).anyMatch(c -> c < 1)) {
+                throw new IllegalArgumentException("architecture: the smooth map needs one stride >= 1 per convolution and channels "
+                        + ">= 1, got channels " + java.util.Arrays.toString(smooth) + ", strides " + java.util.Arrays.toString(smoothStrides));
+            }
             smooth = smooth.clone();
+            smoothStrides = smoothStrides.clone();
+        }
+
+        /** Every smooth-map convolution at stride 1. */
+        public Architecture(int layers, int channels, int kernel, int[] smooth, double quadratic) {
+            this(layers, channels, kernel, smooth, quadratic, ones(smooth.length));
+        }
+
+        private static int[] ones(int n) {
+            int[] o = new int[n];
+            java.util.Arrays.fill(o, 1);
+            return o;
         }
 
         /** CPU-sized defaults for 128² images: 3 layers of 8 channels, 3×3 kernels, smooth map 1→8, q = 1e-4. */
@@ -70,10 +89,28 @@ public final class Critic {
             return new Architecture(3, 8, 3, new int[] {8}, 1e-4);
         }
 
+        /** Whether some smooth-map convolution has a stride above 1. */
+        public boolean stridedSmoothMap() {
+            return java.util.Arrays.stream(smoothStrides).anyMatch(t -> t != 1);
+        }
+
+        @Override
+        public int[] smooth() {
+            return smooth.clone();
+        }
+
+        @Override
+        public int[] smoothStrides() {
+            return smoothStrides.clone();
+        }
+
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%d layers x %d channels, %dx%d kernels, smooth map %s, quadratic %.3g", layers, channels,
-                    kernel, kernel, java.util.Arrays.toString(smooth), quadratic);
+            // the strides only when some is not 1, so that the description (which checkpoints are matched by) of every
+            // stride-1 architecture is what it was before strides existed
+            return String.format(Locale.ROOT, "%d layers x %d channels, %dx%d kernels, smooth map %s%s, quadratic %.3g", layers, channels,
+                    kernel, kernel, java.util.Arrays.toString(smooth),
+                    stridedSmoothMap() ? " strides " + java.util.Arrays.toString(smoothStrides) : "", quadratic);
         }
     }
 
@@ -151,7 +188,7 @@ public final class Critic {
     }
 
     private Iwcnn iwcnn(Shape in, long s) {
-        Iwcnn iw = new Iwcnn(in, arch.smooth(), arch.layers(), arch.channels(), arch.kernel(), SMOOTH_KERNEL, slope, s);
+        Iwcnn iw = new Iwcnn(in, arch.smooth(), arch.smoothStrides(), arch.layers(), arch.channels(), arch.kernel(), SMOOTH_KERNEL, slope, s);
         icnns.add(iw.icnn());
         return iw;
     }

@@ -31,12 +31,26 @@ public final class Iwcnn implements Layer {
 
     /** With separate kernel sizes for the ICNN and the smooth map and the ICNN's LeakyReLU slope. */
     public Iwcnn(Shape in, int[] smoothChannels, int icnnLayers, int icnnChannels, int kernel, int smoothKernel, double slope, long seed) {
+        this(in, smoothChannels, null, icnnLayers, icnnChannels, kernel, smoothKernel, slope, seed);
+    }
+
+    /**
+     * As above with a stride per smooth-map convolution ({@code null}: all 1); the ICNN then works on the smooth map's
+     * output at its resolution, as in the public sparse-view network.
+     */
+    public Iwcnn(Shape in, int[] smoothChannels, int[] smoothStrides, int icnnLayers, int icnnChannels, int kernel, int smoothKernel,
+                 double slope, long seed) {
+        if (smoothStrides != null && smoothStrides.length != smoothChannels.length) {
+            throw new IllegalArgumentException("iwcnn: " + smoothChannels.length + " smooth convolutions but " + smoothStrides.length
+                    + " strides");
+        }
         this.in = in;
         SplittableRandom r = new SplittableRandom(seed);
         List<Layer> s = new ArrayList<>();
         Shape cur = in;
-        for (int c : smoothChannels) {
-            Conv2d conv = new Conv2d(cur, c, smoothKernel, 1, smoothKernel / 2, r.nextLong());
+        for (int i = 0; i < smoothChannels.length; i++) {
+            int stride = smoothStrides == null ? 1 : smoothStrides[i];
+            Conv2d conv = new Conv2d(cur, smoothChannels[i], smoothKernel, stride, smoothKernel / 2, r.nextLong());
             s.add(conv);
             s.add(Activation.silu(conv.outputShape()));
             cur = conv.outputShape();

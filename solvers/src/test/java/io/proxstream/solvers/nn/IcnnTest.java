@@ -1,5 +1,8 @@
 package io.proxstream.solvers.nn;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
@@ -67,6 +70,22 @@ class IcnnTest {
         Iwcnn net = new Iwcnn(new Shape(1, 6, 5), new int[] {3}, 2, 3, 3, 1.0, 5);
         net.quadraticParam().value()[0] = -1f;              // a visible quadratic term for the check
         LayerGradientTest.check(net, 6, 0.05, 1e-2, 4e-3);             // float central differences: ~2e-3 truncation here
+    }
+
+    @Test
+    void aStridedSmoothMapShrinksTheIcnnsInputAndItsGradientsMatchFiniteDifferences() {
+        // the public sparse-view IWCNN's structure in small: strided 5x5 convolutions, the ICNN on the coarse map
+        Iwcnn net = new Iwcnn(new Shape(1, 9, 8), new int[] {3, 4}, new int[] {2, 2}, 2, 3, 3, 5, 1.0, 11);
+        assertEquals(new Shape(4, 3, 2), net.icnn().inputShape(), "9x8 -> 5x4 -> 3x2 at stride 2, pad 2");
+        net.quadraticParam().value()[0] = -1f;
+        LayerGradientTest.check(net, 12, 0.05, 1e-2, 4e-3);
+        Critic.Architecture pub = new Critic.Architecture(5, 16, 3, new int[] {16, 32, 32, 64, 64, 128}, 1e-4, new int[] {1, 2, 1, 2, 2, 2});
+        Critic c = new Critic(Critic.Kind.AWCR, pub, 128, null, 1, 3);
+        assertEquals(new Shape(128, 8, 8), c.weaklyConvexPart().icnn().inputShape(), "128² halved four times, 128 channels");
+        assertTrue(c.architecture().toString().contains("strides [1, 2, 1, 2, 2, 2]"), c.architecture().toString());
+        assertFalse(Critic.Architecture.defaults().toString().contains("strides"), "stride-1 descriptions stay as they were");
+        assertThrows(IllegalArgumentException.class, () -> new Critic.Architecture(3, 8, 3, new int[] {8, 8}, 1e-4, new int[] {1}));
+        assertThrows(IllegalArgumentException.class, () -> new Critic.Architecture(3, 8, 3, new int[] {8}, 1e-4, new int[] {0}));
     }
 
     @Test
