@@ -72,6 +72,8 @@ public record MemoryPlan(List<Part> parts) {
             stats = arr(8 * m * m) + arr(8 * md);
             p.add(new Part("decoder statistics Z^T Z and Z^T X (double)", stats));
             p.add(new Part("decoder solve workspace (m x m double)", arr(8 * m * m) + arr(8 * md)));
+            // LAPACKE_dposv gets the workspace through JNI, which copies it into native memory for the call (outside the heap)
+            p.add(new Part("decoder solve's native copy of the system (JNI, m x m and m x d double)", 8 * m * m + 8 * md));
         } else if (pam) {
             // the window's kept rows and codes (one batch above the window before it expires), the old rows' gradient
             // (m+1 x d double), and an update's correction and per-thread blocks
@@ -211,7 +213,8 @@ public record MemoryPlan(List<Part> parts) {
         MemoryPlan plan = of(t, sae, d, batch, checkpoints, queueBytes);
         long limit = (long) (HEAP_SHARE * available);
         if (used + plan.total() > limit) {
-            throw new IllegalStateException("run '" + run + "' needs about " + plan.describe() + " of heap"
+            throw new IllegalStateException("run '" + run + "' needs about " + plan.describe() + " of memory (planned against the heap; the"
+                    + " BLAS buffers it names are off-heap)"
                     + (used > 0 ? ", beside " + size(used) + " for the runs already here" : "") + "; this JVM may use "
                     + size(limit) + " (" + Math.round(100 * HEAP_SHARE) + " % of its maximum heap " + size(available)
                     + "). Give the JVM more heap (e.g. PROXSTREAM_JAVA_OPTS=-Xmx" + Math.max(1, (long) Math.ceil(

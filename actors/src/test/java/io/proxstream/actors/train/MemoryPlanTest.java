@@ -82,8 +82,8 @@ class MemoryPlanTest {
         assertTrue(wide.getMessage().contains("weights per matrix"), wide.getMessage());
         SaeConfig m16k = new SaeConfig(16_384, "topk", 32, 0, "unit");
         MemoryPlan plan = MemoryPlan.of(pam, m16k, 768, 4096, false, 0);
-        // Z^T Z and the solve's workspace, m² doubles each, dominate
-        assertTrue(plan.total() > 2 * 8L * 16_384 * 16_384 && plan.total() < 6L << 30, MemoryPlan.size(plan.total()));
+        // Z^T Z, the solve's workspace and the native copy LAPACK gets through JNI, m² doubles each, dominate
+        assertTrue(plan.total() > 3 * 8L * 16_384 * 16_384 && plan.total() < 8L << 30, MemoryPlan.size(plan.total()));
         var heap = assertThrows(IllegalStateException.class,
                 () -> MemoryPlan.require("big", pam, m16k, 768, 4096, false, 0, 0, 2L << 30));
         assertTrue(heap.getMessage().contains("needs about " + MemoryPlan.size(plan.total())) && heap.getMessage().contains("2.0 GiB")
@@ -92,7 +92,7 @@ class MemoryPlanTest {
         var beside = assertThrows(IllegalStateException.class,
                 () -> MemoryPlan.require("more", pam, m16k, 768, 4096, false, 0, 7L << 30, 12L << 30));
         assertTrue(beside.getMessage().contains("beside 7.0 GiB"), beside.getMessage());
-        MemoryPlan.require("fits", pam, m16k, 768, 4096, false, 0, 0, 8L << 30);
+        MemoryPlan.require("fits", pam, m16k, 768, 4096, false, 0, 0, 9L << 30);
         // the iterative step (auto above 8 192 latents) holds no m x m matrix: 65 536 latents at width 768 plan within 12 GiB
         TrainerConfig auto = pam.withDecoder(DecoderConfig.defaults());
         assertTrue(MemoryPlan.arrayProblem(auto, big, 768, 4096).isEmpty());
