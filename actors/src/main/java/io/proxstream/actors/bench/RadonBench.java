@@ -14,8 +14,8 @@ import java.util.Locale;
 
 /**
  * {@code proxstream bench radon}: the ray transform (forward and adjoint) at 128² and 256² with 180
- * angles, on all cores and on one (same run, same inputs), and PDHG iterations per second for
- * TV-regularised CT at 128².
+ * angles, on all cores and on one (same run, same inputs), PDHG iterations per second for
+ * TV-regularised CT at 128², and what a learned regulariser's gradient and training step cost beside the transforms.
  */
 public final class RadonBench {
     private final boolean quick;
@@ -84,6 +84,83 @@ public final class RadonBench {
             });
             double perIt = 1e3 * s / r.iterations();
             out.printf(Locale.ROOT, "| %s | %.1f | %.2f | %.2f | %.0f%% |%n", angles, r.iterations() / s, perIt, fa, 100 * fa / perIt);
+        }
+        critics();
+    }
+
+    /**
+     * What a learned regulariser costs per solver iteration and per training step: one gradient of R (forward and backward
+     * through the critic, one thread and one BLAS thread, as the experiment runs a solve) for the CPU-sized critics and the
+     * public code's IWCNN widths, beside the sparse-view transforms on one thread measured in the same run, and one training
+     * step (4 pairs, data-parallel on the cores, gradient penalty included).
+     */
+    private void critics() {
+        int n = 128;
+        out.println();
+        out.println("Learned regularisers at 128²: one gradient of R (forward + backward, 1 thread, 1 BLAS thread, as in a solve) against");
+        out.println("the sparse-view transforms (60 angles, forward + adjoint, 1 thread) measured in the same run, and one training step");
+        out.println("(4 pairs, gradient penalty included, one replica per core):");
+        out.println();
+        out.println("| critic | parameters | gradient (ms) | transforms (ms) | gradient / transforms | training step (s) |");
+        out.println("|---|---|---|---|---|---|");
+        int before = BlasInfo.setThreads(1);
+        try {
+            RayTransform rt = RayTransform.of(n, Angles.sparseView(60));
+            float[] x = Phantoms.sheppLogan(n);
+            float[] y = rt.apply(x);
+            float[] xo = new float[n * n];
+            float[] yo = new float[y.length];
+            double[] fa = new double[1];
+            Parallel.sequential(() -> fa[0] = median(quick ? 7 : 21, () -> {
+                rt.apply(x, yo);
+                rt.adjoint(y, xo);
+            }));
+            java.util.Map<String, io.proxstream.solvers.nn.Critic> critics = new java.util.LinkedHashMap<>();
+            io.proxstream.solvers.nn.Critic.Architecture cpu = io.proxstream.solvers.nn.Critic.Architecture.defaults();
+            critics.put("ar (CPU widths)", new io.proxstream.solvers.nn.Critic(io.proxstream.solvers.nn.Critic.Kind.AR, cpu, n, null, 1, 1));
+            critics.put("acr (CPU widths)", new io.proxstream.solvers.nn.Critic(io.proxstream.solvers.nn.Critic.Kind.ACR, cpu, n, null, 1, 1));
+            critics.put("awcr (CPU widths)", new io.proxstream.solvers.nn.Critic(io.proxstream.solvers.nn.Critic.Kind.AWCR, cpu, n, null, 1, 1));
+            for (String setting : new String[] {"ct-sparse", "ct-limited"}) {
+                critics.put("awcr, public widths for " + setting, new io.proxstream.solvers.nn.Critic(io.proxstream.solvers.nn.Critic.Kind.AWCR,
+                        io.proxstream.actors.experiments.CtExperiment.Config.publicIwcnn(setting), n, null, 1, 1));
+            }
+            float[] one = {1f};
+            java.util.List<float[]> truths = new java.util.ArrayList<>();
+            java.util.List<float[]> fbps = new java.util.ArrayList<>();
+            Fbp fbp = new Fbp(rt, Fbp.Filter.HANN);
+            for (int i = 0; i < 4; i++) {
+                float[] t = Phantoms.randomEllipses(n, 100 + i);
+                truths.add(t);
+                fbps.add(fbp.reconstruct(rt.apply(t)));
+            }
+            for (var e : critics.entrySet()) {
+                io.proxstream.solvers.nn.Critic c = e.getValue();
+                long params = c.params().stream().mapToLong(p -> p.value().length).sum();
+                double[] g = new double[1];
+                Parallel.sequential(() -> g[0] = median(quick ? 5 : 11, () -> {
+                    c.net().forward(x);
+                    c.net().backward(one);
+                }));
+                double step;
+                try (io.proxstream.solvers.nn.CriticTrainer trainer = new io.proxstream.solvers.nn.CriticTrainer(c,
+                        io.proxstream.solvers.nn.Optimizer.adam(2e-3, 0.5, 0.99), c.kind().defaultMu(), 1e-2,
+                        Runtime.getRuntime().availableProcessors(), 1)) {
+                    trainer.step(truths, fbps, null);
+                    double[] t = new double[3];
+                    for (int i = 0; i < t.length; i++) {
+                        long t0 = System.nanoTime();
+                        trainer.step(truths, fbps, null);
+                        t[i] = (System.nanoTime() - t0) / 1e9;
+                    }
+                    Arrays.sort(t);
+                    step = t[1];
+                }
+                out.printf(Locale.ROOT, "| %s | %,d | %.1f | %.1f | %.2f | %.2f |%n", e.getKey(), params, g[0], fa[0], g[0] / fa[0], step);
+            }
+        } finally {
+            if (before > 0) {
+                BlasInfo.setThreads(before);
+            }
         }
     }
 
