@@ -1,16 +1,24 @@
 package io.proxstream.actors.bench;
 
+import io.proxstream.actors.experiments.CtExperiment;
 import io.proxstream.solvers.blas.BlasInfo;
 import io.proxstream.solvers.inverse.Angles;
 import io.proxstream.solvers.inverse.Fbp;
 import io.proxstream.solvers.inverse.Phantoms;
 import io.proxstream.solvers.inverse.RayTransform;
 import io.proxstream.solvers.inverse.Reconstructors;
+import io.proxstream.solvers.nn.Critic;
+import io.proxstream.solvers.nn.CriticTrainer;
+import io.proxstream.solvers.nn.Optimizer;
 import io.proxstream.solvers.parallel.Parallel;
 import io.proxstream.solvers.progress.ProgressListener;
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * {@code proxstream bench radon}: the ray transform (forward and adjoint) at 128² and 256² with 180
@@ -115,18 +123,18 @@ public final class RadonBench {
                 rt.apply(x, yo);
                 rt.adjoint(y, xo);
             }));
-            java.util.Map<String, io.proxstream.solvers.nn.Critic> critics = new java.util.LinkedHashMap<>();
-            io.proxstream.solvers.nn.Critic.Architecture cpu = io.proxstream.solvers.nn.Critic.Architecture.defaults();
-            critics.put("ar (CPU widths)", new io.proxstream.solvers.nn.Critic(io.proxstream.solvers.nn.Critic.Kind.AR, cpu, n, null, 1, 1));
-            critics.put("acr (CPU widths)", new io.proxstream.solvers.nn.Critic(io.proxstream.solvers.nn.Critic.Kind.ACR, cpu, n, null, 1, 1));
-            critics.put("awcr (CPU widths)", new io.proxstream.solvers.nn.Critic(io.proxstream.solvers.nn.Critic.Kind.AWCR, cpu, n, null, 1, 1));
+            Map<String, Critic> critics = new LinkedHashMap<>();
+            Critic.Architecture cpu = Critic.Architecture.defaults();
+            critics.put("ar (CPU widths)", new Critic(Critic.Kind.AR, cpu, n, null, 1, 1));
+            critics.put("acr (CPU widths)", new Critic(Critic.Kind.ACR, cpu, n, null, 1, 1));
+            critics.put("awcr (CPU widths)", new Critic(Critic.Kind.AWCR, cpu, n, null, 1, 1));
             for (String setting : new String[] {"ct-sparse", "ct-limited"}) {
-                critics.put("awcr, public widths for " + setting, new io.proxstream.solvers.nn.Critic(io.proxstream.solvers.nn.Critic.Kind.AWCR,
-                        io.proxstream.actors.experiments.CtExperiment.Config.publicIwcnn(setting), n, null, 1, 1));
+                critics.put("awcr, public widths for " + setting, new Critic(Critic.Kind.AWCR,
+                        CtExperiment.Config.publicIwcnn(setting), n, null, 1, 1));
             }
             float[] one = {1f};
-            java.util.List<float[]> truths = new java.util.ArrayList<>();
-            java.util.List<float[]> fbps = new java.util.ArrayList<>();
+            List<float[]> truths = new ArrayList<>();
+            List<float[]> fbps = new ArrayList<>();
             Fbp fbp = new Fbp(rt, Fbp.Filter.HANN);
             for (int i = 0; i < 4; i++) {
                 float[] t = Phantoms.randomEllipses(n, 100 + i);
@@ -134,7 +142,7 @@ public final class RadonBench {
                 fbps.add(fbp.reconstruct(rt.apply(t)));
             }
             for (var e : critics.entrySet()) {
-                io.proxstream.solvers.nn.Critic c = e.getValue();
+                Critic c = e.getValue();
                 long params = c.params().stream().mapToLong(p -> p.value().length).sum();
                 double[] g = new double[1];
                 Parallel.sequential(() -> g[0] = median(quick ? 5 : 11, () -> {
@@ -142,8 +150,8 @@ public final class RadonBench {
                     c.net().backward(one);
                 }));
                 double step;
-                try (io.proxstream.solvers.nn.CriticTrainer trainer = new io.proxstream.solvers.nn.CriticTrainer(c,
-                        io.proxstream.solvers.nn.Optimizer.adam(2e-3, 0.5, 0.99), c.kind().defaultMu(), 1e-2,
+                try (CriticTrainer trainer = new CriticTrainer(c,
+                        Optimizer.adam(2e-3, 0.5, 0.99), c.kind().defaultMu(), 1e-2,
                         Runtime.getRuntime().availableProcessors(), 1)) {
                     for (int i = 0; i < (quick ? 1 : 2); i++) {
                         trainer.step(truths, fbps, null);
