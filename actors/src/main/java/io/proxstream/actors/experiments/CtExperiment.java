@@ -54,7 +54,8 @@ public final class CtExperiment {
      * @param tvLambdas     TV λ grid
      * @param tvRefine      refine TV's λ between the grid points next to the best
      * @param kinds         regularisers to train (ar, acr, awcr, acncr)
-     * @param architecture  every critic's architecture
+     * @param architecture  every critic's architecture (but AWCR's with {@code publicAwcr})
+     * @param publicAwcr    AWCR at the public code's widths for each setting ({@link #publicIwcnn})
      * @param training      the adversarial training
      * @param gdIterations  gradient-descent iterations with a learned R
      * @param pdIterations  primal-dual iterations (AWCR-PD)
