@@ -52,10 +52,7 @@ public final class Gemm {
             return;
         }
         synchronized (BLAS) {
-            openblas.cblas_sgemm(openblas.CblasRowMajor,
-                    transA ? openblas.CblasTrans : openblas.CblasNoTrans,
-                    transB ? openblas.CblasTrans : openblas.CblasNoTrans,
-                    m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            openblas.cblas_sgemm(openblas.CblasRowMajor, op(transA), op(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
     }
 
@@ -66,10 +63,11 @@ public final class Gemm {
             return;
         }
         synchronized (BLAS) {
-            openblas.cblas_sgemm(openblas.CblasRowMajor,
-                    transA ? openblas.CblasTrans : openblas.CblasNoTrans,
-                    transB ? openblas.CblasTrans : openblas.CblasNoTrans,
-                    m, n, k, alpha, a.pointer(), lda, b.pointer(), ldb, beta, c.pointer(), ldc);
+            openblas.cblas_sgemm(openblas.CblasRowMajor, op(transA), op(transB), m, n, k, alpha, a.pointer(), lda, b.pointer(), ldb, beta, c.pointer(), ldc);
         }
+    }
+
+    private static int op(boolean transpose) {
+        return transpose ? openblas.CblasTrans : openblas.CblasNoTrans;
     }
 }

@@ -45,8 +45,8 @@ public final class Activation implements Layer {
         requireInput(input);
         x = input.clone();
         float[] y = new float[x.length];
-        // one loop per kind (the same arithmetic as value(), element by element): a switch inside the loop kept the
-        // JIT from turning LeakyReLU into straight-line code, and it is the most frequent layer of every critic
+        // one loop per kind: a switch inside the loop kept the JIT from turning LeakyReLU into straight-line code, and it
+        // is the most frequent layer of every critic
         switch (kind) {
             case LEAKY_RELU -> {
                 for (int i = 0; i < x.length; i++) {
@@ -76,7 +76,7 @@ public final class Activation implements Layer {
         switch (kind) {
             case LEAKY_RELU -> {
                 for (int i = 0; i < x.length; i++) {
-                    dx[i] = x[i] >= 0 ? (float) (double) g[i] : (float) (g[i] * (double) slope);
+                    dx[i] = x[i] >= 0 ? g[i] : (float) (g[i] * (double) slope);
                 }
             }
             case SILU, SOFTPLUS -> {
@@ -100,14 +100,6 @@ public final class Activation implements Layer {
     /** softplus(v) = log(1 + eᵛ) without overflow. */
     public static double softplus(double v) {
         return Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
-    }
-
-    static double value(Kind kind, float slope, double v) {
-        return switch (kind) {
-            case LEAKY_RELU -> v >= 0 ? v : slope * v;
-            case SILU -> v * sigmoid(v);
-            case SOFTPLUS -> softplus(v);
-        };
     }
 
     static double derivative(Kind kind, float slope, double v) {

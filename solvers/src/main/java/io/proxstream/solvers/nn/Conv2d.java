@@ -21,8 +21,10 @@ public final class Conv2d implements Layer {
     private final Param bias;
     /** The last forward's im2col matrix (inC·k·k × output pixels), off-heap: the weight gradient needs it and BLAS reads it in place. */
     private NativeFloats cols;
-    /** W (forward, Wᵀ·g) and ∂W (weight gradient) on their way to and from BLAS. */
+    /** W on its way to BLAS (forward, and Wᵀ·g in the backward pass). */
     private NativeFloats weights;
+    /** ∂W on its way to and from BLAS (the weight gradient accumulates into it). */
+    private NativeFloats weightGrads;
     /** The output (forward) and the output gradient (backward) as BLAS operands. */
     private NativeFloats outputs;
     /** Wᵀ·g of a backward, used once and shared by the layers a thread runs (one network runs on one thread at a time). */
@@ -80,6 +82,7 @@ public final class Conv2d implements Layer {
             // kept between calls: the same geometry writes the same entries every time, so the padding's stay zero
             cols = new NativeFloats().ensure((long) rows * pixels);
             weights = new NativeFloats();
+            weightGrads = new NativeFloats();
             outputs = new NativeFloats();
         }
         transfer(x, cols.buffer(), false, null);
@@ -106,10 +109,9 @@ public final class Conv2d implements Layer {
         int pixels = out.h() * out.w();
         // ∂W += g·colsᵀ, with g and ∂W passed through native memory (cols is there already)
         outputs.buffer().put(0, g, 0, out.size());
-        NativeFloats wg = weights;   // W is copied back in below, for Wᵀ·g
-        wg.buffer().put(0, weight.grad());
-        Gemm.sgemm(false, true, out.c(), rows, pixels, 1f, outputs, pixels, cols, pixels, 1f, wg, rows);
-        wg.buffer().get(0, weight.grad());
+        weightGrads.ensure(weight.grad().length).buffer().put(0, weight.grad());
+        Gemm.sgemm(false, true, out.c(), rows, pixels, 1f, outputs, pixels, cols, pixels, 1f, weightGrads, rows);
+        weightGrads.buffer().get(0, weight.grad());
         for (int o = 0; o < out.c(); o++) {
             double s = 0;
             for (int p = 0; p < pixels; p++) {
@@ -117,7 +119,7 @@ public final class Conv2d implements Layer {
             }
             bias.grad()[o] += (float) s;
         }
-        weights.buffer().put(0, weight.value());
+        weights.buffer().put(0, weight.value());   // the forward put it there; copied again in case W changed since
         NativeFloats dcols = SCRATCH.get().ensure((long) rows * pixels);
         Gemm.sgemm(true, false, rows, pixels, out.c(), 1f, weights, rows, outputs, pixels, 0f, dcols, pixels);
         float[] dx = new float[in.size()];
