@@ -92,6 +92,16 @@ class LearnedRegulariserStreamTest {
         assertEquals(strided.toString(), l.critic().architecture().toString());
         float[] x = Phantoms.randomEllipses(N, 6);
         assertEquals(c.net().forward(x)[0], l.critic().net().forward(x)[0], 0, "same value after loading");
+        // a file whose strides are not numbers, or not one per smooth convolution, is refused naming the file
+        var contents = io.proxstream.protocol.format.Safetensors.readArrays(f);
+        for (String bad : new String[] {"2,x", "2", "2,0"}) {
+            Map<String, String> meta = new java.util.LinkedHashMap<>(contents.metadata());
+            meta.put("smooth_strides", bad);
+            Path broken = dir.resolve("strides-" + bad.replace(',', '_') + ".safetensors");
+            io.proxstream.protocol.format.Safetensors.writeArrays(broken, contents.arrays(), meta);
+            FormatException e = assertThrows(FormatException.class, () -> RegulariserFile.load(broken), bad);
+            assertTrue(e.getMessage().contains(broken.getFileName().toString()), e.getMessage());
+        }
     }
 
     @Test
