@@ -61,6 +61,56 @@ public final class BatchDecoder {
     }
 
     /**
+     * Decodes a raw little-endian float32 body straight from the buffers it arrived in (an HTTP body is a rope of
+     * network chunks): no contiguous copy of the body is made, so a push in flight holds its bytes and its floats,
+     * not a third copy. A float may straddle two chunks.
+     *
+     * @param chunks the body's bytes in order; their positions are advanced
+     * @param length the body's total length in bytes
+     * @param shape the declared shape (rows, cols)
+     * @throws FormatException naming the body when its length does not match the shape
+     */
+    public static Batch decodeRaw(Iterable<ByteBuffer> chunks, long length, int[] shape) throws FormatException {
+        if (shape == null) {
+            throw new FormatException("request", "raw float32 bodies need their shape: header X-Shape: ROWS,COLS");
+        }
+        long need = 4L * shape[0] * shape[1];
+        if (length != need) {
+            throw new FormatException("body", (length < need ? "truncated: " : "longer than declared: ")
+                    + "shape " + shape[0] + "," + shape[1] + " of float32 needs " + need + " bytes, got " + length);
+        }
+        float[] x = new float[shape[0] * shape[1]];
+        ByteBuffer carry = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+        int at = 0;
+        long seen = 0;
+        for (ByteBuffer c0 : chunks) {
+            ByteBuffer c = c0.slice().order(ByteOrder.LITTLE_ENDIAN);
+            seen += c.remaining();
+            if (seen > need) {
+                throw new FormatException("body", "longer than its Content-Length of " + length + " bytes");
+            }
+            // finish a float begun in the previous chunk
+            while (carry.position() > 0 && c.hasRemaining()) {
+                carry.put(c.get());
+                if (!carry.hasRemaining()) {
+                    x[at++] = carry.getFloat(0);
+                    carry.clear();
+                }
+            }
+            int whole = c.remaining() / 4;
+            c.asFloatBuffer().get(x, at, whole);
+            at += whole;
+            c.position(c.position() + 4 * whole);
+            carry.put(c);
+        }
+        if (seen != need) {
+            throw new FormatException("body", "truncated: shape " + shape[0] + "," + shape[1] + " of float32 needs " + need
+                    + " bytes, got " + seen);
+        }
+        return new Batch(x, shape[0], shape[1]);
+    }
+
+    /**
      * Decodes a body.
      *
      * @param shape declared shape for {@link Format#RAW} (ignored otherwise)

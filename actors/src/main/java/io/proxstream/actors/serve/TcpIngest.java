@@ -137,6 +137,9 @@ public final class TcpIngest {
             return reply(IngestFrame.REJECTED, 0, "no run '" + req.run() + "'");
         }
         long bytes = 4L * req.rows() * req.cols();
+        // only the frame's size is kept: the frame itself (a copy of the decoded floats) is not held while the push
+        // waits for room
+        long frameBytes = body.size();
         if (bytes > h.budgetBytes()) {
             h.reject(RunHandle.Outcome.TOO_LARGE, "too_large", "");
             return reply(IngestFrame.REJECTED, 0, "batch of " + bytes + " bytes exceeds the run's queue of " + h.budgetBytes() + " bytes");
@@ -144,7 +147,7 @@ public final class TcpIngest {
         // waits for room as long as training takes (TCP flow control is the back-pressure), and ends when the run
         // stops taking data
         return h.reserve(bytes, -1)
-                .thenCompose(ok -> ok ? h.accept("tcp", req.data(), req.rows(), req.cols(), bytes, body.size())
+                .thenCompose(ok -> ok ? h.accept("tcp", req.data(), req.rows(), req.cols(), bytes, frameBytes)
                         : CompletableFuture.completedFuture(new RunHandle.PushResult(RunHandle.Outcome.NOT_ACCEPTING, 0,
                                 "run '" + req.run() + "' is not accepting data")))
                 .thenApply(r -> ByteString.fromByteBuffer(IngestFrame.reply(

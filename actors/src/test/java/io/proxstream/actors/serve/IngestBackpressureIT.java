@@ -3,6 +3,7 @@ package io.proxstream.actors.serve;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.proxstream.protocol.config.HealthConfig;
 import io.proxstream.protocol.config.RunConfig;
 import io.proxstream.protocol.config.SaeConfig;
 import io.proxstream.protocol.config.ServeConfig;
@@ -10,6 +11,8 @@ import io.proxstream.protocol.ingest.IngestFrame;
 import java.io.DataInputStream;
 import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -37,6 +40,22 @@ class IngestBackpressureIT {
     @TempDir
     Path tmp;
 
+    /**
+     * The heap that a full collection left live: the pools' usage as the collector recorded it when it finished. The
+     * heap's current usage, read after {@code System.gc()} returns, also counts what the producers allocated since
+     * (a 2 MiB body is a humongous object taking three 1 MiB regions), which put 25-30 MiB of noise on a bound of 32.
+     */
+    private static long liveHeapAfterGc() {
+        System.gc();
+        long live = 0;
+        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (p.getType() == MemoryType.HEAP && p.getCollectionUsage() != null) {
+                live += p.getCollectionUsage().getUsed();
+            }
+        }
+        return live;
+    }
+
     @Test
     void aFastProducerIsHeldBackAndTheHeapStaysBounded() throws Exception {
         ServeConfig cfg = new ServeConfig("127.0.0.1", 0, 0, tmp.resolve("runs").toString(), "", 4 << 20, 200, 100);
@@ -46,9 +65,12 @@ class IngestBackpressureIT {
             RunConfig def = RunConfig.defaults("fast", d);
             var adam = new io.proxstream.protocol.config.TrainerConfig("adam", 1e-3, 0.9, 0.999, 1e-8, 0, 1, 0, 0, 0, 1e-6, 0,
                     "decoder-first", 16, 0.995, true);
+            // latent health as by default (1 row in 256 held out), but evaluated once in the test's time: an evaluation
+            // holds ~26 MiB of scratch for its decoder-cosine scan (2048-atom blocks) while it runs, which is the
+            // monitor's memory, not ingest's; the heap is measured after it
+            HealthConfig health = new HealthConfig(1.0 / 256, 4096, 3600, 0.1, HealthConfig.defaults().cosineFlops());
             s.create(new RunConfig("fast", d, new SaeConfig(4096, "topk", 32, 0, "unit"), adam, 256, 10_000_000, 2, 8192,
-                    1_000_000, 8 << 20, 1, "", RunConfig.DEFAULT_MAX_ABS));
-            var mem = ManagementFactory.getMemoryMXBean();
+                    1_000_000, 8 << 20, 1, "", RunConfig.DEFAULT_MAX_ABS, health));
             AtomicBoolean running = new AtomicBoolean(true);
             AtomicLong accepted = new AtomicLong();
             AtomicLong busy = new AtomicLong();
@@ -112,20 +134,25 @@ class IngestBackpressureIT {
                 }
             }));
             producers.forEach(Thread::start);
-            // warm-up: connection pools, JIT and the trainer's buffers settle; the bound is on growth after that
-            long baseline = 0;
+            // warm-up: connection pools, JIT and the trainer's buffers settle, and the first latent-health evaluation
+            // (due once 256 rows are held out) is over; the bound is on growth after that
             long t0 = System.currentTimeMillis();
+            while (s.runs().get("fast").status().health() == null) {
+                assertTrue(System.currentTimeMillis() - t0 < 120_000, "no latent-health evaluation within two minutes");
+                assertTrue(errors.isEmpty(), "a producer failed during warm-up: " + errors.peek());
+                Thread.sleep(200);
+            }
+            long baseline = 0;
+            t0 = System.currentTimeMillis();
             while (System.currentTimeMillis() - t0 < 4_000) {
                 Thread.sleep(1000);
-                System.gc();
-                baseline = Math.max(baseline, mem.getHeapMemoryUsage().getUsed());
+                baseline = Math.max(baseline, liveHeapAfterGc());
             }
             long maxHeap = 0;
             t0 = System.currentTimeMillis();
             while (System.currentTimeMillis() - t0 < 15_000) {
                 Thread.sleep(1000);
-                System.gc();
-                maxHeap = Math.max(maxHeap, mem.getHeapMemoryUsage().getUsed());
+                maxHeap = Math.max(maxHeap, liveHeapAfterGc());
             }
             running.set(false);
             for (Thread t : producers) {
@@ -133,7 +160,7 @@ class IngestBackpressureIT {
             }
             long total = accepted.get() + tcpAccepted.get();
             RunStatus st = s.runs().get("fast").status();
-            System.out.printf("[IngestBackpressureIT] 19 s: %,d rows accepted (%,d over TCP), %,d HTTP pushes answered 503, "
+            System.out.printf("[IngestBackpressureIT] %,d rows accepted (%,d over TCP), %,d HTTP pushes answered 503, "
                             + "%,d trained meanwhile; heap after GC: %.1f MiB after warm-up, max %.1f MiB over the next 15 s (growth %.1f MiB)%n",
                     total, tcpAccepted.get(), busy.get(), st.samples(), baseline / 1048576.0, maxHeap / 1048576.0,
                     (maxHeap - baseline) / 1048576.0);
@@ -146,9 +173,11 @@ class IngestBackpressureIT {
                 throw e;
             }
             assertTrue(busy.get() > 0, "HTTP producers were told to retry");
-            // the bound the README states: the run's 8 MiB queue plus what is in flight (five 2 MiB bodies being read,
-            // and their decoded floats), 28 MiB; rounded up to 32 MiB
-            assertTrue(maxHeap - baseline < 32L << 20, "heap grew by " + ((maxHeap - baseline) >> 20) + " MiB, beyond 32 MiB");
+            // the bound the README states. What ingest can hold: the run's 8 MiB budget, which covers the queued floats
+            // and the bodies being read, twice (a body being decoded sits beside its floats), 16 MiB; one TCP frame's
+            // floats waiting for room, 2 MiB; the chunk being cut into minibatches and the two minibatches at the
+            // training boundary, 3 MiB: 21 MiB, and the test allows 24
+            assertTrue(maxHeap - baseline < 24L << 20, "heap grew by " + ((maxHeap - baseline) >> 20) + " MiB, beyond 24 MiB");
             assertEquals(total, st.ingestedRows(), "every acknowledged row was queued");
             var stop = s.runs().get("fast");
             org.apache.pekko.actor.typed.javadsl.AskPattern.<RunActor.Command, org.apache.pekko.pattern.StatusReply<RunStatus>>ask(
