@@ -228,6 +228,7 @@ public final class ClusterBench {
         double compute = (System.nanoTime() - t0) / 1e9;
         w.close();
         byte[] modelBytes = Chunks.encode(model);
+        byte[] encoderBytes = Chunks.encode(coord.encoderState());
         byte[] resultBytes = Chunks.encode(r);
         // fill the window (and pass the first, longer solve) before timing: merge with and without a solve
         DataParallelPam.Config noSolve = t.withDecoder("cg", "codes", 1_000_000);
@@ -253,12 +254,13 @@ public final class ClusterBench {
         long statistics = t.statisticsBytes() + 4L * m * (d + 1);
         out.println();
         out.printf(Locale.ROOT, "Scaling model at %d -> %d (k = %d; %d rows per worker per round; decoder step cg on a %d-row window, "
-                + "a solve per %d rows), measured here: worker compute %.2f s per round (%.0f rows/s), model broadcast %.1f MB, worker "
+                + "a solve per %d rows), measured here: worker compute %.2f s per round (%.0f rows/s), model broadcast %.1f MB (encoder and "
+                + "decoder; %.1f MB of encoder alone to a worker that holds the current decoder), worker "
                 + "result (encoder + rows + codes) %.1f MB (with m x m statistics instead: %.0f MB), coordinator read + accumulate "
                 + "%.3f s per result, decoder solve %.2f s, transport %.1f ms per MB (%s). Assumed: 10 Gbit/s links, %.1f ms latency, the"
                 + " coordinator sends and receives one node at a time (star), compute on every machine as here; a round's solve is"
-                + " not overlapped with the workers' next round.%n%n", d, m, k, perWorker, window, rowsPerSolve, compute, perWorker / compute,
-                modelBytes.length / 1e6, resultBytes.length / 1e6, statistics / 1e6, merge, solve, transport * 1e9,
+                + " not overlapped with the workers' next round; the decoder goes to each worker once per solve.%n%n", d, m, k, perWorker,
+                window, rowsPerSolve, compute, perWorker / compute, modelBytes.length / 1e6, encoderBytes.length / 1e6, resultBytes.length / 1e6, statistics / 1e6, merge, solve, transport * 1e9,
                 Double.isNaN(transportPerByte) ? "not measured: the namespace run could not run" : "from the namespace run above",
                 latency * 1e3);
         out.println("| machines N | rounds per solve | compute | network (link + transport) | coordinator | s per solve interval | rows/s "
@@ -267,10 +269,14 @@ public final class ClusterBench {
         double rounds1 = (double) rowsPerSolve / perWorker;
         double single = rowsPerSolve / (rounds1 * (compute + merge) + solve);
         double payload = modelBytes.length + resultBytes.length;
+        double decoderBytes = modelBytes.length - encoderBytes.length;
         for (int n : new int[] {1, 2, 4, 8, 16}) {
             double rounds = rounds1 / n;
-            double net = n == 1 ? 0 : rounds * (n * payload * (1 / bandwidth + transport) + 2 * latency);
-            double linkOnly = n == 1 ? 0 : rounds * (n * payload / bandwidth + 2 * latency);
+            // per worker and solve interval: encoder down and result up every round, the decoder down once after the solve
+            // (every round when a round holds more rows than a solve interval)
+            double bytes = rounds * (encoderBytes.length + resultBytes.length) + Math.min(rounds, 1) * decoderBytes;
+            double net = n == 1 ? 0 : n * bytes * (1 / bandwidth + transport) + rounds * 2 * latency;
+            double linkOnly = n == 1 ? 0 : n * bytes / bandwidth + rounds * 2 * latency;
             double coordinator = rounds * n * merge + solve;
             double interval = rounds * compute + net + coordinator;
             double rate = rowsPerSolve / interval;
@@ -278,9 +284,10 @@ public final class ClusterBench {
             out.printf(Locale.ROOT, "| %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2fx | %.2f s, %.2fx |%n", n, rounds, rounds * compute, net,
                     coordinator, interval, rate, rate / single, linkOnly, ideal / single);
         }
-        out.printf(Locale.ROOT, "%nPer round and worker the wire carries %.1f MB (model down, encoder + rows + codes up) instead of "
-                + "%.0f MB with statistics. What bounds the speed-up: the transport's cost per byte as measured (%.1f ms per MB), "
+        out.printf(Locale.ROOT, "%nPer round and worker the wire carries at most %.1f MB (model down, encoder + rows + codes up; %.1f MB"
+                + " in a round after which no solve came, when the worker holds the decoder) instead of %.0f MB with statistics. What bounds the speed-up: the transport's cost per byte as measured (%.1f ms per MB), "
                 + "then the coordinator's decoder solve (%.2f s per %d rows), which runs while the workers wait.%n", payload / 1e6,
+                (encoderBytes.length + resultBytes.length) / 1e6,
                 (modelBytes.length + t.statisticsBytes() + 4.0 * m * (d + 1)) / 1e6, transport * 1e9, solve, rowsPerSolve);
     }
 }

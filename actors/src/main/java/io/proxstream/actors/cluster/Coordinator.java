@@ -185,6 +185,13 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     private final List<ActorRef<Protocol.RunView>> exportWaiters = new ArrayList<>();
     /** Each worker's last result: rows and compute seconds (for the status and the dashboard). */
     private final Map<String, double[]> workerLast = new HashMap<>();
+    /**
+     * The decoder each worker holds, as far as this coordinator knows: recorded when the worker finished a round whose
+     * model carried it (a worker keeps the last decoder it received). A worker not listed gets the whole model.
+     */
+    private final Map<ActorRef<Protocol.WorkerCommand>, DataParallelPam.CoordinatorState.DecoderKey> decoderHeld = new HashMap<>();
+    /** The round in flight: the workers whose model carried the decoder, and its key. */
+    private final Map<String, DataParallelPam.CoordinatorState.DecoderKey> decoderSent = new HashMap<>();
     /** The figures of the last settled round, for status answers while a merge owns the state. */
     private Map<String, Object> lastFigures = Map.of();
 
@@ -547,9 +554,12 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
     }
 
     private Behavior<Protocol.CoordinatorCommand> onFailed(Protocol.RoundFailed f) {
-        if (!running || f.round() != state.round() || pending.remove(f.worker()) == null) {
+        ActorRef<Protocol.WorkerCommand> ref = running && f.round() == state.round() ? pending.remove(f.worker()) : null;
+        if (ref == null) {
             return this;
         }
+        // whatever the worker holds, it gets the whole model next time (it may have failed for want of the decoder)
+        decoderHeld.remove(ref);
         if (f.shard() >= 0 && refused.computeIfAbsent(f.shard(), k -> new HashSet<>()).add(f.worker())) {
             refusedWhy.put(f.shard(), f.reason());
             System.out.println(prefix + "worker " + f.worker() + " cannot read shard " + f.shard() + " (" + f.reason()
@@ -695,6 +705,7 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                 meters.workerLost();
                 meters.workerGone(id(gone));
                 workerLast.remove(id(gone));
+                decoderHeld.remove(gone);
                 getContext().getLog().warn("coordinator: worker {} left the cluster", id(gone));
                 System.out.println(prefix + "worker " + id(gone) + " lost");
                 if (running && pending.remove(id(gone)) != null) {
@@ -773,8 +784,12 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
         } else {
             slices = state.assign(ws.stream().map(this::id).toList(), refused);
         }
-        byte[] model = Chunks.encode(state.modelState());
-        List<byte[]> parts = Chunks.split(model);
+        // the whole model to a worker that does not hold the current decoder, the encoder alone to one that does: between
+        // decoder solves only the encoder changes (half the model at d x m)
+        DataParallelPam.CoordinatorState.DecoderKey key = state.decoderKey();
+        byte[][] payload = new byte[2][];
+        List<List<byte[]>> split = new ArrayList<>(java.util.Arrays.asList(null, null));
+        decoderSent.clear();
         pending.clear();
         done.clear();
         results.clear();
@@ -786,13 +801,24 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
                 continue;
             }
             roundWorkers.add(w);
+            boolean include = !key.equals(decoderHeld.get(w));
+            int which = include ? 0 : 1;
+            if (payload[which] == null) {
+                payload[which] = Chunks.encode(include ? state.modelState() : state.encoderState());
+                split.set(which, Chunks.split(payload[which]));
+            }
+            List<byte[]> parts = split.get(which);
             for (int c = 0; c < parts.size(); c++) {
                 w.tell(new Protocol.ModelChunk(round, c, parts.size(), parts.get(c)));
             }
-            w.tell(new Protocol.StartRound(round, config, slices.get(i), parts.size(), getContext().getSelf()));
+            w.tell(new Protocol.StartRound(round, config, slices.get(i), parts.size(), getContext().getSelf(), include, key.epoch(),
+                    key.version()));
             pending.put(id(w), w);
-            bytesSent += model.length;
-            meters.sent(model.length);
+            if (include) {
+                decoderSent.put(id(w), key);
+            }
+            bytesSent += payload[which].length;
+            meters.sent(payload[which].length);
         }
         running = true;
         roundStart = System.nanoTime();
@@ -831,7 +857,11 @@ public final class Coordinator extends AbstractBehavior<Protocol.CoordinatorComm
             pending.remove(d.worker());
         } else {
             done.put(d.worker(), d);
-            pending.remove(d.worker());
+            ActorRef<Protocol.WorkerCommand> ref = pending.remove(d.worker());
+            DataParallelPam.CoordinatorState.DecoderKey sent = decoderSent.remove(d.worker());
+            if (sent != null) {
+                decoderHeld.put(ref, sent);
+            }
             Long first = firstResultChunk.get(d.worker());
             uploadSeconds += first == null ? 0 : (System.nanoTime() - first) / 1e9;
             modelSeconds += d.modelSeconds();

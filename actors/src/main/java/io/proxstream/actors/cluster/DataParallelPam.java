@@ -637,6 +637,21 @@ public final class DataParallelPam {
             this.offsets = new long[config.files() ? files.size() : config.live() ? 0 : config.shards()];
         }
 
+        /**
+         * Which decoder the model holds: this state's own random epoch (a coordinator that resumes, or runs again, has
+         * another one, so nothing a worker kept from before can match) and how often the decoder changed in it.
+         */
+        public record DecoderKey(long epoch, long version) {
+        }
+
+        private final long decoderEpoch = new java.security.SecureRandom().nextLong();
+        private long decoderVersion;
+
+        /** The key of the decoder {@link #modelState()} holds now; it changes with every decoder solve, Adam average or restore. */
+        public DecoderKey decoderKey() {
+            return new DecoderKey(decoderEpoch, decoderVersion);
+        }
+
         /** The live-ingest ledger (owned by whoever owns this state). */
         public IngestLedger ledger() {
             return ledger;
@@ -705,6 +720,30 @@ public final class DataParallelPam {
             TrainerState.Builder b = new TrainerState.Builder("dp-pam-model");
             model.saveTo(b);
             return b.build();
+        }
+
+        /**
+         * The model to broadcast to a worker that holds the decoder of {@link #decoderKey()} already: the encoder only
+         * ({@link #withDecoder} puts the held decoder back). Between two decoder solves this is what changes.
+         */
+        public TrainerState encoderState() {
+            return new TrainerState.Builder("dp-pam-model").put("W_enc", model.encoderWeights()).put("b_enc", model.encoderBias())
+                    .build();
+        }
+
+        /** The decoder's entries of a full model state (everything but the encoder), as a worker keeps them. */
+        public static Map<String, float[]> decoderOf(TrainerState full) {
+            Map<String, float[]> d = new java.util.HashMap<>(full.floats());
+            d.remove("W_enc");
+            d.remove("b_enc");
+            return d;
+        }
+
+        /** An encoder-only state ({@link #encoderState()}) with a kept decoder: the full model again. */
+        public static TrainerState withDecoder(TrainerState encoder, Map<String, float[]> decoder) {
+            Map<String, float[]> f = new java.util.HashMap<>(encoder.floats());
+            f.putAll(decoder);
+            return new TrainerState(encoder.algorithm(), f, encoder.doubles(), encoder.longs());
         }
 
         /**
@@ -803,6 +842,7 @@ public final class DataParallelPam {
             if (adam) {
                 average(results, total, "W_dec", model.decoderWeights());
                 average(results, total, "b_dec", model.decoderBias());
+                decoderVersion++;
             }
             model.encoderChanged();
             if (!adam) {
@@ -831,6 +871,7 @@ public final class DataParallelPam {
                 if ((round + 1) % config.solveEvery() == 0) {
                     PamSgdTrainer.Options o = config.pam();
                     stats.solveInto(model, o.rho(), o.muDec(), o.holdUnfired());
+                    decoderVersion++;
                 }
             }
             for (List<Protocol.Assignment> slices : covered) {
@@ -907,6 +948,7 @@ public final class DataParallelPam {
         public void restore(TrainerState s) {
             s.requireAlgorithm("dp-pam-coordinator");
             model.loadFrom(s);
+            decoderVersion++;
             if (stats != null) {
                 stats.loadFrom(s);
             }

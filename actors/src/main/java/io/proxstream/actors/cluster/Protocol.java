@@ -91,10 +91,14 @@ public final class Protocol {
     /**
      * Start a round once the model's {@code chunks} chunks are in: train on the assigned slices and
      * reply to {@code coordinator}. The run's configuration travels with it, so workers need no
-     * training flags of their own.
+     * training flags of their own. The model's decoder is that of ({@code decoderEpoch}, {@code decoderVersion}); the
+     * chunks carry it when {@code decoderIncluded}, and otherwise only the encoder: the worker holds that decoder from an
+     * earlier round (the coordinator knows it does because the worker finished a round with it), and a worker that does
+     * not fails the round saying so, after which the coordinator sends the whole model again.
      */
     public record StartRound(long round, DataParallelPam.Config config, List<Assignment> assignments, int chunks,
-                             ActorRef<CoordinatorCommand> coordinator)
+                             ActorRef<CoordinatorCommand> coordinator, boolean decoderIncluded, long decoderEpoch,
+                             long decoderVersion)
             implements WorkerCommand, CborSerializable {
     }
 

@@ -47,6 +47,12 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
     private final Executor training;
     private final ClusterMeters meters;
     private DataParallelPam.Config config;
+    /**
+     * The last decoder received (its key and its entries): rounds whose model carries the encoder alone use it. Kept across
+     * runs of the same coordinator only by key, so a decoder from another coordinator (another epoch) never matches.
+     */
+    private DataParallelPam.CoordinatorState.DecoderKey heldKey;
+    private Map<String, float[]> heldDecoder;
     private final Map<Long, Chunks.Assembler> models = new HashMap<>();
     private final Map<Long, Protocol.StartRound> starts = new HashMap<>();
     private boolean busy;
@@ -210,7 +216,25 @@ public final class Worker extends AbstractBehavior<Protocol.WorkerCommand> {
         long started = System.nanoTime();
         Long first = firstChunk.remove(s.round());
         double modelSeconds = first == null ? 0 : (started - first) / 1e9;
-        TrainerState model = Chunks.decode(a.bytes());
+        TrainerState received = Chunks.decode(a.bytes());
+        DataParallelPam.CoordinatorState.DecoderKey key = new DataParallelPam.CoordinatorState.DecoderKey(s.decoderEpoch(),
+                s.decoderVersion());
+        TrainerState model;
+        if (s.decoderIncluded()) {
+            heldKey = key;
+            heldDecoder = DataParallelPam.CoordinatorState.decoderOf(received);
+            model = received;
+        } else if (key.equals(heldKey)) {
+            model = DataParallelPam.CoordinatorState.withDecoder(received, heldDecoder);
+        } else {
+            getContext().getLog().warn("worker {}: round {} came without its decoder {}, and this worker holds {}", name, s.round(),
+                    key, heldKey);
+            s.coordinator().tell(new Protocol.RoundFailed(s.round(), name, -1, "this worker does not hold decoder " + key
+                    + " (it holds " + heldKey + "); send the whole model"));
+            starts.remove(s.round());
+            models.remove(s.round());
+            return;
+        }
         double decodeSeconds = (System.nanoTime() - started) / 1e9;
         if (config == null || !config.equals(s.config())) {
             if (state != null) {

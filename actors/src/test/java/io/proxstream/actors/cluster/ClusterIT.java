@@ -132,10 +132,19 @@ class ClusterIT {
         int[] ports = ClusterNode.freePorts(6);
         Path out = dir.resolve("out");
         long rows = 6 * 512 * 60;
-        List<Node> ns = cluster(dir, out, rows, "coordinator", "worker", ports);
+        // a decoder solve every third round: in the two rounds between, the workers get the encoder alone and train with the
+        // decoder they kept, which must give the single-process computation all the same
+        List<Node> ns = cluster(dir, out, rows, "coordinator", "worker", ports, "--solve-every", "3");
         JsonNode s = summary(out, ns.get(0), 240);
-        DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 256, 2, rows, 5, 20_000, 2, 42, "pam");
+        DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 256, 2, rows, 5, 20_000, 2, 42, "pam")
+                .withDecoder("auto", "auto", 3);
         DataParallelPam.Quality ref = DataParallelPam.reference(c, 2).quality();
+        DataParallelPam.CoordinatorState sizes = new DataParallelPam.CoordinatorState(c);
+        long whole = Chunks.encode(sizes.modelState()).length;
+        long encoder = Chunks.encode(sizes.encoderState()).length;
+        // round 0 and the round after each solve (rounds 3, 6, ..., 57) carry the decoder, the other 40 only the encoder
+        assertEquals(2 * (20 * whole + 40 * encoder), s.get("bytesSent").asLong(),
+                "bytes sent: the whole model (" + whole + " bytes) in 20 rounds, the encoder alone (" + encoder + ") in 40, to 2 workers");
         double mmcs = s.get("mmcs").asDouble();
         double fvu = s.get("fvu").asDouble();
         System.out.printf("[ClusterIT] cluster MMCS %.6f FVU %.6f; single process MMCS %.6f FVU %.6f; bytes sent %d received %d%n", mmcs,
