@@ -206,13 +206,13 @@ public final class DataParallelPam {
 
         /**
          * A worker's heap for this run, estimated before it joins: the model as received (encoded) and decoded, the encoder's
-         * Adam moments, its result's encoding (at most the model's size plus a slice's rows and codes twice), and a
-         * minibatch's pre-activations.
+         * Adam moments, its result's encoding (at most the model's size plus a slice's rows and codes twice), a
+         * minibatch's pre-activations, and the decoder it keeps between solves (the one it held until a new one arrived).
          */
         public long workerBytes() {
             long md = (long) latents * dim;
             long slice = (long) batch * batchesPerShard;
-            return 5 * 8 * md + 2 * codeBytes(slice) + 8L * batch * latents + (1L << 24);
+            return 5 * 8 * md + 4 * md + 2 * codeBytes(slice) + 8L * batch * latents + (1L << 24);
         }
 
         /** The coordinator's trainer settings: the experiments' streaming settings with this run's decoder step. */
