@@ -119,19 +119,7 @@ public final class BatchDecoder {
      */
     public static Batch decode(Format format, byte[] body, int[] shape, String tensor) throws IOException {
         return switch (format) {
-            case RAW -> {
-                if (shape == null) {
-                    throw new FormatException("request", "raw float32 bodies need their shape: header X-Shape: ROWS,COLS");
-                }
-                long need = 4L * shape[0] * shape[1];
-                if (body.length != need) {
-                    throw new FormatException("body", (body.length < need ? "truncated: " : "longer than declared: ")
-                            + "shape " + shape[0] + "," + shape[1] + " of float32 needs " + need + " bytes, got " + body.length);
-                }
-                float[] x = new float[shape[0] * shape[1]];
-                ByteBuffer.wrap(body).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(x);
-                yield new Batch(x, shape[0], shape[1]);
-            }
+            case RAW -> decodeRaw(java.util.List.of(ByteBuffer.wrap(body)), body.length, shape);
             case NPY -> {
                 int[] s = new int[2];
                 float[] x = Npy.decode(body, "npy body", s);
