@@ -67,6 +67,23 @@ public final class Gemm {
         }
     }
 
+    /**
+     * As above on parts of off-heap operands: A starts {@code aOff} floats into {@code a}, B at {@code bOff}, C at
+     * {@code cOff} (a block of rows of a row-major matrix is such a part).
+     */
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, NativeFloats a, long aOff, int lda,
+                             NativeFloats b, long bOff, int ldb, float beta, NativeFloats c, long cOff, int ldc) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        org.bytedeco.javacpp.FloatPointer pa = new org.bytedeco.javacpp.FloatPointer(a.pointer()).position(aOff);
+        org.bytedeco.javacpp.FloatPointer pb = new org.bytedeco.javacpp.FloatPointer(b.pointer()).position(bOff);
+        org.bytedeco.javacpp.FloatPointer pc = new org.bytedeco.javacpp.FloatPointer(c.pointer()).position(cOff);
+        synchronized (BLAS) {
+            openblas.cblas_sgemm(openblas.CblasRowMajor, op(transA), op(transB), m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        }
+    }
+
     private static int op(boolean transpose) {
         return transpose ? openblas.CblasTrans : openblas.CblasNoTrans;
     }

@@ -13,7 +13,7 @@ import org.bytedeco.javacpp.FloatPointer;
  * {@link #buffer()} (bulk absolute gets and puts are memory copies). The memory is zeroed when it is
  * (re)allocated and freed with this object (JavaCPP's deallocator). One instance belongs to one thread.
  */
-public final class NativeFloats {
+public final class NativeFloats implements AutoCloseable {
     private FloatPointer pointer;
     private FloatBuffer buffer;
     private long capacity;
@@ -50,5 +50,16 @@ public final class NativeFloats {
 
     public long capacity() {
         return capacity;
+    }
+
+    /** Frees the memory now (instead of when the collector finds this object); a later {@link #ensure} allocates again. */
+    @Override
+    public void close() {
+        if (pointer != null) {
+            pointer.close();
+            pointer = null;
+            buffer = null;
+            capacity = 0;
+        }
     }
 }

@@ -63,6 +63,8 @@ public final class AdamTrainer implements SaeTrainer {
     private final AuxK auxK;
     private final long[] lastFired;
     private final boolean[] dead;
+    /** Pre-activations of the dead latents of the current batch (rows × dead, in latent order), for AuxK. */
+    private float[] deadPre = new float[0];
     private volatile double lastAuxLoss;
     private StepPhases lastPhases;
     /** Written by the training thread, read by monitors: volatile. */
@@ -166,7 +168,29 @@ public final class AdamTrainer implements SaeTrainer {
         if (start != null) {
             System.arraycopy(start, 0, model.decoderBias(), 0, d);
         }
-        sparse.forward(model, x, rows);
+        int[] keep = null;
+        if (auxK != null) {
+            // the dead latents as of the steps before this one: AuxK needs their pre-activations, which the encoder's
+            // blocked TopK keeps while the full matrix is never formed
+            int n = 0;
+            for (int j = 0; j < dead.length; j++) {
+                dead[j] = samples - lastFired[j] >= recipe.deadWindow();
+                n += dead[j] ? 1 : 0;
+            }
+            if (n > 0) {
+                keep = new int[n];
+                for (int j = 0, t = 0; j < dead.length; j++) {
+                    if (dead[j]) {
+                        keep[t++] = j;
+                    }
+                }
+                if (deadPre.length < (long) rows * n) {
+                    deadPre = new float[Math.toIntExact((long) rows * n)];
+                }
+            }
+        }
+        sparse.encode(model, x, rows, keep, deadPre);
+        sparse.decode(model, x);
         StepResult result = StepResult.of(sparse);
         if (!Double.isFinite(sparse.loss()) || !Vec.allWithin(sparse.codes().val, 0, sparse.codes().entries(),
                 PamSgdTrainer.MAX_ABS_STEP)) {
@@ -176,10 +200,7 @@ public final class AdamTrainer implements SaeTrainer {
         long t0 = System.nanoTime();
         double aux = 0;
         if (auxK != null) {
-            for (int j = 0; j < dead.length; j++) {
-                dead[j] = samples - lastFired[j] >= recipe.deadWindow();
-            }
-            aux = auxK.addGradients(model, x, rows, sparse.preActivations(), sparse.residuals(), dead, grads);
+            aux = auxK.addGradients(model, x, rows, deadPre, sparse.residuals(), dead, grads);
         }
         long t1 = System.nanoTime();
         if (!Double.isFinite(aux) || !gradientsWithinBound(x, rows)) {

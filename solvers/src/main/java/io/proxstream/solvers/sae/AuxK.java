@@ -52,6 +52,18 @@ final class AuxK {
     private float[] denseEnc = new float[0];
     private float[] denseDec = new float[0];
 
+    /** The columns of the dead latents of a whole {@code rows × m} pre-activation matrix, as {@link #addGradients} takes them. */
+    static float[] deadPreActivations(float[] pre, int rows, int m, boolean[] dead) {
+        int[] idx = java.util.stream.IntStream.range(0, m).filter(j -> dead[j]).toArray();
+        float[] out = new float[rows * idx.length];
+        for (int b = 0; b < rows; b++) {
+            for (int t = 0; t < idx.length; t++) {
+                out[b * idx.length + t] = pre[b * m + idx[t]];
+            }
+        }
+        return out;
+    }
+
     AuxK(SaeSpec spec, int kAux, double alpha) {
         if (!spec.sparsifier().isTopK() || spec.tied()) {
             throw new IllegalArgumentException("AuxK needs an untied TopK model");
@@ -68,11 +80,12 @@ final class AuxK {
      * Adds the gradient of L_aux to {@code g} (encoder rows, encoder biases and decoder atoms of the
      * dead latents; rows not touched before are initialised and marked touched) and returns L_aux.
      *
-     * @param pre   pre-activations of the batch, {@code rows × m}
+     * @param deadPre pre-activations of the dead latents, {@code rows × (number of dead latents)}, column t for the
+     *                t-th dead latent in index order ({@link #deadPreActivations} cuts them from the whole matrix)
      * @param resid residuals {@code x̂ − x} of the main model, {@code rows × d}
      * @param dead  which latents count as dead
      */
-    double addGradients(SaeModel model, float[] x, int rows, float[] pre, float[] resid, boolean[] dead, SaeGradients g) {
+    double addGradients(SaeModel model, float[] x, int rows, float[] deadPre, float[] resid, boolean[] dead, SaeGradients g) {
         int m = spec.latents();
         int d = spec.inputDim();
         int deadCount = 0;
@@ -83,6 +96,10 @@ final class AuxK {
         }
         if (deadCount == 0 || alpha == 0) {
             return 0;
+        }
+        if (deadPre.length < (long) rows * deadCount) {
+            throw new IllegalArgumentException("dead latents' pre-activations hold " + deadPre.length + " values, need " + rows
+                    + "x" + deadCount);
         }
         int k = Math.min(kAux, deadCount);
         boolean abs = spec.sparsifier() == Sparsifier.TOPK_ABS;
@@ -137,18 +154,14 @@ final class AuxK {
         // aux codes, rows in parallel (each range its own selection buffers): top-k of the row's dead keys, the
         // sparsifier's value rule; entries with z = 0 are dropped (σ' = 0 there)
         Parallel.forRange(rows, 16, (from, to) -> {
-            float[] keys = new float[dc];
             float[] heapKey = new float[kk];
             int[] heapIdx = new int[kk];
             for (int b = from; b < to; b++) {
-                for (int t = 0; t < dc; t++) {
-                    keys[t] = pre[b * m + deadIdx[t]];
-                }
-                Sparsify.selectRow(abs, kk, keys, 0, dc, heapKey, heapIdx);
+                Sparsify.selectRow(abs, kk, deadPre, b * dc, dc, heapKey, heapIdx);
                 int n = 0;
                 for (int t = 0; t < kk; t++) {
                     int pos = heapIdx[t];
-                    float a = pre[b * m + deadIdx[pos]];
+                    float a = deadPre[b * dc + pos];
                     float z = abs ? a : Math.max(a, 0f);
                     if (z != 0f) {
                         auxIdx[b * kk + n] = deadIdx[pos];

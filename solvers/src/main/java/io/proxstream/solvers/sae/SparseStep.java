@@ -30,6 +30,8 @@ public final class SparseStep implements AutoCloseable {
     private final int m;
     private final EncoderGemm gemm;
     private float[] pre = new float[0];
+    /** Whether {@link #pre} holds the last encode's pre-activations (the blocked TopK encode does not form them). */
+    private boolean preValid;
     private float[] resid = new float[0];
     private float[] gradA = new float[0];
     /** r_b·W_dec[j] of each code entry, formed by the decode for the backward pass (which needs the same model). */
@@ -60,12 +62,50 @@ public final class SparseStep implements AutoCloseable {
         return spec;
     }
 
-    /** Encodes {@code rows} rows of {@code x} (row-major, not modified) into {@link #codes()}. */
+    /**
+     * Encodes {@code rows} rows of {@code x} (row-major, not modified) into {@link #codes()}. A TopK model's codes come
+     * from the blocked GEMM and selection of {@link EncoderGemm#topK}, which never forms the {@code rows × m}
+     * pre-activations ({@link #preActivations()} is then not valid); other sparsifiers go through the whole matrix.
+     */
     public void encode(SaeModel model, float[] x, int rows) {
-        if (x.length < rows * d) {
+        encode(model, x, rows, null, null);
+    }
+
+    /**
+     * As {@link #encode(SaeModel, float[], int)}, and keeps the pre-activations of the latents {@code keep} (ascending)
+     * in {@code kept}, {@code rows × keep.length} (column t for latent {@code keep[t]}).
+     */
+    public void encode(SaeModel model, float[] x, int rows, int[] keep, float[] kept) {
+        if (x.length < (long) rows * d) {
+            throw new IllegalArgumentException("x holds " + x.length + " values, need " + rows + "x" + d);
+        }
+        if (!spec.sparsifier().isTopK()) {
+            encodeWithPreActivations(model, x, rows);
+            int nk = keep == null ? 0 : keep.length;
+            for (int b = 0; b < rows; b++) {
+                for (int t = 0; t < nk; t++) {
+                    kept[b * nk + t] = pre[b * m + keep[t]];
+                }
+            }
+            return;
+        }
+        this.rows = rows;
+        long t0 = System.nanoTime();
+        gemm.topK(model, x, rows, spec.k(), spec.sparsifier() == Sparsifier.TOPK_ABS, codes, keep, kept);
+        gemmNanos = gemm.lastGemmNanos();
+        selectNanos = System.nanoTime() - t0 - gemmNanos;
+        preValid = false;
+    }
+
+    /** Encodes through the whole {@code rows × m} pre-activation matrix, which {@link #preActivations()} then returns. */
+    public void encodeWithPreActivations(SaeModel model, float[] x, int rows) {
+        if (x.length < (long) rows * d) {
             throw new IllegalArgumentException("x holds " + x.length + " values, need " + rows + "x" + d);
         }
         this.rows = rows;
+        if ((long) rows * m > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(rows + " rows x " + m + " latents of pre-activations exceed the largest Java array");
+        }
         if (pre.length < rows * m) {
             pre = new float[rows * m];
         }
@@ -74,6 +114,7 @@ public final class SparseStep implements AutoCloseable {
         Sparsify.apply(spec, pre, rows, codes);
         gemmNanos = gemm.lastGemmNanos();
         selectNanos = System.nanoTime() - t0 - gemmNanos;
+        preValid = true;
     }
 
     /**
@@ -269,8 +310,11 @@ public final class SparseStep implements AutoCloseable {
         return codes;
     }
 
-    /** Pre-activations of the last {@link #encode} ({@code rows × m}); valid until the next call. */
+    /** Pre-activations of the last {@link #encodeWithPreActivations} ({@code rows × m}); valid until the next call. */
     public float[] preActivations() {
+        if (!preValid) {
+            throw new IllegalStateException("the last encode did not form the pre-activations (use encodeWithPreActivations)");
+        }
         return pre;
     }
 

@@ -49,7 +49,8 @@ class StrongBaselineTest {
         int kAux = 3;
         double alpha = 1.0 / 32;
         try (SparseStep step = new SparseStep(spec)) {
-            step.forward(model, x, rows);
+            step.encodeWithPreActivations(model, x, rows);
+            step.decode(model, x);
             SaeGradients g = new SaeGradients(spec, true);
             step.backward(model, x, g, true, true);
             // keep only the aux part: start from zero gradients, all rows untouched
@@ -58,7 +59,7 @@ class StrongBaselineTest {
             float[] resid = step.residuals().clone();
             AuxK auxK = new AuxK(spec, kAux, alpha);
             auxK.denseMaxElements = denseRoute ? AuxK.DENSE_MAX_ELEMENTS : 0;
-            double lossA = auxK.addGradients(model, x, rows, step.preActivations(), resid, dead, g);
+            double lossA = auxK.addGradients(model, x, rows, AuxK.deadPreActivations(step.preActivations(), rows, spec.latents(), dead), resid, dead, g);
             double[] e = new double[rows * d];
             double[] mean = new double[d];
             for (int i = 0; i < rows * d; i++) {
@@ -106,12 +107,13 @@ class StrongBaselineTest {
     /** One forward and backward pass of {@code model} on {@code x}, then AuxK on the dead latents by the route asked for. */
     private static AuxKRun auxKStep(SaeSpec spec, SaeModel model, float[] x, int rows, boolean[] dead, int kAux, boolean denseRoute) {
         try (SparseStep step = new SparseStep(spec)) {
-            step.forward(model, x, rows);
+            step.encodeWithPreActivations(model, x, rows);
+            step.decode(model, x);
             SaeGradients g = new SaeGradients(spec, true);
             step.backward(model, x, g, true, true);
             AuxK auxK = new AuxK(spec, kAux, 1.0 / 32);
             auxK.denseMaxElements = denseRoute ? AuxK.DENSE_MAX_ELEMENTS : 0;
-            double loss = auxK.addGradients(model, x, rows, step.preActivations(), step.residuals(), dead, g);
+            double loss = auxK.addGradients(model, x, rows, AuxK.deadPreActivations(step.preActivations(), rows, spec.latents(), dead), step.residuals(), dead, g);
             return new AuxKRun(loss, g.wEnc.clone(), g.bEnc.clone(), g.wDec.clone(), g.touched.clone());
         }
     }

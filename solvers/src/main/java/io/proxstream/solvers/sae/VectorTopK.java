@@ -1,0 +1,103 @@
+package io.proxstream.solvers.sae;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The block scan of {@link TopKHeaps} a vector at a time (the JDK's incubating vector API, the CPU's widest species:
+ * 16 floats with AVX-512, 8 with AVX2). Loaded only when {@link TopKHeaps#VECTOR} holds. Once a row's heap is full almost
+ * no key beats its root, so the scan is a compare of each vector against the root; a vector that holds a larger key goes
+ * through the scalar loop, which keeps the order of the heap operations (and so the result) of the scalar scan.
+ */
+final class VectorTopK {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+    private VectorTopK() {
+    }
+
+    static float scan(TopKHeaps h, int o, float[] s, int from, int to, int c0, boolean abs, float root) {
+        int j = from;
+        int lanes = S.length();
+        int head = Math.min(to, from + Math.floorMod(-from, lanes));
+        root = h.scan(o, s, j, head, c0, abs, root);
+        j = head;
+        int end = to - lanes;
+        if (abs) {
+            for (; j <= end; j += lanes) {
+                if (FloatVector.fromArray(S, s, j).abs().compare(VectorOperators.GT, root).anyTrue()) {
+                    root = h.scan(o, s, j, j + lanes, c0, true, root);
+                }
+            }
+        } else {
+            for (; j <= end; j += lanes) {
+                if (FloatVector.fromArray(S, s, j).compare(VectorOperators.GT, root).anyTrue()) {
+                    root = h.scan(o, s, j, j + lanes, c0, false, root);
+                }
+            }
+        }
+        return h.scan(o, s, j, to, c0, abs, root);
+    }
+
+    /** Keys per chunk of {@link TopKHeaps#selectRow}: four vectors. */
+    static int chunk() {
+        return 4 * S.length();
+    }
+
+    /**
+     * {@link TopKHeaps#chunkMaxima} a vector at a time (lane-wise maxima of four vectors, then across the lanes). The
+     * magnitude and the signed cases are separate loops: a vector assigned on one branch only is boxed where the branches
+     * meet (JDK 17's C2), which made the scan several times slower.
+     */
+    static float chunkMaxima(float[] s, int chunks, boolean abs, float[] out) {
+        return abs ? chunkMaximaAbs(s, chunks, out) : chunkMaximaSigned(s, chunks, out);
+    }
+
+    private static float chunkMaximaSigned(float[] s, int chunks, float[] out) {
+        int lanes = S.length();
+        float all = Float.NEGATIVE_INFINITY;
+        for (int c = 0, j = 0; c < chunks; c++, j += 4 * lanes) {
+            FloatVector a = FloatVector.fromArray(S, s, j).max(FloatVector.fromArray(S, s, j + lanes));
+            FloatVector b = FloatVector.fromArray(S, s, j + 2 * lanes).max(FloatVector.fromArray(S, s, j + 3 * lanes));
+            float mx = a.max(b).reduceLanes(VectorOperators.MAX);
+            out[c] = mx;
+            all = Math.max(all, mx);
+        }
+        return all;
+    }
+
+    private static float chunkMaximaAbs(float[] s, int chunks, float[] out) {
+        int lanes = S.length();
+        float all = Float.NEGATIVE_INFINITY;
+        for (int c = 0, j = 0; c < chunks; c++, j += 4 * lanes) {
+            FloatVector a = FloatVector.fromArray(S, s, j).abs().max(FloatVector.fromArray(S, s, j + lanes).abs());
+            FloatVector b = FloatVector.fromArray(S, s, j + 2 * lanes).abs().max(FloatVector.fromArray(S, s, j + 3 * lanes).abs());
+            float mx = a.max(b).reduceLanes(VectorOperators.MAX);
+            out[c] = mx;
+            all = Math.max(all, mx);
+        }
+        return all;
+    }
+
+    /** {@link TopKHeaps#candidates} over a whole row, skipping a vector at a time the keys below {@code t}. */
+    static int candidates(TopKHeaps h, int o, float[] s, int m, boolean abs, float t) {
+        int lanes = S.length();
+        int have = 0;
+        int j = 0;
+        int end = m - lanes;
+        if (abs) {
+            for (; j <= end; j += lanes) {
+                if (FloatVector.fromArray(S, s, j).abs().compare(VectorOperators.GE, t).anyTrue()) {
+                    have = h.candidates(o, s, j, j + lanes, true, t, have);
+                }
+            }
+        } else {
+            for (; j <= end; j += lanes) {
+                if (FloatVector.fromArray(S, s, j).compare(VectorOperators.GE, t).anyTrue()) {
+                    have = h.candidates(o, s, j, j + lanes, false, t, have);
+                }
+            }
+        }
+        return h.candidates(o, s, j, m, abs, t, have);
+    }
+}
