@@ -163,7 +163,7 @@ public final class ClusterBench {
         try {
             String seed = ns.address(0) + ":2551";
             for (int i = 0; i < 3; i++) {
-                List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g",
+                List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--add-modules", "jdk.incubator.vector", "-Xmx1g",
                         "-cp", System.getProperty("java.class.path"), "io.proxstream.actors.cli.Main", "node", "--role",
                         i == 0 ? "coordinator" : "worker", "--host", ns.address(i), "--port", "2551", "--seed", seed, "--insecure",
                         "--out", out.toString(), "--rows", Long.toString(rows), "--dim", Integer.toString(NS_DIM), "--features",
@@ -189,7 +189,7 @@ public final class ClusterBench {
         try {
             String seed = "127.0.0.1:" + ports[0];
             for (int i = 0; i <= workers; i++) {
-                List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx768m",
+                List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--add-modules", "jdk.incubator.vector", "-Xmx768m",
                         "-cp", System.getProperty("java.class.path"), "io.proxstream.actors.cli.Main", "node", "--role",
                         i == 0 ? "coordinator" : "worker", "--port", Integer.toString(ports[i]), "--seed", seed, "--out", out.toString(),
                         "--rows", Long.toString(rows), "--min-workers", Integer.toString(workers), "--checkpoint-every", "1000",
