@@ -5,11 +5,24 @@ package io.proxstream.solvers.linalg;
  * (independent accumulators for reductions, simple counted loops for updates).
  */
 public final class Vec {
+    /**
+     * Whether the float kernels below run a vector at a time ({@link VecSimd}): the JVM has {@code jdk.incubator.vector}
+     * (the launcher and the test JVMs add it), the CPU runs 256-bit vectors, and {@code -Dproxstream.vectorApi=false} is
+     * not set. The results are the same either way, bit for bit.
+     */
+    public static final boolean SIMD = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
+            && !"false".equals(System.getProperty("proxstream.vectorApi")) && VecSimd.usable();
+
     private Vec() {
     }
 
     /** {@code Σ a[ao+i]·b[bo+i]} for i < n, accumulated in float with 8 independent partial sums. */
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        return SIMD ? VecSimd.dot(a, ao, b, bo, n) : dotScalar(a, ao, b, bo, n);
+    }
+
+    /** {@link #dot} a float at a time (the definition {@link VecSimd} reproduces). */
+    static float dotScalar(float[] a, int ao, float[] b, int bo, int n) {
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
         int i = 0;
         for (; i + 8 <= n; i += 8) {
@@ -30,6 +43,14 @@ public final class Vec {
 
     /** {@code y[yo+i] += alpha·x[xo+i]} for i < n. Modifies {@code y}. */
     public static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
+        if (SIMD && (x != y || xo + n <= yo || yo + n <= xo)) {   // overlapping ranges of one array: the scalar order
+            VecSimd.axpy(alpha, x, xo, y, yo, n);
+        } else {
+            axpyScalar(alpha, x, xo, y, yo, n);
+        }
+    }
+
+    static void axpyScalar(float alpha, float[] x, int xo, float[] y, int yo, int n) {
         for (int i = 0; i < n; i++) {
             y[yo + i] += alpha * x[xo + i];
         }
@@ -37,6 +58,14 @@ public final class Vec {
 
     /** {@code y[yo+i] = alpha·x[xo+i]} for i < n. Modifies {@code y}. */
     public static void scaleInto(float alpha, float[] x, int xo, float[] y, int yo, int n) {
+        if (SIMD && (x != y || xo + n <= yo || yo + n <= xo)) {
+            VecSimd.scaleInto(alpha, x, xo, y, yo, n);
+        } else {
+            scaleIntoScalar(alpha, x, xo, y, yo, n);
+        }
+    }
+
+    static void scaleIntoScalar(float alpha, float[] x, int xo, float[] y, int yo, int n) {
         for (int i = 0; i < n; i++) {
             y[yo + i] = alpha * x[xo + i];
         }

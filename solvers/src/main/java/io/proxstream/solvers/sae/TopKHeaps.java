@@ -14,9 +14,8 @@ package io.proxstream.solvers.sae;
  * scalar loop does the same.
  */
 final class TopKHeaps {
-    /** Whether the vector API is present and not switched off ({@code -Dproxstream.vectorApi=false}). */
-    static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
-            && !"false".equals(System.getProperty("proxstream.vectorApi"));
+    /** Whether the vector API is present, runs natively and is not switched off ({@link io.proxstream.solvers.linalg.Vec#SIMD}). */
+    static final boolean VECTOR = io.proxstream.solvers.linalg.Vec.SIMD;
 
     final int k;
     float[] key = new float[0];
