@@ -2,6 +2,7 @@ package io.proxstream.solvers.sae;
 
 import io.proxstream.solvers.linalg.Gemm;
 import io.proxstream.solvers.linalg.NativeFloats;
+import io.proxstream.solvers.linalg.Vec;
 import io.proxstream.solvers.parallel.Parallel;
 import java.nio.FloatBuffer;
 
@@ -75,9 +76,7 @@ public final class EncoderGemm implements AutoCloseable {
             for (int b = from; b < to; b++) {
                 int o = b * m;
                 result.get(o, pre, o, m);
-                for (int j = 0; j < m; j++) {
-                    pre[o + j] += bias[j];
-                }
+                Vec.axpy(1f, bias, 0, pre, o, m);
             }
         });
     }
@@ -112,9 +111,7 @@ public final class EncoderGemm implements AutoCloseable {
             float[] chunkMax = new float[m];
             for (int b = from; b < to; b++) {
                 result.get(b * m, s, 0, m);
-                for (int j = 0; j < m; j++) {
-                    s[j] += bias[j];
-                }
+                Vec.axpy(1f, bias, 0, s, 0, m);   // s += bias, bit for bit, a vector at a time
                 for (int t = 0; t < nk; t++) {
                     kept[b * nk + t] = s[keep[t]];
                 }

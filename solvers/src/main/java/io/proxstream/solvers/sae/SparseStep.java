@@ -34,8 +34,6 @@ public final class SparseStep implements AutoCloseable {
     private boolean preValid;
     private float[] resid = new float[0];
     private float[] gradA = new float[0];
-    /** r_b·W_dec[j] of each code entry, formed by the decode for the backward pass (which needs the same model). */
-    private float[] residDot = new float[0];
     private double[] rowSse = new double[0];
     private int[] entryRow = new int[0];
     private int[] colEntry = new int[0];
@@ -133,9 +131,6 @@ public final class SparseStep implements AutoCloseable {
         }
         float[] wDec = model.decoderWeights();
         float[] bDec = model.decoderBias();
-        if (residDot.length < codes.entries()) {
-            residDot = new float[codes.entries()];
-        }
         Parallel.forRange(rows, 4, (from, to) -> {
             for (int b = from; b < to; b++) {
                 int o = b * d;
@@ -149,11 +144,6 @@ public final class SparseStep implements AutoCloseable {
                     }
                 }
                 rowSse[b] = Vec.sumSquares(resid, o, d);
-                // the backward pass's r_b·W_dec[j] of the row's entries, now that the row's atoms are in this core's cache
-                // (a second gather of B·k atoms from memory later took a third of the backward pass at 768 -> 16 384)
-                for (int e = codes.rowPtr[b], end = codes.rowPtr[b + 1]; e < end; e++) {
-                    residDot[e] = Vec.dot(resid, o, wDec, codes.idx[e] * d, d);
-                }
             }
         });
         double s = 0;
@@ -199,18 +189,6 @@ public final class SparseStep implements AutoCloseable {
             entryRow = new int[nnz];
             colEntry = new int[nnz];
         }
-        if (encoder) {
-            Parallel.forRange(rows, 4, (from, to) -> {
-                for (int b = from; b < to; b++) {
-                    for (int e = codes.rowPtr[b], end = codes.rowPtr[b + 1]; e < end; e++) {
-                        float v = codes.val[e];
-                        float der = Sparsify.derivative(sp, v);
-                        float gz = c * residDot[e] + l1c * Math.signum(v);
-                        gradA[e] = der * gz;
-                    }
-                }
-            });
-        }
         // compressed-column index of the code: entries of each latent, in row order
         java.util.Arrays.fill(colPtr, 0);
         for (int b = 0; b < rows; b++) {
@@ -248,7 +226,13 @@ public final class SparseStep implements AutoCloseable {
                     int xo = entryRow[e] * d;
                     boolean first = p == start;
                     if (encoder) {
-                        float ga = gradA[e];
+                        // ∂L/∂a of the entry: r_b·W_dec[j] here, where the atom stays in this core's cache for all the
+                        // latent's entries and the residual row is about to be read for the decoder's gradient anyway
+                        // (formed per row in the decode it took a second gather of the B·k atoms)
+                        float v = codes.val[e];
+                        float gz = c * Vec.dot(resid, xo, wDec, row0, d) + l1c * Math.signum(v);
+                        float ga = Sparsify.derivative(sp, v) * gz;
+                        gradA[e] = ga;
                         biasG += ga;
                         if (first) {
                             Vec.scaleInto(ga, x, xo, g.wEnc, row0, d);
