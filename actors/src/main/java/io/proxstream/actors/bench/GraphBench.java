@@ -34,8 +34,9 @@ public final class GraphBench {
         int size = quick ? 128 : 256;
         int reps = quick ? 3 : 7;
         out.println("== proxstream bench graph ==");
-        out.printf(Locale.ROOT, "machine: %d cores; kernel threads %d; Java %s; %s%n", Runtime.getRuntime().availableProcessors(),
-                Parallel.threads(), System.getProperty("java.version"), BlasInfo.current().describe());
+        out.printf(Locale.ROOT, "machine: %d cores; kernel threads %d; Java %s; %s; Java float kernels: %s%n",
+                Runtime.getRuntime().availableProcessors(), Parallel.threads(), System.getProperty("java.version"),
+                BlasInfo.current().describe(), io.proxstream.solvers.linalg.Vec.describeKernels());
         Png.Image img = Png.readRgb(Composites.require(DataPaths.dataDir().resolve("skimage"), "astronaut.png"));
         Png.Image scaled = img.subsample(img.h() / size);
         if (scaled.h() != size || scaled.w() != size) {

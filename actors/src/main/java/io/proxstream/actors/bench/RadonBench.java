@@ -36,8 +36,9 @@ public final class RadonBench {
 
     public void run() {
         out.println("== proxstream bench radon ==");
-        out.printf(Locale.ROOT, "machine: %d cores; kernel threads %d; Java %s; %s%n", Runtime.getRuntime().availableProcessors(),
-                Parallel.threads(), System.getProperty("java.version"), BlasInfo.current().describe());
+        out.printf(Locale.ROOT, "machine: %d cores; kernel threads %d; Java %s; %s; Java float kernels: %s%n",
+                Runtime.getRuntime().availableProcessors(), Parallel.threads(), System.getProperty("java.version"),
+                BlasInfo.current().describe(), io.proxstream.solvers.linalg.Vec.describeKernels());
         out.println("ray transform: Joseph's method, parallel beam, detectors covering the diagonal; median of repeated calls");
         out.println();
         out.println("| image | angles | detectors | forward (ms) | adjoint (ms) | forward + adjoint (ms) | same on 1 thread (ms) | speed-up |");

@@ -106,7 +106,8 @@ public final class SaeBench {
         out.printf(Locale.ROOT, "machine: %d cores (%s), Java %s, heap max %d MiB%n", Runtime.getRuntime().availableProcessors(),
                 System.getProperty("os.arch"), System.getProperty("java.version"), Runtime.getRuntime().maxMemory() >> 20);
         out.println("BLAS: " + blas.describe());
-        out.printf(Locale.ROOT, "Java kernel threads: %d; mode: %s%n", Parallel.threads(), quick ? "quick" : "full");
+        out.printf(Locale.ROOT, "Java kernel threads: %d; Java float kernels: %s; mode: %s%n", Parallel.threads(),
+                io.proxstream.solvers.linalg.Vec.describeKernels(), quick ? "quick" : "full");
         double gflops = gemmGflops();
         out.printf(Locale.ROOT, "GEMM 1024x1024x1024 float32: %.1f GFLOP/s%n%n", gflops);
         List<Result> results = new ArrayList<>();

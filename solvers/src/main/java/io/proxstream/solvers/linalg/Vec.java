@@ -16,6 +16,18 @@ public final class Vec {
     private Vec() {
     }
 
+    /** What the float kernels run on, for benchmark headers: the vector API's species or the scalar loops, and why. */
+    public static String describeKernels() {
+        if (SIMD) {
+            return "vector API (dot/axpy 256-bit; TopK scan " + VecSimd.preferredBits() + "-bit)";
+        }
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            return "scalar loops (the JVM was started without --add-modules jdk.incubator.vector)";
+        }
+        return "false".equals(System.getProperty("proxstream.vectorApi")) ? "scalar loops (-Dproxstream.vectorApi=false)"
+                : "scalar loops (the CPU has no native 256-bit vectors)";
+    }
+
     /** {@code Σ a[ao+i]·b[bo+i]} for i < n, accumulated in float with 8 independent partial sums. */
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
         return SIMD ? VecSimd.dot(a, ao, b, bo, n) : dotScalar(a, ao, b, bo, n);

@@ -24,6 +24,10 @@ final class VecSimd {
         return FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 256;
     }
 
+    static int preferredBits() {
+        return FloatVector.SPECIES_PREFERRED.vectorBitSize();
+    }
+
     static float dot(float[] a, int ao, float[] b, int bo, int n) {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
