@@ -89,6 +89,18 @@ public final class CtExperiment {
             return publicAwcr && kind == Critic.Kind.AWCR ? publicIwcnn(setting) : architecture;
         }
 
+        /**
+         * The step size of the public-width AWCR's training: the public code's (RMSprop at 10⁻⁴, spec/inverse.md; here Adam
+         * at the same size). At the CPU step size 2·10⁻³ the 500 000-parameter sparse-view critic blew up its gradient
+         * penalty within 4 steps (4.8) and then sat at a Wasserstein estimate of about 0 for the 60 steps we watched.
+         */
+        public static final double PUBLIC_AWCR_LEARNING_RATE = 1e-4;
+
+        /** The training of {@code kind}'s critic: the configured one, at {@link #PUBLIC_AWCR_LEARNING_RATE} for the public-width AWCR. */
+        public CriticTraining.Config trainingFor(Critic.Kind kind) {
+            return publicAwcr && kind == Critic.Kind.AWCR ? training.withLearningRate(PUBLIC_AWCR_LEARNING_RATE) : training;
+        }
+
         /** The same configuration with AWCR's critic at the public code's widths ({@link #publicIwcnn}). */
         public Config withPublicAwcr() {
             return new Config(size, validation, test, noise, tvIterations, tvLambdas, tvRefine, kinds, architecture, true, training,
@@ -253,7 +265,8 @@ public final class CtExperiment {
                     + "Learned regularisers: %s, critics trained for %d steps of %d pairs (%d training phantoms × %d epochs), "
                     + "Adam(%.0e, 0.5, 0.99).%n%n", heuristic, config.architecture()
                     + (config.publicAwcr() && config.kinds().contains("awcr") ? "; AWCR at the public code's widths: "
-                    + Config.publicIwcnn(s.name()) : ""), config.training().steps(), config.training().batch(),
+                    + Config.publicIwcnn(s.name()) + String.format(Locale.ROOT, " trained at the public step size %.0e",
+                    Config.PUBLIC_AWCR_LEARNING_RATE) : ""), config.training().steps(), config.training().batch(),
                     config.training().images(), config.training().epochs(), config.training().learningRate()));
             sec.append("| regulariser | training (s) | steps (stop) | final Wasserstein estimate (train / held-out) | λ factor @ iterations (per factor: best validation PSNR dB @ its iterations) |\n|---|---|---|---|---|\n");
             Plot curves = new Plot(s.name() + ": critic training", "step", "Wasserstein estimate (mean R(FBP) - mean R(truth))");
@@ -278,10 +291,11 @@ public final class CtExperiment {
                     for (CriticTraining.Step st : earlier) {
                         trainingRow(train, id, st);
                     }
-                    log.printf(Locale.ROOT, "  %-10s training %s: at most %d steps%s%s%n", s.name(), critic, config.training().steps(),
+                    log.printf(Locale.ROOT, "  %-10s training %s (step size %.0e): at most %d steps%s%s%n", s.name(), critic,
+                            config.trainingFor(kind).learningRate(), config.training().steps(),
                             config.training().stopping().enabled() ? ", until the held-out Wasserstein estimate levels off" : "",
                             from > 0 ? ", continuing from the checkpoint after step " + from : "");
-                    List<CriticTraining.Step> fresh = CriticTraining.run(system, critic, s.model(), a, norm, config.training(),
+                    List<CriticTraining.Step> fresh = CriticTraining.run(system, critic, s.model(), a, norm, config.trainingFor(kind),
                             new CriticMeters(registry, s.name() + "/" + id), file, st -> {
                                 trainingRow(train, id, st);
                                 if (st.step() % 20 == 0 || st.step() == config.training().steps()) {
@@ -318,7 +332,7 @@ public final class CtExperiment {
                         config.seed());
                 double lip = lambda * lipUnit;
                 Map<String, String> meta = new LinkedHashMap<>(Map.of("setting", s.name(), "data", s.model().describe(), "training",
-                        config.training().toString()));
+                        config.trainingFor(kind).toString()));
                 meta.put("iterations_gd", Integer.toString(gdBudget));
                 ImagingRuns.BudgetSelection pdSel = null;
                 if (kind == Critic.Kind.AWCR) {
@@ -564,7 +578,7 @@ public final class CtExperiment {
                     && l.critic().architecture().toString().equals(critic.architecture().toString())
                     && Double.isFinite(l.lambda())
                     && s.model().describe().equals(l.metadata().get("data"))
-                    && config.training().toString().equals(l.metadata().get("training"));
+                    && config.trainingFor(critic.kind()).toString().equals(l.metadata().get("training"));
             return same ? l : null;
         } catch (IOException | RuntimeException e) {
             log.println("  not reusing " + file + ": " + e.getMessage());
@@ -594,7 +608,7 @@ public final class CtExperiment {
             boolean same = "training checkpoint".equals(l.metadata().get("state")) && l.critic().kind() == critic.kind()
                     && l.critic().size() == critic.size() && l.critic().architecture().toString().equals(critic.architecture().toString())
                     && s.model().describe().equals(l.metadata().get("data"))
-                    && config.training().toString().equals(l.metadata().get("training"));
+                    && config.trainingFor(critic.kind()).toString().equals(l.metadata().get("training"));
             if (same) {
                 return l.steps();
             }

@@ -106,6 +106,11 @@ public final class CriticTraining {
             return (long) epochs * (images / batch);
         }
 
+        /** The same configuration with another step size. */
+        public Config withLearningRate(double lr) {
+            return new Config(images, epochs, batch, lr, mu, threads, checkpointEvery, seed, stopping, phantoms);
+        }
+
         public Config withStopping(Stopping s) {
             return new Config(images, epochs, batch, learningRate, mu, threads, checkpointEvery, seed, s, phantoms);
         }

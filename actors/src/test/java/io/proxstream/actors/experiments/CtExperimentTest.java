@@ -74,6 +74,14 @@ class CtExperimentTest {
             assertEquals(c.architecture(), p.architectureFor(k, "ct-sparse"), k + " keeps the CPU-sized critic");
         }
         assertTrue(p.withTestImages(3).withKinds(List.of("awcr")).publicAwcr(), "the other options keep the choice");
+        // the public-width AWCR trains at the public step size; everything else at the configured one, and the training
+        // configuration a checkpoint is matched against differs, so a checkpoint of the other step size is not continued
+        assertEquals(1e-4, p.trainingFor(Critic.Kind.AWCR).learningRate(), 0.0);
+        assertEquals(c.training(), c.trainingFor(Critic.Kind.AWCR), "CPU widths: the configured training");
+        for (Critic.Kind k : List.of(Critic.Kind.AR, Critic.Kind.ACR, Critic.Kind.ACNCR)) {
+            assertEquals(c.training(), p.trainingFor(k), k + " keeps the configured training");
+        }
+        assertTrue(!p.trainingFor(Critic.Kind.AWCR).toString().equals(c.training().toString()), "the checkpoints' key differs");
         assertThrows(IllegalArgumentException.class, () -> CtExperiment.Config.publicIwcnn("ct-full"));
     }
 }
