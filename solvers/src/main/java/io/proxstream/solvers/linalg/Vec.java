@@ -92,6 +92,11 @@ public final class Vec {
 
     /** Sum of squares of {@code a[ao .. ao+n)} in double. */
     public static double sumSquares(float[] a, int ao, int n) {
+        return SIMD ? VecSimd.sumSquares(a, ao, n) : sumSquaresScalar(a, ao, n);
+    }
+
+    /** {@link #sumSquares} a float at a time (the definition {@link VecSimd} reproduces). */
+    static double sumSquaresScalar(float[] a, int ao, int n) {
         double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         int i = 0;
         for (; i + 4 <= n; i += 4) {

@@ -1,6 +1,8 @@
 package io.proxstream.solvers.linalg;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -39,6 +41,26 @@ final class VecSimd {
             s0 += a[ao + i] * b[bo + i];
         }
         return ((s0 + acc.lane(1)) + (acc.lane(2) + acc.lane(3))) + ((acc.lane(4) + acc.lane(5)) + (acc.lane(6) + acc.lane(7)));
+    }
+
+    /**
+     * Σ a² in double with four partial sums, as {@link Vec#sumSquares}: four floats widened to a 256-bit vector of
+     * doubles a step, lane r the scalar loop's partial sum r.
+     */
+    static double sumSquares(float[] a, int ao, int n) {
+        DoubleVector acc = DoubleVector.zero(DoubleVector.SPECIES_256);
+        int i = 0;
+        for (; i + 4 <= n; i += 4) {
+            DoubleVector v = (DoubleVector) FloatVector.fromArray(FloatVector.SPECIES_128, a, ao + i)
+                    .convertShape(VectorOperators.F2D, DoubleVector.SPECIES_256, 0);
+            acc = acc.add(v.mul(v));
+        }
+        double s0 = acc.lane(0);
+        for (; i < n; i++) {
+            double v = a[ao + i];
+            s0 += v * v;
+        }
+        return (s0 + acc.lane(1)) + (acc.lane(2) + acc.lane(3));
     }
 
     static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {

@@ -41,6 +41,8 @@ class VecSimdTest {
             }
             String at = "trial " + trial + ", n " + n;
             assertEquals(Float.floatToIntBits(Vec.dotScalar(a, ao, b, bo, n)), Float.floatToIntBits(VecSimd.dot(a, ao, b, bo, n)), at);
+            assertEquals(Double.doubleToLongBits(Vec.sumSquaresScalar(a, ao, n)), Double.doubleToLongBits(VecSimd.sumSquares(a, ao, n)),
+                    at + ": sumSquares");
             float alpha = special ? value(r) : (float) r.nextGaussian();
             float[] y1 = b.clone();
             float[] y2 = b.clone();
