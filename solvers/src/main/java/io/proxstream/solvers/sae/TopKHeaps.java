@@ -51,6 +51,11 @@ final class TopKHeaps {
      * row's heap. The first call of a row must start at column 0 and hold at least k columns.
      */
     void feed(int row, float[] s, int len, int c0, boolean abs) {
+        feed(row, s, len, c0, abs, VECTOR);
+    }
+
+    /** {@link #feed} with the vector scan or the scalar one (tests run both on one JVM). */
+    void feed(int row, float[] s, int len, int c0, boolean abs, boolean vector) {
         int o = row * k;
         int j = 0;
         if (c0 == 0) {
@@ -63,7 +68,7 @@ final class TopKHeaps {
             }
             min[row] = key[o];
         }
-        min[row] = VECTOR ? VectorTopK.scan(this, o, s, j, len, c0, abs, min[row]) : scan(o, s, j, len, c0, abs, min[row]);
+        min[row] = vector ? VectorTopK.scan(this, o, s, j, len, c0, abs, min[row]) : scan(o, s, j, len, c0, abs, min[row]);
     }
 
     /**
@@ -76,23 +81,28 @@ final class TopKHeaps {
      * {@link Sparsify}).
      */
     void selectRow(int row, float[] s, int m, boolean abs, float[] chunkScratch) {
-        int chunk = VECTOR ? VectorTopK.chunk() : 64;
+        selectRow(row, s, m, abs, chunkScratch, VECTOR);
+    }
+
+    /** {@link #selectRow} with the vector passes or the scalar ones (tests run both on one JVM). */
+    void selectRow(int row, float[] s, int m, boolean abs, float[] chunkScratch, boolean vector) {
+        int chunk = vector ? VectorTopK.chunk() : 64;
         int chunks = m / chunk;
         if (chunks < 4 * k) {
-            feed(row, s, m, 0, abs);
+            feed(row, s, m, 0, abs, vector);
             return;
         }
-        float t = VECTOR ? VectorTopK.chunkMaxima(s, chunks, abs, chunkScratch) : chunkMaxima(s, chunk, chunks, abs, chunkScratch);
+        float t = vector ? VectorTopK.chunkMaxima(s, chunks, abs, chunkScratch) : chunkMaxima(s, chunk, chunks, abs, chunkScratch);
         for (int j = chunks * chunk; j < m; j++) {
             t = Math.max(t, abs ? Math.abs(s[j]) : s[j]);    // the tail: the NaN test below sees it too
         }
         if (Float.isNaN(t)) {
-            feed(row, s, m, 0, abs);
+            feed(row, s, m, 0, abs, vector);
             return;
         }
         t = kthLargest(chunkScratch, chunks, k);
         int o = row * k;
-        int n = VECTOR ? VectorTopK.candidates(this, o, s, m, abs, t) : candidates(o, s, 0, m, abs, t, 0);
+        int n = vector ? VectorTopK.candidates(this, o, s, m, abs, t) : candidates(o, s, 0, m, abs, t, 0);
         if (n < k) {
             throw new IllegalStateException("only " + n + " keys reach the bound " + t + " of the k = " + k + "th largest");
         }

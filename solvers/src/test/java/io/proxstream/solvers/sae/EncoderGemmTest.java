@@ -136,15 +136,18 @@ class EncoderGemmTest {
                     want[t] = ((long) heapIdx[t] << 32) | (Float.floatToRawIntBits(s[heapIdx[t]]) & 0xffffffffL);
                 }
                 Arrays.sort(want);
-                TopKHeaps h = new TopKHeaps(k);
-                h.reset(1);
-                h.selectRow(0, s.clone(), m, abs, new float[m]);
-                long[] got = new long[k];
-                for (int t = 0; t < k; t++) {
-                    got[t] = ((long) h.index[t] << 32) | (Float.floatToRawIntBits(h.value[t]) & 0xffffffffL);
+                for (boolean vector : new boolean[] {true, false}) {
+                    TopKHeaps h = new TopKHeaps(k);
+                    h.reset(1);
+                    h.selectRow(0, s.clone(), m, abs, new float[m], vector);
+                    long[] got = new long[k];
+                    for (int t = 0; t < k; t++) {
+                        got[t] = ((long) h.index[t] << 32) | (Float.floatToRawIntBits(h.value[t]) & 0xffffffffL);
+                    }
+                    Arrays.sort(got);
+                    assertArrayEquals(want, got, "trial " + trial + (abs ? " abs" : "") + (vector ? " vector" : " scalar") + ", k " + k
+                            + ", m " + m + ", kind " + kind);
                 }
-                Arrays.sort(got);
-                assertArrayEquals(want, got, "trial " + trial + (abs ? " abs" : "") + ", k " + k + ", m " + m + ", kind " + kind);
             }
         }
     }
@@ -227,7 +230,7 @@ class EncoderGemmTest {
                 int split = k + r.nextInt(len - k + 1);
                 // the first block through feed (the vector scan), the second also at a column offset; the scalar twin
                 // runs the same two blocks through the scalar scan
-                vector.feed(0, Arrays.copyOfRange(s, 0, split), split, 0, abs);
+                vector.feed(0, Arrays.copyOfRange(s, 0, split), split, 0, abs, true);
                 float[] tail = Arrays.copyOfRange(s, split, len);
                 vector.min[0] = VectorTopK.scan(vector, 0, tail, 0, tail.length, split, abs, vector.min[0]);
                 float[] first = Arrays.copyOfRange(s, 0, split);
@@ -245,7 +248,7 @@ class EncoderGemmTest {
     private static void feedScalar(TopKHeaps h, float[] s, boolean abs) {
         float[] head = Arrays.copyOf(s, h.k);
         // push the first k through feed on a block of exactly k columns (no scan), then the rest through the scalar scan
-        h.feed(0, head, h.k, 0, abs);
+        h.feed(0, head, h.k, 0, abs, false);
         h.min[0] = h.scan(0, s, h.k, s.length, 0, abs, h.min[0]);
     }
 }
