@@ -248,7 +248,12 @@ public final class CtExperiment {
         List<String> reused = new ArrayList<>();
         try (CsvTable csv = new CsvTable(dir.resolve("validation.csv"), List.of("method", "parameter", "value", "psnr_mean", "ssim_mean"));
              CsvTable train = new CsvTable(dir.resolve("training.csv"), List.of("regulariser", "step", "epoch", "loss", "wasserstein",
-                     "penalty", "seconds", "validation_wasserstein"))) {
+                     "penalty", "seconds", "validation_wasserstein"));
+             ValidationLedger validated = ValidationLedger.open(dir.resolve("validation-ledger.csv"))) {
+            if (validated.size() > 0) {
+                log.printf(Locale.ROOT, "  %-10s %d validation scores in %s from an earlier run; search points scored for the same "
+                        + "critic are not solved again%n", s.name(), validated.size(), dir.resolve("validation-ledger.csv"));
+            }
             filter = TvBaselines.chooseFbpFilter(s, runs, csv, sec, log);
             methods.add(TvBaselines.fbp(filter));
             parameters.put("fbp", "filter " + filter.id());
@@ -320,8 +325,11 @@ public final class CtExperiment {
                 }
                 curves.add(id, x, smooth(w, 10));
                 String gdName = id + "-gd";
+                // what a validation score depends on besides λ: the critic's parameters, the data and the validation images
+                String validationKey = s.model().describe() + "; validation " + ids(s.validation()) + crc(critic);
                 ImagingRuns.BudgetSelection sel = runs.selectWithBudget(s, "lambda", scale(config.lambdaFactors(), heuristic),
-                        budgets(config.gdIterations()), (v, k) -> LearnedReconstruction.gradientDescent(gdName, critic, v, k));
+                        budgets(config.gdIterations()), (v, k) -> LearnedReconstruction.gradientDescent(gdName, critic, v, k), validated,
+                        validationKey);
                 for (ImagingRuns.BudgetTrial t : sel.trials()) {
                     csv.row(gdName, "lambda@" + t.iterations(), t.value(), t.psnr(), t.ssim());
                 }
@@ -338,7 +346,8 @@ public final class CtExperiment {
                 if (kind == Critic.Kind.AWCR) {
                     // each solver gets its own λ and iteration budget, both chosen on the validation images
                     pdSel = runs.selectWithBudget(s, "lambda", scale(config.lambdaFactors(), heuristic), budgets(config.pdIterations()),
-                            (v, k) -> LearnedReconstruction.primalDual("awcr-pd", critic, v, v * lipUnit, k));
+                            (v, k) -> LearnedReconstruction.primalDual("awcr-pd", critic, v, v * lipUnit, k), validated,
+                            validationKey + String.format(Locale.ROOT, "; Lipschitz unit %.17g", lipUnit));
                     for (ImagingRuns.BudgetTrial t : pdSel.trials()) {
                         csv.row("awcr-pd", "lambda@" + t.iterations(), t.value(), t.psnr(), t.ssim());
                     }
@@ -527,9 +536,11 @@ public final class CtExperiment {
     private static String fingerprint(String method, Map<String, Critic> critics) {
         String id = method.indexOf('-') < 0 ? method : method.substring(0, method.indexOf('-'));
         Critic c = critics.get(id);
-        if (c == null) {
-            return "";
-        }
+        return c == null ? "" : crc(c);
+    }
+
+    /** A CRC-32C of the critic's parameters, as a key suffix. */
+    private static String crc(Critic c) {
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4);
         for (io.proxstream.solvers.nn.Param p : c.params()) {

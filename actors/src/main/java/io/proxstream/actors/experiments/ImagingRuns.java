@@ -159,6 +159,15 @@ public final class ImagingRuns {
      */
     public BudgetSelection selectWithBudget(ImagingSetting setting, String parameter, double[] grid, int[] budgets,
                                             BiFunction<Double, Integer, Reconstruction> method) {
+        return selectWithBudget(setting, parameter, grid, budgets, method, null, "");
+    }
+
+    /**
+     * As above, reading a grid value's validation scores from {@code ledger} when it holds them under {@code key} (which
+     * must name everything the scores depend on besides the value), and recording each value it solves.
+     */
+    BudgetSelection selectWithBudget(ImagingSetting setting, String parameter, double[] grid, int[] budgets,
+                                     BiFunction<Double, Integer, Reconstruction> method, ValidationLedger ledger, String key) {
         if (budgets.length == 0) {
             throw new IllegalArgumentException("no iteration budgets to choose from");
         }
@@ -171,18 +180,35 @@ public final class ImagingRuns {
         List<BudgetTrial> trials = new ArrayList<>();
         for (double v : grid) {
             Reconstruction m = method.apply(v, max);
-            List<ImagePipeline.Result> rs = run(setting, setting.validation(), m.named(m.name() + "-validation"), false, budgets);
+            double[][] recorded = ledger == null ? null : ledger.get(m.name(), key, v, budgets);
+            double[] psnr = new double[budgets.length];
+            double[] ssim = new double[budgets.length];
+            if (recorded != null) {
+                psnr = recorded[0];
+                ssim = recorded[1];
+            } else {
+                List<ImagePipeline.Result> rs = run(setting, setting.validation(), m.named(m.name() + "-validation"), false, budgets);
+                for (int b = 0; b < budgets.length; b++) {
+                    int at = b;
+                    psnr[b] = rs.stream().mapToDouble(r -> r.checkpoints().get(at).psnr()).average().orElseThrow();
+                    ssim[b] = rs.stream().mapToDouble(r -> r.checkpoints().get(at).ssim()).average().orElseThrow();
+                }
+                if (ledger != null) {
+                    try {
+                        ledger.add(m.name(), key, v, budgets, psnr, ssim);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+            }
             for (int b = 0; b < budgets.length; b++) {
-                int at = b;
-                BudgetTrial t = new BudgetTrial(v, budgets[b],
-                        rs.stream().mapToDouble(r -> r.checkpoints().get(at).psnr()).average().orElseThrow(),
-                        rs.stream().mapToDouble(r -> r.checkpoints().get(at).ssim()).average().orElseThrow());
-                trials.add(t);
+                trials.add(new BudgetTrial(v, budgets[b], psnr[b], ssim[b]));
             }
             BudgetTrial top = trials.subList(trials.size() - budgets.length, trials.size()).stream()
                     .max(Comparator.comparingDouble(BudgetTrial::psnr)).orElseThrow();
-            log.printf(Locale.ROOT, "  %-10s %s %-8s = %-9.4g validation PSNR %6.2f dB  SSIM %.4f  at %d of %s iterations%n",
-                    setting.name(), m.name(), parameter, v, top.psnr(), top.ssim(), top.iterations(), Arrays.toString(budgets));
+            log.printf(Locale.ROOT, "  %-10s %s %-8s = %-9.4g validation PSNR %6.2f dB  SSIM %.4f  at %d of %s iterations%s%n",
+                    setting.name(), m.name(), parameter, v, top.psnr(), top.ssim(), top.iterations(), Arrays.toString(budgets),
+                    recorded != null ? " (recorded by an earlier run)" : "");
         }
         BudgetTrial best = trials.stream().max(Comparator.comparingDouble(BudgetTrial::psnr)).orElseThrow();
         boolean valueEdge = grid.length > 1 && (best.value() == grid[0] || best.value() == grid[grid.length - 1]);

@@ -86,6 +86,13 @@ class CtExperimentIT {
         }
         assertTrue(log.toString().contains("reusing"), "the second run reused the regularisers");
         assertTrue(log.toString().contains("test scores in"), "and the recorded test scores");
+        // and the validation searches of the reused critics (and of the one retrained to the same parameters) are read back
+        assertTrue(log.toString().contains("validation scores in"), log.toString());
+        for (String s : List.of("ct-sparse", "ct-limited")) {
+            long recorded = log.toString().lines().filter(l -> l.contains(s) && l.contains("(recorded by an earlier run)")).count();
+            long searched = io.proxstream.monitoring.report.CsvTable.read(dir.resolve(s).resolve("validation-ledger.csv")).size();
+            assertTrue(searched > 0 && recorded == searched, s + ": " + recorded + " of " + searched + " search points read back");
+        }
         assertTrue(log.toString().contains("acr.safetensors is unreadable"), log.toString());
         try (var files = Files.list(dir.resolve("ct-limited"))) {
             Path aside = files.filter(f -> f.getFileName().toString().startsWith("acr.safetensors.superseded-")).findFirst().orElseThrow();
