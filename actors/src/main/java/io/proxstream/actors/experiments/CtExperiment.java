@@ -96,9 +96,18 @@ public final class CtExperiment {
          */
         public static final double PUBLIC_AWCR_LEARNING_RATE = 1e-4;
 
-        /** The training of {@code kind}'s critic: the configured one, at {@link #PUBLIC_AWCR_LEARNING_RATE} for the public-width AWCR. */
+        /**
+         * The training of {@code kind}'s critic: the configured one; for the public-width AWCR at
+         * {@link #PUBLIC_AWCR_LEARNING_RATE} and ending with its best held-out parameters (the CPU-width critics keep the
+         * last step's, as the default run trained them).
+         */
         public CriticTraining.Config trainingFor(Critic.Kind kind) {
-            return publicAwcr && kind == Critic.Kind.AWCR ? training.withLearningRate(PUBLIC_AWCR_LEARNING_RATE) : training;
+            if (!(publicAwcr && kind == Critic.Kind.AWCR)) {
+                return training;
+            }
+            CriticTraining.Config t = training.withLearningRate(PUBLIC_AWCR_LEARNING_RATE);
+            // it collapsed after its best held-out measurement (1.91 at step 100, 0.04 at step 120): keep the best
+            return training.stopping().enabled() ? t.withStopping(training.stopping().restoringBest()) : t;
         }
 
         /** The same configuration with AWCR's critic at the public code's widths ({@link #publicIwcnn}). */

@@ -59,7 +59,7 @@ public final class CriticTraining {
      * {@code pairs} held-out pairs, has not risen by more than {@code minDelta} × |best| above its best for
      * {@code patience} measurements. {@link #NONE}: train every epoch.
      */
-    public record Stopping(int every, int pairs, int patience, double minDelta) {
+    public record Stopping(int every, int pairs, int patience, double minDelta, boolean restoreBest) {
         public static final Stopping NONE = new Stopping(0, 0, 0, 0);
 
         public Stopping {
@@ -67,10 +67,36 @@ public final class CriticTraining {
                 throw new IllegalArgumentException("stopping rule: need every >= 0 and, when every > 0, pairs >= 1, patience >= 1, "
                         + "minDelta >= 0; got " + every + ", " + pairs + ", " + patience + ", " + minDelta);
             }
+            if (restoreBest && every == 0) {
+                throw new IllegalArgumentException("stopping rule: restoring the best parameters needs held-out measurements (every > 0)");
+            }
+        }
+
+        /** The rule that keeps the parameters of the last step. */
+        public Stopping(int every, int pairs, int patience, double minDelta) {
+            this(every, pairs, patience, minDelta, false);
+        }
+
+        /**
+         * The same rule, ending with the parameters of the best held-out measurement instead of the last step's (early
+         * stopping proper: a critic that collapses after its best is not kept collapsed).
+         */
+        public Stopping restoringBest() {
+            return new Stopping(every, pairs, patience, minDelta, true);
         }
 
         public boolean enabled() {
             return every > 0;
+        }
+
+        /**
+         * As the record's, without {@code restoreBest} when it is false: checkpoints and finished critics are matched by
+         * the training configuration's text, and the ones trained before the option existed keep theirs.
+         */
+        @Override
+        public String toString() {
+            return "Stopping[every=" + every + ", pairs=" + pairs + ", patience=" + patience + ", minDelta=" + minDelta
+                    + (restoreBest ? ", restoreBest=true" : "") + "]";
         }
     }
 
@@ -142,6 +168,8 @@ public final class CriticTraining {
         long bestStep;
         int stale;
         boolean stopped;
+        /** With {@link Stopping#restoreBest}: the parameters at the best measurement (null before the first). */
+        float[][] bestParams;
     }
 
     /** Phantom seeds of training images are {@code seed + TRAINING_SEED_OFFSET + i}; experiments keep validation and test below. */
@@ -186,6 +214,8 @@ public final class CriticTraining {
             trainer.continueFrom(done);
             progress.stepBy(done);
             if (plateau.stopped) {
+                // a kill between the stop's checkpoint and the final one must not leave the last step's parameters
+                restoreBest(critic, plateau, c.stopping());
                 return steps;
             }
             Source.range(0, c.epochs() - 1)
@@ -216,6 +246,9 @@ public final class CriticTraining {
                             validation = critic.wasserstein(heldOut.stream().map(Sample::truth).toList(),
                                     heldOut.stream().map(Sample::recon).toList(), heldOut.stream().map(Sample::data).toList());
                             observe(plateau, c.stopping(), step, validation);
+                            if (c.stopping().restoreBest() && plateau.bestStep == step) {
+                                plateau.bestParams = critic.params().stream().map(p -> p.value().clone()).toArray(float[][]::new);
+                            }
                         }
                         if (checkpoint != null && (plateau.stopped || c.checkpointEvery() > 0 && step % c.checkpointEvery() == 0)) {
                             save(checkpoint, critic, trainer, plateau, a, operatorNorm, c, model);
@@ -236,12 +269,15 @@ public final class CriticTraining {
                         return s;
                     })
                     .runWith(Sink.ignore(), system).toCompletableFuture().get();
-            if (checkpoint != null) {
-                // on the training thread, after the last step
-                pool.submit(() -> {
+            // on the training thread, after the last step
+            pool.submit(() -> {
+                restoreBest(critic, plateau, c.stopping());
+                if (checkpoint != null) {
                     save(checkpoint, critic, trainer, plateau, a, operatorNorm, c, model);
-                    return null;
-                }).get();
+                }
+                return null;
+            }).get();
+            if (checkpoint != null) {
                 meters.checkpoint();
             }
         } catch (InterruptedException e) {
@@ -257,6 +293,16 @@ public final class CriticTraining {
             pool.shutdownNow();
         }
         return steps;
+    }
+
+    /** With {@link Stopping#restoreBest}, puts the best measurement's parameters back into the critic. */
+    private static void restoreBest(Critic critic, Plateau plateau, Stopping s) {
+        if (!s.restoreBest() || plateau.bestParams == null) {
+            return;
+        }
+        for (int i = 0; i < plateau.bestParams.length; i++) {
+            critic.setParam(i, plateau.bestParams[i]);
+        }
     }
 
     /** The plateau rule after a measurement at {@code step}. */
@@ -290,6 +336,16 @@ public final class CriticTraining {
             }
             try {
                 trainer.optimizer().restore(ps, moments, Long.parseLong(m.get("optimizer_steps")));
+                if (l.extras().containsKey("best.0")) {
+                    plateau.bestParams = new float[ps.size()][];
+                    for (int i = 0; i < ps.size(); i++) {
+                        plateau.bestParams[i] = moment(checkpoint, l, "best." + i);
+                        if (plateau.bestParams[i].length != ps.get(i).value().length) {
+                            throw new FormatException(checkpoint, "best parameters " + i + " hold " + plateau.bestParams[i].length
+                                    + " values, the critic's " + ps.get(i).value().length);
+                        }
+                    }
+                }
                 if (m.containsKey("plateau_best")) {
                     plateau.best = Double.parseDouble(m.get("plateau_best"));
                     plateau.bestStep = Long.parseLong(m.get("plateau_best_step"));
@@ -318,6 +374,11 @@ public final class CriticTraining {
         for (int i = 0; i < moments.length; i++) {
             state.put("optimizer.m." + i, Safetensors.Array.of(moments[i][0]));
             state.put("optimizer.v." + i, Safetensors.Array.of(moments[i][1]));
+        }
+        if (plateau.bestParams != null) {
+            for (int i = 0; i < plateau.bestParams.length; i++) {
+                state.put("best." + i, Safetensors.Array.of(plateau.bestParams[i]));
+            }
         }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("state", "training checkpoint");

@@ -77,6 +77,7 @@ class CtExperimentTest {
         // the public-width AWCR trains at the public step size; everything else at the configured one, and the training
         // configuration a checkpoint is matched against differs, so a checkpoint of the other step size is not continued
         assertEquals(1e-4, p.trainingFor(Critic.Kind.AWCR).learningRate(), 0.0);
+        assertTrue(p.trainingFor(Critic.Kind.AWCR).stopping().restoreBest(), "and ends with its best held-out parameters");
         assertEquals(c.training(), c.trainingFor(Critic.Kind.AWCR), "CPU widths: the configured training");
         for (Critic.Kind k : List.of(Critic.Kind.AR, Critic.Kind.ACR, Critic.Kind.ACNCR)) {
             assertEquals(c.training(), p.trainingFor(k), k + " keeps the configured training");

@@ -197,6 +197,43 @@ class LearnedRegulariserStreamTest {
         assertTrue(longer.size() > 6, "with minDelta 0 the first measurements keep rising: " + longer.size() + " steps");
     }
 
+    /**
+     * Early stopping proper: with {@code restoreBest} the critic ends with the parameters of its best held-out
+     * measurement — here step 2, the first (no later one can rise by 1e6 × |best|) — exactly those of a run of 2 steps
+     * without the rule (the steps' random numbers depend on the seed and the step only), where the same rule without it
+     * ends with step 6's. The checkpoint carries the best parameters, so a rerun of the stopped run holds them too; the
+     * option shows in the training configuration's text (the key of checkpoints) only when set.
+     */
+    @Test
+    void restoringTheBestKeepsTheBestMeasurementsParameters(@TempDir Path dir) throws IOException {
+        CriticMeters meters = new CriticMeters(new SimpleMeterRegistry(), "test/ar");
+        CriticTraining.Stopping rule = new CriticTraining.Stopping(2, 3, 2, 1e6);
+        CriticTraining.Config last = new CriticTraining.Config(8, 50, 4, 1e-2, Double.NaN, 1, 0, 5).withStopping(rule);
+        CriticTraining.Config best = last.withStopping(rule.restoringBest());
+        assertTrue(best.toString().contains("restoreBest=true") && !last.toString().contains("restoreBest"), best + " / " + last);
+        Path ckpt = dir.resolve("ar.safetensors");
+        Critic restored = new Critic(Critic.Kind.AR, ARCH, N, A, NORM, 3);
+        assertEquals(6, CriticTraining.run(system, restored, MODEL, A, NORM, best, meters, ckpt, s -> { }).size());
+        Critic kept = new Critic(Critic.Kind.AR, ARCH, N, A, NORM, 3);
+        assertEquals(6, CriticTraining.run(system, kept, MODEL, A, NORM, last, meters, null, s -> { }).size());
+        Critic twoSteps = new Critic(Critic.Kind.AR, ARCH, N, A, NORM, 3);
+        assertEquals(2, CriticTraining.run(system, twoSteps, MODEL, A, NORM, new CriticTraining.Config(8, 1, 4, 1e-2, Double.NaN, 1, 0, 5),
+                meters, null, s -> { }).size());
+        boolean differs = false;
+        for (int i = 0; i < twoSteps.params().size(); i++) {
+            assertArrayEquals(twoSteps.params().get(i).value(), restored.params().get(i).value(), "parameter " + i + " is step 2's");
+            differs |= !java.util.Arrays.equals(twoSteps.params().get(i).value(), kept.params().get(i).value());
+        }
+        assertTrue(differs, "without the option the critic ends with step 6's parameters");
+        assertTrue(RegulariserFile.load(ckpt).extras().containsKey("best.0"), "the checkpoint carries the best parameters");
+        Critic again = new Critic(Critic.Kind.AR, ARCH, N, A, NORM, 3);
+        assertEquals(List.of(), CriticTraining.run(system, again, MODEL, A, NORM, best, meters, ckpt, s -> { }));
+        for (int i = 0; i < again.params().size(); i++) {
+            assertArrayEquals(restored.params().get(i).value(), again.params().get(i).value(), "the rerun holds the best, parameter " + i);
+        }
+        assertThrows(IllegalArgumentException.class, () -> CriticTraining.Stopping.NONE.restoringBest());
+    }
+
     @Test
     void texturedTrainingPairsComeFromTheTexturedFamily() {
         Fbp fbp = MODEL.fbp(A);
