@@ -54,7 +54,8 @@ public record MemoryPlan(List<Part> parts) {
         if (!discard) {
             p.add(new Part("gradients (float)", grads));
             p.add(new Part("Adam moments (float)", 2 * grads));
-            // the encoder GEMM's output is copied into the step's own B x m array (measured: two B x m floats)
+            // the encoder GEMM's B x m output (off-heap) and, for TopK, AuxK's pre-activations of the dead latents (at most
+            // B x m on the heap) or, for ReLU, the step's own B x m copy: two B x m floats at most
             p.add(new Part("pre-activations of a batch (2 x B x m float)", 2 * arr(4 * batch * m)));
             p.add(new Part("residuals and codes of a batch", 2 * arr(4L * batch * d) + 4 * arr(4L * batch * k)));
         }
