@@ -30,7 +30,7 @@ public final class SparseStep implements AutoCloseable {
     private final int m;
     private final EncoderGemm gemm;
     private float[] pre = new float[0];
-    /** Whether {@link #pre} holds the last encode's pre-activations (the blocked TopK encode does not form them). */
+    /** Whether {@link #pre} holds the last encode's pre-activations (the TopK encode does not form them). */
     private boolean preValid;
     private float[] resid = new float[0];
     private float[] gradA = new float[0];
@@ -62,7 +62,7 @@ public final class SparseStep implements AutoCloseable {
 
     /**
      * Encodes {@code rows} rows of {@code x} (row-major, not modified) into {@link #codes()}. A TopK model's codes come
-     * from the blocked GEMM and selection of {@link EncoderGemm#topK}, which never forms the {@code rows × m}
+     * from {@link EncoderGemm#topK}, which selects each row as it is copied out of the GEMM and never forms the {@code rows × m}
      * pre-activations ({@link #preActivations()} is then not valid); other sparsifiers go through the whole matrix.
      */
     public void encode(SaeModel model, float[] x, int rows) {

@@ -1,8 +1,9 @@
 package io.proxstream.solvers.sae;
 
 /**
- * Per-row TopK selection that is fed a row's keys in column blocks, so that the encoder's pre-activations never need to
- * exist as one {@code rows × m} matrix ({@link EncoderGemm#topK}).
+ * Per-row TopK selection for rows that arrive one at a time (or in column blocks), so that the encoder's pre-activations
+ * never need to exist as one {@code rows × m} matrix ({@link EncoderGemm#topK} selects each row as it is copied out of
+ * the GEMM, with {@link #selectRow}).
  *
  * <p>Each row owns a min-heap of k slots at offset {@code row · k} in {@link #key}, {@link #index} and {@link #value} (the
  * signed pre-activation, which {@code topk_abs} needs). The operations and their order are those of
