@@ -171,7 +171,7 @@ public final class AdamTrainer implements SaeTrainer {
         int[] keep = null;
         if (auxK != null) {
             // the dead latents as of the steps before this one: AuxK needs their pre-activations, which the encoder's
-            // blocked TopK keeps while the full matrix is never formed
+            // row-by-row TopK keeps while the full matrix is never formed
             int n = 0;
             for (int j = 0; j < dead.length; j++) {
                 dead[j] = samples - lastFired[j] >= recipe.deadWindow();
