@@ -57,6 +57,15 @@ public final class EncoderGemm implements AutoCloseable {
         xs.buffer().put(0, x, 0, rows * d);
     }
 
+    /** {@code x W_encᵀ} (no bias) into the off-heap {@link #out}, {@code rows × m}; times the sgemm alone. */
+    private void multiply(SaeModel model, float[] x, int rows) {
+        upload(model, x, rows);
+        out.ensure((long) rows * m);
+        long t0 = System.nanoTime();
+        Gemm.sgemm(false, true, rows, m, d, 1f, xs, 0, d, weights, 0, d, 0f, out, 0, m);
+        lastGemmNanos = System.nanoTime() - t0;
+    }
+
     /**
      * Writes {@code x W_encᵀ + b_enc} for {@code rows} rows into {@code out}.
      *
@@ -64,11 +73,7 @@ public final class EncoderGemm implements AutoCloseable {
      * @param pre receives {@code rows × m} pre-activations; modified
      */
     public void preActivations(SaeModel model, float[] x, int rows, float[] pre) {
-        upload(model, x, rows);
-        out.ensure((long) rows * m);
-        long t0 = System.nanoTime();
-        Gemm.sgemm(false, true, rows, m, d, 1f, xs, 0, d, weights, 0, d, 0f, out, 0, m);
-        lastGemmNanos = System.nanoTime() - t0;
+        multiply(model, x, rows);
         // copy out and add the bias row by row while the row is in cache, on all cores
         FloatBuffer result = out.buffer();
         float[] bias = model.encoderBias();
@@ -94,16 +99,12 @@ public final class EncoderGemm implements AutoCloseable {
         if (nk > 0 && kept.length < (long) rows * nk) {
             throw new IllegalArgumentException("kept holds " + kept.length + " values, need " + rows + "x" + nk);
         }
-        upload(model, x, rows);
         if (heaps == null || heaps.k != k) {
             heaps = new TopKHeaps(k);
         }
         heaps.reset(rows);
         TopKHeaps h = heaps;
-        out.ensure((long) rows * m);
-        long t0 = System.nanoTime();
-        Gemm.sgemm(false, true, rows, m, d, 1f, xs, 0, d, weights, 0, d, 0f, out, 0, m);
-        lastGemmNanos = System.nanoTime() - t0;
+        multiply(model, x, rows);
         FloatBuffer result = out.buffer();
         float[] bias = model.encoderBias();
         Parallel.forRange(rows, 16, (from, to) -> {
