@@ -53,6 +53,166 @@ public final class Vec {
         return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
 
+    /**
+     * Sparse rows times a block of 8 columns: for each of {@code rows} rows b (entries {@code ptr[b] .. ptr[b+1]} of
+     * {@code idx}, {@code val}), {@code ys[8b .. 8b+8] = w·(p[bo .. bo+8] − x_b + Σ_e val[e]·p[8·idx[e] .. 8·idx[e]+8])},
+     * {@code x_b = x[xo + b·xStride .. +8]} ({@code x} may be null: no such term). {@code p} holds the block row-major, 8
+     * floats per row. The products and sums are rounded one by one in that order, in the vector and scalar kernels alike.
+     */
+    public static void sparseRowsTimesBlock8(int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x, int xo,
+                                             int xStride, float w, float[] ys) {
+        if (SIMD) {
+            VecSimd.sparseRowsTimesBlock8(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
+        } else {
+            sparseRowsTimesBlock8Scalar(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
+        }
+    }
+
+    static void sparseRowsTimesBlock8Scalar(int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x, int xo,
+                                            int xStride, float w, float[] ys) {
+        for (int b = 0; b < rows; b++) {
+            float y0 = p[bo], y1 = p[bo + 1], y2 = p[bo + 2], y3 = p[bo + 3];
+            float y4 = p[bo + 4], y5 = p[bo + 5], y6 = p[bo + 6], y7 = p[bo + 7];
+            if (x != null) {
+                int o = xo + b * xStride;
+                y0 -= x[o];
+                y1 -= x[o + 1];
+                y2 -= x[o + 2];
+                y3 -= x[o + 3];
+                y4 -= x[o + 4];
+                y5 -= x[o + 5];
+                y6 -= x[o + 6];
+                y7 -= x[o + 7];
+            }
+            int e1 = ptr[b + 1];
+            for (int e = ptr[b]; e < e1; e++) {
+                float v = val[e];
+                int o = idx[e] << 3;
+                y0 += v * p[o];
+                y1 += v * p[o + 1];
+                y2 += v * p[o + 2];
+                y3 += v * p[o + 3];
+                y4 += v * p[o + 4];
+                y5 += v * p[o + 5];
+                y6 += v * p[o + 6];
+                y7 += v * p[o + 7];
+            }
+            int yo = b << 3;
+            ys[yo] = y0 * w;
+            ys[yo + 1] = y1 * w;
+            ys[yo + 2] = y2 * w;
+            ys[yo + 3] = y3 * w;
+            ys[yo + 4] = y4 * w;
+            ys[yo + 5] = y5 * w;
+            ys[yo + 6] = y6 * w;
+            ys[yo + 7] = y7 * w;
+        }
+    }
+
+    /**
+     * The transpose of {@link #sparseRowsTimesBlock8}'s product, accumulated: for each row b in order and each of its
+     * entries e in order, {@code q[8·idx[e] .. +8] += val[e]·ys[8b .. 8b+8]}, then {@code q[bo .. bo+8] += ys[8b .. 8b+8]}.
+     * The indices must not point at the rows {@code bo .. bo+8} of the block.
+     */
+    public static void sparseRowsTransposeTimes8(int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q, int bo) {
+        if (SIMD) {
+            VecSimd.sparseRowsTransposeTimes8(rows, ptr, idx, val, ys, q, bo);
+        } else {
+            sparseRowsTransposeTimes8Scalar(rows, ptr, idx, val, ys, q, bo);
+        }
+    }
+
+    static void sparseRowsTransposeTimes8Scalar(int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q, int bo) {
+        for (int b = 0; b < rows; b++) {
+            int yo = b << 3;
+            float y0 = ys[yo], y1 = ys[yo + 1], y2 = ys[yo + 2], y3 = ys[yo + 3];
+            float y4 = ys[yo + 4], y5 = ys[yo + 5], y6 = ys[yo + 6], y7 = ys[yo + 7];
+            int e1 = ptr[b + 1];
+            for (int e = ptr[b]; e < e1; e++) {
+                float v = val[e];
+                int o = idx[e] << 3;
+                q[o] += v * y0;
+                q[o + 1] += v * y1;
+                q[o + 2] += v * y2;
+                q[o + 3] += v * y3;
+                q[o + 4] += v * y4;
+                q[o + 5] += v * y5;
+                q[o + 6] += v * y6;
+                q[o + 7] += v * y7;
+            }
+            q[bo] += y0;
+            q[bo + 1] += y1;
+            q[bo + 2] += y2;
+            q[bo + 3] += y3;
+            q[bo + 4] += y4;
+            q[bo + 5] += y5;
+            q[bo + 6] += y6;
+            q[bo + 7] += y7;
+        }
+    }
+
+    /** {@link #sparseRowsTimesBlock8} on a block of 16 columns ({@code p} row-major, 16 floats per row). */
+    public static void sparseRowsTimesBlock16(int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x, int xo,
+                                              int xStride, float w, float[] ys) {
+        if (SIMD) {
+            VecSimd.sparseRowsTimesBlock16(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
+        } else {
+            sparseRowsTimesBlockScalar(16, rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
+        }
+    }
+
+    /** {@link #sparseRowsTransposeTimes8} on a block of 16 columns. */
+    public static void sparseRowsTransposeTimes16(int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q, int bo) {
+        if (SIMD) {
+            VecSimd.sparseRowsTransposeTimes16(rows, ptr, idx, val, ys, q, bo);
+        } else {
+            sparseRowsTransposeTimesScalar(16, rows, ptr, idx, val, ys, q, bo);
+        }
+    }
+
+    /** The block products a lane at a time, for any width (the definition the vector kernels reproduce). */
+    static void sparseRowsTimesBlockScalar(int width, int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x,
+                                           int xo, int xStride, float w, float[] ys) {
+        float[] y = new float[width];
+        for (int b = 0; b < rows; b++) {
+            System.arraycopy(p, bo, y, 0, width);
+            if (x != null) {
+                int o = xo + b * xStride;
+                for (int t = 0; t < width; t++) {
+                    y[t] -= x[o + t];
+                }
+            }
+            for (int e = ptr[b]; e < ptr[b + 1]; e++) {
+                float v = val[e];
+                int o = idx[e] * width;
+                for (int t = 0; t < width; t++) {
+                    y[t] += v * p[o + t];
+                }
+            }
+            int yo = b * width;
+            for (int t = 0; t < width; t++) {
+                ys[yo + t] = y[t] * w;
+            }
+        }
+    }
+
+    static void sparseRowsTransposeTimesScalar(int width, int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q,
+                                               int bo) {
+        for (int b = 0; b < rows; b++) {
+            int yo = b * width;
+            for (int e = ptr[b]; e < ptr[b + 1]; e++) {
+                float v = val[e];
+                int o = idx[e] * width;
+                for (int t = 0; t < width; t++) {
+                    q[o + t] += v * ys[yo + t];
+                }
+            }
+            for (int t = 0; t < width; t++) {
+                q[bo + t] += ys[yo + t];
+            }
+        }
+    }
+
     /** {@code y[yo+i] += alpha·x[xo+i]} for i < n. Modifies {@code y}. */
     public static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
         if (SIMD && (x != y || xo + n <= yo || yo + n <= xo)) {   // overlapping ranges of one array: the scalar order

@@ -82,4 +82,120 @@ final class VecSimd {
             y[yo + i] = alpha * x[xo + i];
         }
     }
+
+    static void sparseRowsTimesBlock8(int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x, int xo,
+                                      int xStride, float w, float[] ys) {
+        FloatVector start = FloatVector.fromArray(S, p, bo);
+        for (int b = 0; b < rows; b++) {
+            FloatVector y = x == null ? start : start.sub(FloatVector.fromArray(S, x, xo + b * xStride));
+            int e1 = ptr[b + 1];
+            for (int e = ptr[b]; e < e1; e++) {
+                y = y.add(FloatVector.fromArray(S, p, idx[e] << 3).mul(val[e]));
+            }
+            y.mul(w).intoArray(ys, b << 3);
+        }
+    }
+
+    static void sparseRowsTransposeTimes8(int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q, int bo) {
+        FloatVector bias = FloatVector.fromArray(S, q, bo);
+        for (int b = 0; b < rows; b++) {
+            FloatVector y = FloatVector.fromArray(S, ys, b << 3);
+            int e1 = ptr[b + 1];
+            for (int e = ptr[b]; e < e1; e++) {
+                int o = idx[e] << 3;
+                FloatVector.fromArray(S, q, o).add(y.mul(val[e])).intoArray(q, o);
+            }
+            bias = bias.add(y);
+        }
+        bias.intoArray(q, bo);
+    }
+
+    /**
+     * A row's sum is a chain of dependent adds, one per code entry; two rows at a time (each summed in its own order, as
+     * the scalar definition) keep four chains in flight instead of two.
+     */
+    static void sparseRowsTimesBlock16(int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x, int xo,
+                                       int xStride, float w, float[] ys) {
+        FloatVector s0 = FloatVector.fromArray(S, p, bo);
+        FloatVector s1 = FloatVector.fromArray(S, p, bo + 8);
+        int b = 0;
+        for (; b + 2 <= rows; b += 2) {
+            FloatVector a0 = s0, a1 = s1, c0 = s0, c1 = s1;
+            if (x != null) {
+                int o = xo + b * xStride;
+                a0 = a0.sub(FloatVector.fromArray(S, x, o));
+                a1 = a1.sub(FloatVector.fromArray(S, x, o + 8));
+                o += xStride;
+                c0 = c0.sub(FloatVector.fromArray(S, x, o));
+                c1 = c1.sub(FloatVector.fromArray(S, x, o + 8));
+            }
+            int ea = ptr[b], ec = ptr[b + 1];
+            int na = ec - ea, nc = ptr[b + 2] - ec;
+            int common = Math.min(na, nc);
+            for (int t = 0; t < common; t++) {
+                float va = val[ea + t];
+                int oa = idx[ea + t] << 4;
+                float vc = val[ec + t];
+                int oc = idx[ec + t] << 4;
+                a0 = a0.add(FloatVector.fromArray(S, p, oa).mul(va));
+                a1 = a1.add(FloatVector.fromArray(S, p, oa + 8).mul(va));
+                c0 = c0.add(FloatVector.fromArray(S, p, oc).mul(vc));
+                c1 = c1.add(FloatVector.fromArray(S, p, oc + 8).mul(vc));
+            }
+            for (int t = common; t < na; t++) {
+                float va = val[ea + t];
+                int oa = idx[ea + t] << 4;
+                a0 = a0.add(FloatVector.fromArray(S, p, oa).mul(va));
+                a1 = a1.add(FloatVector.fromArray(S, p, oa + 8).mul(va));
+            }
+            for (int t = common; t < nc; t++) {
+                float vc = val[ec + t];
+                int oc = idx[ec + t] << 4;
+                c0 = c0.add(FloatVector.fromArray(S, p, oc).mul(vc));
+                c1 = c1.add(FloatVector.fromArray(S, p, oc + 8).mul(vc));
+            }
+            a0.mul(w).intoArray(ys, b << 4);
+            a1.mul(w).intoArray(ys, (b << 4) + 8);
+            c0.mul(w).intoArray(ys, (b + 1) << 4);
+            c1.mul(w).intoArray(ys, ((b + 1) << 4) + 8);
+        }
+        for (; b < rows; b++) {
+            FloatVector y0 = s0;
+            FloatVector y1 = s1;
+            if (x != null) {
+                int o = xo + b * xStride;
+                y0 = y0.sub(FloatVector.fromArray(S, x, o));
+                y1 = y1.sub(FloatVector.fromArray(S, x, o + 8));
+            }
+            int e1 = ptr[b + 1];
+            for (int e = ptr[b]; e < e1; e++) {
+                float v = val[e];
+                int o = idx[e] << 4;
+                y0 = y0.add(FloatVector.fromArray(S, p, o).mul(v));
+                y1 = y1.add(FloatVector.fromArray(S, p, o + 8).mul(v));
+            }
+            y0.mul(w).intoArray(ys, b << 4);
+            y1.mul(w).intoArray(ys, (b << 4) + 8);
+        }
+    }
+
+    static void sparseRowsTransposeTimes16(int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q, int bo) {
+        FloatVector bias0 = FloatVector.fromArray(S, q, bo);
+        FloatVector bias1 = FloatVector.fromArray(S, q, bo + 8);
+        for (int b = 0; b < rows; b++) {
+            FloatVector y0 = FloatVector.fromArray(S, ys, b << 4);
+            FloatVector y1 = FloatVector.fromArray(S, ys, (b << 4) + 8);
+            int e1 = ptr[b + 1];
+            for (int e = ptr[b]; e < e1; e++) {
+                float v = val[e];
+                int o = idx[e] << 4;
+                FloatVector.fromArray(S, q, o).add(y0.mul(v)).intoArray(q, o);
+                FloatVector.fromArray(S, q, o + 8).add(y1.mul(v)).intoArray(q, o + 8);
+            }
+            bias0 = bias0.add(y0);
+            bias1 = bias1.add(y1);
+        }
+        bias0.intoArray(q, bo);
+        bias1.intoArray(q, bo + 8);
+    }
 }

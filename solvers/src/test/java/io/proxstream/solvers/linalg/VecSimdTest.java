@@ -73,4 +73,116 @@ class VecSimdTest {
             assertEquals(y2[i], y1[i], 0f, "element " + i);
         }
     }
+
+    /**
+     * The sparse-rows-times-block kernels of the iterative decoder step: vector (8 and 16 columns, the 16-column one two
+     * rows at a time) against the scalar definitions bit for bit, on rows of 0 to 40 entries (odd counts and unequal
+     * neighbours exercise the paired rows' tails), repeated indices, an odd number of rows, with and without the x term;
+     * and the scalar definition against a direct double-precision sum (so the common definition is the product it says).
+     */
+    @Test
+    void sparseBlockKernelsMatchTheScalarOnesAndTheProduct() {
+        assertTrue(Vec.SIMD, "the test JVM has jdk.incubator.vector (pom's test.argLine) on a CPU with 256-bit vectors");
+        Random r = new Random(11);
+        for (int trial = 0; trial < 400; trial++) {
+            int width = trial % 2 == 0 ? 16 : 8;
+            int m = 1 + r.nextInt(50);
+            int rows = 1 + r.nextInt(9);
+            boolean special = trial % 10 == 0;
+            int[] ptr = new int[rows + 1];
+            for (int b = 0; b < rows; b++) {
+                ptr[b + 1] = ptr[b] + (r.nextInt(5) == 0 ? r.nextInt(41) : 32);
+            }
+            int[] idx = new int[ptr[rows]];
+            float[] val = new float[ptr[rows]];
+            for (int e = 0; e < idx.length; e++) {
+                idx[e] = r.nextInt(m);
+                val[e] = special ? value(r) : (float) (r.nextGaussian() * Math.pow(2, r.nextInt(12) - 6));
+            }
+            float[] p = new float[(m + 1) * width];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = special ? value(r) : (float) r.nextGaussian();
+            }
+            int xStride = width + r.nextInt(20);
+            int xo = r.nextInt(4);
+            float[] x = trial % 3 == 0 ? null : new float[xo + rows * xStride + width];
+            if (x != null) {
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (float) r.nextGaussian();
+                }
+            }
+            float w = (float) (0.5 + r.nextDouble());
+            int bo = m * width;
+            float[] ysScalar = new float[rows * width];
+            float[] ysVector = new float[rows * width];
+            Vec.sparseRowsTimesBlockScalar(width, rows, ptr, idx, val, p, bo, x, xo, xStride, w, ysScalar);
+            if (width == 16) {
+                VecSimd.sparseRowsTimesBlock16(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ysVector);
+            } else {
+                VecSimd.sparseRowsTimesBlock8(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ysVector);
+                float[] unrolled = new float[rows * width];
+                Vec.sparseRowsTimesBlock8Scalar(rows, ptr, idx, val, p, bo, x, xo, xStride, w, unrolled);
+                assertBits(ysScalar, unrolled, "trial " + trial + ": unrolled 8-column scalar product");
+            }
+            String at = "trial " + trial + ", width " + width + ", rows " + rows;
+            assertBits(ysScalar, ysVector, at + ": product");
+            if (!special) {
+                for (int b = 0; b < rows; b++) {
+                    for (int t = 0; t < width; t++) {
+                        double direct = p[bo + t] - (x == null ? 0 : x[xo + b * xStride + t]);
+                        double scale = Math.abs(direct);
+                        for (int e = ptr[b]; e < ptr[b + 1]; e++) {
+                            direct += (double) val[e] * p[idx[e] * width + t];
+                            scale += Math.abs((double) val[e] * p[idx[e] * width + t]);
+                        }
+                        assertEquals(w * direct, ysScalar[b * width + t], 1e-5 * w * (scale + 1e-30), at + ": row " + b + " column " + t);
+                    }
+                }
+            }
+            float[] qScalar = new float[p.length];
+            for (int i = 0; i < qScalar.length; i++) {
+                qScalar[i] = (float) r.nextGaussian();
+            }
+            float[] qVector = qScalar.clone();
+            float[] qStart = qScalar.clone();
+            Vec.sparseRowsTransposeTimesScalar(width, rows, ptr, idx, val, ysScalar, qScalar, bo);
+            if (width == 16) {
+                VecSimd.sparseRowsTransposeTimes16(rows, ptr, idx, val, ysScalar, qVector, bo);
+            } else {
+                VecSimd.sparseRowsTransposeTimes8(rows, ptr, idx, val, ysScalar, qVector, bo);
+                float[] unrolled = qStart.clone();
+                Vec.sparseRowsTransposeTimes8Scalar(rows, ptr, idx, val, ysScalar, unrolled, bo);
+                assertBits(qScalar, unrolled, "trial " + trial + ": unrolled 8-column scalar transpose");
+            }
+            assertBits(qScalar, qVector, at + ": transpose");
+            if (!special) {
+                double[] direct = new double[qStart.length];
+                double[] scale = new double[qStart.length];
+                for (int i = 0; i < direct.length; i++) {
+                    direct[i] = qStart[i];
+                    scale[i] = Math.abs(qStart[i]);
+                }
+                for (int b = 0; b < rows; b++) {
+                    for (int t = 0; t < width; t++) {
+                        double y = ysScalar[b * width + t];
+                        for (int e = ptr[b]; e < ptr[b + 1]; e++) {
+                            direct[idx[e] * width + t] += val[e] * y;
+                            scale[idx[e] * width + t] += Math.abs(val[e] * y);
+                        }
+                        direct[bo + t] += y;
+                        scale[bo + t] += Math.abs(y);
+                    }
+                }
+                for (int i = 0; i < direct.length; i++) {
+                    assertEquals(direct[i], qScalar[i], 1e-5 * (scale[i] + 1e-30), at + ": transpose element " + i);
+                }
+            }
+        }
+    }
+
+    private static void assertBits(float[] expected, float[] actual, String at) {
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(actual[i]), at + ", element " + i);
+        }
+    }
 }
