@@ -37,7 +37,9 @@ public final class ClusterBench {
     public void run() throws Exception {
         out.println("== proxstream bench cluster ==");
         int cores = Runtime.getRuntime().availableProcessors();
-        out.printf(Locale.ROOT, "machine: %d cores; Java %s; %s%n", cores, System.getProperty("java.version"), BlasInfo.current().describe());
+        out.printf(Locale.ROOT, "machine: %d cores; Java %s; %s; Java float kernels: %s (node JVMs"
+                + " are started with the same module)%n", cores, System.getProperty("java.version"), BlasInfo.current().describe(),
+                io.proxstream.solvers.linalg.Vec.describeKernels());
         long rows = quick ? 6 * 512 * 20 : 6 * 512 * 120;
         DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 256, 2, rows, 10, 30_000, 1, 42, "pam");
         out.println("setting: " + c.describe() + "; synchronous rounds; all JVMs on 127.0.0.1 share the " + cores + " cores");

@@ -76,7 +76,8 @@ class VecSimdTest {
 
     /**
      * The sparse-rows-times-block kernels of the iterative decoder step: vector (8 and 16 columns, the 16-column one two
-     * rows at a time) against the scalar definitions bit for bit, on rows of 0 to 40 entries (odd counts and unequal
+     * rows at a time) and unrolled scalar (what runs without the vector API) against the one-lane-at-a-time definition bit
+     * for bit, on rows of 0 to 40 entries (odd counts and unequal
      * neighbours exercise the paired rows' tails), repeated indices, an odd number of rows, with and without the x term;
      * and the scalar definition against a direct double-precision sum (so the common definition is the product it says).
      */
@@ -116,14 +117,15 @@ class VecSimdTest {
             float[] ysScalar = new float[rows * width];
             float[] ysVector = new float[rows * width];
             Vec.sparseRowsTimesBlockScalar(width, rows, ptr, idx, val, p, bo, x, xo, xStride, w, ysScalar);
+            float[] unrolled = new float[rows * width];
             if (width == 16) {
                 VecSimd.sparseRowsTimesBlock16(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ysVector);
+                Vec.sparseRowsTimesBlock16Scalar(rows, ptr, idx, val, p, bo, x, xo, xStride, w, unrolled);
             } else {
                 VecSimd.sparseRowsTimesBlock8(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ysVector);
-                float[] unrolled = new float[rows * width];
                 Vec.sparseRowsTimesBlock8Scalar(rows, ptr, idx, val, p, bo, x, xo, xStride, w, unrolled);
-                assertBits(ysScalar, unrolled, "trial " + trial + ": unrolled 8-column scalar product");
             }
+            assertBits(ysScalar, unrolled, "trial " + trial + ": unrolled scalar product (the kernel without the vector API)");
             String at = "trial " + trial + ", width " + width + ", rows " + rows;
             assertBits(ysScalar, ysVector, at + ": product");
             if (!special) {
@@ -146,14 +148,15 @@ class VecSimdTest {
             float[] qVector = qScalar.clone();
             float[] qStart = qScalar.clone();
             Vec.sparseRowsTransposeTimesScalar(width, rows, ptr, idx, val, ysScalar, qScalar, bo);
+            float[] qUnrolled = qStart.clone();
             if (width == 16) {
                 VecSimd.sparseRowsTransposeTimes16(rows, ptr, idx, val, ysScalar, qVector, bo);
+                Vec.sparseRowsTransposeTimes16Scalar(rows, ptr, idx, val, ysScalar, qUnrolled, bo);
             } else {
                 VecSimd.sparseRowsTransposeTimes8(rows, ptr, idx, val, ysScalar, qVector, bo);
-                float[] unrolled = qStart.clone();
-                Vec.sparseRowsTransposeTimes8Scalar(rows, ptr, idx, val, ysScalar, unrolled, bo);
-                assertBits(qScalar, unrolled, "trial " + trial + ": unrolled 8-column scalar transpose");
+                Vec.sparseRowsTransposeTimes8Scalar(rows, ptr, idx, val, ysScalar, qUnrolled, bo);
             }
+            assertBits(qScalar, qUnrolled, "trial " + trial + ": unrolled scalar transpose (the kernel without the vector API)");
             assertBits(qScalar, qVector, at + ": transpose");
             if (!special) {
                 double[] direct = new double[qStart.length];
