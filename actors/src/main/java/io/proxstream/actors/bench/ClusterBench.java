@@ -246,9 +246,15 @@ public final class ClusterBench {
         double merge = (System.nanoTime() - t1) / 1e9 / 4;
         coord.restore(fill.snapshot());
         coord.complete(List.of(Chunks.decode(resultBytes)), List.of(slice));
-        long t2 = System.nanoTime();
-        coord.complete(List.of(Chunks.decode(resultBytes)), List.of(slice));
-        double solve = Math.max(0, (System.nanoTime() - t2) / 1e9 - merge);
+        // the median of three solves: one solve's time on this shared host ranged from 2.7 to 7 s between runs
+        double[] solves = new double[3];
+        for (int i = 0; i < solves.length; i++) {
+            long t2 = System.nanoTime();
+            coord.complete(List.of(Chunks.decode(resultBytes)), List.of(slice));
+            solves[i] = Math.max(0, (System.nanoTime() - t2) / 1e9 - merge);
+        }
+        java.util.Arrays.sort(solves);
+        double solve = solves[1];
         double bandwidth = 1.25e9; // 10 Gbit/s
         // the transport's own cost per byte as the namespace run measured it (0 when it could not run)
         double transport = Double.isNaN(transportPerByte) ? 0 : transportPerByte;
@@ -259,7 +265,7 @@ public final class ClusterBench {
                 + "a solve per %d rows), measured here: worker compute %.2f s per round (%.0f rows/s), model broadcast %.1f MB (encoder and "
                 + "decoder; %.1f MB of encoder alone to a worker that holds the current decoder), worker "
                 + "result (encoder + rows + codes) %.1f MB (with m x m statistics instead: %.0f MB), coordinator read + accumulate "
-                + "%.3f s per result, decoder solve %.2f s, transport %.1f ms per MB (%s). Assumed: 10 Gbit/s links, %.1f ms latency, the"
+                + "%.3f s per result, decoder solve %.2f s (median of 3), transport %.1f ms per MB (%s). Assumed: 10 Gbit/s links, %.1f ms latency, the"
                 + " coordinator sends and receives one node at a time (star), compute on every machine as here; a round's solve is"
                 + " not overlapped with the workers' next round; the decoder goes to each worker once per solve.%n%n", d, m, k, perWorker,
                 window, rowsPerSolve, compute, perWorker / compute, modelBytes.length / 1e6, encoderBytes.length / 1e6, resultBytes.length / 1e6, statistics / 1e6, merge, solve, transport * 1e9,
