@@ -49,7 +49,7 @@ import java.util.Objects;
  * {@code 2·n·k·d} multiply-adds for n kept rows of k entries (two random accesses per entry and block), plus
  * O(m·d); its hot loops are {@link Vec#sparseRowsTimesBlock16} and {@link Vec#sparseRowsTransposeTimes16}
  * (vector API when present; blocks of 8 floats, scalar and unvectorised by C2, made an update at
- * 768 → 16 384 take 6.1–8.2 s where these take 2.3–3.5 s on a 2-core AMD EPYC). The block width is the same
+ * 768 → 16 384 take 6.1–8.2 s where these take 2.3–4.8 s on a 2-core AMD EPYC). The block width is the same
  * with and without the vector API, so both give the same bits. A block stops when its
  * residual has fallen to {@code tolerance} times its starting value or after {@code maxIterations}
  * products. Blocks are independent and their order of work fixed, so a restored step continues
