@@ -2,6 +2,7 @@ package io.proxstream.actors.train;
 
 import io.proxstream.protocol.config.SaeConfig;
 import io.proxstream.protocol.config.TrainerConfig;
+import io.proxstream.solvers.sae.IterativeDecoder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -83,7 +84,9 @@ public record MemoryPlan(List<Part> parts) {
             stats = kept + arr(8 * (m + 1) * d) + 2 * arr(8 * m);
             p.add(new Part("decoder window (rows and codes) and old-rows gradient (iterative step)", stats));
             p.add(new Part("decoder update workspace (iterative step)", arr(4 * (m + 1) * d) + arr(4L * batch * d)
-                    + (long) io.proxstream.solvers.parallel.Parallel.threads() * 4 * arr(4 * (m + 1) * 8) + 3 * arr(8 * m)));
+                    // per thread: a block's r, p, q, z and correction ((m+1) × BLOCK floats each) and a kept batch's row products
+                    + (long) io.proxstream.solvers.parallel.Parallel.threads() * (5 * arr(4 * (m + 1) * IterativeDecoder.BLOCK)
+                    + arr(4L * batch * IterativeDecoder.BLOCK)) + 3 * arr(8 * m)));
         }
         if (checkpoints) {
             p.add(new Part("checkpoint snapshot (a copy of the trainer's state)", params + (discard ? 0 : 2 * grads) + stats));
