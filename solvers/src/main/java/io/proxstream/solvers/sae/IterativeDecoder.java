@@ -83,8 +83,10 @@ public final class IterativeDecoder implements DecoderStep {
         }
     }
 
-    /** Columns per block: half a cache line per latent, and the row's partial product fits in registers. */
-    /** Columns per block of the solve (each thread works on one block at a time, with (m+1) × BLOCK arrays). */
+    /**
+     * Columns per block of the solve: one cache line per latent, and the row's partial product fits in (vector) registers;
+     * each thread works on one block at a time, with (m+1) × BLOCK arrays.
+     */
     public static final int BLOCK = 16;
     /**
      * The first solve starts from the initial decoder, far from the solution: it may take this many times more products,
