@@ -54,23 +54,53 @@ public final class Vec {
     }
 
     /**
-     * Sparse rows times a block of 8 columns: for each of {@code rows} rows b (entries {@code ptr[b] .. ptr[b+1]} of
-     * {@code idx}, {@code val}), {@code ys[8b .. 8b+8] = w·(p[bo .. bo+8] − x_b + Σ_e val[e]·p[8·idx[e] .. 8·idx[e]+8])},
-     * {@code x_b = x[xo + b·xStride .. +8]} ({@code x} may be null: no such term). {@code p} holds the block row-major, 8
-     * floats per row. The products and sums are rounded one by one in that order, in the vector and scalar kernels alike.
+     * Sparse rows times a block of {@code width} (8 or 16) columns: for each of {@code rows} rows b (entries
+     * {@code ptr[b] .. ptr[b+1]} of {@code idx}, {@code val}),
+     * {@code ys[width·b + t] = w·(p[bo + t] − x[xo + b·xStride + t] + Σ_e val[e]·p[width·idx[e] + t])} for t < width
+     * ({@code x} may be null: no such term). {@code p} holds the block row-major, {@code width} floats per row. The
+     * products and sums are rounded one by one in that order, in the vector and scalar kernels alike.
      */
-    public static void sparseRowsTimesBlock8(int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x, int xo,
-                                             int xStride, float w, float[] ys) {
-        if (SIMD) {
-            VecSimd.sparseRowsTimesBlock8(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
+    public static void sparseRowsTimesBlock(int width, int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x,
+                                            int xo, int xStride, float w, float[] ys) {
+        blockWidth(width);
+        if (!SIMD) {
+            sparseRowsTimesBlockUnrolled(width, rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
+        } else if (width == 16) {
+            VecSimd.sparseRowsTimesBlock16(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
         } else {
-            sparseRowsTimesBlock8Scalar(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
+            VecSimd.sparseRowsTimesBlock8(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
         }
     }
 
-    static void sparseRowsTimesBlock8Scalar(int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x, int xo,
-                                            int xStride, float w, float[] ys) {
-        sparseRowsTimesLanes8(8, 0, rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
+    /**
+     * The transpose of {@link #sparseRowsTimesBlock}'s product, accumulated: for each row b in order and each of its
+     * entries e in order, {@code q[width·idx[e] + t] += val[e]·ys[width·b + t]}, then {@code q[bo + t] += ys[width·b + t]},
+     * for t < width. The indices must not address the floats {@code bo .. bo+width} of the block.
+     */
+    public static void sparseRowsTransposeTimes(int width, int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q,
+                                                int bo) {
+        blockWidth(width);
+        if (!SIMD) {
+            sparseRowsTransposeTimesUnrolled(width, rows, ptr, idx, val, ys, q, bo);
+        } else if (width == 16) {
+            VecSimd.sparseRowsTransposeTimes16(rows, ptr, idx, val, ys, q, bo);
+        } else {
+            VecSimd.sparseRowsTransposeTimes8(rows, ptr, idx, val, ys, q, bo);
+        }
+    }
+
+    private static void blockWidth(int width) {
+        if (width != 8 && width != 16) {
+            throw new IllegalArgumentException("sparse block kernels take 8 or 16 columns, got " + width);
+        }
+    }
+
+    /** {@link #sparseRowsTimesBlock} without the vector API: eight lanes at a time ({@link #sparseRowsTimesLanes8}). */
+    static void sparseRowsTimesBlockUnrolled(int width, int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x,
+                                             int xo, int xStride, float w, float[] ys) {
+        for (int lane = 0; lane < width; lane += 8) {
+            sparseRowsTimesLanes8(width, lane, rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
+        }
     }
 
     /**
@@ -120,21 +150,12 @@ public final class Vec {
         }
     }
 
-    /**
-     * The transpose of {@link #sparseRowsTimesBlock8}'s product, accumulated: for each row b in order and each of its
-     * entries e in order, {@code q[8·idx[e] .. +8] += val[e]·ys[8b .. 8b+8]}, then {@code q[bo .. bo+8] += ys[8b .. 8b+8]}.
-     * The indices must not point at the rows {@code bo .. bo+8} of the block.
-     */
-    public static void sparseRowsTransposeTimes8(int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q, int bo) {
-        if (SIMD) {
-            VecSimd.sparseRowsTransposeTimes8(rows, ptr, idx, val, ys, q, bo);
-        } else {
-            sparseRowsTransposeTimes8Scalar(rows, ptr, idx, val, ys, q, bo);
+    /** {@link #sparseRowsTransposeTimes} without the vector API: eight lanes at a time. */
+    static void sparseRowsTransposeTimesUnrolled(int width, int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q,
+                                                 int bo) {
+        for (int lane = 0; lane < width; lane += 8) {
+            sparseRowsTransposeLanes8(width, lane, rows, ptr, idx, val, ys, q, bo);
         }
-    }
-
-    static void sparseRowsTransposeTimes8Scalar(int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q, int bo) {
-        sparseRowsTransposeLanes8(8, 0, rows, ptr, idx, val, ys, q, bo);
     }
 
     /** Eight lanes of the transposed product on a block of {@code width} columns, unrolled (see {@link #sparseRowsTimesLanes8}). */
@@ -167,36 +188,6 @@ public final class Vec {
             q[qb + 6] += y6;
             q[qb + 7] += y7;
         }
-    }
-
-    /** {@link #sparseRowsTimesBlock8} on a block of 16 columns ({@code p} row-major, 16 floats per row). */
-    public static void sparseRowsTimesBlock16(int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x, int xo,
-                                              int xStride, float w, float[] ys) {
-        if (SIMD) {
-            VecSimd.sparseRowsTimesBlock16(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
-        } else {
-            sparseRowsTimesBlock16Scalar(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
-        }
-    }
-
-    static void sparseRowsTimesBlock16Scalar(int rows, int[] ptr, int[] idx, float[] val, float[] p, int bo, float[] x, int xo,
-                                             int xStride, float w, float[] ys) {
-        sparseRowsTimesLanes8(16, 0, rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
-        sparseRowsTimesLanes8(16, 8, rows, ptr, idx, val, p, bo, x, xo, xStride, w, ys);
-    }
-
-    /** {@link #sparseRowsTransposeTimes8} on a block of 16 columns. */
-    public static void sparseRowsTransposeTimes16(int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q, int bo) {
-        if (SIMD) {
-            VecSimd.sparseRowsTransposeTimes16(rows, ptr, idx, val, ys, q, bo);
-        } else {
-            sparseRowsTransposeTimes16Scalar(rows, ptr, idx, val, ys, q, bo);
-        }
-    }
-
-    static void sparseRowsTransposeTimes16Scalar(int rows, int[] ptr, int[] idx, float[] val, float[] ys, float[] q, int bo) {
-        sparseRowsTransposeLanes8(16, 0, rows, ptr, idx, val, ys, q, bo);
-        sparseRowsTransposeLanes8(16, 8, rows, ptr, idx, val, ys, q, bo);
     }
 
     /** The block products a lane at a time, for any width (the definition the vector kernels reproduce). */

@@ -47,7 +47,7 @@ import java.util.Objects;
  * blocks of {@value #BLOCK} (64 bytes, one cache line, per latent: a block's p and q arrays of 1 MiB each at
  * m = 16 384 stay in L2/L3 while the window's codes stream past once per product). One product costs
  * {@code 2·n·k·d} multiply-adds for n kept rows of k entries (two random accesses per entry and block), plus
- * O(m·d); its hot loops are {@link Vec#sparseRowsTimesBlock16} and {@link Vec#sparseRowsTransposeTimes16}
+ * O(m·d); its hot loops are {@link Vec#sparseRowsTimesBlock} and {@link Vec#sparseRowsTransposeTimes}
  * (vector API when present; blocks of 8 floats, scalar and unvectorised by C2, made an update at
  * 768 → 16 384 take 6.1–8.2 s where these take 2.3–4.8 s on a 2-core AMD EPYC). The block width is the same
  * with and without the vector API, so both give the same bits. A block stops when its
@@ -673,20 +673,12 @@ public final class IterativeDecoder implements DecoderStep {
                 // two passes per kept batch: the rows' products into ys (rows × cb, stays in cache), then their
                 // scatter; each pass reads or writes only one of p and q at random, which halves the random
                 // working set against one fused pass (a whole update at m = 16 384: 16 % faster)
-                if (cb == 8) {   // the last block when d mod 16 is 8
-                    if (ys.length < k.rows * 8) {
-                        ys = new float[k.rows * 8];
+                if (cb == 16 || cb == 8) {   // 8: the last block when d mod 16 is 8
+                    if (ys.length < k.rows * cb) {
+                        ys = new float[k.rows * cb];
                     }
-                    Vec.sparseRowsTimesBlock8(k.rows, ptr, idx, val, p, bl, minusX ? x : null, c0, d, wk, ys);
-                    Vec.sparseRowsTransposeTimes8(k.rows, ptr, idx, val, ys, q, bl);
-                    continue;
-                }
-                if (cb == 16) {
-                    if (ys.length < k.rows * 16) {
-                        ys = new float[k.rows * 16];
-                    }
-                    Vec.sparseRowsTimesBlock16(k.rows, ptr, idx, val, p, bl, minusX ? x : null, c0, d, wk, ys);
-                    Vec.sparseRowsTransposeTimes16(k.rows, ptr, idx, val, ys, q, bl);
+                    Vec.sparseRowsTimesBlock(cb, k.rows, ptr, idx, val, p, bl, minusX ? x : null, c0, d, wk, ys);
+                    Vec.sparseRowsTransposeTimes(cb, k.rows, ptr, idx, val, ys, q, bl);
                     continue;
                 }
                 for (int b = 0; b < k.rows; b++) {

@@ -120,11 +120,10 @@ class VecSimdTest {
             float[] unrolled = new float[rows * width];
             if (width == 16) {
                 VecSimd.sparseRowsTimesBlock16(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ysVector);
-                Vec.sparseRowsTimesBlock16Scalar(rows, ptr, idx, val, p, bo, x, xo, xStride, w, unrolled);
             } else {
                 VecSimd.sparseRowsTimesBlock8(rows, ptr, idx, val, p, bo, x, xo, xStride, w, ysVector);
-                Vec.sparseRowsTimesBlock8Scalar(rows, ptr, idx, val, p, bo, x, xo, xStride, w, unrolled);
             }
+            Vec.sparseRowsTimesBlockUnrolled(width, rows, ptr, idx, val, p, bo, x, xo, xStride, w, unrolled);
             assertBits(ysScalar, unrolled, "trial " + trial + ": unrolled scalar product (the kernel without the vector API)");
             String at = "trial " + trial + ", width " + width + ", rows " + rows;
             assertBits(ysScalar, ysVector, at + ": product");
@@ -151,11 +150,10 @@ class VecSimdTest {
             float[] qUnrolled = qStart.clone();
             if (width == 16) {
                 VecSimd.sparseRowsTransposeTimes16(rows, ptr, idx, val, ysScalar, qVector, bo);
-                Vec.sparseRowsTransposeTimes16Scalar(rows, ptr, idx, val, ysScalar, qUnrolled, bo);
             } else {
                 VecSimd.sparseRowsTransposeTimes8(rows, ptr, idx, val, ysScalar, qVector, bo);
-                Vec.sparseRowsTransposeTimes8Scalar(rows, ptr, idx, val, ysScalar, qUnrolled, bo);
             }
+            Vec.sparseRowsTransposeTimesUnrolled(width, rows, ptr, idx, val, ysScalar, qUnrolled, bo);
             assertBits(qScalar, qUnrolled, "trial " + trial + ": unrolled scalar transpose (the kernel without the vector API)");
             assertBits(qScalar, qVector, at + ": transpose");
             if (!special) {
