@@ -3,6 +3,7 @@ package io.proxstream.actors.train;
 import io.proxstream.protocol.config.SaeConfig;
 import io.proxstream.protocol.config.TrainerConfig;
 import io.proxstream.solvers.sae.IterativeDecoder;
+import io.proxstream.solvers.sae.SparseStep;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,7 +59,10 @@ public record MemoryPlan(List<Part> parts) {
             // the encoder GEMM's B x m output (off-heap) and, for TopK, AuxK's pre-activations of the dead latents (at most
             // B x m on the heap) or, for ReLU, the step's own B x m copy: two B x m floats at most
             p.add(new Part("pre-activations of a batch (2 x B x m float)", 2 * arr(4 * batch * m)));
-            p.add(new Part("residuals and codes of a batch", 2 * arr(4L * batch * d) + 4 * arr(4L * batch * k)));
+            // codes (index, value), code gradients, and the backward's column-ordered copy (row, two coefficients); per
+            // thread, the backward's packed column block of x and of the residuals
+            p.add(new Part("residuals and codes of a batch", 2 * arr(4L * batch * d) + 6 * arr(4L * batch * k)
+                    + (long) io.proxstream.solvers.parallel.Parallel.threads() * 2 * arr(4L * batch * SparseStep.GRADIENT_BLOCK)));
         }
         if (t.algo().equals("adam-strong")) {
             // AuxK on dead latents: its dense route's BLAS buffers (off-heap), at their largest

@@ -233,6 +233,73 @@ public final class Vec {
         }
     }
 
+    /**
+     * Sums of packed rows down the columns of a sparse matrix in compressed-column form, one block of {@code width} output
+     * columns at a time (the weight gradients of a sparse code: {@code ∂L/∂W[j] = Σ_b g_bj · x_b}). For every column j with
+     * entries p in {@code [colPtr[j], colPtr[j+1])} and every lane t &lt; width,
+     * <pre>
+     *   outA[j·stride + off + t] = coefA[p₀]·ysA[rowOf[p₀]·width + t] + coefA[p₁]·ysA[rowOf[p₁]·width + t] + …
+     * </pre>
+     * summed in entry order from the first product (each product and each sum rounded in float, as {@link #scaleInto} then
+     * {@link #axpy}). With a second pair ({@code coefB}, {@code ysB}) the same sums go to {@code outB}, or, when
+     * {@code outB} is null, into outA's sums, each entry's B product added right after its A product. Columns without
+     * entries are not written. {@code ysA} and {@code ysB} hold {@code width} floats per row (a column block of the rows,
+     * packed so that the block stays in the core's cache while every column's entries are gathered from it).
+     */
+    public static void columnsTimesPackedRows(int width, int columns, int[] colPtr, int[] rowOf, float[] coefA, float[] ysA,
+                                              float[] outA, float[] coefB, float[] ysB, float[] outB, int stride, int off) {
+        if (width < 1 || width > stride) {
+            throw new IllegalArgumentException("block width " + width + " is not in [1, " + stride + "]");
+        }
+        if ((coefB == null) != (ysB == null) || (outB != null && coefB == null)) {
+            throw new IllegalArgumentException("the second pair needs its coefficients and its rows");
+        }
+        if (SIMD && width == 16) {
+            VecSimd.columnsTimesPackedRows16(columns, colPtr, rowOf, coefA, ysA, outA, coefB, ysB, outB, stride, off);
+        } else if (SIMD && width == 8) {
+            VecSimd.columnsTimesPackedRows8(columns, colPtr, rowOf, coefA, ysA, outA, coefB, ysB, outB, stride, off);
+        } else {
+            columnsTimesPackedRowsScalar(width, columns, colPtr, rowOf, coefA, ysA, outA, coefB, ysB, outB, stride, off);
+        }
+    }
+
+    /** {@link #columnsTimesPackedRows} a lane at a time, for any width (the definition the vector kernels reproduce). */
+    static void columnsTimesPackedRowsScalar(int width, int columns, int[] colPtr, int[] rowOf, float[] coefA, float[] ysA,
+                                             float[] outA, float[] coefB, float[] ysB, float[] outB, int stride, int off) {
+        boolean into = coefB != null && outB == null;
+        for (int j = 0; j < columns; j++) {
+            int p0 = colPtr[j];
+            int p1 = colPtr[j + 1];
+            if (p0 == p1) {
+                continue;
+            }
+            int oa = j * stride + off;
+            for (int t = 0; t < width; t++) {
+                int r = rowOf[p0] * width + t;
+                float a = coefA[p0] * ysA[r];
+                float b = 0f;
+                if (into) {
+                    a = coefB[p0] * ysB[r] + a;
+                } else if (outB != null) {
+                    b = coefB[p0] * ysB[r];
+                }
+                for (int p = p0 + 1; p < p1; p++) {
+                    int q = rowOf[p] * width + t;
+                    a = coefA[p] * ysA[q] + a;
+                    if (into) {
+                        a = coefB[p] * ysB[q] + a;
+                    } else if (outB != null) {
+                        b = coefB[p] * ysB[q] + b;
+                    }
+                }
+                outA[oa + t] = a;
+                if (outB != null) {
+                    outB[oa + t] = b;
+                }
+            }
+        }
+    }
+
     /** {@code y[yo+i] += alpha·x[xo+i]} for i < n. Modifies {@code y}. */
     public static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
         if (SIMD && (x != y || xo + n <= yo || yo + n <= xo)) {   // overlapping ranges of one array: the scalar order

@@ -190,7 +190,7 @@ public final class AdamTrainer implements SaeTrainer {
             }
         }
         sparse.encode(model, x, rows, keep, deadPre);
-        sparse.decode(model, x);
+        sparse.decode(model, x, true);
         StepResult result = StepResult.of(sparse);
         if (!Double.isFinite(sparse.loss()) || !Vec.allWithin(sparse.codes().val, 0, sparse.codes().entries(),
                 PamSgdTrainer.MAX_ABS_STEP)) {

@@ -228,7 +228,7 @@ public final class PamSgdTrainer implements SaeTrainer {
     public EncodedBatch encoderStage(float[] x, int rows) {
         StepResult result;
         SparseCodes forStatistics;
-        sparse.forward(model, x, rows);
+        sparse.forward(model, x, rows, true);
         result = StepResult.of(sparse);
         if (!forwardIsFinite()) {
             result.skipped = true;
@@ -324,7 +324,7 @@ public final class PamSgdTrainer implements SaeTrainer {
     private boolean encoderSteps(float[] x, int rows) {
         for (int r = 0; r < options.sgdRepeats(); r++) {
             if (r > 0) {
-                sparse.forward(model, x, rows);
+                sparse.forward(model, x, rows, true);
             }
             sparse.backward(model, x, grads, true, false);
             if (!gradientIsFinite(x, rows)) {

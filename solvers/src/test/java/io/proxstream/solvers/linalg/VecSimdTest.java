@@ -181,6 +181,93 @@ class VecSimdTest {
         }
     }
 
+    /**
+     * The gradient-block kernel: the vector kernels (16 and 8 columns) against the one-lane definition, bit for bit, in its
+     * three uses (one pair; two pairs into two outputs; the second pair into the first's sums, as a tied SAE), with empty
+     * columns, columns of one entry and of many, repeated rows, zero coefficients and special values; and the definition
+     * against the sums computed directly in double, from the transposed (row-major) side.
+     */
+    @Test
+    void columnBlockKernelMatchesTheScalarOneAndTheDirectSums() {
+        assertTrue(Vec.SIMD, "the test JVM has jdk.incubator.vector (pom's test.argLine) on a CPU with 256-bit vectors");
+        Random r = new Random(17);
+        for (int trial = 0; trial < 400; trial++) {
+            int width = trial % 2 == 0 ? 16 : 8;
+            int rows = 1 + r.nextInt(50);
+            int cols = 1 + r.nextInt(60);
+            boolean special = trial % 7 == 0;
+            int[] colPtr = new int[cols + 1];
+            for (int j = 0; j < cols; j++) {
+                int n = switch (r.nextInt(4)) {
+                    case 0 -> 0;
+                    case 1 -> 1;
+                    default -> r.nextInt(3 * rows);
+                };
+                colPtr[j + 1] = colPtr[j] + n;
+            }
+            int nnz = colPtr[cols];
+            int[] rowOf = new int[nnz];
+            float[] ca = new float[nnz];
+            float[] cb = new float[nnz];
+            for (int p = 0; p < nnz; p++) {
+                rowOf[p] = r.nextInt(rows);
+                ca[p] = p % 11 == 0 ? 0f : special ? value(r) : (float) (r.nextGaussian() * Math.pow(2, r.nextInt(16) - 8));
+                cb[p] = special ? value(r) : (float) r.nextGaussian();
+            }
+            float[] ya = new float[rows * width];
+            float[] yb = new float[rows * width];
+            for (int i = 0; i < ya.length; i++) {
+                ya[i] = special ? value(r) : (float) (r.nextGaussian() * (1 + i % 5));
+                yb[i] = special ? value(r) : (float) r.nextGaussian();
+            }
+            int stride = width + r.nextInt(20);
+            int off = r.nextInt(stride - width + 1);
+            String at = "trial " + trial + ", width " + width + ", " + cols + " columns, " + nnz + " entries";
+            for (int mode = 0; mode < 3; mode++) {
+                float[] cB = mode == 0 ? null : cb;
+                float[] yB = mode == 0 ? null : yb;
+                float[] oa1 = new float[cols * stride];
+                float[] oa2 = new float[cols * stride];
+                java.util.Arrays.fill(oa1, 7f);    // columns without entries keep what was there
+                java.util.Arrays.fill(oa2, 7f);
+                float[] ob1 = mode == 1 ? new float[cols * stride] : null;
+                float[] ob2 = mode == 1 ? new float[cols * stride] : null;
+                Vec.columnsTimesPackedRowsScalar(width, cols, colPtr, rowOf, ca, ya, oa1, cB, yB, ob1, stride, off);
+                Vec.columnsTimesPackedRows(width, cols, colPtr, rowOf, ca, ya, oa2, cB, yB, ob2, stride, off);
+                assertBits(oa1, oa2, at + ", mode " + mode + ", first output");
+                if (mode == 1) {
+                    assertBits(ob1, ob2, at + ", second output");
+                }
+                if (special) {
+                    continue;
+                }
+                for (int j = 0; j < cols; j++) {
+                    for (int t = 0; t < width; t++) {
+                        double sa = 0;
+                        double sb = 0;
+                        double scale = 0;
+                        for (int p = colPtr[j]; p < colPtr[j + 1]; p++) {
+                            double pa = (double) ca[p] * ya[rowOf[p] * width + t];
+                            double pb = mode == 0 ? 0 : (double) cb[p] * yb[rowOf[p] * width + t];
+                            sa += pa + (mode == 2 ? pb : 0);
+                            sb += pb;
+                            scale += Math.abs(pa) + Math.abs(pb);
+                        }
+                        int o = j * stride + off + t;
+                        if (colPtr[j] == colPtr[j + 1]) {
+                            assertEquals(7f, oa1[o], at + ": an empty column was written");
+                            continue;
+                        }
+                        assertEquals(sa, oa1[o], 1e-5 * scale + 1e-30, at + ", mode " + mode + ", column " + j + " lane " + t);
+                        if (mode == 1) {
+                            assertEquals(sb, ob1[o], 1e-5 * scale + 1e-30, at + ", second output, column " + j + " lane " + t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     private static void assertBits(float[] expected, float[] actual, String at) {
         for (int i = 0; i < expected.length; i++) {
             assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(actual[i]), at + ", element " + i);
