@@ -255,7 +255,13 @@ public final class Vec {
             throw new IllegalArgumentException("the second pair needs its coefficients and its rows");
         }
         if (SIMD && width == 16) {
-            VecSimd.columnsTimesPackedRows16(columns, colPtr, rowOf, coefA, ysA, outA, coefB, ysB, outB, stride, off);
+            if (coefB == null) {
+                VecSimd.columnsTimesPackedRows16(columns, colPtr, rowOf, coefA, ysA, outA, stride, off);
+            } else if (outB != null) {
+                VecSimd.columnsTimesPackedRows16Two(columns, colPtr, rowOf, coefA, ysA, outA, coefB, ysB, outB, stride, off);
+            } else {
+                VecSimd.columnsTimesPackedRows16Into(columns, colPtr, rowOf, coefA, ysA, outA, coefB, ysB, stride, off);
+            }
         } else if (SIMD && width == 8) {
             VecSimd.columnsTimesPackedRows8(columns, colPtr, rowOf, coefA, ysA, outA, coefB, ysB, outB, stride, off);
         } else {

@@ -199,10 +199,14 @@ final class VecSimd {
         bias1.intoArray(q, bo + 8);
     }
 
+    /*
+     * The gradient-block kernels, one method per use: one shared method with the uses as branches was compiled by C2 for
+     * the first use it saw (a PAM-SGD encoder step, one pair) and ran about four times slower in a later Adam step of the
+     * same JVM (two pairs), which the benchmark runs after it.
+     */
+
     static void columnsTimesPackedRows16(int columns, int[] colPtr, int[] rowOf, float[] coefA, float[] ysA, float[] outA,
-                                         float[] coefB, float[] ysB, float[] outB, int stride, int off) {
-        boolean into = coefB != null && outB == null;
-        boolean two = outB != null;
+                                         int stride, int off) {
         for (int j = 0; j < columns; j++) {
             int p0 = colPtr[j];
             int p1 = colPtr[j + 1];
@@ -213,42 +217,75 @@ final class VecSimd {
             float ca = coefA[p0];
             FloatVector a0 = FloatVector.fromArray(S, ysA, r).mul(ca);
             FloatVector a1 = FloatVector.fromArray(S, ysA, r + 8).mul(ca);
-            FloatVector b0 = null;
-            FloatVector b1 = null;
-            if (coefB != null) {
-                float cb = coefB[p0];
-                FloatVector v0 = FloatVector.fromArray(S, ysB, r).mul(cb);
-                FloatVector v1 = FloatVector.fromArray(S, ysB, r + 8).mul(cb);
-                if (into) {
-                    a0 = v0.add(a0);
-                    a1 = v1.add(a1);
-                } else {
-                    b0 = v0;
-                    b1 = v1;
-                }
-            }
             for (int p = p0 + 1; p < p1; p++) {
                 int q = rowOf[p] << 4;
                 ca = coefA[p];
                 a0 = FloatVector.fromArray(S, ysA, q).mul(ca).add(a0);
                 a1 = FloatVector.fromArray(S, ysA, q + 8).mul(ca).add(a1);
-                if (into) {
-                    float cb = coefB[p];
-                    a0 = FloatVector.fromArray(S, ysB, q).mul(cb).add(a0);
-                    a1 = FloatVector.fromArray(S, ysB, q + 8).mul(cb).add(a1);
-                } else if (two) {
-                    float cb = coefB[p];
-                    b0 = FloatVector.fromArray(S, ysB, q).mul(cb).add(b0);
-                    b1 = FloatVector.fromArray(S, ysB, q + 8).mul(cb).add(b1);
-                }
             }
             int o = j * stride + off;
             a0.intoArray(outA, o);
             a1.intoArray(outA, o + 8);
-            if (two) {
-                b0.intoArray(outB, o);
-                b1.intoArray(outB, o + 8);
+        }
+    }
+
+    static void columnsTimesPackedRows16Two(int columns, int[] colPtr, int[] rowOf, float[] coefA, float[] ysA, float[] outA,
+                                            float[] coefB, float[] ysB, float[] outB, int stride, int off) {
+        for (int j = 0; j < columns; j++) {
+            int p0 = colPtr[j];
+            int p1 = colPtr[j + 1];
+            if (p0 == p1) {
+                continue;
             }
+            int r = rowOf[p0] << 4;
+            float ca = coefA[p0];
+            float cb = coefB[p0];
+            FloatVector a0 = FloatVector.fromArray(S, ysA, r).mul(ca);
+            FloatVector a1 = FloatVector.fromArray(S, ysA, r + 8).mul(ca);
+            FloatVector b0 = FloatVector.fromArray(S, ysB, r).mul(cb);
+            FloatVector b1 = FloatVector.fromArray(S, ysB, r + 8).mul(cb);
+            for (int p = p0 + 1; p < p1; p++) {
+                int q = rowOf[p] << 4;
+                ca = coefA[p];
+                cb = coefB[p];
+                a0 = FloatVector.fromArray(S, ysA, q).mul(ca).add(a0);
+                a1 = FloatVector.fromArray(S, ysA, q + 8).mul(ca).add(a1);
+                b0 = FloatVector.fromArray(S, ysB, q).mul(cb).add(b0);
+                b1 = FloatVector.fromArray(S, ysB, q + 8).mul(cb).add(b1);
+            }
+            int o = j * stride + off;
+            a0.intoArray(outA, o);
+            a1.intoArray(outA, o + 8);
+            b0.intoArray(outB, o);
+            b1.intoArray(outB, o + 8);
+        }
+    }
+
+    static void columnsTimesPackedRows16Into(int columns, int[] colPtr, int[] rowOf, float[] coefA, float[] ysA, float[] outA,
+                                             float[] coefB, float[] ysB, int stride, int off) {
+        for (int j = 0; j < columns; j++) {
+            int p0 = colPtr[j];
+            int p1 = colPtr[j + 1];
+            if (p0 == p1) {
+                continue;
+            }
+            int r = rowOf[p0] << 4;
+            float ca = coefA[p0];
+            float cb = coefB[p0];
+            FloatVector a0 = FloatVector.fromArray(S, ysB, r).mul(cb).add(FloatVector.fromArray(S, ysA, r).mul(ca));
+            FloatVector a1 = FloatVector.fromArray(S, ysB, r + 8).mul(cb).add(FloatVector.fromArray(S, ysA, r + 8).mul(ca));
+            for (int p = p0 + 1; p < p1; p++) {
+                int q = rowOf[p] << 4;
+                ca = coefA[p];
+                cb = coefB[p];
+                a0 = FloatVector.fromArray(S, ysA, q).mul(ca).add(a0);
+                a1 = FloatVector.fromArray(S, ysA, q + 8).mul(ca).add(a1);
+                a0 = FloatVector.fromArray(S, ysB, q).mul(cb).add(a0);
+                a1 = FloatVector.fromArray(S, ysB, q + 8).mul(cb).add(a1);
+            }
+            int o = j * stride + off;
+            a0.intoArray(outA, o);
+            a1.intoArray(outA, o + 8);
         }
     }
 
@@ -289,5 +326,4 @@ final class VecSimd {
             }
         }
     }
-
 }
