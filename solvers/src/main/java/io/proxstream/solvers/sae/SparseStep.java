@@ -241,7 +241,7 @@ public final class SparseStep implements AutoCloseable {
         final float[] wDec = model.decoderWeights();
         final int nnz = codes.entries();
         if (gradA.length < nnz) {
-            gradA = java.util.Arrays.copyOf(gradA, nnz);
+            gradA = new float[nnz];   // too small means the decode did not fill it: the backward does
         }
         if (rowOf.length < nnz) {
             rowOf = new int[nnz];
