@@ -89,6 +89,37 @@ public final class Vec {
         }
     }
 
+    /**
+     * One row of a sparse code decoded against a dense dictionary, minus its input:
+     * {@code r[ro + i] = bias[i] − x[xo + i] + Σ_e val[e]·w[idx[e]·d + i]} for i < d, entries {@code from .. to} in order,
+     * entries whose value is 0 skipped. Each element is rounded exactly as {@code r = bias − x} followed by one
+     * {@link #axpy} per entry (product, then sum), so the result is the same bits; the vector kernel keeps a vector of the
+     * row in a register across all the entries, so the row is written once and the entries' atoms are read side by side
+     * (several memory streams at once where the axpys read one atom after another).
+     */
+    public static void decodeRow(float[] bias, float[] x, int xo, float[] w, int d, int[] idx, float[] val, int from, int to,
+                                 float[] r, int ro) {
+        if (SIMD) {
+            VecSimd.decodeRow(bias, x, xo, w, d, idx, val, from, to, r, ro);
+        } else {
+            decodeRowScalar(bias, x, xo, w, d, idx, val, from, to, r, ro);
+        }
+    }
+
+    /** {@link #decodeRow} a float at a time (the definition the vector kernel reproduces). */
+    static void decodeRowScalar(float[] bias, float[] x, int xo, float[] w, int d, int[] idx, float[] val, int from, int to,
+                                float[] r, int ro) {
+        for (int i = 0; i < d; i++) {
+            r[ro + i] = bias[i] - x[xo + i];
+        }
+        for (int e = from; e < to; e++) {
+            float v = val[e];
+            if (v != 0f) {
+                axpyScalar(v, w, idx[e] * d, r, ro, d);
+            }
+        }
+    }
+
     private static void blockWidth(int width) {
         if (width != 8 && width != 16) {
             throw new IllegalArgumentException("sparse block kernels take 8 or 16 columns, got " + width);

@@ -73,6 +73,31 @@ final class VecSimd {
         }
     }
 
+    static void decodeRow(float[] bias, float[] x, int xo, float[] w, int d, int[] idx, float[] val, int from, int to,
+                          float[] r, int ro) {
+        int i = 0;
+        for (; i + 8 <= d; i += 8) {
+            FloatVector y = FloatVector.fromArray(S, bias, i).sub(FloatVector.fromArray(S, x, xo + i));
+            for (int e = from; e < to; e++) {
+                float v = val[e];
+                if (v != 0f) {
+                    y = FloatVector.fromArray(S, w, idx[e] * d + i).mul(v).add(y);
+                }
+            }
+            y.intoArray(r, ro + i);
+        }
+        for (; i < d; i++) {
+            float y = bias[i] - x[xo + i];
+            for (int e = from; e < to; e++) {
+                float v = val[e];
+                if (v != 0f) {
+                    y += v * w[idx[e] * d + i];
+                }
+            }
+            r[ro + i] = y;
+        }
+    }
+
     static void scaleInto(float alpha, float[] x, int xo, float[] y, int yo, int n) {
         int i = 0;
         for (; i + 8 <= n; i += 8) {

@@ -164,15 +164,7 @@ public final class SparseStep implements AutoCloseable {
         Parallel.forRange(rows, 4, (from, to) -> {
             for (int b = from; b < to; b++) {
                 int o = b * d;
-                for (int i = 0; i < d; i++) {
-                    resid[o + i] = bDec[i] - x[o + i];
-                }
-                for (int e = codes.rowPtr[b], end = codes.rowPtr[b + 1]; e < end; e++) {
-                    float v = codes.val[e];
-                    if (v != 0f) {
-                        Vec.axpy(v, wDec, codes.idx[e] * d, resid, o, d);
-                    }
-                }
+                Vec.decodeRow(bDec, x, o, wDec, d, codes.idx, codes.val, codes.rowPtr[b], codes.rowPtr[b + 1], resid, o);
                 rowSse[b] = Vec.sumSquares(resid, o, d);
                 if (codeGradients) {
                     codeGradientsOfRow(b, wDec, c, l1c, sp);

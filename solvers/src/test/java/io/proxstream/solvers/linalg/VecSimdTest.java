@@ -60,6 +60,59 @@ class VecSimdTest {
     }
 
     /** An axpy whose source and target overlap in one array keeps the scalar loop's meaning (it runs the scalar loop). */
+    /**
+     * The row decode (a vector of the row kept in a register across the entries) gives the bits of its scalar definition
+     * and of what it replaced: {@code r = bias − x}, then one {@link Vec#axpy} per entry whose value is not 0, in order.
+     */
+    @Test
+    void rowDecodeMatchesTheScalarOneAndTheAxpySequence() {
+        assertTrue(Vec.SIMD, "the test JVM has jdk.incubator.vector (pom's test.argLine) on a CPU with 256-bit vectors");
+        Random r = new Random(23);
+        for (int trial = 0; trial < 400; trial++) {
+            int d = trial % 4 == 0 ? 768 : 1 + r.nextInt(70);
+            int atoms = 1 + r.nextInt(40);
+            float[] w = new float[atoms * d];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = value(r);
+            }
+            int entries = r.nextInt(40);
+            int from = r.nextInt(3);
+            int[] idx = new int[from + entries];
+            float[] val = new float[from + entries];
+            for (int e = 0; e < idx.length; e++) {
+                idx[e] = r.nextInt(atoms);
+                val[e] = r.nextInt(6) == 0 ? 0f : value(r);
+            }
+            int xo = r.nextInt(5);
+            float[] x = new float[xo + d];
+            float[] bias = new float[d];
+            for (int i = 0; i < d; i++) {
+                x[xo + i] = value(r);
+                bias[i] = value(r);
+            }
+            int ro = r.nextInt(5);
+            float[] want = new float[ro + d];
+            for (int i = 0; i < d; i++) {
+                want[ro + i] = bias[i] - x[xo + i];
+            }
+            for (int e = from; e < idx.length; e++) {
+                if (val[e] != 0f) {
+                    Vec.axpy(val[e], w, idx[e] * d, want, ro, d);
+                }
+            }
+            float[] vector = new float[ro + d];
+            float[] scalar = new float[ro + d];
+            VecSimd.decodeRow(bias, x, xo, w, d, idx, val, from, idx.length, vector, ro);
+            Vec.decodeRowScalar(bias, x, xo, w, d, idx, val, from, idx.length, scalar, ro);
+            for (int i = 0; i < d; i++) {
+                // every NaN is one NaN here, as in the tests above (Java leaves a NaN's sign and payload open)
+                int wb = Float.floatToIntBits(want[ro + i]);
+                assertEquals(wb, Float.floatToIntBits(vector[ro + i]), "trial " + trial + ", d " + d + ": vector, element " + i);
+                assertEquals(wb, Float.floatToIntBits(scalar[ro + i]), "trial " + trial + ", d " + d + ": scalar, element " + i);
+            }
+        }
+    }
+
     @Test
     void overlappingAxpyKeepsTheScalarMeaning() {
         float[] y1 = new float[40];
