@@ -112,11 +112,10 @@ public final class EncoderGemm implements AutoCloseable {
             float[] chunkMax = new float[m];
             for (int b = from; b < to; b++) {
                 result.get(b * m, s, 0, m);
-                Vec.axpy(1f, bias, 0, s, 0, m);   // s += bias, bit for bit, a vector at a time
+                h.selectRow(b, s, bias, m, abs, chunkMax);   // s += bias (the bits of an axpy) in the selection's first pass
                 for (int t = 0; t < nk; t++) {
                     kept[b * nk + t] = s[keep[t]];
                 }
-                h.selectRow(b, s, m, abs, chunkMax);
             }
         });
         codes.reset(rows, m, rows * k);

@@ -82,19 +82,36 @@ final class TopKHeaps {
      * {@link Sparsify}).
      */
     void selectRow(int row, float[] s, int m, boolean abs, float[] chunkScratch) {
-        selectRow(row, s, m, abs, chunkScratch, VECTOR);
+        selectRow(row, s, null, m, abs, chunkScratch, VECTOR);
     }
 
-    /** {@link #selectRow} with the vector passes or the scalar ones (tests run both on one JVM). */
-    void selectRow(int row, float[] s, int m, boolean abs, float[] chunkScratch, boolean vector) {
+    /**
+     * {@link #selectRow(int, float[], int, boolean, float[])} of the keys {@code s + bias}: {@code s} is first made
+     * {@code s[j] += bias[j]} (the bits of {@link io.proxstream.solvers.linalg.Vec#axpy} with α = 1), in the same pass
+     * as the chunk maxima where the row takes that route, so the row is read once less. {@code s} holds the biased keys
+     * after.
+     */
+    void selectRow(int row, float[] s, float[] bias, int m, boolean abs, float[] chunkScratch) {
+        selectRow(row, s, bias, m, abs, chunkScratch, VECTOR);
+    }
+
+    /** {@link #selectRow} with the vector passes or the scalar ones (tests run both on one JVM); {@code bias} may be null. */
+    void selectRow(int row, float[] s, float[] bias, int m, boolean abs, float[] chunkScratch, boolean vector) {
         int chunk = vector ? VectorTopK.chunk() : 64;
         int chunks = m / chunk;
         if (chunks < 4 * k) {
+            if (bias != null) {
+                io.proxstream.solvers.linalg.Vec.axpy(1f, bias, 0, s, 0, m);
+            }
             feed(row, s, m, 0, abs, vector);
             return;
         }
-        float t = vector ? VectorTopK.chunkMaxima(s, chunks, abs, chunkScratch) : chunkMaxima(s, chunk, chunks, abs, chunkScratch);
+        float t = vector ? VectorTopK.chunkMaxima(s, bias, chunks, abs, chunkScratch)
+                : chunkMaxima(s, bias, chunk, chunks, abs, chunkScratch);
         for (int j = chunks * chunk; j < m; j++) {
+            if (bias != null) {
+                s[j] += bias[j];
+            }
             t = Math.max(t, abs ? Math.abs(s[j]) : s[j]);    // the tail: the NaN test below sees it too
         }
         if (Float.isNaN(t)) {
@@ -110,12 +127,18 @@ final class TopKHeaps {
         min[row] = key[o];
     }
 
-    /** Chunk maxima of the keys into {@code out}; returns their maximum, NaN when a key is NaN. */
-    static float chunkMaxima(float[] s, int chunk, int chunks, boolean abs, float[] out) {
+    /**
+     * Chunk maxima of the keys into {@code out}, after {@code s[j] += bias[j]} over the chunks when {@code bias} is not
+     * null; returns their maximum, NaN when a key is NaN.
+     */
+    static float chunkMaxima(float[] s, float[] bias, int chunk, int chunks, boolean abs, float[] out) {
         float all = Float.NEGATIVE_INFINITY;
         for (int c = 0; c < chunks; c++) {
             float mx = Float.NEGATIVE_INFINITY;
             for (int j = c * chunk, end = j + chunk; j < end; j++) {
+                if (bias != null) {
+                    s[j] += bias[j];
+                }
                 mx = Math.max(mx, abs ? Math.abs(s[j]) : s[j]);
             }
             out[c] = mx;

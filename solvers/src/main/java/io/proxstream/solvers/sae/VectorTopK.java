@@ -53,6 +53,49 @@ final class VectorTopK {
         return abs ? chunkMaximaAbs(s, chunks, out) : chunkMaximaSigned(s, chunks, out);
     }
 
+    /**
+     * {@link #chunkMaxima} after {@code s[j] += bias[j]} over the chunks, in the same pass (a row read once instead of
+     * twice); {@code bias} null is {@link #chunkMaxima}.
+     */
+    static float chunkMaxima(float[] s, float[] bias, int chunks, boolean abs, float[] out) {
+        if (bias == null) {
+            return chunkMaxima(s, chunks, abs, out);
+        }
+        return abs ? chunkMaximaAbsBiased(s, bias, chunks, out) : chunkMaximaSignedBiased(s, bias, chunks, out);
+    }
+
+    private static FloatVector biased(float[] s, float[] bias, int j) {
+        FloatVector v = FloatVector.fromArray(S, bias, j).add(FloatVector.fromArray(S, s, j));
+        v.intoArray(s, j);
+        return v;
+    }
+
+    private static float chunkMaximaSignedBiased(float[] s, float[] bias, int chunks, float[] out) {
+        int lanes = S.length();
+        float all = Float.NEGATIVE_INFINITY;
+        for (int c = 0, j = 0; c < chunks; c++, j += 4 * lanes) {
+            FloatVector a = biased(s, bias, j).max(biased(s, bias, j + lanes));
+            FloatVector b = biased(s, bias, j + 2 * lanes).max(biased(s, bias, j + 3 * lanes));
+            float mx = a.max(b).reduceLanes(VectorOperators.MAX);
+            out[c] = mx;
+            all = Math.max(all, mx);
+        }
+        return all;
+    }
+
+    private static float chunkMaximaAbsBiased(float[] s, float[] bias, int chunks, float[] out) {
+        int lanes = S.length();
+        float all = Float.NEGATIVE_INFINITY;
+        for (int c = 0, j = 0; c < chunks; c++, j += 4 * lanes) {
+            FloatVector a = biased(s, bias, j).abs().max(biased(s, bias, j + lanes).abs());
+            FloatVector b = biased(s, bias, j + 2 * lanes).abs().max(biased(s, bias, j + 3 * lanes).abs());
+            float mx = a.max(b).reduceLanes(VectorOperators.MAX);
+            out[c] = mx;
+            all = Math.max(all, mx);
+        }
+        return all;
+    }
+
     private static float chunkMaximaSigned(float[] s, int chunks, float[] out) {
         int lanes = S.length();
         float all = Float.NEGATIVE_INFINITY;

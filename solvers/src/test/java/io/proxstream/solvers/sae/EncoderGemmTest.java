@@ -127,26 +127,41 @@ class EncoderGemmTest {
             if (kind == 4) {
                 s[r.nextInt(m)] = Float.NaN;
             }
-            for (boolean abs : new boolean[] {false, true}) {
-                float[] heapKey = new float[k];
-                int[] heapIdx = new int[k];
-                Sparsify.selectRow(abs, k, s, 0, m, heapKey, heapIdx);
-                long[] want = new long[k];
-                for (int t = 0; t < k; t++) {
-                    want[t] = ((long) heapIdx[t] << 32) | (Float.floatToRawIntBits(s[heapIdx[t]]) & 0xffffffffL);
-                }
-                Arrays.sort(want);
-                for (boolean vector : new boolean[] {true, false}) {
-                    TopKHeaps h = new TopKHeaps(k);
-                    h.reset(1);
-                    h.selectRow(0, s.clone(), m, abs, new float[m], vector);
-                    long[] got = new long[k];
+            // the bias is added in the selection's first pass: the keys must be s + bias with an axpy's bits
+            float[] bias = new float[m];
+            for (int j = 0; j < m; j++) {
+                bias[j] = kind == 0 ? r.nextInt(3) - 1 : (float) r.nextGaussian() * 0.3f;
+            }
+            float[] sb = s.clone();
+            io.proxstream.solvers.linalg.Vec.axpy(1f, bias, 0, sb, 0, m);
+            for (boolean withBias : new boolean[] {false, true}) {
+                float[] keys = withBias ? sb : s;
+                for (boolean abs : new boolean[] {false, true}) {
+                    float[] heapKey = new float[k];
+                    int[] heapIdx = new int[k];
+                    Sparsify.selectRow(abs, k, keys, 0, m, heapKey, heapIdx);
+                    long[] want = new long[k];
                     for (int t = 0; t < k; t++) {
-                        got[t] = ((long) h.index[t] << 32) | (Float.floatToRawIntBits(h.value[t]) & 0xffffffffL);
+                        want[t] = ((long) heapIdx[t] << 32) | (Float.floatToRawIntBits(keys[heapIdx[t]]) & 0xffffffffL);
                     }
-                    Arrays.sort(got);
-                    assertArrayEquals(want, got, "trial " + trial + (abs ? " abs" : "") + (vector ? " vector" : " scalar") + ", k " + k
-                            + ", m " + m + ", kind " + kind);
+                    Arrays.sort(want);
+                    for (boolean vector : new boolean[] {true, false}) {
+                        TopKHeaps h = new TopKHeaps(k);
+                        h.reset(1);
+                        float[] row = s.clone();
+                        h.selectRow(0, row, withBias ? bias : null, m, abs, new float[m], vector);
+                        long[] got = new long[k];
+                        for (int t = 0; t < k; t++) {
+                            got[t] = ((long) h.index[t] << 32) | (Float.floatToRawIntBits(h.value[t]) & 0xffffffffL);
+                        }
+                        Arrays.sort(got);
+                        String what = "trial " + trial + (withBias ? " biased" : "") + (abs ? " abs" : "") + (vector ? " vector" : " scalar")
+                                + ", k " + k + ", m " + m + ", kind " + kind;
+                        assertArrayEquals(want, got, what);
+                        for (int j = 0; j < m; j++) {
+                            assertEquals(Float.floatToIntBits(keys[j]), Float.floatToIntBits(row[j]), what + ": key " + j + " after the selection");
+                        }
+                    }
                 }
             }
         }
