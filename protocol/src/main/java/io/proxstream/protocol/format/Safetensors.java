@@ -346,7 +346,7 @@ public final class Safetensors {
         meta.put(CHECKSUM_KEY, Long.toHexString(crc.getValue()));
         ObjectNode header = JSON.createObjectNode();
         ObjectNode m = header.putObject("__metadata__");
-        meta.forEach(m::put);
+        new java.util.TreeMap<>(meta).forEach(m::put); // sorted: the same state gives the same bytes
         long offset = 0;
         for (Map.Entry<String, Streamed> e : tensors.entrySet()) {
             ObjectNode t = header.putObject(e.getKey());
@@ -513,7 +513,7 @@ public final class Safetensors {
         ObjectNode header = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode m = header.putObject("__metadata__");
-            metadata.forEach(m::put);
+            new java.util.TreeMap<>(metadata).forEach(m::put); // sorted: the same state gives the same bytes
         }
         long offset = 0;
         for (Map.Entry<String, Tensor> e : tensors.entrySet()) {

@@ -45,6 +45,24 @@ class SafetensorsTest {
 
     /** A file built byte by byte following the published format, with F16 and BF16 tensors. */
     @Test
+    void theSameContentGivesTheSameBytesWhateverTheMetadataMapOrder() throws IOException {
+        Map<String, Safetensors.Tensor> t = new LinkedHashMap<>();
+        t.put("w", new Safetensors.Tensor(new long[] {2}, new float[] {1, 2}));
+        Map<String, String> forward = new LinkedHashMap<>();
+        Map<String, String> backward = new LinkedHashMap<>();
+        for (int i = 0; i < 12; i++) {
+            forward.put("key" + i, "v" + i);
+            backward.put("key" + (11 - i), "v" + (11 - i));
+        }
+        Path a = tmp.resolve("a.safetensors");
+        Path b = tmp.resolve("b.safetensors");
+        Safetensors.write(a, t, forward);
+        Safetensors.write(b, t, backward);
+        assertArrayEquals(Files.readAllBytes(a), Files.readAllBytes(b));
+        assertEquals(forward, Safetensors.readMetadata(a));
+    }
+
+    @Test
     void readsHalfPrecisionTensors() throws IOException {
         String json = "{\"h\":{\"dtype\":\"F16\",\"shape\":[1,3],\"data_offsets\":[0,6]},"
                 + "\"b\":{\"dtype\":\"BF16\",\"shape\":[1,2],\"data_offsets\":[6,10]}}";
