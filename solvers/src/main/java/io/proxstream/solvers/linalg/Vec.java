@@ -19,7 +19,7 @@ public final class Vec {
     /** What the float kernels run on, for benchmark headers: the vector API's species or the scalar loops, and why. */
     public static String describeKernels() {
         if (SIMD) {
-            return "vector API (dot/axpy 256-bit; TopK scan " + VecSimd.preferredBits() + "-bit)";
+            return "vector API (256-bit on every kernel, the CPU's widest: " + VecSimd.preferredBits() + "-bit)";
         }
         if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
             return "scalar loops (the JVM was started without --add-modules jdk.incubator.vector)";

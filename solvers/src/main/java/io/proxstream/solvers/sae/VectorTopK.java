@@ -5,13 +5,17 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The block scan of {@link TopKHeaps} a vector at a time (the JDK's incubating vector API, the CPU's widest species:
- * 16 floats with AVX-512, 8 with AVX2). Loaded only when {@link TopKHeaps#VECTOR} holds. Once a row's heap is full almost
+ * The block scan of {@link TopKHeaps} a vector at a time (the JDK's incubating vector API, 256-bit vectors of 8 floats on
+ * every CPU, the species of {@code VecSimd}). Loaded only when {@link TopKHeaps#VECTOR} holds. One species for the whole
+ * process matters more than the widest: with this scan at 512 bits beside the 256-bit kernels of the decode and the
+ * backward, C2's type profiles of the vector API's shared code saw both vector classes, and after a few training steps
+ * the selection ran at half speed (its chunk-maxima pass 54 against 17 ms at 4 096 × 16 384, the trainer's whole
+ * selection 80 against 45 ms; measured on an AVX-512 host in alternating JVMs). Once a row's heap is full almost
  * no key beats its root, so the scan is a compare of each vector against the root; a vector that holds a larger key goes
  * through the scalar loop, which keeps the order of the heap operations (and so the result) of the scalar scan.
  */
 final class VectorTopK {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_256;
 
     private VectorTopK() {
     }
@@ -64,19 +68,22 @@ final class VectorTopK {
         return abs ? chunkMaximaAbsBiased(s, bias, chunks, out) : chunkMaximaSignedBiased(s, bias, chunks, out);
     }
 
-    private static FloatVector biased(float[] s, float[] bias, int j) {
-        FloatVector v = FloatVector.fromArray(S, bias, j).add(FloatVector.fromArray(S, s, j));
-        v.intoArray(s, j);
-        return v;
-    }
-
+    // The loads, adds and stores are written out in each loop, not in a helper that returns a vector: C2 did not always
+    // inline such a helper ("callee uses too much stack"), and a vector that crosses a call is boxed — the biased pass
+    // then took 40 ms a step instead of 6 at 4 096 × 16 384 (measured after a few training steps had compiled it).
     private static float chunkMaximaSignedBiased(float[] s, float[] bias, int chunks, float[] out) {
         int lanes = S.length();
         float all = Float.NEGATIVE_INFINITY;
         for (int c = 0, j = 0; c < chunks; c++, j += 4 * lanes) {
-            FloatVector a = biased(s, bias, j).max(biased(s, bias, j + lanes));
-            FloatVector b = biased(s, bias, j + 2 * lanes).max(biased(s, bias, j + 3 * lanes));
-            float mx = a.max(b).reduceLanes(VectorOperators.MAX);
+            FloatVector v0 = FloatVector.fromArray(S, bias, j).add(FloatVector.fromArray(S, s, j));
+            FloatVector v1 = FloatVector.fromArray(S, bias, j + lanes).add(FloatVector.fromArray(S, s, j + lanes));
+            FloatVector v2 = FloatVector.fromArray(S, bias, j + 2 * lanes).add(FloatVector.fromArray(S, s, j + 2 * lanes));
+            FloatVector v3 = FloatVector.fromArray(S, bias, j + 3 * lanes).add(FloatVector.fromArray(S, s, j + 3 * lanes));
+            v0.intoArray(s, j);
+            v1.intoArray(s, j + lanes);
+            v2.intoArray(s, j + 2 * lanes);
+            v3.intoArray(s, j + 3 * lanes);
+            float mx = v0.max(v1).max(v2.max(v3)).reduceLanes(VectorOperators.MAX);
             out[c] = mx;
             all = Math.max(all, mx);
         }
@@ -87,9 +94,15 @@ final class VectorTopK {
         int lanes = S.length();
         float all = Float.NEGATIVE_INFINITY;
         for (int c = 0, j = 0; c < chunks; c++, j += 4 * lanes) {
-            FloatVector a = biased(s, bias, j).abs().max(biased(s, bias, j + lanes).abs());
-            FloatVector b = biased(s, bias, j + 2 * lanes).abs().max(biased(s, bias, j + 3 * lanes).abs());
-            float mx = a.max(b).reduceLanes(VectorOperators.MAX);
+            FloatVector v0 = FloatVector.fromArray(S, bias, j).add(FloatVector.fromArray(S, s, j));
+            FloatVector v1 = FloatVector.fromArray(S, bias, j + lanes).add(FloatVector.fromArray(S, s, j + lanes));
+            FloatVector v2 = FloatVector.fromArray(S, bias, j + 2 * lanes).add(FloatVector.fromArray(S, s, j + 2 * lanes));
+            FloatVector v3 = FloatVector.fromArray(S, bias, j + 3 * lanes).add(FloatVector.fromArray(S, s, j + 3 * lanes));
+            v0.intoArray(s, j);
+            v1.intoArray(s, j + lanes);
+            v2.intoArray(s, j + 2 * lanes);
+            v3.intoArray(s, j + 3 * lanes);
+            float mx = v0.abs().max(v1.abs()).max(v2.abs().max(v3.abs())).reduceLanes(VectorOperators.MAX);
             out[c] = mx;
             all = Math.max(all, mx);
         }
