@@ -117,7 +117,12 @@ public final class IterativeDecoder implements DecoderStep {
     private final SaeModel model;
     private final Options options;
     private final int m;
+    /** The model's input dimension: the row stride of its decoder. */
     private final int d;
+    /** The first of the columns this step owns (a multiple of {@link #BLOCK}). */
+    private final int c0;
+    /** How many columns it owns, {@code c0 .. c0+width}: all d, or a shard of them. */
+    private final int width;
     private final ArrayDeque<Kept> window = new ArrayDeque<>();
     private long keptRows;
     /** Old rows' model, stored divided by {@link #oldScale}. */
@@ -132,6 +137,18 @@ public final class IterativeDecoder implements DecoderStep {
     private long solves;
 
     public IterativeDecoder(SaeModel model, Options options) {
+        this(model, options, 0, Objects.requireNonNull(model, "model").spec().inputDim());
+    }
+
+    /**
+     * The step on the decoder's columns {@code fromColumn .. toColumn} only (a column shard). The step's columns are
+     * independent problems that share only the codes, so a shard keeps the window's codes, its columns of the rows and of
+     * the old rows' gradient, reads and writes only its columns of the model's decoder and bias, and computes exactly the
+     * bits the whole step computes on them ({@code IterativeDecoderTest}): shards owning disjoint columns together are
+     * the whole step. {@code fromColumn} must be a multiple of {@value #BLOCK} and {@code toColumn} one too or d.
+     * {@link #accumulate} then takes the rows' shard columns, rows × (toColumn − fromColumn).
+     */
+    public IterativeDecoder(SaeModel model, Options options, int fromColumn, int toColumn) {
         this.model = Objects.requireNonNull(model, "model");
         this.options = Objects.requireNonNull(options, "options");
         if (model.spec().tied()) {
@@ -139,10 +156,17 @@ public final class IterativeDecoder implements DecoderStep {
         }
         this.m = model.spec().latents();
         this.d = model.spec().inputDim();
+        if (fromColumn < 0 || fromColumn >= toColumn || toColumn > d || fromColumn % BLOCK != 0
+                || (toColumn % BLOCK != 0 && toColumn != d)) {
+            throw new IllegalArgumentException("decoder columns " + fromColumn + ".." + toColumn + " of " + d
+                    + ": need 0 <= from < to <= " + d + ", from a multiple of " + BLOCK + ", to a multiple of " + BLOCK + " or " + d);
+        }
+        this.c0 = fromColumn;
+        this.width = toColumn - fromColumn;
         if ((long) (m + 1) * d > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("(latents+1)·inputDim = " + (long) (m + 1) * d + " exceeds one Java array");
         }
-        this.gOld = new double[(m + 1) * d];
+        this.gOld = new double[(m + 1) * width];
         this.sqOld = new double[m];
         this.sOld = new double[m];
     }
@@ -160,6 +184,32 @@ public final class IterativeDecoder implements DecoderStep {
     @Override
     public int inputDim() {
         return d;
+    }
+
+    /** The first column this step owns. */
+    public int fromColumn() {
+        return c0;
+    }
+
+    /** One past the last column this step owns. */
+    public int toColumn() {
+        return c0 + width;
+    }
+
+    /**
+     * Columns {@code from .. to} of {@code rows} rows of width {@code dim} (row-major), as a new rows × (to − from) array:
+     * what a column shard's {@link #accumulate} takes.
+     */
+    public static float[] columns(float[] xs, int rows, int dim, int from, int to) {
+        if (from < 0 || from > to || to > dim || xs.length < (long) rows * dim) {
+            throw new IllegalArgumentException("columns " + from + ".." + to + " of " + rows + " x " + dim + " rows (" + xs.length + " values)");
+        }
+        int w = to - from;
+        float[] out = new float[Math.multiplyExact(rows, w)];
+        for (int b = 0; b < rows; b++) {
+            System.arraycopy(xs, b * dim + from, out, b * w, w);
+        }
+        return out;
     }
 
     /** Rows kept in the window. */
@@ -209,12 +259,13 @@ public final class IterativeDecoder implements DecoderStep {
             throw new IllegalArgumentException("codes have " + codes.rows() + " rows of " + codes.latents()
                     + " latents; expected " + rows + " of " + m);
         }
-        if (xs.length < (long) rows * d) {
-            throw new IllegalArgumentException("batch holds " + xs.length + " values, expected " + rows + "x" + d);
+        if (xs.length < (long) rows * width) {
+            throw new IllegalArgumentException("batch holds " + xs.length + " values, expected " + rows + "x" + width
+                    + (width == d ? "" : " (the rows' columns " + c0 + ".." + (c0 + width) + ")"));
         }
         int nnz = codes.entries();
         window.addLast(new Kept(rows, Arrays.copyOf(codes.rowPtr, rows + 1), Arrays.copyOf(codes.idx, nnz),
-                Arrays.copyOf(codes.val, nnz), Arrays.copyOf(xs, rows * d), 1.0));
+                Arrays.copyOf(codes.val, nnz), Arrays.copyOf(xs, rows * width), 1.0));
         keptRows += rows;
         // before the first solve the decoder is the initial one, a poor point to linearise old rows at: the window
         // then holds up to FIRST_SOLVE_FACTOR times its size
@@ -235,10 +286,11 @@ public final class IterativeDecoder implements DecoderStep {
         final float[] bias = model.decoderBias();
         // the rows' residuals at the current decoder (parallel over rows), then their scatter into G_old
         // split by latent range, so no two threads write one row and the sums keep row order
-        final float[] res = new float[k.rows * d];
+        final int wd = width;
+        final float[] res = new float[k.rows * wd];
         Parallel.forRange(k.rows, 16, (from, to) -> {
             for (int b = from; b < to; b++) {
-                residual(k, b, w, bias, res, b * d);
+                residual(k, b, w, bias, res, b * wd);
             }
         });
         Parallel.forRange(m + 1, 256, (from, to) -> {
@@ -247,11 +299,11 @@ public final class IterativeDecoder implements DecoderStep {
                     int j = k.idx[p];
                     float v = k.val[p];
                     if (j >= from && j < to && v != 0f) {
-                        Vec.axpy(inv * v, res, b * d, gOld, j * d, d);
+                        Vec.axpy(inv * v, res, b * wd, gOld, j * wd, wd);
                     }
                 }
                 if (to == m + 1) {
-                    Vec.axpy(inv, res, b * d, gOld, m * d, d);
+                    Vec.axpy(inv, res, b * wd, gOld, m * wd, wd);
                 }
             }
         });
@@ -265,16 +317,16 @@ public final class IterativeDecoder implements DecoderStep {
         cOld += inv * k.rows;
     }
 
-    /** {@code r = z̃_b W̃ − x_b} for row b of a kept batch, over all d columns. */
+    /** {@code r = z̃_b W̃ − x_b} for row b of a kept batch, over the step's columns. */
     private void residual(Kept k, int b, float[] w, float[] bias, float[] r, int ro) {
-        int xo = b * d;
-        for (int i = 0; i < d; i++) {
-            r[ro + i] = bias[i] - k.x[xo + i];
+        int xo = b * width;
+        for (int i = 0; i < width; i++) {
+            r[ro + i] = bias[c0 + i] - k.x[xo + i];
         }
         for (int p = k.rowPtr[b]; p < k.rowPtr[b + 1]; p++) {
             float v = k.val[p];
             if (v != 0f) {
-                Vec.axpy(v, w, k.idx[p] * d, r, ro, d);
+                Vec.axpy(v, w, k.idx[p] * d + c0, r, ro, width);
             }
         }
     }
@@ -335,8 +387,8 @@ public final class IterativeDecoder implements DecoderStep {
         final Kept[] kept = window.toArray(Kept[]::new);
         final float[] w = model.decoderWeights();
         final float[] bias = model.decoderBias();
-        final float[] delta = new float[(m + 1) * d];
-        final int blocks = (d + BLOCK - 1) / BLOCK;
+        final float[] delta = new float[(m + 1) * width];
+        final int blocks = (width + BLOCK - 1) / BLOCK;
         final int maxIterations = solves == 0 ? FIRST_SOLVE_FACTOR * options.maxIterations() : options.maxIterations();
         final int[] iterations = new int[blocks];
         final double[] start = new double[blocks];
@@ -346,27 +398,27 @@ public final class IterativeDecoder implements DecoderStep {
         Parallel.forRange(blocks, 1, (from, to) -> {
             Block work = new Block(m);
             for (int c = from; c < to; c++) {
-                int c0 = c * BLOCK;
-                int cb = Math.min(BLOCK, d - c0);
-                work.solve(kept, w, bias, inverse, pre, hold, rho, ridge, c0, cb, delta, maxIterations, solves == 0);
+                int cb = Math.min(BLOCK, width - c * BLOCK);
+                work.solve(kept, w, bias, inverse, pre, hold, rho, ridge, c0 + c * BLOCK, cb, delta, maxIterations, solves == 0);
                 iterations[c] = work.iterations;
                 start[c] = work.startSq;
                 end[c] = work.endSq;
             }
         });
         for (int i = 0; i < delta.length; i++) {
-            int j = i / d;
-            float next = (j < m ? w[i] : bias[i - m * d]) + delta[i];
+            int j = i / width;
+            int col = c0 + i % width;
+            float next = (j < m ? w[j * d + col] : bias[col]) + delta[i];
             if (!(Math.abs(next) <= Float.MAX_VALUE)) {
                 throw new ArithmeticException("decoder step produced a non-finite or out-of-range value (" + next + ") for "
                         + (j < m ? "latent " + j : "the bias") + "; the previous decoder is kept");
             }
         }
-        for (int i = 0; i < m * d; i++) {
-            w[i] += delta[i];
+        for (int j = 0; j < m; j++) {
+            Vec.axpy(1f, delta, j * width, w, j * d + c0, width);
         }
-        for (int i = 0; i < d; i++) {
-            bias[i] += delta[m * d + i];
+        for (int i = 0; i < width; i++) {
+            bias[c0 + i] += delta[m * width + i];
         }
         moveOldModel(delta);
         solves++;
@@ -383,21 +435,21 @@ public final class IterativeDecoder implements DecoderStep {
     }
 
     /**
-     * Half the gradient of the step's objective at the model's current decoder, (m+1) × d with the bias
-     * last, as the solve starts from it (for checks against the exact statistics).
+     * Half the gradient of the step's objective at the model's current decoder, (m+1) × width (the step's columns) with
+     * the bias last, as the solve starts from it (for checks against the exact statistics).
      */
     double[] halfGradient(double rho) {
         Kept[] kept = window.toArray(Kept[]::new);
         float[] inverse = new float[m + 1];
         Arrays.fill(inverse, 1f);
-        double[] g = new double[(m + 1) * d];
+        double[] g = new double[(m + 1) * width];
         Block work = new Block(m);
-        for (int c0 = 0; c0 < d; c0 += BLOCK) {
-            int cb = Math.min(BLOCK, d - c0);
-            work.startResidual(kept, model.decoderWeights(), model.decoderBias(), inverse, false, rho, c0, cb);
+        for (int o = 0; o < width; o += BLOCK) {
+            int cb = Math.min(BLOCK, width - o);
+            work.startResidual(kept, model.decoderWeights(), model.decoderBias(), inverse, false, rho, c0 + o, cb);
             for (int j = 0; j <= m; j++) {
                 for (int t = 0; t < cb; t++) {
-                    g[j * d + c0 + t] = -work.r[j * cb + t];
+                    g[j * width + o + t] = -work.r[j * cb + t];
                 }
             }
         }
@@ -418,17 +470,18 @@ public final class IterativeDecoder implements DecoderStep {
         if (cOld == 0) {
             return;
         }
-        final int bo = m * d;
-        // u = sᵀΔ_W (d), then G_W += κ·var∘Δ_W + s (u/c + δ_b), G_b += u + c δ_b
-        double[] u = new double[d];
+        final int wd = width;
+        final int bo = m * wd;
+        // u = sᵀΔ_W (per column), then G_W += κ·var∘Δ_W + s (u/c + δ_b), G_b += u + c δ_b
+        double[] u = new double[wd];
         for (int j = 0; j < m; j++) {
             if (sOld[j] != 0) {
-                Vec.axpy(sOld[j], delta, j * d, u, 0, d);
+                Vec.axpy(sOld[j], delta, j * wd, u, 0, wd);
             }
         }
         double c = cOld;
-        double[] shift = new double[d];
-        for (int t = 0; t < d; t++) {
+        double[] shift = new double[wd];
+        for (int t = 0; t < wd; t++) {
             shift[t] = u[t] / c + delta[bo + t];
         }
         Parallel.forRange(m, 256, (from, to) -> {
@@ -438,13 +491,13 @@ public final class IterativeDecoder implements DecoderStep {
                     continue;
                 }
                 double var = Math.max(0, sqOld[j] - sj * sj / c);
-                int o = j * d;
-                for (int t = 0; t < d; t++) {
+                int o = j * wd;
+                for (int t = 0; t < wd; t++) {
                     gOld[o + t] += var * delta[o + t] + sj * shift[t];
                 }
             }
         });
-        for (int t = 0; t < d; t++) {
+        for (int t = 0; t < wd; t++) {
             gOld[bo + t] += u[t] + c * delta[bo + t];
         }
     }
@@ -588,7 +641,7 @@ public final class IterativeDecoder implements DecoderStep {
                 }
             }
             for (int j = 0; j <= m; j++) {
-                System.arraycopy(xb, j * cb, delta, j * d + c0, cb);
+                System.arraycopy(xb, j * cb, delta, j * width + (c0 - IterativeDecoder.this.c0), cb);
             }
         }
 
@@ -600,13 +653,15 @@ public final class IterativeDecoder implements DecoderStep {
             }
             System.arraycopy(bias, c0, p, m * cb, cb);
             Arrays.fill(q, 0, (m + 1) * cb, 0f);
-            windowProduct(kept, cb, c0, true);
+            int local = c0 - IterativeDecoder.this.c0;
+            windowProduct(kept, cb, local, true);
             double os = oldScale;
             for (int j = 0; j <= m; j++) {
                 int o = j * d + c0;
+                int go = j * width + local;
                 int l = j * cb;
                 for (int t = 0; t < cb; t++) {
-                    double g = q[l + t] + os * gOld[o + t];
+                    double g = q[l + t] + os * gOld[go + t];
                     if (j < m) {
                         g += rho * w[o + t];
                     }
@@ -656,7 +711,7 @@ public final class IterativeDecoder implements DecoderStep {
 
         /**
          * {@code q += Σ_window w_i z̃_iᵀ (z̃_i p − x_i)} on the block ({@code x} only when {@code minusX}, with the
-         * block's columns starting at {@code c0}). The 16- and 8-column cases keep the row's product in registers: it
+         * block's columns starting at {@code c0} of the kept rows, which hold the step's columns). The 16- and 8-column cases keep the row's product in registers: it
          * is the hot loop of the step (two random accesses of 64 bytes per stored code entry).
          */
         private void windowProduct(Kept[] kept, int cb, int c0, boolean minusX) {
@@ -677,14 +732,14 @@ public final class IterativeDecoder implements DecoderStep {
                     if (ys.length < k.rows * cb) {
                         ys = new float[k.rows * cb];
                     }
-                    Vec.sparseRowsTimesBlock(cb, k.rows, ptr, idx, val, p, bl, minusX ? x : null, c0, d, wk, ys);
+                    Vec.sparseRowsTimesBlock(cb, k.rows, ptr, idx, val, p, bl, minusX ? x : null, c0, width, wk, ys);
                     Vec.sparseRowsTransposeTimes(cb, k.rows, ptr, idx, val, ys, q, bl);
                     continue;
                 }
                 for (int b = 0; b < k.rows; b++) {
                     System.arraycopy(p, bl, y, 0, cb);
                     if (minusX) {
-                        int xo = b * d + c0;
+                        int xo = b * width + c0;
                         for (int t = 0; t < cb; t++) {
                             y[t] -= x[xo + t];
                         }
@@ -720,13 +775,13 @@ public final class IterativeDecoder implements DecoderStep {
         for (Kept k : window) {
             entries += k.rowPtr[k.rows];
         }
-        if (entries > Integer.MAX_VALUE - 8 || keptRows * d > Integer.MAX_VALUE - 8) {
+        if (entries > Integer.MAX_VALUE - 8 || keptRows * width > Integer.MAX_VALUE - 8) {
             throw new IllegalStateException("the decoder window (" + keptRows + " rows) is too large for one checkpoint array");
         }
         float[] val = new float[(int) entries];
         long[] idx = new long[(int) entries];
         long[] ptr = new long[(int) keptRows + batches];
-        float[] xs = new float[(int) (keptRows * d)];
+        float[] xs = new float[(int) (keptRows * width)];
         int i = 0;
         int e = 0;
         int pi = 0;
@@ -743,10 +798,13 @@ public final class IterativeDecoder implements DecoderStep {
             for (int r = 0; r <= k.rows; r++) {
                 ptr[pi++] = k.rowPtr[r];
             }
-            System.arraycopy(k.x, 0, xs, xo, k.rows * d);
-            xo += k.rows * d;
+            System.arraycopy(k.x, 0, xs, xo, k.rows * width);
+            xo += k.rows * width;
         }
         b.put("cg.rows", rows).put("cg.idx", idx).put("cg.ptr", ptr).put("cg.shape", m, d, options.windowRows()).put("cg.solves", solves);
+        if (width != d) {
+            b.put("cg.columns", c0, c0 + width);
+        }
         b.put("cg.weights", weights).put("cg.val", val).put("cg.x", xs);
         b.put("cg.gOld", gOld).put("cg.sqOld", sqOld).put("cg.sOld", sOld).put("cg.cOld", new double[] {cOld});
     }
@@ -760,6 +818,12 @@ public final class IterativeDecoder implements DecoderStep {
         }
         if (shape.length != 3 || shape[0] != m || shape[1] != d) {
             throw new IllegalArgumentException("state 'cg.shape' " + Arrays.toString(shape) + " does not match " + m + "x" + d);
+        }
+        long[] columns = s.longs().get("cg.columns");
+        long[] own = {c0, c0 + width};
+        if (!Arrays.equals(columns == null ? new long[] {0, d} : columns, own)) {
+            throw new IllegalArgumentException("state 'cg.columns' " + (columns == null ? "[0, " + d + "]" : Arrays.toString(columns))
+                    + " does not match this step's columns " + Arrays.toString(own));
         }
         long[] rows = required(s.longs().get("cg.rows"), "cg.rows");
         double[] weights = required(s.doubles().get("cg.weights"), "cg.weights");
@@ -776,7 +840,7 @@ public final class IterativeDecoder implements DecoderStep {
         int xo = 0;
         for (int i = 0; i < rows.length; i++) {
             int r = Math.toIntExact(rows[i]);
-            if (pi + r + 1 > ptr.length || xo + (long) r * d > xs.length) {
+            if (pi + r + 1 > ptr.length || xo + (long) r * width > xs.length) {
                 throw new IllegalArgumentException("state 'cg.*' is truncated at kept batch " + i);
             }
             int[] rp = new int[r + 1];
@@ -798,8 +862,8 @@ public final class IterativeDecoder implements DecoderStep {
             }
             float[] v = Arrays.copyOfRange(val, e, e + nnz);
             e += nnz;
-            float[] x = Arrays.copyOfRange(xs, xo, xo + r * d);
-            xo += r * d;
+            float[] x = Arrays.copyOfRange(xs, xo, xo + r * width);
+            xo += r * width;
             window.addLast(new Kept(r, rp, id, v, x, weights[i]));
             keptRows += r;
         }

@@ -335,6 +335,84 @@ class IterativeDecoderTest {
         }
     }
 
+    /**
+     * Column shards of the step (as the workers of a cluster would own them) together compute exactly the whole step's
+     * bits: through rows leaving the window into the old rows' model, forgetting, several solves (the first with its
+     * longer budget), and a checkpoint of each shard restored into a fresh one half-way. d = 72 leaves a last block of 8.
+     */
+    @Test
+    void columnShardsTogetherAreTheWholeStepBitForBit() {
+        int d = 72;
+        int m = 300;
+        int k = 6;
+        int rows = 96;
+        int[] cuts = {0, 16, 48, 64, 72};
+        IterativeDecoder.Options o = new IterativeDecoder.Options(3 * rows, 6, 1e-4);
+        Planted data = new Planted(d, m, k, 21);
+        SaeModel whole = model(d, m, k, 22);
+        SaeModel sharded = whole.copy();
+        IterativeDecoder full = new IterativeDecoder(whole, o);
+        IterativeDecoder[] shards = new IterativeDecoder[cuts.length - 1];
+        for (int i = 0; i < shards.length; i++) {
+            shards[i] = new IterativeDecoder(sharded, o, cuts[i], cuts[i + 1]);
+        }
+        float[] x = new float[rows * d];
+        for (int step = 1; step <= 24; step++) {
+            SparseCodes c = data.next(rows, x);
+            full.forget(0.97);
+            full.accumulate(c, x, rows);
+            for (IterativeDecoder s : shards) {
+                s.forget(0.97);
+                s.accumulate(c, IterativeDecoder.columns(x, rows, d, s.fromColumn(), s.toColumn()), rows);
+            }
+            if (step % 3 == 0) {
+                full.solveInto(whole, 1e-4, 1e-3, true);
+                for (IterativeDecoder s : shards) {
+                    s.solveInto(sharded, 1e-4, 1e-3, true);
+                }
+                assertArrayEquals(whole.decoderWeights(), sharded.decoderWeights(), "decoder after step " + step);
+                assertArrayEquals(whole.decoderBias(), sharded.decoderBias(), "decoder bias after step " + step);
+            }
+            if (step == 12) {
+                // a checkpoint folds the lazy forgetting scale into the old rows' model: the whole step goes through one too
+                TrainerState.Builder fb = new TrainerState.Builder("pam-sgd");
+                full.saveTo(fb);
+                full = new IterativeDecoder(whole, o);
+                full.loadFrom(fb.build());
+                for (int i = 0; i < shards.length; i++) {
+                    TrainerState.Builder b = new TrainerState.Builder("pam-sgd");
+                    shards[i].saveTo(b);
+                    TrainerState state = b.build();
+                    IterativeDecoder restored = new IterativeDecoder(sharded, o, cuts[i], cuts[i + 1]);
+                    restored.loadFrom(state);
+                    shards[i] = restored;
+                    if (i > 0) {
+                        IterativeDecoder other = new IterativeDecoder(sharded, o, cuts[i - 1], cuts[i]);
+                        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> other.loadFrom(state));
+                        assertTrue(e.getMessage().contains("cg.columns"), e.getMessage());
+                    }
+                }
+            }
+        }
+        assertTrue(full.keptRows() < 24 * rows, "rows left the window into the old rows' model: " + full.keptRows());
+        // the shards' old-rows model and gradient are the whole step's columns
+        double[] g = full.halfGradient(1e-4);
+        for (IterativeDecoder s : shards) {
+            double[] gs = s.halfGradient(1e-4);
+            int w = s.toColumn() - s.fromColumn();
+            for (int j = 0; j <= m; j++) {
+                for (int t = 0; t < w; t++) {
+                    assertEquals(g[j * d + s.fromColumn() + t], gs[j * w + t], 0.0, "gradient (" + j + ", " + (s.fromColumn() + t) + ")");
+                }
+            }
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new IterativeDecoder(sharded, o, 8, 32));
+        assertTrue(e.getMessage().contains("multiple of 16"), e.getMessage());
+        IterativeDecoder s0 = shards[0];
+        e = assertThrows(IllegalArgumentException.class, () -> s0.accumulate(data.next(4, new float[4 * d]), new float[4 * 8], 4));
+        assertTrue(e.getMessage().contains("columns 0..16"), e.getMessage());
+    }
+
     @Test
     void aCheckpointOfTheExactStepCannotResumeACgRun() {
         PamSgdTrainer.Options exact = PamSgdTrainer.Options.experimentDefaults().withDecoder(PamSgdTrainer.Decoder.exact());
