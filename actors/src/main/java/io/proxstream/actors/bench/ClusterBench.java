@@ -8,6 +8,9 @@ import io.proxstream.actors.cluster.ClusterNode;
 import io.proxstream.actors.cluster.DataParallelPam;
 import io.proxstream.actors.cluster.Protocol;
 import io.proxstream.solvers.blas.BlasInfo;
+import io.proxstream.solvers.sae.IterativeDecoder;
+import io.proxstream.solvers.sae.PamSgdTrainer;
+import io.proxstream.solvers.sae.SaeModel;
 import io.proxstream.solvers.sae.TrainerState;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -29,9 +32,25 @@ public final class ClusterBench {
     private final boolean quick;
     private final PrintStream out;
 
+    private boolean modelOnly;
+    private double givenTransport;
+
     public ClusterBench(boolean quick, PrintStream out) {
         this.quick = quick;
         this.out = out;
+    }
+
+    /**
+     * Only the scaling models (no cluster or namespace runs, which take minutes), with the transport's cost per byte given
+     * (as a namespace run measured it) instead of measured.
+     */
+    public ClusterBench modelOnly(double transportMsPerMb) {
+        if (!(transportMsPerMb >= 0 && transportMsPerMb < 1000)) {
+            throw new IllegalArgumentException("--transport-ms-per-mb must be in [0, 1000), got " + transportMsPerMb);
+        }
+        this.modelOnly = true;
+        this.givenTransport = transportMsPerMb / 1e9;
+        return this;
     }
 
     public void run() throws Exception {
@@ -40,6 +59,12 @@ public final class ClusterBench {
         out.printf(Locale.ROOT, "machine: %d cores; Java %s; %s; Java float kernels: %s (node JVMs"
                 + " are started with the same module)%n", cores, System.getProperty("java.version"), BlasInfo.current().describe(),
                 io.proxstream.solvers.linalg.Vec.describeKernels());
+        if (modelOnly) {
+            out.printf(Locale.ROOT, "model only: no cluster or namespace runs; the transport's cost per byte is given: %.1f ms per MB%n",
+                    givenTransport * 1e9);
+            model(givenTransport);
+            return;
+        }
         long rows = quick ? 6 * 512 * 20 : 6 * 512 * 120;
         DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 256, 2, rows, 10, 30_000, 1, 42, "pam");
         out.println("setting: " + c.describe() + "; synchronous rounds; all JVMs on 127.0.0.1 share the " + cores + " cores");
@@ -297,5 +322,91 @@ public final class ClusterBench {
                 + "then the coordinator's decoder solve (%.2f s per %d rows), which runs while the workers wait.%n", payload / 1e6,
                 (encoderBytes.length + resultBytes.length) / 1e6,
                 (modelBytes.length + t.statisticsBytes() + 4.0 * m * (d + 1)) / 1e6, transport * 1e9, solve, rowsPerSolve);
+        shardedModel(t, resultBytes, encoderBytes.length, decoderBytes, compute, rowsPerSolve, bandwidth, transport, latency);
+    }
+
+    /**
+     * The design without a model at the coordinator, from parts measured here: each of N workers owns d/N of the decoder
+     * step's columns (an {@link IterativeDecoder} column shard: the same bits as the whole step), every worker's rows and
+     * codes of a round go to every column owner (codes whole, rows cut by columns), the encoder is averaged by a ring
+     * all-reduce among the workers, and after a solve the decoder's columns are gathered by all (ring all-gather). The
+     * shard's accumulate and solve are timed on a full window at d/N columns; the transfers are costed as the star's are
+     * (link rate + the transport's measured cost per byte), each worker on its own full-duplex link.
+     */
+    private void shardedModel(DataParallelPam.Config t, byte[] resultBytes, long encoderBytes, double decoderBytes, double compute,
+                              int rowsPerSolve, double bandwidth, double transport, double latency) {
+        int d = t.dim();
+        int m = t.latents();
+        int perWorker = t.batch();
+        int window = IterativeDecoder.Options.defaults().windowRows();
+        double rowBytes = 4.0 * perWorker * d;
+        double codeBytes = resultBytes.length - encoderBytes - rowBytes;
+        double perByte = 1 / bandwidth + transport;
+        int[] machines = {1, 2, 4, 8};
+        double[] acc = new double[machines.length];
+        double[] solve = new double[machines.length];
+        for (int i = 0; i < machines.length; i++) {
+            int cols = machines[i] == 1 ? d : Math.min(d, (d / machines[i] + IterativeDecoder.BLOCK - 1) / IterativeDecoder.BLOCK * IterativeDecoder.BLOCK);
+            SaeModel model = DataParallelPam.initialModel(t);
+            IterativeDecoder shard = new IterativeDecoder(model, IterativeDecoder.Options.defaults(), 0, cols);
+            PamSgdTrainer.Options o = t.pam();
+            for (int r = 0; r < window / perWorker; r++) {
+                DataParallelPam.feedShard(Chunks.decode(resultBytes), t, shard);
+            }
+            shard.solveInto(model, o.rho(), o.muDec(), o.holdUnfired()); // the first solve, with its longer budget
+            double[] a = new double[3];
+            double[] s = new double[3];
+            for (int r = 0; r < 3; r++) {
+                TrainerState res = Chunks.decode(resultBytes);
+                long t0 = System.nanoTime();
+                DataParallelPam.feedShard(res, t, shard);
+                long t1 = System.nanoTime();
+                shard.solveInto(model, o.rho(), o.muDec(), o.holdUnfired());
+                a[r] = (t1 - t0) / 1e9;
+                s[r] = (System.nanoTime() - t1) / 1e9;
+            }
+            java.util.Arrays.sort(a);
+            java.util.Arrays.sort(s);
+            acc[i] = a[1];
+            solve[i] = s[1];
+        }
+        out.printf(Locale.ROOT, "%nThe column-sharded design (no model at the coordinator; NOT BUILT: its protocol is the open part of the"
+                + " issue, its decoder step is — IterativeDecoder column shards, the same bits as the whole step), from parts measured"
+                + " here: a shard's accumulate of one worker's round (%d rows; parse + its columns; full window, rows leaving it) and its"
+                + " solve (median of 3, full window of %d rows) at d/N columns, the worker's round (%.2f s), payloads: encoder %.1f MB,"
+                + " a round's rows %.1f MB and codes %.1f MB, decoder %.1f MB. Per round each worker sends every other worker its codes"
+                + " and that worker's columns of its rows, and the encoders are averaged by a ring all-reduce (2 (N-1)/N encoders in"
+                + " and out per worker); after each solve the decoder's columns are all-gathered ((N-1)/N decoders per worker). Each"
+                + " worker's link is costed as the star's (10 Gbit/s + the transport's %.1f ms per MB, %.1f ms latency per step), all"
+                + " links at once (full-duplex, a non-blocking switch). Not overlapped: the solve runs between rounds.%n%n",
+                perWorker, window, compute, encoderBytes / 1e6, rowBytes / 1e6, codeBytes / 1e6, decoderBytes / 1e6, transport * 1e9,
+                latency * 1e3);
+        out.println("| machines N | columns per worker | rounds per solve | compute | accumulate (N results) | shard solve "
+                + "| encoder all-reduce | codes + rows all-to-all | decoder all-gather | s per solve interval | rows/s | speed-up vs 1 "
+                + "machine | worker memory for its shard |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        double single = 0;
+        for (int i = 0; i < machines.length; i++) {
+            int n = machines[i];
+            int cols = n == 1 ? d : d / n;
+            double rounds = (double) rowsPerSolve / (n * perWorker);
+            double accumulate = rounds * n * acc[i];
+            double allReduce = n == 1 ? 0 : rounds * (2.0 * (n - 1) / n * encoderBytes * perByte + 2 * (n - 1) * latency);
+            double allToAll = n == 1 ? 0 : rounds * ((n - 1) * (codeBytes + rowBytes / n) * perByte + latency);
+            double allGather = n == 1 ? 0 : (double) (n - 1) / n * decoderBytes * perByte + (n - 1) * latency;
+            double interval = rounds * compute + accumulate + solve[i] + allReduce + allToAll + allGather;
+            double rate = rowsPerSolve / interval;
+            if (n == 1) {
+                single = rate;
+            }
+            // the shard's window: every kept row's codes, its columns of the rows; the old rows' gradient at its columns
+            double memory = window * (codeBytes / perWorker + 4.0 * cols) + 8.0 * (m + 1) * cols;
+            out.printf(Locale.ROOT, "| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2fx | %.0f MB |%n", n, cols,
+                    rounds, rounds * compute, accumulate, solve[i], allReduce, allToAll, allGather, interval, rate, rate / single,
+                    memory / 1e6);
+        }
+        out.printf(Locale.ROOT, "%nWhat a dead worker costs in this design: its columns' window and old-rows gradient (the memory above) "
+                + "live only there, so they need a replica on another worker (the rows' column slices sent twice) or a shard checkpoint "
+                + "to resume from; neither is built.%n");
     }
 }

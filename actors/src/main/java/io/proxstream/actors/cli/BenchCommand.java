@@ -44,6 +44,10 @@ final class BenchCommand implements Callable<Integer> {
             + " instead of the MNIST and transformer rows, e.g. --shape 768,16384,32,4096 (repeatable)")
     List<String> shapes = new java.util.ArrayList<>();
 
+    @Option(names = "--model-only", paramLabel = "MS_PER_MB", description = "cluster: print only the scaling models at 768 -> 16384,"
+            + " with the transport's cost per MB given (a namespace run of bench cluster measures it; 3.0 on a 2-core EPYC)")
+    Double modelOnly;
+
     BenchCommand(PrintStream out) {
         this.out = out;
     }
@@ -54,13 +58,25 @@ final class BenchCommand implements Callable<Integer> {
             throw new Cli.UsageException("--shape applies to bench sae only");
         }
         shapes.forEach(SaeBench::parseShape);
+        if (modelOnly != null && !name.equals("cluster")) {
+            throw new Cli.UsageException("--model-only applies to bench cluster only");
+        }
+        if (modelOnly != null && !(modelOnly >= 0 && modelOnly < 1000)) {
+            throw new Cli.UsageException("--model-only " + modelOnly + ": the transport's cost must be in [0, 1000) ms per MB");
+        }
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "proxstream-bench");
         try {
             switch (name) {
                 case "sae" -> new SaeBench(system, quick, out, shapes.stream().map(SaeBench::parseShape).toList()).run();
                 case "ingest" -> new IngestBench(system, quick, out).run();
                 case "graph" -> new GraphBench(quick, out).run();
-                case "cluster" -> new io.proxstream.actors.bench.ClusterBench(quick, out).run();
+                case "cluster" -> {
+                    io.proxstream.actors.bench.ClusterBench b = new io.proxstream.actors.bench.ClusterBench(quick, out);
+                    if (modelOnly != null) {
+                        b.modelOnly(modelOnly);
+                    }
+                    b.run();
+                }
                 default -> new RadonBench(quick, out).run();
             }
             return 0;

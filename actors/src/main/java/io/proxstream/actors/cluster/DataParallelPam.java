@@ -244,6 +244,14 @@ public final class DataParallelPam {
     }
 
     /** The initial model (seeded as {@code ./proxstream train}). */
+    /**
+     * Adds a worker result's rows and codes (shipped as codes) to a column shard of the iterative decoder step, as the
+     * coordinator adds them to the whole step; a malformed result fails before anything changes.
+     */
+    public static void feedShard(TrainerState result, Config config, io.proxstream.solvers.sae.IterativeDecoder shard) {
+        CodeBuffer.parse(result, config).feedColumns(shard, config.pam().forgetting());
+    }
+
     public static SaeModel initialModel(Config c) {
         return SaeModel.initialise(c.spec(), SaeModel.Init.UNIT, c.seed() * 31 + 7);
     }
@@ -542,6 +550,20 @@ public final class DataParallelPam {
                 for (int i = 0; i < codes.size(); i++) {
                     step.forget(gamma);
                     step.accumulate(codes.get(i), rows.get(i), codes.get(i).rows());
+                }
+            }
+
+            /**
+             * Feeds the minibatches' columns {@code shard.fromColumn() .. shard.toColumn()} to a column shard of the decoder step,
+             * forgetting γ before each: what a worker owning those columns adds from a result.
+             */
+            void feedColumns(io.proxstream.solvers.sae.IterativeDecoder shard, double gamma) {
+                int d = shard.inputDim();
+                for (int i = 0; i < codes.size(); i++) {
+                    int n = codes.get(i).rows();
+                    shard.forget(gamma);
+                    shard.accumulate(codes.get(i),
+                            io.proxstream.solvers.sae.IterativeDecoder.columns(rows.get(i), n, d, shard.fromColumn(), shard.toColumn()), n);
                 }
             }
         }

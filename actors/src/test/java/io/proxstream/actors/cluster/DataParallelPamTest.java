@@ -308,6 +308,44 @@ class DataParallelPamTest {
         }
     }
 
+    /**
+     * The column-sharded decoder step a worker would own, fed the same worker results as the coordinator's cg step: two
+     * shards of the 32 columns solve, round by round, exactly the coordinator's decoder.
+     */
+    @Test
+    void columnShardsFedTheWorkersResultsSolveTheCoordinatorsDecoder() {
+        DataParallelPam.Config c = SMALL.withDecoder("cg", "codes", 2);
+        DataParallelPam.CoordinatorState coord = new DataParallelPam.CoordinatorState(c);
+        io.proxstream.solvers.sae.SaeModel sharded = DataParallelPam.initialModel(c);
+        assertArrayEquals(coord.model().decoderWeights(), sharded.decoderWeights());
+        io.proxstream.solvers.sae.IterativeDecoder.Options o = c.pam().decoder().cg();
+        io.proxstream.solvers.sae.IterativeDecoder[] shards = {
+            new io.proxstream.solvers.sae.IterativeDecoder(sharded, o, 0, 16),
+            new io.proxstream.solvers.sae.IterativeDecoder(sharded, o, 16, 32)};
+        DataParallelPam.WorkerState[] workers = {new DataParallelPam.WorkerState(c), new DataParallelPam.WorkerState(c)};
+        for (int round = 0; round < 6; round++) {
+            List<List<Protocol.Assignment>> slices = coord.assign(2);
+            TrainerState model = coord.modelState();
+            List<TrainerState> results = List.of(workers[0].round(model, slices.get(0)), workers[1].round(model, slices.get(1)));
+            for (TrainerState r : results) {
+                for (io.proxstream.solvers.sae.IterativeDecoder s : shards) {
+                    DataParallelPam.feedShard(r, c, s);
+                }
+            }
+            coord.complete(results, slices);
+            if ((round + 1) % 2 == 0) {
+                for (io.proxstream.solvers.sae.IterativeDecoder s : shards) {
+                    s.solveInto(sharded, c.pam().rho(), c.pam().muDec(), c.pam().holdUnfired());
+                }
+            }
+            assertArrayEquals(coord.model().decoderWeights(), sharded.decoderWeights(), "decoder after round " + round);
+            assertArrayEquals(coord.model().decoderBias(), sharded.decoderBias(), "decoder bias after round " + round);
+        }
+        for (DataParallelPam.WorkerState w : workers) {
+            w.close();
+        }
+    }
+
     @Test
     void aMalformedCodesResultIsRefusedAndChangesNothing() {
         DataParallelPam.Config c = SMALL.withDecoder("exact", "codes", 1);
