@@ -344,13 +344,17 @@ public final class CtExperiment {
                 }
                 double lambda = sel.best().value();
                 int gdBudget = sel.best().iterations();
-                // the Lipschitz constant of ∇(λR) is λ times that of ∇R
-                double lipUnit = 2 * LearnedRegulariser.estimateLipschitz(critic.net(), 1, fbp.reconstruct(valData.get(0)), 8, 1e-2,
-                        config.seed());
+                // the Lipschitz constant of ∇(λR) is λ times that of ∇R. A reused critic keeps the estimate stored with it: the
+                // power iteration's last digits differ between CPUs (AVX-512 and AVX2 kernels), and the validation ledger's key
+                // holds it, so a re-estimate on another machine would re-run every AWCR-PD validation search
+                String storedUnit = done != null && reused.contains(id) ? done.metadata().get("lipschitz_unit") : null;
+                double lipUnit = storedUnit != null ? Double.parseDouble(storedUnit)
+                        : 2 * LearnedRegulariser.estimateLipschitz(critic.net(), 1, fbp.reconstruct(valData.get(0)), 8, 1e-2, config.seed());
                 double lip = lambda * lipUnit;
                 Map<String, String> meta = new LinkedHashMap<>(Map.of("setting", s.name(), "data", s.model().describe(), "training",
                         config.trainingFor(kind).toString()));
                 meta.put("iterations_gd", Integer.toString(gdBudget));
+                meta.put("lipschitz_unit", Double.toString(lipUnit));
                 ImagingRuns.BudgetSelection pdSel = null;
                 if (kind == Critic.Kind.AWCR) {
                     // each solver gets its own λ and iteration budget, both chosen on the validation images

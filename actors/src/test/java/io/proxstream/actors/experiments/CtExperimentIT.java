@@ -69,6 +69,11 @@ class CtExperimentIT {
         }
         java.util.Map<String, String> meta = RegulariserFile.load(dir.resolve("ct-sparse/awcr.safetensors")).metadata();
         assertTrue(meta.containsKey("lambda_pd"), "the primal-dual method's own lambda is saved");
+        // the Lipschitz estimate of ∇R is stored with the critic (a reuse on another CPU keeps it, and with it the ledger's key)
+        RegulariserFile.Loaded awcr = RegulariserFile.load(dir.resolve("ct-sparse/awcr.safetensors"));
+        double unit = Double.parseDouble(meta.get("lipschitz_unit"));
+        assertTrue(unit > 0, meta.toString());
+        assertEquals(awcr.lambda() * unit, awcr.lipschitz(), 0.0, "the stored Lipschitz constant is lambda times the stored unit");
         // each solver's budget is one of its validation budgets, and the reported rows ran it
         assertTrue(List.of("10", "20").contains(meta.get("iterations_gd")), meta.toString());
         assertTrue(List.of("10", "25", "30").contains(meta.get("iterations_pd")), meta.toString());
@@ -85,6 +90,8 @@ class CtExperimentIT {
             again.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
         }
         assertTrue(log.toString().contains("reusing"), "the second run reused the regularisers");
+        assertEquals(meta.get("lipschitz_unit"), RegulariserFile.load(dir.resolve("ct-sparse/awcr.safetensors")).metadata().get("lipschitz_unit"),
+                "the reused critic keeps its stored Lipschitz unit");
         assertTrue(log.toString().contains("test scores in"), "and the recorded test scores");
         // and the validation searches of the reused critics (and of the one retrained to the same parameters) are read back
         assertTrue(log.toString().contains("validation scores in"), log.toString());
