@@ -8,6 +8,8 @@ import io.proxstream.actors.cluster.ClusterNode;
 import io.proxstream.actors.cluster.DataParallelPam;
 import io.proxstream.actors.cluster.Protocol;
 import io.proxstream.solvers.blas.BlasInfo;
+import io.proxstream.actors.cluster.RingAllReduce;
+import io.proxstream.actors.cluster.RingCollective;
 import io.proxstream.solvers.sae.IterativeDecoder;
 import io.proxstream.solvers.sae.PamSgdTrainer;
 import io.proxstream.solvers.sae.SaeModel;
@@ -237,7 +239,7 @@ public final class ClusterBench {
      * from times measured in this process: a worker's round, the payloads, the coordinator's read-and-accumulate of one
      * result and its iterative decoder solve on a full window.
      */
-    private void model(double transportPerByte) {
+    private void model(double transportPerByte) throws Exception {
         int d = quick ? 384 : 768;
         int m = quick ? 4096 : 16_384;
         int k = 32;
@@ -326,6 +328,70 @@ public final class ClusterBench {
     }
 
     /**
+     * A ring all-reduce of {@code floats} floats among {@code n} actor systems on loopback in this JVM (Artery TCP, the
+     * cluster's serializers): {seconds (median of 3 after one warm-up), seconds per byte a participant sends, bytes a
+     * participant sends}.
+     */
+    private double[] measureRing(int n, int floats) throws Exception {
+        com.typesafe.config.Config base = io.proxstream.actors.cluster.ClusterNode.config("127.0.0.1", 0, List.of("127.0.0.1:0"),
+                List.of("worker"), java.time.Duration.ofSeconds(5));
+        com.typesafe.config.Config remote = com.typesafe.config.ConfigFactory.parseString("pekko.actor.provider = remote").withFallback(base);
+        List<org.apache.pekko.actor.typed.ActorSystem<RingCollective.Command>> systems = new ArrayList<>();
+        try {
+            List<String> paths = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                var sys = org.apache.pekko.actor.typed.ActorSystem.create(RingCollective.create(4L * floats), "ring", remote);
+                systems.add(sys);
+                paths.add(org.apache.pekko.actor.typed.ActorRefResolver.get(sys).toSerializationFormat(sys));
+            }
+            java.util.concurrent.LinkedBlockingQueue<RingCollective.Outcome> outcomes = new java.util.concurrent.LinkedBlockingQueue<>();
+            // the answers come to a plain actor of system 0 that hands them to this thread
+            org.apache.pekko.actor.typed.ActorRef<RingCollective.Outcome> sink = org.apache.pekko.actor.typed.javadsl.Adapter.spawnAnonymous(
+                    org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(systems.get(0)),
+                    org.apache.pekko.actor.typed.javadsl.Behaviors.receiveMessage(o -> {
+                        outcomes.add(o);
+                        return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
+                    }));
+            double[] times = new double[4];
+            long sent = new RingAllReduce(n, 0, new float[floats], RingCollective.PIECE_FLOATS).floatsSent() * 4;
+            for (int rep = 0; rep < times.length; rep++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < n; i++) {
+                    List<org.apache.pekko.actor.typed.ActorRef<RingCollective.Command>> view = new ArrayList<>();
+                    for (String p : paths) {
+                        view.add(org.apache.pekko.actor.typed.ActorRefResolver.get(systems.get(i)).resolveActorRef(p));
+                    }
+                    float[] data = new float[floats];
+                    java.util.Arrays.fill(data, i + 1);
+                    systems.get(i).tell(new RingCollective.Run(rep, view, i, data, RingCollective.PIECE_FLOATS,
+                            java.time.Duration.ofMinutes(5), sink));
+                }
+                for (int i = 0; i < n; i++) {
+                    RingCollective.Outcome o = outcomes.poll(10, java.util.concurrent.TimeUnit.MINUTES);
+                    if (o == null || !o.ok()) {
+                        throw new IllegalStateException("ring all-reduce failed: " + (o == null ? "no answer in 10 minutes" : o.error()));
+                    }
+                    float expect = n * (n + 1) / 2f;
+                    if (o.data()[0] != expect || o.data()[floats - 1] != expect) {
+                        throw new IllegalStateException("ring all-reduce gave " + o.data()[0] + ", expected " + expect);
+                    }
+                }
+                times[rep] = (System.nanoTime() - t0) / 1e9;
+            }
+            double[] timed = java.util.Arrays.copyOfRange(times, 1, times.length);
+            java.util.Arrays.sort(timed);
+            return new double[] {timed[1], timed[1] / sent, sent};
+        } finally {
+            for (var sys : systems) {
+                sys.terminate();
+            }
+            for (var sys : systems) {
+                sys.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /**
      * The design without a model at the coordinator, from parts measured here: each of N workers owns d/N of the decoder
      * step's columns (an {@link IterativeDecoder} column shard: the same bits as the whole step), every worker's rows and
      * codes of a round go to every column owner (codes whole, rows cut by columns), the encoder is averaged by a ring
@@ -334,7 +400,7 @@ public final class ClusterBench {
      * (link rate + the transport's measured cost per byte), each worker on its own full-duplex link.
      */
     private void shardedModel(DataParallelPam.Config t, byte[] resultBytes, long encoderBytes, double decoderBytes, double compute,
-                              int rowsPerSolve, double bandwidth, double transport, double latency) {
+                              int rowsPerSolve, double bandwidth, double transport, double latency) throws Exception {
         int d = t.dim();
         int m = t.latents();
         int perWorker = t.batch();
@@ -370,6 +436,9 @@ public final class ClusterBench {
             acc[i] = a[1];
             solve[i] = s[1];
         }
+        int encoderFloats = t.latents() * t.dim() + t.latents();
+        double[] ring = measureRing(3, encoderFloats);
+        double ringPerByte = ring[1];
         out.printf(Locale.ROOT, "%nThe column-sharded design (no model at the coordinator; NOT BUILT: its protocol is the open part of the"
                 + " issue, its decoder step is — IterativeDecoder column shards, the same bits as the whole step), from parts measured"
                 + " here: a shard's accumulate of one worker's round (%d rows; parse + its columns; full window, rows leaving it) and its"
@@ -378,13 +447,17 @@ public final class ClusterBench {
                 + " and that worker's columns of its rows, and the encoders are averaged by a ring all-reduce (2 (N-1)/N encoders in"
                 + " and out per worker); after each solve the decoder's columns are all-gathered ((N-1)/N decoders per worker). Each"
                 + " worker's link is costed as the star's (10 Gbit/s + the transport's %.1f ms per MB, %.1f ms latency per step), all"
-                + " links at once (full-duplex, a non-blocking switch). Not overlapped: the solve runs between rounds.%n%n",
+                + " links at once (full-duplex, a non-blocking switch). Not overlapped: the solve runs between rounds. The ring itself"
+                + " (RingCollective over Artery, pieces of 128 KiB) measured here: the encoder (%d floats) all-reduced among 3 actor systems"
+                + " on loopback in this JVM in %.2f s (median of 3), %.1f MB sent per participant, so %.1f ms per MB of a participant's"
+                + " share with the 3 participants' serialisation and sums on these %d shared cores (the last column costs every"
+                + " transfer between workers at that instead).%n%n",
                 perWorker, window, compute, encoderBytes / 1e6, rowBytes / 1e6, codeBytes / 1e6, decoderBytes / 1e6, transport * 1e9,
-                latency * 1e3);
+                latency * 1e3, encoderFloats, ring[0], ring[2] / 1e6, ringPerByte * 1e9, Runtime.getRuntime().availableProcessors());
         out.println("| machines N | columns per worker | rounds per solve | compute | accumulate (N results) | shard solve "
                 + "| encoder all-reduce | codes + rows all-to-all | decoder all-gather | s per solve interval | rows/s | speed-up vs 1 "
-                + "machine | worker memory for its shard |");
-        out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+                + "machine | worker memory for its shard | speed-up with the ring's measured cost per byte |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         double single = 0;
         for (int i = 0; i < machines.length; i++) {
             int n = machines[i];
@@ -399,11 +472,14 @@ public final class ClusterBench {
             if (n == 1) {
                 single = rate;
             }
+            // the same with every transfer between workers at the ring's measured cost per byte (+ the link)
+            double peer = 1 / bandwidth + ringPerByte;
+            double ringed = rounds * compute + accumulate + solve[i] + (perByte > 0 ? (allReduce + allToAll + allGather) * peer / perByte : 0);
             // the shard's window: every kept row's codes, its columns of the rows; the old rows' gradient at its columns
             double memory = window * (codeBytes / perWorker + 4.0 * cols) + 8.0 * (m + 1) * cols;
-            out.printf(Locale.ROOT, "| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2fx | %.0f MB |%n", n, cols,
+            out.printf(Locale.ROOT, "| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2fx | %.0f MB | %.2fx |%n", n, cols,
                     rounds, rounds * compute, accumulate, solve[i], allReduce, allToAll, allGather, interval, rate, rate / single,
-                    memory / 1e6);
+                    memory / 1e6, rowsPerSolve / ringed / single);
         }
         out.printf(Locale.ROOT, "%nWhat a dead worker costs in this design: its columns' window and old-rows gradient (the memory above) "
                 + "live only there, so they need a replica on another worker (the rows' column slices sent twice) or a shard checkpoint "

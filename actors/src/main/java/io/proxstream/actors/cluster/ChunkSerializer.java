@@ -20,6 +20,7 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
     public static final int ID = 7_311_201;
     private static final String MODEL = "M";
     private static final String RESULT = "R";
+    private static final String PIECE = "P";
 
     public ChunkSerializer(ExtendedActorSystem system) {
         // the system is not needed
@@ -38,6 +39,9 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
         if (o instanceof Protocol.ResultChunk) {
             return RESULT;
         }
+        if (o instanceof RingCollective.Piece) {
+            return PIECE;
+        }
         throw new IllegalArgumentException("ChunkSerializer cannot serialise " + o.getClass().getName());
     }
 
@@ -45,6 +49,9 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
     private static int size(Object o) {
         if (o instanceof Protocol.ModelChunk m) {
             return 8 + 4 + 4 + 4 + m.data().length;
+        }
+        if (o instanceof RingCollective.Piece p) {
+            return 8 + 1 + 4 + 4 + 4 + 4 + 4 * p.values().length;
         }
         Protocol.ResultChunk r = (Protocol.ResultChunk) o;
         return 8 + 4 + 4 + 4 + r.worker().getBytes(StandardCharsets.UTF_8).length + 4 + r.data().length;
@@ -67,6 +74,11 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
             } else if (o instanceof Protocol.ResultChunk r) {
                 byte[] w = r.worker().getBytes(StandardCharsets.UTF_8);
                 buf.putLong(r.round()).putInt(r.index()).putInt(r.count()).putInt(w.length).put(w).putInt(r.data().length).put(r.data());
+            } else if (o instanceof RingCollective.Piece p) {
+                buf.putLong(p.op()).put((byte) (p.gather() ? 1 : 0)).putInt(p.step()).putInt(p.segment()).putInt(p.offset())
+                        .putInt(p.values().length);
+                buf.asFloatBuffer().put(p.values());
+                buf.position(buf.position() + 4 * p.values().length);
             } else {
                 throw new IllegalArgumentException("ChunkSerializer cannot serialise " + o.getClass().getName());
             }
@@ -85,6 +97,9 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
         ByteOrder order = buf.order();
         buf.order(ByteOrder.LITTLE_ENDIAN);
         try {
+            if (PIECE.equals(manifest)) {
+                return piece(buf);
+            }
             long round = buf.getLong();
             int index = buf.getInt();
             int count = buf.getInt();
@@ -97,10 +112,28 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
                 default -> throw new NotSerializableException("ChunkSerializer: unknown manifest '" + manifest + "'");
             };
         } catch (BufferUnderflowException e) {
-            throw new NotSerializableException("ChunkSerializer: truncated " + (MODEL.equals(manifest) ? "model" : "result") + " chunk");
+            throw new NotSerializableException("ChunkSerializer: truncated " + (MODEL.equals(manifest) ? "model chunk"
+                    : RESULT.equals(manifest) ? "result chunk" : "ring piece"));
         } finally {
             buf.order(order);
         }
+    }
+
+    private static RingCollective.Piece piece(ByteBuffer buf) throws NotSerializableException {
+        long op = buf.getLong();
+        byte gather = buf.get();
+        int step = buf.getInt();
+        int segment = buf.getInt();
+        int offset = buf.getInt();
+        int n = buf.getInt();
+        if (gather != 0 && gather != 1 || n < 0 || (long) n * 4 > buf.remaining()) {
+            throw new NotSerializableException("ChunkSerializer: ring piece declares " + n + " floats (phase byte " + gather + "), "
+                    + buf.remaining() + " bytes remain");
+        }
+        float[] v = new float[n];
+        buf.asFloatBuffer().get(v);
+        buf.position(buf.position() + 4 * n);
+        return new RingCollective.Piece(op, gather == 1, step, segment, offset, v);
     }
 
     private static byte[] bytes(ByteBuffer buf, String what) throws NotSerializableException {

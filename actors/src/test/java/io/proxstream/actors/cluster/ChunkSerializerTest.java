@@ -46,6 +46,30 @@ class ChunkSerializerTest {
     }
 
     @Test
+    void ringPiecesRoundTripTheirFloatsBitForBitAndTruncationIsRefused() throws Exception {
+        float[] v = {1.5f, -0f, Float.MIN_VALUE, Float.MAX_VALUE, Float.intBitsToFloat(0x7fc01234), 3e-20f};
+        RingCollective.Piece p = new RingCollective.Piece(9_876_543_210L, true, 6, 3, 123_456, v);
+        ByteBuffer buf = ByteBuffer.allocate(200);
+        buf.put((byte) 7);
+        s.toBinary(p, buf);
+        buf.flip();
+        buf.get();
+        RingCollective.Piece q = (RingCollective.Piece) s.fromBinary(buf, s.manifest(p));
+        assertEquals(0, buf.remaining(), "the piece's bytes are consumed whole");
+        assertEquals(p.op(), q.op());
+        assertTrue(q.gather());
+        assertEquals(6, q.step());
+        assertEquals(3, q.segment());
+        assertEquals(123_456, q.offset());
+        for (int i = 0; i < v.length; i++) {
+            assertEquals(Float.floatToRawIntBits(v[i]), Float.floatToRawIntBits(q.values()[i]), "float " + i);
+        }
+        byte[] cut = Arrays.copyOf(s.toBinary(p), 30);
+        NotSerializableException e = assertThrows(NotSerializableException.class, () -> s.fromBinary(cut, "P"));
+        assertTrue(e.getMessage().contains("ring piece"), e.getMessage());
+    }
+
+    @Test
     void theClusterSettingsBindTheChunksToItAndEverythingElseStaysCbor() {
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "chunks",
                 ClusterNode.config("127.0.0.1", 0, java.util.List.of("127.0.0.1:0"), java.util.List.of("worker"), java.time.Duration.ofSeconds(5)));
@@ -53,6 +77,7 @@ class ChunkSerializerTest {
             Serialization ser = SerializationExtension.get(system);
             assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new Protocol.ModelChunk(0, 0, 1, new byte[1])).identifier());
             assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new Protocol.ResultChunk(0, "w", 0, 1, new byte[1])).identifier());
+            assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new RingCollective.Piece(0, false, 0, 0, 0, new float[1])).identifier());
             assertTrue(ser.findSerializerFor(new Protocol.RoundSettled(1, java.util.List.of(), -1)).getClass().getName().contains("Jackson"));
         } finally {
             system.terminate();
