@@ -343,8 +343,64 @@ public final class IterativeDecoder implements DecoderStep {
         solves = 0;
     }
 
+    /**
+     * A solve's correction of the step's columns, (m+1) × (to − from) with the bias last ({@code delta} null when there
+     * was nothing to solve), and its report.
+     */
+    public record Step(float[] delta, DecoderStatistics.SolveReport report) {
+    }
+
     @Override
     public DecoderStatistics.SolveReport solveInto(SaeModel target, double rho, double muDec, boolean holdUnfired) {
+        long t0 = System.nanoTime();
+        Step step = solve(target, rho, muDec, holdUnfired);
+        if (step.delta() == null) {
+            return step.report();
+        }
+        apply(step.delta());
+        DecoderStatistics.SolveReport r = step.report();
+        return new DecoderStatistics.SolveReport(r.solvedLatents(), r.heldLatents(), r.ridge(), r.count(), (System.nanoTime() - t0) / 1e6,
+                r.iterations(), r.residual());
+    }
+
+    /**
+     * Applies a solve's correction: adds it to the step's columns of the model's decoder and moves the old rows' model
+     * with it, as {@link #solveInto} does after {@link #solve}. A replica of a column shard — the same columns, fed the
+     * same rows — calls this with the owner's correction instead of solving, and stays the owner's state bit for bit
+     * ({@code IterativeDecoderTest}), so it can take the owner's place. A correction of the wrong length, or one that would
+     * make the decoder non-finite, is refused and changes nothing.
+     */
+    public void apply(float[] delta) {
+        if (delta == null || delta.length != (long) (m + 1) * width) {
+            throw new IllegalArgumentException("a correction of decoder columns " + c0 + ".." + (c0 + width) + " holds " + (m + 1) + " x "
+                    + width + " values, got " + (delta == null ? "none" : delta.length));
+        }
+        final float[] w = model.decoderWeights();
+        final float[] bias = model.decoderBias();
+        for (int i = 0; i < delta.length; i++) {
+            int j = i / width;
+            int col = c0 + i % width;
+            float next = (j < m ? w[j * d + col] : bias[col]) + delta[i];
+            if (!(Math.abs(next) <= Float.MAX_VALUE)) {
+                throw new ArithmeticException("decoder step produced a non-finite or out-of-range value (" + next + ") for "
+                        + (j < m ? "latent " + j : "the bias") + "; the previous decoder is kept");
+            }
+        }
+        for (int j = 0; j < m; j++) {
+            Vec.axpy(1f, delta, j * width, w, j * d + c0, width);
+        }
+        for (int i = 0; i < width; i++) {
+            bias[c0 + i] += delta[m * width + i];
+        }
+        moveOldModel(delta);
+        solves++;
+    }
+
+    /**
+     * Solves the step without changing anything: the correction of the step's columns from the current decoder, which
+     * {@link #apply} then applies (here, and on any replica of these columns).
+     */
+    public Step solve(SaeModel target, double rho, double muDec, boolean holdUnfired) {
         if (target != model) {
             throw new IllegalArgumentException("the iterative decoder step solves into the model it was built for");
         }
@@ -354,7 +410,7 @@ public final class IterativeDecoder implements DecoderStep {
         long t0 = System.nanoTime();
         double count = count();
         if (!(count > 0)) {
-            return new DecoderStatistics.SolveReport(0, m, rho + muDec, 0, 0, 0, Double.NaN);
+            return new Step(null, new DecoderStatistics.SolveReport(0, m, rho + muDec, 0, 0, 0, Double.NaN));
         }
         // the exact diagonal of the data part, and the window's weight
         final double[] diag = new double[m + 1];
@@ -405,23 +461,6 @@ public final class IterativeDecoder implements DecoderStep {
                 end[c] = work.endSq;
             }
         });
-        for (int i = 0; i < delta.length; i++) {
-            int j = i / width;
-            int col = c0 + i % width;
-            float next = (j < m ? w[j * d + col] : bias[col]) + delta[i];
-            if (!(Math.abs(next) <= Float.MAX_VALUE)) {
-                throw new ArithmeticException("decoder step produced a non-finite or out-of-range value (" + next + ") for "
-                        + (j < m ? "latent " + j : "the bias") + "; the previous decoder is kept");
-            }
-        }
-        for (int j = 0; j < m; j++) {
-            Vec.axpy(1f, delta, j * width, w, j * d + c0, width);
-        }
-        for (int i = 0; i < width; i++) {
-            bias[c0 + i] += delta[m * width + i];
-        }
-        moveOldModel(delta);
-        solves++;
         int maxIt = 0;
         double s0 = 0;
         double s1 = 0;
@@ -431,7 +470,8 @@ public final class IterativeDecoder implements DecoderStep {
             s1 += end[c];
         }
         double residual = s0 > 0 ? Math.sqrt(s1 / s0) : 0;
-        return new DecoderStatistics.SolveReport(m - held, held, ridge, count, (System.nanoTime() - t0) / 1e6, maxIt, residual);
+        return new Step(delta, new DecoderStatistics.SolveReport(m - held, held, ridge, count, (System.nanoTime() - t0) / 1e6, maxIt,
+                residual));
     }
 
     /**

@@ -413,6 +413,57 @@ class IterativeDecoderTest {
         assertTrue(e.getMessage().contains("columns 0..16"), e.getMessage());
     }
 
+    /**
+     * A replica of a column shard (on another node's copy of the model) that is fed the same rows and applies the owner's
+     * corrections instead of solving stays the owner's state bit for bit: the decoder columns, the gradient a solve starts
+     * from, and the next solve's correction once it takes the owner's place.
+     */
+    @Test
+    void aReplicaApplyingTheOwnersCorrectionsCanTakeItsPlaceExactly() {
+        int d = 72;
+        int m = 200;
+        int k = 5;
+        int rows = 80;
+        IterativeDecoder.Options o = new IterativeDecoder.Options(3 * rows, 6, 1e-4);
+        Planted data = new Planted(d, m, k, 31);
+        SaeModel ownerModel = model(d, m, k, 32);
+        SaeModel replicaModel = ownerModel.copy();
+        IterativeDecoder owner = new IterativeDecoder(ownerModel, o, 16, 48);
+        IterativeDecoder replica = new IterativeDecoder(replicaModel, o, 16, 48);
+        float[] x = new float[rows * d];
+        for (int step = 1; step <= 18; step++) {
+            SparseCodes c = data.next(rows, x);
+            float[] slice = IterativeDecoder.columns(x, rows, d, 16, 48);
+            owner.forget(0.95);
+            owner.accumulate(c, slice, rows);
+            replica.forget(0.95);
+            replica.accumulate(c, slice, rows);
+            if (step % 3 == 0) {
+                IterativeDecoder.Step s = owner.solve(ownerModel, 1e-4, 1e-3, true);
+                owner.apply(s.delta());
+                replica.apply(s.delta());
+            }
+        }
+        for (int j = 0; j < m; j++) {
+            for (int t = 16; t < 48; t++) {
+                assertEquals(Float.floatToRawIntBits(ownerModel.decoderWeights()[j * d + t]),
+                        Float.floatToRawIntBits(replicaModel.decoderWeights()[j * d + t]), "atom " + j + ", column " + t);
+            }
+        }
+        assertArrayEquals(owner.halfGradient(1e-4), replica.halfGradient(1e-4), 0.0);
+        assertArrayEquals(owner.solve(ownerModel, 1e-4, 1e-3, true).delta(), replica.solve(replicaModel, 1e-4, 1e-3, true).delta(),
+                "the promoted replica solves the owner's correction");
+        // a correction of the wrong shape, or one that overflows, is refused and changes nothing
+        float[] before = replicaModel.decoderWeights().clone();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> replica.apply(new float[10]));
+        assertTrue(e.getMessage().contains("16..48"), e.getMessage());
+        float[] huge = new float[(m + 1) * 32];
+        huge[5] = Float.MAX_VALUE;
+        huge[6] = Float.NaN;
+        assertThrows(ArithmeticException.class, () -> replica.apply(huge));
+        assertArrayEquals(before, replicaModel.decoderWeights());
+    }
+
     @Test
     void aCheckpointOfTheExactStepCannotResumeACgRun() {
         PamSgdTrainer.Options exact = PamSgdTrainer.Options.experimentDefaults().withDecoder(PamSgdTrainer.Decoder.exact());
