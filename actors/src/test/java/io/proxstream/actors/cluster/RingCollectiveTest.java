@@ -45,7 +45,7 @@ class RingCollectiveTest {
     /** N systems, each with a collective (its guardian); returns the collectives' paths (with their addresses). */
     private static List<String> ring(int n) {
         Config base = ClusterNode.config("127.0.0.1", 0, List.of("127.0.0.1:0"), List.of("worker"), Duration.ofSeconds(5));
-        Config remote = ConfigFactory.parseString("pekko.actor.provider = remote").withFallback(base);
+        Config remote = ConfigFactory.parseString("pekko.actor.provider = remote\npekko.remote.warn-about-direct-use = off").withFallback(base);
         List<String> paths = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             ActorSystem<RingCollective.Command> s = ActorSystem.create(RingCollective.create(10_000_000), "ring", remote);
