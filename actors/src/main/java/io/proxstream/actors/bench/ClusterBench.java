@@ -333,10 +333,15 @@ public final class ClusterBench {
      * participant sends}.
      */
     private double[] measureRing(int n, int floats) throws Exception {
+        return measureRing(n, floats, RingCollective.PIECE_FLOATS, com.typesafe.config.ConfigFactory.empty());
+    }
+
+    /** {@link #measureRing(int, int)} with the piece size and extra settings given (for comparing transports). */
+    static double[] measureRing(int n, int floats, int piece, com.typesafe.config.Config extra) throws Exception {
         com.typesafe.config.Config base = io.proxstream.actors.cluster.ClusterNode.config("127.0.0.1", 0, List.of("127.0.0.1:0"),
                 List.of("worker"), java.time.Duration.ofSeconds(5));
-        com.typesafe.config.Config remote = com.typesafe.config.ConfigFactory.parseString(
-                "pekko.actor.provider = remote\npekko.remote.warn-about-direct-use = off").withFallback(base);
+        com.typesafe.config.Config remote = extra.withFallback(com.typesafe.config.ConfigFactory.parseString(
+                "pekko.actor.provider = remote\npekko.remote.warn-about-direct-use = off")).withFallback(base);
         List<org.apache.pekko.actor.typed.ActorSystem<RingCollective.Command>> systems = new ArrayList<>();
         java.util.concurrent.LinkedBlockingQueue<RingCollective.Outcome> outcomes = new java.util.concurrent.LinkedBlockingQueue<>();
         // the answers come to a plain local system's guardian that hands them to this thread
@@ -353,7 +358,7 @@ public final class ClusterBench {
                 paths.add(org.apache.pekko.actor.typed.ActorRefResolver.get(sys).toSerializationFormat(sys));
             }
             double[] times = new double[4];
-            long sent = new RingAllReduce(n, 0, new float[floats], RingCollective.PIECE_FLOATS).floatsSent() * 4;
+            long sent = new RingAllReduce(n, 0, new float[floats], piece).floatsSent() * 4;
             for (int rep = 0; rep < times.length; rep++) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < n; i++) {
@@ -363,7 +368,7 @@ public final class ClusterBench {
                     }
                     float[] data = new float[floats];
                     java.util.Arrays.fill(data, i + 1);
-                    systems.get(i).tell(new RingCollective.Run(rep, view, i, data, RingCollective.PIECE_FLOATS,
+                    systems.get(i).tell(new RingCollective.Run(rep, view, i, data, piece,
                             java.time.Duration.ofMinutes(5), sink));
                 }
                 for (int i = 0; i < n; i++) {

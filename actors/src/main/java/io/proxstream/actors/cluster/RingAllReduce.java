@@ -173,6 +173,15 @@ public final class RingAllReduce {
         return s;
     }
 
+    /** Messages this participant sends in all (its pieces over both phases): at most this many are ever in flight on its link. */
+    public long piecesSent() {
+        long s = 0;
+        for (int step = 0; step < n - 1; step++) {
+            s += (length(mod(me - step)) + pieceFloats - 1) / pieceFloats + (length(mod(me + 1 - step)) + pieceFloats - 1) / pieceFloats;
+        }
+        return s;
+    }
+
     /** The order in which segment j's sum adds the participants' arrays: j, j+1, …, j+N−1 (mod N). */
     public static int[] foldOrder(int participants, int segment) {
         int[] o = new int[participants];

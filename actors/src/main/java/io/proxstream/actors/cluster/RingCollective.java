@@ -76,6 +76,8 @@ public final class RingCollective extends AbstractBehavior<RingCollective.Comman
     private long earlyFloats;
     /** The most floats held for operations not started here (a fast peer's one operation; beyond it, a peer misbehaves). */
     private final long earlyLimit;
+    /** Half of Artery's outbound queue: the most messages one operation may put on a link. */
+    private final int queueLimit;
 
     public static Behavior<Command> create(long earlyLimitFloats) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(t -> new RingCollective(ctx, t, earlyLimitFloats)));
@@ -85,6 +87,9 @@ public final class RingCollective extends AbstractBehavior<RingCollective.Comman
         super(ctx);
         this.timers = timers;
         this.earlyLimit = earlyLimit;
+        String key = "pekko.remote.artery.advanced.outbound-message-queue-size";
+        com.typesafe.config.Config c = ctx.getSystem().settings().config();
+        this.queueLimit = (c.hasPath(key) ? c.getInt(key) : 3072) / 2;
     }
 
     @Override
@@ -106,6 +111,14 @@ public final class RingCollective extends AbstractBehavior<RingCollective.Comman
             op = new Running(r);
         } catch (IllegalArgumentException e) {
             r.replyTo().tell(new Outcome(r.op(), null, e.getMessage()));
+            return this;
+        }
+        // Artery drops what does not fit its outbound queue: the schedule's messages on one link must stay well inside it
+        if (op.ring.piecesSent() > queueLimit) {
+            r.replyTo().tell(new Outcome(r.op(), null, "ring all-reduce of " + r.data().length + " floats in pieces of " + r.pieceFloats()
+                    + " sends up to " + op.ring.piecesSent() + " messages on one link; Artery's outbound queue"
+                    + " (pekko.remote.artery.advanced.outbound-message-queue-size) holds " + 2 * queueLimit + " and drops beyond it:"
+                    + " use larger pieces or split the array"));
             return this;
         }
         // pieces held for earlier operations that never started here are dropped: operations are numbered in order

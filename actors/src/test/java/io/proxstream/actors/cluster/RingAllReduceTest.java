@@ -104,6 +104,7 @@ class RingAllReduceTest {
         int n = 8;
         RingAllReduce r = new RingAllReduce(n, 3, new float[8000], 100);
         assertEquals(2L * 7 * 1000, r.floatsSent(), "2 (N-1)/N of 8 000 floats");
+        assertEquals(2L * 7 * 10, r.piecesSent(), "segments of 1 000 floats in pieces of 100");
     }
 
     @Test

@@ -103,6 +103,15 @@ class RingCollectiveTest {
     }
 
     @Test
+    void anOperationThatWouldOverflowArterysQueueIsRefusedSayingSo() {
+        TestProbe<RingCollective.Outcome> probe = TestProbe.create(systems.get(0));
+        systems.get(0).tell(new RingCollective.Run(50, view(0, paths), 0, new float[100_000], 16, Duration.ofSeconds(5), probe.getRef()));
+        RingCollective.Outcome o = probe.receiveMessage(Duration.ofSeconds(10));
+        assertTrue(o.error() != null && o.error().contains("outbound-message-queue-size") && o.error().contains("8336 messages"),
+                String.valueOf(o.error()));
+    }
+
+    @Test
     void aPeerThatNeverTakesPartFailsTheOthersAtTheDeadline() {
         int n = 3;
         TestProbe<RingCollective.Outcome> probe = TestProbe.create(systems.get(0));
