@@ -182,6 +182,45 @@ public final class RingAllReduce {
         return s;
     }
 
+    /**
+     * Runs the all-reduce among {@code arrays.length} participants in this process (messages handed over in order); each
+     * array ends holding the sum, with the bits the ring over a network gives (they do not depend on the order in which
+     * links deliver).
+     */
+    public static void inMemory(float[][] arrays, int piece) {
+        int n = arrays.length;
+        for (float[] a : arrays) {
+            if (a.length != arrays[0].length) {
+                throw new IllegalArgumentException("ring participants hold arrays of " + arrays[0].length + " and " + a.length + " floats");
+            }
+        }
+        RingAllReduce[] ring = new RingAllReduce[n];
+        java.util.ArrayDeque<Piece> links = new java.util.ArrayDeque<>();
+        java.util.ArrayDeque<Integer> to = new java.util.ArrayDeque<>();
+        for (int i = 0; i < n; i++) {
+            ring[i] = new RingAllReduce(n, i, arrays[i], piece);
+        }
+        for (int i = 0; i < n; i++) {
+            for (Piece p : ring[i].start()) {
+                links.add(p);
+                to.add((i + 1) % n);
+            }
+        }
+        while (!links.isEmpty()) {
+            Piece p = links.poll();
+            int r = to.poll();
+            for (Piece q : ring[r].receive(p)) {
+                links.add(q);
+                to.add((r + 1) % n);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            if (!ring[i].done()) {
+                throw new IllegalStateException("participant " + i + " did not finish the in-memory ring");
+            }
+        }
+    }
+
     /** The order in which segment j's sum adds the participants' arrays: j, j+1, …, j+N−1 (mod N). */
     public static int[] foldOrder(int participants, int segment) {
         int[] o = new int[participants];

@@ -386,14 +386,32 @@ public final class IterativeDecoder implements DecoderStep {
                         + (j < m ? "latent " + j : "the bias") + "; the previous decoder is kept");
             }
         }
-        for (int j = 0; j < m; j++) {
-            Vec.axpy(1f, delta, j * width, w, j * d + c0, width);
-        }
-        for (int i = 0; i < width; i++) {
-            bias[c0 + i] += delta[m * width + i];
-        }
+        addColumns(model, c0, c0 + width, delta);
         moveOldModel(delta);
         solves++;
+    }
+
+    /**
+     * Adds a correction of columns {@code from .. to} ((m+1) × (to − from), the bias last) to a model's decoder with the
+     * arithmetic {@link #apply} uses: what a node that holds a copy of the decoder, but not that shard, does with the owner's
+     * correction, so that every copy has the same bits.
+     */
+    public static void addColumns(SaeModel model, int from, int to, float[] delta) {
+        int m = model.spec().latents();
+        int d = model.spec().inputDim();
+        int width = to - from;
+        if (from < 0 || from >= to || to > d || delta.length != (long) (m + 1) * width) {
+            throw new IllegalArgumentException("a correction of decoder columns " + from + ".." + to + " of " + d + " holds " + (m + 1)
+                    + " x " + width + " values, got " + delta.length);
+        }
+        float[] w = model.decoderWeights();
+        float[] bias = model.decoderBias();
+        for (int j = 0; j < m; j++) {
+            Vec.axpy(1f, delta, j * width, w, j * d + from, width);
+        }
+        for (int i = 0; i < width; i++) {
+            bias[from + i] += delta[m * width + i];
+        }
     }
 
     /**
