@@ -56,6 +56,25 @@ class RingAllReduceTest {
         return data;
     }
 
+    /** The sum each segment's ring gives: the fold in {@link RingAllReduce#foldOrder}, in float, entry by entry. */
+    static float[] ringOrderSum(float[][] in) {
+        int n = in.length;
+        int length = in[0].length;
+        RingAllReduce layout = new RingAllReduce(n, 0, new float[length], 1);
+        float[] expect = new float[length];
+        for (int j = 0; j < n; j++) {
+            int[] order = RingAllReduce.foldOrder(n, j);
+            for (int t = layout.segmentStart(j); t < layout.segmentStart(j + 1); t++) {
+                float acc = in[order[0]][t];
+                for (int o = 1; o < n; o++) {
+                    acc = acc + in[order[o]][t];
+                }
+                expect[t] = acc;
+            }
+        }
+        return expect;
+    }
+
     @Test
     void everyParticipantEndsWithTheSameBitsOfTheRingOrderSum() {
         SplittableRandom rnd = new SplittableRandom(3);
@@ -69,18 +88,7 @@ class RingAllReduceTest {
                         }
                     }
                     float[][] out = run(in, piece, rnd.nextLong());
-                    RingAllReduce layout = new RingAllReduce(n, 0, new float[length], piece);
-                    float[] expect = new float[length];
-                    for (int j = 0; j < n; j++) {
-                        int[] order = RingAllReduce.foldOrder(n, j);
-                        for (int t = layout.segmentStart(j); t < layout.segmentStart(j + 1); t++) {
-                            float acc = in[order[0]][t];
-                            for (int o = 1; o < n; o++) {
-                                acc = acc + in[order[o]][t];
-                            }
-                            expect[t] = acc;
-                        }
-                    }
+                    float[] expect = ringOrderSum(in);
                     for (int i = 0; i < n; i++) {
                         assertArrayEquals(expect, out[i], "participant " + i + " of " + n + ", length " + length + ", piece " + piece);
                     }

@@ -85,18 +85,7 @@ class RingCollectiveTest {
             RingCollective.Outcome o = probe.receiveMessage(Duration.ofSeconds(60));
             assertNull(o.error(), o.error());
         }
-        RingAllReduce layout = new RingAllReduce(n, 0, new float[length], 4096);
-        float[] expect = new float[length];
-        for (int j = 0; j < n; j++) {
-            int[] order = RingAllReduce.foldOrder(n, j);
-            for (int t = layout.segmentStart(j); t < layout.segmentStart(j + 1); t++) {
-                float acc = in[order[0]][t];
-                for (int o = 1; o < n; o++) {
-                    acc = acc + in[order[o]][t];
-                }
-                expect[t] = acc;
-            }
-        }
+        float[] expect = RingAllReduceTest.ringOrderSum(in);
         for (int i = 0; i < n; i++) {
             assertArrayEquals(expect, data[i], "node " + i);
         }
