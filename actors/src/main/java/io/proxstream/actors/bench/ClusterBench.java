@@ -10,6 +10,7 @@ import io.proxstream.actors.cluster.Protocol;
 import io.proxstream.solvers.blas.BlasInfo;
 import io.proxstream.actors.cluster.RingAllReduce;
 import io.proxstream.actors.cluster.RingCollective;
+import io.proxstream.actors.cluster.ShardedPam;
 import io.proxstream.solvers.sae.IterativeDecoder;
 import io.proxstream.solvers.sae.PamSgdTrainer;
 import io.proxstream.solvers.sae.SaeModel;
@@ -48,7 +49,7 @@ public final class ClusterBench {
      */
     public ClusterBench modelOnly(double transportMsPerMb) {
         if (!(transportMsPerMb >= 0 && transportMsPerMb < 1000)) {
-            throw new IllegalArgumentException("--transport-ms-per-mb must be in [0, 1000), got " + transportMsPerMb);
+            throw new IllegalArgumentException("--model-only " + transportMsPerMb + ": the transport's cost must be in [0, 1000) ms per MB");
         }
         this.modelOnly = true;
         this.givenTransport = transportMsPerMb / 1e9;
@@ -332,16 +333,12 @@ public final class ClusterBench {
      * cluster's serializers): {seconds (median of 3 after one warm-up), seconds per byte a participant sends, bytes a
      * participant sends}.
      */
-    private double[] measureRing(int n, int floats) throws Exception {
-        return measureRing(n, floats, RingCollective.PIECE_FLOATS, com.typesafe.config.ConfigFactory.empty());
-    }
-
-    /** {@link #measureRing(int, int)} with the piece size and extra settings given (for comparing transports). */
-    static double[] measureRing(int n, int floats, int piece, com.typesafe.config.Config extra) throws Exception {
+    private static double[] measureRing(int n, int floats) throws Exception {
+        int piece = RingCollective.PIECE_FLOATS;
         com.typesafe.config.Config base = io.proxstream.actors.cluster.ClusterNode.config("127.0.0.1", 0, List.of("127.0.0.1:0"),
                 List.of("worker"), java.time.Duration.ofSeconds(5));
-        com.typesafe.config.Config remote = extra.withFallback(com.typesafe.config.ConfigFactory.parseString(
-                "pekko.actor.provider = remote\npekko.remote.warn-about-direct-use = off")).withFallback(base);
+        com.typesafe.config.Config remote = com.typesafe.config.ConfigFactory.parseString(
+                "pekko.actor.provider = remote\npekko.remote.warn-about-direct-use = off").withFallback(base);
         List<org.apache.pekko.actor.typed.ActorSystem<RingCollective.Command>> systems = new ArrayList<>();
         java.util.concurrent.LinkedBlockingQueue<RingCollective.Outcome> outcomes = new java.util.concurrent.LinkedBlockingQueue<>();
         // the answers come to a plain local system's guardian that hands them to this thread
@@ -420,8 +417,14 @@ public final class ClusterBench {
         int[] machines = {1, 2, 4, 8};
         double[] acc = new double[machines.length];
         double[] solve = new double[machines.length];
+        int[] widths = new int[machines.length];
         for (int i = 0; i < machines.length; i++) {
-            int cols = machines[i] == 1 ? d : Math.min(d, (d / machines[i] + IterativeDecoder.BLOCK - 1) / IterativeDecoder.BLOCK * IterativeDecoder.BLOCK);
+            // the widest shard of the split the sharded round uses (ShardedPam.columnCuts): the one the others wait for
+            int[] cuts = ShardedPam.columnCuts(d, machines[i]);
+            for (int w = 0; w < machines[i]; w++) {
+                widths[i] = Math.max(widths[i], cuts[w + 1] - cuts[w]);
+            }
+            int cols = widths[i];
             SaeModel model = DataParallelPam.initialModel(t);
             IterativeDecoder shard = new IterativeDecoder(model, IterativeDecoder.Options.defaults(), 0, cols);
             PamSgdTrainer.Options o = t.pam();
@@ -469,7 +472,7 @@ public final class ClusterBench {
         double single = 0;
         for (int i = 0; i < machines.length; i++) {
             int n = machines[i];
-            int cols = n == 1 ? d : d / n;
+            int cols = widths[i];
             double rounds = (double) rowsPerSolve / (n * perWorker);
             double accumulate = rounds * n * acc[i];
             double allReduce = n == 1 ? 0 : rounds * (2.0 * (n - 1) / n * encoderBytes * perByte + 2 * (n - 1) * latency);

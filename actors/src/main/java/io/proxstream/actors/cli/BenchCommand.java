@@ -61,8 +61,13 @@ final class BenchCommand implements Callable<Integer> {
         if (modelOnly != null && !name.equals("cluster")) {
             throw new Cli.UsageException("--model-only applies to bench cluster only");
         }
-        if (modelOnly != null && !(modelOnly >= 0 && modelOnly < 1000)) {
-            throw new Cli.UsageException("--model-only " + modelOnly + ": the transport's cost must be in [0, 1000) ms per MB");
+        io.proxstream.actors.bench.ClusterBench cluster = new io.proxstream.actors.bench.ClusterBench(quick, out);
+        if (modelOnly != null) {
+            try {
+                cluster.modelOnly(modelOnly);
+            } catch (IllegalArgumentException e) {
+                throw new Cli.UsageException(e.getMessage());
+            }
         }
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "proxstream-bench");
         try {
@@ -70,13 +75,7 @@ final class BenchCommand implements Callable<Integer> {
                 case "sae" -> new SaeBench(system, quick, out, shapes.stream().map(SaeBench::parseShape).toList()).run();
                 case "ingest" -> new IngestBench(system, quick, out).run();
                 case "graph" -> new GraphBench(quick, out).run();
-                case "cluster" -> {
-                    io.proxstream.actors.bench.ClusterBench b = new io.proxstream.actors.bench.ClusterBench(quick, out);
-                    if (modelOnly != null) {
-                        b.modelOnly(modelOnly);
-                    }
-                    b.run();
-                }
+                case "cluster" -> cluster.run();
                 default -> new RadonBench(quick, out).run();
             }
             return 0;

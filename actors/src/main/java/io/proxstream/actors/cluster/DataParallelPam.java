@@ -243,7 +243,6 @@ public final class DataParallelPam {
     private DataParallelPam() {
     }
 
-    /** The initial model (seeded as {@code ./proxstream train}). */
     /**
      * Adds a worker result's rows and codes (shipped as codes) to a column shard of the iterative decoder step, as the
      * coordinator adds them to the whole step; a malformed result fails before anything changes.
@@ -252,6 +251,7 @@ public final class DataParallelPam {
         CodeBuffer.parse(result, config).feedColumns(shard, config.pam().forgetting());
     }
 
+    /** The initial model (seeded as {@code ./proxstream train}). */
     public static SaeModel initialModel(Config c) {
         return SaeModel.initialise(c.spec(), SaeModel.Init.UNIT, c.seed() * 31 + 7);
     }

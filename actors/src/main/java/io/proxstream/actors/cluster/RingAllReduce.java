@@ -33,10 +33,6 @@ public final class RingAllReduce {
     private final float[] data;
     private final int pieceFloats;
     private final int[] start;
-    private int reducedFloats;
-    private int gatheredFloats;
-    private final int reduceExpected;
-    private final int gatherExpected;
     /** Floats received per step of each phase (a step's segment arrives whole, once). */
     private final int[] reducedAt;
     private final int[] gatheredAt;
@@ -62,17 +58,6 @@ public final class RingAllReduce {
         for (int j = 0; j <= n; j++) {
             start[j] = (int) ((long) data.length * j / n);
         }
-        // what this participant receives: N−1 steps of reduce-scatter and N−1 of all-gather, one segment each
-        int r = 0;
-        for (int s = 0; s < n - 1; s++) {
-            r += length(mod(me - 1 - s));
-        }
-        this.reduceExpected = r;
-        int g = 0;
-        for (int s = 0; s < n - 1; s++) {
-            g += length(mod(me - s));
-        }
-        this.gatherExpected = g;
         this.reducedAt = new int[Math.max(0, n - 1)];
         this.gatheredAt = new int[Math.max(0, n - 1)];
     }
@@ -139,7 +124,6 @@ public final class RingAllReduce {
             for (int t = 0; t < v.length; t++) {
                 data[from + t] = v[t] + data[from + t];
             }
-            reducedFloats += v.length;
             // the reduced piece goes on: at the next reduce step, or, when this completes the segment's sum, as the first
             // gather step
             out.add(p.step() < n - 2 ? piece(false, p.step() + 1, p.segment(), from, v.length)
@@ -151,7 +135,6 @@ public final class RingAllReduce {
             }
             gatheredAt[p.step()] += p.values().length;
             System.arraycopy(p.values(), 0, data, from, p.values().length);
-            gatheredFloats += p.values().length;
             if (p.step() < n - 2) {
                 out.add(new Piece(true, p.step() + 1, p.segment(), from, p.values()));
             }
@@ -159,9 +142,17 @@ public final class RingAllReduce {
         return out;
     }
 
-    /** Whether this participant holds the whole sum. */
+    /**
+     * Whether this participant holds the whole sum: at every step of both phases the segment it receives has arrived
+     * whole (N−1 steps of reduce-scatter and N−1 of all-gather, one segment each).
+     */
     public boolean done() {
-        return reducedFloats == reduceExpected && gatheredFloats == gatherExpected;
+        for (int s = 0; s < n - 1; s++) {
+            if (reducedAt[s] != length(mod(me - 1 - s)) || gatheredAt[s] != length(mod(me - s))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Floats this participant sends in all: 2·(N − 1)/N of the array (up to the segments' rounding). */

@@ -119,10 +119,8 @@ public final class ShardedPam implements AutoCloseable {
         }
         // every shard takes every worker's minibatches, in worker order
         double gamma = config.pam().forgetting();
+        // (with the cg step a worker always ships rows and codes)
         for (TrainerState r : results) {
-            if (!r.longs().containsKey("codes.rows")) {
-                throw new IllegalStateException("a worker shipped statistics; the sharded design needs rows and codes");
-            }
             DataParallelPam.CodeBuffer.Parsed parsed = DataParallelPam.CodeBuffer.parse(r, config);
             for (IterativeDecoder s : shards) {
                 parsed.feedColumns(s, gamma);
