@@ -10,7 +10,8 @@ import org.apache.pekko.serialization.ByteBufferSerializer;
 import org.apache.pekko.serialization.SerializerWithStringManifest;
 
 /**
- * The wire form of the bulk messages ({@link Protocol.ModelChunk}, {@link Protocol.ResultChunk}): a few header fields
+ * The wire form of the bulk messages ({@link Protocol.ModelChunk}, {@link Protocol.ResultChunk}, the ring's
+ * {@link RingCollective.Piece}, the shard workers' {@link ShardWorker.Exchange} and {@link ShardWorker.Correction}): a few header fields
  * and the chunk's bytes, written straight into Artery's buffer ({@link ByteBufferSerializer}) instead of through
  * Jackson CBOR, which copied every chunk twice more on each side. Bound in {@code proxstream-cluster.conf}; every
  * other cluster message stays CBOR. A malformed payload fails with the reason (Artery then drops it and logs).
@@ -21,6 +22,8 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
     private static final String MODEL = "M";
     private static final String RESULT = "R";
     private static final String PIECE = "P";
+    private static final String EXCHANGE = "X";
+    private static final String CORRECTION = "C";
 
     public ChunkSerializer(ExtendedActorSystem system) {
         // the system is not needed
@@ -42,6 +45,12 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
         if (o instanceof RingCollective.Piece) {
             return PIECE;
         }
+        if (o instanceof ShardWorker.Exchange) {
+            return EXCHANGE;
+        }
+        if (o instanceof ShardWorker.Correction) {
+            return CORRECTION;
+        }
         throw new IllegalArgumentException("ChunkSerializer cannot serialise " + o.getClass().getName());
     }
 
@@ -52,6 +61,12 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
         }
         if (o instanceof RingCollective.Piece p) {
             return 8 + 1 + 4 + 4 + 4 + 4 + 4 * p.values().length;
+        }
+        if (o instanceof ShardWorker.Exchange x) {
+            return 8 + 4 + 4 + 4 + 4 + x.data().length;
+        }
+        if (o instanceof ShardWorker.Correction c) {
+            return 8 + 4 + 4 + 4 + 4 + c.data().length;
         }
         Protocol.ResultChunk r = (Protocol.ResultChunk) o;
         return 8 + 4 + 4 + 4 + r.worker().getBytes(StandardCharsets.UTF_8).length + 4 + r.data().length;
@@ -74,6 +89,10 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
             } else if (o instanceof Protocol.ResultChunk r) {
                 byte[] w = r.worker().getBytes(StandardCharsets.UTF_8);
                 buf.putLong(r.round()).putInt(r.index()).putInt(r.count()).putInt(w.length).put(w).putInt(r.data().length).put(r.data());
+            } else if (o instanceof ShardWorker.Exchange x) {
+                buf.putLong(x.round()).putInt(x.index()).putInt(x.count()).putInt(x.from()).putInt(x.data().length).put(x.data());
+            } else if (o instanceof ShardWorker.Correction c) {
+                buf.putLong(c.round()).putInt(c.index()).putInt(c.count()).putInt(c.from()).putInt(c.data().length).put(c.data());
             } else if (o instanceof RingCollective.Piece p) {
                 buf.putLong(p.op()).put((byte) (p.gather() ? 1 : 0)).putInt(p.step()).putInt(p.segment()).putInt(p.offset())
                         .putInt(p.values().length);
@@ -109,11 +128,18 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
                     String worker = new String(bytes(buf, "worker name"), StandardCharsets.UTF_8);
                     yield new Protocol.ResultChunk(round, worker, index, count, bytes(buf, "result chunk"));
                 }
+                case EXCHANGE -> new ShardWorker.Exchange(round, buf.getInt(), index, count, bytes(buf, "shard exchange part"));
+                case CORRECTION -> new ShardWorker.Correction(round, buf.getInt(), index, count, bytes(buf, "shard correction part"));
                 default -> throw new NotSerializableException("ChunkSerializer: unknown manifest '" + manifest + "'");
             };
         } catch (BufferUnderflowException e) {
-            throw new NotSerializableException("ChunkSerializer: truncated " + (MODEL.equals(manifest) ? "model chunk"
-                    : RESULT.equals(manifest) ? "result chunk" : "ring piece"));
+            throw new NotSerializableException("ChunkSerializer: truncated " + switch (manifest) {
+                case MODEL -> "model chunk";
+                case RESULT -> "result chunk";
+                case EXCHANGE -> "shard exchange part";
+                case CORRECTION -> "shard correction part";
+                default -> "ring piece";
+            });
         } finally {
             buf.order(order);
         }

@@ -570,12 +570,20 @@ public final class DataParallelPam {
 
         /** Reads the minibatches of a result written by {@link #saveTo}; a malformed result fails with the reason. */
         static Parsed parse(TrainerState r, Config config) {
+            return parse(r, config, config.dim());
+        }
+
+        /**
+         * Reads the minibatches of a result whose rows hold {@code width} of the input's columns (a column shard's part,
+         * {@link IterativeDecoder#columns}); a malformed result fails with the reason.
+         */
+        static Parsed parse(TrainerState r, Config config, int width) {
             long[] batchRows = required(r.longs().get("codes.rows"), "codes.rows");
             long[] ptr = required(r.longs().get("codes.ptr"), "codes.ptr");
             long[] idx = required(r.longs().get("codes.idx"), "codes.idx");
             float[] val = required(r.floats().get("codes.val"), "codes.val");
             float[] xs = required(r.floats().get("codes.x"), "codes.x");
-            int d = config.dim();
+            int d = width;
             List<SparseCodes> codes = new ArrayList<>();
             List<float[]> rows = new ArrayList<>();
             int p = 0;
