@@ -10,6 +10,8 @@ import io.proxstream.actors.cluster.Protocol;
 import io.proxstream.solvers.blas.BlasInfo;
 import io.proxstream.actors.cluster.RingAllReduce;
 import io.proxstream.actors.cluster.RingCollective;
+import io.proxstream.actors.cluster.ShardWorker;
+import io.proxstream.actors.cluster.ShardedLoopback;
 import io.proxstream.actors.cluster.ShardedPam;
 import io.proxstream.solvers.sae.IterativeDecoder;
 import io.proxstream.solvers.sae.PamSgdTrainer;
@@ -448,8 +450,8 @@ public final class ClusterBench {
             acc[i] = a[1];
             solve[i] = s[1];
         }
-        out.printf(Locale.ROOT, "%nThe column-sharded design (no model at the coordinator; NOT BUILT: its protocol is the open part of the"
-                + " issue, its decoder step is — IterativeDecoder column shards, the same bits as the whole step), from parts measured"
+        out.printf(Locale.ROOT, "%nThe column-sharded design (no model at the coordinator; its round is built as ShardWorker and measured"
+                + " below, not yet driven by `node` / `serve --cluster`), from parts measured"
                 + " here: a shard's accumulate of one worker's round (%d rows; parse + its columns; full window, rows leaving it) and its"
                 + " solve (median of 3, full window of %d rows) at d/N columns, the worker's round (%.2f s), payloads: encoder %.1f MB,"
                 + " a round's rows %.1f MB and codes %.1f MB, decoder %.1f MB. Per round each worker sends every other worker its codes"
@@ -496,5 +498,69 @@ public final class ClusterBench {
                 + "live only there. A replica on its successor (fed the same rows: the column slices sent twice, 1/N of a round's rows "
                 + "more per worker; and the owner's correction after each solve, which the all-gather carries anyway) holds the same bits "
                 + "(IterativeDecoder.apply) and can take its place; the protocol that keeps and promotes replicas is not built.%n");
+        shardedRounds(t, codeBytes, rowBytes, encoderBytes, decoderBytes, ringPerByte);
+    }
+
+    /**
+     * The column-sharded round itself ({@link ShardWorker}: encoder step, parts exchanged worker to worker, ring all-reduce
+     * of the encoder, shard fed, solve, corrections to every peer) run by three workers in three actor systems on loopback
+     * in this JVM at the model's shape: each round's phases as the workers timed them, and the bytes each worker sent to
+     * its peers against the model's count.
+     */
+    private void shardedRounds(DataParallelPam.Config t, double codeBytes, double rowBytes, long encoderBytes, double decoderBytes,
+                               double ringPerByte) throws Exception {
+        int n = 3;
+        int rounds = quick ? 2 : 4;
+        int perWorker = t.batch();
+        DataParallelPam.Config c = new DataParallelPam.Config(t.dim(), t.features(), t.latents(), t.k(), n, perWorker, 1,
+                (long) rounds * n * perWorker, 1000, 600_000, 1, 42, "pam").withDecoder("cg", "codes", 2);
+        int[] cuts = ShardedPam.columnCuts(t.dim(), n);
+        long ringBytes = 4 * new RingAllReduce(n, 0, new float[t.latents() * t.dim() + t.latents()], RingCollective.PIECE_FLOATS).floatsSent();
+        double partsModel = (n - 1) * (codeBytes + rowBytes / n);
+        double correctionsModel = (double) (n - 1) / n * decoderBytes;
+        out.printf(Locale.ROOT, "%nThe column-sharded round as built (ShardWorker), run by %d workers in %d actor systems on loopback in this"
+                + " JVM (Artery TCP, the cluster's serializers; every message between workers serialised and sent): %d rounds of %d rows"
+                + " per worker at this shape, a solve every 2 rounds (the first solve has the longer first budget), columns %s; the %d workers"
+                + " share these %d cores, so compute phases are slower than on %d machines and a worker's wait for its peers' parts includes"
+                + " their slower encoder steps. Times are the slowest worker's (s). Bytes: what each worker sent its peers (parts and"
+                + " corrections, measured payloads; the ring's %d bytes per round by its schedule are apart) against the model's (N-1)"
+                + " (codes + rows/N) per round and (N-1)/N decoders per solve.%n%n", n, n, rounds, perWorker, java.util.Arrays.toString(cuts),
+                n, Runtime.getRuntime().availableProcessors(), n, ringBytes);
+        out.println("| round | solve | round s | encoder step | waiting for parts | feeding shard | ring all-reduce | shard solve | waiting for"
+                + " corrections | sent per worker (parts + corrections) | model | measured / model |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        double ringTotal = 0;
+        try (ShardedLoopback cluster = new ShardedLoopback(n, java.time.Duration.ofMinutes(15))) {
+            cluster.configure(c, true);
+            for (long r = 0; r < rounds; r++) {
+                List<List<Protocol.Assignment>> slices = new ArrayList<>();
+                for (int w = 0; w < n; w++) {
+                    slices.add(List.of(new Protocol.Assignment(w, r * perWorker, perWorker)));
+                }
+                double[] worst = new double[7];
+                double sent = 0;
+                boolean solved = false;
+                for (ShardWorker.Reply reply : cluster.round(r, slices, n)) {
+                    if (!(reply instanceof ShardWorker.Done d)) {
+                        throw new IllegalStateException("sharded round " + r + " failed: " + reply);
+                    }
+                    double[] v = {d.seconds(), d.encoderSeconds(), d.exchangeSeconds(), d.accumulateSeconds(), d.ringSeconds(),
+                        d.solveSeconds(), d.correctionSeconds()};
+                    for (int i = 0; i < v.length; i++) {
+                        worst[i] = Math.max(worst[i], v[i]);
+                    }
+                    sent += d.bytesSent() / (double) n;
+                    solved = d.solved();
+                }
+                double model = partsModel + (solved ? correctionsModel : 0);
+                out.printf(Locale.ROOT, "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f MB | %.1f MB | %.3f |%n", r,
+                        solved ? "yes" : "no", worst[0], worst[1], worst[2], worst[3], worst[4], worst[5], worst[6], sent / 1e6, model / 1e6,
+                        sent / model);
+                ringTotal += worst[4];
+            }
+        }
+        out.printf(Locale.ROOT, "%nThe ring in these rounds: %.2f s per round on average (%.1f ms per MB of a participant's share), against"
+                + " %.1f ms per MB when measured alone above: in a round it runs beside the shard's feeding on the same cores.%n",
+                ringTotal / rounds, ringTotal / rounds / ringBytes * 1e9, ringPerByte * 1e9);
     }
 }

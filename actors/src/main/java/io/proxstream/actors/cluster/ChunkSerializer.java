@@ -66,7 +66,7 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
             return 8 + 4 + 4 + 4 + 4 + x.data().length;
         }
         if (o instanceof ShardWorker.Correction c) {
-            return 8 + 4 + 4 + 4 + 4 + c.data().length;
+            return 8 + 4 + 4 + 4 + 4 + 4 + c.data().length;
         }
         Protocol.ResultChunk r = (Protocol.ResultChunk) o;
         return 8 + 4 + 4 + 4 + r.worker().getBytes(StandardCharsets.UTF_8).length + 4 + r.data().length;
@@ -92,7 +92,8 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
             } else if (o instanceof ShardWorker.Exchange x) {
                 buf.putLong(x.round()).putInt(x.index()).putInt(x.count()).putInt(x.from()).putInt(x.data().length).put(x.data());
             } else if (o instanceof ShardWorker.Correction c) {
-                buf.putLong(c.round()).putInt(c.index()).putInt(c.count()).putInt(c.from()).putInt(c.data().length).put(c.data());
+                buf.putLong(c.round()).putInt(c.index()).putInt(c.count()).putInt(c.from()).putInt(c.range()).putInt(c.data().length)
+                        .put(c.data());
             } else if (o instanceof RingCollective.Piece p) {
                 buf.putLong(p.op()).put((byte) (p.gather() ? 1 : 0)).putInt(p.step()).putInt(p.segment()).putInt(p.offset())
                         .putInt(p.values().length);
@@ -129,7 +130,11 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
                     yield new Protocol.ResultChunk(round, worker, index, count, bytes(buf, "result chunk"));
                 }
                 case EXCHANGE -> new ShardWorker.Exchange(round, buf.getInt(), index, count, bytes(buf, "shard exchange part"));
-                case CORRECTION -> new ShardWorker.Correction(round, buf.getInt(), index, count, bytes(buf, "shard correction part"));
+                case CORRECTION -> {
+                    int from = buf.getInt();
+                    int range = buf.getInt();
+                    yield new ShardWorker.Correction(round, from, range, index, count, bytes(buf, "shard correction part"));
+                }
                 default -> throw new NotSerializableException("ChunkSerializer: unknown manifest '" + manifest + "'");
             };
         } catch (BufferUnderflowException e) {

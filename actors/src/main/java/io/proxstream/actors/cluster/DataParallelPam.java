@@ -484,6 +484,16 @@ public final class DataParallelPam {
             return b.build();
         }
 
+        /** The worker's trainer state (its encoder's optimiser state with it): what {@link #restore} puts back. */
+        public TrainerState snapshot() {
+            return trainer.snapshot();
+        }
+
+        /** Puts back a {@link #snapshot}: as if the rounds since had not run here. */
+        public void restore(TrainerState s) {
+            trainer.restore(s);
+        }
+
         @Override
         public void close() {
             trainer.close();

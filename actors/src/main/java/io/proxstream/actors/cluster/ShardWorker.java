@@ -12,6 +12,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -26,23 +28,30 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
- * A worker of the column-sharded round ({@code docs/column-sharded-cluster.md}) over Artery: it holds a copy of the whole
- * model, owns decoder columns {@code cuts[i] .. cuts[i+1]} as an {@link IterativeDecoder} column shard, and runs
- * {@link ShardedPam}'s round with its peers, so that N of these compute {@link ShardedPam}'s bits ({@code ShardWorkerTest}):
+ * A worker of the column-sharded round ({@code docs/column-sharded-cluster.md}) over Artery. The decoder's columns are cut
+ * into ranges ({@link ShardedPam#columnCuts} among the run's first N workers); every range has an owner and, with replicas,
+ * a replica on another worker: an {@link IterativeDecoder} column shard each, fed the same rows in the same order, so the
+ * replica holds the owner's bits. Every worker holds a copy of the whole model. A round:
  * <ol>
  * <li>{@link Start}: the encoder step on its slices (off the actor, on the training dispatcher);</li>
- * <li>{@link Exchange}: to every worker j its codes and its rows' columns of j's shard, with its row count;</li>
+ * <li>{@link Exchange}: to every worker j its codes, its rows' columns of every range j holds, and its row count;</li>
  * <li>once every worker's part is in: its encoder, scaled by its share of the round's rows, summed by the ring
- * ({@link RingCollective}, operation = round), while its shard is fed every part in worker order (off the actor);</li>
- * <li>on a solve round: its shard's correction solved and applied (off the actor), sent to every peer as a
- * {@link Correction}, and the peers' corrections added to its copy of the decoder;</li>
+ * ({@link RingCollective}, operation = round); then every range it holds is fed every part in worker order (off the
+ * actor) and the summed encoder replaces its copy's;</li>
+ * <li>on a solve round: each range's owner solves and applies its correction and sends it to every peer as a
+ * {@link Correction}; the range's replica applies it ({@link IterativeDecoder#apply}), the others add it to their copy;</li>
  * <li>{@link Done} to whoever started the round.</li>
  * </ol>
- * No node sends an m × m matrix, a whole model or a window; the control ({@link Start}) is small.
+ * N of these compute {@link ShardedPam}'s bits ({@code ShardWorkerTest}); no node sends an m × m matrix, a whole model or
+ * a window; the control ({@link Start}) is small.
  *
- * <p>A round that fails (a peer's part or the ring did not come before the deadline, a malformed part, a non-finite
- * correction) leaves this worker's state part-way through the round, so the worker says so ({@link Failed}) and refuses
- * further rounds until it is configured again: it never trains on from a state no peer shares.
+ * <p>Failures. Until the ring has summed the encoders, a round changes nothing shared: a round that fails there (a peer's
+ * part or the ring did not come before the deadline) puts this worker's encoder optimiser back as it was before the round
+ * ({@link Failed#clean}), and the worker takes the next round — or a {@link Promote}: after a peer's death the
+ * survivors continue with the dead owner's ranges taken over by their replicas, which hold its state bit for bit. A round
+ * that fails later (a malformed part, a peer lost between the ring and the corrections) leaves this worker's state part-way
+ * through the round: it says so and refuses further rounds until configured again, so it never trains on from a state no
+ * peer shares.
  */
 public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
@@ -56,11 +65,21 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
     /**
      * Sets up a run: participant {@code index} of {@code workers} (whose ring collectives are {@code rings}, same order), a
-     * copy of the run's initial model, the shard of columns {@link ShardedPam#columnCuts}{@code (dim, N)[index ..
-     * index+1]}. Any state of an earlier run is dropped.
+     * copy of the run's initial model; the columns cut into N ranges, range r owned by worker r and, with {@code replicas}
+     * (N ≥ 2), replicated on worker r + 1 (mod N). Any state of an earlier run is dropped.
      */
     public record Configure(DataParallelPam.Config config, List<ActorRef<Command>> workers, List<ActorRef<RingCollective.Command>> rings,
-                            int index, ActorRef<Reply> replyTo) implements Command, CborSerializable {
+                            int index, boolean replicas, ActorRef<Reply> replyTo) implements Command, CborSerializable {
+    }
+
+    /**
+     * The workers after a loss: this worker is now participant {@code index} of {@code workers}; range r is owned by worker
+     * {@code owner[r]} and replicated on {@code replica[r]} (-1: none) — indices into the new list. A worker must already
+     * hold every range it is to own or replicate (promotion only moves ownership to a replica); it drops the others. Taken
+     * between rounds, by a worker whose last round ended or failed clean.
+     */
+    public record Promote(List<ActorRef<Command>> workers, List<ActorRef<RingCollective.Command>> rings, int index, int[] owner,
+                          int[] replica, ActorRef<Reply> replyTo) implements Command, CborSerializable {
     }
 
     /** Run round {@code round} on these slices; the answer ({@link Done} or {@link Failed}) goes to {@code replyTo}. */
@@ -69,19 +88,20 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
     /**
      * Part {@code index} of {@code count} of worker {@code from}'s round-{@code round} part for this worker: its codes, its rows'
-     * columns of this worker's shard and its row count (a {@link Chunks}-encoded state). Bulk: {@link ChunkSerializer}.
+     * columns of each range this worker holds and its row count (a {@link Chunks}-encoded state). Bulk: {@link ChunkSerializer}.
      */
     public record Exchange(long round, int from, int index, int count, byte[] data) implements Command {
     }
 
     /**
-     * Part {@code index} of {@code count} of worker {@code from}'s round-{@code round} decoder correction of its columns
-     * ((m+1) × width float32, little-endian; no bytes: the step had no rows to solve from). Bulk: {@link ChunkSerializer}.
+     * Part {@code index} of {@code count} of the round-{@code round} decoder correction of range {@code range} from its owner,
+     * worker {@code from} ((m+1) × width float32, little-endian; no bytes: the step had no rows to solve from). Bulk:
+     * {@link ChunkSerializer}.
      */
-    public record Correction(long round, int from, int index, int count, byte[] data) implements Command {
+    public record Correction(long round, int from, int range, int index, int count, byte[] data) implements Command {
     }
 
-    /** Asks for the digest of this worker's copy of the model. */
+    /** Asks for the digests of this worker's copy of the model and of the ranges it holds. */
     public record GetDigest(ActorRef<Reply> replyTo) implements Command, CborSerializable {
     }
 
@@ -89,34 +109,40 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     public interface Reply {
     }
 
-    /** This worker's ring collective. */
+    /** This worker and its ring collective. */
     public record Member(ActorRef<Command> worker, ActorRef<RingCollective.Command> ring) implements Reply, CborSerializable {
     }
 
-    /** Configured as participant {@code index}, owning columns {@code from .. to}. */
-    public record Configured(int index, int from, int to) implements Reply, CborSerializable {
+    /** Configured (or promoted) as participant {@code index}, owning and replicating these ranges. */
+    public record Configured(int index, List<Integer> owns, List<Integer> replicates) implements Reply, CborSerializable {
     }
 
     /**
      * Round {@code round} done here: {@code rows} trained here of {@code totalRows} in all, the mean squared error seen before
-     * its encoder steps, and where the time went (seconds): encoder step, waiting for the peers' parts, feeding the shard,
-     * the ring, the solve, waiting for the peers' corrections; bytes sent to peers (parts and corrections; the ring's are
-     * {@link RingAllReduce#floatsSent} × 4).
+     * its encoder steps, and where the time went (seconds): encoder step, waiting for the peers' parts, the ring, feeding
+     * the ranges held, the solves, waiting for the peers' corrections; bytes sent to peers (parts and corrections; the
+     * ring's are {@link RingAllReduce#floatsSent} × 4).
      */
     public record Done(long round, int index, long rows, long totalRows, double mse, boolean solved, double encoderSeconds,
                        double exchangeSeconds, double accumulateSeconds, double ringSeconds, double solveSeconds,
                        double correctionSeconds, double seconds, long bytesSent) implements Reply, CborSerializable {
     }
 
-    /** Round {@code round} failed here, and why; this worker takes no more rounds until configured again. */
-    public record Failed(long round, int index, String reason) implements Reply, CborSerializable {
+    /**
+     * Round {@code round} failed here, and why. {@code clean}: nothing of the round stayed (this worker takes the next round
+     * or a {@link Promote}); otherwise this worker takes no more rounds until configured again.
+     */
+    public record Failed(long round, int index, String reason, boolean clean) implements Reply, CborSerializable {
     }
 
-    /** SHA-256 of this worker's copy of the model ({@link #digest}), after {@code rounds} rounds with {@code solves} solves. */
-    public record Digest(int index, long rounds, long solves, String sha256) implements Reply, CborSerializable {
+    /**
+     * SHA-256 of this worker's copy of the model ({@link #digest}) and of each range's shard state it holds ("" for a range
+     * it does not hold), after {@code rounds} rounds with {@code solves} solves of its own ranges.
+     */
+    public record Digest(int index, long rounds, long solves, String sha256, List<String> ranges) implements Reply, CborSerializable {
     }
 
-    private record Encoded(long round, TrainerState result, byte[][] parts, Throwable error, double seconds)
+    private record Encoded(long round, TrainerState before, TrainerState result, byte[][] parts, Throwable error, double seconds)
             implements Command, NoSerializationVerificationNeeded {
     }
 
@@ -126,7 +152,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     private record RingDone(RingCollective.Outcome outcome) implements Command, NoSerializationVerificationNeeded {
     }
 
-    private record Solved(long round, float[] delta, Throwable error, double seconds) implements Command, NoSerializationVerificationNeeded {
+    private record Solved(long round, Map<Integer, float[]> deltas, Throwable error, double seconds)
+            implements Command, NoSerializationVerificationNeeded {
     }
 
     private record Expired(long round) implements Command, NoSerializationVerificationNeeded {
@@ -137,6 +164,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         final long round;
         Start start;
         long t0;
+        /** The encoder optimiser before the round: put back when the round fails clean. */
+        TrainerState before;
         TrainerState own;
         double encoderSeconds;
         long encodedAt;
@@ -145,9 +174,9 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         int receivedCount;
         long exchangedAt;
         long totalRows;
+        /** Set once the ring has summed the encoders: from then on the round changes shared state. */
+        boolean committed;
         float[] encoderSum;
-        boolean ringDone;
-        boolean accumulated;
         double accumulateSeconds;
         double ringSeconds;
         long ringStartedAt;
@@ -159,13 +188,15 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         final boolean[] applied;
         int appliedCount;
         long bytesSent;
+        /** Why the round failed clean while the encoder step was running (its optimiser is put back when it returns). */
+        String failedClean;
 
-        Round(long round, int n) {
+        Round(long round, int workers, int ranges) {
             this.round = round;
-            this.parts = new Chunks.Assembler[n];
-            this.received = new TrainerState[n];
-            this.corrections = new Chunks.Assembler[n];
-            this.applied = new boolean[n];
+            this.parts = new Chunks.Assembler[workers];
+            this.received = new TrainerState[workers];
+            this.corrections = new Chunks.Assembler[ranges];
+            this.applied = new boolean[ranges];
         }
     }
 
@@ -177,8 +208,11 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     private List<ActorRef<RingCollective.Command>> rings;
     private int index;
     private int[] cuts;
+    private int[] owner;
+    private int[] replica;
     private SaeModel model;
-    private IterativeDecoder shard;
+    /** The ranges this worker holds (owns or replicates), by range. */
+    private final TreeMap<Integer, IterativeDecoder> shards = new TreeMap<>();
     private DataParallelPam.WorkerState state;
     /** Rounds with rows (the solve schedule counts these, as {@link ShardedPam} does). */
     private long rounds;
@@ -188,7 +222,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     private Round next;
     /** Why this worker takes no rounds (null: it does). */
     private String broken = "not configured";
-    /** A future holds the model or the shard: nothing may touch them until it comes back. */
+    /** A future holds the model, the shards or the trainer: nothing may touch them until it comes back. */
     private boolean busy;
 
     public static Behavior<Command> create() {
@@ -211,19 +245,16 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                     return this;
                 })
                 .onMessage(Configure.class, this::onConfigure)
+                .onMessage(Promote.class, this::onPromote)
                 .onMessage(Start.class, this::onStart)
                 .onMessage(Encoded.class, this::onEncoded)
                 .onMessage(Exchange.class, this::onExchange)
-                .onMessage(Accumulated.class, this::onAccumulated)
                 .onMessage(RingDone.class, this::onRingDone)
+                .onMessage(Accumulated.class, this::onAccumulated)
                 .onMessage(Solved.class, this::onSolved)
                 .onMessage(Correction.class, this::onCorrection)
                 .onMessage(Expired.class, this::onExpired)
-                .onMessage(GetDigest.class, g -> {
-                    g.replyTo().tell(busy || model == null ? new Digest(index, rounds, solves, "")
-                            : new Digest(index, rounds, solves, digest(model)));
-                    return this;
-                })
+                .onMessage(GetDigest.class, this::onDigest)
                 .onSignal(org.apache.pekko.actor.typed.PostStop.class, s -> {
                     if (!busy && state != null) {
                         state.close();
@@ -236,7 +267,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     private Behavior<Command> onConfigure(Configure c) {
         if (busy) {
             c.replyTo().tell(new Failed(-1, c.index(), "worker busy with round " + (current == null ? "?" : current.round)
-                    + "; configure it when the round has failed or ended"));
+                    + "; configure it when the round has failed or ended", false));
             return this;
         }
         int n = c.workers().size();
@@ -257,8 +288,16 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             rings = List.copyOf(c.rings());
             index = c.index();
             cuts = cs;
+            int[][] placement = initialPlacement(n, c.replicas());
+            owner = placement[0];
+            replica = placement[1];
             model = DataParallelPam.initialModel(config);
-            shard = new IterativeDecoder(model, config.pam().decoder().cg(), cuts[index], cuts[index + 1]);
+            shards.clear();
+            for (int r = 0; r < n; r++) {
+                if (owner[r] == index || replica[r] == index) {
+                    shards.put(r, new IterativeDecoder(model, config.pam().decoder().cg(), cuts[r], cuts[r + 1]));
+                }
+            }
             state = new DataParallelPam.WorkerState(config);
             rounds = 0;
             solves = 0;
@@ -266,23 +305,74 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             next = null;
             broken = null;
             timers.cancelAll();
-            c.replyTo().tell(new Configured(index, cuts[index], cuts[index + 1]));
+            c.replyTo().tell(configured());
         } catch (RuntimeException e) {
             broken = "configuration refused: " + e.getMessage();
-            c.replyTo().tell(new Failed(-1, c.index(), broken));
+            c.replyTo().tell(new Failed(-1, c.index(), broken, false));
         }
+        return this;
+    }
+
+    private Configured configured() {
+        List<Integer> owns = new ArrayList<>();
+        List<Integer> replicates = new ArrayList<>();
+        for (int r = 0; r < owner.length; r++) {
+            if (owner[r] == index) {
+                owns.add(r);
+            } else if (replica[r] == index) {
+                replicates.add(r);
+            }
+        }
+        return new Configured(index, owns, replicates);
+    }
+
+    private Behavior<Command> onPromote(Promote p) {
+        String refused = broken != null ? "this worker takes no rounds: " + broken
+                : busy || current != null && current.start != null ? "a round is under way here"
+                : p.workers().size() != p.rings().size() || p.index() < 0 || p.index() >= p.workers().size() ? "participant " + p.index()
+                        + " of " + p.workers().size() + " workers and " + p.rings().size() + " rings"
+                : p.owner().length != cuts.length - 1 || p.replica().length != cuts.length - 1 ? "the run's columns are cut into "
+                        + (cuts.length - 1) + " ranges, the promotion names " + p.owner().length + " owners and " + p.replica().length
+                        + " replicas"
+                : null;
+        if (refused == null) {
+            for (int r = 0; r < p.owner().length && refused == null; r++) {
+                boolean holds = p.owner()[r] == p.index() || p.replica()[r] == p.index();
+                if (p.owner()[r] < 0 || p.owner()[r] >= p.workers().size() || p.replica()[r] >= p.workers().size()
+                        || p.replica()[r] == p.owner()[r]) {
+                    refused = "range " + r + " has owner " + p.owner()[r] + " and replica " + p.replica()[r] + " among "
+                            + p.workers().size() + " workers";
+                } else if (holds && !shards.containsKey(r)) {
+                    refused = "this worker holds no state of range " + r + " (columns " + cuts[r] + ".." + cuts[r + 1] + "), which it is"
+                            + " to " + (p.owner()[r] == p.index() ? "own" : "replicate");
+                }
+            }
+        }
+        if (refused != null) {
+            p.replyTo().tell(new Failed(-1, p.index(), "promotion refused: " + refused, broken == null));
+            return this;
+        }
+        workers = List.copyOf(p.workers());
+        rings = List.copyOf(p.rings());
+        index = p.index();
+        owner = p.owner().clone();
+        replica = p.replica().clone();
+        shards.keySet().removeIf(r -> owner[r] != index && replica[r] != index);
+        current = null;
+        next = null;
+        p.replyTo().tell(configured());
         return this;
     }
 
     private Behavior<Command> onStart(Start s) {
         if (broken != null || busy || (current != null && current.start != null)) {
             s.replyTo().tell(new Failed(s.round(), index, broken != null ? "this worker takes no rounds: " + broken
-                    : "round " + current.round + " is still under way here"));
+                    : "round " + (current == null ? "?" : current.round) + " is still under way here", broken == null));
             return this;
         }
         Round r = roundFor(s.round());
         if (r == null) {
-            s.replyTo().tell(new Failed(s.round(), index, "round " + s.round() + " is not after round " + current.round));
+            s.replyTo().tell(new Failed(s.round(), index, "round " + s.round() + " is not after round " + current.round, true));
             return this;
         }
         current = r;
@@ -296,19 +386,29 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         SaeModel m = model;
         DataParallelPam.WorkerState st = state;
         DataParallelPam.Config cfg = config;
+        List<int[]> held = new ArrayList<>();
+        for (int j = 0; j < workers.size(); j++) {
+            held.add(rangesHeldBy(j));
+        }
         int[] cs = cuts;
         getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
             long t0 = System.nanoTime();
+            TrainerState before = st.snapshot();
             TrainerState.Builder b = new TrainerState.Builder("sharded-model");
             m.saveTo(b);
             TrainerState res = st.round(b.build(), s.slices());
-            byte[][] parts = new byte[cs.length - 1][];
+            byte[][] parts = new byte[held.size()][];
             for (int j = 0; j < parts.length; j++) {
-                parts[j] = Chunks.encode(part(res, cfg, cs[j], cs[j + 1]));
+                parts[j] = Chunks.encode(part(res, cfg, cs, held.get(j)));
             }
-            return new Encoded(s.round(), res, parts, null, (System.nanoTime() - t0) / 1e9);
-        }, training), (ok, err) -> err != null ? new Encoded(s.round(), null, null, err, 0) : ok);
+            return new Encoded(s.round(), before, res, parts, null, (System.nanoTime() - t0) / 1e9);
+        }, training), (ok, err) -> err != null ? new Encoded(s.round(), null, null, null, err, 0) : ok);
         return this;
+    }
+
+    /** The ranges worker j owns or replicates, in order. */
+    private int[] rangesHeldBy(int j) {
+        return java.util.stream.IntStream.range(0, owner.length).filter(r -> owner[r] == j || replica[r] == j).toArray();
     }
 
     /** The round's state for a message of round {@code round}: the current one, the next one (early), or none (stale). */
@@ -318,15 +418,18 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         }
         if (current == null || round > current.round) {
             if (next == null || next.round < round) {
-                next = new Round(round, workers.size());
+                next = new Round(round, workers.size(), owner.length);
             }
             return next.round == round ? next : null;
         }
         return null;
     }
 
-    /** A worker's round-result part for the owner of columns {@code from .. to}: its codes, those columns of its rows, its counters. */
-    static TrainerState part(TrainerState result, DataParallelPam.Config config, int from, int to) {
+    /**
+     * A worker's round-result part for a worker holding {@code ranges}: its codes, its rows' columns of each of those ranges
+     * ({@code x.<range>}), its counters.
+     */
+    static TrainerState part(TrainerState result, DataParallelPam.Config config, int[] cuts, int[] ranges) {
         TrainerState.Builder b = new TrainerState.Builder("sharded-part");
         for (String k : List.of("codes.rows", "codes.ptr", "codes.idx", "rows", "mse_x1e9")) {
             long[] v = result.longs().get(k);
@@ -338,8 +441,21 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         b.put("codes.val", result.floats().get("codes.val"));
         float[] x = result.floats().get("codes.x");
         int rows = x.length / config.dim();
-        b.put("codes.x", IterativeDecoder.columns(x, rows, config.dim(), from, to));
+        for (int r : ranges) {
+            b.put("x." + r, IterativeDecoder.columns(x, rows, config.dim(), cuts[r], cuts[r + 1]));
+        }
         return b.build();
+    }
+
+    /** A part's minibatches with the rows' columns of range {@code r}. */
+    private static DataParallelPam.CodeBuffer.Parsed parsePart(TrainerState part, DataParallelPam.Config config, int r, int width) {
+        float[] x = part.floats().get("x." + r);
+        if (x == null) {
+            throw new IllegalArgumentException("the part lacks the columns of range " + r);
+        }
+        java.util.HashMap<String, float[]> floats = new java.util.HashMap<>(part.floats());
+        floats.put("codes.x", x);
+        return DataParallelPam.CodeBuffer.parse(new TrainerState(part.algorithm(), floats, part.doubles(), part.longs()), config, width);
     }
 
     private Behavior<Command> onEncoded(Encoded e) {
@@ -349,10 +465,18 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         }
         Round r = current;
         if (r == null || r.round != e.round()) {
-            return this; // failed meanwhile
+            return this;
         }
         if (e.error() != null) {
+            // the step's own failure: what it did to the optimiser is unknown, so the worker stops
             return fail(r, "its encoder step failed: " + cause(e.error()));
+        }
+        r.before = e.before();
+        if (r.failedClean != null) {
+            state.restore(r.before);
+            current = null;
+            next = null;
+            return this;
         }
         r.own = e.result();
         r.encoderSeconds = e.seconds();
@@ -393,7 +517,11 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 r.receivedCount++;
             }
         } catch (IllegalArgumentException e) {
-            return r == current ? fail(r, "worker " + x.from() + "'s part is malformed: " + e.getMessage()) : this;
+            if (r != current) {
+                next = null; // the early round's parts are dropped; its start will wait for the part and fail clean
+                return this;
+            }
+            return failClean(r, "worker " + x.from() + "'s part is malformed: " + e.getMessage());
         }
         if (r == current) {
             afterExchange(r);
@@ -401,7 +529,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         return this;
     }
 
-    /** Once every part is in (and the encoder step done here): start the ring and feed the shard. */
+    /** Once every part is in (and the encoder step done here): the encoders summed by the ring. */
     private void afterExchange(Round r) {
         if (r.own == null || r.receivedCount < workers.size() || r.exchangedAt != 0) {
             return;
@@ -413,7 +541,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 total += t.counter("rows");
             }
         } catch (IllegalArgumentException e) {
-            fail(r, "a part lacks its row count: " + e.getMessage());
+            failClean(r, "a part lacks its row count: " + e.getMessage());
             return;
         }
         r.totalRows = total;
@@ -438,43 +566,46 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         ActorRef<RingCollective.Outcome> reply = getContext().messageAdapter(RingCollective.Outcome.class, RingDone::new);
         ring.tell(new RingCollective.Run(r.round, rings, index, enc, RingCollective.PIECE_FLOATS,
                 Duration.ofMillis(config.roundTimeoutMs()), reply));
-        busy = true;
-        IterativeDecoder s = shard;
-        DataParallelPam.Config cfg = config;
-        TrainerState[] parts = r.received.clone();
-        int width = cuts[index + 1] - cuts[index];
-        double gamma = config.pam().forgetting();
-        long round = r.round;
-        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
-            long t0 = System.nanoTime();
-            List<DataParallelPam.CodeBuffer.Parsed> parsed = new ArrayList<>();
-            for (int w = 0; w < parts.length; w++) {
-                try {
-                    parsed.add(DataParallelPam.CodeBuffer.parse(parts[w], cfg, width));
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("worker " + w + "'s part: " + e.getMessage(), e);
-                }
-            }
-            // every worker's minibatches in worker order, forgetting before each, as ShardedPam and the coordinator feed
-            for (DataParallelPam.CodeBuffer.Parsed p : parsed) {
-                p.feed(s, gamma);
-            }
-            return new Accumulated(round, null, (System.nanoTime() - t0) / 1e9);
-        }, training), (ok, err) -> err != null ? new Accumulated(round, err, 0) : ok);
     }
 
     private Behavior<Command> onRingDone(RingDone d) {
         Round r = current;
-        if (r == null || r.round != d.outcome().op()) {
+        if (r == null || r.round != d.outcome().op() || r.ringStartedAt == 0) {
             return this;
         }
         if (!d.outcome().ok()) {
-            return failWhenIdle(r, "the encoder's ring all-reduce failed: " + d.outcome().error());
+            return failClean(r, "the encoder's ring all-reduce failed: " + d.outcome().error());
         }
-        r.ringDone = true;
+        // from here on the round changes what the peers share: it completes, or this worker stops
+        r.committed = true;
         r.encoderSum = d.outcome().data();
         r.ringSeconds = (System.nanoTime() - r.ringStartedAt) / 1e9;
-        afterRingAndShard(r);
+        busy = true;
+        Map<Integer, IterativeDecoder> held = new TreeMap<>(shards);
+        DataParallelPam.Config cfg = config;
+        TrainerState[] parts = r.received.clone();
+        int[] cs = cuts;
+        double gamma = config.pam().forgetting();
+        long round = r.round;
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+            long t0 = System.nanoTime();
+            for (Map.Entry<Integer, IterativeDecoder> e : held.entrySet()) {
+                int range = e.getKey();
+                List<DataParallelPam.CodeBuffer.Parsed> parsed = new ArrayList<>();
+                for (int w = 0; w < parts.length; w++) {
+                    try {
+                        parsed.add(parsePart(parts[w], cfg, range, cs[range + 1] - cs[range]));
+                    } catch (IllegalArgumentException ex) {
+                        throw new IllegalArgumentException("worker " + w + "'s part: " + ex.getMessage(), ex);
+                    }
+                }
+                // every worker's minibatches in worker order, forgetting before each, as ShardedPam and the coordinator feed
+                for (DataParallelPam.CodeBuffer.Parsed p : parsed) {
+                    p.feed(e.getValue(), gamma);
+                }
+            }
+            return new Accumulated(round, null, (System.nanoTime() - t0) / 1e9);
+        }, training), (ok, err) -> err != null ? new Accumulated(round, err, 0) : ok);
         return this;
     }
 
@@ -488,19 +619,9 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             return this;
         }
         if (a.error() != null) {
-            return fail(r, "feeding its shard failed: " + cause(a.error()));
+            return fail(r, "feeding its ranges failed: " + cause(a.error()));
         }
-        r.accumulated = true;
         r.accumulateSeconds = a.seconds();
-        afterRingAndShard(r);
-        return this;
-    }
-
-    /** The new encoder into this copy, then the solve (on a solve round) or the end of the round. */
-    private void afterRingAndShard(Round r) {
-        if (!r.ringDone || !r.accumulated) {
-            return;
-        }
         int m = config.latents();
         int d = config.dim();
         System.arraycopy(r.encoderSum, 0, model.encoderWeights(), 0, m * d);
@@ -509,22 +630,32 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         r.encoderSum = null;
         if ((rounds + 1) % config.solveEvery() != 0) {
             finish(r);
-            return;
+            return this;
         }
         r.solving = true;
         busy = true;
-        IterativeDecoder s = shard;
+        Map<Integer, IterativeDecoder> owned = new TreeMap<>();
+        shards.forEach((range, s) -> {
+            if (owner[range] == index) {
+                owned.put(range, s);
+            }
+        });
         SaeModel mod = model;
         PamSgdTrainer.Options o = config.pam();
         long round = r.round;
         getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
             long t0 = System.nanoTime();
-            IterativeDecoder.Step step = s.solve(mod, o.rho(), o.muDec(), o.holdUnfired());
-            if (step.delta() != null) {
-                s.apply(step.delta());
+            Map<Integer, float[]> deltas = new TreeMap<>();
+            for (Map.Entry<Integer, IterativeDecoder> e : owned.entrySet()) {
+                IterativeDecoder.Step step = e.getValue().solve(mod, o.rho(), o.muDec(), o.holdUnfired());
+                if (step.delta() != null) {
+                    e.getValue().apply(step.delta());
+                }
+                deltas.put(e.getKey(), step.delta());
             }
-            return new Solved(round, step.delta(), null, (System.nanoTime() - t0) / 1e9);
+            return new Solved(round, deltas, null, (System.nanoTime() - t0) / 1e9);
         }, training), (ok, err) -> err != null ? new Solved(round, null, err, 0) : ok);
+        return this;
     }
 
     private Behavior<Command> onSolved(Solved s) {
@@ -537,38 +668,39 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             return this;
         }
         if (s.error() != null) {
-            return fail(r, "its shard's solve failed: " + cause(s.error()));
+            return fail(r, "solving its ranges failed: " + cause(s.error()));
         }
         r.solveSeconds = s.seconds();
         r.solvedHere = true;
         r.solvedAt = System.nanoTime();
-        if (s.delta() != null) {
-            solves++;
-        }
-        byte[] bytes = new byte[s.delta() == null ? 0 : 4 * s.delta().length];
-        if (s.delta() != null) {
-            ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(s.delta());
-        }
-        List<byte[]> chunks = Chunks.split(bytes);
-        for (int j = 0; j < workers.size(); j++) {
-            if (j != index) {
-                for (int i = 0; i < chunks.size(); i++) {
-                    workers.get(j).tell(new Correction(r.round, index, i, chunks.size(), chunks.get(i)));
-                }
-                r.bytesSent += bytes.length;
+        for (Map.Entry<Integer, float[]> e : s.deltas().entrySet()) {
+            float[] delta = e.getValue();
+            if (delta != null) {
+                solves++;
             }
-        }
-        r.applied[index] = true;
-        r.appliedCount++;
-        // the peers' corrections that came while this one was solved
-        for (int j = 0; j < workers.size(); j++) {
-            if (!r.applied[j] && r.corrections[j] != null && r.corrections[j].complete()) {
-                if (!applyCorrection(r, j)) {
-                    return this;
+            byte[] bytes = new byte[delta == null ? 0 : 4 * delta.length];
+            if (delta != null) {
+                ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(delta);
+            }
+            List<byte[]> chunks = Chunks.split(bytes);
+            for (int j = 0; j < workers.size(); j++) {
+                if (j != index) {
+                    for (int i = 0; i < chunks.size(); i++) {
+                        workers.get(j).tell(new Correction(r.round, index, e.getKey(), i, chunks.size(), chunks.get(i)));
+                    }
+                    r.bytesSent += bytes.length;
                 }
             }
+            r.applied[e.getKey()] = true;
+            r.appliedCount++;
         }
-        if (r.appliedCount == workers.size()) {
+        // the peers' corrections that came while these were solved
+        for (int range = 0; range < owner.length; range++) {
+            if (!r.applied[range] && r.corrections[range] != null && r.corrections[range].complete() && !applyCorrection(r, range)) {
+                return this;
+            }
+        }
+        if (r.appliedCount == owner.length) {
             finish(r);
         }
         return this;
@@ -579,48 +711,57 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             return this;
         }
         Round r = roundFor(c.round());
-        if (r != current || c.from() < 0 || c.from() >= workers.size() || c.from() == index || r.applied[c.from()]) {
-            getContext().getLog().warn("shard worker {}: correction part {} of worker {} for round {} dropped (not this round's, or"
-                    + " a duplicate)", index, c.index(), c.from(), c.round());
+        if (r != current || c.range() < 0 || c.range() >= owner.length || owner[c.range()] != c.from() || c.from() == index
+                || r.applied[c.range()]) {
+            getContext().getLog().warn("shard worker {}: correction part {} of range {} from worker {} for round {} dropped (not this"
+                    + " round's, not from the range's owner, or a duplicate)", index, c.index(), c.range(), c.from(), c.round());
             return this;
         }
         try {
-            if (r.corrections[c.from()] == null) {
-                r.corrections[c.from()] = new Chunks.Assembler();
+            if (r.corrections[c.range()] == null) {
+                r.corrections[c.range()] = new Chunks.Assembler();
             }
-            if (r.corrections[c.from()].add(c.index(), c.count(), c.data()) && r.solvedHere) {
-                if (applyCorrection(r, c.from()) && r.appliedCount == workers.size()) {
-                    finish(r);
-                }
+            if (r.corrections[c.range()].add(c.index(), c.count(), c.data()) && r.solvedHere
+                    && applyCorrection(r, c.range()) && r.appliedCount == owner.length) {
+                finish(r);
             }
         } catch (IllegalArgumentException e) {
-            return fail(r, "worker " + c.from() + "'s correction is malformed: " + e.getMessage());
+            return fail(r, "worker " + c.from() + "'s correction of range " + c.range() + " is malformed: " + e.getMessage());
         }
         return this;
     }
 
-    /** Adds worker j's correction of its columns to this copy of the decoder; false when it failed the round. */
-    private boolean applyCorrection(Round r, int j) {
-        byte[] bytes = r.corrections[j].bytes();
-        r.corrections[j] = null;
+    /** Adds range j's correction to this copy of the decoder (through its replica, if held here); false when it failed the round. */
+    private boolean applyCorrection(Round r, int range) {
+        byte[] bytes = r.corrections[range].bytes();
+        r.corrections[range] = null;
         int m = config.latents();
-        int width = cuts[j + 1] - cuts[j];
+        int width = cuts[range + 1] - cuts[range];
         if (bytes.length != 0) {
             if (bytes.length != 4L * (m + 1) * width) {
-                fail(r, "worker " + j + "'s correction holds " + bytes.length + " bytes, not (m+1) x width x 4 = " + 4L * (m + 1) * width);
+                fail(r, "range " + range + "'s correction holds " + bytes.length + " bytes, not (m+1) x width x 4 = " + 4L * (m + 1) * width);
                 return false;
             }
             float[] delta = new float[(m + 1) * width];
             ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(delta);
-            for (float v : delta) {
-                if (!Float.isFinite(v)) {
-                    fail(r, "worker " + j + "'s correction holds " + v);
-                    return false;
+            IterativeDecoder copy = shards.get(range);
+            try {
+                if (copy != null) {
+                    copy.apply(delta); // a replica: the owner's state, bit for bit
+                } else {
+                    for (float v : delta) {
+                        if (!Float.isFinite(v)) {
+                            throw new ArithmeticException("it holds " + v);
+                        }
+                    }
+                    IterativeDecoder.addColumns(model, cuts[range], cuts[range + 1], delta);
                 }
+            } catch (ArithmeticException e) {
+                fail(r, "range " + range + "'s correction was refused: " + e.getMessage());
+                return false;
             }
-            IterativeDecoder.addColumns(model, cuts[j], cuts[j + 1], delta);
         }
-        r.applied[j] = true;
+        r.applied[range] = true;
         r.appliedCount++;
         return true;
     }
@@ -634,28 +775,52 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         }
         double exchange = r.exchangedAt == 0 ? 0 : (r.exchangedAt - r.encodedAt) / 1e9;
         double corrections = solved ? (now - r.solvedAt) / 1e9 : 0;
-        long rows = r.own.counter("rows");
-        r.start.replyTo().tell(new Done(r.round, index, rows, r.totalRows, r.own.counter("mse_x1e9") / 1e9, solved, r.encoderSeconds,
-                exchange, r.accumulateSeconds, r.ringSeconds, r.solveSeconds, corrections, (now - r.t0) / 1e9, r.bytesSent));
+        r.start.replyTo().tell(new Done(r.round, index, r.own.counter("rows"), r.totalRows, r.own.counter("mse_x1e9") / 1e9, solved,
+                r.encoderSeconds, exchange, r.accumulateSeconds, r.ringSeconds, r.solveSeconds, corrections, (now - r.t0) / 1e9,
+                r.bytesSent));
         current = null;
     }
 
     private Behavior<Command> onExpired(Expired e) {
         Round r = current;
-        if (r != null && r.round == e.round()) {
-            List<Integer> missing = new ArrayList<>();
-            for (int j = 0; j < workers.size(); j++) {
-                if (r.exchangedAt == 0 ? r.received[j] == null : r.solving && !r.applied[j]) {
-                    missing.add(j);
-                }
-            }
-            String what = r.own == null ? "its own encoder step"
-                    : r.exchangedAt == 0 ? "the parts of workers " + missing
-                    : !r.ringDone || !r.accumulated ? (r.ringDone ? "feeding its shard" : "the ring all-reduce")
-                    : "the corrections of workers " + missing;
-            return failWhenIdle(r, "round " + r.round + " passed its deadline of " + config.roundTimeoutMs() + " ms waiting for " + what
-                    + " (a peer died or is cut off)");
+        if (r == null || r.round != e.round() || r.start == null) {
+            return this;
         }
+        List<Integer> missing = new ArrayList<>();
+        for (int j = 0; j < (r.exchangedAt == 0 ? workers.size() : owner.length); j++) {
+            if (r.exchangedAt == 0 ? r.received[j] == null : r.solving && !r.applied[j]) {
+                missing.add(r.exchangedAt == 0 ? j : owner[j]);
+            }
+        }
+        String what = r.own == null ? "its own encoder step"
+                : r.exchangedAt == 0 ? "the parts of workers " + missing
+                : !r.committed ? "the ring all-reduce"
+                : !r.solving ? "feeding its ranges"
+                : !r.solvedHere ? "solving its ranges" : "the corrections of workers " + missing;
+        String why = "round " + r.round + " passed its deadline of " + config.roundTimeoutMs() + " ms waiting for " + what
+                + " (a peer died or is cut off)";
+        return r.committed ? failWhenIdle(r, why) : failClean(r, why);
+    }
+
+    /**
+     * Fails a round that changed nothing shared: the encoder optimiser goes back to where it was before the round (at once,
+     * or when the encoder step that holds it returns), and the worker takes the next round.
+     */
+    private Behavior<Command> failClean(Round r, String why) {
+        if (r.start == null) {
+            return this; // already failed
+        }
+        timers.cancel(r.round);
+        getContext().getLog().warn("shard worker {}: round {} failed, nothing of it kept: {}", index, r.round, why);
+        r.start.replyTo().tell(new Failed(r.round, index, why, true));
+        r.start = null;
+        if (busy) {
+            r.failedClean = why; // the encoder step is running: onEncoded puts the optimiser back
+            return this;
+        }
+        state.restore(r.before);
+        current = null;
+        next = null;
         return this;
     }
 
@@ -676,7 +841,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         }
         broken = "round " + r.round + " failed: " + why;
         getContext().getLog().error("shard worker {}: {}", index, broken);
-        r.start.replyTo().tell(new Failed(r.round, index, why));
+        r.start.replyTo().tell(new Failed(r.round, index, why, false));
         r.start = null;
         timers.cancel(r.round);
         return this;
@@ -685,12 +850,32 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     private Behavior<Command> fail(Round r, String why) {
         timers.cancel(r.round);
         if (r.start != null) {
-            r.start.replyTo().tell(new Failed(r.round, index, why));
+            r.start.replyTo().tell(new Failed(r.round, index, why, false));
         }
         broken = "round " + r.round + " failed: " + why;
         getContext().getLog().error("shard worker {}: {}", index, broken);
         current = null;
         next = null;
+        return this;
+    }
+
+    private Behavior<Command> onDigest(GetDigest g) {
+        if (busy || model == null) {
+            g.replyTo().tell(new Digest(index, rounds, solves, "", List.of()));
+            return this;
+        }
+        List<String> ranges = new ArrayList<>();
+        for (int r = 0; r < owner.length; r++) {
+            IterativeDecoder s = shards.get(r);
+            if (s == null) {
+                ranges.add("");
+            } else {
+                TrainerState.Builder b = new TrainerState.Builder("shard");
+                s.saveTo(b);
+                ranges.add(sha256(Chunks.encode(b.build())));
+            }
+        }
+        g.replyTo().tell(new Digest(index, rounds, solves, digest(model), ranges));
         return this;
     }
 
@@ -703,10 +888,58 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     public static String digest(SaeModel model) {
         TrainerState.Builder b = new TrainerState.Builder("sharded-model");
         model.saveTo(b);
+        return sha256(Chunks.encode(b.build()));
+    }
+
+    private static String sha256(byte[] bytes) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Chunks.encode(b.build())));
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * Owners and replicas after the workers not {@code alive} are gone (indices into the survivors, in their old order): a
+     * dead owner's range goes to its replica, and a range whose replica died or was promoted has none. Refused when a
+     * range lost both its owner and its replica: its state is gone.
+     */
+    public static int[][] afterLoss(int[] owner, int[] replica, boolean[] alive) {
+        int[] renumber = new int[alive.length];
+        int n = 0;
+        for (int w = 0; w < alive.length; w++) {
+            renumber[w] = alive[w] ? n++ : -1;
+        }
+        if (n == 0) {
+            throw new IllegalArgumentException("no worker is left");
+        }
+        int[] o = new int[owner.length];
+        int[] rep = new int[owner.length];
+        for (int r = 0; r < owner.length; r++) {
+            int rp = replica[r] >= 0 ? renumber[replica[r]] : -1;
+            if (alive[owner[r]]) {
+                o[r] = renumber[owner[r]];
+                rep[r] = rp;
+            } else if (rp >= 0) {
+                o[r] = rp;
+                rep[r] = -1;
+            } else {
+                throw new IllegalArgumentException("range " + r + " lost its owner (worker " + owner[r] + ") and "
+                        + (replica[r] < 0 ? "has no replica" : "its replica (worker " + replica[r] + ")") + ": its decoder state is gone;"
+                        + " resume the run from its checkpoint");
+            }
+        }
+        return new int[][] {o, rep};
+    }
+
+    /** The owners and replicas a {@link Configure} sets up among {@code n} workers. */
+    public static int[][] initialPlacement(int n, boolean replicas) {
+        int[] o = new int[n];
+        int[] rep = new int[n];
+        for (int r = 0; r < n; r++) {
+            o[r] = r;
+            rep[r] = replicas && n > 1 ? (r + 1) % n : -1;
+        }
+        return new int[][] {o, rep};
     }
 }

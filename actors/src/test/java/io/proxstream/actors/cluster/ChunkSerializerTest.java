@@ -42,7 +42,7 @@ class ChunkSerializerTest {
         NotSerializableException e = assertThrows(NotSerializableException.class, () -> s.fromBinary(cut, "M"));
         assertTrue(e.getMessage().contains("declares"), e.getMessage());
         assertThrows(NotSerializableException.class, () -> s.fromBinary(new byte[5], "R"));
-        assertThrows(NotSerializableException.class, () -> s.fromBinary(s.toBinary(m), "X"));
+        assertThrows(NotSerializableException.class, () -> s.fromBinary(s.toBinary(m), "Z"));
     }
 
     @Test
@@ -70,6 +70,38 @@ class ChunkSerializerTest {
     }
 
     @Test
+    void shardExchangeAndCorrectionPartsRoundTripExactlyAndTruncationIsRefused() throws Exception {
+        byte[] data = new byte[50_003];
+        new java.util.Random(5).nextBytes(data);
+        ShardWorker.Exchange x = new ShardWorker.Exchange(8_000_000_001L, 5, 2, 9, data);
+        ByteBuffer buf = ByteBuffer.allocate(60_000);
+        buf.put((byte) 1);
+        s.toBinary(x, buf);
+        buf.flip();
+        buf.get();
+        ShardWorker.Exchange x2 = (ShardWorker.Exchange) s.fromBinary(buf, s.manifest(x));
+        assertEquals(0, buf.remaining());
+        assertEquals(x.round(), x2.round());
+        assertEquals(5, x2.from());
+        assertEquals(2, x2.index());
+        assertEquals(9, x2.count());
+        assertArrayEquals(data, x2.data());
+        ShardWorker.Correction c = new ShardWorker.Correction(77, 3, 6, 1, 4, data);
+        ShardWorker.Correction c2 = (ShardWorker.Correction) s.fromBinary(s.toBinary(c), s.manifest(c));
+        assertEquals(77, c2.round());
+        assertEquals(3, c2.from());
+        assertEquals(6, c2.range());
+        assertEquals(1, c2.index());
+        assertEquals(4, c2.count());
+        assertArrayEquals(data, c2.data());
+        byte[] cut = Arrays.copyOf(s.toBinary(c), 2000);
+        NotSerializableException e = assertThrows(NotSerializableException.class, () -> s.fromBinary(cut, s.manifest(c)));
+        assertTrue(e.getMessage().contains("shard correction part"), e.getMessage());
+        NotSerializableException e2 = assertThrows(NotSerializableException.class, () -> s.fromBinary(new byte[10], s.manifest(x)));
+        assertTrue(e2.getMessage().contains("shard exchange part"), e2.getMessage());
+    }
+
+    @Test
     void theClusterSettingsBindTheChunksToItAndEverythingElseStaysCbor() {
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "chunks",
                 ClusterNode.config("127.0.0.1", 0, java.util.List.of("127.0.0.1:0"), java.util.List.of("worker"), java.time.Duration.ofSeconds(5)));
@@ -78,6 +110,8 @@ class ChunkSerializerTest {
             assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new Protocol.ModelChunk(0, 0, 1, new byte[1])).identifier());
             assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new Protocol.ResultChunk(0, "w", 0, 1, new byte[1])).identifier());
             assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new RingCollective.Piece(0, false, 0, 0, 0, new float[1])).identifier());
+            assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new ShardWorker.Exchange(0, 0, 0, 1, new byte[1])).identifier());
+            assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new ShardWorker.Correction(0, 0, 0, 0, 1, new byte[1])).identifier());
             assertTrue(ser.findSerializerFor(new Protocol.RoundSettled(1, java.util.List.of(), -1)).getClass().getName().contains("Jackson"));
         } finally {
             system.terminate();

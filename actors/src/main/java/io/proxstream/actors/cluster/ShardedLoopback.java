@@ -1,0 +1,165 @@
+package io.proxstream.actors.cluster;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * N {@link ShardWorker}s, each the guardian of its own actor system on loopback in this JVM (Artery TCP with the cluster's
+ * serializers, so every message between them is serialised and sent as between machines), and a driver system whose
+ * guardian hands their answers to the calling thread: the column-sharded round driven by hand, for tests and
+ * {@code bench cluster}. Compute is shared by this JVM's cores.
+ */
+public final class ShardedLoopback implements AutoCloseable {
+    private final List<ActorSystem<ShardWorker.Command>> systems = new ArrayList<>();
+    private final List<ActorRef<ShardWorker.Command>> workers = new ArrayList<>();
+    private final ActorSystem<ShardWorker.Reply> driver;
+    private final LinkedBlockingQueue<ShardWorker.Reply> replies = new LinkedBlockingQueue<>();
+    private final Duration wait;
+    /** The run's participants as the driver sees them, their rings, and the ranges' owners and replicas. */
+    private final List<ActorRef<ShardWorker.Command>> members = new ArrayList<>();
+    private final List<ActorRef<RingCollective.Command>> rings = new ArrayList<>();
+    private int[] owner;
+    private int[] replica;
+
+    /** {@code n} workers; every answer is awaited at most {@code wait}. */
+    public ShardedLoopback(int n, Duration wait) {
+        this.wait = wait;
+        Config base = ClusterNode.config("127.0.0.1", 0, List.of("127.0.0.1:0"), List.of("worker"), Duration.ofSeconds(5));
+        Config remote = ConfigFactory.parseString("pekko.actor.provider = remote\npekko.remote.warn-about-direct-use = off")
+                .withFallback(base);
+        driver = ActorSystem.create(Behaviors.receiveMessage(r -> {
+            replies.add(r);
+            return Behaviors.same();
+        }), "shard-driver", remote);
+        try {
+            for (int i = 0; i < n; i++) {
+                systems.add(ActorSystem.create(ShardWorker.create(), "shard", remote));
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+        for (ActorSystem<ShardWorker.Command> s : systems) {
+            workers.add(ActorRefResolver.get(driver).resolveActorRef(ActorRefResolver.get(s).toSerializationFormat(s)));
+        }
+    }
+
+    public int size() {
+        return workers.size();
+    }
+
+    /** Worker i's actor system, by the index it was created with (a test stops one to see what its peers do). */
+    public ActorSystem<ShardWorker.Command> system(int i) {
+        return systems.get(i);
+    }
+
+    /** The next answer of any worker; fails when none comes in time. */
+    public ShardWorker.Reply next() throws InterruptedException {
+        ShardWorker.Reply r = replies.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
+        if (r == null) {
+            throw new IllegalStateException("no shard worker answered within " + wait);
+        }
+        return r;
+    }
+
+    /**
+     * Gathers the workers' rings and configures worker i as participant i of a run of {@code config}, with or without
+     * replicas; fails with a worker's reason.
+     */
+    public void configure(DataParallelPam.Config config, boolean replicas) throws InterruptedException {
+        members.clear();
+        rings.clear();
+        for (ActorRef<ShardWorker.Command> w : workers) {
+            w.tell(new ShardWorker.Hello(driver));
+            ShardWorker.Member m = expect(ShardWorker.Member.class);
+            members.add(m.worker());
+            rings.add(m.ring());
+        }
+        int[][] placement = ShardWorker.initialPlacement(members.size(), replicas);
+        owner = placement[0];
+        replica = placement[1];
+        for (int i = 0; i < members.size(); i++) {
+            members.get(i).tell(new ShardWorker.Configure(config, members, rings, i, replicas, driver));
+            expect(ShardWorker.Configured.class);
+        }
+    }
+
+    /**
+     * After the workers not {@code alive} are gone: the survivors continue as participants 0.. in their old order, the dead
+     * owners' ranges taken over by their replicas ({@link ShardWorker#afterLoss}); fails with a worker's reason. Worker
+     * indices of later calls ({@link #round}, {@link #digest}) are the survivors'.
+     */
+    public void promote(boolean[] alive) throws InterruptedException {
+        int[][] placement = ShardWorker.afterLoss(owner, replica, alive);
+        List<ActorRef<ShardWorker.Command>> ws = new ArrayList<>();
+        List<ActorRef<RingCollective.Command>> rs = new ArrayList<>();
+        for (int w = 0; w < alive.length; w++) {
+            if (alive[w]) {
+                ws.add(members.get(w));
+                rs.add(rings.get(w));
+            }
+        }
+        for (int i = 0; i < ws.size(); i++) {
+            ws.get(i).tell(new ShardWorker.Promote(ws, rs, i, placement[0], placement[1], driver));
+            expect(ShardWorker.Configured.class);
+        }
+        members.clear();
+        members.addAll(ws);
+        rings.clear();
+        rings.addAll(rs);
+        owner = placement[0];
+        replica = placement[1];
+    }
+
+    /**
+     * Starts round {@code round} (an operation number: every call a new one, also when a failed round is run again) on the
+     * first {@code slices.size()} participants and returns the first {@code answers} answers.
+     */
+    public List<ShardWorker.Reply> round(long round, List<List<Protocol.Assignment>> slices, int answers) throws InterruptedException {
+        for (int i = 0; i < slices.size(); i++) {
+            members.get(i).tell(new ShardWorker.Start(round, slices.get(i), driver));
+        }
+        List<ShardWorker.Reply> out = new ArrayList<>();
+        for (int i = 0; i < answers; i++) {
+            out.add(next());
+        }
+        return out;
+    }
+
+    /** Worker i's model digest. */
+    public ShardWorker.Digest digest(int i) throws InterruptedException {
+        members.get(i).tell(new ShardWorker.GetDigest(driver));
+        return expect(ShardWorker.Digest.class);
+    }
+
+    private <T extends ShardWorker.Reply> T expect(Class<T> type) throws InterruptedException {
+        ShardWorker.Reply r = next();
+        if (!type.isInstance(r)) {
+            throw new IllegalStateException("expected " + type.getSimpleName() + " from a shard worker, got " + r);
+        }
+        return type.cast(r);
+    }
+
+    @Override
+    public void close() {
+        List<ActorSystem<?>> all = new ArrayList<>(systems);
+        all.add(driver);
+        all.forEach(ActorSystem::terminate);
+        for (ActorSystem<?> s : all) {
+            try {
+                s.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                // terminating anyway; a system that does not stop in 30 s is left to the JVM's exit
+            }
+        }
+    }
+}
