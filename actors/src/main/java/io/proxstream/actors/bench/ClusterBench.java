@@ -469,8 +469,9 @@ public final class ClusterBench {
                 Runtime.getRuntime().availableProcessors());
         out.println("| machines N | columns per worker | rounds per solve | compute | accumulate (N results) | shard solve "
                 + "| encoder all-reduce | codes + rows all-to-all | decoder all-gather | s per solve interval | rows/s | speed-up vs 1 "
-                + "machine | worker memory for its shard | speed-up with the ring's cost per byte (shared cores: pessimistic) |");
-        out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+                + "machine | worker memory for its shard | speed-up with the ring's cost per byte (shared cores: pessimistic) "
+                + "| with replicas: speed-up, worker memory for its shard and replica |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         double single = 0;
         for (int i = 0; i < machines.length; i++) {
             int n = machines[i];
@@ -490,14 +491,19 @@ public final class ClusterBench {
             double ringed = rounds * compute + accumulate + solve[i] + (perByte > 0 ? (allReduce + allToAll + allGather) * peer / perByte : 0);
             // the shard's window: every kept row's codes, its columns of the rows; the old rows' gradient at its columns
             double memory = window * (codeBytes / perWorker + 4.0 * cols) + 8.0 * (m + 1) * cols;
-            out.printf(Locale.ROOT, "| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2fx | %.0f MB | %.2fx |%n", n, cols,
-                    rounds, rounds * compute, accumulate, solve[i], allReduce, allToAll, allGather, interval, rate, rate / single,
-                    memory / 1e6, rowsPerSolve / ringed / single);
+            // with replicas (ShardWorker's default from 2 workers): every worker also feeds its predecessor's range, so it gets
+            // twice the columns of every worker's rows and keeps a second range's window and gradient
+            double replicated = n == 1 ? interval : interval + accumulate + rounds * (n - 1) * rowBytes / n * perByte;
+            double replicaMemory = n == 1 ? memory : memory + window * 4.0 * cols + 8.0 * (m + 1) * cols;
+            out.printf(Locale.ROOT, "| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2fx | %.0f MB | %.2fx | %.2fx, %.0f MB |%n",
+                    n, cols, rounds, rounds * compute, accumulate, solve[i], allReduce, allToAll, allGather, interval, rate, rate / single,
+                    memory / 1e6, rowsPerSolve / ringed / single, rowsPerSolve / replicated / single, replicaMemory / 1e6);
         }
-        out.printf(Locale.ROOT, "%nWhat a dead worker costs in this design: its columns' window and old-rows gradient (the memory above) "
-                + "live only there. A replica on its successor (fed the same rows: the column slices sent twice, 1/N of a round's rows "
-                + "more per worker; and the owner's correction after each solve, which the all-gather carries anyway) holds the same bits "
-                + "(IterativeDecoder.apply) and can take its place; the protocol that keeps and promotes replicas is not built.%n");
+        out.printf(Locale.ROOT, "%nWhat a dead worker costs in this design: its columns' window and old-rows gradient live only there"
+                + " and on the replica its successor keeps (ShardWorker, from 2 workers: fed the same rows — the column slices sent twice,"
+                + " 1/N of a round's rows more per worker — and the owner's correction after each solve, which every worker gets anyway);"
+                + " the replica holds the owner's bits (IterativeDecoder.apply) and takes its place (ShardWorker.Promote), so a death"
+                + " costs the round in flight. The last column is the design with replicas.%n");
         shardedRounds(t, codeBytes, rowBytes, encoderBytes, decoderBytes, ringPerByte);
     }
 
@@ -516,17 +522,30 @@ public final class ClusterBench {
                 (long) rounds * n * perWorker, 1000, 600_000, 1, 42, "pam").withDecoder("cg", "codes", 2);
         int[] cuts = ShardedPam.columnCuts(t.dim(), n);
         long ringBytes = 4 * new RingAllReduce(n, 0, new float[t.latents() * t.dim() + t.latents()], RingCollective.PIECE_FLOATS).floatsSent();
-        double partsModel = (n - 1) * (codeBytes + rowBytes / n);
+        // each worker sends every other worker its codes and its rows' columns of the ranges that worker owns or replicates
+        int[][] placement = ShardWorker.initialPlacement(n, true);
+        double partsModel = 0;
+        for (int j = 1; j < n; j++) {
+            int cols = 0;
+            for (int r = 0; r < n; r++) {
+                if (placement[0][r] == j || placement[1][r] == j) {
+                    cols += cuts[r + 1] - cuts[r];
+                }
+            }
+            partsModel += codeBytes + rowBytes * cols / t.dim();
+        }
         double correctionsModel = (double) (n - 1) / n * decoderBytes;
         out.printf(Locale.ROOT, "%nThe column-sharded round as built (ShardWorker), run by %d workers in %d actor systems on loopback in this"
                 + " JVM (Artery TCP, the cluster's serializers; every message between workers serialised and sent): %d rounds of %d rows"
-                + " per worker at this shape, a solve every 2 rounds (the first solve has the longer first budget), columns %s; the %d workers"
+                + " per worker at this shape, a solve every 2 rounds (the first solve has the longer first budget), column ranges %s, each"
+                + " with a replica on the next worker (so each worker feeds two ranges); the %d workers"
                 + " share these %d cores, so compute phases are slower than on %d machines and a worker's wait for its peers' parts includes"
                 + " their slower encoder steps. Times are the slowest worker's (s). Bytes: what each worker sent its peers (parts and"
-                + " corrections, measured payloads; the ring's %d bytes per round by its schedule are apart) against the model's (N-1)"
-                + " (codes + rows/N) per round and (N-1)/N decoders per solve.%n%n", n, n, rounds, perWorker, java.util.Arrays.toString(cuts),
+                + " corrections, measured payloads; the ring's %d bytes per round by its schedule are apart) against the model's: to each"
+                + " other worker the codes and the columns of the ranges it holds (with replicas 2/N of the rows) per round, and (N-1)/N"
+                + " decoders per solve.%n%n", n, n, rounds, perWorker, java.util.Arrays.toString(cuts),
                 n, Runtime.getRuntime().availableProcessors(), n, ringBytes);
-        out.println("| round | solve | round s | encoder step | waiting for parts | feeding shard | ring all-reduce | shard solve | waiting for"
+        out.println("| round | solve | round s | encoder step | waiting for parts | ring all-reduce | feeding its two ranges | shard solve | waiting for"
                 + " corrections | sent per worker (parts + corrections) | model | measured / model |");
         out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
         double ringTotal = 0;
@@ -544,7 +563,7 @@ public final class ClusterBench {
                     if (!(reply instanceof ShardWorker.Done d)) {
                         throw new IllegalStateException("sharded round " + r + " failed: " + reply);
                     }
-                    double[] v = {d.seconds(), d.encoderSeconds(), d.exchangeSeconds(), d.accumulateSeconds(), d.ringSeconds(),
+                    double[] v = {d.seconds(), d.encoderSeconds(), d.exchangeSeconds(), d.ringSeconds(), d.accumulateSeconds(),
                         d.solveSeconds(), d.correctionSeconds()};
                     for (int i = 0; i < v.length; i++) {
                         worst[i] = Math.max(worst[i], v[i]);
@@ -556,11 +575,11 @@ public final class ClusterBench {
                 out.printf(Locale.ROOT, "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f MB | %.1f MB | %.3f |%n", r,
                         solved ? "yes" : "no", worst[0], worst[1], worst[2], worst[3], worst[4], worst[5], worst[6], sent / 1e6, model / 1e6,
                         sent / model);
-                ringTotal += worst[4];
+                ringTotal += worst[3];
             }
         }
         out.printf(Locale.ROOT, "%nThe ring in these rounds: %.2f s per round on average (%.1f ms per MB of a participant's share), against"
-                + " %.1f ms per MB when measured alone above: in a round it runs beside the shard's feeding on the same cores.%n",
+                + " %.1f ms per MB when measured alone above.%n",
                 ringTotal / rounds, ringTotal / rounds / ringBytes * 1e9, ringPerByte * 1e9);
     }
 }

@@ -11,7 +11,8 @@ import org.apache.pekko.serialization.SerializerWithStringManifest;
 
 /**
  * The wire form of the bulk messages ({@link Protocol.ModelChunk}, {@link Protocol.ResultChunk}, the ring's
- * {@link RingCollective.Piece}, the shard workers' {@link ShardWorker.Exchange} and {@link ShardWorker.Correction}): a few header fields
+ * {@link RingCollective.Piece}, the shard workers' {@link ShardWorker.Exchange}, {@link ShardWorker.Correction} and
+ * {@link ShardWorker.ShardState}): a few header fields
  * and the chunk's bytes, written straight into Artery's buffer ({@link ByteBufferSerializer}) instead of through
  * Jackson CBOR, which copied every chunk twice more on each side. Bound in {@code proxstream-cluster.conf}; every
  * other cluster message stays CBOR. A malformed payload fails with the reason (Artery then drops it and logs).
@@ -24,6 +25,7 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
     private static final String PIECE = "P";
     private static final String EXCHANGE = "X";
     private static final String CORRECTION = "C";
+    private static final String STATE = "S";
 
     public ChunkSerializer(ExtendedActorSystem system) {
         // the system is not needed
@@ -51,6 +53,9 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
         if (o instanceof ShardWorker.Correction) {
             return CORRECTION;
         }
+        if (o instanceof ShardWorker.ShardState) {
+            return STATE;
+        }
         throw new IllegalArgumentException("ChunkSerializer cannot serialise " + o.getClass().getName());
     }
 
@@ -67,6 +72,9 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
         }
         if (o instanceof ShardWorker.Correction c) {
             return 8 + 4 + 4 + 4 + 4 + 4 + c.data().length;
+        }
+        if (o instanceof ShardWorker.ShardState st) {
+            return 8 + 4 + 4 + 4 + 4 + 4 + st.data().length;
         }
         Protocol.ResultChunk r = (Protocol.ResultChunk) o;
         return 8 + 4 + 4 + 4 + r.worker().getBytes(StandardCharsets.UTF_8).length + 4 + r.data().length;
@@ -94,6 +102,9 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
             } else if (o instanceof ShardWorker.Correction c) {
                 buf.putLong(c.round()).putInt(c.index()).putInt(c.count()).putInt(c.from()).putInt(c.range()).putInt(c.data().length)
                         .put(c.data());
+            } else if (o instanceof ShardWorker.ShardState st) {
+                buf.putLong(st.transfer()).putInt(st.index()).putInt(st.count()).putInt(st.from()).putInt(st.range()).putInt(st.data().length)
+                        .put(st.data());
             } else if (o instanceof RingCollective.Piece p) {
                 buf.putLong(p.op()).put((byte) (p.gather() ? 1 : 0)).putInt(p.step()).putInt(p.segment()).putInt(p.offset())
                         .putInt(p.values().length);
@@ -135,6 +146,11 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
                     int range = buf.getInt();
                     yield new ShardWorker.Correction(round, from, range, index, count, bytes(buf, "shard correction part"));
                 }
+                case STATE -> {
+                    int from = buf.getInt();
+                    int range = buf.getInt();
+                    yield new ShardWorker.ShardState(round, from, range, index, count, bytes(buf, "shard state part"));
+                }
                 default -> throw new NotSerializableException("ChunkSerializer: unknown manifest '" + manifest + "'");
             };
         } catch (BufferUnderflowException e) {
@@ -143,6 +159,7 @@ public final class ChunkSerializer extends SerializerWithStringManifest implemen
                 case RESULT -> "result chunk";
                 case EXCHANGE -> "shard exchange part";
                 case CORRECTION -> "shard correction part";
+                case STATE -> "shard state part";
                 default -> "ring piece";
             });
         } finally {

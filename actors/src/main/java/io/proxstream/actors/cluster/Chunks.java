@@ -137,6 +137,11 @@ public final class Chunks {
             return parts.size() == count;
         }
 
+        /** Chunks received so far. */
+        public int received() {
+            return parts.size();
+        }
+
         public boolean complete() {
             return count > 0 && parts.size() == count;
         }

@@ -484,14 +484,21 @@ public final class DataParallelPam {
             return b.build();
         }
 
-        /** The worker's trainer state (its encoder's optimiser state with it): what {@link #restore} puts back. */
+        /**
+         * What a round changes here besides the model it loads afresh each round: the encoder's optimiser for PAM-SGD, the
+         * whole trainer for Adam. {@link #restore} puts it back.
+         */
         public TrainerState snapshot() {
-            return trainer.snapshot();
+            return trainer instanceof PamSgdTrainer p ? p.encoderOptimiser() : trainer.snapshot();
         }
 
-        /** Puts back a {@link #snapshot}: as if the rounds since had not run here. */
+        /** Puts back a {@link #snapshot}: the next round runs as if the rounds since had not run here. */
         public void restore(TrainerState s) {
-            trainer.restore(s);
+            if (trainer instanceof PamSgdTrainer p) {
+                p.restoreEncoderOptimiser(s);
+            } else {
+                trainer.restore(s);
+            }
         }
 
         @Override

@@ -101,12 +101,36 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     public record Correction(long round, int from, int range, int index, int count, byte[] data) implements Command {
     }
 
+    /**
+     * To the owner of range {@code range}, between rounds: copy the range's state to worker {@code to} (an index into the
+     * current workers), which answers {@code replyTo} with {@link ReplicaSeeded} once it holds it; a {@link Promote} then
+     * names it the range's replica. Transfer {@code transfer} is numbered by the driver.
+     */
+    public record SeedReplica(long transfer, int range, int to, ActorRef<Reply> replyTo) implements Command, CborSerializable {
+    }
+
+    /** Part {@code index} of {@code count} of a range's state ({@link IterativeDecoder#saveTo}, {@link Chunks}). Bulk: {@link ChunkSerializer}. */
+    public record ShardState(long transfer, int from, int range, int index, int count, byte[] data) implements Command {
+    }
+
+    /** After the last {@link ShardState} part of a transfer: install the state and answer {@code replyTo}. */
+    public record StateSent(long transfer, int from, int range, int count, ActorRef<Reply> replyTo) implements Command, CborSerializable {
+    }
+
+    /** The receiver of a transfer has {@code received} of its parts: the sender may send more (Artery drops what overflows its queue). */
+    public record StateAck(long transfer, int received) implements Command, CborSerializable {
+    }
+
     /** Asks for the digests of this worker's copy of the model and of the ranges it holds. */
     public record GetDigest(ActorRef<Reply> replyTo) implements Command, CborSerializable {
     }
 
     /** What a shard worker answers. */
     public interface Reply {
+    }
+
+    /** Worker {@code index} holds a copy of range {@code range}'s state ({@code bytes} sent). */
+    public record ReplicaSeeded(long transfer, int range, int index, long bytes) implements Reply, CborSerializable {
     }
 
     /** This worker and its ring collective. */
@@ -158,6 +182,32 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
     private record Expired(long round) implements Command, NoSerializationVerificationNeeded {
     }
+
+    private record StateEncoded(SeedReplica seed, List<byte[]> parts, long bytes, Throwable error)
+            implements Command, NoSerializationVerificationNeeded {
+    }
+
+    private record StateInstalled(StateSent sent, IterativeDecoder shard, long bytes, Throwable error)
+            implements Command, NoSerializationVerificationNeeded {
+    }
+
+    /** A state being sent: its parts, the next to send and how many the receiver has. */
+    private static final class Outgoing {
+        final SeedReplica seed;
+        final List<byte[]> parts;
+        int next;
+        int acked;
+
+        Outgoing(SeedReplica seed, List<byte[]> parts) {
+            this.seed = seed;
+            this.parts = parts;
+        }
+    }
+
+    /** Parts of a state in flight to this worker, at most this many ahead of the receiver's acknowledgement. */
+    static final int STATE_WINDOW = 512;
+    /** The receiver acknowledges every this many parts. */
+    static final int STATE_ACK_EVERY = 128;
 
     /** The state of one round here. */
     private static final class Round {
@@ -224,6 +274,9 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     private String broken = "not configured";
     /** A future holds the model, the shards or the trainer: nothing may touch them until it comes back. */
     private boolean busy;
+    /** States this worker sends, and receives, by transfer. */
+    private final Map<Long, Outgoing> outgoing = new java.util.HashMap<>();
+    private final Map<Long, Chunks.Assembler> incoming = new java.util.HashMap<>();
 
     public static Behavior<Command> create() {
         return Behaviors.setup(ctx -> Behaviors.withTimers(t -> new ShardWorker(ctx, t)));
@@ -255,6 +308,12 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 .onMessage(Correction.class, this::onCorrection)
                 .onMessage(Expired.class, this::onExpired)
                 .onMessage(GetDigest.class, this::onDigest)
+                .onMessage(SeedReplica.class, this::onSeed)
+                .onMessage(StateEncoded.class, this::onStateEncoded)
+                .onMessage(StateAck.class, this::onStateAck)
+                .onMessage(ShardState.class, this::onShardState)
+                .onMessage(StateSent.class, this::onStateSent)
+                .onMessage(StateInstalled.class, this::onStateInstalled)
                 .onSignal(org.apache.pekko.actor.typed.PostStop.class, s -> {
                     if (!busy && state != null) {
                         state.close();
@@ -299,6 +358,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 }
             }
             state = new DataParallelPam.WorkerState(config);
+            incoming.clear();
+            outgoing.clear();
             rounds = 0;
             solves = 0;
             current = null;
@@ -358,6 +419,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         owner = p.owner().clone();
         replica = p.replica().clone();
         shards.keySet().removeIf(r -> owner[r] != index && replica[r] != index);
+        incoming.clear();
+        outgoing.clear();
         current = null;
         next = null;
         p.replyTo().tell(configured());
@@ -856,6 +919,117 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         getContext().getLog().error("shard worker {}: {}", index, broken);
         current = null;
         next = null;
+        return this;
+    }
+
+    private Behavior<Command> onSeed(SeedReplica seed) {
+        String refused = broken != null ? "this worker takes no rounds: " + broken
+                : busy || current != null && current.start != null ? "a round or a transfer is under way here"
+                : seed.range() < 0 || seed.range() >= owner.length || owner[seed.range()] != index ? "this worker does not own range "
+                        + seed.range()
+                : seed.to() < 0 || seed.to() >= workers.size() || seed.to() == index ? "worker " + seed.to() + " cannot hold a replica"
+                        + " of this worker's range"
+                : null;
+        if (refused != null) {
+            seed.replyTo().tell(new Failed(-1, index, "replica of range " + seed.range() + " refused: " + refused, broken == null));
+            return this;
+        }
+        busy = true;
+        IterativeDecoder shard = shards.get(seed.range());
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+            TrainerState.Builder b = new TrainerState.Builder("shard");
+            shard.saveTo(b);
+            byte[] bytes = Chunks.encode(b.build());
+            return new StateEncoded(seed, Chunks.split(bytes), bytes.length, null);
+        }, training), (ok, err) -> err != null ? new StateEncoded(seed, null, 0, err) : ok);
+        return this;
+    }
+
+    private Behavior<Command> onStateEncoded(StateEncoded e) {
+        busy = false;
+        if (e.error() != null) {
+            e.seed().replyTo().tell(new Failed(-1, index, "range " + e.seed().range() + "'s state could not be written: " + cause(e.error()), true));
+            return this;
+        }
+        Outgoing o = new Outgoing(e.seed(), e.parts());
+        outgoing.put(e.seed().transfer(), o);
+        sendState(o);
+        return this;
+    }
+
+    /** Sends parts up to the window beyond what the receiver has; after the last, the closing {@link StateSent}. */
+    private void sendState(Outgoing o) {
+        ActorRef<Command> to = workers.get(o.seed.to());
+        while (o.next < o.parts.size() && o.next < o.acked + STATE_WINDOW) {
+            to.tell(new ShardState(o.seed.transfer(), index, o.seed.range(), o.next, o.parts.size(), o.parts.get(o.next)));
+            o.next++;
+        }
+        if (o.next == o.parts.size()) {
+            to.tell(new StateSent(o.seed.transfer(), index, o.seed.range(), o.parts.size(), o.seed.replyTo()));
+            outgoing.remove(o.seed.transfer());
+        }
+    }
+
+    private Behavior<Command> onStateAck(StateAck a) {
+        Outgoing o = outgoing.get(a.transfer());
+        if (o != null && a.received() > o.acked) {
+            o.acked = a.received();
+            sendState(o);
+        }
+        return this;
+    }
+
+    private Behavior<Command> onShardState(ShardState p) {
+        if (p.from() < 0 || p.from() >= workers.size()) {
+            return this;
+        }
+        Chunks.Assembler a = incoming.computeIfAbsent(p.transfer(), t -> new Chunks.Assembler());
+        try {
+            a.add(p.index(), p.count(), p.data());
+        } catch (IllegalArgumentException e) {
+            getContext().getLog().warn("shard worker {}: state part {} of transfer {} dropped: {}", index, p.index(), p.transfer(), e.getMessage());
+            return this;
+        }
+        int received = a.received();
+        if (received % STATE_ACK_EVERY == 0) {
+            workers.get(p.from()).tell(new StateAck(p.transfer(), received));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onStateSent(StateSent sent) {
+        Chunks.Assembler a = incoming.remove(sent.transfer());
+        String refused = broken != null ? "this worker takes no rounds: " + broken
+                : a == null || !a.complete() ? (a == null ? "none" : a.received()) + " of the state's " + sent.count() + " parts came"
+                : busy || current != null && current.start != null ? "a round or a transfer is under way here"
+                : sent.range() < 0 || sent.range() >= owner.length ? "there is no range " + sent.range()
+                : null;
+        if (refused != null) {
+            sent.replyTo().tell(new Failed(-1, index, "replica of range " + sent.range() + " not installed: " + refused, broken == null));
+            return this;
+        }
+        busy = true;
+        byte[] bytes = a.bytes();
+        SaeModel m = model;
+        IterativeDecoder.Options o = config.pam().decoder().cg();
+        int from = cuts[sent.range()];
+        int to = cuts[sent.range() + 1];
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+            IterativeDecoder shard = new IterativeDecoder(m, o, from, to);
+            shard.loadFrom(Chunks.decode(bytes));
+            return new StateInstalled(sent, shard, bytes.length, null);
+        }, training), (ok, err) -> err != null ? new StateInstalled(sent, null, 0, err) : ok);
+        return this;
+    }
+
+    private Behavior<Command> onStateInstalled(StateInstalled i) {
+        busy = false;
+        if (i.error() != null) {
+            i.sent().replyTo().tell(new Failed(-1, index, "replica of range " + i.sent().range() + " not installed: " + cause(i.error()), true));
+            return this;
+        }
+        shards.put(i.sent().range(), i.shard());
+        i.sent().replyTo().tell(new ReplicaSeeded(i.sent().transfer(), i.sent().range(), index, i.bytes()));
         return this;
     }
 

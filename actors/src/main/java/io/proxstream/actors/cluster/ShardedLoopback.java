@@ -29,6 +29,7 @@ public final class ShardedLoopback implements AutoCloseable {
     private final List<ActorRef<RingCollective.Command>> rings = new ArrayList<>();
     private int[] owner;
     private int[] replica;
+    private long transfers;
 
     /** {@code n} workers; every answer is awaited at most {@code wait}. */
     public ShardedLoopback(int n, Duration wait) {
@@ -118,6 +119,31 @@ public final class ShardedLoopback implements AutoCloseable {
         rings.addAll(rs);
         owner = placement[0];
         replica = placement[1];
+    }
+
+    /**
+     * Gives every range without a replica one again: its owner copies the range's state to the next worker
+     * ({@link ShardWorker.SeedReplica}), then every worker learns the placement ({@link ShardWorker.Promote}). Between rounds.
+     */
+    public void restoreReplicas() throws InterruptedException {
+        int n = members.size();
+        if (n < 2) {
+            return;
+        }
+        int[] rep = replica.clone();
+        for (int r = 0; r < owner.length; r++) {
+            if (rep[r] < 0) {
+                int to = (owner[r] + 1) % n;
+                members.get(owner[r]).tell(new ShardWorker.SeedReplica(++transfers, r, to, driver));
+                expect(ShardWorker.ReplicaSeeded.class);
+                rep[r] = to;
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            members.get(i).tell(new ShardWorker.Promote(members, rings, i, owner, rep, driver));
+            expect(ShardWorker.Configured.class);
+        }
+        replica = rep;
     }
 
     /**

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.NotSerializableException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.List;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.serialization.Serialization;
@@ -99,6 +100,13 @@ class ChunkSerializerTest {
         assertTrue(e.getMessage().contains("shard correction part"), e.getMessage());
         NotSerializableException e2 = assertThrows(NotSerializableException.class, () -> s.fromBinary(new byte[10], s.manifest(x)));
         assertTrue(e2.getMessage().contains("shard exchange part"), e2.getMessage());
+        ShardWorker.ShardState st = new ShardWorker.ShardState(12, 1, 2, 300, 1400, data);
+        ShardWorker.ShardState st2 = (ShardWorker.ShardState) s.fromBinary(s.toBinary(st), s.manifest(st));
+        assertEquals(List.of(12L, 1, 2, 300, 1400), List.of(st2.transfer(), st2.from(), st2.range(), st2.index(), st2.count()));
+        assertArrayEquals(data, st2.data());
+        NotSerializableException e3 = assertThrows(NotSerializableException.class,
+                () -> s.fromBinary(Arrays.copyOf(s.toBinary(st), 100), s.manifest(st)));
+        assertTrue(e3.getMessage().contains("shard state part"), e3.getMessage());
     }
 
     @Test
@@ -112,6 +120,7 @@ class ChunkSerializerTest {
             assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new RingCollective.Piece(0, false, 0, 0, 0, new float[1])).identifier());
             assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new ShardWorker.Exchange(0, 0, 0, 1, new byte[1])).identifier());
             assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new ShardWorker.Correction(0, 0, 0, 0, 1, new byte[1])).identifier());
+            assertEquals(ChunkSerializer.ID, ser.findSerializerFor(new ShardWorker.ShardState(0, 0, 0, 0, 1, new byte[1])).identifier());
             assertTrue(ser.findSerializerFor(new Protocol.RoundSettled(1, java.util.List.of(), -1)).getClass().getName().contains("Jackson"));
         } finally {
             system.terminate();

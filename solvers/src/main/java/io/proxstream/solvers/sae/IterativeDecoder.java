@@ -825,7 +825,8 @@ public final class IterativeDecoder implements DecoderStep {
 
     @Override
     public void saveTo(TrainerState.Builder b) {
-        foldScale();
+        // the lazy forgetting scale is written as it is, not folded in: saving changes nothing, and a step loaded from the
+        // state computes the saved one's bits from then on (a replica seeded from its owner, a digest of a running step)
         int batches = window.size();
         long[] rows = new long[batches];
         double[] weights = new double[batches];
@@ -864,7 +865,8 @@ public final class IterativeDecoder implements DecoderStep {
             b.put("cg.columns", c0, c0 + width);
         }
         b.put("cg.weights", weights).put("cg.val", val).put("cg.x", xs);
-        b.put("cg.gOld", gOld).put("cg.sqOld", sqOld).put("cg.sOld", sOld).put("cg.cOld", new double[] {cOld});
+        b.put("cg.gOld", gOld).put("cg.sqOld", sqOld).put("cg.sOld", sOld).put("cg.cOld", new double[] {cOld})
+                .put("cg.oldScale", new double[] {oldScale});
     }
 
     @Override
@@ -932,7 +934,12 @@ public final class IterativeDecoder implements DecoderStep {
         s.copy("cg.cOld", n);
         cOld = n[0];
         solves = s.counter("cg.solves");
-        oldScale = 1.0;
+        // states written before the scale was stored had it folded in
+        double[] scale = s.doubles().get("cg.oldScale");
+        if (scale != null && (scale.length != 1 || !(scale[0] > 0 && scale[0] <= 1))) {
+            throw new IllegalArgumentException("state 'cg.oldScale' must be one value in (0, 1], got " + Arrays.toString(scale));
+        }
+        oldScale = scale == null ? 1.0 : scale[0];
     }
 
     private static <T> T required(T a, String name) {

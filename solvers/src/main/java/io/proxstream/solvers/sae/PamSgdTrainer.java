@@ -430,6 +430,41 @@ public final class PamSgdTrainer implements SaeTrainer {
         return stats.solveInto(model, options.rho(), options.muDec(), options.holdUnfired());
     }
 
+    /**
+     * The encoder's optimiser alone — Adam's moments and step count, the anchors, the sample and solve counters —
+     * without the model or the decoder step: what a round of a data-parallel worker changes besides the model, which it
+     * loads afresh every round (a third of {@link #snapshot}'s bytes when the decoder step is the cg step's).
+     */
+    public TrainerState encoderOptimiser() {
+        TrainerState.Builder b = new TrainerState.Builder(algorithm() + "-encoder-optimiser");
+        Adam.saveMoments(b, "adam.W_enc", wEncState);
+        Adam.saveMoments(b, "adam.b_enc", bEncState);
+        if (wEncAnchor != null) {
+            b.put("anchor.W_enc", wEncAnchor);
+        }
+        if (bEncAnchor != null) {
+            b.put("anchor.b_enc", bEncAnchor);
+        }
+        b.put("adam.steps", adam.steps()).put("samples", samples).put("batchesSinceSolve", batchesSinceSolve);
+        return b.build();
+    }
+
+    /** Puts back an {@link #encoderOptimiser} state. */
+    public void restoreEncoderOptimiser(TrainerState s) {
+        s.requireAlgorithm(algorithm() + "-encoder-optimiser");
+        Adam.loadMoments(s, "adam.W_enc", wEncState);
+        Adam.loadMoments(s, "adam.b_enc", bEncState);
+        if (wEncAnchor != null) {
+            s.copy("anchor.W_enc", wEncAnchor);
+        }
+        if (bEncAnchor != null) {
+            s.copy("anchor.b_enc", bEncAnchor);
+        }
+        adam.setSteps(s.counter("adam.steps"));
+        samples = s.counter("samples");
+        batchesSinceSolve = (int) s.counter("batchesSinceSolve");
+    }
+
     @Override
     public TrainerState snapshot() {
         TrainerState.Builder b = new TrainerState.Builder(algorithm());

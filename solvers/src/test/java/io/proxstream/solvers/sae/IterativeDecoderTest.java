@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -374,7 +375,7 @@ class IterativeDecoderTest {
                 assertArrayEquals(whole.decoderBias(), sharded.decoderBias(), "decoder bias after step " + step);
             }
             if (step == 12) {
-                // a checkpoint folds the lazy forgetting scale into the old rows' model: the whole step goes through one too
+                // the whole step goes through a checkpoint too
                 TrainerState.Builder fb = new TrainerState.Builder("pam-sgd");
                 full.saveTo(fb);
                 full = new IterativeDecoder(whole, o);
@@ -411,6 +412,64 @@ class IterativeDecoderTest {
         IterativeDecoder s0 = shards[0];
         e = assertThrows(IllegalArgumentException.class, () -> s0.accumulate(data.next(4, new float[4 * d]), new float[4 * 8], 4));
         assertTrue(e.getMessage().contains("columns 0..16"), e.getMessage());
+    }
+
+    /**
+     * Saving a step changes nothing, and a step loaded from the saved state — on another copy of the model — computes the
+     * saved step's bits from then on, also when rows have left the window under forgetting (the lazy scale is saved as it
+     * is): a replica seeded from its owner's state is the owner's.
+     */
+    @Test
+    void aStepLoadedFromAnothersStateContinuesItsBitsAndSavingChangesNothing() {
+        int d = 48;
+        int m = 200;
+        int rows = 64;
+        IterativeDecoder.Options o = new IterativeDecoder.Options(3 * rows, 6, 1e-4);
+        Planted data = new Planted(d, m, 5, 31);
+        SaeModel a = model(d, m, 5, 32);
+        SaeModel u = a.copy();
+        IterativeDecoder owner = new IterativeDecoder(a, o, 16, 48);
+        IterativeDecoder neverSaved = new IterativeDecoder(u, o, 16, 48);
+        SaeModel b = null;
+        IterativeDecoder seeded = null;
+        float[] x = new float[rows * d];
+        int compared = 0;
+        for (int step = 1; step <= 20; step++) {
+            SparseCodes c = data.next(rows, x);
+            float[] cols = IterativeDecoder.columns(x, rows, d, 16, 48);
+            for (IterativeDecoder s : seeded == null ? List.of(owner, neverSaved) : List.of(owner, neverSaved, seeded)) {
+                s.forget(0.9);
+                s.accumulate(c, cols, rows);
+            }
+            if (step == 10) {
+                TrainerState.Builder b1 = new TrainerState.Builder("x");
+                owner.saveTo(b1);
+                TrainerState.Builder b2 = new TrainerState.Builder("x");
+                owner.saveTo(b2);
+                TrainerState first = b1.build();
+                assertArrayEquals(first.doubles().get("cg.gOld"), b2.build().doubles().get("cg.gOld"), "a second save is the first");
+                assertTrue(first.doubles().get("cg.oldScale")[0] < 1, "rows left under forgetting: the scale is not 1");
+                b = a.copy();
+                seeded = new IterativeDecoder(b, o, 16, 48);
+                seeded.loadFrom(first);
+            }
+            if (step % 4 == 0) {
+                IterativeDecoder.Step s = owner.solve(a, 1e-4, 1e-3, true);
+                IterativeDecoder.Step n = neverSaved.solve(u, 1e-4, 1e-3, true);
+                assertArrayEquals(n.delta(), s.delta(), "the saved step's correction at step " + step + " is the unsaved one's");
+                owner.apply(s.delta());
+                neverSaved.apply(n.delta());
+                if (seeded != null) {
+                    IterativeDecoder.Step t = seeded.solve(b, 1e-4, 1e-3, true);
+                    assertArrayEquals(s.delta(), t.delta(), "the seeded step's correction at step " + step);
+                    seeded.apply(t.delta());
+                    compared++;
+                }
+            }
+        }
+        assertEquals(3, compared);
+        assertTrue(owner.keptRows() < 20 * rows, "rows left the window: " + owner.keptRows());
+        assertArrayEquals(a.decoderWeights(), b.decoderWeights());
     }
 
     /**
