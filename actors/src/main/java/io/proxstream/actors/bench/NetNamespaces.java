@@ -105,6 +105,21 @@ final class NetNamespaces implements AutoCloseable {
         run("tc", "qdisc", "add", "dev", outside, "root", "tbf", "rate", rate, "burst", burst, "latency", "100ms");
     }
 
+    /**
+     * An address for this (the root) namespace on the bridge, so that a process here reaches every host; its link is not
+     * shaped (for control traffic only).
+     */
+    synchronized String hostAddress() throws IOException {
+        String a = "10.93." + (Integer.parseInt(tag) % 250) + ".254";
+        if (!hostAddressed) {
+            run("ip", "addr", "add", a + "/24", "dev", "psb" + tag);
+            hostAddressed = true;
+        }
+        return a;
+    }
+
+    private boolean hostAddressed;
+
     String delayNote() {
         return delayNote;
     }

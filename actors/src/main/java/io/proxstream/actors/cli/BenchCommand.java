@@ -48,6 +48,10 @@ final class BenchCommand implements Callable<Integer> {
             + " with the transport's cost per MB given (a namespace run of bench cluster measures it; 3.0 on a 2-core EPYC)")
     Double modelOnly;
 
+    @Option(names = "--sharded-namespaces-only", description = "cluster: only the column-sharded round between three processes in"
+            + " network namespaces at 10, 1 and 0.2 Gbit/s, with its model check (needs root and iproute2; a few minutes)")
+    boolean shardedNamespacesOnly;
+
     BenchCommand(PrintStream out) {
         this.out = out;
     }
@@ -61,7 +65,13 @@ final class BenchCommand implements Callable<Integer> {
         if (modelOnly != null && !name.equals("cluster")) {
             throw new Cli.UsageException("--model-only applies to bench cluster only");
         }
+        if (shardedNamespacesOnly && (!name.equals("cluster") || modelOnly != null)) {
+            throw new Cli.UsageException("--sharded-namespaces-only applies to bench cluster only, without --model-only");
+        }
         io.proxstream.actors.bench.ClusterBench cluster = new io.proxstream.actors.bench.ClusterBench(quick, out);
+        if (shardedNamespacesOnly) {
+            cluster.shardedNamespacesOnly();
+        }
         if (modelOnly != null) {
             try {
                 cluster.modelOnly(modelOnly);

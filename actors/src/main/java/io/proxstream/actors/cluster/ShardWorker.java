@@ -51,7 +51,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * survivors continue with the dead owner's ranges taken over by their replicas, which hold its state bit for bit. A round
  * that fails later (a malformed part, a peer lost between the ring and the corrections) leaves this worker's state part-way
  * through the round: it says so and refuses further rounds until configured again, so it never trains on from a state no
- * peer shares.
+ * peer shares. A peer that dies inside the ring can leave some workers with the sum (they go on, and then fail waiting for
+ * its corrections or finish) and others without (they fail clean): the driver, seeing both answers, resumes from a
+ * checkpoint.
  */
 public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
@@ -435,7 +437,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         }
         Round r = roundFor(s.round());
         if (r == null) {
-            s.replyTo().tell(new Failed(s.round(), index, "round " + s.round() + " is not after round " + current.round, true));
+            s.replyTo().tell(new Failed(s.round(), index, "round " + s.round() + " is not after round "
+                    + (current != null ? current.round : next.round) + " (rounds are numbered in order)", true));
             return this;
         }
         current = r;
@@ -847,6 +850,12 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     private Behavior<Command> onExpired(Expired e) {
         Round r = current;
         if (r == null || r.round != e.round() || r.start == null) {
+            return this;
+        }
+        if (r.ringStartedAt != 0 && !r.committed) {
+            // the ring has its own deadline: failing here while it may still complete at the peers would leave them committed
+            // and this worker not (a peer that dies inside the ring can still leave some workers with the sum and others
+            // without: they then answer differently, and the driver resumes from a checkpoint)
             return this;
         }
         List<Integer> missing = new ArrayList<>();

@@ -13,10 +13,10 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
- * N {@link ShardWorker}s, each the guardian of its own actor system on loopback in this JVM (Artery TCP with the cluster's
- * serializers, so every message between them is serialised and sent as between machines), and a driver system whose
- * guardian hands their answers to the calling thread: the column-sharded round driven by hand, for tests and
- * {@code bench cluster}. Compute is shared by this JVM's cores.
+ * N {@link ShardWorker}s, each the guardian of its own actor system — on loopback in this JVM, or in other processes
+ * ({@link ShardWorkerNode}) — talking Artery TCP with the cluster's serializers, so every message between them is
+ * serialised and sent as between machines; and a driver system whose guardian hands their answers to the calling thread:
+ * the column-sharded round driven by hand, for tests and {@code bench cluster}.
  */
 public final class ShardedLoopback implements AutoCloseable {
     private final List<ActorSystem<ShardWorker.Command>> systems = new ArrayList<>();
@@ -31,12 +31,10 @@ public final class ShardedLoopback implements AutoCloseable {
     private int[] replica;
     private long transfers;
 
-    /** {@code n} workers; every answer is awaited at most {@code wait}. */
+    /** {@code n} workers, each in its own actor system in this JVM; every answer is awaited at most {@code wait}. */
     public ShardedLoopback(int n, Duration wait) {
         this.wait = wait;
-        Config base = ClusterNode.config("127.0.0.1", 0, List.of("127.0.0.1:0"), List.of("worker"), Duration.ofSeconds(5));
-        Config remote = ConfigFactory.parseString("pekko.actor.provider = remote\npekko.remote.warn-about-direct-use = off")
-                .withFallback(base);
+        Config remote = remoteConfig("127.0.0.1", 0);
         driver = ActorSystem.create(Behaviors.receiveMessage(r -> {
             replies.add(r);
             return Behaviors.same();
@@ -54,11 +52,34 @@ public final class ShardedLoopback implements AutoCloseable {
         }
     }
 
+    /**
+     * The workers that {@link ShardWorkerNode}s run at {@code addresses} (host:port, in participant order), driven from a
+     * system bound to {@code driverHost}; every answer is awaited at most {@code wait}.
+     */
+    public ShardedLoopback(List<String> addresses, String driverHost, Duration wait) {
+        this.wait = wait;
+        driver = ActorSystem.create(Behaviors.receiveMessage(r -> {
+            replies.add(r);
+            return Behaviors.same();
+        }), "shard-driver", remoteConfig(driverHost, 0));
+        for (String a : addresses) {
+            int colon = a.lastIndexOf(':');
+            workers.add(ActorRefResolver.get(driver).resolveActorRef(ShardWorkerNode.path(a.substring(0, colon),
+                    Integer.parseInt(a.substring(colon + 1)))));
+        }
+    }
+
+    /** An actor system's settings for the shard round: Artery TCP at host:port (0: any), the cluster's serializers, no membership. */
+    static Config remoteConfig(String host, int port) {
+        Config base = ClusterNode.config(host, port, List.of(host + ":" + Math.max(port, 1)), List.of("worker"), Duration.ofSeconds(5));
+        return ConfigFactory.parseString("pekko.actor.provider = remote\npekko.remote.warn-about-direct-use = off").withFallback(base);
+    }
+
     public int size() {
         return workers.size();
     }
 
-    /** Worker i's actor system, by the index it was created with (a test stops one to see what its peers do). */
+    /** Worker i's actor system in this JVM, by the index it was created with (a test stops one to see what its peers do). */
     public ActorSystem<ShardWorker.Command> system(int i) {
         return systems.get(i);
     }

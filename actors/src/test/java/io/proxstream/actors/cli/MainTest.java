@@ -56,6 +56,9 @@ class MainTest {
         o = run("bench", "cluster", "--model-only", "-1");
         assertEquals(2, o.code());
         assertTrue(o.err().contains("--model-only -1.0: the transport's cost must be in [0, 1000) ms per MB"), o.err());
+        o = run("bench", "graph", "--sharded-namespaces-only");
+        assertEquals(2, o.code());
+        assertTrue(o.err().contains("--sharded-namespaces-only applies to bench cluster only"), o.err());
         o = run("bench", "sae", "--shape", "768,65536,32,4096");
         assertEquals(2, o.code());
         // the iterative decoder step needs no m x m matrix: refused for this JVM's heap, with the estimate, not for an array
