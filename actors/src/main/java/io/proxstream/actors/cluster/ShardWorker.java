@@ -48,12 +48,14 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * <p>Failures. Until the ring has summed the encoders, a round changes nothing shared: a round that fails there (a peer's
  * part or the ring did not come before the deadline) puts this worker's encoder optimiser back as it was before the round
  * ({@link Failed#clean}), and the worker takes the next round — or a {@link Promote}: after a peer's death the
- * survivors continue with the dead owner's ranges taken over by their replicas, which hold its state bit for bit. A round
- * that fails later (a malformed part, a peer lost between the ring and the corrections) leaves this worker's state part-way
- * through the round: it says so and refuses further rounds until configured again, so it never trains on from a state no
- * peer shares. A peer that dies inside the ring can leave some workers with the sum (they go on, and then fail waiting for
- * its corrections or finish) and others without (they fail clean): the driver, seeing both answers, resumes from a
- * checkpoint.
+ * survivors continue with the dead owner's ranges taken over by their replicas, which hold its state bit for bit. A peer
+ * that dies after the ring costs no round: the survivors finish feeding and solving, report {@link Stalled} at the deadline
+ * (whose corrections are missing), and after a {@link Promote} and {@link Resume} the promoted replicas solve the dead
+ * owner's corrections (the same bits) and the round ends with the dead worker's rows trained. A round that fails otherwise
+ * after the ring (a malformed part or correction, a failed solve) leaves this worker's state part-way through the round: it
+ * says so and refuses further rounds until configured again, so it never trains on from a state no peer shares. A peer
+ * that dies inside the ring can leave some workers with the sum (they go on and stall) and others without (they fail
+ * clean): the driver, seeing both answers, resumes from a checkpoint.
  */
 public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
@@ -123,6 +125,22 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     public record StateAck(long transfer, int received) implements Command, CborSerializable {
     }
 
+    /**
+     * After a {@link Promote} in the middle of round {@code round} (the worker had answered {@link Stalled}): the ranges this
+     * worker now owns whose correction it has not got are solved here — a promoted replica holds its dead owner's state, so
+     * it computes the owner's correction — or, when it had applied the owner's correction as replica, sent again; then the
+     * round ends as usual ({@link Done} to whoever started it).
+     */
+    public record Resume(long round) implements Command, CborSerializable {
+    }
+
+    /**
+     * Stops this worker once its next round has committed (the ring summed the encoders): a death inside the round, for tests
+     * and failure drills. Its peers then wait for its corrections.
+     */
+    public record Crash() implements Command, CborSerializable {
+    }
+
     /** Asks for the digests of this worker's copy of the model and of the ranges it holds. */
     public record GetDigest(ActorRef<Reply> replyTo) implements Command, CborSerializable {
     }
@@ -159,6 +177,15 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
      * or a {@link Promote}); otherwise this worker takes no more rounds until configured again.
      */
     public record Failed(long round, int index, String reason, boolean clean) implements Reply, CborSerializable {
+    }
+
+    /**
+     * Round {@code round} passed its deadline here after the ring, waiting for the corrections of {@code ranges} from their
+     * owners {@code owners}: the round's shared changes are made here, so it is kept. If an owner died, a {@link Promote}
+     * naming the survivors (the dead owner's ranges to their replicas) and then {@link Resume} finish the round; a
+     * correction that comes meanwhile finishes it too. Repeated at every further deadline.
+     */
+    public record Stalled(long round, int index, List<Integer> ranges, List<Integer> owners) implements Reply, CborSerializable {
     }
 
     /**
@@ -237,6 +264,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         double solveSeconds;
         long solvedAt;
         final Chunks.Assembler[] corrections;
+        /** The corrections applied here of ranges held as replica: sent again if this worker is promoted mid-round. */
+        final byte[][] keptCorrections;
         final boolean[] applied;
         int appliedCount;
         long bytesSent;
@@ -248,6 +277,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             this.parts = new Chunks.Assembler[workers];
             this.received = new TrainerState[workers];
             this.corrections = new Chunks.Assembler[ranges];
+            this.keptCorrections = new byte[ranges][];
             this.applied = new boolean[ranges];
         }
     }
@@ -276,6 +306,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     private String broken = "not configured";
     /** A future holds the model, the shards or the trainer: nothing may touch them until it comes back. */
     private boolean busy;
+    /** {@link Crash} armed: stop when the next round commits. */
+    private boolean crashArmed;
     /** States this worker sends, and receives, by transfer. */
     private final Map<Long, Outgoing> outgoing = new java.util.HashMap<>();
     private final Map<Long, Chunks.Assembler> incoming = new java.util.HashMap<>();
@@ -310,6 +342,11 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 .onMessage(Correction.class, this::onCorrection)
                 .onMessage(Expired.class, this::onExpired)
                 .onMessage(GetDigest.class, this::onDigest)
+                .onMessage(Resume.class, this::onResume)
+                .onMessage(Crash.class, c -> {
+                    crashArmed = true;
+                    return this;
+                })
                 .onMessage(SeedReplica.class, this::onSeed)
                 .onMessage(StateEncoded.class, this::onStateEncoded)
                 .onMessage(StateAck.class, this::onStateAck)
@@ -390,8 +427,11 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     }
 
     private Behavior<Command> onPromote(Promote p) {
+        boolean midRound = current != null && current.start != null;
         String refused = broken != null ? "this worker takes no rounds: " + broken
-                : busy || current != null && current.start != null ? "a round is under way here"
+                : busy ? "a round's computation is under way here"
+                : midRound && !(current.committed && current.solvedHere) ? "round " + current.round + " is under way here and"
+                        + " not waiting for corrections"
                 : p.workers().size() != p.rings().size() || p.index() < 0 || p.index() >= p.workers().size() ? "participant " + p.index()
                         + " of " + p.workers().size() + " workers and " + p.rings().size() + " rings"
                 : p.owner().length != cuts.length - 1 || p.replica().length != cuts.length - 1 ? "the run's columns are cut into "
@@ -423,9 +463,47 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         shards.keySet().removeIf(r -> owner[r] != index && replica[r] != index);
         incoming.clear();
         outgoing.clear();
-        current = null;
+        if (midRound) {
+            // parts of a dead owner's correction: its new owner sends the whole again
+            for (int range = 0; range < owner.length; range++) {
+                if (!current.applied[range]) {
+                    current.corrections[range] = null;
+                }
+            }
+        } else {
+            current = null;
+        }
         next = null;
         p.replyTo().tell(configured());
+        return this;
+    }
+
+    private Behavior<Command> onResume(Resume resume) {
+        Round r = current;
+        if (r == null || r.round != resume.round() || r.start == null || !r.solvedHere || busy) {
+            getContext().getLog().warn("shard worker {}: resume of round {} ignored (not waiting for its corrections)", index, resume.round());
+            return this;
+        }
+        Map<Integer, IterativeDecoder> toSolve = new TreeMap<>();
+        for (int range = 0; range < owner.length; range++) {
+            if (owner[range] != index) {
+                continue;
+            }
+            if (r.keptCorrections[range] != null) {
+                // applied here as replica before the owner died: the peers that lack it get it again (the others drop it)
+                sendCorrection(r, range, r.keptCorrections[range]);
+            } else if (!r.applied[range]) {
+                toSolve.put(range, shards.get(range));
+            }
+        }
+        timers.startSingleTimer(r.round, new Expired(r.round), Duration.ofMillis(config.roundTimeoutMs()));
+        if (toSolve.isEmpty()) {
+            if (r.appliedCount == owner.length) {
+                finish(r);
+            }
+            return this;
+        }
+        solveRanges(r, toSolve);
         return this;
     }
 
@@ -642,6 +720,10 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         if (!d.outcome().ok()) {
             return failClean(r, "the encoder's ring all-reduce failed: " + d.outcome().error());
         }
+        if (crashArmed) {
+            getContext().getLog().warn("shard worker {}: stopping inside round {} after the ring, as asked (Crash)", index, r.round);
+            return Behaviors.stopped();
+        }
         // from here on the round changes what the peers share: it completes, or this worker stops
         r.committed = true;
         r.encoderSum = d.outcome().data();
@@ -699,13 +781,19 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             return this;
         }
         r.solving = true;
-        busy = true;
         Map<Integer, IterativeDecoder> owned = new TreeMap<>();
         shards.forEach((range, s) -> {
             if (owner[range] == index) {
                 owned.put(range, s);
             }
         });
+        solveRanges(r, owned);
+        return this;
+    }
+
+    /** Solves and applies these ranges' corrections off the actor; {@link Solved} comes back. */
+    private void solveRanges(Round r, Map<Integer, IterativeDecoder> owned) {
+        busy = true;
         SaeModel mod = model;
         PamSgdTrainer.Options o = config.pam();
         long round = r.round;
@@ -721,7 +809,6 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             }
             return new Solved(round, deltas, null, (System.nanoTime() - t0) / 1e9);
         }, training), (ok, err) -> err != null ? new Solved(round, null, err, 0) : ok);
-        return this;
     }
 
     private Behavior<Command> onSolved(Solved s) {
@@ -736,9 +823,11 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         if (s.error() != null) {
             return fail(r, "solving its ranges failed: " + cause(s.error()));
         }
-        r.solveSeconds = s.seconds();
+        r.solveSeconds += s.seconds();
+        if (!r.solvedHere) {
+            r.solvedAt = System.nanoTime();
+        }
         r.solvedHere = true;
-        r.solvedAt = System.nanoTime();
         for (Map.Entry<Integer, float[]> e : s.deltas().entrySet()) {
             float[] delta = e.getValue();
             if (delta != null) {
@@ -748,15 +837,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             if (delta != null) {
                 ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(delta);
             }
-            List<byte[]> chunks = Chunks.split(bytes);
-            for (int j = 0; j < workers.size(); j++) {
-                if (j != index) {
-                    for (int i = 0; i < chunks.size(); i++) {
-                        workers.get(j).tell(new Correction(r.round, index, e.getKey(), i, chunks.size(), chunks.get(i)));
-                    }
-                    r.bytesSent += bytes.length;
-                }
-            }
+            sendCorrection(r, e.getKey(), bytes);
             r.applied[e.getKey()] = true;
             r.appliedCount++;
         }
@@ -770,6 +851,19 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             finish(r);
         }
         return this;
+    }
+
+    /** Sends range {@code range}'s correction to every other worker. */
+    private void sendCorrection(Round r, int range, byte[] bytes) {
+        List<byte[]> chunks = Chunks.split(bytes);
+        for (int j = 0; j < workers.size(); j++) {
+            if (j != index) {
+                for (int i = 0; i < chunks.size(); i++) {
+                    workers.get(j).tell(new Correction(r.round, index, range, i, chunks.size(), chunks.get(i)));
+                }
+                r.bytesSent += bytes.length;
+            }
+        }
     }
 
     private Behavior<Command> onCorrection(Correction c) {
@@ -814,6 +908,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             try {
                 if (copy != null) {
                     copy.apply(delta); // a replica: the owner's state, bit for bit
+                    r.keptCorrections[range] = bytes;
                 } else {
                     for (float v : delta) {
                         if (!Float.isFinite(v)) {
@@ -869,6 +964,22 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 : !r.committed ? "the ring all-reduce"
                 : !r.solving ? "feeding its ranges"
                 : !r.solvedHere ? "solving its ranges" : "the corrections of workers " + missing;
+        if (r.committed && r.solvedHere && !busy) {
+            // the round's shared changes are made here: keep them, say whose corrections are missing and wait for a promotion
+            List<Integer> ranges = new ArrayList<>();
+            List<Integer> owners = new ArrayList<>();
+            for (int range = 0; range < owner.length; range++) {
+                if (!r.applied[range]) {
+                    ranges.add(range);
+                    owners.add(owner[range]);
+                }
+            }
+            getContext().getLog().warn("shard worker {}: round {} waits for the corrections of ranges {} from workers {}", index, r.round,
+                    ranges, owners);
+            r.start.replyTo().tell(new Stalled(r.round, index, ranges, owners));
+            timers.startSingleTimer(r.round, new Expired(r.round), Duration.ofMillis(config.roundTimeoutMs()));
+            return this;
+        }
         String why = "round " + r.round + " passed its deadline of " + config.roundTimeoutMs() + " ms waiting for " + what
                 + " (a peer died or is cut off)";
         return r.committed ? failWhenIdle(r, why) : failClean(r, why);

@@ -132,7 +132,15 @@ public final class ShardedLoopback implements AutoCloseable {
         }
         for (int i = 0; i < ws.size(); i++) {
             ws.get(i).tell(new ShardWorker.Promote(ws, rs, i, placement[0], placement[1], driver));
-            expect(ShardWorker.Configured.class);
+        }
+        for (int i = 0; i < ws.size(); i++) {
+            ShardWorker.Reply r;
+            do {
+                r = next();
+            } while (r instanceof ShardWorker.Stalled);
+            if (!(r instanceof ShardWorker.Configured)) {
+                throw new IllegalStateException("expected Configured from a shard worker, got " + r);
+            }
         }
         members.clear();
         members.addAll(ws);
@@ -178,6 +186,29 @@ public final class ShardedLoopback implements AutoCloseable {
         List<ShardWorker.Reply> out = new ArrayList<>();
         for (int i = 0; i < answers; i++) {
             out.add(next());
+        }
+        return out;
+    }
+
+    /** Arms participant i to stop once its next round has committed ({@link ShardWorker.Crash}). */
+    public void crash(int i) {
+        members.get(i).tell(new ShardWorker.Crash());
+    }
+
+    /**
+     * Finishes round {@code round} on every participant after a mid-round {@link #promote} ({@link ShardWorker.Resume}):
+     * the participants' answers, {@link ShardWorker.Stalled} reports that were still under way left out.
+     */
+    public List<ShardWorker.Reply> resume(long round) throws InterruptedException {
+        for (ActorRef<ShardWorker.Command> w : members) {
+            w.tell(new ShardWorker.Resume(round));
+        }
+        List<ShardWorker.Reply> out = new ArrayList<>();
+        while (out.size() < members.size()) {
+            ShardWorker.Reply r = next();
+            if (!(r instanceof ShardWorker.Stalled)) {
+                out.add(r);
+            }
         }
         return out;
     }

@@ -127,6 +127,49 @@ class ShardWorkerTest {
     }
 
     @Test
+    void aWorkerThatDiesAfterTheRingCostsNoRoundItsPromotedReplicaSolvesItsCorrection() throws Exception {
+        DataParallelPam.Config c = new DataParallelPam.Config(48, 48, 96, 4, 3, 128, 2, 1 << 20, 5, 4_000, 1, 7, "pam")
+                .withDecoder("cg", "codes", 2);
+        int n = 3;
+        try (ShardedLoopback cluster = new ShardedLoopback(n, WAIT); ShardedPam reference = new ShardedPam(c, n)) {
+            cluster.configure(c, true);
+            reference.round(slices(0, n, 256));
+            for (ShardWorker.Reply reply : cluster.round(0, slices(0, n, 256), n)) {
+                assertInstanceOf(ShardWorker.Done.class, reply, reply.toString());
+            }
+            // worker 2 stops inside the solve round, after the ring: its rows are in every shard and in the encoder sum
+            cluster.crash(2);
+            long rows = reference.round(slices(1, n, 256));
+            for (ShardWorker.Reply reply : cluster.round(1, slices(1, n, 256), 2)) {
+                ShardWorker.Stalled st = assertInstanceOf(ShardWorker.Stalled.class, reply, reply.toString());
+                assertEquals(List.of(2), st.ranges(), "waiting for range 2's correction");
+                assertEquals(List.of(2), st.owners());
+            }
+            cluster.promote(new boolean[] {true, true, false});
+            for (ShardWorker.Reply reply : cluster.resume(1)) {
+                ShardWorker.Done d = assertInstanceOf(ShardWorker.Done.class, reply, reply.toString());
+                assertEquals(rows, d.totalRows(), "the dead worker's rows of the round are trained");
+                assertTrue(d.solved());
+            }
+            for (int w = 0; w < 2; w++) {
+                assertEquals(ShardWorker.digest(reference.model(w)), cluster.digest(w).sha256(),
+                        "survivor " + w + ": the round as if no one had died (worker 0 solved range 2 from its replica)");
+            }
+            cluster.restoreReplicas();
+            for (long r = 2; r < 4; r++) {
+                List<List<Protocol.Assignment>> slices = slices(r, n, 256);
+                reference.round(List.of(slices.get(0), slices.get(1), List.of()));
+                for (ShardWorker.Reply reply : cluster.round(r, slices.subList(0, 2), 2)) {
+                    assertInstanceOf(ShardWorker.Done.class, reply, reply.toString());
+                }
+                for (int w = 0; w < 2; w++) {
+                    assertEquals(ShardWorker.digest(reference.model(w)), cluster.digest(w).sha256(), "survivor " + w + " after round " + r);
+                }
+            }
+        }
+    }
+
+    @Test
     void aRangeThatLostItsOwnerAndItsReplicaCannotBePromoted() {
         int[][] p = ShardWorker.initialPlacement(3, true);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
