@@ -113,6 +113,23 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     public record SeedReplica(long transfer, int range, int to, ActorRef<Reply> replyTo) implements Command, CborSerializable {
     }
 
+    /**
+     * Makes this (new) worker participant {@code index} of a running run: its placement ({@code owner}, {@code replica}:
+     * it holds no range) and configuration; it takes rounds once a peer has sent it the model ({@link SeedModel}), and
+     * answers {@code replyTo} with {@link Configured} then.
+     */
+    public record Adopt(DataParallelPam.Config config, List<ActorRef<Command>> workers, List<ActorRef<RingCollective.Command>> rings,
+                        int index, int[] owner, int[] replica, ActorRef<Reply> replyTo) implements Command, CborSerializable {
+    }
+
+    /**
+     * To a participant, between rounds: send worker {@code to} (an index into the current workers, which was sent
+     * {@link Adopt}) this worker's copy of the model and the run's round count, as a state transfer like
+     * {@link SeedReplica}'s.
+     */
+    public record SeedModel(long transfer, int to, ActorRef<Reply> replyTo) implements Command, CborSerializable {
+    }
+
     /** Part {@code index} of {@code count} of a range's state ({@link IterativeDecoder#saveTo}, {@link Chunks}). Bulk: {@link ChunkSerializer}. */
     public record ShardState(long transfer, int from, int range, int index, int count, byte[] data) implements Command {
     }
@@ -216,7 +233,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             implements Command, NoSerializationVerificationNeeded {
     }
 
-    private record StateInstalled(StateSent sent, IterativeDecoder shard, long bytes, Throwable error)
+    private record StateInstalled(StateSent sent, IterativeDecoder shard, SaeModel model, long rounds, long bytes, Throwable error)
             implements Command, NoSerializationVerificationNeeded {
     }
 
@@ -232,6 +249,11 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             this.parts = parts;
         }
     }
+
+    /** The range number a transfer of the model (not a range's state) carries. */
+    static final int MODEL_STATE = -1;
+    /** Joined a run ({@link Adopt}) and waiting for the model. */
+    private boolean adopting;
 
     /** Parts of a state in flight to this worker, at most this many ahead of the receiver's acknowledgement. */
     static final int STATE_WINDOW = 512;
@@ -348,6 +370,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                     return this;
                 })
                 .onMessage(SeedReplica.class, this::onSeed)
+                .onMessage(Adopt.class, this::onAdopt)
+                .onMessage(SeedModel.class, this::onSeedModel)
                 .onMessage(StateEncoded.class, this::onStateEncoded)
                 .onMessage(StateAck.class, this::onStateAck)
                 .onMessage(ShardState.class, this::onShardState)
@@ -404,6 +428,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             current = null;
             next = null;
             broken = null;
+            adopting = false;
             timers.cancelAll();
             c.replyTo().tell(configured());
         } catch (RuntimeException e) {
@@ -1065,6 +1090,69 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         return this;
     }
 
+    private Behavior<Command> onAdopt(Adopt a) {
+        String refused = busy || current != null ? "this worker is in a round"
+                : a.workers().size() != a.rings().size() || a.index() < 0 || a.index() >= a.workers().size() ? "participant " + a.index()
+                        + " of " + a.workers().size() + " workers and " + a.rings().size() + " rings"
+                : a.owner().length != a.replica().length || a.owner().length < 1 ? "placement of " + a.owner().length + " owners and "
+                        + a.replica().length + " replicas"
+                : null;
+        for (int r = 0; refused == null && r < a.owner().length; r++) {
+            if (a.owner()[r] == a.index() || a.replica()[r] == a.index()) {
+                refused = "a joining worker holds no range, the placement gives it range " + r;
+            }
+        }
+        if (refused != null) {
+            a.replyTo().tell(new Failed(-1, a.index(), "adoption refused: " + refused, false));
+            return this;
+        }
+        if (state != null) {
+            state.close();
+        }
+        config = a.config();
+        workers = List.copyOf(a.workers());
+        rings = List.copyOf(a.rings());
+        index = a.index();
+        owner = a.owner().clone();
+        replica = a.replica().clone();
+        cuts = ShardedPam.columnCuts(config.dim(), owner.length);
+        shards.clear();
+        model = null;
+        state = new DataParallelPam.WorkerState(config);
+        incoming.clear();
+        outgoing.clear();
+        timers.cancelAll();
+        current = null;
+        next = null;
+        solves = 0;
+        adopting = true;
+        broken = "joining: waiting for the run's model";
+        return this;
+    }
+
+    private Behavior<Command> onSeedModel(SeedModel seed) {
+        String refused = broken != null ? "this worker takes no rounds: " + broken
+                : busy || current != null && current.start != null ? "a round or a transfer is under way here"
+                : seed.to() < 0 || seed.to() >= workers.size() || seed.to() == index ? "worker " + seed.to() + " cannot take the model"
+                : null;
+        if (refused != null) {
+            seed.replyTo().tell(new Failed(-1, index, "model not sent: " + refused, broken == null));
+            return this;
+        }
+        busy = true;
+        SaeModel m = model;
+        long r = rounds;
+        SeedReplica as = new SeedReplica(seed.transfer(), MODEL_STATE, seed.to(), seed.replyTo());
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+            TrainerState.Builder b = new TrainerState.Builder("sharded-model");
+            m.saveTo(b);
+            b.put("rounds", r);
+            byte[] bytes = Chunks.encode(b.build());
+            return new StateEncoded(as, Chunks.split(bytes), bytes.length, null);
+        }, training), (ok, err) -> err != null ? new StateEncoded(as, null, 0, err) : ok);
+        return this;
+    }
+
     private Behavior<Command> onStateEncoded(StateEncoded e) {
         busy = false;
         if (e.error() != null) {
@@ -1119,6 +1207,9 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
     private Behavior<Command> onStateSent(StateSent sent) {
         Chunks.Assembler a = incoming.remove(sent.transfer());
+        if (sent.range() == MODEL_STATE) {
+            return installModel(sent, a);
+        }
         String refused = broken != null ? "this worker takes no rounds: " + broken
                 : a == null || !a.complete() ? (a == null ? "none" : a.received()) + " of the state's " + sent.count() + " parts came"
                 : busy || current != null && current.start != null ? "a round or a transfer is under way here"
@@ -1137,13 +1228,47 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
             IterativeDecoder shard = new IterativeDecoder(m, o, from, to);
             shard.loadFrom(Chunks.decode(bytes));
-            return new StateInstalled(sent, shard, bytes.length, null);
-        }, training), (ok, err) -> err != null ? new StateInstalled(sent, null, 0, err) : ok);
+            return new StateInstalled(sent, shard, null, 0, bytes.length, null);
+        }, training), (ok, err) -> err != null ? new StateInstalled(sent, null, null, 0, 0, err) : ok);
+        return this;
+    }
+
+    /** A joining worker's model (and the run's round count) from a peer. */
+    private Behavior<Command> installModel(StateSent sent, Chunks.Assembler a) {
+        String refused = !adopting ? "this worker is not joining a run"
+                : a == null || !a.complete() ? (a == null ? "none" : a.received()) + " of the model's " + sent.count() + " parts came"
+                : busy ? "a transfer is under way here"
+                : null;
+        if (refused != null) {
+            sent.replyTo().tell(new Failed(-1, index, "model not installed: " + refused, false));
+            return this;
+        }
+        busy = true;
+        byte[] bytes = a.bytes();
+        DataParallelPam.Config c = config;
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+            TrainerState st = Chunks.decode(bytes);
+            SaeModel m = DataParallelPam.initialModel(c);
+            m.loadFrom(st);
+            return new StateInstalled(sent, null, m, st.counter("rounds"), bytes.length, null);
+        }, training), (ok, err) -> err != null ? new StateInstalled(sent, null, null, 0, 0, err) : ok);
         return this;
     }
 
     private Behavior<Command> onStateInstalled(StateInstalled i) {
         busy = false;
+        if (i.sent().range() == MODEL_STATE) {
+            if (i.error() != null) {
+                i.sent().replyTo().tell(new Failed(-1, index, "model not installed: " + cause(i.error()), false));
+                return this;
+            }
+            model = i.model();
+            rounds = i.rounds();
+            adopting = false;
+            broken = null;
+            i.sent().replyTo().tell(configured());
+            return this;
+        }
         if (i.error() != null) {
             i.sent().replyTo().tell(new Failed(-1, index, "replica of range " + i.sent().range() + " not installed: " + cause(i.error()), true));
             return this;

@@ -30,6 +30,7 @@ public final class ShardedLoopback implements AutoCloseable {
     private int[] owner;
     private int[] replica;
     private long transfers;
+    private DataParallelPam.Config config;
 
     /** {@code n} workers, each in its own actor system in this JVM; every answer is awaited at most {@code wait}. */
     public ShardedLoopback(int n, Duration wait) {
@@ -98,9 +99,15 @@ public final class ShardedLoopback implements AutoCloseable {
      * replicas; fails with a worker's reason.
      */
     public void configure(DataParallelPam.Config config, boolean replicas) throws InterruptedException {
+        configure(config, replicas, workers.size());
+    }
+
+    /** As {@link #configure(DataParallelPam.Config, boolean)} with the first {@code count} workers; the others can {@link #join}. */
+    public void configure(DataParallelPam.Config config, boolean replicas, int count) throws InterruptedException {
+        this.config = config;
         members.clear();
         rings.clear();
-        for (ActorRef<ShardWorker.Command> w : workers) {
+        for (ActorRef<ShardWorker.Command> w : workers.subList(0, count)) {
             w.tell(new ShardWorker.Hello(driver));
             ShardWorker.Member m = expect(ShardWorker.Member.class);
             members.add(m.worker());
@@ -188,6 +195,36 @@ public final class ShardedLoopback implements AutoCloseable {
             out.add(next());
         }
         return out;
+    }
+
+    /**
+     * Worker {@code i} (by creation index) joins the run between rounds as the last participant: it is adopted with the
+     * current placement (it holds no range), the others learn of it ({@link ShardWorker.Promote}), and participant 0 sends
+     * it the model ({@link ShardWorker.SeedModel}); it takes rounds from the next one.
+     */
+    public void join(int i) throws InterruptedException {
+        ActorRef<ShardWorker.Command> w = workers.get(i);
+        w.tell(new ShardWorker.Hello(driver));
+        ShardWorker.Member m = expect(ShardWorker.Member.class);
+        List<ActorRef<ShardWorker.Command>> ws = new ArrayList<>(members);
+        List<ActorRef<RingCollective.Command>> rs = new ArrayList<>(rings);
+        ws.add(m.worker());
+        rs.add(m.ring());
+        int n = ws.size();
+        m.worker().tell(new ShardWorker.Adopt(config, ws, rs, n - 1, owner, replica, driver));
+        for (int j = 0; j < n - 1; j++) {
+            ws.get(j).tell(new ShardWorker.Promote(ws, rs, j, owner, replica, driver));
+            expect(ShardWorker.Configured.class);
+        }
+        members.clear();
+        members.addAll(ws);
+        rings.clear();
+        rings.addAll(rs);
+        members.get(0).tell(new ShardWorker.SeedModel(++transfers, n - 1, driver));
+        ShardWorker.Configured joined = expect(ShardWorker.Configured.class);
+        if (joined.index() != n - 1) {
+            throw new IllegalStateException("expected the joining worker's Configured, got " + joined);
+        }
     }
 
     /** Arms participant i to stop once its next round has committed ({@link ShardWorker.Crash}). */

@@ -170,6 +170,38 @@ class ShardWorkerTest {
     }
 
     @Test
+    void aWorkerThatJoinsGetsTheModelAndTrainsFromTheNextRound() throws Exception {
+        DataParallelPam.Config c = new DataParallelPam.Config(48, 48, 96, 4, 3, 128, 2, 1 << 20, 5, 30_000, 1, 7, "pam")
+                .withDecoder("cg", "codes", 2);
+        try (ShardedLoopback cluster = new ShardedLoopback(3, WAIT); ShardedPam reference = new ShardedPam(c, 3)) {
+            // two workers (two column ranges); the reference has a third that sends no rows until it joins
+            cluster.configure(c, true, 2);
+            for (long r = 0; r < 3; r++) {
+                List<List<Protocol.Assignment>> slices = slices(r, 3, 256);
+                reference.round(List.of(slices.get(0), slices.get(1), List.of()));
+                for (ShardWorker.Reply reply : cluster.round(r, slices.subList(0, 2), 2)) {
+                    assertInstanceOf(ShardWorker.Done.class, reply, reply.toString());
+                }
+            }
+            cluster.join(2);
+            assertEquals(ShardWorker.digest(reference.model(0)), cluster.digest(2).sha256(), "the joined worker's copy of the model");
+            for (long r = 3; r < 6; r++) {
+                List<List<Protocol.Assignment>> slices = slices(r, 3, 256);
+                long rows = reference.round(slices);
+                for (ShardWorker.Reply reply : cluster.round(r, slices, 3)) {
+                    ShardWorker.Done d = assertInstanceOf(ShardWorker.Done.class, reply, reply.toString());
+                    assertEquals(rows, d.totalRows());
+                }
+                for (int w = 0; w < 3; w++) {
+                    // the columns are cut in two ranges here and in three in the reference: the cut does not change a bit
+                    assertEquals(ShardWorker.digest(reference.model(w)), cluster.digest(w).sha256(), "worker " + w + " after round " + r);
+                }
+            }
+            assertEquals(List.of(), cluster.digest(2).ranges().stream().filter(d -> !d.isEmpty()).toList(), "the joined worker holds no range");
+        }
+    }
+
+    @Test
     void aRangeThatLostItsOwnerAndItsReplicaCannotBePromoted() {
         int[][] p = ShardWorker.initialPlacement(3, true);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
