@@ -11,7 +11,7 @@ import io.proxstream.solvers.blas.BlasInfo;
 import io.proxstream.actors.cluster.RingAllReduce;
 import io.proxstream.actors.cluster.RingCollective;
 import io.proxstream.actors.cluster.ShardWorker;
-import io.proxstream.actors.cluster.ShardedLoopback;
+import io.proxstream.actors.cluster.ShardedDriver;
 import io.proxstream.actors.cluster.ShardedPam;
 import io.proxstream.solvers.sae.IterativeDecoder;
 import io.proxstream.solvers.sae.PamSgdTrainer;
@@ -209,7 +209,7 @@ public final class ClusterBench {
             double measured = 0;
             double compute = 0;
             double bytes = 0;
-            try (ShardedLoopback cluster = new ShardedLoopback(addresses, ns.hostAddress(), java.time.Duration.ofMinutes(5))) {
+            try (ShardedDriver cluster = new ShardedDriver(addresses, ns.hostAddress(), java.time.Duration.ofMinutes(5))) {
                 cluster.configure(c, true);
                 for (long r = 0; r < rounds; r++) {
                     List<List<Protocol.Assignment>> slices = new ArrayList<>();
@@ -698,7 +698,7 @@ public final class ClusterBench {
                 + " corrections | sent per worker (parts + corrections) | model | measured / model |");
         out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
         double ringTotal = 0;
-        try (ShardedLoopback cluster = new ShardedLoopback(n, java.time.Duration.ofMinutes(15))) {
+        try (ShardedDriver cluster = new ShardedDriver(n, java.time.Duration.ofMinutes(15))) {
             cluster.configure(c, true);
             for (long r = 0; r < rounds; r++) {
                 List<List<Protocol.Assignment>> slices = new ArrayList<>();

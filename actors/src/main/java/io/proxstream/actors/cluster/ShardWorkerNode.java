@@ -26,7 +26,7 @@ public final class ShardWorkerNode {
             return;
         }
         ActorSystem<ShardWorker.Command> system = ActorSystem.create(ShardWorker.create(), "shard",
-                ShardedLoopback.remoteConfig(args[0], port));
+                ShardedDriver.remoteConfig(args[0], port));
         System.out.println("shard worker at " + args[0] + ":" + port);
         system.getWhenTerminated().toCompletableFuture().get();
     }

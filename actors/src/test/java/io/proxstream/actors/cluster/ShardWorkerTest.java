@@ -38,7 +38,7 @@ class ShardWorkerTest {
         DataParallelPam.Config c = new DataParallelPam.Config(48, 48, 96, 4, 3, 128, 2, 1 << 20, 5, 30_000, 1, 7, "pam")
                 .withDecoder("cg", "codes", 2);
         int n = 3;
-        try (ShardedLoopback cluster = new ShardedLoopback(n, WAIT); ShardedPam reference = new ShardedPam(c, n)) {
+        try (ShardedDriver cluster = new ShardedDriver(n, WAIT); ShardedPam reference = new ShardedPam(c, n)) {
             cluster.configure(c, true);
             String initial = cluster.digest(0).sha256();
             assertEquals(ShardWorker.digest(reference.model(0)), initial, "the initial copies");
@@ -78,7 +78,7 @@ class ShardWorkerTest {
         DataParallelPam.Config c = new DataParallelPam.Config(48, 48, 96, 4, 3, 128, 2, 1 << 20, 5, 5_000, 1, 7, "pam")
                 .withDecoder("cg", "codes", 2);
         int n = 3;
-        try (ShardedLoopback cluster = new ShardedLoopback(n, WAIT); ShardedPam reference = new ShardedPam(c, n)) {
+        try (ShardedDriver cluster = new ShardedDriver(n, WAIT); ShardedPam reference = new ShardedPam(c, n)) {
             cluster.configure(c, true);
             for (long r = 0; r < 2; r++) {
                 reference.round(slices(r, n, 256));
@@ -131,7 +131,7 @@ class ShardWorkerTest {
         DataParallelPam.Config c = new DataParallelPam.Config(48, 48, 96, 4, 3, 128, 2, 1 << 20, 5, 4_000, 1, 7, "pam")
                 .withDecoder("cg", "codes", 2);
         int n = 3;
-        try (ShardedLoopback cluster = new ShardedLoopback(n, WAIT); ShardedPam reference = new ShardedPam(c, n)) {
+        try (ShardedDriver cluster = new ShardedDriver(n, WAIT); ShardedPam reference = new ShardedPam(c, n)) {
             cluster.configure(c, true);
             reference.round(slices(0, n, 256));
             for (ShardWorker.Reply reply : cluster.round(0, slices(0, n, 256), n)) {
@@ -173,7 +173,7 @@ class ShardWorkerTest {
     void aWorkerThatJoinsGetsTheModelAndTrainsFromTheNextRound() throws Exception {
         DataParallelPam.Config c = new DataParallelPam.Config(48, 48, 96, 4, 3, 128, 2, 1 << 20, 5, 30_000, 1, 7, "pam")
                 .withDecoder("cg", "codes", 2);
-        try (ShardedLoopback cluster = new ShardedLoopback(3, WAIT); ShardedPam reference = new ShardedPam(c, 3)) {
+        try (ShardedDriver cluster = new ShardedDriver(3, WAIT); ShardedPam reference = new ShardedPam(c, 3)) {
             // two workers (two column ranges); the reference has a third that sends no rows until it joins
             cluster.configure(c, true, 2);
             for (long r = 0; r < 3; r++) {
@@ -198,6 +198,33 @@ class ShardWorkerTest {
                 }
             }
             assertEquals(List.of(), cluster.digest(2).ranges().stream().filter(d -> !d.isEmpty()).toList(), "the joined worker holds no range");
+        }
+    }
+
+    @Test
+    void aMalformedPartFailsTheRoundCleanNamingItsSenderAndTheNextRoundTrains() throws Exception {
+        DataParallelPam.Config c = new DataParallelPam.Config(48, 48, 96, 4, 2, 128, 2, 1 << 20, 5, 3_000, 1, 7, "pam")
+                .withDecoder("cg", "codes", 1);
+        try (ShardedDriver cluster = new ShardedDriver(2, WAIT); ShardedPam reference = new ShardedPam(c, 2)) {
+            cluster.configure(c, true);
+            // before round 0 starts, "worker 1" sends worker 0 the first of three chunks of garbage; its real part (one chunk)
+            // then does not fit that transfer
+            cluster.send(0, new ShardWorker.Exchange(0, 1, 0, 3, new byte[] {1, 2, 3}));
+            List<ShardWorker.Reply> replies = cluster.round(0, slices(0, 2, 256), 2);
+            for (ShardWorker.Reply reply : replies) {
+                ShardWorker.Failed f = assertInstanceOf(ShardWorker.Failed.class, reply, reply.toString());
+                assertTrue(f.clean(), f.toString());
+                assertTrue(f.index() == 0 ? f.reason().contains("worker 1's part is malformed")
+                        : f.reason().contains("ring all-reduce failed"), f.toString());
+            }
+            // nothing of round 0 stayed: the next round is the reference's first, bit for bit
+            reference.round(slices(1, 2, 256));
+            for (ShardWorker.Reply reply : cluster.round(1, slices(1, 2, 256), 2)) {
+                assertInstanceOf(ShardWorker.Done.class, reply, reply.toString());
+            }
+            for (int w = 0; w < 2; w++) {
+                assertEquals(ShardWorker.digest(reference.model(w)), cluster.digest(w).sha256(), "worker " + w);
+            }
         }
     }
 

@@ -18,7 +18,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * serialised and sent as between machines; and a driver system whose guardian hands their answers to the calling thread:
  * the column-sharded round driven by hand, for tests and {@code bench cluster}.
  */
-public final class ShardedLoopback implements AutoCloseable {
+public final class ShardedDriver implements AutoCloseable {
     private final List<ActorSystem<ShardWorker.Command>> systems = new ArrayList<>();
     private final List<ActorRef<ShardWorker.Command>> workers = new ArrayList<>();
     private final ActorSystem<ShardWorker.Reply> driver;
@@ -33,7 +33,7 @@ public final class ShardedLoopback implements AutoCloseable {
     private DataParallelPam.Config config;
 
     /** {@code n} workers, each in its own actor system in this JVM; every answer is awaited at most {@code wait}. */
-    public ShardedLoopback(int n, Duration wait) {
+    public ShardedDriver(int n, Duration wait) {
         this.wait = wait;
         Config remote = remoteConfig("127.0.0.1", 0);
         driver = ActorSystem.create(Behaviors.receiveMessage(r -> {
@@ -57,7 +57,7 @@ public final class ShardedLoopback implements AutoCloseable {
      * The workers that {@link ShardWorkerNode}s run at {@code addresses} (host:port, in participant order), driven from a
      * system bound to {@code driverHost}; every answer is awaited at most {@code wait}.
      */
-    public ShardedLoopback(List<String> addresses, String driverHost, Duration wait) {
+    public ShardedDriver(List<String> addresses, String driverHost, Duration wait) {
         this.wait = wait;
         driver = ActorSystem.create(Behaviors.receiveMessage(r -> {
             replies.add(r);
@@ -225,6 +225,11 @@ public final class ShardedLoopback implements AutoCloseable {
         if (joined.index() != n - 1) {
             throw new IllegalStateException("expected the joining worker's Configured, got " + joined);
         }
+    }
+
+    /** Sends participant i a message as a peer would (tests of what a worker does with a bad one). */
+    public void send(int i, ShardWorker.Command message) {
+        members.get(i).tell(message);
     }
 
     /** Arms participant i to stop once its next round has committed ({@link ShardWorker.Crash}). */
