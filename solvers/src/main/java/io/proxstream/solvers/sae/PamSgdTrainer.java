@@ -437,6 +437,17 @@ public final class PamSgdTrainer implements SaeTrainer {
      */
     public TrainerState encoderOptimiser() {
         TrainerState.Builder b = new TrainerState.Builder(algorithm() + "-encoder-optimiser");
+        saveEncoderOptimiser(b);
+        return b.build();
+    }
+
+    /** Puts back an {@link #encoderOptimiser} state. */
+    public void restoreEncoderOptimiser(TrainerState s) {
+        s.requireAlgorithm(algorithm() + "-encoder-optimiser");
+        loadEncoderOptimiser(s);
+    }
+
+    private void saveEncoderOptimiser(TrainerState.Builder b) {
         Adam.saveMoments(b, "adam.W_enc", wEncState);
         Adam.saveMoments(b, "adam.b_enc", bEncState);
         if (wEncAnchor != null) {
@@ -446,12 +457,9 @@ public final class PamSgdTrainer implements SaeTrainer {
             b.put("anchor.b_enc", bEncAnchor);
         }
         b.put("adam.steps", adam.steps()).put("samples", samples).put("batchesSinceSolve", batchesSinceSolve);
-        return b.build();
     }
 
-    /** Puts back an {@link #encoderOptimiser} state. */
-    public void restoreEncoderOptimiser(TrainerState s) {
-        s.requireAlgorithm(algorithm() + "-encoder-optimiser");
+    private void loadEncoderOptimiser(TrainerState s) {
         Adam.loadMoments(s, "adam.W_enc", wEncState);
         Adam.loadMoments(s, "adam.b_enc", bEncState);
         if (wEncAnchor != null) {
@@ -469,16 +477,8 @@ public final class PamSgdTrainer implements SaeTrainer {
     public TrainerState snapshot() {
         TrainerState.Builder b = new TrainerState.Builder(algorithm());
         model.saveTo(b);
-        Adam.saveMoments(b, "adam.W_enc", wEncState);
-        Adam.saveMoments(b, "adam.b_enc", bEncState);
-        if (wEncAnchor != null) {
-            b.put("anchor.W_enc", wEncAnchor);
-        }
-        if (bEncAnchor != null) {
-            b.put("anchor.b_enc", bEncAnchor);
-        }
+        saveEncoderOptimiser(b);
         stats.saveTo(b);
-        b.put("adam.steps", adam.steps()).put("samples", samples).put("batchesSinceSolve", batchesSinceSolve);
         return b.build();
     }
 
@@ -486,18 +486,8 @@ public final class PamSgdTrainer implements SaeTrainer {
     public void restore(TrainerState s) {
         s.requireAlgorithm(algorithm());
         model.loadFrom(s);
-        Adam.loadMoments(s, "adam.W_enc", wEncState);
-        Adam.loadMoments(s, "adam.b_enc", bEncState);
-        if (wEncAnchor != null) {
-            s.copy("anchor.W_enc", wEncAnchor);
-        }
-        if (bEncAnchor != null) {
-            s.copy("anchor.b_enc", bEncAnchor);
-        }
+        loadEncoderOptimiser(s);
         stats.loadFrom(s);
-        adam.setSteps(s.counter("adam.steps"));
-        samples = s.counter("samples");
-        batchesSinceSolve = (int) s.counter("batchesSinceSolve");
     }
 
     @Override
