@@ -250,7 +250,7 @@ class ClusterIT {
     void stoppingTheCoordinatorsJvmMovesTheSingletonWhichResumesFromTheCheckpoint(@TempDir Path dir) throws Exception {
         int[] ports = ClusterNode.freePorts(6);
         Path out = dir.resolve("out");
-        long rows = 6 * 512 * 150;
+        long rows = 6 * 512 * 100;
         // the iterative decoder step: workers ship rows and codes, the coordinator keeps a window, which the checkpoint holds
         List<Node> ns = cluster(dir, out, rows, "coordinator", "coordinator,worker", ports, "--decoder", "cg");
         ns.get(0).await(l -> l.contains("round 20:"), 120, "round 20");
@@ -264,6 +264,7 @@ class ClusterIT {
         assertEquals("cg", s.get("decoderStep").asText());
         assertTrue(s.get("resultsWithCodes").asLong() > 0 && s.get("resultsWithStatistics").asLong() == 0, "results shipped: " + s);
         assertEveryRowTrainedOnce(s, rows);
+        System.out.println("[ClusterIT] singleton moved: resumed at round " + round + ", MMCS " + s.get("mmcs").asDouble());
         assertTrue(s.get("mmcs").asDouble() > 0.95, "planted features recovered: " + s);
     }
 
