@@ -587,19 +587,19 @@ public final class DataParallelPam {
 
         /** Reads the minibatches of a result written by {@link #saveTo}; a malformed result fails with the reason. */
         static Parsed parse(TrainerState r, Config config) {
-            return parse(r, config, config.dim());
+            return parse(r, config, "codes.x", config.dim());
         }
 
         /**
-         * Reads the minibatches of a result whose rows hold {@code width} of the input's columns (a column shard's part,
-         * {@link IterativeDecoder#columns}); a malformed result fails with the reason.
+         * Reads the minibatches of a result whose rows, under {@code rowsKey}, hold {@code width} of the input's columns (a
+         * column shard's part, {@link IterativeDecoder#columns}); a malformed result fails with the reason.
          */
-        static Parsed parse(TrainerState r, Config config, int width) {
+        static Parsed parse(TrainerState r, Config config, String rowsKey, int width) {
             long[] batchRows = required(r.longs().get("codes.rows"), "codes.rows");
             long[] ptr = required(r.longs().get("codes.ptr"), "codes.ptr");
             long[] idx = required(r.longs().get("codes.idx"), "codes.idx");
             float[] val = required(r.floats().get("codes.val"), "codes.val");
-            float[] xs = required(r.floats().get("codes.x"), "codes.x");
+            float[] xs = required(r.floats().get(rowsKey), rowsKey);
             int d = width;
             List<SparseCodes> codes = new ArrayList<>();
             List<float[]> rows = new ArrayList<>();
@@ -637,7 +637,7 @@ public final class DataParallelPam {
             }
             for (float v : xs) {
                 if (!Float.isFinite(v)) {
-                    throw new IllegalArgumentException("result 'codes.x' holds " + v);
+                    throw new IllegalArgumentException("result '" + rowsKey + "' holds " + v);
                 }
             }
             return new Parsed(codes, rows);

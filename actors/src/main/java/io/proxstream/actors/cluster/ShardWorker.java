@@ -212,7 +212,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     public record Digest(int index, long rounds, long solves, String sha256, List<String> ranges) implements Reply, CborSerializable {
     }
 
-    private record Encoded(long round, TrainerState before, TrainerState result, byte[][] parts, Throwable error, double seconds)
+    private record Encoded(long round, TrainerState before, TrainerState result, byte[][] parts, TrainerState ownPart, Throwable error,
+                           double seconds)
             implements Command, NoSerializationVerificationNeeded {
     }
 
@@ -560,18 +561,26 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             held.add(rangesHeldBy(j));
         }
         int[] cs = cuts;
+        int self = index;
         getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
             long t0 = System.nanoTime();
             TrainerState before = st.snapshot();
             TrainerState.Builder b = new TrainerState.Builder("sharded-model");
             m.saveTo(b);
             TrainerState res = st.round(b.build(), s.slices());
+            // the peers' parts travel encoded; this worker's own stays a state
             byte[][] parts = new byte[held.size()][];
+            TrainerState own = null;
             for (int j = 0; j < parts.length; j++) {
-                parts[j] = Chunks.encode(part(res, cfg, cs, held.get(j)));
+                TrainerState p = part(res, cfg, cs, held.get(j));
+                if (j == self) {
+                    own = p;
+                } else {
+                    parts[j] = Chunks.encode(p);
+                }
             }
-            return new Encoded(s.round(), before, res, parts, null, (System.nanoTime() - t0) / 1e9);
-        }, training), (ok, err) -> err != null ? new Encoded(s.round(), null, null, null, err, 0) : ok);
+            return new Encoded(s.round(), before, res, parts, own, null, (System.nanoTime() - t0) / 1e9);
+        }, training), (ok, err) -> err != null ? new Encoded(s.round(), null, null, null, null, err, 0) : ok);
         return this;
     }
 
@@ -616,17 +625,6 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         return b.build();
     }
 
-    /** A part's minibatches with the rows' columns of range {@code r}. */
-    private static DataParallelPam.CodeBuffer.Parsed parsePart(TrainerState part, DataParallelPam.Config config, int r, int width) {
-        float[] x = part.floats().get("x." + r);
-        if (x == null) {
-            throw new IllegalArgumentException("the part lacks the columns of range " + r);
-        }
-        java.util.HashMap<String, float[]> floats = new java.util.HashMap<>(part.floats());
-        floats.put("codes.x", x);
-        return DataParallelPam.CodeBuffer.parse(new TrainerState(part.algorithm(), floats, part.doubles(), part.longs()), config, width);
-    }
-
     private Behavior<Command> onEncoded(Encoded e) {
         busy = false;
         if (abandoned()) {
@@ -660,7 +658,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             }
             r.bytesSent += e.parts()[j].length;
         }
-        r.received[index] = Chunks.decode(e.parts()[index]);
+        r.received[index] = e.ownPart();
         r.receivedCount++;
         afterExchange(r);
         return this;
@@ -719,18 +717,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             finish(r);
             return;
         }
-        int m = config.latents();
-        int d = config.dim();
-        double share = (double) r.own.counter("rows") / total;
-        float[] enc = new float[m * d + m];
-        float[] t = r.own.floats().get("W_enc");
-        float[] tb = r.own.floats().get("b_enc");
-        for (int i = 0; i < m * d; i++) {
-            enc[i] = (float) (share * t[i]);
-        }
-        for (int i = 0; i < m; i++) {
-            enc[m * d + i] = (float) (share * tb[i]);
-        }
+        float[] enc = ShardedPam.scaledEncoder(r.own, total, config.latents(), config.dim());
         r.ringStartedAt = System.nanoTime();
         ActorRef<RingCollective.Outcome> reply = getContext().messageAdapter(RingCollective.Outcome.class, RingDone::new);
         ring.tell(new RingCollective.Run(r.round, rings, index, enc, RingCollective.PIECE_FLOATS,
@@ -767,7 +754,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 List<DataParallelPam.CodeBuffer.Parsed> parsed = new ArrayList<>();
                 for (int w = 0; w < parts.length; w++) {
                     try {
-                        parsed.add(parsePart(parts[w], cfg, range, cs[range + 1] - cs[range]));
+                        parsed.add(DataParallelPam.CodeBuffer.parse(parts[w], cfg, "x." + range, cs[range + 1] - cs[range]));
                     } catch (IllegalArgumentException ex) {
                         throw new IllegalArgumentException("worker " + w + "'s part: " + ex.getMessage(), ex);
                     }
@@ -795,11 +782,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             return fail(r, "feeding its ranges failed: " + cause(a.error()));
         }
         r.accumulateSeconds = a.seconds();
-        int m = config.latents();
-        int d = config.dim();
-        System.arraycopy(r.encoderSum, 0, model.encoderWeights(), 0, m * d);
-        System.arraycopy(r.encoderSum, m * d, model.encoderBias(), 0, m);
-        model.encoderChanged();
+        ShardedPam.setEncoder(model, r.encoderSum);
         r.encoderSum = null;
         if ((rounds + 1) % config.solveEvery() != 0) {
             finish(r);

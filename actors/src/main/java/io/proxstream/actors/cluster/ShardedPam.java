@@ -62,6 +62,35 @@ public final class ShardedPam implements AutoCloseable {
         return cuts;
     }
 
+    /**
+     * A worker's encoder {@code [W_enc; b_enc]} from its round's result, scaled by its share of the round's {@code total}
+     * rows: what it gives the ring, whose sum is the rows-weighted average.
+     */
+    static float[] scaledEncoder(TrainerState result, long total, int m, int d) {
+        double share = (double) result.counter("rows") / total;
+        float[] t = new float[m * d];
+        float[] tb = new float[m];
+        result.copy("W_enc", t);
+        result.copy("b_enc", tb);
+        float[] enc = new float[m * d + m];
+        for (int i = 0; i < t.length; i++) {
+            enc[i] = (float) (share * t[i]);
+        }
+        for (int i = 0; i < m; i++) {
+            enc[m * d + i] = (float) (share * tb[i]);
+        }
+        return enc;
+    }
+
+    /** Puts the ring's sum {@code [W_enc; b_enc]} into a copy of the model. */
+    static void setEncoder(SaeModel model, float[] sum) {
+        int m = model.spec().latents();
+        int d = model.spec().inputDim();
+        System.arraycopy(sum, 0, model.encoderWeights(), 0, m * d);
+        System.arraycopy(sum, m * d, model.encoderBias(), 0, m);
+        model.encoderChanged();
+    }
+
     /** Worker w's copy of the model. */
     public SaeModel model(int w) {
         return models[w];
@@ -96,26 +125,13 @@ public final class ShardedPam implements AutoCloseable {
         // the encoders, each scaled by its share of the rows, summed by the ring: every copy the same bits
         int m = config.latents();
         int d = config.dim();
-        float[][] enc = new float[workers][m * d + m];
-        float[] t = new float[m * d];
-        float[] tb = new float[m];
+        float[][] enc = new float[workers][];
         for (int w = 0; w < workers; w++) {
-            TrainerState r = results.get(w);
-            double share = (double) r.counter("rows") / total;
-            r.copy("W_enc", t);
-            r.copy("b_enc", tb);
-            for (int i = 0; i < t.length; i++) {
-                enc[w][i] = (float) (share * t[i]);
-            }
-            for (int i = 0; i < m; i++) {
-                enc[w][m * d + i] = (float) (share * tb[i]);
-            }
+            enc[w] = scaledEncoder(results.get(w), total, m, d);
         }
         RingAllReduce.inMemory(enc, RingCollective.PIECE_FLOATS);
         for (int w = 0; w < workers; w++) {
-            System.arraycopy(enc[w], 0, models[w].encoderWeights(), 0, m * d);
-            System.arraycopy(enc[w], m * d, models[w].encoderBias(), 0, m);
-            models[w].encoderChanged();
+            setEncoder(models[w], enc[w]);
         }
         // every shard takes every worker's minibatches, in worker order
         double gamma = config.pam().forgetting();
