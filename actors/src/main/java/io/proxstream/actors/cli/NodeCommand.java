@@ -104,6 +104,20 @@ final class NodeCommand implements Callable<Integer> {
             + " (default: the environment variable " + io.proxstream.actors.serve.ServeAuth.ENV + ", if set)")
     Path tokenFile;
 
+    /** The cluster designs. */
+    static final class Designs extends Cli.OneOf {
+        Designs() {
+            super(List.of("star", "sharded"));
+        }
+    }
+
+    @Option(names = "--design", paramLabel = "D", defaultValue = "star", completionCandidates = Designs.class, converter = Designs.class,
+            description = "star: the coordinator holds the model and solves the decoder step (synthetic, files or live rows);"
+                    + " sharded: the workers hold the model and the decoder's column ranges with replicas, the encoders are summed"
+                    + " in a ring and no node sends an m x m or whole-model message per round (PAM-SGD with --decoder cg; synthetic"
+                    + " or files). Give every node the same design (default: ${DEFAULT-VALUE})")
+    String design;
+
     @Cli.ConfigKey("dim")
     @Option(names = "--dim", paramLabel = "D", description = "coordinator: input width of the synthetic stream (default: ${DEFAULT-VALUE})")
     Integer dim;
@@ -195,6 +209,22 @@ final class NodeCommand implements Callable<Integer> {
         List<String> seedNodes = cluster.seedNodes(spec.commandLine(), host + ":" + port);
         DataParallelPam.Config training = ConfigLoader.load(DataParallelPam.Config.class, DataParallelPam.Config.defaults(), List.of(),
                 Cli.overrides(spec, List.of()));
+        boolean sharded = design.equals("sharded");
+        if (sharded) {
+            if (training.live() || ingestPort != null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--design sharded does not take live rows yet (--data live,"
+                        + " --ingest-port); use --design star for live ingest");
+            }
+            if (!training.algorithm().equals("pam")) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--design sharded trains PAM-SGD (--algo pam), got " + training.algorithm());
+            }
+            if (training.decoder().equals("auto")) {
+                training = training.withDecoder("cg", training.results(), training.solveEvery());
+            } else if (!training.decoder().equals("cg")) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--design sharded runs the cg decoder step (--decoder cg), got "
+                        + decoder);
+            }
+        }
         ClusterNode.Tls tls = tls();
         Files.createDirectories(dir);
         Meters meters = new Meters();
@@ -221,7 +251,7 @@ final class NodeCommand implements Callable<Integer> {
                     io.proxstream.actors.serve.Scheduler.SHARED));
         }
         ActorSystem<Void> system = ClusterNode.start(ClusterNode.config(host, port, seedNodes, roles,
-                Duration.ofMillis(cluster.downAfter), tls), roles, training, dir, cm, live);
+                Duration.ofMillis(cluster.downAfter), tls), roles, training, dir, cm, live, sharded);
         if (metricsPort != null) {
             var binding = MetricsServer.bind(system, host, metricsPort,
                     new MetricsServer(meters, Map::of).routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -240,7 +270,7 @@ final class NodeCommand implements Callable<Integer> {
             out.println("proxstream node: ingest " + (https != null ? "https" : "http") + "://" + host + ":"
                     + binding.localAddress().getPort() + "/runs/" + NodeIngest.RUN + "/batches" + (auth.required() ? " (bearer token)" : ""));
         }
-        out.println("proxstream node: " + String.join(",", roles) + " at " + host + ":" + port + ", seeds " + seedNodes
+        out.println("proxstream node: " + String.join(",", roles) + " at " + host + ":" + port + ", " + design + " design, seeds " + seedNodes
                 + (tls != null ? ", TLS (mutual)" : ", no TLS"));
         out.flush();
         system.getWhenTerminated().toCompletableFuture().get();

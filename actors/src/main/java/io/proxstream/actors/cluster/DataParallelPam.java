@@ -716,7 +716,7 @@ public final class DataParallelPam {
 
         /** Whole minibatches shard s has left (unbounded for the synthetic stream). */
         private long remaining(int s) {
-            return files.isEmpty() ? Long.MAX_VALUE : (files.get(s).rows() - offsets[s]) / config.batch() * config.batch();
+            return DataParallelPam.remaining(config, files, offsets, s);
         }
 
         /** Results merged so far that carried codes, and that carried statistics (since this state was made or restored). */
@@ -811,28 +811,7 @@ public final class DataParallelPam {
          * can (it waits for one that can; see {@link #finished(java.util.Set)}).
          */
         public List<List<Protocol.Assignment>> assign(List<String> names, Map<Integer, java.util.Set<String>> refused) {
-            int workers = names.size();
-            List<List<Protocol.Assignment>> out = new ArrayList<>();
-            for (int w = 0; w < workers; w++) {
-                out.add(new ArrayList<>());
-            }
-            int active = 0;
-            for (int s = 0; s < offsets.length; s++) {
-                long n = Math.min(config.sliceRows(), remaining(s));
-                if (n <= 0) {
-                    continue;
-                }
-                java.util.Set<String> no = refused.getOrDefault(s, java.util.Set.of());
-                for (int t = 0; t < workers; t++) {
-                    int w = (active + t) % workers;
-                    if (!no.contains(names.get(w))) {
-                        out.get(w).add(new Protocol.Assignment(s, offsets[s], (int) n, files.isEmpty() ? "" : files.get(s).file()));
-                        active = w + 1;
-                        break;
-                    }
-                }
-            }
-            return out;
+            return DataParallelPam.assign(config, files, offsets, names, refused);
         }
 
         /**
@@ -1044,22 +1023,7 @@ public final class DataParallelPam {
                 SaeEvaluator.Result r = SaeEvaluator.evaluate(model, new Dataset(x, recentRows, config.dim()), 512);
                 return new Quality(Double.NaN, r.fvu(), r.l0(), r.dead());
             }
-            if (!files.isEmpty()) {
-                int n = (int) Math.min(4096, files.get(0).rows());
-                float[] x = new float[n * config.dim()];
-                try (var r = ShardFiles.open(java.nio.file.Path.of(files.get(0).file()))) {
-                    n = SliceReader.keepFinite(x, r.read(x, n), config.dim());
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e.getMessage(), e);
-                }
-                SaeEvaluator.Result r = SaeEvaluator.evaluate(model, new Dataset(java.util.Arrays.copyOf(x, n * config.dim()), n,
-                        config.dim()), 512);
-                return new Quality(Double.NaN, r.fvu(), r.l0(), r.dead());
-            }
-            PlantedDictionary gen = config.generator();
-            Dataset eval = gen.sample(4096, config.seed() + 1_000_003L);
-            SaeEvaluator.Result r = SaeEvaluator.evaluate(model, eval, 512);
-            return new Quality(FeatureRecovery.mmcs(gen.dictionary(), config.features(), model), r.fvu(), r.l0(), r.dead());
+            return DataParallelPam.quality(config, files, model);
         }
     }
 
@@ -1267,6 +1231,66 @@ public final class DataParallelPam {
                 }
             });
         }
+    }
+
+    /** Whole minibatches shard s has left after {@code offsets[s]} (unbounded for the synthetic stream: no files). */
+    static long remaining(Config config, List<ShardFiles.Shard> files, long[] offsets, int s) {
+        return files.isEmpty() ? Long.MAX_VALUE : (files.get(s).rows() - offsets[s]) / config.batch() * config.batch();
+    }
+
+    /**
+     * The slices of a round for the workers {@code names} (in order), given each shard's trained rows {@code offsets}: the
+     * i-th shard with rows left goes to the next worker that has not refused it ({@code refused.get(s)}: it could not read
+     * it), {@code batchesPerShard} minibatches of it (fewer at a file's end; a tail shorter than a minibatch is not used);
+     * to none when no worker can. Shared by the star's coordinator and the column-sharded run's.
+     */
+    public static List<List<Protocol.Assignment>> assign(Config config, List<ShardFiles.Shard> files, long[] offsets, List<String> names,
+                                                         Map<Integer, java.util.Set<String>> refused) {
+        int workers = names.size();
+        List<List<Protocol.Assignment>> out = new ArrayList<>();
+        for (int w = 0; w < workers; w++) {
+            out.add(new ArrayList<>());
+        }
+        int active = 0;
+        for (int s = 0; s < offsets.length; s++) {
+            long n = Math.min(config.sliceRows(), remaining(config, files, offsets, s));
+            if (n <= 0) {
+                continue;
+            }
+            java.util.Set<String> no = refused.getOrDefault(s, java.util.Set.of());
+            for (int t = 0; t < workers; t++) {
+                int w = (active + t) % workers;
+                if (!no.contains(names.get(w))) {
+                    out.get(w).add(new Protocol.Assignment(s, offsets[s], (int) n, files.isEmpty() ? "" : files.get(s).file()));
+                    active = w + 1;
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The quality of {@code model} trained on the synthetic stream (MMCS against the planted dictionary, FVU on held-out
+     * rows) or on shard files (FVU on the first (up to) 4 096 finite rows of the first shard — training rows — and no MMCS).
+     */
+    public static Quality quality(Config config, List<ShardFiles.Shard> files, SaeModel model) {
+        if (!files.isEmpty()) {
+            int n = (int) Math.min(4096, files.get(0).rows());
+            float[] x = new float[n * config.dim()];
+            try (var r = ShardFiles.open(java.nio.file.Path.of(files.get(0).file()))) {
+                n = SliceReader.keepFinite(x, r.read(x, n), config.dim());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e.getMessage(), e);
+            }
+            SaeEvaluator.Result r = SaeEvaluator.evaluate(model, new Dataset(java.util.Arrays.copyOf(x, n * config.dim()), n,
+                    config.dim()), 512);
+            return new Quality(Double.NaN, r.fvu(), r.l0(), r.dead());
+        }
+        PlantedDictionary gen = config.generator();
+        Dataset eval = gen.sample(4096, config.seed() + 1_000_003L);
+        SaeEvaluator.Result r = SaeEvaluator.evaluate(model, eval, 512);
+        return new Quality(FeatureRecovery.mmcs(gen.dictionary(), config.features(), model), r.fvu(), r.l0(), r.dead());
     }
 
     /** How well a model recovered the planted features. */

@@ -158,6 +158,15 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     public record Crash() implements Command, CborSerializable {
     }
 
+    /**
+     * Write this worker's copy of the model (after a round every copy holds the same bits) to {@code path} (the
+     * safetensors file {@code train} writes) and, unless {@code export} is empty, its SAELens export to that directory;
+     * answered {@link Saved}. Between rounds: a busy worker answers with an error.
+     */
+    public record Save(String path, String export, Map<String, String> provenance, ActorRef<Reply> replyTo)
+            implements Command, CborSerializable {
+    }
+
     /** Asks for the digests of this worker's copy of the model and of the ranges it holds. */
     public record GetDigest(ActorRef<Reply> replyTo) implements Command, CborSerializable {
     }
@@ -209,6 +218,10 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
      * SHA-256 of this worker's copy of the model ({@link #digest}) and of each range's shard state it holds ("" for a range
      * it does not hold), after {@code rounds} rounds with {@code solves} solves of its own ranges.
      */
+    /** The answer to {@link Save}: the rounds with rows the saved model holds, or why it was not written. */
+    public record Saved(int index, long rounds, String error) implements Reply, CborSerializable {
+    }
+
     public record Digest(int index, long rounds, long solves, String sha256, List<String> ranges) implements Reply, CborSerializable {
     }
 
@@ -225,6 +238,9 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
     private record Solved(long round, Map<Integer, float[]> deltas, Throwable error, double seconds)
             implements Command, NoSerializationVerificationNeeded {
+    }
+
+    private record SaveDone(Save save, long rounds, Throwable error) implements Command, NoSerializationVerificationNeeded {
     }
 
     private record Expired(long round) implements Command, NoSerializationVerificationNeeded {
@@ -365,6 +381,12 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 .onMessage(Correction.class, this::onCorrection)
                 .onMessage(Expired.class, this::onExpired)
                 .onMessage(GetDigest.class, this::onDigest)
+                .onMessage(Save.class, this::onSave)
+                .onMessage(SaveDone.class, d -> {
+                    busy = false;
+                    d.save().replyTo().tell(new Saved(index, d.rounds(), d.error() == null ? null : cause(d.error())));
+                    return this;
+                })
                 .onMessage(Resume.class, this::onResume)
                 .onMessage(Crash.class, c -> {
                     crashArmed = true;
@@ -1258,6 +1280,33 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         }
         shards.put(i.sent().range(), i.shard());
         i.sent().replyTo().tell(new ReplicaSeeded(i.sent().transfer(), i.sent().range(), index, i.bytes()));
+        return this;
+    }
+
+    private Behavior<Command> onSave(Save v) {
+        if (busy || model == null || current != null) {
+            v.replyTo().tell(new Saved(index, rounds, model == null ? "this worker holds no model (not configured)"
+                    : "worker busy with round " + (current == null ? "?" : current.round) + "; save between rounds"));
+            return this;
+        }
+        busy = true;
+        SaeModel m = model;
+        long held = rounds;
+        getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
+            try {
+                java.nio.file.Path file = java.nio.file.Path.of(v.path());
+                if (file.getParent() != null) {
+                    java.nio.file.Files.createDirectories(file.getParent());
+                }
+                io.proxstream.actors.train.SaeModelFiles.write(file, m, v.provenance());
+                if (!v.export().isEmpty()) {
+                    io.proxstream.actors.train.SaeModelFiles.exportSaeLens(java.nio.file.Path.of(v.export()), m,
+                            new java.util.LinkedHashMap<>(v.provenance()));
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot write the model to " + v.path() + ": " + e.getMessage(), e);
+            }
+        }, training), (ok, err) -> new SaveDone(v, held, err));
         return this;
     }
 

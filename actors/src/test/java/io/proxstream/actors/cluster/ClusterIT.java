@@ -268,6 +268,89 @@ class ClusterIT {
         assertTrue(s.get("mmcs").asDouble() > 0.95, "planted features recovered: " + s);
     }
 
+    /** Three worker nodes of a column-sharded run (the first also coordinator-capable), all with {@code --min-workers 3}. */
+    private List<Node> shardedCluster(Path dir, Path out, long rows, int[] ports) throws Exception {
+        String seed = "127.0.0.1:" + ports[0];
+        List<Node> ns = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            List<String> args = new ArrayList<>(List.of("--role", i == 0 ? "coordinator,worker" : "worker", "--port",
+                    Integer.toString(ports[i]), "--seed", seed, "--metrics-port", Integer.toString(ports[3 + i]), "--design", "sharded"));
+            args.addAll(training(rows, out));
+            args.set(args.indexOf("--min-workers") + 1, "3");
+            Node n = node(dir, "node" + i, args.toArray(String[]::new));
+            n.await(l -> l.startsWith("proxstream node: ") && l.contains(" at 127.0.0.1:"), 90, "node started");
+            ns.add(n);
+        }
+        return ns;
+    }
+
+    @Test
+    void aShardedRunOfThreeNodesWritesTheSingleProcessModelBitForBit(@TempDir Path dir) throws Exception {
+        int[] ports = ClusterNode.freePorts(6);
+        Path out = dir.resolve("out");
+        long rows = 6 * 512 * 12;
+        List<Node> ns = shardedCluster(dir, out, rows, ports);
+        JsonNode s = summary(out, ns.get(0), 240);
+        assertEquals("column-sharded", s.get("design").asText());
+        assertEquals(12, s.get("rounds").asLong(), s.toString());
+        assertEquals(12, s.get("operations").asLong(), "no round ran again: " + s);
+        assertEveryRowTrainedOnce(s, rows);
+        // the same rounds in one process: the participants in address order take the slices the coordinator handed out
+        DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 256, 2, rows, 5, 20_000, 3, 42, "pam");
+        c = c.withDecoder("cg", c.results(), c.solveEvery());
+        long[] offsets = new long[6];
+        try (ShardedPam reference = new ShardedPam(c, 3)) {
+            for (int r = 0; r < 12; r++) {
+                List<List<Protocol.Assignment>> slices = DataParallelPam.assign(c, List.of(), offsets, List.of("0", "1", "2"), java.util.Map.of());
+                reference.round(slices);
+                for (List<Protocol.Assignment> ss : slices) {
+                    for (Protocol.Assignment a : ss) {
+                        offsets[a.shard()] += a.rows();
+                    }
+                }
+            }
+            io.proxstream.solvers.sae.SaeModel written = io.proxstream.actors.train.SaeModelFiles.read(out.resolve("model.safetensors"));
+            io.proxstream.solvers.sae.SaeModel expected = reference.model(0);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(expected.encoderWeights(), written.encoderWeights(), "W_enc");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(expected.encoderBias(), written.encoderBias(), "b_enc");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(expected.decoderWeights(), written.decoderWeights(), "W_dec");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(expected.decoderBias(), written.decoderBias(), "b_dec");
+        }
+        String m = metrics(ports[3]);
+        assertTrue(m.contains("cluster_rounds_total{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\"} 12.0"), m);
+        assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\"} 3.0"), m);
+        assertTrue(Files.exists(out.resolve("export")), "the SAELens export");
+        assertTrue(s.get("bytesSentByWorkers").asLong() > 0, "the workers' exchange, ring and corrections are counted: " + s);
+    }
+
+    @Test
+    void aShardedRunLosesAWorkerTakesANewOneAndTrainsEveryRowOnce(@TempDir Path dir) throws Exception {
+        int[] ports = ClusterNode.freePorts(7);
+        Path out = dir.resolve("out");
+        long rows = 6 * 512 * 90;
+        List<Node> ns = shardedCluster(dir, out, rows, ports);
+        ns.get(0).await(l -> l.contains("round 20:"), 120, "round 20");
+        ns.get(2).process.destroyForcibly(); // SIGKILL
+        ns.get(0).await(l -> l.contains("lost worker(s)"), 60, "the coordinator dropped the lost worker");
+        ns.get(0).await(l -> l.contains("replicas restored"), 60, "the dead worker's ranges have replicas again");
+        Node joiner = node(dir, "node3", "--role", "worker", "--port", Integer.toString(ports[6]), "--seed", "127.0.0.1:" + ports[0],
+                "--design", "sharded");
+        joiner.await(l -> l.startsWith("proxstream node: "), 90, "the new node started");
+        ns.get(0).await(l -> l.contains(":" + ports[6] + " joined as participant"), 120, "the new worker joined");
+        JsonNode s = summary(out, ns.get(0), 300);
+        System.out.println("[ClusterIT] sharded: " + s.get("rounds") + " rounds in " + s.get("operations") + " operations, lost "
+                + s.get("workersLost") + ", joined " + s.get("workersJoined") + ", MMCS " + s.get("mmcs"));
+        assertEquals(1, s.get("workersLost").asInt(), s.toString());
+        assertEquals(1, s.get("workersJoined").asInt(), s.toString());
+        assertEquals(3, s.get("workers").asInt(), s.toString());
+        assertEveryRowTrainedOnce(s, rows);
+        assertTrue(s.get("mmcs").asDouble() > 0.9, "planted features recovered: " + s);
+        String m = metrics(ports[3]);
+        assertTrue(m.contains("cluster_workers_lost_total{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\"} 1.0"), m);
+        assertTrue(m.contains("cluster_worker_rows_total{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\",worker=\"proxstream@127.0.0.1:" + ports[6] + "\"}"), m);
+        assertTrue(!m.contains("worker=\"proxstream@127.0.0.1:" + ports[2] + "\""), "the dead worker's series are gone: " + m);
+    }
+
     /** POSTs raw float32 rows to a node's ingest; returns the status and body. */
     private static HttpResponse<String> push(int port, float[] x, int rows, String token, boolean ack) throws Exception {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * x.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
