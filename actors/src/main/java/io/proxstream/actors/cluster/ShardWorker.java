@@ -159,6 +159,24 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     }
 
     /**
+     * Write this worker's part of a checkpoint into directory {@code dir} (a path every node of the run can read): the state
+     * of every range it owns ({@code range-R.safetensors}) and, participant 0, the model with the run's round counts
+     * ({@code model.safetensors}); answered {@link CheckpointWritten}. Between rounds: a busy worker answers with an error.
+     */
+    public record WriteCheckpoint(String dir, ActorRef<Reply> replyTo) implements Command, CborSerializable {
+    }
+
+    /**
+     * Take part in a run resumed from the checkpoint in {@code dir}: as {@link Configure}, with the placement given (the
+     * checkpoint's ranges over this run's workers), the model and the states of the ranges this worker holds read from the
+     * checkpoint, and a fresh encoder optimiser (the optimisers are each worker's own and are not checkpointed, as in the
+     * star); answered {@link Configured}.
+     */
+    public record Restore(DataParallelPam.Config config, List<ActorRef<Command>> workers, List<ActorRef<RingCollective.Command>> rings,
+                          int index, int[] owner, int[] replica, String dir, ActorRef<Reply> replyTo) implements Command, CborSerializable {
+    }
+
+    /**
      * Write this worker's copy of the model (after a round every copy holds the same bits) to {@code path} (the
      * safetensors file {@code train} writes) and, unless {@code export} is empty, its SAELens export to that directory;
      * answered {@link Saved}. Between rounds: a busy worker answers with an error.
@@ -218,6 +236,10 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
      * SHA-256 of this worker's copy of the model ({@link #digest}) and of each range's shard state it holds ("" for a range
      * it does not hold), after {@code rounds} rounds with {@code solves} solves of its own ranges.
      */
+    /** The answer to {@link WriteCheckpoint}: the ranges written here, the model's rounds, the bytes; or why not. */
+    public record CheckpointWritten(int index, List<Integer> ranges, long rounds, long bytes, String error) implements Reply, CborSerializable {
+    }
+
     /** The answer to {@link Save}: the rounds with rows the saved model holds, or why it was not written. */
     public record Saved(int index, long rounds, String error) implements Reply, CborSerializable {
     }
@@ -237,6 +259,14 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     }
 
     private record Solved(long round, Map<Integer, float[]> deltas, Throwable error, double seconds)
+            implements Command, NoSerializationVerificationNeeded {
+    }
+
+    private record CheckpointDone(WriteCheckpoint request, List<Integer> ranges, long bytes, Throwable error)
+            implements Command, NoSerializationVerificationNeeded {
+    }
+
+    private record Restored(Restore request, SaeModel model, TreeMap<Integer, IterativeDecoder> shards, long rounds, Throwable error)
             implements Command, NoSerializationVerificationNeeded {
     }
 
@@ -381,6 +411,15 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 .onMessage(Correction.class, this::onCorrection)
                 .onMessage(Expired.class, this::onExpired)
                 .onMessage(GetDigest.class, this::onDigest)
+                .onMessage(WriteCheckpoint.class, this::onWriteCheckpoint)
+                .onMessage(CheckpointDone.class, d -> {
+                    busy = false;
+                    d.request().replyTo().tell(new CheckpointWritten(index, d.ranges(), rounds, d.bytes(),
+                            d.error() == null ? null : cause(d.error())));
+                    return this;
+                })
+                .onMessage(Restore.class, this::onRestore)
+                .onMessage(Restored.class, this::onRestored)
                 .onMessage(Save.class, this::onSave)
                 .onMessage(SaveDone.class, d -> {
                     busy = false;
@@ -1280,6 +1319,149 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         }
         shards.put(i.sent().range(), i.shard());
         i.sent().replyTo().tell(new ReplicaSeeded(i.sent().transfer(), i.sent().range(), index, i.bytes()));
+        return this;
+    }
+
+    /** The model's file in a checkpoint directory of a sharded run. */
+    static java.nio.file.Path modelFile(java.nio.file.Path dir) {
+        return dir.resolve("model.safetensors");
+    }
+
+    /** Range r's file in a checkpoint directory of a sharded run. */
+    static java.nio.file.Path rangeFile(java.nio.file.Path dir, int r) {
+        return dir.resolve("range-" + r + ".safetensors");
+    }
+
+    private Behavior<Command> onWriteCheckpoint(WriteCheckpoint w) {
+        if (busy || model == null || current != null || broken != null) {
+            w.replyTo().tell(new CheckpointWritten(index, List.of(), rounds, 0, broken != null ? "this worker takes no rounds: " + broken
+                    : "worker busy" + (current == null ? "" : " with round " + current.round) + "; checkpoint between rounds"));
+            return this;
+        }
+        busy = true;
+        SaeModel m = model;
+        long r0 = rounds;
+        boolean writesModel = index == 0;
+        Map<Integer, IterativeDecoder> owned = new TreeMap<>();
+        for (Map.Entry<Integer, IterativeDecoder> e : shards.entrySet()) {
+            if (owner[e.getKey()] == index) {
+                owned.put(e.getKey(), e.getValue());
+            }
+        }
+        int ranges = owner.length;
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+            try {
+                java.nio.file.Path dir = java.nio.file.Path.of(w.dir());
+                java.nio.file.Files.createDirectories(dir);
+                long bytes = 0;
+                Map<String, String> meta = Map.of("kind", "sharded-run", "rounds", Long.toString(r0), "ranges", Integer.toString(ranges));
+                if (writesModel) {
+                    TrainerState.Builder b = new TrainerState.Builder("sharded-model");
+                    m.saveTo(b);
+                    b.put("rounds", r0);
+                    java.nio.file.Path f = modelFile(dir);
+                    io.proxstream.actors.serve.CheckpointStore.writeFile(f, b.build(), meta);
+                    bytes += java.nio.file.Files.size(f);
+                }
+                for (Map.Entry<Integer, IterativeDecoder> e : owned.entrySet()) {
+                    TrainerState.Builder b = new TrainerState.Builder("sharded-range");
+                    e.getValue().saveTo(b);
+                    java.nio.file.Path f = rangeFile(dir, e.getKey());
+                    io.proxstream.actors.serve.CheckpointStore.writeFile(f, b.build(), meta);
+                    bytes += java.nio.file.Files.size(f);
+                }
+                return new CheckpointDone(w, List.copyOf(owned.keySet()), bytes, null);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot write the checkpoint in " + w.dir() + ": " + e.getMessage(), e);
+            }
+        }, training), (ok, err) -> err != null ? new CheckpointDone(w, List.of(), 0, err) : ok);
+        return this;
+    }
+
+    private Behavior<Command> onRestore(Restore r) {
+        int n = r.workers().size();
+        String refused = busy ? "this worker is computing (a round's step or a transfer); restore it between rounds"
+                : n != r.rings().size() || r.index() < 0 || r.index() >= n ? "participant " + r.index() + " of " + n + " workers and "
+                        + r.rings().size() + " rings"
+                : r.owner().length != r.replica().length || r.owner().length < 1 ? "placement of " + r.owner().length + " owners and "
+                        + r.replica().length + " replicas"
+                : !r.config().algorithm().equals("pam") || !r.config().decoderStep().equals("cg")
+                        ? "the column-sharded round runs PAM-SGD with the cg decoder step" : null;
+        for (int g = 0; refused == null && g < r.owner().length; g++) {
+            if (r.owner()[g] < 0 || r.owner()[g] >= n || r.replica()[g] >= n) {
+                refused = "range " + g + " placed on worker " + r.owner()[g] + " / " + r.replica()[g] + " of " + n;
+            }
+        }
+        if (refused != null) {
+            r.replyTo().tell(new Failed(-1, r.index(), "restore refused: " + refused, false));
+            return this;
+        }
+        // a round waiting here (for parts, the ring or corrections) is abandoned: the run goes back to the checkpoint
+        current = null;
+        next = null;
+        timers.cancelAll();
+        broken = "restoring from the checkpoint in " + r.dir();
+        busy = true;
+        int self = r.index();
+        DataParallelPam.Config c = r.config();
+        int[] cs = ShardedPam.columnCuts(c.dim(), r.owner().length);
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+            java.nio.file.Path dir = java.nio.file.Path.of(r.dir());
+            try {
+                TrainerState ms = io.proxstream.actors.serve.CheckpointStore.read(modelFile(dir)).state();
+                ms.requireAlgorithm("sharded-model");
+                SaeModel m = DataParallelPam.initialModel(c);
+                m.loadFrom(ms);
+                TreeMap<Integer, IterativeDecoder> held = new TreeMap<>();
+                for (int g = 0; g < r.owner().length; g++) {
+                    if (r.owner()[g] == self || r.replica()[g] == self) {
+                        TrainerState rs = io.proxstream.actors.serve.CheckpointStore.read(rangeFile(dir, g)).state();
+                        rs.requireAlgorithm("sharded-range");
+                        IterativeDecoder shard = new IterativeDecoder(m, c.pam().decoder().cg(), cs[g], cs[g + 1]);
+                        shard.loadFrom(rs);
+                        held.put(g, shard);
+                    }
+                }
+                return new Restored(r, m, held, ms.counter("rounds"), null);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot read the checkpoint in " + dir + ": " + e.getMessage(), e);
+            }
+        }, training), (ok, err) -> err != null ? new Restored(r, null, null, 0, err) : ok);
+        return this;
+    }
+
+    private Behavior<Command> onRestored(Restored d) {
+        busy = false;
+        Restore r = d.request();
+        if (d.error() != null) {
+            broken = "restore failed: " + cause(d.error());
+            r.replyTo().tell(new Failed(-1, r.index(), broken, false));
+            return this;
+        }
+        if (state != null) {
+            state.close();
+        }
+        config = r.config();
+        workers = List.copyOf(r.workers());
+        rings = List.copyOf(r.rings());
+        index = r.index();
+        owner = r.owner().clone();
+        replica = r.replica().clone();
+        cuts = ShardedPam.columnCuts(config.dim(), owner.length);
+        model = d.model();
+        shards.clear();
+        shards.putAll(d.shards());
+        state = new DataParallelPam.WorkerState(config);
+        incoming.clear();
+        outgoing.clear();
+        rounds = d.rounds();
+        solves = 0;
+        current = null;
+        next = null;
+        broken = null;
+        adopting = false;
+        timers.cancelAll();
+        r.replyTo().tell(configured());
         return this;
     }
 

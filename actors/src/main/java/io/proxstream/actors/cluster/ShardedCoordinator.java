@@ -90,11 +90,24 @@ public final class ShardedCoordinator {
     }
 
     /** A failure the run cannot recover from without a checkpoint of the ranges: the run stops and says why. */
-    static final class Unrecoverable extends Exception {
+    static class Unrecoverable extends Exception {
         Unrecoverable(String message) {
             super(message);
         }
     }
+
+    /**
+     * A failure the round protocol cannot repair in place (a death inside the ring, a range lost with both its owner and its
+     * replica, a worker failing after it changed shared state): the run goes back to its last checkpoint.
+     */
+    static final class Rewind extends Unrecoverable {
+        Rewind(String message) {
+            super(message);
+        }
+    }
+
+    /** How far a resumed run's operation numbers start above the last one its control file holds (rounds run again between writes). */
+    static final long OPERATION_MARGIN = 1_000_000;
 
     /** The control loop; its fields belong to its thread. */
     static final class Run implements Runnable {
@@ -126,6 +139,15 @@ public final class ShardedCoordinator {
         private long reruns;
         private long bytesSent;
         private long firstRoundAt;
+        /** The number of column ranges (fixed for the run: the checkpoint's ranges are cut by it). */
+        private int ranges;
+        /** The last complete checkpoint (relative to {@link #out}), and the rounds, rows and offsets it holds. */
+        private String checkpoint;
+        private long checkpointRounds;
+        private long checkpointRows;
+        private long[] checkpointOffsets;
+        private long rewinds;
+        private final List<String> resumedAt = new ArrayList<>();
         private double encoderSeconds;
         private double roundSeconds;
 
@@ -153,15 +175,30 @@ public final class ShardedCoordinator {
                     return;
                 }
                 if (Files.exists(out.resolve(CONTROL_FILE))) {
-                    throw new Unrecoverable("the column-sharded run in " + out + " started before (" + CONTROL_FILE + ") and its model"
-                            + " lives in its workers, which this coordinator cannot take over (checkpoints of the ranges are not built);"
-                            + " it will not start over: move " + out + " aside to start a new run");
+                    readControl();
+                    rewind(true);
+                } else {
+                    configure();
+                    checkpoint();
                 }
-                configure();
                 while (!finished()) {
-                    takeJoiners();
-                    List<List<Protocol.Assignment>> slices = DataParallelPam.assign(config, files, offsets, names(), Map.of());
-                    round(slices);
+                    try {
+                        takeJoiners();
+                        List<List<Protocol.Assignment>> slices = DataParallelPam.assign(config, files, offsets, names(), Map.of());
+                        round(slices);
+                        if (rounds % Math.max(1, config.checkpointEvery()) == 0 && rounds != checkpointRounds) {
+                            checkpoint();
+                        }
+                    } catch (Rewind e) {
+                        if (++rewinds > 5) {
+                            throw new Unrecoverable(e.getMessage() + " (the run went back to its checkpoint " + (rewinds - 1) + " times already)");
+                        }
+                        System.out.println(prefix + e.getMessage() + "; the run goes back to its checkpoint at round " + checkpointRounds);
+                        rewind(false);
+                    }
+                }
+                if (rounds != checkpointRounds) {
+                    checkpoint();
                 }
                 finish(null);
             } catch (InterruptedException e) {
@@ -266,6 +303,7 @@ public final class ShardedCoordinator {
             int[][] placement = ShardWorker.initialPlacement(members.size(), true);
             owner = placement[0];
             replica = placement[1];
+            ranges = owner.length;
             for (int i = 0; i < members.size(); i++) {
                 members.get(i).tell(new ShardWorker.Configure(config, members, rings, i, true, replies));
                 expect(ShardWorker.Configured.class, "Configure");
@@ -395,12 +433,12 @@ public final class ShardedCoordinator {
                 for (ShardWorker.Reply a : answers.values()) {
                     if (a instanceof ShardWorker.Failed f) {
                         if (!f.clean()) {
-                            throw new Unrecoverable("participant " + f.index() + " failed round " + op + " after changing shared state: "
+                            throw new Rewind("participant " + f.index() + " failed round " + op + " after changing shared state: "
                                     + f.reason());
                         }
                         why.append(" ").append(f.index()).append(": ").append(f.reason()).append(";");
                     } else if (a instanceof ShardWorker.Stalled) {
-                        throw new Unrecoverable("round " + op + " stalled after the ring with every participant alive: " + answers.values());
+                        throw new Rewind("round " + op + " stalled after the ring with every participant alive: " + answers.values());
                     }
                 }
                 if (++reruns > 3 + 3 * rounds / 10) {
@@ -419,8 +457,8 @@ public final class ShardedCoordinator {
             }
             dropLost(alive, op, stalled ? "after the ring" : "before the ring");
             if (stalled && failed) {
-                throw new Unrecoverable("a worker died inside round " + op + "'s ring: some survivors hold the summed encoder and some"
-                        + " do not (" + answers.values() + "); resuming from a checkpoint of the ranges is not built");
+                throw new Rewind("a worker died inside round " + op + "'s ring: some survivors hold the summed encoder and some"
+                        + " do not (" + answers.values() + ")");
             }
             promote(alive);
             if (stalled) {
@@ -431,10 +469,10 @@ public final class ShardedCoordinator {
                 while (done.size() < members.size()) {
                     ShardWorker.Reply r = next(answerMs());
                     if (r == null) {
-                        throw new Unrecoverable("the survivors did not finish round " + op + " after the promotion");
+                        throw new Rewind("the survivors did not finish round " + op + " after the promotion");
                     }
                     if (r instanceof ShardWorker.Failed f && f.round() == op) {
-                        throw new Unrecoverable("round " + op + " cannot be finished after the loss: " + f.reason());
+                        throw new Rewind("round " + op + " cannot be finished after the loss: " + f.reason());
                     }
                     if (r instanceof ShardWorker.Done d && d.round() == op) {
                         done.add(d);
@@ -467,7 +505,7 @@ public final class ShardedCoordinator {
             try {
                 placement = ShardWorker.afterLoss(owner, replica, alive);
             } catch (IllegalArgumentException | IllegalStateException e) {
-                throw new Unrecoverable("the run lost a column range with both its owner and its replica: " + e.getMessage());
+                throw new Rewind("the run lost a column range with both its owner and its replica: " + e.getMessage());
             }
             List<ActorRef<ShardWorker.Command>> ws = new ArrayList<>();
             List<ActorRef<RingCollective.Command>> rs = new ArrayList<>();
@@ -478,7 +516,7 @@ public final class ShardedCoordinator {
                 }
             }
             if (ws.isEmpty()) {
-                throw new Unrecoverable("every worker of the run is gone");
+                throw new Rewind("every worker of the run is gone");
             }
             for (int i = 0; i < ws.size(); i++) {
                 ws.get(i).tell(new ShardWorker.Promote(ws, rs, i, placement[0], placement[1], replies));
@@ -563,11 +601,205 @@ public final class ShardedCoordinator {
             c.put("rows", rows);
             c.put("offsets", offsets.clone());
             c.put("participants", members.stream().map(this::name).toList());
+            c.put("ranges", ranges);
+            c.put("operations", ops);
+            if (checkpoint != null) {
+                c.put("checkpoint", Map.of("dir", checkpoint, "rounds", checkpointRounds, "rows", checkpointRows, "offsets",
+                        checkpointOffsets));
+            }
             try {
                 AtomicFiles.writeString(out.resolve(CONTROL_FILE), ConfigLoader.toJson(c) + "\n");
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
+        }
+
+        /**
+         * Every participant writes its owned ranges (participant 0 also the model) into a new checkpoint directory; once all
+         * ranges are written, the control file names it and older checkpoints but the one before are deleted. A checkpoint that
+         * fails is reported and the previous one stays the run's.
+         */
+        private void checkpoint() throws InterruptedException, Unrecoverable {
+            String name = "sharded-checkpoints/round-" + String.format("%012d", rounds);
+            Path dir = out.resolve(name);
+            long t0 = System.nanoTime();
+            for (ActorRef<ShardWorker.Command> w : members) {
+                w.tell(new ShardWorker.WriteCheckpoint(dir.toString(), replies));
+            }
+            Set<Integer> written = new HashSet<>();
+            long bytes = 0;
+            String error = null;
+            // every participant's answer, unless one leaves the cluster meanwhile (the next round then deals with the loss)
+            Set<Integer> answered = new HashSet<>();
+            long end = System.nanoTime() + answerMs() * 1_000_000L;
+            while (answered.size() < members.size() && error == null) {
+                for (int i = 0; i < members.size(); i++) {
+                    if (!answered.contains(i) && !listed.contains(members.get(i))) {
+                        error = "participant " + i + " (" + name(members.get(i)) + ") left the cluster";
+                    }
+                }
+                if (error != null) {
+                    break;
+                }
+                ShardWorker.Reply r = next(1000);
+                if (r instanceof ShardWorker.CheckpointWritten c) {
+                    answered.add(c.index());
+                    if (c.error() != null) {
+                        error = "participant " + c.index() + ": " + c.error();
+                    }
+                    written.addAll(c.ranges());
+                    bytes += c.bytes();
+                } else if (r == null && System.nanoTime() > end) {
+                    error = "no answer from participants other than " + answered + " within " + answerMs() + " ms";
+                }
+            }
+            if (error == null && (written.size() != ranges || !Files.exists(ShardWorker.modelFile(dir)))) {
+                error = "the checkpoint holds ranges " + written + " of " + ranges + (Files.exists(ShardWorker.modelFile(dir)) ? "" : " and no model");
+            }
+            if (error != null) {
+                System.err.println(prefix + "checkpoint at round " + rounds + " failed (" + error + "); the run's checkpoint stays "
+                        + (checkpoint == null ? "none" : checkpoint));
+                System.out.println(prefix + "checkpoint at round " + rounds + " failed: " + error);
+                if (checkpoint == null) {
+                    throw new Unrecoverable("the run's first checkpoint could not be written: " + error);
+                }
+                return;
+            }
+            String previous = checkpoint;
+            checkpoint = name;
+            checkpointRounds = rounds;
+            checkpointRows = rows;
+            checkpointOffsets = offsets.clone();
+            writeControl();
+            System.out.printf(java.util.Locale.ROOT, "%scheckpoint at round %d: %s, %.1f MB in %.2f s%n", prefix, rounds, name, bytes / 1e6,
+                    (System.nanoTime() - t0) / 1e9);
+            try (var old = Files.list(out.resolve("sharded-checkpoints"))) {
+                for (Path p : (Iterable<Path>) old::iterator) {
+                    String n = "sharded-checkpoints/" + p.getFileName();
+                    if (!n.equals(name) && !n.equals(previous)) {
+                        deleteTree(p);
+                    }
+                }
+            } catch (IOException e) {
+                System.err.println(prefix + "could not delete old checkpoints: " + e.getMessage());
+            }
+        }
+
+        private static void deleteTree(Path p) throws IOException {
+            try (var walk = Files.walk(p)) {
+                for (Path q : walk.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(q);
+                }
+            }
+        }
+
+        /** Reads the control file a coordinator before this one wrote; a run without a checkpoint in it is an error. */
+        private void readControl() throws Unrecoverable {
+            Path f = out.resolve(CONTROL_FILE);
+            try {
+                com.fasterxml.jackson.databind.JsonNode c = new com.fasterxml.jackson.databind.ObjectMapper().readTree(f.toFile());
+                com.fasterxml.jackson.databind.JsonNode k = c.get("checkpoint");
+                if (k == null || !c.has("ranges")) {
+                    throw new Unrecoverable(f + " names no checkpoint: the run cannot be resumed, and it will not start over; move " + out
+                            + " aside to start a new run");
+                }
+                ranges = c.get("ranges").asInt();
+                // operation numbers never repeat (a ring's pieces are matched by them): continue far above the last one written
+                ops = c.path("operations").asLong(0) + OPERATION_MARGIN;
+                checkpoint = k.get("dir").asText();
+                checkpointRounds = k.get("rounds").asLong();
+                checkpointRows = k.get("rows").asLong();
+                checkpointOffsets = new long[offsets.length];
+                if (k.get("offsets").size() != offsets.length) {
+                    throw new Unrecoverable(f + " holds " + k.get("offsets").size() + " shard offsets, this run has " + offsets.length
+                            + " shards: the data changed since the checkpoint");
+                }
+                for (int i = 0; i < offsets.length; i++) {
+                    checkpointOffsets[i] = k.get("offsets").get(i).asLong();
+                }
+                if (ranges < 1 || ranges > config.dim()) {
+                    throw new Unrecoverable(f + " holds " + ranges + " column ranges");
+                }
+            } catch (IOException | RuntimeException e) {
+                throw new Unrecoverable("the run's control file " + f + " cannot be read (" + e.getMessage() + "); the run will not start"
+                        + " over: move " + out + " aside to start a new run");
+            }
+        }
+
+        /**
+         * The run goes back to its checkpoint: the workers the receptionist lists (not those that left; at start, once the
+         * minimum of workers is there) take the checkpoint's ranges, placed round-robin with replicas on the next worker, read the
+         * model and their ranges from it; the rounds, rows and offsets are the checkpoint's, so the rows trained since are
+         * trained again and none is lost or counted twice.
+         */
+        private void rewind(boolean atStart) throws InterruptedException, Unrecoverable {
+            long waitUntil = System.nanoTime() + answerMs() * 1_000_000L;
+            int need = atStart ? Math.max(1, config.minWorkers()) : 1;
+            while (true) {
+                long available = listed.stream().filter(w -> !departed.contains(w)).count();
+                if (available >= need) {
+                    break;
+                }
+                if (!atStart && System.nanoTime() > waitUntil) {
+                    throw new Unrecoverable("no worker is left to resume the run from its checkpoint " + checkpoint);
+                }
+                next(1000);
+            }
+            List<ActorRef<ShardWorker.Command>> ws = new ArrayList<>();
+            for (ActorRef<ShardWorker.Command> w : listed) {
+                if (!departed.contains(w)) {
+                    ws.add(w);
+                }
+            }
+            ws.sort(Comparator.comparing(this::name));
+            members.clear();
+            rings.clear();
+            for (ActorRef<ShardWorker.Command> w : ws) {
+                w.tell(new ShardWorker.Hello(replies));
+                ShardWorker.Member m = expect(ShardWorker.Member.class, "Hello");
+                members.add(m.worker());
+                rings.add(m.ring());
+            }
+            int n = members.size();
+            owner = new int[ranges];
+            replica = new int[ranges];
+            for (int r = 0; r < ranges; r++) {
+                owner[r] = r % n;
+                replica[r] = n >= 2 ? (r + 1) % n : -1;
+            }
+            String dir = out.resolve(checkpoint).toString();
+            for (int i = 0; i < n; i++) {
+                members.get(i).tell(new ShardWorker.Restore(config, members, rings, i, owner, replica, dir, replies));
+            }
+            long end = System.nanoTime() + answerMs() * 1_000_000L;
+            Set<Integer> restored = new HashSet<>();
+            while (restored.size() < n) {
+                ShardWorker.Reply r = next(Math.max(1, (end - System.nanoTime()) / 1_000_000L));
+                if (r == null) {
+                    throw new Unrecoverable("the workers did not restore the checkpoint " + checkpoint + " within " + answerMs() + " ms");
+                }
+                if (r instanceof ShardWorker.Configured c) {
+                    restored.add(c.index());
+                } else if (r instanceof ShardWorker.Failed f && f.round() == -1) {
+                    if (f.reason().contains("between rounds")) {
+                        // busy with a round of before the rewind: it ends at its deadline; ask again
+                        Thread.sleep(500);
+                        members.get(f.index()).tell(new ShardWorker.Restore(config, members, rings, f.index(), owner, replica, dir, replies));
+                    } else {
+                        throw new Unrecoverable("participant " + f.index() + " cannot resume from the checkpoint " + checkpoint + ": "
+                                + f.reason());
+                    }
+                }
+            }
+            System.arraycopy(checkpointOffsets, 0, offsets, 0, offsets.length);
+            long redo = rounds - checkpointRounds;
+            rounds = checkpointRounds;
+            rows = checkpointRows;
+            resumedAt.add(checkpoint);
+            meters.workers(n);
+            writeControl();
+            System.out.println(prefix + "coordinator resumed from checkpoint at round " + rounds + " (" + checkpoint + ") with " + n
+                    + " workers" + (atStart ? "" : ", " + redo + " rounds to train again"));
         }
 
         /** Participant 0 writes the model; the summary is written from it ({@code error}: why the run stopped early). */
@@ -601,6 +833,8 @@ public final class ShardedCoordinator {
             s.put("workersLost", lost);
             s.put("workersJoined", joined);
             s.put("operations", ops);
+            s.put("resumedFrom", resumedAt);
+            s.put("checkpoint", checkpoint);
             s.put("bytesSentByWorkers", bytesSent);
             double wall = (System.nanoTime() - firstRoundAt) / 1e9;
             s.put("trainSeconds", wall);

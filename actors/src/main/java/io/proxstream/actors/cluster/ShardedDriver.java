@@ -255,6 +255,49 @@ public final class ShardedDriver implements AutoCloseable {
         return out;
     }
 
+    /** Every participant writes its part of a checkpoint into {@code dir}; returns their answers (fails with a worker's error). */
+    public List<ShardWorker.CheckpointWritten> checkpoint(java.nio.file.Path dir) throws InterruptedException {
+        for (ActorRef<ShardWorker.Command> w : members) {
+            w.tell(new ShardWorker.WriteCheckpoint(dir.toString(), driver));
+        }
+        List<ShardWorker.CheckpointWritten> out = new ArrayList<>();
+        for (int i = 0; i < members.size(); i++) {
+            ShardWorker.CheckpointWritten c = expect(ShardWorker.CheckpointWritten.class);
+            if (c.error() != null) {
+                throw new IllegalStateException("participant " + c.index() + " did not write its checkpoint: " + c.error());
+            }
+            out.add(c);
+        }
+        return out;
+    }
+
+    /**
+     * The first {@code count} workers (by creation index) resume the run from the checkpoint in {@code dir}, which holds
+     * {@code ranges} column ranges: range r owned by worker r mod count, replicated on the next.
+     */
+    public void restore(java.nio.file.Path dir, int ranges, int count) throws InterruptedException {
+        members.clear();
+        rings.clear();
+        for (ActorRef<ShardWorker.Command> w : workers.subList(0, count)) {
+            w.tell(new ShardWorker.Hello(driver));
+            ShardWorker.Member m = expect(ShardWorker.Member.class);
+            members.add(m.worker());
+            rings.add(m.ring());
+        }
+        owner = new int[ranges];
+        replica = new int[ranges];
+        for (int r = 0; r < ranges; r++) {
+            owner[r] = r % count;
+            replica[r] = count >= 2 ? (r + 1) % count : -1;
+        }
+        for (int i = 0; i < count; i++) {
+            members.get(i).tell(new ShardWorker.Restore(config, members, rings, i, owner, replica, dir.toString(), driver));
+        }
+        for (int i = 0; i < count; i++) {
+            expect(ShardWorker.Configured.class);
+        }
+    }
+
     /** Worker i's model digest. */
     public ShardWorker.Digest digest(int i) throws InterruptedException {
         members.get(i).tell(new ShardWorker.GetDigest(driver));

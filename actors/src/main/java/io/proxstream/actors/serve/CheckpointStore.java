@@ -50,16 +50,10 @@ public final class CheckpointStore {
     /** Writes a checkpoint for {@code samples} and deletes all but the newest {@code keep}. */
     public Path write(long samples, TrainerState state, Map<String, String> metadata) throws IOException {
         Files.createDirectories(dir);
-        Map<String, Safetensors.Array> arrays = new LinkedHashMap<>();
-        state.floats().forEach((k, v) -> arrays.put("f:" + k, Safetensors.Array.of(v)));
-        state.doubles().forEach((k, v) -> arrays.put("d:" + k, Safetensors.Array.of(v)));
-        state.longs().forEach((k, v) -> arrays.put("l:" + k, Safetensors.Array.of(v)));
         Map<String, String> meta = new LinkedHashMap<>(metadata);
-        meta.put("format", FORMAT);
-        meta.put("algorithm", state.algorithm());
         meta.put("samples", Long.toString(samples));
         Path file = dir.resolve(String.format("%s%015d%s", PREFIX, samples, SUFFIX));
-        Safetensors.writeArrays(file, arrays, meta);
+        writeFile(file, state, meta);
         int kept = 1;
         for (Path p : list()) {
             if (!p.equals(file) && ++kept > keep) {
@@ -67,6 +61,18 @@ public final class CheckpointStore {
             }
         }
         return file;
+    }
+
+    /** Writes one state as a checkpoint file (the format {@link #read} reads back, checksummed) at {@code file}. */
+    public static void writeFile(Path file, TrainerState state, Map<String, String> metadata) throws IOException {
+        Map<String, Safetensors.Array> arrays = new LinkedHashMap<>();
+        state.floats().forEach((k, v) -> arrays.put("f:" + k, Safetensors.Array.of(v)));
+        state.doubles().forEach((k, v) -> arrays.put("d:" + k, Safetensors.Array.of(v)));
+        state.longs().forEach((k, v) -> arrays.put("l:" + k, Safetensors.Array.of(v)));
+        Map<String, String> meta = new LinkedHashMap<>(metadata);
+        meta.put("format", FORMAT);
+        meta.put("algorithm", state.algorithm());
+        Safetensors.writeArrays(file, arrays, meta);
     }
 
     /** Checkpoint files, newest first: by last-modified time, then by sample count. */

@@ -270,13 +270,19 @@ class ClusterIT {
 
     /** Three worker nodes of a column-sharded run (the first also coordinator-capable), all with {@code --min-workers 3}. */
     private List<Node> shardedCluster(Path dir, Path out, long rows, int[] ports) throws Exception {
+        return shardedCluster(dir, out, rows, ports, "coordinator,worker", "worker", 3);
+    }
+
+    private List<Node> shardedCluster(Path dir, Path out, long rows, int[] ports, String firstRole, String secondRole, int minWorkers)
+            throws Exception {
         String seed = "127.0.0.1:" + ports[0];
         List<Node> ns = new ArrayList<>();
+        String[] roles = {firstRole, secondRole, "worker"};
         for (int i = 0; i < 3; i++) {
-            List<String> args = new ArrayList<>(List.of("--role", i == 0 ? "coordinator,worker" : "worker", "--port",
+            List<String> args = new ArrayList<>(List.of("--role", roles[i], "--port",
                     Integer.toString(ports[i]), "--seed", seed, "--metrics-port", Integer.toString(ports[3 + i]), "--design", "sharded"));
             args.addAll(training(rows, out));
-            args.set(args.indexOf("--min-workers") + 1, "3");
+            args.set(args.indexOf("--min-workers") + 1, Integer.toString(minWorkers));
             Node n = node(dir, "node" + i, args.toArray(String[]::new));
             n.await(l -> l.startsWith("proxstream node: ") && l.contains(" at 127.0.0.1:"), 90, "node started");
             ns.add(n);
@@ -324,6 +330,29 @@ class ClusterIT {
     }
 
     @Test
+    void aShardedRunsCoordinatorMovesAndTheRunResumesFromItsCheckpoint(@TempDir Path dir) throws Exception {
+        int[] ports = ClusterNode.freePorts(6);
+        Path out = dir.resolve("out");
+        long rows = 6 * 512 * 60;
+        // the coordinator on a node without a worker; the singleton moves to the second node, which also trains
+        List<Node> ns = shardedCluster(dir, out, rows, ports, "coordinator", "coordinator,worker", 2);
+        ns.get(0).await(l -> l.contains("round 20:"), 120, "round 20");
+        ns.get(0).process.destroy(); // SIGTERM: the node leaves, the singleton moves
+        assertTrue(ns.get(0).process.waitFor(60, TimeUnit.SECONDS), "the coordinator's JVM exits");
+        String resumed = ns.get(1).await(l -> l.contains("coordinator resumed from checkpoint at round"), 120, "hand-over");
+        long round = Long.parseLong(resumed.replaceAll(".*at round (\\d+).*", "$1"));
+        assertTrue(round >= 15, "resumed at round " + round + " (a checkpoint every 5 rounds), not from scratch");
+        JsonNode s = summary(out, ns.get(1), 300);
+        System.out.println("[ClusterIT] sharded coordinator moved: resumed at round " + round + ", " + s.get("rounds") + " rounds, MMCS "
+                + s.get("mmcs"));
+        assertEquals(1, s.get("resumedFrom").size(), s.toString());
+        assertEveryRowTrainedOnce(s, rows);
+        assertEquals(60, s.get("rounds").asLong(), "the rounds of the checkpoint and after it: " + s);
+        assertTrue(s.get("mmcs").asDouble() > 0.9, "planted features recovered: " + s);
+        assertTrue(Files.exists(out.resolve(s.get("checkpoint").asText()).resolve("model.safetensors")), "the final checkpoint");
+    }
+
+    @Test
     void aShardedRunLosesAWorkerTakesANewOneAndTrainsEveryRowOnce(@TempDir Path dir) throws Exception {
         int[] ports = ClusterNode.freePorts(7);
         Path out = dir.resolve("out");
@@ -331,7 +360,8 @@ class ClusterIT {
         List<Node> ns = shardedCluster(dir, out, rows, ports);
         ns.get(0).await(l -> l.contains("round 20:"), 120, "round 20");
         ns.get(2).process.destroyForcibly(); // SIGKILL
-        ns.get(0).await(l -> l.contains("lost worker(s)"), 60, "the coordinator dropped the lost worker");
+        String lostLine = ns.get(0).await(l -> l.contains("lost worker(s)"), 60, "the coordinator dropped the lost worker");
+        System.out.println("[ClusterIT] " + lostLine);
         ns.get(0).await(l -> l.contains("replicas restored"), 60, "the dead worker's ranges have replicas again");
         Node joiner = node(dir, "node3", "--role", "worker", "--port", Integer.toString(ports[6]), "--seed", "127.0.0.1:" + ports[0],
                 "--design", "sharded");
