@@ -203,7 +203,8 @@ public final class ShardedCoordinator {
                 finish(null);
             } catch (InterruptedException e) {
                 System.out.println(prefix + "stopped after " + rounds + " rounds");
-            } catch (Unrecoverable | IOException | RuntimeException e) {
+            } catch (Unrecoverable | IOException | RuntimeException | Error e) {
+                // an Error too (out of memory in the final evaluation, say): the run says it stopped, never dies silently
                 String why = e instanceof Unrecoverable ? e.getMessage() : e.toString();
                 System.err.println(prefix + "the run stopped: " + why);
                 System.out.println(prefix + "the run stopped: " + why);
@@ -212,7 +213,7 @@ public final class ShardedCoordinator {
                     if (owner != null && !members.isEmpty()) {
                         finish(why);
                     }
-                } catch (Exception f) {
+                } catch (Exception | Error f) {
                     System.err.println(prefix + "could not write the summary: " + f);
                 }
             }
