@@ -1150,28 +1150,54 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             a.replyTo().tell(new Failed(-1, a.index(), "adoption refused: " + refused, false));
             return this;
         }
+        takePart(a.config(), a.workers(), a.rings(), a.index(), a.owner(), a.replica(), null, Map.of(), rounds);
+        adopting = true;
+        broken = "joining: waiting for the run's model";
+        return this;
+    }
+
+    /**
+     * This worker's part in a run from now on (joining it, or resuming it from a checkpoint): the run's settings,
+     * participants and placement, the model and the ranges held (both may come later), a fresh encoder optimiser, and no
+     * round, transfer or timer of before.
+     */
+    private void takePart(DataParallelPam.Config c, List<ActorRef<Command>> ws, List<ActorRef<RingCollective.Command>> rs, int i,
+                          int[] owners, int[] replicas, SaeModel m, Map<Integer, IterativeDecoder> held, long roundCount) {
         if (state != null) {
             state.close();
         }
-        config = a.config();
-        workers = List.copyOf(a.workers());
-        rings = List.copyOf(a.rings());
-        index = a.index();
-        owner = a.owner().clone();
-        replica = a.replica().clone();
+        config = c;
+        workers = List.copyOf(ws);
+        rings = List.copyOf(rs);
+        index = i;
+        owner = owners.clone();
+        replica = replicas.clone();
         cuts = ShardedPam.columnCuts(config.dim(), owner.length);
+        model = m;
         shards.clear();
-        model = null;
+        shards.putAll(held);
         state = new DataParallelPam.WorkerState(config);
         incoming.clear();
         outgoing.clear();
         timers.cancelAll();
         current = null;
         next = null;
+        rounds = roundCount;
         solves = 0;
-        adopting = true;
-        broken = "joining: waiting for the run's model";
-        return this;
+    }
+
+    /**
+     * The placement of {@code ranges} column ranges on {@code n} workers (at a run's start, one range each; when it resumes from
+     * a checkpoint, the checkpoint's ranges): range r owned by worker r mod n and replicated on the next (none with one worker).
+     */
+    static int[][] roundRobinPlacement(int ranges, int n) {
+        int[] o = new int[ranges];
+        int[] rep = new int[ranges];
+        for (int r = 0; r < ranges; r++) {
+            o[r] = r % n;
+            rep[r] = n >= 2 ? (r + 1) % n : -1;
+        }
+        return new int[][] {o, rep};
     }
 
     private Behavior<Command> onSeedModel(SeedModel seed) {
@@ -1438,29 +1464,9 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             r.replyTo().tell(new Failed(-1, r.index(), broken, false));
             return this;
         }
-        if (state != null) {
-            state.close();
-        }
-        config = r.config();
-        workers = List.copyOf(r.workers());
-        rings = List.copyOf(r.rings());
-        index = r.index();
-        owner = r.owner().clone();
-        replica = r.replica().clone();
-        cuts = ShardedPam.columnCuts(config.dim(), owner.length);
-        model = d.model();
-        shards.clear();
-        shards.putAll(d.shards());
-        state = new DataParallelPam.WorkerState(config);
-        incoming.clear();
-        outgoing.clear();
-        rounds = d.rounds();
-        solves = 0;
-        current = null;
-        next = null;
+        takePart(r.config(), r.workers(), r.rings(), r.index(), r.owner(), r.replica(), d.model(), d.shards(), d.rounds());
         broken = null;
         adopting = false;
-        timers.cancelAll();
         r.replyTo().tell(configured());
         return this;
     }
@@ -1567,12 +1573,10 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
     /** The owners and replicas a {@link Configure} sets up among {@code n} workers. */
     public static int[][] initialPlacement(int n, boolean replicas) {
-        int[] o = new int[n];
-        int[] rep = new int[n];
-        for (int r = 0; r < n; r++) {
-            o[r] = r;
-            rep[r] = replicas && n > 1 ? (r + 1) % n : -1;
+        int[][] p = roundRobinPlacement(n, n);
+        if (!replicas) {
+            java.util.Arrays.fill(p[1], -1);
         }
-        return new int[][] {o, rep};
+        return p;
     }
 }

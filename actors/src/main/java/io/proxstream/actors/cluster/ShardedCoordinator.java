@@ -283,6 +283,12 @@ public final class ShardedCoordinator {
             }
         }
 
+        /** A worker's participant and ring references. */
+        private ShardWorker.Member hello(ActorRef<ShardWorker.Command> w) throws InterruptedException, Unrecoverable {
+            w.tell(new ShardWorker.Hello(replies));
+            return expect(ShardWorker.Member.class, "Hello");
+        }
+
         private long answerMs() {
             return 2 * config.roundTimeoutMs() + 30_000;
         }
@@ -296,8 +302,7 @@ public final class ShardedCoordinator {
             List<ActorRef<ShardWorker.Command>> first = new ArrayList<>(listed);
             first.sort(Comparator.comparing(this::name));
             for (ActorRef<ShardWorker.Command> w : first) {
-                w.tell(new ShardWorker.Hello(replies));
-                ShardWorker.Member m = expect(ShardWorker.Member.class, "Hello");
+                ShardWorker.Member m = hello(w);
                 members.add(m.worker());
                 rings.add(m.ring());
             }
@@ -317,10 +322,9 @@ public final class ShardedCoordinator {
 
         /** Workers the receptionist lists that are not participants join between rounds, one at a time. */
         private void takeJoiners() throws InterruptedException, Unrecoverable {
-            ShardWorker.Reply stray;
-            while ((stray = next(0)) != null) {
-                // answers of rounds already decided: nothing to do
-                assert stray != null;
+            // drain late answers of rounds already decided (and take the latest listing)
+            while (next(0) != null) {
+                continue;
             }
             List<ActorRef<ShardWorker.Command>> fresh = new ArrayList<>();
             for (ActorRef<ShardWorker.Command> w : listed) {
@@ -330,8 +334,7 @@ public final class ShardedCoordinator {
             }
             fresh.sort(Comparator.comparing(this::name));
             for (ActorRef<ShardWorker.Command> w : fresh) {
-                w.tell(new ShardWorker.Hello(replies));
-                ShardWorker.Member m = expect(ShardWorker.Member.class, "Hello");
+                ShardWorker.Member m = hello(w);
                 List<ActorRef<ShardWorker.Command>> ws = new ArrayList<>(members);
                 List<ActorRef<RingCollective.Command>> rs = new ArrayList<>(rings);
                 ws.add(m.worker());
@@ -756,18 +759,14 @@ public final class ShardedCoordinator {
             members.clear();
             rings.clear();
             for (ActorRef<ShardWorker.Command> w : ws) {
-                w.tell(new ShardWorker.Hello(replies));
-                ShardWorker.Member m = expect(ShardWorker.Member.class, "Hello");
+                ShardWorker.Member m = hello(w);
                 members.add(m.worker());
                 rings.add(m.ring());
             }
             int n = members.size();
-            owner = new int[ranges];
-            replica = new int[ranges];
-            for (int r = 0; r < ranges; r++) {
-                owner[r] = r % n;
-                replica[r] = n >= 2 ? (r + 1) % n : -1;
-            }
+            int[][] placement = ShardWorker.roundRobinPlacement(ranges, n);
+            owner = placement[0];
+            replica = placement[1];
             String dir = out.resolve(checkpoint).toString();
             for (int i = 0; i < n; i++) {
                 members.get(i).tell(new ShardWorker.Restore(config, members, rings, i, owner, replica, dir, replies));

@@ -108,8 +108,7 @@ public final class ShardedDriver implements AutoCloseable {
         members.clear();
         rings.clear();
         for (ActorRef<ShardWorker.Command> w : workers.subList(0, count)) {
-            w.tell(new ShardWorker.Hello(driver));
-            ShardWorker.Member m = expect(ShardWorker.Member.class);
+            ShardWorker.Member m = hello(w);
             members.add(m.worker());
             rings.add(m.ring());
         }
@@ -204,8 +203,7 @@ public final class ShardedDriver implements AutoCloseable {
      */
     public void join(int i) throws InterruptedException {
         ActorRef<ShardWorker.Command> w = workers.get(i);
-        w.tell(new ShardWorker.Hello(driver));
-        ShardWorker.Member m = expect(ShardWorker.Member.class);
+        ShardWorker.Member m = hello(w);
         List<ActorRef<ShardWorker.Command>> ws = new ArrayList<>(members);
         List<ActorRef<RingCollective.Command>> rs = new ArrayList<>(rings);
         ws.add(m.worker());
@@ -279,17 +277,13 @@ public final class ShardedDriver implements AutoCloseable {
         members.clear();
         rings.clear();
         for (ActorRef<ShardWorker.Command> w : workers.subList(0, count)) {
-            w.tell(new ShardWorker.Hello(driver));
-            ShardWorker.Member m = expect(ShardWorker.Member.class);
+            ShardWorker.Member m = hello(w);
             members.add(m.worker());
             rings.add(m.ring());
         }
-        owner = new int[ranges];
-        replica = new int[ranges];
-        for (int r = 0; r < ranges; r++) {
-            owner[r] = r % count;
-            replica[r] = count >= 2 ? (r + 1) % count : -1;
-        }
+        int[][] placement = ShardWorker.roundRobinPlacement(ranges, count);
+        owner = placement[0];
+        replica = placement[1];
         for (int i = 0; i < count; i++) {
             members.get(i).tell(new ShardWorker.Restore(config, members, rings, i, owner, replica, dir.toString(), driver));
         }
@@ -302,6 +296,12 @@ public final class ShardedDriver implements AutoCloseable {
     public ShardWorker.Digest digest(int i) throws InterruptedException {
         members.get(i).tell(new ShardWorker.GetDigest(driver));
         return expect(ShardWorker.Digest.class);
+    }
+
+    /** A worker's participant and ring references. */
+    private ShardWorker.Member hello(ActorRef<ShardWorker.Command> w) throws InterruptedException {
+        w.tell(new ShardWorker.Hello(driver));
+        return expect(ShardWorker.Member.class);
     }
 
     private <T extends ShardWorker.Reply> T expect(Class<T> type) throws InterruptedException {
