@@ -12,24 +12,45 @@ public final class FeatureRecovery {
     private FeatureRecovery() {
     }
 
+    /** Bytes of the features × latents cosine block {@link #maxCosines} computes at a time. */
+    static final long BLOCK_BYTES = 64L << 20;
+
     /**
-     * Per true feature, the largest cosine similarity with any decoder atom.
+     * Per true feature, the largest cosine similarity with any decoder atom. The features × latents cosine matrix is
+     * never held whole (24 576 planted features against 16 384 latents would be 1.6 GB): it is computed in blocks of
+     * feature rows of at most {@link #BLOCK_BYTES}, each reduced to its row maxima before the next.
      *
      * @param truth    {@code features × d} true features (not modified)
      * @param features number of true features
      */
     public static double[] maxCosines(float[] truth, int features, SaeModel model) {
+        int m = model.spec().latents();
+        return maxCosines(truth, features, model, (int) Math.max(1, Math.min(features, BLOCK_BYTES / (4L * m))));
+    }
+
+    /** {@link #maxCosines(float[], int, SaeModel)} with {@code blockRows} feature rows per block. */
+    static double[] maxCosines(float[] truth, int features, SaeModel model, int blockRows) {
         int d = model.spec().inputDim();
         int m = model.spec().latents();
-        if (truth.length != features * d) {
+        if (truth.length != (long) features * d) {
             throw new IllegalArgumentException("truth has " + truth.length + " values, expected " + features + "x" + d);
         }
-        try (INDArray f = normalisedRows(truth, features, d);
-             INDArray w = normalisedRows(model.decoderWeights(), m, d);
-             INDArray c = f.mmul(w.transpose());
-             INDArray best = c.max(1)) {
-            return best.toDoubleVector();
+        if (blockRows < 1) {
+            throw new IllegalArgumentException("block rows must be positive, got " + blockRows);
         }
+        double[] out = new double[features];
+        try (INDArray w = normalisedRows(model.decoderWeights(), m, d); INDArray wt = w.transpose()) {
+            for (int from = 0; from < features; from += blockRows) {
+                int rows = Math.min(blockRows, features - from);
+                float[] block = java.util.Arrays.copyOfRange(truth, from * d, (from + rows) * d);
+                try (INDArray f = normalisedRows(block, rows, d);
+                     INDArray c = f.mmul(wt);
+                     INDArray best = c.max(1)) {
+                    System.arraycopy(best.toDoubleVector(), 0, out, from, rows);
+                }
+            }
+        }
+        return out;
     }
 
     /** MMCS: the mean over true features of {@link #maxCosines}. */

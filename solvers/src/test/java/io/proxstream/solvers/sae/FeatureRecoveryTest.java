@@ -50,6 +50,40 @@ class FeatureRecoveryTest {
     }
 
     @Test
+    void maxCosinesInBlocksOfFeatureRowsEqualTheDirectDoubleComputation() {
+        int d = 7;
+        int f = 10;
+        int m = 9;
+        float[] truth = ReferenceSae.gaussianRows(f, d, 21);
+        SaeModel model = ReferenceSae.randomModel(new SaeSpec(d, m, Sparsifier.TOPK, 2, 0, false), 22);
+        float[] w = model.decoderWeights();
+        double[] direct = new double[f];
+        for (int a = 0; a < f; a++) {
+            direct[a] = Double.NEGATIVE_INFINITY;
+            for (int b = 0; b < m; b++) {
+                double dot = 0, na = 0, nb = 0;
+                for (int t = 0; t < d; t++) {
+                    dot += (double) truth[a * d + t] * w[b * d + t];
+                    na += (double) truth[a * d + t] * truth[a * d + t];
+                    nb += (double) w[b * d + t] * w[b * d + t];
+                }
+                direct[a] = Math.max(direct[a], dot / Math.sqrt(na * nb));
+            }
+        }
+        // blocks of 1, 3 (a short last block), f and more than f rows, and the default block size
+        for (int block : new int[] {1, 3, f, f + 5}) {
+            double[] got = FeatureRecovery.maxCosines(truth, f, model, block);
+            for (int a = 0; a < f; a++) {
+                assertEquals(direct[a], got[a], 1e-5, "block " + block + ", feature " + a);
+            }
+        }
+        double[] dflt = FeatureRecovery.maxCosines(truth, f, model);
+        for (int a = 0; a < f; a++) {
+            assertEquals(direct[a], dflt[a], 1e-5, "default block, feature " + a);
+        }
+    }
+
+    @Test
     void mccIsOneForAPermutedSignedDictionaryAndBelowMmcsWhenAtomsAreShared() {
         int d = 6;
         int f = 4;
