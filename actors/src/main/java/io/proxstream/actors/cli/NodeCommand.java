@@ -114,8 +114,8 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--design", paramLabel = "D", defaultValue = "star", completionCandidates = Designs.class, converter = Designs.class,
             description = "star: the coordinator holds the model and solves the decoder step (synthetic, files or live rows);"
                     + " sharded: the workers hold the model and the decoder's column ranges with replicas, the encoders are summed"
-                    + " in a ring and no node sends an m x m or whole-model message per round (PAM-SGD with --decoder cg; synthetic"
-                    + " or files). Give every node the same design (default: ${DEFAULT-VALUE})")
+                    + " in a ring and no node sends an m x m or whole-model message per round (PAM-SGD with --decoder cg; synthetic,"
+                    + " files or live rows). Give every node the same design (default: ${DEFAULT-VALUE})")
     String design;
 
     @Cli.ConfigKey("dim")
@@ -211,10 +211,6 @@ final class NodeCommand implements Callable<Integer> {
                 Cli.overrides(spec, List.of()));
         boolean sharded = design.equals("sharded");
         if (sharded) {
-            if (training.live() || ingestPort != null) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--design sharded does not take live rows yet (--data live,"
-                        + " --ingest-port); use --design star for live ingest");
-            }
             if (!training.algorithm().equals("pam")) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--design sharded trains PAM-SGD (--algo pam), got " + training.algorithm());
             }
@@ -222,7 +218,7 @@ final class NodeCommand implements Callable<Integer> {
                 training = training.withDecoder("cg", training.results(), training.solveEvery());
             } else if (!training.decoder().equals("cg")) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--design sharded runs the cg decoder step (--decoder cg), got "
-                        + decoder);
+                        + training.decoder());
             }
         }
         ClusterNode.Tls tls = tls();
@@ -261,7 +257,7 @@ final class NodeCommand implements Callable<Integer> {
             LiveRows rows = live;
             NodeIngest ingest = new NodeIngest(live, auth, org.apache.pekko.stream.Materializer.createMaterializer(system), 64L << 20,
                     2000, cluster.ackTimeout, 1e5, meters.registry());
-            var server = org.apache.pekko.http.javadsl.Http.get(system).newServerAt(host, ingestPort);
+            var server = org.apache.pekko.http.javadsl.Http.get(system).newServerAt(host, ingestPort).adaptSettings(ingest::outlastAcks);
             if (https != null) {
                 server = server.enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(https));
             }

@@ -224,7 +224,7 @@ final class ServeCommand implements Callable<Integer> {
                 config.ingestWaitMillis(), clusterOptions.ackTimeout, 1e5, meters.registry());
         var routes = new io.proxstream.actors.cluster.ClusterRoutes(service, ingest, auth,
                 new io.proxstream.monitoring.MetricsServer(meters, java.util.Map::of).routes(), mat);
-        var server = org.apache.pekko.http.javadsl.Http.get(system).newServerAt(config.host(), config.port());
+        var server = org.apache.pekko.http.javadsl.Http.get(system).newServerAt(config.host(), config.port()).adaptSettings(ingest::outlastAcks);
         if (https != null) {
             server = server.enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(https));
         }

@@ -157,20 +157,16 @@ public final class ClusterNode {
     /**
      * As {@link #start(Config, List, DataParallelPam.Config, Path, ClusterMeters, LiveRows)}; with {@code sharded}, the run is
      * column-sharded: the coordinator singleton is a {@link ShardedCoordinator} and a worker node runs a {@link ShardWorker}
-     * (registered under {@link ShardedCoordinator#WORKERS}) instead of a {@link Worker}; live rows are not taken.
+     * (registered under {@link ShardedCoordinator#WORKERS}) instead of a {@link Worker}, which trains on {@code live} too.
      */
     public static ActorSystem<Void> start(Config config, List<String> roles, DataParallelPam.Config training, Path out,
                                           ClusterMeters meters, LiveRows live, boolean sharded) {
         if (sharded) {
-            if (live != null || training.live()) {
-                throw new IllegalArgumentException("the column-sharded design does not take live rows yet (--data live, --ingest-port);"
-                        + " use the star design for live ingest");
-            }
             Behavior<Void> guardian = Behaviors.setup(ctx -> {
-                ClusterSingleton.get(ctx.getSystem()).init(SingletonActor.of(ShardedCoordinator.create(training, out, meters),
-                        "coordinator").withSettings(ClusterSingletonSettings.create(ctx.getSystem()).withRole("coordinator")));
+                var coordinator = ClusterSingleton.get(ctx.getSystem()).init(SingletonActor.of(ShardedCoordinator.create(training, out,
+                        meters), "coordinator").withSettings(ClusterSingletonSettings.create(ctx.getSystem()).withRole("coordinator")));
                 if (roles.contains("worker")) {
-                    var w = ctx.spawn(ShardWorker.create(), "shard-worker");
+                    var w = ctx.spawn(ShardWorker.create(live, coordinator), "shard-worker");
                     ctx.getSystem().receptionist().tell(org.apache.pekko.actor.typed.receptionist.Receptionist.register(
                             ShardedCoordinator.WORKERS, w));
                 }

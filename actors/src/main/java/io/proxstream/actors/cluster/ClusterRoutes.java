@@ -80,7 +80,7 @@ public final class ClusterRoutes extends AllDirectives {
     private Route run(String name, HttpRequest req) {
         return concat(
                 pathEnd(() -> get(() -> completeWithFuture(known(name, () -> status(name, true))))),
-                path("batches", () -> post(() -> completeWithFuture(ingest.ingest(name, req)))),
+                path("batches", () -> post(() -> ingest.batches(name, req))),
                 path("stop", () -> post(() -> completeWithFuture(known(name, () -> stop(name))))),
                 path("export", () -> post(() -> completeWithFuture(known(name, () -> export(name))))),
                 path(PathMatchers.segment("export").slash(PathMatchers.segment()), file -> get(() -> download(name, "export", file))),

@@ -820,12 +820,7 @@ public final class DataParallelPam {
          * follow the queue depths, and the run rounds only when some queue holds a minibatch.
          */
         public List<List<Protocol.Assignment>> assignLive(long[] waiting) {
-            List<List<Protocol.Assignment>> out = new ArrayList<>();
-            for (long w : waiting) {
-                long n = Math.min(config.sliceRows(), w) / config.batch() * config.batch();
-                out.add(n > 0 ? List.of(Protocol.Assignment.live((int) n)) : List.of());
-            }
-            return out;
+            return DataParallelPam.assignLive(config, waiting);
         }
 
         /**
@@ -1098,7 +1093,112 @@ public final class DataParallelPam {
                 closedAccepted += e[0];
                 closedTrained += e[1];
                 lost += e[0] - e[1];
+                closedEntries.add(new Closed(worker, e[2], e[0], e[1]));
             }
+        }
+
+        /** A closed entry, kept so that a roll-back to a checkpoint can take back what it had merged since (its rows become lost). */
+        private static final class Closed {
+            final String worker;
+            final long incarnation;
+            final long accepted;
+            long merged;
+
+            Closed(String worker, long incarnation, long accepted, long merged) {
+                this.worker = worker;
+                this.incarnation = incarnation;
+                this.accepted = accepted;
+                this.merged = merged;
+            }
+        }
+
+        private final List<Closed> closedEntries = new ArrayList<>();
+
+        /** An entry's key across open and closed: the node and its process. */
+        private static String key(String worker, long incarnation) {
+            return worker + "#" + incarnation;
+        }
+
+        /** Merged rows per entry ({@link #key}), open and closed. */
+        private Map<String, Long> mergedByEntry() {
+            Map<String, Long> m = new java.util.HashMap<>();
+            open.forEach((w, e) -> m.merge(key(w, e[2]), e[1], Long::sum));
+            for (Closed c : closedEntries) {
+                m.merge(key(c.worker, c.incarnation), c.merged, Long::sum);
+            }
+            return m;
+        }
+
+        /**
+         * The rounds merged after {@code checkpoint} (this ledger as it was when the checkpoint was written) are rolled back:
+         * each entry's merged count goes back to the checkpoint's (0 for an entry opened since). The rows taken back from an
+         * open node are queued again (its node requeues the leases the checkpoint does not hold); those of a node closed since
+         * are lost. Accepted counts stay: what was accepted stays accepted. Returns the rows taken back.
+         */
+        public long rollBack(IngestLedger checkpoint) {
+            Map<String, Long> then = checkpoint.mergedByEntry();
+            long back = 0;
+            for (Map.Entry<String, long[]> en : open.entrySet()) {
+                long[] e = en.getValue();
+                long keep = Math.min(e[1], then.getOrDefault(key(en.getKey(), e[2]), 0L));
+                back += e[1] - keep;
+                e[1] = keep;
+            }
+            for (Closed c : closedEntries) {
+                long keep = Math.min(c.merged, then.getOrDefault(key(c.worker, c.incarnation), 0L));
+                long d = c.merged - keep;
+                back += d;
+                c.merged = keep;
+                closedTrained -= d;
+                lost += d;
+            }
+            seq++;
+            return back;
+        }
+
+        /**
+         * The whole ledger (open and closed entries): what the column-sharded coordinator writes beside its control file after
+         * every change and into each checkpoint's record, and reads with {@link #fromState}.
+         */
+        public Map<String, Object> state() {
+            Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("seq", seq);
+            Map<String, long[]> o = new java.util.TreeMap<>();
+            open.forEach((w, e) -> o.put(w, e.clone()));
+            m.put("open", o);
+            List<Object[]> c = new ArrayList<>();
+            for (Closed x : closedEntries) {
+                c.add(new Object[] {x.worker, x.incarnation, x.accepted, x.merged});
+            }
+            m.put("closed", c);
+            return m;
+        }
+
+        /** The ledger {@link #state()} wrote; a malformed one is an error that says what is wrong. */
+        public static IngestLedger fromState(com.fasterxml.jackson.databind.JsonNode n) {
+            IngestLedger l = new IngestLedger();
+            if (n == null || !n.has("seq") || !n.path("open").isObject() || !n.path("closed").isArray()) {
+                throw new IllegalArgumentException("an ingest ledger needs seq, open and closed, got " + n);
+            }
+            l.seq = n.get("seq").asLong();
+            n.get("open").fields().forEachRemaining(f -> {
+                com.fasterxml.jackson.databind.JsonNode v = f.getValue();
+                if (v.size() != 3 || v.get(1).asLong() < 0 || v.get(1).asLong() > v.get(0).asLong()) {
+                    throw new IllegalArgumentException("the ledger entry of " + f.getKey() + " is malformed: " + v);
+                }
+                l.open.put(f.getKey(), new long[] {v.get(0).asLong(), v.get(1).asLong(), v.get(2).asLong()});
+            });
+            for (com.fasterxml.jackson.databind.JsonNode v : n.get("closed")) {
+                if (v.size() != 4 || v.get(3).asLong() < 0 || v.get(3).asLong() > v.get(2).asLong()) {
+                    throw new IllegalArgumentException("a closed ledger entry is malformed: " + v);
+                }
+                Closed c = new Closed(v.get(0).asText(), v.get(1).asLong(), v.get(2).asLong(), v.get(3).asLong());
+                l.closedEntries.add(c);
+                l.closedAccepted += c.accepted;
+                l.closedTrained += c.merged;
+                l.lost += c.accepted - c.merged;
+            }
+            return l;
         }
 
         public long accepted() {
@@ -1231,6 +1331,19 @@ public final class DataParallelPam {
                 }
             });
         }
+    }
+
+    /**
+     * The slices of a live round: each worker takes the whole minibatches waiting in its node's queue ({@code waiting}, from
+     * its last report), at most a slice ({@code batchesPerShard} minibatches); none where less than a minibatch waits.
+     */
+    public static List<List<Protocol.Assignment>> assignLive(Config config, long[] waiting) {
+        List<List<Protocol.Assignment>> out = new ArrayList<>();
+        for (long w : waiting) {
+            long n = Math.min(config.sliceRows(), w) / config.batch() * config.batch();
+            out.add(n > 0 ? List.of(Protocol.Assignment.live((int) n)) : List.of());
+        }
+        return out;
     }
 
     /** Whole minibatches shard s has left after {@code offsets[s]} (unbounded for the synthetic stream: no files). */

@@ -86,8 +86,36 @@ public final class NodeIngest extends AllDirectives {
             }
             return pathPrefix("runs", () -> pathPrefix(RUN, () -> concat(
                     pathEnd(() -> get(() -> complete(response(200, status(RUN))))),
-                    path("batches", () -> post(() -> completeWithFuture(ingest(RUN, req)))))));
+                    path("batches", () -> post(() -> batches(RUN, req))))));
         });
+    }
+
+    /**
+     * The longest a push may wait: for room in the queue, for the coordinator to record its rows and, acknowledged, for them
+     * to be trained; plus a margin. The server's own request timeout (20 s by default) would otherwise answer an acknowledged
+     * push waiting behind a deep queue 503 while its rows go on to be trained.
+     */
+    public java.time.Duration requestTimeout() {
+        return java.time.Duration.ofMillis(waitMillis + RECORD_WAIT_MILLIS + ackMillis + 10_000);
+    }
+
+    /** The route of a push to run {@code run}, with {@link #requestTimeout()}. */
+    public Route batches(String run, HttpRequest req) {
+        return withRequestTimeout(requestTimeout(), () -> completeWithFuture(ingest(run, req)));
+    }
+
+    /**
+     * Server settings whose idle timeout outlasts {@link #requestTimeout()}: a connection waiting for an acknowledgement sends
+     * nothing and must not be closed as idle.
+     */
+    public org.apache.pekko.http.javadsl.settings.ServerSettings outlastAcks(org.apache.pekko.http.javadsl.settings.ServerSettings s) {
+        scala.concurrent.duration.Duration idle = s.getTimeouts().idleTimeout();
+        long want = requestTimeout().toMillis() + 30_000;
+        if (idle.isFinite() && idle.toMillis() < want) {
+            return s.withTimeouts(s.getTimeouts().withIdleTimeout(scala.concurrent.duration.Duration.create(want,
+                    java.util.concurrent.TimeUnit.MILLISECONDS)));
+        }
+        return s;
     }
 
     /** The answer to a request without the bearer token (401 with the challenge), its body discarded. */

@@ -173,8 +173,31 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
      * star); answered {@link Configured}.
      */
     public record Restore(DataParallelPam.Config config, List<ActorRef<Command>> workers, List<ActorRef<RingCollective.Command>> rings,
-                          int index, int[] owner, int[] replica, String dir, ActorRef<Reply> replyTo) implements Command, CborSerializable {
+                          int index, int[] owner, int[] replica, String dir, long durable, ActorRef<Reply> replyTo)
+            implements Command, CborSerializable {
     }
+
+    /**
+     * How round (operation) {@code round} settled for the rows this node's ingest leased to it: {@code included} in the
+     * model, or not (they go back to the front of the queue); {@code round} -1 settles none. Every round up to {@code durable}
+     * (-1: none) is in a written checkpoint: its included rows are trained (their bytes go back to the ingest's budget, their
+     * acknowledgements complete). {@code finished}: the run ended; the ingest takes no more rows.
+     */
+    public record Settle(long round, boolean included, long durable, boolean finished) implements Command, CborSerializable {
+    }
+
+    /** The run's coordinator wrote down a ledger holding {@code accepted} rows of this node: pushes up to them are answered. */
+    public record Recorded(long accepted) implements Command, CborSerializable {
+    }
+
+    /** The periodic ledger report, and the prompt one after a push. */
+    private enum Report implements Command, NoSerializationVerificationNeeded {
+        TICK,
+        NOW
+    }
+
+    /** How often a worker with an ingest reports its ledger to the coordinator. */
+    static final Duration REPORT_EVERY = Duration.ofMillis(250);
 
     /**
      * Write this worker's copy of the model (after a round every copy holds the same bits) to {@code path} (the
@@ -206,12 +229,13 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     }
 
     /**
-     * Round {@code round} done here: {@code rows} trained here of {@code totalRows} in all, the mean squared error seen before
+     * Round {@code round} done here: {@code rows} trained here of {@code totalRows} in all ({@code rowsBy}: each
+     * participant's, from the parts; the ledger of live rows counts them per node), the mean squared error seen before
      * its encoder steps, and where the time went (seconds): encoder step, waiting for the peers' parts, the ring, feeding
      * the ranges held, the solves, waiting for the peers' corrections; bytes sent to peers (parts and corrections; the
      * ring's are {@link RingAllReduce#floatsSent} × 4).
      */
-    public record Done(long round, int index, long rows, long totalRows, double mse, boolean solved, double encoderSeconds,
+    public record Done(long round, int index, long rows, List<Long> rowsBy, long totalRows, double mse, boolean solved, double encoderSeconds,
                        double exchangeSeconds, double accumulateSeconds, double ringSeconds, double solveSeconds,
                        double correctionSeconds, double seconds, long bytesSent) implements Reply, CborSerializable {
     }
@@ -381,13 +405,38 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     private final Map<Long, Outgoing> outgoing = new java.util.HashMap<>();
     private final Map<Long, Chunks.Assembler> incoming = new java.util.HashMap<>();
 
+    /** The rows pushed to this node's ingest (null: none; the worker trains on shard files or the synthetic stream). */
+    private final LiveRows live;
+    /** The run's coordinator (the singleton's proxy), to which a worker with an ingest reports its ledger. */
+    private final ActorRef<ShardedCoordinator.Command> coordinator;
+    /** The accepted count of the last report. */
+    private long lastReported = -1;
+
     public static Behavior<Command> create() {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(t -> new ShardWorker(ctx, t)));
+        return create(null, null);
     }
 
-    private ShardWorker(ActorContext<Command> ctx, TimerScheduler<Command> timers) {
+    /**
+     * A worker that also trains on the rows pushed to its node ({@code live}, null: none) and reports its ingest's ledger to
+     * {@code coordinator} every {@link #REPORT_EVERY} and after every push.
+     */
+    public static Behavior<Command> create(LiveRows live, ActorRef<ShardedCoordinator.Command> coordinator) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(t -> {
+            if (live != null && coordinator != null) {
+                t.startTimerWithFixedDelay(Report.TICK, REPORT_EVERY);
+                ActorRef<Command> self = ctx.getSelf();
+                live.onAdded(() -> self.tell(Report.NOW));
+            }
+            return new ShardWorker(ctx, t, live, live == null ? null : coordinator);
+        }));
+    }
+
+    private ShardWorker(ActorContext<Command> ctx, TimerScheduler<Command> timers, LiveRows live,
+                        ActorRef<ShardedCoordinator.Command> coordinator) {
         super(ctx);
         this.timers = timers;
+        this.live = live;
+        this.coordinator = coordinator;
         this.training = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig("proxstream.training-dispatcher"));
         // early pieces: up to one whole encoder of a peer that starts its ring before this worker does
         this.ring = ctx.spawn(RingCollective.create(Long.MAX_VALUE / 8), "ring");
@@ -401,6 +450,21 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                     return this;
                 })
                 .onMessage(Configure.class, this::onConfigure)
+                .onMessage(Settle.class, this::onSettle)
+                .onMessage(Recorded.class, r -> {
+                    if (live != null) {
+                        live.recorded(r.accepted());
+                    }
+                    return this;
+                })
+                .onMessageEquals(Report.TICK, this::report)
+                .onMessageEquals(Report.NOW, () -> live.ledger().accepted() > lastReported ? report() : this)
+                .onSignal(org.apache.pekko.actor.typed.PostStop.class, stop -> {
+                    if (live != null) {
+                        live.onAdded(() -> { }); // no one to report to any more
+                    }
+                    return this;
+                })
                 .onMessage(Promote.class, this::onPromote)
                 .onMessage(Start.class, this::onStart)
                 .onMessage(Encoded.class, this::onEncoded)
@@ -491,7 +555,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             next = null;
             broken = null;
             adopting = false;
-            timers.cancelAll();
+            cancelRoundTimers();
             c.replyTo().tell(configured());
         } catch (RuntimeException e) {
             broken = "configuration refused: " + e.getMessage();
@@ -594,6 +658,45 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         return this;
     }
 
+    /** Cancels the rounds' deadlines; the ingest's report timer goes on. */
+    private void cancelRoundTimers() {
+        timers.cancelAll();
+        if (live != null && coordinator != null) {
+            timers.startTimerWithFixedDelay(Report.TICK, REPORT_EVERY);
+        }
+    }
+
+    private Behavior<Command> report() {
+        LiveRows.Ledger l = live.ledger();
+        coordinator.tell(new ShardedCoordinator.Status(getContext().getSelf(), l.incarnation(), l.accepted(), l.queued(), l.available(),
+                l.heldBytes(), l.budgetBytes()));
+        lastReported = l.accepted();
+        return this;
+    }
+
+    private Behavior<Command> onSettle(Settle s) {
+        if (live == null) {
+            return this;
+        }
+        if (s.round() >= 0) {
+            if (s.included()) {
+                live.merged(s.round());
+            } else {
+                live.excluded(s.round());
+            }
+        }
+        if (s.durable() >= 0) {
+            live.durable(s.durable());
+        }
+        if (s.finished() && live.accepting()) {
+            LiveRows.Ledger l = live.ledger();
+            live.close();
+            System.out.println("proxstream node: the run finished; this node's ingest takes no more rows (" + l.queued()
+                    + " queued here were not trained)");
+        }
+        return this;
+    }
+
     private Behavior<Command> onStart(Start s) {
         if (broken != null || busy || (current != null && current.start != null)) {
             s.replyTo().tell(new Failed(s.round(), index, broken != null ? "this worker takes no rounds: " + broken
@@ -623,12 +726,30 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         }
         int[] cs = cuts;
         int self = index;
+        // live rows: lease (copy) what the coordinator assigned, at most what waits here; the lease is settled by the coordinator
+        List<Protocol.Assignment> slices = new ArrayList<>();
+        float[] leased = null;
+        for (Protocol.Assignment a : s.slices()) {
+            if (!a.isLive()) {
+                slices.add(a);
+            } else if (live != null && live.cols() == cfg.dim() && leased == null) {
+                leased = live.lease(s.round(), a.rows(), cfg.batch());
+                if (leased.length > 0) {
+                    slices.add(Protocol.Assignment.live(leased.length / cfg.dim()));
+                }
+            } else {
+                getContext().getLog().warn("shard worker {}: a live slice of round {} not taken ({})", index, s.round(),
+                        live == null ? "this node has no ingest" : live.cols() != cfg.dim() ? "its ingest takes rows of " + live.cols()
+                                + ", the run's are " + cfg.dim() : "one live slice per round");
+            }
+        }
+        float[] rowsHere = leased;
         getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
             long t0 = System.nanoTime();
             TrainerState before = st.snapshot();
             TrainerState.Builder b = new TrainerState.Builder("sharded-model");
             m.saveTo(b);
-            TrainerState res = st.round(b.build(), s.slices());
+            TrainerState res = st.round(b.build(), slices, rowsHere);
             // the peers' parts travel encoded; this worker's own stays a state
             byte[][] parts = new byte[held.size()][];
             TrainerState own = null;
@@ -1005,7 +1126,11 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         }
         double exchange = r.exchangedAt == 0 ? 0 : (r.exchangedAt - r.encodedAt) / 1e9;
         double corrections = solved ? (now - r.solvedAt) / 1e9 : 0;
-        r.start.replyTo().tell(new Done(r.round, index, r.own.counter("rows"), r.totalRows, r.own.counter("mse_x1e9") / 1e9, solved,
+        List<Long> by = new ArrayList<>();
+        for (TrainerState t : r.received) {
+            by.add(t == null ? 0L : t.counter("rows"));
+        }
+        r.start.replyTo().tell(new Done(r.round, index, r.own.counter("rows"), by, r.totalRows, r.own.counter("mse_x1e9") / 1e9, solved,
                 r.encoderSeconds, exchange, r.accumulateSeconds, r.ringSeconds, r.solveSeconds, corrections, (now - r.t0) / 1e9,
                 r.bytesSent));
         current = null;
@@ -1179,7 +1304,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         state = new DataParallelPam.WorkerState(config);
         incoming.clear();
         outgoing.clear();
-        timers.cancelAll();
+        cancelRoundTimers();
         current = null;
         next = null;
         rounds = roundCount;
@@ -1425,7 +1550,16 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         // a round waiting here (for parts, the ring or corrections) is abandoned: the run goes back to the checkpoint
         current = null;
         next = null;
-        timers.cancelAll();
+        cancelRoundTimers();
+        if (live != null) {
+            // rows of rounds the checkpoint holds are trained; every other lease (rounds after it, or of a coordinator that
+            // is gone) goes back to the front of the queue: the rounds after the checkpoint are not in the model it resumes
+            live.durable(r.durable());
+            long back = live.coordinatorChanged();
+            if (back > 0) {
+                getContext().getLog().info("shard worker: {} leased rows back in the queue (the run resumes from {})", back, r.dir());
+            }
+        }
         broken = "restoring from the checkpoint in " + r.dir();
         busy = true;
         int self = r.index();

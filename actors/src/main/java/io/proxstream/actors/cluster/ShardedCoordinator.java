@@ -37,8 +37,13 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
  * replicas re-seeded), its round run again among the survivors — or, when the ring had already summed, finished by the
  * promoted replicas at no cost; a worker that joins gets the model between rounds and takes rounds from the next one.
  *
- * <p>Not built (said in the README): checkpoints of the ranges (a new coordinator finds the run's control file and refuses
- * to start over; the run ends with the workers that hold it), live ingest, re-splitting the columns when workers join.
+ * <p>Live ingest ({@code --data live}): each worker trains on the rows pushed to its own node; the workers report their
+ * queues ({@link Status}), the loop keeps the run's ledger ({@code accepted = trained + queued + lost}), writes it to
+ * {@value #LEDGER_FILE} before it confirms a node's count ({@link ShardWorker.Recorded}: the node answers the pushes), sizes
+ * each round by the queues, and settles every round's leases ({@link ShardWorker.Settle}: included or back to the queue;
+ * trained once a checkpoint holds them).
+ *
+ * <p>Not built (said in the README): re-splitting the columns when workers join; {@code serve --cluster} with this design.
  */
 public final class ShardedCoordinator {
     /** The receptionist key under which worker nodes of a sharded run register their {@link ShardWorker}. */
@@ -46,6 +51,9 @@ public final class ShardedCoordinator {
 
     /** The run's control, rewritten after every completed round (a new coordinator that finds it unfinished refuses to start over). */
     public static final String CONTROL_FILE = "sharded-run.json";
+
+    /** A live run's whole ingest ledger, rewritten after every change (a node's pushes are answered once it holds their rows). */
+    public static final String LEDGER_FILE = "sharded-ledger.json";
 
     private ShardedCoordinator() {
     }
@@ -58,6 +66,14 @@ public final class ShardedCoordinator {
     }
 
     private record Replied(ShardWorker.Reply reply) implements Command, NoSerializationVerificationNeeded {
+    }
+
+    /**
+     * A worker's ingest ledger ({@link LiveRows.Ledger}) from its node's process {@code incarnation}: sent every
+     * {@link ShardWorker#REPORT_EVERY} and after pushes; an inbox event of the loop.
+     */
+    public record Status(ActorRef<ShardWorker.Command> worker, long incarnation, long accepted, long queued, long available,
+                         long heldBytes, long budgetBytes) implements Command, CborSerializable {
     }
 
     /** The workers the receptionist lists (an inbox event of the loop). */
@@ -79,6 +95,10 @@ public final class ShardedCoordinator {
                     })
                     .onMessage(Replied.class, r -> {
                         run.inbox.add(r.reply());
+                        return Behaviors.same();
+                    })
+                    .onMessage(Status.class, st -> {
+                        run.inbox.add(st);
                         return Behaviors.same();
                     })
                     .onSignal(PostStop.class, s -> {
@@ -150,6 +170,19 @@ public final class ShardedCoordinator {
         private final List<String> resumedAt = new ArrayList<>();
         private double encoderSeconds;
         private double roundSeconds;
+        /** Live ingest: the run's ledger, each worker's last report (by name), the counts to confirm once the ledger is written. */
+        private DataParallelPam.IngestLedger ledger;
+        private final Map<String, Status> reports = new java.util.HashMap<>();
+        private final Map<ActorRef<ShardWorker.Command>, Long> toConfirm = new java.util.HashMap<>();
+        private boolean ledgerDirty;
+        /** The ledger as the last complete checkpoint holds it, and the last operation (round) in that checkpoint. */
+        private DataParallelPam.IngestLedger checkpointLedger;
+        private long checkpointOp = -1;
+        /** The participants' names of the round under way, by index (the ledger counts rows per node). */
+        private List<String> roundNames = List.of();
+        private final long startedAt = System.nanoTime();
+        /** Workers that reported rows to a run that takes none (told once). */
+        private final Set<ActorRef<ShardWorker.Command>> refusedIngest = new HashSet<>();
 
         Run(DataParallelPam.Config config, Path out, ClusterMeters meters, ActorRef<ShardWorker.Reply> replies,
             org.apache.pekko.actor.Address self) {
@@ -165,6 +198,9 @@ public final class ShardedCoordinator {
                 throw new java.io.UncheckedIOException(e.getMessage(), e);
             }
             this.offsets = new long[config.files() ? files.size() : config.shards()];
+            if (config.live()) {
+                ledger = new DataParallelPam.IngestLedger();
+            }
         }
 
         @Override
@@ -184,7 +220,22 @@ public final class ShardedCoordinator {
                 while (!finished()) {
                     try {
                         takeJoiners();
-                        List<List<Protocol.Assignment>> slices = DataParallelPam.assign(config, files, offsets, names(), Map.of());
+                        List<List<Protocol.Assignment>> slices;
+                        if (config.live()) {
+                            slices = liveSlices();
+                            if (slices == null) {
+                                // no queue holds a minibatch: rows merged since the checkpoint are trained once one holds them,
+                                // so write it now rather than when rows come again
+                                if (rounds != checkpointRounds) {
+                                    checkpoint();
+                                } else {
+                                    next(250);
+                                }
+                                continue;
+                            }
+                        } else {
+                            slices = DataParallelPam.assign(config, files, offsets, names(), Map.of());
+                        }
                         round(slices);
                         if (rounds % Math.max(1, config.checkpointEvery()) == 0 && rounds != checkpointRounds) {
                             checkpoint();
@@ -245,10 +296,16 @@ public final class ShardedCoordinator {
             return n;
         }
 
-        /** Takes the inbox's next item, waiting at most {@code ms}; listings are applied as they come. Null on timeout. */
+        /**
+         * Takes the inbox's next item, waiting at most {@code ms}; listings and ingest reports are applied as they come (the
+         * ledger is written, and the counts in it confirmed, whenever the inbox is empty). Null on timeout.
+         */
         private ShardWorker.Reply next(long ms) throws InterruptedException {
             long end = System.nanoTime() + ms * 1_000_000L;
             while (true) {
+                if (ledgerDirty && inbox.isEmpty()) {
+                    flushLedger();
+                }
                 long left = end - System.nanoTime();
                 Object o = left <= 0 ? inbox.poll() : inbox.poll(left, TimeUnit.NANOSECONDS);
                 if (o == null) {
@@ -258,7 +315,103 @@ public final class ShardedCoordinator {
                     listed = m.workers();
                     continue;
                 }
+                if (o instanceof Status st) {
+                    onStatus(st);
+                    continue;
+                }
                 return (ShardWorker.Reply) o;
+            }
+        }
+
+        /** A worker's ingest report: into the ledger (written before the count is confirmed) and the queue meters. */
+        private void onStatus(Status st) {
+            if (!config.live()) {
+                if (refusedIngest.add(st.worker())) {
+                    System.out.println(prefix + "worker " + name(st.worker()) + " has an ingest, but this run takes no pushed rows (start"
+                            + " the nodes with --data live); its ingest is closed");
+                    st.worker().tell(new ShardWorker.Settle(-1, false, -1, true));
+                }
+                return;
+            }
+            if (departed.contains(st.worker())) {
+                return; // dropped from the run: its rows are in no round of it (its entry is closed, counted lost)
+            }
+            String w = name(st.worker());
+            ledger.report(w, st.incarnation(), st.accepted());
+            reports.put(w, st);
+            meters.workerQueue(w, st.queued());
+            toConfirm.merge(st.worker(), st.accepted(), Math::max);
+            ledgerDirty = true;
+        }
+
+        /** Writes the whole ledger, then confirms to each node that reported the count the file holds (its pushes are answered). */
+        private void flushLedger() {
+            ledgerDirty = false;
+            try {
+                AtomicFiles.writeString(out.resolve(LEDGER_FILE), ConfigLoader.toJson(ledger.state()) + "\n");
+            } catch (IOException | RuntimeException e) {
+                System.err.println(prefix + "cannot write the ingest ledger " + out.resolve(LEDGER_FILE) + ": " + e.getMessage()
+                        + "; pushes are not answered until it is written");
+                return;
+            }
+            meters.ledger(ledger.accepted(), ledger.trained(), ledger.queued(), ledger.lost());
+            toConfirm.forEach((w, n) -> w.tell(new ShardWorker.Recorded(n)));
+            toConfirm.clear();
+        }
+
+        /**
+         * A live round's slices: each participant takes the whole minibatches its last report says wait in its queue (at most
+         * a slice); null when no queue holds a minibatch.
+         */
+        private List<List<Protocol.Assignment>> liveSlices() {
+            long[] waiting = new long[members.size()];
+            boolean any = false;
+            for (int i = 0; i < waiting.length; i++) {
+                Status r = reports.get(name(members.get(i)));
+                waiting[i] = r == null ? 0 : r.available();
+                any |= waiting[i] >= config.batch();
+            }
+            return any ? DataParallelPam.assignLive(config, waiting) : null;
+        }
+
+        /** Tells {@code to} how a live round settled (its leases included, or back to the queues). */
+        private void settle(List<ActorRef<ShardWorker.Command>> to, long op, boolean included) {
+            if (config.live()) {
+                for (ActorRef<ShardWorker.Command> w : to) {
+                    w.tell(new ShardWorker.Settle(op, included, -1, false));
+                }
+            }
+        }
+
+        /**
+         * Ledger entries of nodes that left while no coordinator watched (the run resumed without them) are closed once the
+         * listing had time to settle: what they accepted and was not trained is lost.
+         */
+        private void closeVanished() {
+            if (!config.live() || System.nanoTime() - startedAt < 30_000_000_000L) {
+                return;
+            }
+            Set<String> here = new HashSet<>();
+            for (ActorRef<ShardWorker.Command> w : listed) {
+                here.add(name(w));
+            }
+            for (ActorRef<ShardWorker.Command> w : members) {
+                here.add(name(w));
+            }
+            for (String w : ledger.openWorkers()) {
+                if (!here.contains(w)) {
+                    closeEntry(w, " (it left the cluster)");
+                }
+            }
+        }
+
+        private void closeEntry(String worker, String why) {
+            long before = ledger.lost();
+            ledger.close(worker);
+            reports.remove(worker);
+            ledgerDirty = true;
+            if (ledger.lost() > before) {
+                System.out.println(prefix + (ledger.lost() - before) + " rows queued on " + worker + " lost with it" + why);
             }
         }
 
@@ -317,7 +470,8 @@ public final class ShardedCoordinator {
             meters.workers(members.size());
             writeControl();
             System.out.println(prefix + "coordinator started: " + members.size() + " workers, " + owner.length + " column ranges with"
-                    + " replicas, " + (files.isEmpty() ? "the synthetic stream" : files.size() + " shard files"));
+                    + " replicas, " + (config.live() ? "the rows pushed to the workers' ingest" : files.isEmpty() ? "the synthetic stream"
+                    : files.size() + " shard files"));
         }
 
         /** Workers the receptionist lists that are not participants join between rounds, one at a time. */
@@ -326,6 +480,7 @@ public final class ShardedCoordinator {
             while (next(0) != null) {
                 continue;
             }
+            closeVanished();
             List<ActorRef<ShardWorker.Command>> fresh = new ArrayList<>();
             for (ActorRef<ShardWorker.Command> w : listed) {
                 if (!members.contains(w) && !departed.contains(w)) {
@@ -374,6 +529,8 @@ public final class ShardedCoordinator {
             if (firstRoundAt == 0) {
                 firstRoundAt = t0;
             }
+            roundNames = members.stream().map(this::name).toList();
+            List<ActorRef<ShardWorker.Command>> roundMembers = List.copyOf(members);
             for (int i = 0; i < members.size(); i++) {
                 members.get(i).tell(new ShardWorker.Start(op, slices.get(i), replies));
             }
@@ -425,8 +582,9 @@ public final class ShardedCoordinator {
                 // trained, also the rows of a participant that died after sending its part
                 commit(op, slices, answers.values().stream().filter(a -> a instanceof ShardWorker.Done).map(a -> (ShardWorker.Done) a)
                         .toList(), t0);
+                settle(roundMembers, op, true);
                 if (anyGone) {
-                    dropLost(alive, op, "after the round");
+                    closeEntries(dropLost(alive, op, "after the round"));
                     promote(alive);
                     restoreReplicas();
                 }
@@ -445,6 +603,7 @@ public final class ShardedCoordinator {
                         throw new Rewind("round " + op + " stalled after the ring with every participant alive: " + answers.values());
                     }
                 }
+                settle(roundMembers, op, false);
                 if (++reruns > 3 + 3 * rounds / 10) {
                     throw new Unrecoverable("round " + op + " failed clean again (" + reruns + " times in all):" + why);
                 }
@@ -459,7 +618,19 @@ public final class ShardedCoordinator {
                     failed |= answers.get(i) instanceof ShardWorker.Failed;
                 }
             }
-            dropLost(alive, op, stalled ? "after the ring" : "before the ring");
+            List<String> gone = dropLost(alive, op, stalled ? "after the ring" : "before the ring");
+            try {
+                finishAfterLoss(alive, op, slices, answers, stalled, failed, t0);
+            } finally {
+                // after the round's commit (a dead worker's rows of a finished round are trained), or its failure
+                closeEntries(gone);
+            }
+            restoreReplicas();
+        }
+
+        /** A round some participants did not finish: the survivors finish it (promoted replicas) or it failed clean. */
+        private void finishAfterLoss(boolean[] alive, long op, List<List<Protocol.Assignment>> slices, Map<Integer, ShardWorker.Reply> answers,
+                                     boolean stalled, boolean failed, long t0) throws InterruptedException, Unrecoverable {
             if (stalled && failed) {
                 throw new Rewind("a worker died inside round " + op + "'s ring: some survivors hold the summed encoder and some"
                         + " do not (" + answers.values() + ")");
@@ -483,12 +654,23 @@ public final class ShardedCoordinator {
                     }
                 }
                 commit(op, slices, done, t0);
+                settle(members, op, true);
+            } else {
+                settle(members, op, false);
             }
-            restoreReplicas();
+        }
+
+        /** The ledger entries of workers the run lost are closed: what they accepted and was not trained is lost. */
+        private void closeEntries(List<String> gone) {
+            if (config.live()) {
+                for (String w : gone) {
+                    closeEntry(w, "");
+                }
+            }
         }
 
         /** Counts the participants not {@code alive} as lost; they are never taken back. */
-        private void dropLost(boolean[] alive, long op, String when) {
+        private List<String> dropLost(boolean[] alive, long op, String when) {
             List<String> gone = new ArrayList<>();
             for (int i = 0; i < alive.length; i++) {
                 if (!alive[i]) {
@@ -501,6 +683,7 @@ public final class ShardedCoordinator {
                 }
             }
             System.out.println(prefix + "lost worker(s) " + gone + " in round " + op + " (" + when + ")");
+            return gone;
         }
 
         /** The survivors {@code alive} continue in their old order, the dead owners' ranges taken by their replicas. */
@@ -568,16 +751,36 @@ public final class ShardedCoordinator {
         private void commit(long op, List<List<Protocol.Assignment>> slices, List<ShardWorker.Done> done, long t0) {
             for (List<Protocol.Assignment> ss : slices) {
                 for (Protocol.Assignment a : ss) {
-                    offsets[a.shard()] = Math.max(offsets[a.shard()], a.offset() + a.rows());
+                    if (!a.isLive()) {
+                        offsets[a.shard()] = Math.max(offsets[a.shard()], a.offset() + a.rows());
+                    }
                 }
             }
             long total = done.get(0).totalRows();
+            if (config.live()) {
+                List<Long> by = done.get(0).rowsBy();
+                for (int j = 0; j < by.size() && j < roundNames.size(); j++) {
+                    if (by.get(j) > 0) {
+                        ledger.merged(roundNames.get(j), by.get(j));
+                        // what the node leased is no longer waiting there (until its next report says so itself)
+                        Status r = reports.get(roundNames.get(j));
+                        if (r != null) {
+                            reports.put(roundNames.get(j), new Status(r.worker(), r.incarnation(), r.accepted(), r.queued(),
+                                    Math.max(0, r.available() - by.get(j)), r.heldBytes(), r.budgetBytes()));
+                        }
+                    }
+                }
+                ledgerDirty = true;
+                if (total == 0) {
+                    return; // the queues emptied between the reports and the round: nothing trained, no round counted
+                }
+            }
             double mse = 0;
             for (ShardWorker.Done d : done) {
                 mse += d.mse();
                 bytesSent += d.bytesSent();
                 encoderSeconds += d.encoderSeconds();
-                meters.workerRound(name(members.get(Math.min(d.index(), members.size() - 1))), d.rows(), d.seconds());
+                meters.workerRound(roundNames.get(Math.min(d.index(), roundNames.size() - 1)), d.rows(), d.seconds());
                 meters.sent(d.bytesSent());
             }
             rows += total;
@@ -608,8 +811,16 @@ public final class ShardedCoordinator {
             c.put("ranges", ranges);
             c.put("operations", ops);
             if (checkpoint != null) {
-                c.put("checkpoint", Map.of("dir", checkpoint, "rounds", checkpointRounds, "rows", checkpointRows, "offsets",
-                        checkpointOffsets));
+                Map<String, Object> k = new LinkedHashMap<>();
+                k.put("dir", checkpoint);
+                k.put("rounds", checkpointRounds);
+                k.put("rows", checkpointRows);
+                k.put("offsets", checkpointOffsets);
+                k.put("operation", checkpointOp);
+                if (checkpointLedger != null) {
+                    k.put("ledger", checkpointLedger.state());
+                }
+                c.put("checkpoint", k);
             }
             try {
                 AtomicFiles.writeString(out.resolve(CONTROL_FILE), ConfigLoader.toJson(c) + "\n");
@@ -674,7 +885,18 @@ public final class ShardedCoordinator {
             checkpointRounds = rounds;
             checkpointRows = rows;
             checkpointOffsets = offsets.clone();
+            checkpointOp = ops;
+            if (config.live()) {
+                checkpointLedger = copy(ledger);
+            }
             writeControl();
+            if (config.live()) {
+                // every lease up to this operation was settled before the checkpoint was asked for (same sender, in order):
+                // the included ones are now trained
+                for (ActorRef<ShardWorker.Command> w : members) {
+                    w.tell(new ShardWorker.Settle(-1, false, checkpointOp, false));
+                }
+            }
             System.out.printf(java.util.Locale.ROOT, "%scheckpoint at round %d: %s, %.1f MB in %.2f s%n", prefix, rounds, name, bytes / 1e6,
                     (System.nanoTime() - t0) / 1e9);
             try (var old = Files.list(out.resolve("sharded-checkpoints"))) {
@@ -687,6 +909,10 @@ public final class ShardedCoordinator {
             } catch (IOException e) {
                 System.err.println(prefix + "could not delete old checkpoints: " + e.getMessage());
             }
+        }
+
+        private static DataParallelPam.IngestLedger copy(DataParallelPam.IngestLedger l) {
+            return DataParallelPam.IngestLedger.fromState(new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(l.state()));
         }
 
         private static void deleteTree(Path p) throws IOException {
@@ -721,6 +947,15 @@ public final class ShardedCoordinator {
                 for (int i = 0; i < offsets.length; i++) {
                     checkpointOffsets[i] = k.get("offsets").get(i).asLong();
                 }
+                checkpointOp = k.path("operation").asLong(-1);
+                if (config.live()) {
+                    if (!k.has("ledger")) {
+                        throw new Unrecoverable(f + " names a checkpoint without an ingest ledger (a run started without --data live?):"
+                                + " a live run cannot resume from it; move " + out + " aside to start a new run");
+                    }
+                    checkpointLedger = DataParallelPam.IngestLedger.fromState(k.get("ledger"));
+                    ledger = latestLedger(checkpointLedger);
+                }
                 if (ranges < 1 || ranges > config.dim()) {
                     throw new Unrecoverable(f + " holds " + ranges + " column ranges");
                 }
@@ -728,6 +963,29 @@ public final class ShardedCoordinator {
                 throw new Unrecoverable("the run's control file " + f + " cannot be read (" + e.getMessage() + "); the run will not start"
                         + " over: move " + out + " aside to start a new run");
             }
+        }
+
+        /**
+         * The newest whole ledger: {@value #LEDGER_FILE} (written after every change) when it is at least as new as the
+         * checkpoint's, else the checkpoint's. A ledger file that cannot be read is said loudly; the checkpoint's ledger stands
+         * (the counts reported since are reported again by the nodes that live).
+         */
+        private DataParallelPam.IngestLedger latestLedger(DataParallelPam.IngestLedger atCheckpoint) {
+            Path f = out.resolve(LEDGER_FILE);
+            if (Files.exists(f)) {
+                try {
+                    DataParallelPam.IngestLedger l = DataParallelPam.IngestLedger.fromState(new com.fasterxml.jackson.databind.ObjectMapper()
+                            .readTree(f.toFile()));
+                    if (l.seq() >= atCheckpoint.seq()) {
+                        return l;
+                    }
+                } catch (IOException | RuntimeException e) {
+                    System.err.println(prefix + "the ingest ledger " + f + " cannot be read (" + e.getMessage() + "); the ledger resumes"
+                            + " from the checkpoint's: rows accepted by nodes that died since may be missing from it");
+                    System.out.println(prefix + "the ingest ledger " + f + " cannot be read: " + e.getMessage());
+                }
+            }
+            return copy(atCheckpoint);
         }
 
         /**
@@ -769,7 +1027,7 @@ public final class ShardedCoordinator {
             replica = placement[1];
             String dir = out.resolve(checkpoint).toString();
             for (int i = 0; i < n; i++) {
-                members.get(i).tell(new ShardWorker.Restore(config, members, rings, i, owner, replica, dir, replies));
+                members.get(i).tell(new ShardWorker.Restore(config, members, rings, i, owner, replica, dir, checkpointOp, replies));
             }
             long end = System.nanoTime() + answerMs() * 1_000_000L;
             Set<Integer> restored = new HashSet<>();
@@ -784,7 +1042,8 @@ public final class ShardedCoordinator {
                     if (f.reason().contains("between rounds")) {
                         // busy with a round of before the rewind: it ends at its deadline; ask again
                         Thread.sleep(500);
-                        members.get(f.index()).tell(new ShardWorker.Restore(config, members, rings, f.index(), owner, replica, dir, replies));
+                        members.get(f.index()).tell(new ShardWorker.Restore(config, members, rings, f.index(), owner, replica, dir,
+                                checkpointOp, replies));
                     } else {
                         throw new Unrecoverable("participant " + f.index() + " cannot resume from the checkpoint " + checkpoint + ": "
                                 + f.reason());
@@ -792,6 +1051,16 @@ public final class ShardedCoordinator {
                 }
             }
             System.arraycopy(checkpointOffsets, 0, offsets, 0, offsets.length);
+            if (config.live()) {
+                // the rounds after the checkpoint are not in the model: their rows are queued again on the nodes that live
+                // (each requeued its leases on Restore), lost with the nodes that died since
+                long back = ledger.rollBack(checkpointLedger);
+                ledgerDirty = true;
+                if (back > 0) {
+                    System.out.println(prefix + back + " rows merged after the checkpoint are not in it: queued again on their nodes"
+                            + " (or lost with them)");
+                }
+            }
             long redo = rounds - checkpointRounds;
             rounds = checkpointRounds;
             rows = checkpointRows;
@@ -826,6 +1095,12 @@ public final class ShardedCoordinator {
             s.put("l0", q.l0());
             s.put("dead", q.dead());
             s.put("shardOffsets", offsets.clone());
+            if (config.live()) {
+                s.put("ingest", ledger.describe());
+                for (ActorRef<ShardWorker.Command> w : members) {
+                    w.tell(new ShardWorker.Settle(-1, false, checkpointRounds == rounds ? checkpointOp : -1, true));
+                }
+            }
             if (!files.isEmpty()) {
                 s.put("shardFiles", files);
             }

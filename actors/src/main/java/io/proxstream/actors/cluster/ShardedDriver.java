@@ -285,7 +285,7 @@ public final class ShardedDriver implements AutoCloseable {
         owner = placement[0];
         replica = placement[1];
         for (int i = 0; i < count; i++) {
-            members.get(i).tell(new ShardWorker.Restore(config, members, rings, i, owner, replica, dir.toString(), driver));
+            members.get(i).tell(new ShardWorker.Restore(config, members, rings, i, owner, replica, dir.toString(), -1, driver));
         }
         for (int i = 0; i < count; i++) {
             expect(ShardWorker.Configured.class);

@@ -419,6 +419,20 @@ class ClusterIT {
 
     @Test
     void rowsPushedToTwoNodesAreTrainedAndThoseOfAKilledNodeAreCountedLost(@TempDir Path dir) throws Exception {
+        liveIngestOnTwoNodes(dir, "star");
+    }
+
+    @Test
+    void aShardedRunTrainsRowsPushedToTwoNodesAndCountsThoseOfAKilledNodeLost(@TempDir Path dir) throws Exception {
+        liveIngestOnTwoNodes(dir, "sharded");
+    }
+
+    /**
+     * A coordinator node and two worker nodes with ingest (one with a token), {@code design}: two producers push to the two
+     * workers; the token node is killed while its rows wait; an acknowledged push is answered once trained; the ledger ends
+     * with accepted = trained + lost and nothing queued.
+     */
+    private void liveIngestOnTwoNodes(Path dir, String design) throws Exception {
         int[] ports = ClusterNode.freePorts(8); // 3 cluster, 3 metrics, 2 ingest
         Path out = dir.resolve("out");
         String token = "live-ingest-token-0123456789";
@@ -426,7 +440,7 @@ class ClusterIT {
         Files.writeString(tokenFile, token + "\n");
         String seed = "127.0.0.1:" + ports[0];
         List<String> flags = new ArrayList<>(training(1L << 40, out));
-        flags.addAll(List.of("--data", "live"));
+        flags.addAll(List.of("--data", "live", "--design", design));
         flags.set(flags.indexOf("--checkpoint-every") + 1, "2");
         String[][] extra = {{}, {"--ingest-port", Integer.toString(ports[6])},
             {"--ingest-port", Integer.toString(ports[7]), "--token-file", tokenFile.toString()}};
@@ -441,7 +455,11 @@ class ClusterIT {
             n.await(l -> l.startsWith("proxstream node: ") && l.contains(" at 127.0.0.1:"), 90, "node started");
             ns.add(n);
         }
-        ns.get(0).await(l -> l.contains("joined") && l.contains(":" + ports[2]), 90, "both workers joined");
+        if (design.equals("star")) {
+            ns.get(0).await(l -> l.contains("joined") && l.contains(":" + ports[2]), 90, "both workers joined");
+        } else {
+            ns.get(0).await(l -> l.contains("coordinator started: 2 workers"), 90, "both workers configured");
+        }
         // two producers, one per node: planted-dictionary rows of width 64, 40 pushes of 512 rows each
         DataParallelPam.Config c = new DataParallelPam.Config(64, 128, 256, 8, 6, 512, 1, 1, 5, 20_000, 1, 42, "pam");
         var gen = c.generator();
@@ -494,7 +512,7 @@ class ClusterIT {
         awaitLedger(coordinatorMetrics, ports[0], "queued", v -> v == 0, 120);
         String m = metrics(coordinatorMetrics);
         long trained = ledger(m, ports[0], "trained");
-        System.out.printf("[ClusterIT] live ingest: accepted %d (node 1: %d, killed node: %d), trained %d, lost %d%n", all, accepted[0] + 512,
+        System.out.printf("[ClusterIT] live ingest (" + design + "): accepted %d (node 1: %d, killed node: %d), trained %d, lost %d%n", all, accepted[0] + 512,
                 accepted[1], trained, lost);
         assertEquals(all, ledger(m, ports[0], "accepted"), m);
         assertEquals(all, trained + lost, "accepted = trained + queued (0) + lost");

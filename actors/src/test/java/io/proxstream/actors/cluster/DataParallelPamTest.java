@@ -124,6 +124,42 @@ class DataParallelPamTest {
     }
 
     @Test
+    void aRollBackToACheckpointRequeuesTheOpenNodesRowsMergedSinceAndCountsAClosedNodesLost() throws Exception {
+        DataParallelPam.IngestLedger l = new DataParallelPam.IngestLedger();
+        l.report("a", 11, 1000);
+        l.report("b", 22, 500);
+        l.merged("a", 600);
+        l.merged("b", 100);
+        // the checkpoint's copy, through the whole state a column-sharded coordinator writes (JSON)
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        DataParallelPam.IngestLedger atCheckpoint = DataParallelPam.IngestLedger.fromState(json.readTree(json.writeValueAsString(l.state())));
+        assertEquals(l.describe(), atCheckpoint.describe());
+        // after it: more merged on both, b dies (its 500 - 300 = 200 unmerged lost), c joins and merges 50, a restarts
+        l.merged("a", 300);
+        l.merged("b", 200);
+        l.close("b");
+        l.report("c", 33, 80);
+        l.merged("c", 50);
+        assertEquals(200, l.lost());
+        l.report("a", 44, 70); // a new process under a's address: the old one's 1000 - 900 = 100 lost
+        assertEquals(300, l.lost());
+        long accepted = l.accepted();
+        DataParallelPam.IngestLedger written = DataParallelPam.IngestLedger.fromState(json.readTree(json.writeValueAsString(l.state())));
+        assertEquals(l.describe(), written.describe(), "the whole state round-trips, closed entries included");
+        long back = written.rollBack(atCheckpoint);
+        // taken back: a's old process 300 (now lost with it), b's 200 (lost), c's 50 (queued again: c lives)
+        assertEquals(550, back);
+        assertEquals(accepted, written.accepted(), "what was accepted stays accepted");
+        assertEquals(700, written.trained(), "the checkpoint's 600 of a and 100 of b");
+        assertEquals(400 + 400, written.lost(), "a's old process: 1000 - 600; b: 500 - 100");
+        assertEquals(80 + 70, written.queued(), "c's 80 and a's new process's 70 wait on their nodes");
+        assertEquals(written.accepted(), written.trained() + written.queued() + written.lost());
+        assertEquals(0, written.rollBack(atCheckpoint), "a second roll-back to the same checkpoint takes nothing more");
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> DataParallelPam.IngestLedger.fromState(
+                json.readTree("{\"seq\":3,\"open\":{\"a\":[10,20,1]},\"closed\":[]}")), "more merged than accepted");
+    }
+
+    @Test
     void aLedgerRestoredFromACheckpointCatchesUpWithTheCountsWrittenAfterIt() {
         DataParallelPam.Config live = SMALL.withData(DataParallelPam.Config.LIVE);
         DataParallelPam.CoordinatorState s = new DataParallelPam.CoordinatorState(live);
