@@ -146,11 +146,36 @@ public final class ClusterService {
         return meters.computeIfAbsent(run, r -> new ClusterMeters(registry, options.host() + ":" + options.clusterPort(), r));
     }
 
+    /** The run file's key naming the run's design ({@code star}, the default, or {@code sharded}). */
+    static final String DESIGN = "design";
+    static final List<String> DESIGNS = List.of("star", "sharded");
+
+    /** A run as its file describes it: its training configuration and its design. */
+    record RunSpec(DataParallelPam.Config config, String design) {
+        boolean sharded() {
+            return design.equals("sharded");
+        }
+    }
+
     /** The configuration written when a run is created; errors name the file. */
     static DataParallelPam.Config readRun(Path dir) {
+        return readSpec(dir).config();
+    }
+
+    /** The configuration and design written when a run is created; errors name the file. */
+    static RunSpec readSpec(Path dir) {
         Path f = dir.resolve(RUN_FILE);
         try {
-            return ConfigLoader.loadJson(DataParallelPam.Config.class, DataParallelPam.Config.defaults(), Files.readString(f), f.toString());
+            JsonNode doc = ConfigLoader.mapper().readTree(Files.readString(f));
+            String design = "star";
+            if (doc != null && doc.isObject() && doc.has(DESIGN)) {
+                design = ((ObjectNode) doc).remove(DESIGN).asText();
+                if (!DESIGNS.contains(design)) {
+                    throw new IllegalArgumentException(f + ": design '" + design + "' is not one of " + DESIGNS);
+                }
+            }
+            return new RunSpec(ConfigLoader.loadJson(DataParallelPam.Config.class, DataParallelPam.Config.defaults(), String.valueOf(doc),
+                    f.toString()), design);
         } catch (IOException e) {
             throw new IllegalArgumentException(f + " cannot be read: " + e.getMessage(), e);
         }
@@ -193,10 +218,28 @@ public final class ClusterService {
             throw new IllegalArgumentException("a run needs at least \"name\" and \"dim\" (the rows' width)");
         }
         ((ObjectNode) doc).remove("name");
+        JsonNode d = ((ObjectNode) doc).remove(DESIGN);
+        String design = d == null ? "star" : d.asText();
+        if (!DESIGNS.contains(design)) {
+            throw new IllegalArgumentException("\"design\" " + d + " is not one of " + DESIGNS);
+        }
         DataParallelPam.Config config = ConfigLoader.loadJson(DataParallelPam.Config.class, runDefaults(), doc.toString(),
                 "run '" + name + "'");
+        boolean sharded = design.equals("sharded");
+        if (sharded) {
+            if (!config.algorithm().equals("pam")) {
+                throw new IllegalArgumentException("the sharded design trains PAM-SGD (\"algorithm\": \"pam\"), got " + config.algorithm());
+            }
+            if (config.decoder().equals("auto")) {
+                config = config.withDecoder("cg", config.results(), config.solveEvery());
+            } else if (!config.decoder().equals("cg")) {
+                throw new IllegalArgumentException("the sharded design runs the cg decoder step (\"decoder\": \"cg\"), got "
+                        + config.decoder());
+            }
+        }
         long heap = Runtime.getRuntime().maxMemory();
-        long need = config.coordinatorBytes();
+        // the sharded design's coordinator holds no model (each worker's share is planned when its node joins the run)
+        long need = sharded ? 0 : config.coordinatorBytes();
         if (need > io.proxstream.actors.train.MemoryPlan.HEAP_SHARE * heap) {
             throw new IllegalStateException(String.format(Locale.ROOT, "run '%s' needs about %s for its coordinator (%s, %d latents, width"
                     + " %d), more than %.0f %% of this node's heap of %s; give the nodes more heap (JAVA_OPTS=-Xmx...) or choose"
@@ -206,7 +249,11 @@ public final class ClusterService {
         }
         Path dir = options.runsDir().resolve(name);
         Files.createDirectory(dir);
-        AtomicFiles.writeString(dir.resolve(RUN_FILE), ConfigLoader.toJson(config) + "\n");
+        ObjectNode file = ConfigLoader.mapper().valueToTree(config);
+        if (sharded) {
+            file.put(DESIGN, design);
+        }
+        AtomicFiles.writeString(dir.resolve(RUN_FILE), ConfigLoader.toJson(file) + "\n");
         coordinator(name).tell(new Protocol.Wake(self()));
         return config;
     }
@@ -237,7 +284,7 @@ public final class ClusterService {
         Path dir = options.runsDir().resolve(name);
         return Behaviors.withStash(1024, stash -> Behaviors.setup(ctx -> {
             Executor blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
-            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> readRun(dir), blocking), (c, err) -> new RunRead(c,
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> readSpec(dir), blocking), (c, err) -> new RunRead(c,
                     err == null ? null : String.valueOf(err.getCause() != null ? err.getCause().getMessage() : err.getMessage())));
             return Behaviors.receive(Protocol.CoordinatorCommand.class)
                     .onMessage(RunRead.class, r -> {
@@ -245,7 +292,11 @@ public final class ClusterService {
                             System.err.println("proxstream run " + name + ": cannot start its coordinator: " + r.error());
                             return stash.unstashAll(Coordinator.failed(name, "the run's configuration cannot be read: " + r.error()));
                         }
-                        return stash.unstashAll(Coordinator.create(r.config(), dir, meters(name), Worker.key(name), name));
+                        if (r.spec().sharded()) {
+                            return stash.unstashAll(ShardedCoordinator.create(r.spec().config(), dir, meters(name),
+                                    ShardedCoordinator.workers(name), name));
+                        }
+                        return stash.unstashAll(Coordinator.create(r.spec().config(), dir, meters(name), Worker.key(name), name));
                     })
                     .onAnyMessage(m -> {
                         if (!stash.isFull()) {
@@ -257,7 +308,7 @@ public final class ClusterService {
         }));
     }
 
-    private record RunRead(DataParallelPam.Config config, String error) implements Protocol.CoordinatorInternal {
+    private record RunRead(RunSpec spec, String error) implements Protocol.CoordinatorInternal {
     }
 
     // ---- the watch of the runs directory: wakes coordinators, starts and retires this node's workers ----
@@ -270,7 +321,7 @@ public final class ClusterService {
     }
 
     /** A run directory as the scan saw it. */
-    private record Found(String name, DataParallelPam.Config config, String error, boolean finished) {
+    private record Found(String name, DataParallelPam.Config config, String error, boolean finished, boolean sharded) {
     }
 
     private record Scanned(List<Found> runs, String error) implements WatchCommand {
@@ -278,7 +329,7 @@ public final class ClusterService {
 
     /** This node's part in a run: its worker, the worker's link to the coordinator, its queue (null: not live). */
     private static final class Local {
-        final ActorRef<Protocol.WorkerCommand> worker;
+        final ActorRef<?> worker;
         final ActorRef<Protocol.CoordinatorCommand> forwarder;
         final LiveRows live;
         /** The worker's estimated heap ({@link DataParallelPam.Config#workerBytes()}). */
@@ -286,7 +337,7 @@ public final class ClusterService {
         int finishedTicks;
         boolean retired;
 
-        Local(ActorRef<Protocol.WorkerCommand> worker, ActorRef<Protocol.CoordinatorCommand> forwarder, LiveRows live, long bytes) {
+        Local(ActorRef<?> worker, ActorRef<Protocol.CoordinatorCommand> forwarder, LiveRows live, long bytes) {
             this.worker = worker;
             this.forwarder = forwarder;
             this.live = live;
@@ -337,13 +388,14 @@ public final class ClusterService {
                 boolean finished = Files.exists(dir.resolve(Coordinator.SUMMARY_FILE));
                 if (finished) {
                     // only its worker's retirement is left to do, which needs no configuration
-                    out.add(new Found(name, null, null, true));
+                    out.add(new Found(name, null, null, true, false));
                     continue;
                 }
                 try {
-                    out.add(new Found(name, readRun(dir), null, finished));
+                    RunSpec spec = readSpec(dir);
+                    out.add(new Found(name, spec.config(), null, finished, spec.sharded()));
                 } catch (RuntimeException e) {
-                    out.add(new Found(name, null, e.getMessage(), finished));
+                    out.add(new Found(name, null, e.getMessage(), finished, false));
                 }
             }
             return new Scanned(out, null);
@@ -406,8 +458,16 @@ public final class ClusterService {
                     coordinator(name).tell(m);
                     return Behaviors.same();
                 }).build(), "to-coordinator-" + name);
-        ActorRef<Protocol.WorkerCommand> worker = ctx.spawn(Worker.create(self(), meters(name), live, forwarder, Worker.key(name)),
-                "worker-" + name);
+        ActorRef<?> worker;
+        if (f.sharded()) {
+            // a shard worker of the run: it holds a copy of the model and column ranges; registered under the run's own key
+            ActorRef<ShardWorker.Command> w = ctx.spawn(ShardWorker.create(live, forwarder), "shard-worker-" + name);
+            ctx.getSystem().receptionist().tell(org.apache.pekko.actor.typed.receptionist.Receptionist.register(
+                    ShardedCoordinator.workers(name), w));
+            worker = w;
+        } else {
+            worker = ctx.spawn(Worker.create(self(), meters(name), live, forwarder, Worker.key(name)), "worker-" + name);
+        }
         local.put(name, new Local(worker, forwarder, live, f.config().workerBytes()));
         System.out.println("proxstream serve: this node's worker joined run " + name + (live != null ? " (takes rows at POST /runs/"
                 + name + "/batches)" : ""));

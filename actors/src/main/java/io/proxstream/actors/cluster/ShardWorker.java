@@ -201,7 +201,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
     /**
      * Write this worker's copy of the model (after a round every copy holds the same bits) to {@code path} (the
-     * safetensors file {@code train} writes) and, unless {@code export} is empty, its SAELens export to that directory;
+     * safetensors file {@code train} writes; empty: none) and, unless {@code export} is empty, its SAELens export to that directory;
      * answered {@link Saved}. Between rounds: a busy worker answers with an error.
      */
     public record Save(String path, String export, Map<String, String> provenance, ActorRef<Reply> replyTo)
@@ -408,7 +408,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     /** The rows pushed to this node's ingest (null: none; the worker trains on shard files or the synthetic stream). */
     private final LiveRows live;
     /** The run's coordinator (the singleton's proxy), to which a worker with an ingest reports its ledger. */
-    private final ActorRef<ShardedCoordinator.Command> coordinator;
+    private final ActorRef<Protocol.CoordinatorCommand> coordinator;
     /** The accepted count of the last report. */
     private long lastReported = -1;
 
@@ -420,7 +420,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
      * A worker that also trains on the rows pushed to its node ({@code live}, null: none) and reports its ingest's ledger to
      * {@code coordinator} every {@link #REPORT_EVERY} and after every push.
      */
-    public static Behavior<Command> create(LiveRows live, ActorRef<ShardedCoordinator.Command> coordinator) {
+    public static Behavior<Command> create(LiveRows live, ActorRef<Protocol.CoordinatorCommand> coordinator) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(t -> {
             if (live != null && coordinator != null) {
                 t.startTimerWithFixedDelay(Report.TICK, REPORT_EVERY);
@@ -432,7 +432,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     }
 
     private ShardWorker(ActorContext<Command> ctx, TimerScheduler<Command> timers, LiveRows live,
-                        ActorRef<ShardedCoordinator.Command> coordinator) {
+                        ActorRef<Protocol.CoordinatorCommand> coordinator) {
         super(ctx);
         this.timers = timers;
         this.live = live;
@@ -1616,11 +1616,13 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         long held = rounds;
         getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
             try {
-                java.nio.file.Path file = java.nio.file.Path.of(v.path());
-                if (file.getParent() != null) {
-                    java.nio.file.Files.createDirectories(file.getParent());
+                if (!v.path().isEmpty()) {
+                    java.nio.file.Path file = java.nio.file.Path.of(v.path());
+                    if (file.getParent() != null) {
+                        java.nio.file.Files.createDirectories(file.getParent());
+                    }
+                    io.proxstream.actors.train.SaeModelFiles.write(file, m, v.provenance());
                 }
-                io.proxstream.actors.train.SaeModelFiles.write(file, m, v.provenance());
                 if (!v.export().isEmpty()) {
                     io.proxstream.actors.train.SaeModelFiles.exportSaeLens(java.nio.file.Path.of(v.export()), m,
                             new java.util.LinkedHashMap<>(v.provenance()));

@@ -58,14 +58,15 @@ public final class ShardedCoordinator {
     private ShardedCoordinator() {
     }
 
-    /** What this actor handles: listings and answers, forwarded to the run's loop. */
-    public interface Command {
+    /** The receptionist key of run {@code run}'s shard workers under {@code serve --cluster} (each run has its own). */
+    public static ServiceKey<ShardWorker.Command> workers(String run) {
+        return ServiceKey.create(ShardWorker.Command.class, "proxstream-shard-worker-" + run);
     }
 
-    private record Listed(Receptionist.Listing listing) implements Command, NoSerializationVerificationNeeded {
+    private record Listed(Receptionist.Listing listing) implements Protocol.CoordinatorInternal, NoSerializationVerificationNeeded {
     }
 
-    private record Replied(ShardWorker.Reply reply) implements Command, NoSerializationVerificationNeeded {
+    private record Replied(ShardWorker.Reply reply) implements Protocol.CoordinatorInternal, NoSerializationVerificationNeeded {
     }
 
     /**
@@ -73,35 +74,66 @@ public final class ShardedCoordinator {
      * {@link ShardWorker#REPORT_EVERY} and after pushes; an inbox event of the loop.
      */
     public record Status(ActorRef<ShardWorker.Command> worker, long incarnation, long accepted, long queued, long available,
-                         long heldBytes, long budgetBytes) implements Command, CborSerializable {
+                         long heldBytes, long budgetBytes) implements Protocol.CoordinatorInternal, CborSerializable {
     }
 
     /** The workers the receptionist lists (an inbox event of the loop). */
     record Members(Set<ActorRef<ShardWorker.Command>> workers) {
     }
 
-    public static Behavior<Command> create(DataParallelPam.Config config, Path out, ClusterMeters meters) {
+    /** An export asked through the API (an inbox event of the loop: done between rounds). */
+    record ExportRequest(ActorRef<Protocol.RunView> replyTo) {
+    }
+
+    /** The coordinator of {@code node --design sharded} (a cluster singleton; its workers register under {@link #WORKERS}). */
+    public static Behavior<Protocol.CoordinatorCommand> create(DataParallelPam.Config config, Path out, ClusterMeters meters) {
+        return create(config, out, meters, WORKERS, null);
+    }
+
+    /**
+     * The coordinator of a column-sharded run whose workers register under {@code key}; {@code run} names a run of
+     * {@code serve --cluster} (null: the one run of {@code proxstream node}), which also answers {@link Protocol.GetStatus},
+     * {@link Protocol.StopRun} (and its stop file), {@link Protocol.Export} and stops on {@link Coordinator.HandOff} (the
+     * next coordinator resumes from the run's checkpoint).
+     */
+    public static Behavior<Protocol.CoordinatorCommand> create(DataParallelPam.Config config, Path out, ClusterMeters meters,
+                                                             ServiceKey<ShardWorker.Command> key, String run) {
         return Behaviors.setup(ctx -> {
             ActorRef<ShardWorker.Reply> replies = ctx.messageAdapter(ShardWorker.Reply.class, Replied::new);
-            Run run = new Run(config, out, meters, replies, org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).selfMember().address());
-            ctx.getSystem().receptionist().tell(Receptionist.subscribe(WORKERS, ctx.messageAdapter(Receptionist.Listing.class, Listed::new)));
-            Thread t = new Thread(run, "proxstream-sharded-run");
+            Run loop = new Run(config, out, meters, replies, org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).selfMember().address(),
+                    run);
+            ctx.getSystem().receptionist().tell(Receptionist.subscribe(key, ctx.messageAdapter(Receptionist.Listing.class, Listed::new)));
+            Thread t = new Thread(loop, "proxstream-sharded-run" + (run == null ? "" : "-" + run));
             t.setDaemon(true);
             t.start();
-            return Behaviors.receive(Command.class)
+            return Behaviors.receive(Protocol.CoordinatorCommand.class)
                     .onMessage(Listed.class, l -> {
-                        run.inbox.add(new Members(l.listing().getServiceInstances(WORKERS)));
+                        loop.inbox.add(new Members(l.listing().getServiceInstances(key)));
                         return Behaviors.same();
                     })
                     .onMessage(Replied.class, r -> {
-                        run.inbox.add(r.reply());
+                        loop.inbox.add(r.reply());
                         return Behaviors.same();
                     })
                     .onMessage(Status.class, st -> {
-                        run.inbox.add(st);
+                        loop.inbox.add(st);
                         return Behaviors.same();
                     })
-                    .onSignal(PostStop.class, s -> {
+                    .onMessage(Protocol.Wake.class, w -> Behaviors.same())
+                    .onMessage(Protocol.GetStatus.class, g -> {
+                        g.replyTo().tell(new Protocol.RunView(ConfigLoader.toJson(loop.view)));
+                        return Behaviors.same();
+                    })
+                    .onMessage(Protocol.StopRun.class, st -> {
+                        loop.stopReason = st.reason();
+                        return Behaviors.same();
+                    })
+                    .onMessage(Protocol.Export.class, e -> {
+                        loop.inbox.add(new ExportRequest(e.replyTo()));
+                        return Behaviors.same();
+                    })
+                    .onMessageEquals(Coordinator.HandOff.INSTANCE, Behaviors::stopped)
+                    .onSignal(PostStop.class, sig -> {
                         t.interrupt();
                         return Behaviors.same();
                     })
@@ -184,8 +216,23 @@ public final class ShardedCoordinator {
         /** Workers that reported rows to a run that takes none (told once). */
         private final Set<ActorRef<ShardWorker.Command>> refusedIngest = new HashSet<>();
 
+        /** The run's name under {@code serve --cluster} (null: {@code proxstream node}'s one run). */
+        private final String runName;
+        /** What {@code GET /runs/NAME} shows: rebuilt by the loop, read by the actor. */
+        volatile Map<String, Object> view = Map.of("state", "starting");
+        /** Why the run was asked to stop (set by the actor; the loop ends the run after the round in flight). */
+        volatile String stopReason;
+        private final List<ActorRef<Protocol.RunView>> exportWaiters = new ArrayList<>();
+        private String state = "starting";
+
         Run(DataParallelPam.Config config, Path out, ClusterMeters meters, ActorRef<ShardWorker.Reply> replies,
             org.apache.pekko.actor.Address self) {
+            this(config, out, meters, replies, self, null);
+        }
+
+        Run(DataParallelPam.Config config, Path out, ClusterMeters meters, ActorRef<ShardWorker.Reply> replies,
+            org.apache.pekko.actor.Address self, String runName) {
+            this.runName = runName;
             this.config = config;
             this.out = out;
             this.meters = meters;
@@ -220,6 +267,9 @@ public final class ShardedCoordinator {
                 while (!finished()) {
                     try {
                         takeJoiners();
+                        if (!exportWaiters.isEmpty()) {
+                            export();
+                        }
                         List<List<Protocol.Assignment>> slices;
                         if (config.live()) {
                             slices = liveSlices();
@@ -229,6 +279,7 @@ public final class ShardedCoordinator {
                                 if (rounds != checkpointRounds) {
                                     checkpoint();
                                 } else {
+                                    publish("waiting for rows");
                                     next(250);
                                 }
                                 continue;
@@ -271,7 +322,7 @@ public final class ShardedCoordinator {
         }
 
         private boolean finished() {
-            if (rows >= config.totalRows()) {
+            if (rows >= config.totalRows() || stopRequested()) {
                 return true;
             }
             for (int s = 0; s < offsets.length; s++) {
@@ -280,6 +331,71 @@ public final class ShardedCoordinator {
                 }
             }
             return true;
+        }
+
+        /** Stopped through the API: the message, or the stop file (read again by a coordinator that moved). */
+        private boolean stopRequested() {
+            if (stopReason == null && runName != null && Files.exists(out.resolve(Coordinator.STOP_FILE))) {
+                stopReason = "stop file " + out.resolve(Coordinator.STOP_FILE);
+            }
+            return stopReason != null;
+        }
+
+        /** Rebuilds what the run's status shows. */
+        private void publish(String now) {
+            state = now;
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("name", runName == null ? "cluster" : runName);
+            v.put("state", stopReason != null && !now.startsWith("finish") ? "stopping" : now);
+            v.put("design", "column-sharded");
+            v.put("coordinator", self.hostPort());
+            v.put("workers", members.stream().map(this::name).toList());
+            v.put("round", rounds);
+            v.put("rows", rows);
+            v.put("operations", ops);
+            if (checkpoint != null) {
+                v.put("checkpoint", checkpoint);
+                v.put("checkpointRound", checkpointRounds);
+            }
+            if (ledger != null) {
+                v.put("ingest", ledger.describe());
+                Map<String, Object> per = new LinkedHashMap<>();
+                reports.forEach((w, r) -> per.put(w, Map.of("queued", r.queued(), "queuedBytes", r.heldBytes())));
+                v.put("perWorker", per);
+            }
+            v.put("workersLost", lost);
+            v.put("workersJoined", joined);
+            v.put("bytesSentByWorkers", bytesSent);
+            v.put("config", config);
+            view = v;
+        }
+
+        /** Participant 0 writes the SAELens export of the model now (between rounds); the waiting requests get the status. */
+        private void export() throws InterruptedException, Unrecoverable {
+            Map<String, String> provenance = Map.of("trainer", "proxstream (column-sharded pam)", "rows", Long.toString(rows),
+                    "rounds", Long.toString(rounds));
+            String error = null;
+            if (members.isEmpty()) {
+                error = "the run has no workers yet";
+            } else {
+                members.get(0).tell(new ShardWorker.Save("", out.resolve("export").toString(), provenance, replies));
+                try {
+                    error = expect(ShardWorker.Saved.class, "Save (export)").error();
+                } catch (Unrecoverable e) {
+                    error = e.getMessage(); // a failed export does not stop the run
+                }
+            }
+            publish(state);
+            Map<String, Object> v = new LinkedHashMap<>(view);
+            if (error != null) {
+                v.put("error", "the export failed: " + error);
+            } else {
+                v.put("exportedAtRows", rows);
+            }
+            for (ActorRef<Protocol.RunView> w : exportWaiters) {
+                w.tell(new Protocol.RunView(ConfigLoader.toJson(v)));
+            }
+            exportWaiters.clear();
         }
 
         /** A worker's name in logs and meters, as the star's: system@host:port. */
@@ -317,6 +433,10 @@ public final class ShardedCoordinator {
                 }
                 if (o instanceof Status st) {
                     onStatus(st);
+                    continue;
+                }
+                if (o instanceof ExportRequest e) {
+                    exportWaiters.add(e.replyTo());
                     continue;
                 }
                 return (ShardWorker.Reply) o;
@@ -437,10 +557,35 @@ public final class ShardedCoordinator {
         }
 
         /** A worker's participant and ring references. */
-        private ShardWorker.Member hello(ActorRef<ShardWorker.Command> w) throws InterruptedException, Unrecoverable {
-            w.tell(new ShardWorker.Hello(replies));
-            return expect(ShardWorker.Member.class, "Hello");
+        /**
+         * Says hello to each of {@code ws} and returns the answers that came within {@link #HELLO_MS}, in the order of
+         * {@code ws}: a worker the receptionist still lists though its node died does not answer, and is left out.
+         */
+        private List<ShardWorker.Member> helloAll(List<ActorRef<ShardWorker.Command>> ws) throws InterruptedException {
+            for (ActorRef<ShardWorker.Command> w : ws) {
+                w.tell(new ShardWorker.Hello(replies));
+            }
+            Map<ActorRef<ShardWorker.Command>, ShardWorker.Member> got = new java.util.HashMap<>();
+            long end = System.nanoTime() + HELLO_MS * 1_000_000L;
+            while (got.size() < ws.size() && System.nanoTime() < end) {
+                ShardWorker.Reply r = next(Math.max(1, (end - System.nanoTime()) / 1_000_000L));
+                if (r instanceof ShardWorker.Member m && ws.contains(m.worker())) {
+                    got.put(m.worker(), m);
+                }
+            }
+            List<ShardWorker.Member> out = new ArrayList<>();
+            for (ActorRef<ShardWorker.Command> w : ws) {
+                if (got.containsKey(w)) {
+                    out.add(got.get(w));
+                } else {
+                    System.out.println(prefix + "worker " + name(w) + " did not answer within " + HELLO_MS + " ms; left out");
+                }
+            }
+            return out;
         }
+
+        /** How long a listed worker has to answer a hello. */
+        static final long HELLO_MS = 15_000;
 
         private long answerMs() {
             return 2 * config.roundTimeoutMs() + 30_000;
@@ -449,13 +594,17 @@ public final class ShardedCoordinator {
         /** Waits for the minimum of workers, then configures them as participants in their address order. */
         private void configure() throws InterruptedException, Unrecoverable {
             System.out.println(prefix + "waiting for " + config.minWorkers() + " shard workers (" + config.describe() + ")");
-            while (listed.size() < Math.max(1, config.minWorkers())) {
-                next(1000);
+            publish("waiting for workers");
+            List<ShardWorker.Member> answered = List.of();
+            while (answered.size() < Math.max(1, config.minWorkers())) {
+                while (listed.size() < Math.max(1, config.minWorkers())) {
+                    next(1000);
+                }
+                List<ActorRef<ShardWorker.Command>> first = new ArrayList<>(listed);
+                first.sort(Comparator.comparing(this::name));
+                answered = helloAll(first);
             }
-            List<ActorRef<ShardWorker.Command>> first = new ArrayList<>(listed);
-            first.sort(Comparator.comparing(this::name));
-            for (ActorRef<ShardWorker.Command> w : first) {
-                ShardWorker.Member m = hello(w);
+            for (ShardWorker.Member m : answered) {
                 members.add(m.worker());
                 rings.add(m.ring());
             }
@@ -469,6 +618,7 @@ public final class ShardedCoordinator {
             }
             meters.workers(members.size());
             writeControl();
+            publish("training");
             System.out.println(prefix + "coordinator started: " + members.size() + " workers, " + owner.length + " column ranges with"
                     + " replicas, " + (config.live() ? "the rows pushed to the workers' ingest" : files.isEmpty() ? "the synthetic stream"
                     : files.size() + " shard files"));
@@ -489,7 +639,11 @@ public final class ShardedCoordinator {
             }
             fresh.sort(Comparator.comparing(this::name));
             for (ActorRef<ShardWorker.Command> w : fresh) {
-                ShardWorker.Member m = hello(w);
+                List<ShardWorker.Member> hi = helloAll(List.of(w));
+                if (hi.isEmpty()) {
+                    continue; // listed but silent (its node died or is starting): asked again before the next round
+                }
+                ShardWorker.Member m = hi.get(0);
                 List<ActorRef<ShardWorker.Command>> ws = new ArrayList<>(members);
                 List<ActorRef<RingCollective.Command>> rs = new ArrayList<>(rings);
                 ws.add(m.worker());
@@ -786,6 +940,7 @@ public final class ShardedCoordinator {
             rows += total;
             rounds++;
             reruns = 0;
+            publish("training");
             double seconds = (System.nanoTime() - t0) / 1e9;
             roundSeconds += seconds;
             meters.round(seconds, total);
@@ -997,27 +1152,30 @@ public final class ShardedCoordinator {
         private void rewind(boolean atStart) throws InterruptedException, Unrecoverable {
             long waitUntil = System.nanoTime() + answerMs() * 1_000_000L;
             int need = atStart ? Math.max(1, config.minWorkers()) : 1;
+            List<ShardWorker.Member> answered = List.of();
             while (true) {
-                long available = listed.stream().filter(w -> !departed.contains(w)).count();
-                if (available >= need) {
-                    break;
+                List<ActorRef<ShardWorker.Command>> ws = new ArrayList<>();
+                for (ActorRef<ShardWorker.Command> w : listed) {
+                    if (!departed.contains(w)) {
+                        ws.add(w);
+                    }
+                }
+                if (ws.size() >= need) {
+                    // a listed worker whose node died does not answer; the listing drops it once its node is removed
+                    ws.sort(Comparator.comparing(this::name));
+                    answered = helloAll(ws);
+                    if (answered.size() >= need) {
+                        break;
+                    }
                 }
                 if (!atStart && System.nanoTime() > waitUntil) {
                     throw new Unrecoverable("no worker is left to resume the run from its checkpoint " + checkpoint);
                 }
                 next(1000);
             }
-            List<ActorRef<ShardWorker.Command>> ws = new ArrayList<>();
-            for (ActorRef<ShardWorker.Command> w : listed) {
-                if (!departed.contains(w)) {
-                    ws.add(w);
-                }
-            }
-            ws.sort(Comparator.comparing(this::name));
             members.clear();
             rings.clear();
-            for (ActorRef<ShardWorker.Command> w : ws) {
-                ShardWorker.Member m = hello(w);
+            for (ShardWorker.Member m : answered) {
                 members.add(m.worker());
                 rings.add(m.ring());
             }
@@ -1067,6 +1225,7 @@ public final class ShardedCoordinator {
             resumedAt.add(checkpoint);
             meters.workers(n);
             writeControl();
+            publish("training");
             System.out.println(prefix + "coordinator resumed from checkpoint at round " + rounds + " (" + checkpoint + ") with " + n
                     + " workers" + (atStart ? "" : ", " + redo + " rounds to train again"));
         }
@@ -1084,6 +1243,10 @@ public final class ShardedCoordinator {
             s.put("design", "column-sharded");
             if (error != null) {
                 s.put("error", error);
+            }
+            s.put("stopped", stopReason != null);
+            if (stopReason != null) {
+                s.put("stopReason", stopReason);
             }
             s.put("rounds", rounds);
             s.put("rows", rows);

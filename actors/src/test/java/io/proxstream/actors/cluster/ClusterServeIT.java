@@ -164,12 +164,21 @@ class ClusterServeIT {
             }
         }
 
-        /** One batch of 512 random rows to the node on {@code port}. */
+        /** The run's planted dictionary (its defaults: width 64, 128 features, seed 42), batches of 512 rows. */
+        private final DataParallelPam.Config planted = new DataParallelPam.Config(64, 128, 256, 8, 6, 512, 1, 1, 5, 20_000, 1, 42, "pam");
+        private final io.proxstream.solvers.data.PlantedDictionary gen = planted.generator();
+        private long drawn;
+
+        /**
+         * One batch of 512 rows of the run's planted dictionary (this producer's own draws) to the node on {@code port}: the
+         * run's FVU and MMCS, measured on rows of the same dictionary, then say how well it learnt what it was sent.
+         */
         HttpResponse<String> push(int port) throws IOException, InterruptedException {
             int rows = 512;
+            float[] x = DataParallelPam.minibatch(planted, gen, 100 + random.nextInt(1000), drawn++);
             java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * rows * 64).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-            for (int i = 0; i < rows * 64; i++) {
-                b.putFloat((float) random.nextGaussian());
+            for (float v : x) {
+                b.putFloat(v);
             }
             HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/runs/live/batches"))
                     .timeout(java.time.Duration.ofSeconds(30)).header("Content-Type", "application/octet-stream")
@@ -209,6 +218,21 @@ class ClusterServeIT {
 
     @Test
     void threeServeNodesTrainOneRunFromTwoProducersAndAccountForEveryRowAfterANodeIsKilled(@TempDir Path dir) throws Exception {
+        twoProducersAndAKilledCoordinatorNode(dir, "star");
+    }
+
+    @Test
+    void aShardedRunOfThreeServeNodesTrainsTwoProducersRowsAndAccountsForEveryRowAfterANodeIsKilled(@TempDir Path dir)
+            throws Exception {
+        twoProducersAndAKilledCoordinatorNode(dir, "sharded");
+    }
+
+    /**
+     * Three {@code serve --cluster} nodes, one live run of {@code design}: two producers push to two nodes, the coordinator's
+     * node is killed right after a push was answered, the coordinator moves, the run is stopped through another node, and
+     * every accepted row is trained or counted lost with the killed node.
+     */
+    private void twoProducersAndAKilledCoordinatorNode(Path dir, String design) throws Exception {
         int[] ports = ClusterNode.freePorts(6); // 3 HTTP, 3 cluster
         Path runs = dir.resolve("runs");
         for (int i = 0; i < 3; i++) {
@@ -216,7 +240,8 @@ class ClusterServeIT {
                     .await(l -> l.startsWith("proxstream serve --cluster: API"), 90, "serve node started");
         }
         HttpResponse<String> created = call("POST", ports[0], "/runs", "{\"name\":\"live\",\"dim\":64,\"latents\":256,\"k\":8,"
-                + "\"batch\":256,\"batchesPerShard\":2,\"minWorkers\":2,\"checkpointEvery\":5,\"roundTimeoutMs\":20000}");
+                + "\"batch\":256,\"batchesPerShard\":2,\"minWorkers\":2,\"checkpointEvery\":5,\"roundTimeoutMs\":20000,"
+                + "\"design\":\"" + design + "\"}");
         assertEquals(201, created.statusCode(), created.body());
         assertEquals(409, call("POST", ports[1], "/runs", "{\"name\":\"live\",\"dim\":64}").statusCode(), "the name is taken");
         HttpResponse<String> bad = call("POST", ports[1], "/runs", "{\"name\":\"x\",\"dim\":64,\"latentz\":3}");
@@ -283,9 +308,12 @@ class ClusterServeIT {
         assertTrue(trained > 0 && lost > 0 && done.get("stopped").asBoolean(), "rows were trained, and the killed node held some: "
                 + done);
         assertTrue(done.get("fvu").asDouble() < 1.0, "the SAE explains some variance: " + done);
-        System.out.printf("ClusterServeIT: coordinator %s -> %s, killed node %d (the coordinator's) right after a push answered 200;"
-                + " accepted %d (%d answered 202) = trained %d + lost %d%n", coordinator, drained.get("coordinator").asText(), c, pushed,
-                a.unrecorded.get() + b.unrecorded.get(), trained, lost);
+        if (design.equals("sharded")) {
+            assertEquals("column-sharded", done.get("design").asText(), done.toString());
+        }
+        System.out.printf("ClusterServeIT (" + design + "): coordinator %s -> %s, killed node %d (the coordinator's) right after a push answered 200;"
+                + " accepted %d (%d answered 202) = trained %d + lost %d; FVU %.3f, MMCS %.3f%n", coordinator, drained.get("coordinator").asText(),
+                c, pushed, a.unrecorded.get() + b.unrecorded.get(), trained, lost, done.get("fvu").asDouble(), done.path("mmcs").asDouble());
 
         // the trained SAE, from any surviving node; pushes after the end are refused
         HttpResponse<byte[]> model = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[third] + "/runs/live/model"))
