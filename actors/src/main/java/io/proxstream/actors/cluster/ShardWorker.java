@@ -294,6 +294,28 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             implements Command, NoSerializationVerificationNeeded {
     }
 
+    /**
+     * Evaluate this worker's copy of the model (every copy holds the same bits after a round) on the latest live rows this
+     * worker trained (up to {@link #RECENT_ROWS}); answered {@link Evaluated}. Between rounds.
+     */
+    public record Evaluate(ActorRef<Reply> replyTo) implements Command, CborSerializable {
+    }
+
+    /** The {@link io.proxstream.solvers.sae.SaeEvaluator.Sums} of {@link Evaluate} (rows 0: none held here), or why not. */
+    public record Evaluated(int index, long rows, double sse, double l1, long nonZeros, double[] sum, double squares, boolean[] fired,
+                            String error) implements Reply, CborSerializable {
+        io.proxstream.solvers.sae.SaeEvaluator.Sums sums() {
+            return new io.proxstream.solvers.sae.SaeEvaluator.Sums(rows, sse, l1, nonZeros, sum, squares, fired);
+        }
+    }
+
+    private record EvaluateDone(Evaluate request, io.proxstream.solvers.sae.SaeEvaluator.Sums sums, Throwable error)
+            implements Command, NoSerializationVerificationNeeded {
+    }
+
+    /** The live rows a worker keeps for {@link Evaluate}: the latest it trained, at most this many. */
+    static final int RECENT_ROWS = 4096;
+
     private record SaveDone(Save save, long rounds, Throwable error) implements Command, NoSerializationVerificationNeeded {
     }
 
@@ -335,6 +357,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     private static final class Round {
         final long round;
         Start start;
+        /** The live rows leased here for the round (null: none). */
+        float[] leased;
         long t0;
         /** The encoder optimiser before the round: put back when the round fails clean. */
         TrainerState before;
@@ -485,6 +509,18 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 .onMessage(Restore.class, this::onRestore)
                 .onMessage(Restored.class, this::onRestored)
                 .onMessage(Save.class, this::onSave)
+                .onMessage(Evaluate.class, this::onEvaluate)
+                .onMessage(EvaluateDone.class, d -> {
+                    busy = false;
+                    if (d.error() != null) {
+                        d.request().replyTo().tell(new Evaluated(index, 0, 0, 0, 0, new double[0], 0, new boolean[0], cause(d.error())));
+                    } else {
+                        var x = d.sums();
+                        d.request().replyTo().tell(new Evaluated(index, x.rows(), x.sse(), x.l1(), x.nonZeros(), x.sum(), x.squares(),
+                                x.fired(), null));
+                    }
+                    return this;
+                })
                 .onMessage(SaveDone.class, d -> {
                     busy = false;
                     d.save().replyTo().tell(new Saved(index, d.rounds(), d.error() == null ? null : cause(d.error())));
@@ -744,6 +780,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             }
         }
         float[] rowsHere = leased;
+        r.leased = leased;
         getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
             long t0 = System.nanoTime();
             TrainerState before = st.snapshot();
@@ -1119,6 +1156,9 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
     private void finish(Round r) {
         timers.cancel(r.round);
+        if (r.leased != null && r.leased.length > 0) {
+            keepRecent(r.leased);
+        }
         long now = System.nanoTime();
         boolean solved = r.solving;
         if (r.totalRows > 0) {
@@ -1602,6 +1642,35 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         broken = null;
         adopting = false;
         r.replyTo().tell(configured());
+        return this;
+    }
+
+    /** The latest live rows this worker trained (row-major, at most {@link #RECENT_ROWS}). */
+    private float[] recent = new float[0];
+
+    private void keepRecent(float[] rows) {
+        int d = config.dim();
+        long keep = Math.min((long) RECENT_ROWS * d, (long) recent.length + rows.length);
+        float[] out = new float[(int) keep];
+        int fromRows = (int) Math.min(rows.length, keep);
+        int fromOld = (int) keep - fromRows;
+        System.arraycopy(recent, recent.length - fromOld, out, 0, fromOld);
+        System.arraycopy(rows, rows.length - fromRows, out, fromOld, fromRows);
+        recent = out;
+    }
+
+    private Behavior<Command> onEvaluate(Evaluate e) {
+        if (busy || model == null || current != null) {
+            e.replyTo().tell(new Evaluated(index, 0, 0, 0, 0, new double[0], 0, new boolean[0], model == null
+                    ? "this worker holds no model (not configured)" : "worker busy; evaluate between rounds"));
+            return this;
+        }
+        busy = true;
+        SaeModel m = model;
+        float[] x = recent;
+        int d = config.dim();
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> io.proxstream.solvers.sae.SaeEvaluator.sums(m,
+                new io.proxstream.solvers.data.Dataset(x, x.length / d, d), 512), training), (ok, err) -> new EvaluateDone(e, ok, err));
         return this;
     }
 

@@ -1230,6 +1230,37 @@ public final class ShardedCoordinator {
                     + " workers" + (atStart ? "" : ", " + redo + " rounds to train again"));
         }
 
+        /**
+         * A live run's quality: every participant evaluates its copy of the model (the same bits) on the latest rows it trained,
+         * and the sums combine into the FVU, L0 and dead latents of all those rows (NaN when none were trained). No MMCS: the
+         * rows are the producers', not a planted dictionary's.
+         */
+        private DataParallelPam.Quality liveQuality() throws InterruptedException {
+            for (ActorRef<ShardWorker.Command> w : members) {
+                w.tell(new ShardWorker.Evaluate(replies));
+            }
+            List<io.proxstream.solvers.sae.SaeEvaluator.Sums> parts = new ArrayList<>();
+            Set<Integer> answered = new HashSet<>();
+            long end = System.nanoTime() + answerMs() * 1_000_000L;
+            while (answered.size() < members.size() && System.nanoTime() < end) {
+                ShardWorker.Reply r = next(Math.max(1, (end - System.nanoTime()) / 1_000_000L));
+                if (r instanceof ShardWorker.Evaluated e && answered.add(e.index())) {
+                    if (e.error() != null) {
+                        System.out.println(prefix + "participant " + e.index() + " could not evaluate the model: " + e.error());
+                    } else if (e.rows() > 0) {
+                        parts.add(e.sums());
+                    }
+                }
+            }
+            if (parts.isEmpty()) {
+                return new DataParallelPam.Quality(Double.NaN, Double.NaN, Double.NaN, 0);
+            }
+            io.proxstream.solvers.sae.SaeEvaluator.Result r = io.proxstream.solvers.sae.SaeEvaluator.combine(
+                    new io.proxstream.solvers.sae.SaeSpec(config.dim(), config.latents(), io.proxstream.solvers.sae.Sparsifier.TOPK,
+                            config.k(), 0, false), parts);
+            return new DataParallelPam.Quality(Double.NaN, r.fvu(), r.l0(), r.dead());
+        }
+
         /** Participant 0 writes the model; the summary is written from it ({@code error}: why the run stopped early). */
         private void finish(String error) throws InterruptedException, Unrecoverable, IOException {
             Map<String, String> provenance = Map.of("trainer", "proxstream node (column-sharded pam)", "rows", Long.toString(rows),
@@ -1237,7 +1268,8 @@ public final class ShardedCoordinator {
             Path model = out.resolve("model.safetensors");
             members.get(0).tell(new ShardWorker.Save(model.toString(), out.resolve("export").toString(), provenance, replies));
             ShardWorker.Saved saved = expect(ShardWorker.Saved.class, "Save");
-            DataParallelPam.Quality q = DataParallelPam.quality(config, files, io.proxstream.actors.train.SaeModelFiles.read(model));
+            DataParallelPam.Quality q = config.live() ? liveQuality()
+                    : DataParallelPam.quality(config, files, io.proxstream.actors.train.SaeModelFiles.read(model));
             Map<String, Object> s = new LinkedHashMap<>();
             s.put("config", config);
             s.put("design", "column-sharded");
@@ -1254,9 +1286,14 @@ public final class ShardedCoordinator {
             if (!Double.isNaN(q.mmcs())) {
                 s.put("mmcs", q.mmcs());
             }
-            s.put("fvu", q.fvu());
-            s.put("l0", q.l0());
-            s.put("dead", q.dead());
+            if (!Double.isNaN(q.fvu())) {
+                s.put("fvu", q.fvu());
+                s.put("l0", q.l0());
+                s.put("dead", q.dead());
+            }
+            if (config.live()) {
+                s.put("fvuOn", "the latest (up to) " + ShardWorker.RECENT_ROWS + " rows each worker trained");
+            }
             s.put("shardOffsets", offsets.clone());
             if (config.live()) {
                 s.put("ingest", ledger.describe());

@@ -312,8 +312,8 @@ class ClusterServeIT {
             assertEquals("column-sharded", done.get("design").asText(), done.toString());
         }
         System.out.printf("ClusterServeIT (" + design + "): coordinator %s -> %s, killed node %d (the coordinator's) right after a push answered 200;"
-                + " accepted %d (%d answered 202) = trained %d + lost %d; FVU %.3f, MMCS %.3f%n", coordinator, drained.get("coordinator").asText(),
-                c, pushed, a.unrecorded.get() + b.unrecorded.get(), trained, lost, done.get("fvu").asDouble(), done.path("mmcs").asDouble());
+                + " accepted %d (%d answered 202) = trained %d + lost %d; FVU %.3f%n", coordinator, drained.get("coordinator").asText(),
+                c, pushed, a.unrecorded.get() + b.unrecorded.get(), trained, lost, done.get("fvu").asDouble());
 
         // the trained SAE, from any surviving node; pushes after the end are refused
         HttpResponse<byte[]> model = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports[third] + "/runs/live/model"))
