@@ -1079,7 +1079,7 @@ public final class ShardedCoordinator {
         }
 
         /** Reads the control file a coordinator before this one wrote; a run without a checkpoint in it is an error. */
-        private void readControl() throws Unrecoverable {
+        void readControl() throws Unrecoverable {
             Path f = out.resolve(CONTROL_FILE);
             try {
                 com.fasterxml.jackson.databind.JsonNode c = new com.fasterxml.jackson.databind.ObjectMapper().readTree(f.toFile());
