@@ -541,21 +541,37 @@ class ClusterIT {
 
     @Test
     void aRunScalesFromOneWorkerToThreeAndBackWhileItTrains(@TempDir Path dir) throws Exception {
+        scaleFromOneWorkerToThreeAndBack(dir, "star");
+    }
+
+    @Test
+    void aShardedRunScalesFromOneWorkerToThreeAndBackWhileItTrains(@TempDir Path dir) throws Exception {
+        scaleFromOneWorkerToThreeAndBack(dir, "sharded");
+    }
+
+    /**
+     * One worker trains, two more join mid-run and get work, then leave (SIGTERM) while the first goes on; every row is
+     * trained once. Sharded: the joiners hold no column range but replicas (the one range's replica moves to the next worker
+     * as they leave).
+     */
+    private void scaleFromOneWorkerToThreeAndBack(Path dir, String design) throws Exception {
         int[] ports = ClusterNode.freePorts(4);
         Path out = dir.resolve("out");
-        long rows = 6 * 512 * 400;
+        // fewer rounds keep the sharded variant under a minute; they still outlast the joins and the leaves (asserted below)
+        long rows = 6 * 512 * (design.equals("star") ? 400 : 160);
         String seed = "127.0.0.1:" + ports[0];
         List<String> a = new ArrayList<>(List.of("--role", "coordinator,worker", "--port", Integer.toString(ports[0]), "--seed", seed,
                 "--metrics-port", Integer.toString(ports[3])));
         List<String> flags = new ArrayList<>(training(rows, out));
         flags.set(flags.indexOf("--min-workers") + 1, "1");
+        flags.addAll(List.of("--design", design));
         a.addAll(flags);
         Node first = node(dir, "node0", a.toArray(String[]::new));
         first.await(l -> l.contains("round 10:"), 120, "one worker trains");
         // two more workers join mid-run: each gets work from a following round
         List<Node> joined = new ArrayList<>();
         for (int i = 1; i <= 2; i++) {
-            joined.add(node(dir, "node" + i, "--role", "worker", "--port", Integer.toString(ports[i]), "--seed", seed));
+            joined.add(node(dir, "node" + i, "--role", "worker", "--port", Integer.toString(ports[i]), "--seed", seed, "--design", design));
         }
         for (int i = 1; i <= 2; i++) {
             int port = ports[i];
@@ -589,7 +605,7 @@ class ClusterIT {
         org.junit.jupiter.api.Assertions.assertArrayEquals(model.decoderWeights(), exported.decoderWeights());
         String m = metrics(ports[3]);
         assertTrue(m.contains("cluster_workers{node=\"127.0.0.1:" + ports[0] + "\",run=\"cluster\"} 1.0"), m);
-        System.out.printf("[ClusterIT] elastic 1 -> 3 -> 1: %d rounds, MMCS %.4f, first worker %d rows%n", s.get("rounds").asLong(),
+        System.out.printf("[ClusterIT] elastic 1 -> 3 -> 1 (" + design + "): %d rounds, MMCS %.4f, first worker %d rows%n", s.get("rounds").asLong(),
                 s.get("mmcs").asDouble(), workerRows(m, ports[0], ports[0]));
     }
 
