@@ -54,6 +54,10 @@ public final class RingCollective extends AbstractBehavior<RingCollective.Comman
     private record Expired(long op) implements Command, NoSerializationVerificationNeeded {
     }
 
+    /** Give operation {@code op} up now, for {@code why} (a participant is known gone): as its deadline would, sooner. */
+    public record Abort(long op, String why) implements Command, NoSerializationVerificationNeeded {
+    }
+
     /** Floats per piece that keep a message far below Artery's 256 KiB frame. */
     public static final int PIECE_FLOATS = Chunks.MAX_CHUNK / 4;
 
@@ -98,6 +102,13 @@ public final class RingCollective extends AbstractBehavior<RingCollective.Comman
                 .onMessage(Run.class, this::onRun)
                 .onMessage(Piece.class, this::onPiece)
                 .onMessage(Expired.class, this::onExpired)
+                .onMessage(Abort.class, a -> {
+                    Running op = running.get(a.op());
+                    if (op != null) {
+                        fail(op, "ring all-reduce " + a.op() + " given up: " + a.why());
+                    }
+                    return this;
+                })
                 .build();
     }
 

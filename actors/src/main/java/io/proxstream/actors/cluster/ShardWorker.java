@@ -190,6 +190,14 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     public record Recorded(long accepted) implements Command, CborSerializable {
     }
 
+    /**
+     * A participant of round {@code round} is gone (its node left the cluster): stop waiting for it now rather than at the
+     * round's deadline. Before the ring the round fails clean; inside it the ring is given up (the coordinator sorts out
+     * workers that summed and workers that did not); after it the worker reports what it still waits for ({@link Stalled}).
+     */
+    public record Abandon(long round, String why) implements Command, CborSerializable {
+    }
+
     /** The periodic ledger report, and the prompt one after a push. */
     private enum Report implements Command, NoSerializationVerificationNeeded {
         TICK,
@@ -475,6 +483,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 })
                 .onMessage(Configure.class, this::onConfigure)
                 .onMessage(Settle.class, this::onSettle)
+                .onMessage(Abandon.class, this::onAbandon)
                 .onMessage(Recorded.class, r -> {
                     if (live != null) {
                         live.recorded(r.accepted());
@@ -1174,6 +1183,22 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
                 r.encoderSeconds, exchange, r.accumulateSeconds, r.ringSeconds, r.solveSeconds, corrections, (now - r.t0) / 1e9,
                 r.bytesSent));
         current = null;
+    }
+
+    private Behavior<Command> onAbandon(Abandon a) {
+        Round r = current;
+        if (r == null || r.round != a.round() || r.start == null) {
+            return this;
+        }
+        if (r.ringStartedAt != 0 && !r.committed) {
+            ring.tell(new RingCollective.Abort(r.round, a.why()));
+            return this;
+        }
+        if (!r.committed) {
+            return failClean(r, a.why());
+        }
+        // after the ring: what an expired deadline does (report the missing corrections, or fail once idle)
+        return onExpired(new Expired(r.round));
     }
 
     private Behavior<Command> onExpired(Expired e) {

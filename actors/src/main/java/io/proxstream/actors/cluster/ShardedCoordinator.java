@@ -274,15 +274,22 @@ public final class ShardedCoordinator {
                         if (config.live()) {
                             slices = liveSlices();
                             if (slices == null) {
-                                // no queue holds a minibatch: rows merged since the checkpoint are trained once one holds them,
-                                // so write it now rather than when rows come again
-                                if (rounds != checkpointRounds) {
+                                // no queue holds a minibatch: rows merged since the checkpoint are trained (their pushes
+                                // acknowledged, their bytes freed) once one holds them, so write it once the queues stayed dry
+                                // a while rather than when rows come again (not after every round a slow producer leaves)
+                                long now = System.nanoTime();
+                                idleSince = idleSince == 0 ? now : idleSince;
+                                if (rounds != checkpointRounds && now - idleSince > IDLE_CHECKPOINT_MS * 1_000_000L) {
                                     checkpoint();
                                 } else {
                                     publish("waiting for rows");
                                     next(250);
                                 }
                                 continue;
+                            }
+                            idleSince = 0;
+                            if (rounds != checkpointRounds && queuesHalfFullOfUntrained()) {
+                                checkpoint(); // the merged rows hold their nodes' ingest budgets until a checkpoint frees them
                             }
                         } else {
                             slices = DataParallelPam.assign(config, files, offsets, names(), Map.of());
@@ -477,6 +484,25 @@ public final class ShardedCoordinator {
             meters.ledger(ledger.accepted(), ledger.trained(), ledger.queued(), ledger.lost());
             toConfirm.forEach((w, n) -> w.tell(new ShardWorker.Recorded(n)));
             toConfirm.clear();
+            publish(state); // the status shows the ledger as written, also during a long round
+        }
+
+        /** How long the queues stay dry before the rows merged since the last checkpoint are checkpointed. */
+        static final long IDLE_CHECKPOINT_MS = 2_000;
+        private long idleSince;
+
+        /**
+         * Whether rows leased to rounds and not yet in a checkpoint fill half of a node's ingest budget (they hold it until a
+         * checkpoint frees them; rows still waiting do not count: a backlog is no reason to checkpoint).
+         */
+        private boolean queuesHalfFullOfUntrained() {
+            for (ActorRef<ShardWorker.Command> w : members) {
+                Status r = reports.get(name(w));
+                if (r != null && 2 * 4L * config.dim() * (r.queued() - r.available()) > r.budgetBytes()) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         /**
@@ -697,6 +723,13 @@ public final class ShardedCoordinator {
                 for (int i = 0; i < alive.length; i++) {
                     if (alive[i] && !listed.contains(members.get(i))) {
                         alive[i] = false;
+                        // the survivors would wait for its part, its ring pieces or its corrections until the round's deadline
+                        String why = "participant " + i + " (" + name(members.get(i)) + ") left the cluster";
+                        for (int j = 0; j < alive.length; j++) {
+                            if (alive[j] && !answers.containsKey(j)) {
+                                members.get(j).tell(new ShardWorker.Abandon(op, why));
+                            }
+                        }
                     }
                     aliveCount += alive[i] ? 1 : 0;
                 }

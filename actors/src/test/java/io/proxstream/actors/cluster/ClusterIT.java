@@ -275,6 +275,11 @@ class ClusterIT {
 
     private List<Node> shardedCluster(Path dir, Path out, long rows, int[] ports, String firstRole, String secondRole, int minWorkers)
             throws Exception {
+        return shardedCluster(dir, out, rows, ports, firstRole, secondRole, minWorkers, 20_000);
+    }
+
+    private List<Node> shardedCluster(Path dir, Path out, long rows, int[] ports, String firstRole, String secondRole, int minWorkers,
+                                      long roundTimeoutMs) throws Exception {
         String seed = "127.0.0.1:" + ports[0];
         List<Node> ns = new ArrayList<>();
         String[] roles = {firstRole, secondRole, "worker"};
@@ -283,6 +288,7 @@ class ClusterIT {
                     Integer.toString(ports[i]), "--seed", seed, "--metrics-port", Integer.toString(ports[3 + i]), "--design", "sharded"));
             args.addAll(training(rows, out));
             args.set(args.indexOf("--min-workers") + 1, Integer.toString(minWorkers));
+            args.set(args.indexOf("--round-timeout") + 1, Long.toString(roundTimeoutMs));
             Node n = node(dir, "node" + i, args.toArray(String[]::new));
             n.await(l -> l.startsWith("proxstream node: ") && l.contains(" at 127.0.0.1:"), 90, "node started");
             ns.add(n);
@@ -357,10 +363,13 @@ class ClusterIT {
         int[] ports = ClusterNode.freePorts(7);
         Path out = dir.resolve("out");
         long rows = 6 * 512 * 90;
-        List<Node> ns = shardedCluster(dir, out, rows, ports);
+        // a round deadline of 5 minutes: the loss must not wait for it (the coordinator sees the node leave the cluster and
+        // tells the survivors to give the round up)
+        List<Node> ns = shardedCluster(dir, out, rows, ports, "coordinator,worker", "worker", 3, 300_000);
         ns.get(0).await(l -> l.contains("round 20:"), 120, "round 20");
         ns.get(2).process.destroyForcibly(); // SIGKILL
-        String lostLine = ns.get(0).await(l -> l.contains("lost worker(s)"), 60, "the coordinator dropped the lost worker");
+        String lostLine = ns.get(0).await(l -> l.contains("lost worker(s)"), 60, "the coordinator dropped the lost worker, well"
+                + " before the round's deadline of 300 s");
         System.out.println("[ClusterIT] " + lostLine);
         ns.get(0).await(l -> l.contains("replicas restored"), 60, "the dead worker's ranges have replicas again");
         Node joiner = node(dir, "node3", "--role", "worker", "--port", Integer.toString(ports[6]), "--seed", "127.0.0.1:" + ports[0],
