@@ -115,8 +115,9 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
     /**
      * Makes this (new) worker participant {@code index} of a running run: its placement ({@code owner}, {@code replica}:
-     * it holds no range) and configuration; it takes rounds once a peer has sent it the model ({@link SeedModel}), and
-     * answers {@code replyTo} with {@link Configured} then.
+     * it holds no range) and configuration; answered {@link Adopted} at once (the driver sends the model only then: the
+     * model's parts come from a peer, and nothing orders them after this message), and {@link Configured} once a peer has
+     * sent it the model ({@link SeedModel}); it takes rounds from then on.
      */
     public record Adopt(DataParallelPam.Config config, List<ActorRef<Command>> workers, List<ActorRef<RingCollective.Command>> rings,
                         int index, int[] owner, int[] replica, ActorRef<Reply> replyTo) implements Command, CborSerializable {
@@ -230,6 +231,10 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
 
     /** This worker and its ring collective. */
     public record Member(ActorRef<Command> worker, ActorRef<RingCollective.Command> ring) implements Reply, CborSerializable {
+    }
+
+    /** Adopted as participant {@code index} of a running run (it waits for the model). */
+    public record Adopted(int index) implements Reply, CborSerializable {
     }
 
     /** Configured (or promoted) as participant {@code index}, owning and replicating these ranges. */
@@ -396,6 +401,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         long bytesSent;
         /** Why the round failed clean while the encoder step was running (its optimiser is put back when it returns). */
         String failedClean;
+        /** Who hears of that failure once the encoder step is back. */
+        ActorRef<Reply> failedReplyTo;
 
         Round(long round, int workers, int ranges) {
             this.round = round;
@@ -871,6 +878,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
             state.restore(r.before);
             current = null;
             next = null;
+            r.failedReplyTo.tell(new Failed(r.round, index, r.failedClean, true));
             return this;
         }
         r.own = e.result();
@@ -1254,12 +1262,16 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         }
         timers.cancel(r.round);
         getContext().getLog().warn("shard worker {}: round {} failed, nothing of it kept: {}", index, r.round, why);
-        r.start.replyTo().tell(new Failed(r.round, index, why, true));
+        ActorRef<Reply> to = r.start.replyTo();
         r.start = null;
         if (busy) {
-            r.failedClean = why; // the encoder step is running: onEncoded puts the optimiser back
+            // the encoder step is running: onEncoded puts the optimiser back and only then answers, so that "failed clean"
+            // always means "ready for the next round or a promotion" (an early answer let a Promote meet a busy worker)
+            r.failedClean = why;
+            r.failedReplyTo = to;
             return this;
         }
+        to.tell(new Failed(r.round, index, why, true));
         state.restore(r.before);
         current = null;
         next = null;
@@ -1293,6 +1305,8 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         timers.cancel(r.round);
         if (r.start != null) {
             r.start.replyTo().tell(new Failed(r.round, index, why, false));
+        } else if (r.failedReplyTo != null) {
+            r.failedReplyTo.tell(new Failed(r.round, index, why, false)); // failed clean while busy, then the step itself failed
         }
         broken = "round " + r.round + " failed: " + why;
         getContext().getLog().error("shard worker {}: {}", index, broken);
@@ -1343,6 +1357,7 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
         takePart(a.config(), a.workers(), a.rings(), a.index(), a.owner(), a.replica(), null, Map.of(), rounds);
         adopting = true;
         broken = "joining: waiting for the run's model";
+        a.replyTo().tell(new Adopted(a.index()));
         return this;
     }
 
@@ -1448,7 +1463,10 @@ public final class ShardWorker extends AbstractBehavior<ShardWorker.Command> {
     }
 
     private Behavior<Command> onShardState(ShardState p) {
-        if (p.from() < 0 || p.from() >= workers.size()) {
+        if (workers == null || p.from() < 0 || p.from() >= workers.size()) {
+            // not (yet) part of a run: a state part sent before this worker was adopted or configured is dropped
+            getContext().getLog().warn("shard worker: state part {} of transfer {} dropped (this worker is not part of a run{})", p.index(),
+                    p.transfer(), workers == null ? "" : " of that many workers");
             return this;
         }
         Chunks.Assembler a = incoming.computeIfAbsent(p.transfer(), t -> new Chunks.Assembler());

@@ -224,6 +224,9 @@ public final class ShardedCoordinator {
         volatile String stopReason;
         private final List<ActorRef<Protocol.RunView>> exportWaiters = new ArrayList<>();
         private String state = "starting";
+        /** The last round (what the dashboard plots) and each worker's last rows and seconds, by name. */
+        private Map<String, Object> lastRound;
+        private final Map<String, double[]> workerLast = new java.util.HashMap<>();
 
         Run(DataParallelPam.Config config, Path out, ClusterMeters meters, ActorRef<ShardWorker.Reply> replies,
             org.apache.pekko.actor.Address self) {
@@ -364,12 +367,29 @@ public final class ShardedCoordinator {
                 v.put("checkpoint", checkpoint);
                 v.put("checkpointRound", checkpointRounds);
             }
+            if (lastRound != null) {
+                v.put("lastRound", lastRound);
+            }
             if (ledger != null) {
                 v.put("ingest", ledger.describe());
-                Map<String, Object> per = new LinkedHashMap<>();
-                reports.forEach((w, r) -> per.put(w, Map.of("queued", r.queued(), "queuedBytes", r.heldBytes())));
-                v.put("perWorker", per);
             }
+            Map<String, Object> per = new LinkedHashMap<>();
+            for (ActorRef<ShardWorker.Command> w : members) {
+                String n = name(w);
+                Map<String, Object> f = new LinkedHashMap<>();
+                double[] last = workerLast.get(n);
+                if (last != null) {
+                    f.put("lastRoundRows", (long) last[0]);
+                    f.put("lastRoundSeconds", last[1]);
+                }
+                Status r = reports.get(n);
+                if (r != null) {
+                    f.put("queued", r.queued());
+                    f.put("queuedBytes", r.heldBytes());
+                }
+                per.put(n, f);
+            }
+            v.put("perWorker", per);
             v.put("workersLost", lost);
             v.put("workersJoined", joined);
             v.put("bytesSentByWorkers", bytesSent);
@@ -676,6 +696,8 @@ public final class ShardedCoordinator {
                 rs.add(m.ring());
                 int n = ws.size();
                 m.worker().tell(new ShardWorker.Adopt(config, ws, rs, n - 1, owner, replica, replies));
+                // the model's parts come from participant 0, unordered with this message: send them once the joiner is adopted
+                expect(ShardWorker.Adopted.class, "Adopt (a worker joins)");
                 for (int j = 0; j < n - 1; j++) {
                     ws.get(j).tell(new ShardWorker.Promote(ws, rs, j, owner, replica, replies));
                     expect(ShardWorker.Configured.class, "Promote (a worker joins)");
@@ -973,9 +995,21 @@ public final class ShardedCoordinator {
             rows += total;
             rounds++;
             reruns = 0;
-            publish("training");
             double seconds = (System.nanoTime() - t0) / 1e9;
             roundSeconds += seconds;
+            for (ShardWorker.Done d : done) {
+                if (d.index() < roundNames.size()) {
+                    workerLast.put(roundNames.get(d.index()), new double[] {d.rows(), d.seconds()});
+                }
+            }
+            Map<String, Object> h = new LinkedHashMap<>();
+            h.put("round", rounds);
+            h.put("workers", done.size());
+            h.put("rows", total);
+            h.put("mse", mse / Math.max(1, total));
+            h.put("seconds", seconds);
+            lastRound = h;
+            publish("training");
             meters.round(seconds, total);
             meters.roundMse(mse / Math.max(1, total));
             if (rounds % 10 == 0 || rounds <= 2) {

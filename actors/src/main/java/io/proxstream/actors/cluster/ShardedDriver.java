@@ -210,6 +210,7 @@ public final class ShardedDriver implements AutoCloseable {
         rs.add(m.ring());
         int n = ws.size();
         m.worker().tell(new ShardWorker.Adopt(config, ws, rs, n - 1, owner, replica, driver));
+        expect(ShardWorker.Adopted.class);
         for (int j = 0; j < n - 1; j++) {
             ws.get(j).tell(new ShardWorker.Promote(ws, rs, j, owner, replica, driver));
             expect(ShardWorker.Configured.class);
