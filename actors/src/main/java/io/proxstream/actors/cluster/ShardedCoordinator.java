@@ -985,8 +985,10 @@ public final class ShardedCoordinator {
                 }
             }
             double mse = 0;
+            long doneRows = 0;
             for (ShardWorker.Done d : done) {
-                mse += d.mse();
+                mse += d.mse() * d.rows(); // each worker's is a mean per entry over its rows: weigh by them
+                doneRows += d.rows();
                 bytesSent += d.bytesSent();
                 encoderSeconds += d.encoderSeconds();
                 meters.workerRound(roundNames.get(Math.min(d.index(), roundNames.size() - 1)), d.rows(), d.seconds());
@@ -1006,12 +1008,12 @@ public final class ShardedCoordinator {
             h.put("round", rounds);
             h.put("workers", done.size());
             h.put("rows", total);
-            h.put("mse", mse / Math.max(1, total));
+            h.put("mse", mse / Math.max(1, doneRows));
             h.put("seconds", seconds);
             lastRound = h;
             publish("training");
             meters.round(seconds, total);
-            meters.roundMse(mse / Math.max(1, total));
+            meters.roundMse(mse / Math.max(1, doneRows));
             if (rounds % 10 == 0 || rounds <= 2) {
                 System.out.printf(java.util.Locale.ROOT, "%sround %d: %d rows in %d workers, %.3f s (op %d)%n", prefix, rounds, total,
                         members.size(), seconds, op);
