@@ -1324,9 +1324,7 @@ public final class ShardedCoordinator {
             if (parts.isEmpty()) {
                 return new DataParallelPam.Quality(Double.NaN, Double.NaN, Double.NaN, 0);
             }
-            io.proxstream.solvers.sae.SaeEvaluator.Result r = io.proxstream.solvers.sae.SaeEvaluator.combine(
-                    new io.proxstream.solvers.sae.SaeSpec(config.dim(), config.latents(), io.proxstream.solvers.sae.Sparsifier.TOPK,
-                            config.k(), 0, false), parts);
+            io.proxstream.solvers.sae.SaeEvaluator.Result r = io.proxstream.solvers.sae.SaeEvaluator.combine(config.spec(), parts);
             return new DataParallelPam.Quality(Double.NaN, r.fvu(), r.l0(), r.dead());
         }
 
